@@ -1,0 +1,93 @@
+"""What an estimator hands to the results class besides params and their covariance."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class VCompGroup:
+    """One section of the random-effects table, e.g. ``id: Unstructured``.
+
+    ``rows`` pairs the row label (``var(week)``, ``cov(week,_cons)``, ``var(R.id)``) with the
+    index of the parameter in ``params``; ``level_label`` is ``id``, ``school>class``, ``_all``.
+    """
+
+    level_label: str
+    kind_label: str
+    rows: list[tuple[str, int]]
+
+
+@dataclass
+class LRTest:
+    """LR test against the model without random effects."""
+
+    stat: float
+    df: int
+    kind: str          # "chibar2(01)" or "chi2(k)"
+    pvalue: float
+    versus: str        # "linear model", "logistic model", "ologit model", ...
+
+
+@dataclass
+class FitInfo:
+    """Everything the results class prints or exposes beyond params / cov_params.
+
+    Attributes
+    ----------
+    title : str
+        "Mixed-effects ML regression", "Mixed-effects logistic regression", ...
+    llf : float
+        Maximized log likelihood (restricted log likelihood for REML).
+    ll_label : str
+        "Log likelihood" or "Log restricted-likelihood".
+    k_fe : int
+        Number of fixed-effects parameters (the first equation; eform applies to these only).
+    ancillary : list of int
+        Indices of ancillary parameters shown after the fixed effects (``/cut1``, ``/lnalpha``).
+    vcomp_groups : list of VCompGroup
+        Random-effects table sections, in display order.
+    residual : tuple (label, index) or None
+        ``("var(Residual)", i)`` for mixed, ``("var(e.lnor)", i)`` for gaussian meglm.
+    eform : str or None
+        Column title when displayed exponentiated ("Odds ratio", "IRR", "exp(b)").
+    wald : tuple (chi2, df, pvalue) or None
+        Wald test of all fixed effects but the constant.
+    lr_test : LRTest or None
+    llf_fixed : float or None
+        Log likelihood of the model without random effects.
+    intmethod, intpoints : str or None, int or None
+        Shown in the GLMM header ("mvaghermite", 7).
+    extra_header : list of (label, value)
+        Further header lines, e.g. ("Binomial variable", "napplied").
+    notes : list of str
+        Printed under the tables ("Estimates are transformed only in the first equation ...").
+    converged : bool
+    iterations : int
+    iteration_log : list of str
+        The Stata-like iteration log lines (printed when ``disp=True``).
+    method : str
+        "ML" or "REML".
+    df_resid_fe : None
+        Reserved for small-sample degrees of freedom (``dfmethod()``).
+    """
+
+    title: str
+    llf: float
+    ll_label: str = "Log likelihood"
+    k_fe: int = 0
+    ancillary: list[int] = field(default_factory=list)
+    vcomp_groups: list[VCompGroup] = field(default_factory=list)
+    residual: tuple[str, int] | None = None
+    eform: str | None = None
+    wald: tuple[float, int, float] | None = None
+    lr_test: LRTest | None = None
+    llf_fixed: float | None = None
+    intmethod: str | None = None
+    intpoints: int | None = None
+    extra_header: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    converged: bool = True
+    iterations: int = 0
+    iteration_log: list[str] = field(default_factory=list)
+    method: str = "ML"
+    df_resid_fe: None = None
