@@ -128,6 +128,15 @@ class Design:
         ``offset()`` or log of ``exposure()``.
     trials : ndarray (n,) or None
         Binomial trials (``binomial(varname|#)``).
+    base_levels : list of str
+        Stata ``e(b)`` names of the base columns of factor terms (``0b.urban``,
+        ``0b.cc#1o.tv``); they are not columns of ``exog``.
+    full_names : list of str
+        Stata ``e(b)`` layout of the fixed part: every column of ``exog`` plus base columns
+        (``0b.urban``) and omitted columns (``2o.block``, ``o.x``) in their places.
+    nesting_note : str or None
+        Set when random effects specified as crossed (separate lme4 bars) are nested in the
+        data ("b is nested in a").
     """
 
     spec: ModelSpec
@@ -144,6 +153,9 @@ class Design:
     notes: list[str] = field(default_factory=list)
     offset: np.ndarray | None = None
     trials: np.ndarray | None = None
+    base_levels: list[str] = field(default_factory=list)
+    full_names: list[str] = field(default_factory=list)
+    nesting_note: str | None = None
 
     @property
     def nobs(self) -> int:

@@ -1,0 +1,394 @@
+"""Build the :class:`~statsmodels_me.design.design.Design` arrays from a ModelSpec and a DataFrame.
+
+Steps: check the variables exist, listwise-delete rows with missing values in any used variable,
+expand the fixed part with Stata's factor-variable rules (:mod:`.factors`) and drop collinear
+columns (:mod:`.collinearity`), then group the random-effects equations into levels and build
+their covariate blocks. Everything is vectorized over rows and groups.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import replace
+from numbers import Real
+
+import numpy as np
+import pandas as pd
+
+from statsmodels_me.design.collinearity import collinear_columns
+from statsmodels_me.design.design import Design, Level, REBlock
+from statsmodels_me.design.factors import (
+    CategoricalCoding,
+    code_categorical,
+    continuous_values,
+    expand_term,
+    is_numeric,
+    mark_omitted,
+)
+from statsmodels_me.spec.errors import DataError, SpecificationError
+from statsmodels_me.spec.model_spec import ModelSpec, REEquation
+
+__all__ = ["build_design"]
+
+#: commands whose responses may be missing by design (interval censoring: a missing lower
+#: bound is -inf, a missing upper bound +inf); a row is dropped only when all are missing
+_CENSORED_BY_MISSING = ("meintreg",)
+
+
+def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
+    """Turn a parsed model and a data set into the arrays estimators use.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        Parsed model (from either front end).
+    data : pandas.DataFrame
+        The data; every variable in ``spec.variables()`` must be a column.
+
+    Returns
+    -------
+    Design
+
+    Raises
+    ------
+    DataError
+        A variable is missing from ``data``, the response is a string variable, no
+        observations remain, the binomial trials are smaller than the response, ...
+    SpecificationError
+        A random-effects equation has no random effects, or ``pattern()``/``fixed()`` lacks
+        its matrix name.
+    """
+    if not isinstance(data, pd.DataFrame):
+        data = pd.DataFrame(data)
+    _check_columns(spec, data)
+    sample, n_missing = _listwise_delete(spec, data)
+    notes = []
+    if n_missing:
+        noun = "observation" if n_missing == 1 else "observations"
+        notes.append(f"({n_missing} {noun} dropped because of missing values)")
+    if len(sample) == 0:
+        raise DataError("no observations: every row has a missing value in one of "
+                        f"{', '.join(spec.variables())}")
+
+    codings: dict[str, CategoricalCoding] = {}
+    endog = _response(spec, sample)
+    fixed = _fixed_part(spec, sample, codings)
+    notes.extend(fixed["notes"])
+    levels = _levels(spec, sample, codings)
+    nested, crossed, nesting_note = _structure(levels)
+    if nesting_note:
+        notes.append(nesting_note)
+    offset = _offset(spec, sample)
+    trials = _trials(spec, sample, endog)
+
+    return Design(
+        spec=spec,
+        endog=endog,
+        endog_names=list(spec.response),
+        exog=fixed["X"],
+        exog_names=fixed["names"],
+        levels=levels,
+        nested=nested,
+        crossed=crossed,
+        row_index=sample.index,
+        n_missing=n_missing,
+        omitted=fixed["omitted"],
+        notes=notes,
+        offset=offset,
+        trials=trials,
+        base_levels=fixed["base_levels"],
+        full_names=fixed["full_names"],
+        nesting_note=nesting_note,
+    )
+
+
+# -- variables and sample ------------------------------------------------------------------
+
+def _check_columns(spec: ModelSpec, data: pd.DataFrame) -> None:
+    columns = [str(c) for c in data.columns]
+    for var in spec.variables():
+        if var in data.columns:
+            continue
+        close = difflib.get_close_matches(var, columns, n=3, cutoff=0.6)
+        close += [c for c in columns if c.lower() == var.lower() and c not in close]
+        if close:
+            hint = "closest: " + ", ".join(close)
+        else:
+            shown = columns[:20] + (["..."] if len(columns) > 20 else [])
+            hint = "columns are: " + ", ".join(shown)
+        raise DataError(f"variable '{var}' not found in data ({hint})")
+
+
+def _missing(col: pd.Series) -> np.ndarray:
+    miss = col.isna().to_numpy()
+    if not is_numeric(col):
+        # Stata's missing string is ""
+        miss |= (col.astype("string") == "").fillna(False).to_numpy(dtype=bool)
+    return miss
+
+
+def _listwise_delete(spec: ModelSpec, data: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    used = spec.variables()
+    drop = np.zeros(len(data), dtype=bool)
+    response = [v for v in spec.response if v]
+    censored = spec.command in _CENSORED_BY_MISSING and len(response) > 1
+    if censored:
+        drop |= np.logical_and.reduce([_missing(data[v]) for v in response])
+    for var in used:
+        if censored and var in response:
+            continue
+        drop |= _missing(data[var])
+    n_missing = int(drop.sum())
+    sample = data.loc[~drop, used] if n_missing else data[used]
+    return sample, n_missing
+
+
+def _response(spec: ModelSpec, sample: pd.DataFrame) -> np.ndarray:
+    cols = []
+    for var in spec.response:
+        col = sample[var]
+        if not is_numeric(col):
+            raise DataError(f"response '{var}' is a string variable")
+        cols.append(col.to_numpy(dtype=np.float64))
+    if not cols:
+        return np.empty((len(sample), 0))
+    return cols[0] if len(cols) == 1 else np.column_stack(cols)
+
+
+# -- fixed effects ---------------------------------------------------------------------------
+
+def _fixed_part(spec: ModelSpec, sample: pd.DataFrame, codings) -> dict:
+    n = len(sample)
+    blocks, names, full, full_base, parts = [], [], [], [], []
+    for term in spec.fixed:
+        tc = expand_term(term, sample, codings)
+        blocks.append(tc.X)
+        names.extend(tc.names)
+        full.extend(tc.full_names)
+        full_base.extend(tc.is_base)
+        parts.extend(tc.factor_parts)
+    if spec.constant:
+        blocks.append(np.ones((n, 1)))
+        names.append("_cons")
+        full.append("_cons")
+        full_base.append(False)
+        parts.append([("", "_cons")])
+    X = np.hstack(blocks) if blocks else np.empty((n, 0))
+    p = X.shape[1]
+    # Stata never omits the constant: it is considered first
+    order = ([p - 1] + list(range(p - 1))) if spec.constant else list(range(p))
+    drop = collinear_columns(X, order)
+
+    omitted, notes = [], []
+    kept_full = []
+    col = 0
+    for name, base in zip(full, full_base, strict=True):
+        if base:
+            kept_full.append(name)
+            continue
+        if drop[col]:
+            omitted.append(name)
+            notes.append(f"note: {name} omitted because of collinearity.")
+            kept_full.append(mark_omitted(parts[col]))
+        else:
+            kept_full.append(name)
+        col += 1
+    keep = ~drop
+    return {
+        "X": np.ascontiguousarray(X[:, keep]),
+        "names": [nm for nm, k in zip(names, keep, strict=True) if k],
+        "omitted": omitted,
+        "notes": notes,
+        "base_levels": [nm for nm, b in zip(full, full_base, strict=True) if b],
+        "full_names": kept_full,
+    }
+
+
+# -- random effects --------------------------------------------------------------------------
+
+def _path_of(eq: REEquation) -> tuple[str, ...]:
+    if eq.level == "_all" or tuple(eq.path) in ((), ("_all",)):
+        return ("_all",)
+    return tuple(eq.path) if eq.path else (eq.level,)
+
+
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """Row of the first observation of each group, in code order."""
+    first = np.flatnonzero(~pd.Series(codes).duplicated().to_numpy())
+    return first[np.argsort(codes[first], kind="stable")]
+
+
+def _path_codes(sample: pd.DataFrame, path: tuple[str, ...], codings) -> np.ndarray:
+    """Group codes over the tuple of path values, ordered lexicographically by the values."""
+    key = None
+    for var in path:
+        if var not in codings:
+            codings[var] = code_categorical(sample, var)
+        c = codings[var]
+        if key is None:
+            key = c.codes
+        else:
+            key, _ = pd.factorize(key * len(c.levels) + c.codes, sort=True)
+    return np.asarray(key, dtype=np.int64)
+
+
+def _block(eq: REEquation, spec: ModelSpec, sample: pd.DataFrame, codings) -> REBlock:
+    n = len(sample)
+    if eq.factor:
+        if eq.factor not in codings:
+            codings[eq.factor] = code_categorical(sample, eq.factor)
+        c = codings[eq.factor]
+        block = REBlock(names=[f"R.{eq.factor}"], Z=None, covariance="identity",
+                        factor_codes=c.codes, factor_levels=c.levels)
+    else:
+        cols, names = [], []
+        for term in eq.terms:
+            tc = expand_term(term, sample, codings)
+            cols.append(tc.X)
+            names.extend(tc.names)
+        if eq.constant:
+            cols.append(np.ones((n, 1)))
+            names.append("_cons")
+        if not names:
+            raise SpecificationError(f"random-effects equation '{eq.level}:' has no random "
+                                     "effects (noconstant and no covariates)")
+        block = REBlock(names=names, Z=np.ascontiguousarray(np.hstack(cols)),
+                        covariance=eq.covariance)
+    if eq.cov_matrix is not None:
+        block.cov_matrix = _cov_matrix(eq, spec, block.q)
+    elif eq.covariance in ("pattern", "fixed"):
+        raise SpecificationError(f"covariance({eq.covariance}()) at level '{eq.level}' needs a "
+                                 "matrix name")
+    return block
+
+
+def _cov_matrix(eq: REEquation, spec: ModelSpec, q: int) -> np.ndarray:
+    name = eq.cov_matrix
+    if name not in spec.matrices:
+        raise DataError(f"matrix '{name}' used in covariance({eq.covariance}({name})) not found")
+    try:
+        mat = np.asarray(spec.matrices[name], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"matrix '{name}' is not numeric") from None
+    if mat.ndim != 2 or mat.shape != (q, q):
+        raise DataError(f"matrix '{name}' is {'x'.join(map(str, mat.shape))}; level "
+                        f"'{eq.level}' has {q} random effects, so it must be {q}x{q}")
+    return mat
+
+
+def _levels(spec: ModelSpec, sample: pd.DataFrame, codings) -> list[Level]:
+    groups: dict[tuple[str, ...], list[REEquation]] = {}
+    for eq in spec.random:
+        groups.setdefault(_path_of(eq), []).append(eq)
+    n = len(sample)
+    levels: list[Level] = []
+    for path, eqs in groups.items():
+        eqs = _one_constant(eqs)
+        blocks = [_block(eq, spec, sample, codings) for eq in eqs]
+        if path == ("_all",):
+            levels.append(Level(path=path, label="_all", codes=np.zeros(n, dtype=np.int64),
+                                n_groups=1, group_values=pd.Index(["_all"]), blocks=blocks))
+            continue
+        codes = _path_codes(sample, path, codings)
+        first = _first_rows(codes)
+        if len(path) == 1:
+            values = pd.Index(sample[path[0]].to_numpy()[first], name=path[0])
+        else:
+            values = pd.MultiIndex.from_arrays([sample[v].to_numpy()[first] for v in path],
+                                               names=list(path))
+        parent = None
+        if levels and _extends(path, levels[-1].path):
+            parent = levels[-1].codes[first]
+        levels.append(Level(path=path, label=">".join(path), codes=codes,
+                            n_groups=len(first), group_values=values, blocks=blocks,
+                            parent=parent))
+    return levels
+
+
+def _one_constant(eqs: list[REEquation]) -> list[REEquation]:
+    """Keep the random intercept only in the last equation of a repeated level.
+
+    Two intercepts at one level are not identified. Stata's
+    ``|| district: i.children, cov(exchangeable) || district:`` gives an exchangeable block for
+    the children indicators and a separate intercept ([ME] me, example 5), so the constant
+    belongs to the last equation that has one.
+    """
+    with_cons = [k for k, eq in enumerate(eqs) if eq.constant and not eq.factor]
+    if len(with_cons) < 2:
+        return eqs
+    return [replace(eq, constant=False) if k in with_cons[:-1] else eq
+            for k, eq in enumerate(eqs)]
+
+
+def _extends(path: tuple[str, ...], prefix: tuple[str, ...]) -> bool:
+    """True when ``path`` strictly extends ``prefix`` (and neither is ``_all``)."""
+    return ("_all" not in prefix and len(path) > len(prefix)
+            and path[:len(prefix)] == prefix)
+
+
+def _nested_in(inner: Level, outer: Level) -> bool:
+    """True when each group of ``inner`` lies within one group of ``outer`` in the data."""
+    pairs = pd.factorize(inner.codes * np.int64(outer.n_groups) + outer.codes)[1]
+    return len(pairs) == inner.n_groups
+
+
+def _structure(levels: list[Level]) -> tuple[bool, bool, str | None]:
+    """Return ``nested``, ``crossed`` and a note when non-nested bars happen to nest."""
+    has_all = any(lev.label == "_all" for lev in levels)
+    has_r = any(b.factor_codes is not None for lev in levels for b in lev.blocks)
+    nested = not has_all and all(_extends(levels[k].path, levels[k - 1].path)
+                                 for k in range(1, len(levels)))
+    found, unrelated = [], False
+    real = [lev for lev in levels if lev.label != "_all"]
+    for i, a in enumerate(real):
+        for b in real[i + 1:]:
+            if _extends(a.path, b.path) or _extends(b.path, a.path):
+                continue
+            unrelated = True
+            if _nested_in(b, a):
+                found.append(f"{b.label} is nested in {a.label}")
+            elif _nested_in(a, b):
+                found.append(f"{a.label} is nested in {b.label}")
+    crossed = has_all or has_r or unrelated
+    note = None
+    if found:
+        note = ("note: the data are nested although the random effects were specified as "
+                "crossed: " + "; ".join(found))
+    return nested, crossed, note
+
+
+# -- offset and trials -----------------------------------------------------------------------
+
+def _offset(spec: ModelSpec, sample: pd.DataFrame) -> np.ndarray | None:
+    off = spec.options.get("offset")
+    exp = spec.options.get("exposure")
+    if off and exp:
+        raise SpecificationError("only one of offset() or exposure() can be specified")
+    if off:
+        return continuous_values(sample, off)
+    if exp:
+        values = continuous_values(sample, exp)
+        if np.any(values <= 0):
+            bad = int(np.sum(values <= 0))
+            raise DataError(f"exposure variable '{exp}' has {bad} nonpositive values")
+        return np.log(values)
+    return None
+
+
+def _trials(spec: ModelSpec, sample: pd.DataFrame, endog: np.ndarray) -> np.ndarray | None:
+    spec_n = spec.options.get("binomial")
+    if spec_n is None or spec_n is False:
+        return None
+    if isinstance(spec_n, str):
+        trials = continuous_values(sample, spec_n)
+        what = f"binomial({spec_n})"
+    elif isinstance(spec_n, Real) and not isinstance(spec_n, bool):
+        trials = np.full(len(sample), float(spec_n))
+        what = f"binomial({spec_n})"
+    else:
+        raise SpecificationError(f"binomial({spec_n!r}) must name a variable or give a number")
+    if endog.ndim == 1:
+        bad = (endog < 0) | (endog > trials)
+        if bad.any():
+            raise DataError(f"{what}: {int(bad.sum())} observations have a response "
+                            f"'{spec.response[0]}' outside [0, trials]")
+    return trials
