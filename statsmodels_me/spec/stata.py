@@ -1,0 +1,260 @@
+"""Stata command syntax -> ModelSpec.
+
+``[cmd] depvar [indepvars] [weight] [, fe_options] || levelvar: [varlist] [, re_options]
+|| ... [, options]`` as in Stata's [ME] me entry. Options typed after the last random
+equation's comma are split: ``covariance() noconstant collinear fweight() pweight()`` belong
+to that equation, everything else is a command option.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from statsmodels_me.spec._scan import (
+    check_balanced,
+    check_name,
+    find_top,
+    split_first,
+    split_top,
+    split_words,
+)
+from statsmodels_me.spec.errors import SpecificationError
+from statsmodels_me.spec.model_spec import ModelSpec, REEquation
+from statsmodels_me.spec.options import (
+    COMMANDS,
+    OPTIONS,
+    SPECIAL_KEYWORDS,
+    finish_spec,
+    lookup,
+    parse_option,
+    parse_weight,
+    tokenize_options,
+)
+from statsmodels_me.spec.terms import parse_varlist
+
+
+def clean_text(text: Any) -> str:
+    """Join ``///`` continuation lines and flatten whitespace."""
+    if not isinstance(text, str):
+        raise SpecificationError(f"model text must be a string, got {type(text).__name__}")
+    text = re.sub(r"///[^\n]*(\n|\Z)", " ", text)
+    text = " ".join(text.split())
+    return text.lstrip(". ") if text.startswith(". ") else text
+
+
+def resolve_command(word: str | None, command: str | None) -> str:
+    """The command from the text's first word and/or the ``command`` argument."""
+    if command is not None:
+        if not isinstance(command, str) or command.lower() not in COMMANDS:
+            raise SpecificationError(f"unknown command {command!r}; allowed: "
+                                     f"{', '.join(COMMANDS)}")
+        command = command.lower()
+        if word is not None and word != command:
+            raise SpecificationError(f"the model text starts with command {word!r} but "
+                                     f"command={command!r} was given")
+    return word or command or "mixed"
+
+
+def split_command(text: str) -> tuple[str | None, str]:
+    """``"mixed y x || id:"`` -> ``("mixed", "y x || id:")``; no command word -> None."""
+    parts = text.split(None, 1)
+    if parts and parts[0] in COMMANDS:
+        return parts[0], parts[1] if len(parts) > 1 else ""
+    return None, text
+
+
+def parse_stata(text: str, command: str | None = None, **keywords) -> ModelSpec:
+    """Parse a Stata mixed-effects command line.
+
+    Parameters
+    ----------
+    text : str
+        For example ``"melogit c_use i.urban age || district:, or"`` or, without the command
+        word, ``"c_use i.urban age || district:, or"``.
+    command : str, optional
+        The command when the text does not start with one.
+    **keywords
+        Options as Python keywords (``reml=True``, ``intpoints=7``, ``or_=True``,
+        ``covariance={"id": "unstructured"}``, ``matrices=``, ``constraints=``).
+
+    Returns
+    -------
+    ModelSpec
+    """
+    source = text
+    word, body = split_command(clean_text(text))
+    command = resolve_command(word, command)
+    if command == "menl":
+        return _parse_menl(body, keywords, source)
+    check_balanced(body)
+    _reject_single_bar(body)
+    pieces = split_top(body, "||")
+    fe_main, fe_opts = split_first(pieces[0], ",")
+    response, fixed, weight = _parse_fixed(fe_main, command)
+    extra: dict[str, Any] = {}
+    if weight is not None:
+        extra["weight"] = weight
+    constant = True
+    typed: list[tuple[str, str | None]] = []
+    for w, arg in tokenize_options(fe_opts or ""):
+        if lookup(w).name == "noconstant":
+            parse_option(w, arg, command)
+            constant = False
+        else:
+            typed.append((w, arg))
+    random = []
+    level_weights: dict[str, tuple[str, str]] = {}
+    for k, eq_text in enumerate(pieces[1:]):
+        last = k == len(pieces) - 2
+        eq, glob, lw = _parse_equation(eq_text, command, last)
+        random.append(eq)
+        typed.extend(glob)
+        if lw is not None:
+            level_weights[eq.level] = lw
+        if lw == "collinear":
+            extra["collinear"] = True
+            level_weights.pop(eq.level)
+    if level_weights:
+        extra["level_weights"] = level_weights
+    return finish_spec(command=command, response=response, fixed=fixed, constant=constant,
+                       random=_with_paths(random), typed=typed, keywords=keywords,
+                       syntax="stata", source=source, extra=extra)
+
+
+def _reject_single_bar(text: str) -> None:
+    stripped = text.replace("||", "  ")
+    i = find_top(stripped, "|")
+    if i >= 0:
+        raise SpecificationError(
+            f"single '|' in {text!r}: Stata syntax separates random-effects equations with "
+            "'||' (lme4-style bars need a formula with '~')")
+
+
+def _parse_fixed(text: str, command: str):
+    """``depvar [indepvars] [weight]`` -> response, terms, weight."""
+    weight = None
+    lb = find_top(text, "[")
+    if lb >= 0:
+        rb = text.index("]", lb)
+        wtext = text[lb + 1:rb]
+        m = re.fullmatch(r"\s*([A-Za-z]+)\s*=\s*(.+?)\s*", wtext)
+        if not m:
+            raise SpecificationError(f"cannot read weight [{wtext}]; expected "
+                                     "[pweight=varname] or [fweight=varname]")
+        weight = parse_weight(m.group(1), m.group(2))
+        text = text[:lb] + " " + text[rb + 1:]
+        if find_top(text, "[") >= 0:
+            raise SpecificationError(f"more than one weight in {text!r}")
+    words = split_words(text)
+    for w in words:
+        if w in ("if", "in"):
+            raise SpecificationError(f"'{w}' qualifiers are not supported in {text.strip()!r}; "
+                                     "subset the data before fitting")
+    n_dep = {"meintreg": 2, "mestreg": 0}.get(command, 1)
+    if len(words) < n_dep:
+        raise SpecificationError(
+            f"missing dependent variable in {text.strip()!r}: {command} needs {n_dep} "
+            f"dependent variable{'s' if n_dep > 1 else ''} first")
+    response = tuple(check_name(w, "dependent variable") for w in words[:n_dep])
+    fixed = parse_varlist(" ".join(words[n_dep:]))
+    return response, fixed, weight
+
+
+def _parse_equation(text: str, command: str, last: bool):
+    """``levelvar: [varlist] [, re_options]`` -> (REEquation without path, global options,
+    level weight)."""
+    body, opt_text = split_first(text, ",")
+    if not body.strip():
+        raise SpecificationError(
+            f"empty random-effects equation {('||' + text).strip()!r}: expected "
+            "'|| levelvar: [varlist]'")
+    colon = find_top(body, ":")
+    if colon < 0:
+        raise SpecificationError(f"missing ':' after the level variable in random-effects "
+                                 f"equation {body.strip()!r}; write '|| levelvar: [varlist]'")
+    level = body[:colon].strip()
+    if not level:
+        raise SpecificationError(f"missing level variable before ':' in {body.strip()!r}")
+    check_name(level, "level variable")
+    varlist = body[colon + 1:]
+    words = split_words(varlist)
+    factor = None
+    if any(w.startswith("R.") for w in words):
+        if len(words) != 1:
+            raise SpecificationError(f"R.varname must be alone in its equation: "
+                                     f"{body.strip()!r}")
+        factor = check_name(words[0][2:], "R. factor variable")
+        terms: tuple = ()
+    else:
+        terms = parse_varlist(varlist)
+    constant = factor is None
+    covariance, cov_matrix = ("identity" if factor else "independent"), None
+    glob: list[tuple[str, str | None]] = []
+    level_weight: Any = None
+    for w, arg in tokenize_options(opt_text or ""):
+        opt = lookup(w)
+        if opt.scope == "global":
+            if not last:
+                raise SpecificationError(
+                    f"option {w!r} is not allowed in random-effects equation "
+                    f"{body.strip()!r}; command options go after the last equation")
+            glob.append((w, arg))
+            continue
+        _, updates = parse_option(w, arg, command)
+        if opt.name == "covariance":
+            covariance, cov_matrix = updates["covariance"]
+        elif opt.name == "noconstant":
+            constant = False
+        elif opt.name == "collinear":
+            level_weight = "collinear"
+        else:
+            level_weight = (opt.name, updates[opt.name])
+    if factor is None and not constant and not terms:
+        raise SpecificationError(f"random-effects equation {body.strip()!r} has no random "
+                                 "effects (noconstant and no variables)")
+    eq = REEquation(level=level, path=(level,), terms=terms, constant=constant,
+                    covariance=covariance, cov_matrix=cov_matrix, factor=factor)
+    return eq, glob, level_weight
+
+
+def _with_paths(random: list[REEquation]) -> list[REEquation]:
+    """Nesting paths: each new level is nested in every distinct level before it."""
+    import dataclasses
+
+    distinct: list[str] = []
+    out = []
+    for eq in random:
+        if eq.level == "_all":
+            path: tuple[str, ...] = ("_all",)
+        elif eq.level in distinct:
+            path = tuple(distinct[:distinct.index(eq.level) + 1])
+        else:
+            distinct.append(eq.level)
+            path = tuple(distinct)
+        out.append(dataclasses.replace(eq, path=path))
+    return out
+
+
+def _parse_menl(body: str, keywords: dict, source: str) -> ModelSpec:
+    """``menl depvar = <expr> [, options]``: the expression is stored, not parsed."""
+    check_balanced(body)
+    main, opt_text = split_first(body, ",")
+    eq = find_top(main, "=")
+    if eq < 0:
+        raise SpecificationError(f"menl needs 'depvar = <menlexpr>', got {body!r}")
+    response = check_name(main[:eq].strip(), "dependent variable")
+    expression = main[eq + 1:].strip()
+    if not expression:
+        raise SpecificationError(f"empty nonlinear expression after '=' in {body!r}")
+    options: dict[str, Any] = {"expression": expression}
+    if opt_text is not None:
+        options["menl_options"] = tuple(tokenize_options(opt_text))
+    allowed = set(OPTIONS) | set(SPECIAL_KEYWORDS) | {"or_"}
+    for key, value in keywords.items():
+        if key not in allowed:
+            raise SpecificationError(f"unknown keyword {key!r}; allowed: "
+                                     f"{', '.join(sorted(allowed))}")
+        options[key] = value
+    matrices = options.pop("matrices", None) or {}
+    return ModelSpec(command="menl", response=(response,), options=options,
+                     matrices=dict(matrices), syntax="stata", source=source)
