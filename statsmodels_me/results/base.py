@@ -1,0 +1,242 @@
+"""The results class shared by every estimator of the package.
+
+Models fit, build a :class:`~statsmodels_me.results.fit_info.FitInfo` and return
+``MEResultsWrapper(MEResults(model, params, cov_params, info))``; the wrapper gives
+``params``, ``bse``, ``conf_int()`` ... pandas labels with the Stata ``e(b)`` names of
+``model.exog_names``.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from statsmodels.base import wrapper as wrap
+from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
+
+from statsmodels_me.covariance.inference import vcomp_ci
+from statsmodels_me.results.constraints import linear_constraints
+from statsmodels_me.results.fit_info import FitInfo
+
+VCOMP_COLUMNS = ["estimate", "std_err", "ci_lower", "ci_upper"]
+
+
+def _is_variance_label(label):
+    """Row labels ``var(...)`` are variances (log-scale CI); ``cov(...)`` are not."""
+    return not label.startswith("cov(")
+
+
+def vcomp_frame(info, params, bse, alpha=0.05):
+    """Random-effects table as a DataFrame (see :attr:`MEResults.vcomp`).
+
+    Parameters
+    ----------
+    info : FitInfo
+    params, bse : ndarray
+    alpha : float
+
+    Returns
+    -------
+    DataFrame
+        Index ``"<level>: <row>"`` plus the residual row label alone; columns
+        ``estimate, std_err, ci_lower, ci_upper``.
+    """
+    rows = [(f"{g.level_label}: {label}", idx, _is_variance_label(label))
+            for g in info.vcomp_groups for label, idx in g.rows]
+    if info.residual is not None:
+        rows.append((info.residual[0], info.residual[1], True))
+    est = np.array([float(params[idx]) for _, idx, _ in rows])
+    se = np.array([float(bse[idx]) for _, idx, _ in rows])
+    is_var = np.array([v for _, _, v in rows], dtype=bool)
+    lo, hi = vcomp_ci(est, se, is_var, level=100 * (1 - alpha))
+    lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
+    # A variance on the boundary has no log-scale interval: Stata shows 0 and a missing upper
+    # limit. A component without a standard error is constrained: no interval at all.
+    boundary = is_var & (est <= 0)
+    lo[boundary], hi[boundary] = 0.0, np.nan
+    constrained = ~np.isfinite(se) | (se <= 0)
+    lo[constrained], hi[constrained] = np.nan, np.nan
+    records = np.column_stack([est, se, lo, hi]) if rows else np.empty((0, 4))
+    index = pd.Index([r[0] for r in rows], name="component")
+    return pd.DataFrame(records, index=index, columns=VCOMP_COLUMNS, dtype=float)
+
+
+class MEResults(LikelihoodModelResults):
+    """Results of a multilevel mixed-effects fit.
+
+    Parameters
+    ----------
+    model : LikelihoodModel
+        The fitted model; ``model.exog_names`` lists every parameter name, ``model.design``
+        is the :class:`~statsmodels_me.design.design.Design`.
+    params : array_like (k,)
+        Estimates on the display scale (fixed effects, ancillary, var/cov, residual var).
+    cov_params : array_like (k, k)
+        Their covariance.
+    info : FitInfo
+        Everything else the estimator reports.
+
+    Attributes
+    ----------
+    info : FitInfo
+    llf, llf_fixed : float
+        Log likelihood of the model and of the model without random effects.
+    lr_test : LRTest or None
+    wald : tuple (chi2, df, pvalue) or None
+    converged : bool
+    method : str
+    vcomp : DataFrame
+        Variance components with Stata's confidence intervals.
+
+    Notes
+    -----
+    Tests are z tests (``use_t=False``), as in Stata. ``t_test`` and ``wald_test`` read
+    hypothesis strings with :func:`~statsmodels_me.results.constraints.linear_constraints`,
+    so names such as ``1.urban`` or ``/var(_cons[id])`` can be used directly.
+    ``conf_int()`` is the symmetric normal interval of every parameter; the log-scale intervals
+    Stata prints for variances are in :attr:`vcomp`.
+    """
+
+    def __init__(self, model, params, cov_params, info: FitInfo):
+        params = np.asarray(params, dtype=float)
+        cov_params = np.asarray(cov_params, dtype=float)
+        k = params.shape[0]
+        if cov_params.shape != (k, k):
+            raise ValueError(f"cov_params has shape {cov_params.shape}, expected {(k, k)}")
+        names = list(model.exog_names)
+        if len(names) != k:
+            raise ValueError(f"model.exog_names has {len(names)} names for {k} parameters")
+        data = getattr(model, "data", None)
+        if data is not None:
+            # the model's data object knows only the fixed-effects columns; label everything
+            data.param_names = names
+            data.cov_names = names
+        super().__init__(model, params, normalized_cov_params=cov_params, scale=1.0,
+                         use_t=False)
+        self.info = info
+        self.nobs = int(model.nobs)
+        self.k_fe = int(info.k_fe)
+        self.df_resid = self.nobs - self.df_modelwc
+        self.df_model = info.wald[1] if info.wald is not None else max(self.k_fe - 1, 0)
+        self.param_names = names
+
+    # ------------------------------------------------------------------ fit statistics
+    @property
+    def llf(self):
+        """Maximized log likelihood (restricted log likelihood for REML)."""
+        return self.info.llf
+
+    @property
+    def llf_fixed(self):
+        """Log likelihood of the model without random effects (or None)."""
+        return self.info.llf_fixed
+
+    @property
+    def lr_test(self):
+        """LR test against the model without random effects (:class:`LRTest` or None)."""
+        return self.info.lr_test
+
+    @property
+    def wald(self):
+        """Wald test of the fixed effects but the constant: ``(chi2, df, pvalue)`` or None."""
+        return self.info.wald
+
+    @property
+    def converged(self):
+        return self.info.converged
+
+    @property
+    def method(self):
+        return self.info.method
+
+    @cached_property
+    def df_modelwc(self):
+        """Number of estimated parameters (parameters held fixed by a constraint excluded).
+
+        A parameter whose variance is exactly zero is constrained; Stata counts the rank of
+        ``e(V)`` the same way.
+        """
+        diag = np.diag(self.normalized_cov_params)
+        return int(np.sum(~(diag == 0)))
+
+    @cached_property
+    def aic(self):
+        """Akaike information criterion, Stata's ``-2 llf + 2 k``."""
+        return -2.0 * self.llf + 2.0 * self.df_modelwc
+
+    @cached_property
+    def bic(self):
+        """Bayesian information criterion, Stata's ``-2 llf + k ln(N)``."""
+        return -2.0 * self.llf + self.df_modelwc * np.log(self.nobs)
+
+    # ------------------------------------------------------------------ variance components
+    @cached_property
+    def vcomp(self):
+        """Variance components with 95% confidence intervals (see :func:`vcomp_frame`)."""
+        return vcomp_frame(self.info, self.params, self.bse)
+
+    def vcomp_table(self, alpha=0.05):
+        """Variance components with ``1 - alpha`` confidence intervals."""
+        return vcomp_frame(self.info, self.params, self.bse, alpha)
+
+    # ------------------------------------------------------------------ hypothesis tests
+    def _restriction(self, r_matrix):
+        if isinstance(r_matrix, str) or (
+                isinstance(r_matrix, (list, tuple)) and r_matrix
+                and all(isinstance(h, str) for h in r_matrix)):
+            return linear_constraints(r_matrix, self.param_names)
+        return r_matrix
+
+    def t_test(self, r_matrix, cov_p=None, use_t=None):
+        """z tests of linear hypotheses (``"week = 0"``, ``"week - _cons"``, or ``R``/``(R, q)``).
+
+        See :meth:`statsmodels.base.model.LikelihoodModelResults.t_test`.
+        """
+        return super().t_test(self._restriction(r_matrix), cov_p=cov_p, use_t=use_t)
+
+    def wald_test(self, r_matrix, cov_p=None, invcov=None, use_f=None, df_constraints=None,
+                  scalar=True):
+        """Joint chi2 test of linear hypotheses (strings with parameter names or ``R``/``(R, q)``).
+
+        See :meth:`statsmodels.base.model.LikelihoodModelResults.wald_test`.
+        """
+        return super().wald_test(self._restriction(r_matrix), cov_p=cov_p, invcov=invcov,
+                                 use_f=use_f, df_constraints=df_constraints, scalar=scalar)
+
+    # ------------------------------------------------------------------ display
+    def summary(self, eform=None, alpha=0.05):
+        """Stata-layout summary.
+
+        Parameters
+        ----------
+        eform : None, bool or str
+            ``None`` uses the model's choice (``info.eform``); ``True`` exponentiates the first
+            equation with the model's title (or ``"exp(b)"``); a string is the column title;
+            ``False`` shows coefficients.
+        alpha : float
+            Confidence level of the intervals is ``1 - alpha``.
+
+        Returns
+        -------
+        MESummary
+        """
+        from statsmodels_me.results.summary import MESummary
+        return MESummary(self, eform=eform, alpha=alpha)
+
+    def _repr_html_(self):
+        return self.summary().as_html()
+
+
+class MEResultsWrapper(LikelihoodResultsWrapper):
+    """pandas-labelled view of :class:`MEResults`."""
+
+    _attrs = {}
+    _wrap_attrs = wrap.union_dicts(LikelihoodResultsWrapper._wrap_attrs, _attrs)
+    _methods = {}
+    _wrap_methods = wrap.union_dicts(LikelihoodResultsWrapper._wrap_methods, _methods)
+
+    def _repr_html_(self):
+        return self._results._repr_html_()
+
+
+wrap.populate_wrapper(MEResultsWrapper, MEResults)
