@@ -8,6 +8,8 @@ from statsmodels_me.spec.errors import SpecificationError
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
 _CLOSERS = {v: k for k, v in _PAIRS.items()}
 
+#: deepest bracket nesting accepted (keeps the recursive parsers far from Python's limit)
+MAX_DEPTH = 50
 #: a Stata variable name
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -26,6 +28,9 @@ def check_balanced(text: str) -> None:
     for i, ch in enumerate(text):
         if ch in _PAIRS:
             stack.append((ch, i))
+            if len(stack) > MAX_DEPTH:
+                raise SpecificationError(f"brackets nested deeper than {MAX_DEPTH} levels at "
+                                         f"position {i} in {text[:80]!r}")
         elif ch in _CLOSERS:
             if not stack or stack[-1][0] != _CLOSERS[ch]:
                 raise SpecificationError(
