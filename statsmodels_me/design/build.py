@@ -119,10 +119,10 @@ def _check_columns(spec: ModelSpec, data: pd.DataFrame) -> None:
 
 
 def _missing(col: pd.Series) -> np.ndarray:
-    miss = col.isna().to_numpy()
+    miss = col.isna().to_numpy(dtype=bool)
     if not is_numeric(col):
         # Stata's missing string is ""
-        miss |= (col.astype("string") == "").fillna(False).to_numpy(dtype=bool)
+        miss = miss | (col.astype("string") == "").fillna(False).to_numpy(dtype=bool)
     return miss
 
 
