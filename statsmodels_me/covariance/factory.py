@@ -49,8 +49,8 @@ def make_covariance(block, level_label: str) -> CovarianceStructure:
     if getattr(block, "factor_codes", None) is not None:
         if kind != "identity":
             raise SpecificationError(
-                f"R.{names[0][2:] if names[0].startswith('R.') else names[0]} random effects "
-                f"have an identity covariance; covariance({block.covariance}) is not allowed")
+                f"{names[0]} random effects have an identity covariance; "
+                f"covariance({block.covariance}) is not allowed")
         return Identity(names, level_label, q=len(block.factor_levels))
     if kind in ("pattern", "fixed"):
         if block.cov_matrix is None:
