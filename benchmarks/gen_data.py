@@ -1,0 +1,167 @@
+"""Simulate the benchmark workloads W2, W3, W5, W6 and W7.
+
+The designs follow ``/work/shared/bench/WORKLOADS.md``; the draws are our
+own (different seeds and draw order), so the CSVs are statistically but not
+byte-for-byte equal to the shared ones.  ``scale`` multiplies the number of
+top-level groups and keeps the cluster size, which is what
+``benchmarks/scaling.py`` varies.
+
+W1 (lme4's InstEval) and W4 (lme4's VerbAgg) are real data sets shipped with
+R's lme4; they cannot be simulated.  ``benchmarks/export_lme4_data.R``
+writes them when R and lme4 are installed.
+
+Usage::
+
+    python benchmarks/gen_data.py OUTDIR [--scale 1.0] [--workloads W2,W3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+import pandas as pd
+
+FILES = {
+    "W1": "insteval.csv",
+    "W2": "lmm_nested_big.csv",
+    "W3": "glmm_logit_big.csv",
+    "W4": "verbagg.csv",
+    "W5": "poisson_3lvl.csv",
+    "W6": "ordinal_big.csv",
+    "W7": "nlme_growth.csv",
+}
+SIMULATED = ("W2", "W3", "W5", "W6", "W7")
+
+
+def _n_groups(base, scale):
+    return max(2, int(round(base * scale)))
+
+
+def _expit(eta):
+    return 1.0 / (1.0 + np.exp(-eta))
+
+
+def lmm_nested(scale=1.0, seed=1):
+    """W2: 10,000 groups x 20, ``y = 1 + .5 x + u0 + u1 x + e``.
+
+    Random intercept sd 1, slope sd 0.5, correlation 0.3; residual sd 1.
+    """
+    rng = np.random.default_rng(seed)
+    n_g, m = _n_groups(10_000, scale), 20
+    g = np.repeat(np.arange(n_g), m)
+    x = rng.normal(size=n_g * m)
+    sd = np.array([1.0, 0.5])
+    corr = np.array([[1.0, 0.3], [0.3, 1.0]])
+    chol = np.linalg.cholesky(corr * np.outer(sd, sd))
+    u = rng.normal(size=(n_g, 2)) @ chol.T
+    y = 1.0 + 0.5 * x + u[g, 0] + u[g, 1] * x + rng.normal(size=n_g * m)
+    return pd.DataFrame({"y": y, "x": x, "g": g})
+
+
+def glmm_logit(scale=1.0, seed=2):
+    """W3: 5,000 groups x 20, logit ``-.5 + .8 x + .5 z + u0 + u1 x``.
+
+    Independent random intercept (sd 1) and slope (sd 0.5) are simulated;
+    the fitted model estimates their correlation.
+    """
+    rng = np.random.default_rng(seed)
+    n_g, m = _n_groups(5_000, scale), 20
+    g = np.repeat(np.arange(n_g), m)
+    x, z = rng.normal(size=(2, n_g * m))
+    u0, u1 = rng.normal(0.0, 1.0, n_g), rng.normal(0.0, 0.5, n_g)
+    eta = -0.5 + 0.8 * x + 0.5 * z + u0[g] + u1[g] * x
+    y = (rng.uniform(size=n_g * m) < _expit(eta)).astype(np.int64)
+    return pd.DataFrame({"y": y, "x": x, "z": z, "g": g})
+
+
+def poisson_3lvl(scale=1.0, seed=5):
+    """W5: 200 regions x 25 sites x 20, Poisson ``.3 + .4 x + v + u``.
+
+    Region sd 0.5, site sd 0.7; site ids are unique across regions.
+    """
+    rng = np.random.default_rng(seed)
+    n_r, n_s, m = _n_groups(200, scale), 25, 20
+    site = np.repeat(np.arange(n_r * n_s), m)
+    region = site // n_s
+    x = rng.normal(size=site.size)
+    v, u = rng.normal(0.0, 0.5, n_r), rng.normal(0.0, 0.7, n_r * n_s)
+    y = rng.poisson(np.exp(0.3 + 0.4 * x + v[region] + u[site]))
+    return pd.DataFrame({"y": y, "x": x, "region": region, "site": site})
+
+
+def ordinal(scale=1.0, seed=6):
+    """W6: 2,000 groups x 20, 4 ordered categories (1..4).
+
+    ``P(y <= k) = expit(cut_k - .7 x - u)``, cuts (-1, .2, 1.5), u sd 0.8.
+    """
+    rng = np.random.default_rng(seed)
+    n_g, m = _n_groups(2_000, scale), 20
+    g = np.repeat(np.arange(n_g), m)
+    x = rng.normal(size=n_g * m)
+    u = rng.normal(0.0, 0.8, n_g)
+    cuts = np.array([-1.0, 0.2, 1.5])
+    # Latent-variable form: y* = eta + logistic noise, y = 1 + #cuts below y*.
+    latent = 0.7 * x + u[g] + rng.logistic(size=n_g * m)
+    y = 1 + np.searchsorted(cuts, latent)
+    return pd.DataFrame({"y": y, "x": x, "g": g})
+
+
+def nl_growth(scale=1.0, seed=7):
+    """W7: 500 subjects x 10 times, ``(20 + u)/(1 + exp(-(t - 5)/1.5)) + e``.
+
+    u sd 2, e sd 0.5, t = 1..10.
+    """
+    rng = np.random.default_rng(seed)
+    n_s, m = _n_groups(500, scale), 10
+    subj = np.repeat(np.arange(n_s), m)
+    t = np.tile(np.arange(1.0, m + 1.0), n_s)
+    u = rng.normal(0.0, 2.0, n_s)
+    mu = (20.0 + u[subj]) / (1.0 + np.exp(-(t - 5.0) / 1.5))
+    y = mu + rng.normal(0.0, 0.5, n_s * m)
+    return pd.DataFrame({"y": y, "t": t, "subj": subj})
+
+
+GENERATORS = {"W2": lmm_nested, "W3": glmm_logit, "W5": poisson_3lvl,
+              "W6": ordinal, "W7": nl_growth}
+
+
+def write(workload, outdir, scale=1.0):
+    """Simulate one workload and write it as CSV; return the path.
+
+    Parameters
+    ----------
+    workload : str
+        One of ``SIMULATED``.
+    outdir : str
+        Directory (created if missing).
+    scale : float
+        Multiplier on the number of top-level groups.
+
+    Returns
+    -------
+    str
+        Path of the written CSV.
+    """
+    if workload not in GENERATORS:
+        raise ValueError(f"cannot simulate {workload!r}: it is real data "
+                         f"(run benchmarks/export_lme4_data.R)")
+    os.makedirs(outdir, exist_ok=True)
+    path = os.path.join(outdir, FILES[workload])
+    GENERATORS[workload](scale).to_csv(path, index=False, float_format="%.10g")
+    return path
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("outdir")
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--workloads", default=",".join(SIMULATED))
+    args = ap.parse_args(argv)
+    for w in args.workloads.split(","):
+        print(w, write(w.strip(), args.outdir, args.scale))
+
+
+if __name__ == "__main__":
+    main()

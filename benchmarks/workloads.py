@@ -1,0 +1,44 @@
+"""The benchmark workloads and which implementation can fit which.
+
+See ``/work/shared/bench/WORKLOADS.md`` for the designs; ``gen_data.py``
+simulates W2, W3, W5, W6, W7.
+"""
+
+from __future__ import annotations
+
+from benchmarks.gen_data import FILES
+
+# key -> (data workload, one-line description)
+WORKLOADS = {
+    "W1": ("W1", "InstEval (73,421): y ~ service + (1|s) + (1|d) + (1|dept_service), ML"),
+    "W2": ("W2", "simulated LMM (200,000; 10,000 x 20): y ~ x + (1 + x | g), ML"),
+    "W3": ("W3", "simulated logit (100,000; 5,000 x 20): y ~ x + z + (1 + x | g), Laplace"),
+    "W3ag7": ("W3", "W3 with mean-variance adaptive Gauss-Hermite, 7 points per dimension"),
+    "W4": ("W4", "VerbAgg (7,584): logit r2 ~ Anger + GenderM + btypescold + btypeshout"
+                 " + situself + (1|id) + (1|item), Laplace"),
+    "W5": ("W5", "simulated Poisson (100,000; 200 x 25 x 20): y ~ x + (1|region/site),"
+                 " Laplace"),
+    "W6": ("W6", "simulated ordinal logit (40,000; 2,000 x 20, 4 categories):"
+                 " y ~ x + (1|g), Laplace"),
+    "W7": ("W7", "simulated logistic growth (5,000; 500 x 10):"
+                 " y = (b1+u1)/(1+exp(-(t-b2)/b3)) + e, ML (linearization)"),
+}
+ORDER = ["W1", "W2", "W3", "W3ag7", "W4", "W5", "W6", "W7"]
+
+# peer -> (kind, workloads it has a command for).  statsmodels_me is tried on
+# every workload: a missing command is reported, not skipped.
+PEERS = {
+    "lme4": ("r", {"W1", "W2", "W3", "W4", "W5", "W7"}),
+    "glmmTMB": ("r", {"W1", "W2", "W3", "W4", "W5"}),
+    "ordinal": ("r", {"W6"}),
+    "nlme": ("r", {"W7"}),
+    "glmm": ("py", {"W1", "W2", "W3", "W3ag7", "W4", "W5"}),
+    "mixedlm": ("py", {"W1", "W2", "W3", "W4", "W5", "W7"}),
+    "statsmodels": ("py", {"W1", "W2"}),
+}
+ME = "statsmodels_me"
+
+
+def data_file(key):
+    """CSV file name of workload ``key``."""
+    return FILES[WORKLOADS[key][0]]
