@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -70,14 +71,16 @@ class CategoricalCoding:
         Index of each row's level in ``levels``.
     levels : ndarray
         Distinct values, sorted.
-    labels : list of str
-        Printed form of each level (``level_label``).
     """
 
     var: str
     codes: np.ndarray
     levels: np.ndarray
-    labels: list[str]
+
+    @cached_property
+    def labels(self) -> list[str]:
+        """Printed form of each level (:func:`level_label`)."""
+        return [level_label(v) for v in self.levels]
 
     def base_index(self, factor: Factor) -> int | None:
         """Position of the base level of ``factor`` (``None`` for ``ibn.``)."""
@@ -107,8 +110,7 @@ def code_categorical(data: pd.DataFrame, var: str) -> CategoricalCoding:
         raise DataError(f"variable '{var}' mixes numbers and strings; its levels cannot be "
                         f"ordered") from None
     levels = np.asarray(uniques)
-    return CategoricalCoding(var, codes.astype(np.int64), levels,
-                             [level_label(v) for v in levels])
+    return CategoricalCoding(var, codes.astype(np.int64), levels)
 
 
 @dataclass
