@@ -35,6 +35,7 @@ class Identity(CovarianceStructure):
 
     Displays one row: ``var(_cons)`` for a single effect, ``var(x _cons)`` for several
     (space-joined), ``var(R.id)`` for an ``R.`` block (whose ``q`` is the number of levels).
+    The ``e(b)`` name follows the same rule: ``/var(x _cons[id])``, ``/var(R.id[_all])``.
     """
 
     kind_label = "Identity"
@@ -123,6 +124,8 @@ class Exchangeable(CovarianceStructure):
     factor is computed in closed form (every column below the diagonal is constant), so it
     exists for every theta within the bounds, including both ends of the rho range.
     Displays every variance and every covariance (Stata's ``meglm`` layout).
+    ``theta_from_display`` uses the mean variance and mean covariance, so values that are not
+    exactly exchangeable are projected onto the structure.
     """
 
     kind_label = "Exchangeable"
@@ -371,6 +374,10 @@ class Fixed(_Linear):
     with no missing element ``n_theta == 0``. Displays every variance and the covariances
     that are not fixed at zero (Stata shows only ``var(1.trial)`` ... for a diagonal ``M``);
     fixed rows have zero Jacobian rows.
+
+    The fixed values are on the scale of :meth:`matrix`; ``display(theta, scale)`` multiplies
+    them by ``scale`` like every other element, so a model that parameterizes ``Sigma``
+    relative to a residual variance must pass ``M`` divided by that variance.
     """
 
     kind_label = "Fixed"

@@ -1,0 +1,50 @@
+"""Property tests: every theta inside the bounds gives a valid factor and a PSD matrix."""
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from statsmodels_me.covariance import BlockDiagonal, Exchangeable, Independent, Unstructured
+
+finite = st.floats(-5.0, 5.0, allow_nan=False)
+nonneg = st.floats(0.0, 5.0, allow_nan=False)
+
+
+def _check(cov, theta):
+    L = cov.cholesky(theta)
+    sigma = cov.matrix(theta)
+    assert np.all(np.isfinite(L))
+    np.testing.assert_allclose(L, np.tril(L), atol=0)
+    np.testing.assert_allclose(L @ L.T, sigma, atol=1e-9 * max(1.0, np.abs(sigma).max()))
+    assert np.linalg.eigvalsh(sigma).min() >= -1e-9 * max(1.0, np.abs(sigma).max())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 5).flatmap(lambda q: st.tuples(
+    st.just(q), st.lists(nonneg, min_size=q, max_size=q),
+    st.lists(finite, min_size=q * (q - 1) // 2, max_size=q * (q - 1) // 2))))
+def test_unstructured_any_theta(args):
+    q, diag, off = args
+    cov = Unstructured([f"x{i}" for i in range(q)], "id")
+    theta = np.empty(cov.n_theta)
+    is_diag = np.array(cov.theta_is_variance)
+    theta[is_diag] = diag
+    theta[~is_diag] = off
+    _check(cov, theta)
+    if np.all(np.asarray(diag) > 1e-3):
+        np.testing.assert_allclose(cov.theta_from_display(cov.display(theta)), theta, atol=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 6), nonneg, st.floats(0.0, 1.0))
+def test_exchangeable_any_theta_in_bounds(q, s, u):
+    cov = Exchangeable([f"x{i}" for i in range(q)], "id")
+    lo, hi = cov.theta_bounds()[1]
+    _check(cov, np.array([s, lo + u * (hi - lo)]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(nonneg, min_size=5, max_size=5), st.floats(-0.5, 1.0))
+def test_blocked_any_theta_in_bounds(sds, rho):
+    cov = BlockDiagonal([Exchangeable(["a", "b", "c"], "d"), Independent(["e", "f"], "d"),
+                         Unstructured(["g"], "d")])
+    _check(cov, np.array([sds[0], rho, sds[1], sds[2], sds[3]]))
