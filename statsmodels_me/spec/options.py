@@ -439,7 +439,9 @@ def _resolve_constraints(numbers, given) -> tuple[str, ...] | None:
         except (TypeError, ValueError):
             raise SpecificationError(f"constraints keyword {given!r}: keys must be "
                                      "constraint numbers") from None
-        wanted = numbers if numbers else tuple(sorted(table))
+        if not numbers:
+            return None      # defined but not applied, as Stata's `constraint define`
+        wanted = numbers
         missing = [n for n in wanted if n not in table]
         if missing:
             raise SpecificationError(
