@@ -156,23 +156,31 @@ class Exchangeable(CovarianceStructure):
         return self._project(np.asarray(sigma, dtype=float), strict=True)
 
     def _project(self, sigma, strict):
+        """(s, rho) from the mean variance and mean covariance of ``sigma``.
+
+        ``strict`` (inverse of ``display``) raises for values that are not a PSD exchangeable
+        matrix; otherwise (starting values) they are clipped, and rho is kept off the
+        singular ends of its range.
+        """
         q = self.q
         v = float(np.mean(np.diag(sigma)))
-        if v < 0 or (strict and v == 0 and q > 1 and np.any(sigma != 0)):
-            raise SpecificationError(f"invalid exchangeable variance {v} for {self.vcomp_labels}")
+        c = float((sigma.sum() - np.trace(sigma)) / (q * (q - 1))) if q > 1 else 0.0
+        if strict and (v < 0 or (v == 0 and c != 0)):
+            raise SpecificationError(
+                f"variance {v} and covariance {c} are not a positive semidefinite "
+                f"exchangeable matrix for {self.vcomp_labels}")
         s = np.sqrt(max(v, 0.0))
         if q == 1:
             return np.array([s])
-        c = float((sigma.sum() - np.trace(sigma)) / (q * (q - 1)))
-        rho = c / v if v > 0 else 0.0
         lo, hi = self._rho_bounds()
-        if strict and not (lo - 1e-12 <= rho <= hi + 1e-12):
-            raise SpecificationError(
-                f"correlation {rho} outside [{lo}, {hi}] for {self.vcomp_labels}")
-        if not strict:
-            # keep starting values off the singular ends of the range
-            rho = min(max(rho, lo + 0.05 * (hi - lo)), hi - 0.05 * (hi - lo))
-        return np.array([s, min(max(rho, lo), hi)])
+        rho = c / v if v > 0 else 0.0
+        if strict:
+            if not lo - 1e-12 <= rho <= hi + 1e-12:
+                raise SpecificationError(
+                    f"correlation {rho} outside [{lo}, {hi}] for {self.vcomp_labels}")
+            return np.array([s, min(max(rho, lo), hi)])
+        margin = 0.05 * (hi - lo)
+        return np.array([s, min(max(rho, lo + margin), hi - margin)])
 
     def _corr(self, rho):
         q = self.q

@@ -222,3 +222,14 @@ def test_wrong_theta_length_raises():
         Unstructured(["a", "b"], "id").matrix([1.0, 2.0])
     with pytest.raises(SpecificationError, match="expected 3 values"):
         Unstructured(["a", "b"], "id").theta_from_display([1.0])
+
+
+def test_exchangeable_display_inverse_rejects_impossible_values():
+    cov = Exchangeable(["a", "b", "c"], "id")
+    with pytest.raises(SpecificationError, match="outside"):
+        cov.theta_from_display([1, 1, 1, 1.5, 1.5, 1.5])
+    with pytest.raises(SpecificationError, match="positive semidefinite"):
+        cov.theta_from_display([0, 0, 0, 0.1, 0.1, 0.1])
+    # starting values are clipped instead, off the singular ends of the rho range
+    start = cov.theta_start(np.full((3, 3), 2.0))
+    assert start[0] == pytest.approx(np.sqrt(2.0)) and start[1] < 1.0
