@@ -405,3 +405,21 @@ def test_large_design_is_fast():
     assert d.levels[1].n_groups == 10_000 and d.levels[0].n_groups == 100
     assert d.nested
     assert elapsed < 3.0
+
+
+def test_path_codes_match_groupby():
+    # independent check: codes equal pandas' sorted groupby numbering of the path tuples, and
+    # parents point to the group holding each subgroup
+    rng = np.random.default_rng(5)
+    n = 5000
+    df = pd.DataFrame({"y": rng.normal(size=n), "a": rng.integers(0, 7, n),
+                       "b": rng.choice(["x", "y", "z"], n), "c": rng.integers(0, 30, n)})
+    spec = ModelSpec(command="mixed", response=("y",),
+                     random=(eq("a"), eq(("a", "b")), eq(("a", "b", "c"))))
+    d = build_design(spec, df)
+    for lev, keys in zip(d.levels, (["a"], ["a", "b"], ["a", "b", "c"]), strict=True):
+        expected = df.groupby(keys, sort=True).ngroup().to_numpy()
+        np.testing.assert_array_equal(lev.codes, expected)
+        assert lev.n_groups == expected.max() + 1
+    for outer, inner in zip(d.levels[:-1], d.levels[1:], strict=True):
+        np.testing.assert_array_equal(inner.parent[inner.codes], outer.codes)
