@@ -153,7 +153,7 @@ class Exchangeable(CovarianceStructure):
     def theta_start(self, sigma=None):
         if sigma is None:
             return np.ones(1) if self.q == 1 else np.array([1.0, 0.0])
-        return self._project(np.asarray(sigma, dtype=float), strict=True)
+        return self._project(np.asarray(sigma, dtype=float), strict=False)
 
     def _project(self, sigma, strict):
         """(s, rho) from the mean variance and mean covariance of ``sigma``.
