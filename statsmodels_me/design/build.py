@@ -8,6 +8,7 @@ their covariate blocks. Everything is vectorized over rows and groups.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import replace
 from numbers import Real
 
@@ -59,8 +60,9 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
     """
     if not isinstance(data, pd.DataFrame):
         data = pd.DataFrame(data)
-    _check_columns(spec, data)
-    sample, n_missing = _listwise_delete(spec, data)
+    extra = _extra_variables(spec)
+    _check_columns(spec, data, extra)
+    sample, n_missing = _listwise_delete(spec, data, extra)
     notes = []
     if n_missing:
         noun = "observation" if n_missing == 1 else "observations"
@@ -79,6 +81,9 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
         notes.append(nesting_note)
     offset = _offset(spec, sample)
     trials = _trials(spec, sample, endog)
+    weight_type, weights, level_weights = _weights(spec, sample)
+    residual_vars = {key: sample[var].to_numpy() for key, var in extra.items()
+                     if key in ("t", "by")}
 
     return Design(
         spec=spec,
@@ -98,14 +103,37 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
         base_levels=fixed["base_levels"],
         full_names=fixed["full_names"],
         nesting_note=nesting_note,
+        weights=weights,
+        weight_type=weight_type,
+        level_weights=level_weights,
+        residual_vars=residual_vars,
     )
 
 
 # -- variables and sample ------------------------------------------------------------------
 
-def _check_columns(spec: ModelSpec, data: pd.DataFrame) -> None:
+def _extra_variables(spec: ModelSpec) -> dict[str, str]:
+    """Variables outside ``spec.variables()`` that the estimators need row by row: weights
+    (``"weight"``, ``"weight:<level>"``) and ``residuals(..., t(var) by(var))`` (``"t"``,
+    ``"by"``)."""
+    out = {}
+    weight = spec.options.get("weight")
+    if weight:
+        out["weight"] = weight[1]
+    for level, (_, var) in dict(spec.options.get("level_weights") or {}).items():
+        out[f"weight:{level}"] = var
+    residuals = spec.options.get("residuals")
+    if isinstance(residuals, str):
+        for key in ("t", "by"):
+            m = re.search(rf"\b{key}\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)", residuals)
+            if m:
+                out[key] = m.group(1)
+    return out
+
+
+def _check_columns(spec: ModelSpec, data: pd.DataFrame, extra: dict[str, str]) -> None:
     columns = [str(c) for c in data.columns]
-    for var in spec.variables():
+    for var in list(spec.variables()) + list(extra.values()):
         if var in data.columns:
             continue
         close = difflib.get_close_matches(var, columns, n=3, cutoff=0.6)
@@ -126,8 +154,10 @@ def _missing(col: pd.Series) -> np.ndarray:
     return miss
 
 
-def _listwise_delete(spec: ModelSpec, data: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    used = spec.variables()
+def _listwise_delete(spec: ModelSpec, data: pd.DataFrame,
+                     extra: dict[str, str]) -> tuple[pd.DataFrame, int]:
+    used = list(spec.variables())
+    used += [v for v in extra.values() if v not in used]
     drop = np.zeros(len(data), dtype=bool)
     response = [v for v in spec.response if v]
     censored = spec.command in _CENSORED_BY_MISSING and len(response) > 1
@@ -356,7 +386,28 @@ def _structure(levels: list[Level]) -> tuple[bool, bool, str | None]:
     return nested, crossed, note
 
 
-# -- offset and trials -----------------------------------------------------------------------
+# -- weights, offset and trials ----------------------------------------------------------------
+
+def _weight_values(sample: pd.DataFrame, kind: str, var: str) -> np.ndarray:
+    w = continuous_values(sample, var)
+    if np.any(w < 0):
+        raise DataError(f"{kind} variable '{var}' has {int(np.sum(w < 0))} negative values")
+    if kind == "fweight" and np.any(w != np.round(w)):
+        raise DataError(f"fweight variable '{var}' has noninteger values")
+    return w
+
+
+def _weights(spec: ModelSpec, sample: pd.DataFrame):
+    """Observation-level weights and the per-level weights of ``mixed``."""
+    weight_type, weights = None, None
+    if spec.options.get("weight"):
+        weight_type, var = spec.options["weight"]
+        weights = _weight_values(sample, weight_type, var)
+    level_weights = {level: (kind, _weight_values(sample, kind, var))
+                     for level, (kind, var)
+                     in dict(spec.options.get("level_weights") or {}).items()}
+    return weight_type, weights, level_weights
+
 
 def _offset(spec: ModelSpec, sample: pd.DataFrame) -> np.ndarray | None:
     off = spec.options.get("offset")

@@ -137,6 +137,16 @@ class Design:
     nesting_note : str or None
         Set when random effects specified as crossed (separate lme4 bars) are nested in the
         data ("b is nested in a").
+    weights : ndarray (n,) or None
+        Observation-level weights ``[fweight|pweight|aweight|iweight = var]``.
+    weight_type : str or None
+        ``"fweight"``, ``"pweight"``, ... (``None`` without weights).
+    level_weights : dict
+        Level variable -> ``(weight_type, ndarray (n,))`` for ``mixed``'s ``|| id:, pweight(w)``
+        (the row values; Stata requires them constant within each group).
+    residual_vars : dict
+        Row values of the variables named in ``mixed``'s ``residuals(..., t(var) by(var))``:
+        keys ``"t"`` and ``"by"``.
     """
 
     spec: ModelSpec
@@ -156,6 +166,10 @@ class Design:
     base_levels: list[str] = field(default_factory=list)
     full_names: list[str] = field(default_factory=list)
     nesting_note: str | None = None
+    weights: np.ndarray | None = None
+    weight_type: str | None = None
+    level_weights: dict = field(default_factory=dict)
+    residual_vars: dict = field(default_factory=dict)
 
     @property
     def nobs(self) -> int:

@@ -423,3 +423,27 @@ def test_path_codes_match_groupby():
         assert lev.n_groups == expected.max() + 1
     for outer, inner in zip(d.levels[:-1], d.levels[1:], strict=True):
         np.testing.assert_array_equal(inner.parent[inner.codes], outer.codes)
+
+
+def test_weights_and_residual_variables(pig):
+    df = pig.assign(w=1.0 + (pig["id"] % 3), w2=2.0)
+    df.loc[5, "w"] = np.nan
+    spec = ModelSpec(command="mixed", response=("weight",), fixed=(T("week"),),
+                     random=(eq("id"),),
+                     options={"weight": ("pweight", "w"),
+                              "level_weights": {"id": ("pweight", "w2")},
+                              "residuals": "ar 1, t(week)"})
+    d = build_design(spec, df)
+    assert d.n_missing == 1 and d.weight_type == "pweight"
+    np.testing.assert_array_equal(d.weights, df["w"].dropna())
+    kind, lw = d.level_weights["id"]
+    assert kind == "pweight" and lw.shape == (431,)
+    np.testing.assert_array_equal(d.residual_vars["t"], df["week"].drop(index=5))
+    bad = ModelSpec(command="mixed", response=("weight",), random=(eq("id"),),
+                    options={"weight": ("fweight", "w3")})
+    with pytest.raises(DataError, match="'w3' not found"):
+        build_design(bad, df)
+    neg = ModelSpec(command="mixed", response=("weight",), random=(eq("id"),),
+                    options={"weight": ("fweight", "z")})
+    with pytest.raises(DataError, match="fweight variable 'z' has 1 negative"):
+        build_design(neg, df.assign(z=np.where(df.index == 0, -1.0, 1.0)))
