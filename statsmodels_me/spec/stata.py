@@ -106,14 +106,13 @@ def parse_stata(text: str, command: str | None = None, **keywords) -> ModelSpec:
     level_weights: dict[str, tuple[str, str]] = {}
     for k, eq_text in enumerate(pieces[1:]):
         last = k == len(pieces) - 2
-        eq, glob, lw = _parse_equation(eq_text, command, last)
+        eq, glob, eq_extra = _parse_equation(eq_text, command, last)
         random.append(eq)
         typed.extend(glob)
-        if lw is not None:
-            level_weights[eq.level] = lw
-        if lw == "collinear":
+        if "weight" in eq_extra:
+            level_weights[eq.level] = eq_extra["weight"]
+        if eq_extra.get("collinear"):
             extra["collinear"] = True
-            level_weights.pop(eq.level)
     if level_weights:
         extra["level_weights"] = level_weights
     return finish_spec(command=command, response=response, fixed=fixed, constant=constant,
@@ -162,7 +161,7 @@ def _parse_fixed(text: str, command: str):
 
 def _parse_equation(text: str, command: str, last: bool):
     """``levelvar: [varlist] [, re_options]`` -> (REEquation without path, global options,
-    level weight)."""
+    ``{"weight": (type, var), "collinear": True}`` as typed)."""
     body, opt_text = split_first(text, ",")
     if not body.strip():
         raise SpecificationError(
@@ -190,7 +189,7 @@ def _parse_equation(text: str, command: str, last: bool):
     constant = factor is None
     covariance, cov_matrix = ("identity" if factor else "independent"), None
     glob: list[tuple[str, str | None]] = []
-    level_weight: Any = None
+    eq_extra: dict[str, Any] = {}
     for w, arg in tokenize_options(opt_text or ""):
         opt = lookup(w)
         if opt.scope == "global":
@@ -206,15 +205,15 @@ def _parse_equation(text: str, command: str, last: bool):
         elif opt.name == "noconstant":
             constant = False
         elif opt.name == "collinear":
-            level_weight = "collinear"
+            eq_extra["collinear"] = True
         else:
-            level_weight = (opt.name, updates[opt.name])
+            eq_extra["weight"] = (opt.name, updates[opt.name])
     if factor is None and not constant and not terms:
         raise SpecificationError(f"random-effects equation {body.strip()!r} has no random "
                                  "effects (noconstant and no variables)")
     eq = REEquation(level=level, path=(level,), terms=terms, constant=constant,
                     covariance=covariance, cov_matrix=cov_matrix, factor=factor)
-    return eq, glob, level_weight
+    return eq, glob, eq_extra
 
 
 def _with_paths(random: list[REEquation]) -> list[REEquation]:
