@@ -61,6 +61,16 @@ def vcomp_frame(info, params, bse, alpha=0.05):
     return pd.DataFrame(records, index=index, columns=VCOMP_COLUMNS, dtype=float)
 
 
+def _model_nobs(model):
+    """Estimation-sample size: ``model.nobs``, else ``model.design.nobs``, else rows of endog."""
+    nobs = getattr(model, "nobs", None)
+    if nobs is None and getattr(model, "design", None) is not None:
+        nobs = model.design.nobs
+    if nobs is None:
+        nobs = np.asarray(model.endog).shape[0]
+    return int(nobs)
+
+
 class MEResults(LikelihoodModelResults):
     """Results of a multilevel mixed-effects fit.
 
@@ -114,7 +124,7 @@ class MEResults(LikelihoodModelResults):
         super().__init__(model, params, normalized_cov_params=cov_params, scale=1.0,
                          use_t=False)
         self.info = info
-        self.nobs = int(model.nobs)
+        self.nobs = _model_nobs(model)
         self.k_fe = int(info.k_fe)
         self.df_resid = self.nobs - self.df_modelwc
         self.df_model = info.wald[1] if info.wald is not None else max(self.k_fe - 1, 0)
