@@ -267,7 +267,10 @@ def _block(eq: REEquation, spec: ModelSpec, sample: pd.DataFrame, codings) -> RE
         if eq.factor not in codings:
             codings[eq.factor] = code_categorical(sample, eq.factor)
         c = codings[eq.factor]
-        block = REBlock(names=[f"R.{eq.factor}"], Z=None, covariance="identity",
+        # R. implies an identity structure; mixed also accepts cov(exchangeable)
+        # ([ME] me, syntax item 5)
+        cov = "exchangeable" if eq.covariance == "exchangeable" else "identity"
+        block = REBlock(names=[f"R.{eq.factor}"], Z=None, covariance=cov,
                         factor_codes=c.codes, factor_levels=c.levels)
     else:
         cols, names = [], []

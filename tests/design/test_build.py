@@ -447,3 +447,14 @@ def test_weights_and_residual_variables(pig):
                     options={"weight": ("fweight", "z")})
     with pytest.raises(DataError, match="fweight variable 'z' has 1 negative"):
         build_design(neg, df.assign(z=np.where(df.index == 0, -1.0, 1.0)))
+
+
+def test_R_within_level_exchangeable(tvsfpors):
+    # mixed y || school: R.class, cov(exchangeable)   ([ME] me syntax item 5)
+    spec = ModelSpec(command="mixed", response=("thk",),
+                     random=(REEquation("school", ("school",), constant=False, factor="class",
+                                        covariance="exchangeable"),))
+    d = build_design(spec, tvsfpors)
+    blk = d.levels[0].blocks[0]
+    assert blk.names == ["R.class"] and blk.covariance == "exchangeable" and blk.q == 135
+    assert d.crossed and d.levels[0].n_groups == 28
