@@ -192,14 +192,18 @@ class MESummary:
         return (f"{name:>{w}} |{fmt_g(est):>11}{fmt_g(se):>11}{zs:>9}{ps:>8}"
                 f"{fmt_g(lo):>13}{fmt_g(hi):>12}")
 
+    def _vcomp_rows(self):
+        """Rows of the vcomp table in display order (labels need not be unique)."""
+        return (r for _, r in self.vcomp.iterrows())
+
     def _combined_re(self):
         """Random-effects rows inside the coefficient table (Stata's ``me`` commands)."""
         rows = []   # ("section", label) | ("row", label, est, se, z, p, lo, hi) | ("rule",)
-        vc = self.vcomp
+        vc = self._vcomp_rows()
         for group in self.info.vcomp_groups:
             rows += [("rule",), ("section", group.level_label)]
             for label, _ in group.rows:
-                r = vc.loc[f"{group.level_label}: {label}"]
+                r = next(vc)
                 z = p = np.nan
                 if label.startswith("cov(") and not _is_constrained(r["std_err"]):
                     z = r["estimate"] / r["std_err"]
@@ -207,7 +211,7 @@ class MESummary:
                 rows.append(("row", label, r["estimate"], r["std_err"], z, p,
                              r["ci_lower"], r["ci_upper"]))
         if self.info.residual is not None:
-            r = vc.loc[self.info.residual[0]]
+            r = next(vc)
             rows += [("rule",), ("row", self.info.residual[0], r["estimate"], r["std_err"],
                                  np.nan, np.nan, r["ci_lower"], r["ci_upper"])]
         return rows
@@ -243,7 +247,7 @@ class MESummary:
 
     def _re_lines(self):
         """The separate random-effects table of ``mixed`` and ``menl``."""
-        info, vc = self.info, self.vcomp
+        info, vc = self.info, self._vcomp_rows()
         labels = [lab for g in info.vcomp_groups for lab, _ in g.rows]
         labels += [f"{g.level_label}: {g.kind_label}" for g in info.vcomp_groups]
         if info.residual is not None:
@@ -266,11 +270,11 @@ class MESummary:
             if k:
                 out.append(rule)
             out.append(f"{g.level_label + ': ' + g.kind_label:<{w}} |")
-            out += [row(lab, vc.loc[f"{g.level_label}: {lab}"]) for lab, _ in g.rows]
+            out += [row(lab, next(vc)) for lab, _ in g.rows]
         if info.residual is not None:
             if info.vcomp_groups:
                 out.append(rule)
-            out.append(row(info.residual[0], vc.loc[info.residual[0]]))
+            out.append(row(info.residual[0], next(vc)))
         out.append("-" * (w + 2 + cols))
         return out
 

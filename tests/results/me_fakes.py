@@ -156,3 +156,34 @@ def ex7_results():
         intmethod="mvaghermite", intpoints=7)
     model = FakeMEModel(design, names)
     return MEResultsWrapper(MEResults(model, params, np.diag(se ** 2), info))
+
+
+def ex8_results():
+    """Seed example 8: ``mixed weight week || _all: R.id || _all: R.week`` (crossed)."""
+    df = pd.read_csv(DATA / "pig.csv")
+    n = len(df)
+    levels = []
+    for var in ("id", "week"):
+        codes, uniques = pd.factorize(df[var], sort=True)
+        block = REBlock(names=[f"R.{var}"], Z=None, covariance="identity",
+                        factor_codes=codes.astype(np.int64), factor_levels=np.asarray(uniques))
+        levels.append(Level(path=("_all",), label="_all", codes=np.zeros(n, np.int64),
+                            n_groups=1, group_values=pd.Index([1]), blocks=[block]))
+    spec = ModelSpec(command="mixed", response=("weight",), fixed=(Term((Factor("week"),)),),
+                     random=(REEquation("_all", ("_all",), constant=False, factor="id"),
+                             REEquation("_all", ("_all",), constant=False, factor="week")))
+    design = Design(spec=spec, endog=df["weight"].to_numpy(float), endog_names=["weight"],
+                    exog=np.column_stack([df["week"].to_numpy(float), np.ones(n)]),
+                    exog_names=["week", "_cons"], levels=levels, nested=False, crossed=True,
+                    row_index=df.index)
+    names = ["week", "_cons", "/var(R.id[_all])", "/var(R.week[_all])", "/var(e.weight)"]
+    params = np.array([6.209896, 19.35561, 14.83623, 0.0849874, 4.297328])
+    se = np.array([0.0539313, 0.6333982, 3.126142, 0.0868856, 0.3134404])
+    info = FitInfo(
+        title="Mixed-effects ML regression", llf=-1013.824, k_fe=2,
+        vcomp_groups=[VCompGroup("_all", "Identity", [("var(R.id)", 2)]),
+                      VCompGroup("_all", "Identity", [("var(R.week)", 3)])],
+        residual=("var(Residual)", 4), wald=(13258.28, 1, 0.0),
+        lr_test=LRTest(474.85, 2, "chi2(2)", stats.chi2.sf(474.85, 2), "linear model"))
+    model = FakeMEModel(design, names)
+    return MEResultsWrapper(MEResults(model, params, np.diag(se ** 2), info))

@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 import pytest
-from me_fakes import ex1_results, ex3_results, ex4_results, ex7_results
+from me_fakes import ex1_results, ex3_results, ex4_results, ex7_results, ex8_results
 
 from statsmodels_me.results.formatting import fmt_count, fmt_g
 
@@ -168,3 +168,33 @@ def test_tables_and_html():
     assert "Random-effects parameters" in html and "cov(week,_cons)" in html
     assert "P&gt;|z|" in html
     assert s.as_text() == str(s)
+
+
+def test_ex8_crossed_sections():
+    # seed example 8: two "_all: Identity" sections, one group of 432 observations
+    text = str(ex8_results().summary())
+    lines = collapsed(text)
+    assert "Group variable: _all Number of groups = 1" in lines
+    assert "min = 432" in lines and "avg = 432.0" in lines
+    assert lines.count("_all: Identity |") == 2
+    np.testing.assert_allclose(row_numbers(text, "week"),
+                               [6.209896, .0539313, 115.14, 0, 6.104192, 6.315599], rtol=1e-6)
+    np.testing.assert_allclose(row_numbers(text, "var(R.week)"),
+                               [.0849874, .0868856, .0114588, .6303302], rtol=1e-5)
+    np.testing.assert_allclose(row_numbers(text, "var(R.id)"),
+                               [14.83623, 3.126142, 9.816733, 22.42231], rtol=1e-5)
+    assert "LR test vs. linear model: chi2(2) = 474.85 Prob > chi2 = 0.0000" in lines
+
+
+def test_glmm_covariance_rows_show_z():
+    # in the me-commands layout covariances get z and P>|z| (seed example 5:
+    # cov(1.children,2.children) .0616875 .0844681 0.73 0.465 -.1038669 .2272419)
+    from statsmodels_me.results import VCompGroup
+    res = ex3_results()._results
+    res.info.vcomp_groups = [VCompGroup("department", "Unstructured",
+                                        [("var(_cons)", 2), ("cov(female,_cons)", 0)])]
+    res.params[0] = 0.0616875
+    res.normalized_cov_params[0, 0] = 0.0844681 ** 2
+    text = str(res.summary(eform=False))
+    assert "cov(female,_cons) | .0616875 .0844681 0.73 0.465 -.1038669 .2272419" in \
+        collapsed(text)
