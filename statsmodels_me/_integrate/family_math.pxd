@@ -1,0 +1,286 @@
+# cython: language_level=3
+"""Conditional log densities of the GLMM families and their eta-derivatives, callable without the GIL.
+
+Every function is ``cdef inline ... noexcept nogil`` so kernels can evaluate the response model at
+quadrature nodes inside ``prange``.  Integer codes (kept in step with
+``statsmodels_me.families.FAMILY_CODES`` / ``LINK_CODES``):
+
+family: 0 gaussian, 1 bernoulli, 2 binomial, 3 poisson, 4 nbinomial mean, 5 nbinomial constant,
+        6 gamma, 7 ordinal
+link:   0 identity, 1 log, 2 logit, 3 probit, 4 cloglog
+
+``fam_eval`` returns the *variable part* of log f(y | eta): the terms that do not depend on eta are
+computed once per observation on the Python side (``statsmodels_me.families.obs_constant``) so
+the kernels never evaluate ``lgamma(y + 1)`` at every node.  The correspondence with
+statsmodels' link objects: identity <-> ``links.Identity``, log <-> ``links.Log``, logit <->
+``links.Logit``, probit <-> ``links.Probit``, cloglog <-> ``links.CLogLog`` (mu = g^{-1}(eta)).
+"""
+from libc.math cimport INFINITY, erfc, exp, expm1, log, log1p
+
+cdef extern from "math.h" nogil:
+    double lgamma_r(double x, int* sign)
+
+
+
+cdef inline double log1pexp(double x) noexcept nogil:
+    """log(1 + exp(x)) without overflow."""
+    if x > 0:
+        return x + log1p(exp(-x))
+    return log1p(exp(x))
+
+
+cdef inline double log_ndtr(double x) noexcept nogil:
+    """log Phi(x), accurate in both tails."""
+    cdef double z
+    if x > 6.0:
+        return log1p(-0.5 * erfc(x * 0.7071067811865476))
+    if x > -37.0:
+        return log(0.5 * erfc(-x * 0.7071067811865476))
+    z = 1.0 / (x * x)
+    return -0.5 * x * x - log(-x) - 0.9189385332046727 + log1p(-z + 3.0 * z * z - 15.0 * z * z * z)
+
+
+cdef inline double lgam(double x) noexcept nogil:
+    cdef int s
+    return lgamma_r(x, &s)
+
+
+cdef inline double digamma(double x) noexcept nogil:
+    """psi(x) for x > 0: upward recurrence then the asymptotic series."""
+    cdef double r = 0.0, f
+    while x < 6.0:
+        r -= 1.0 / x
+        x += 1.0
+    f = 1.0 / (x * x)
+    return r + log(x) - 0.5 / x - f * (1.0 / 12 - f * (1.0 / 120 - f * (
+        1.0 / 252 - f * (1.0 / 240 - f / 132))))
+
+
+cdef inline double trigamma(double x) noexcept nogil:
+    """psi'(x) for x > 0."""
+    cdef double r = 0.0, f
+    while x < 6.0:
+        r += 1.0 / (x * x)
+        x += 1.0
+    f = 1.0 / (x * x)
+    return r + 1.0 / x + 0.5 * f + f / x * (1.0 / 6 - f * (1.0 / 30 - f * (1.0 / 42 - f / 30)))
+
+
+# ---------------------------------------------------------------- CDF links (binary, ordinal)
+
+cdef inline double cdf_logF(int link, double x, double* d1, double* d2) noexcept nogil:
+    """log F(x) and its first two derivatives for the logit, probit and cloglog CDFs."""
+    cdef double F, S, v, lam, em
+    if link == 2:
+        if x >= 0:
+            F = 1.0 / (1.0 + exp(-x))
+            S = exp(-x) * F
+        else:
+            S = 1.0 / (1.0 + exp(x))
+            F = exp(x) * S
+        d1[0] = S
+        d2[0] = -F * S
+        return -log1pexp(-x)
+    if link == 3:
+        v = log_ndtr(x)
+        lam = exp(-0.5 * x * x - 0.9189385332046727 - v)
+        d1[0] = lam
+        d2[0] = -lam * (x + lam)
+        return v
+    # cloglog: F = 1 - exp(-e^x)
+    v = exp(x)
+    if v > 700.0:
+        d1[0] = 0.0
+        d2[0] = 0.0
+        return -exp(-v)
+    em = expm1(v)
+    if v < 1e-4:
+        d1[0] = 1.0 - 0.5 * v + v * v / 12.0
+        d2[0] = v * (-0.5 + v / 6.0)
+    else:
+        d1[0] = v / em
+        d2[0] = v * (em - v * (em + 1.0)) / (em * em)
+    return log(-expm1(-v))
+
+
+cdef inline double cdf_logS(int link, double x, double* d1, double* d2) noexcept nogil:
+    """log(1 - F(x)) and its first two derivatives."""
+    cdef double v
+    if link == 4:
+        v = exp(x)
+        d1[0] = -v
+        d2[0] = -v
+        return -v
+    # symmetric CDFs: 1 - F(x) = F(-x)
+    v = cdf_logF(link, -x, d1, d2)
+    d1[0] = -d1[0]
+    return v
+
+
+cdef inline void cdf_Ff(int link, double x, double* F, double* S, double* f,
+                        double* fp) noexcept nogil:
+    """F(x), 1 - F(x), density f(x) and f'(x)."""
+    cdef double v, e
+    if link == 2:
+        if x >= 0:
+            F[0] = 1.0 / (1.0 + exp(-x))
+            S[0] = exp(-x) * F[0]
+        else:
+            S[0] = 1.0 / (1.0 + exp(x))
+            F[0] = exp(x) * S[0]
+        f[0] = F[0] * S[0]
+        fp[0] = f[0] * (S[0] - F[0])
+    elif link == 3:
+        F[0] = 0.5 * erfc(-x * 0.7071067811865476)
+        S[0] = 0.5 * erfc(x * 0.7071067811865476)
+        f[0] = exp(-0.5 * x * x - 0.9189385332046727)
+        fp[0] = -x * f[0]
+    else:
+        v = exp(x)
+        e = exp(-v)
+        F[0] = -expm1(-v)
+        S[0] = e
+        f[0] = v * e
+        fp[0] = f[0] * (1.0 - v)
+
+
+cdef inline double ordinal_eval(int link, int k, double eta, const double* cut, int ncut,
+                                double* d1, double* d2, double* dca, double* dcb) noexcept nogil:
+    """log P(y = k) = log(F(cut_k - eta) - F(cut_{k-1} - eta)); dca, dcb: derivatives in
+    cut_k and cut_{k-1} (unused ends are set to 0)."""
+    cdef double a, b, Fa, Sa, fa, fpa, Fb, Sb, fb, fpb, D, g1, g2, v
+    if k <= 0:
+        a = cut[0] - eta
+        v = cdf_logF(link, a, &g1, &g2)
+        d1[0] = -g1
+        d2[0] = g2
+        dca[0] = g1
+        dcb[0] = 0.0
+        return v
+    if k >= ncut:
+        b = cut[ncut - 1] - eta
+        v = cdf_logS(link, b, &g1, &g2)
+        d1[0] = -g1
+        d2[0] = g2
+        dca[0] = 0.0
+        dcb[0] = g1
+        return v
+    a = cut[k] - eta
+    b = cut[k - 1] - eta
+    cdf_Ff(link, a, &Fa, &Sa, &fa, &fpa)
+    cdf_Ff(link, b, &Fb, &Sb, &fb, &fpb)
+    if b > 0:
+        D = Sb - Sa
+    else:
+        D = Fa - Fb
+    if D <= 0:
+        d1[0] = 0.0
+        d2[0] = 0.0
+        dca[0] = 0.0
+        dcb[0] = 0.0
+        return -INFINITY
+    g1 = (fa - fb) / D
+    d1[0] = -g1
+    d2[0] = (fpa - fpb) / D - g1 * g1
+    dca[0] = fa / D
+    dcb[0] = -fb / D
+    return log(D)
+
+
+# ---------------------------------------------------------------- all families
+
+cdef inline double fam_eval(int fam, int link, double y, double t, double eta,
+                            const double* aux, int naux, double* d1,
+                            double* d2) noexcept nogil:
+    """Variable part of log f(y | eta) with d/deta and d2/deta2 (see module docstring)."""
+    cdef double mu, m1, m2, logmu, lm, lmm, v, a1, a2, b1, b2, s2, r, k, delta, dca, dcb
+    if fam == 1 or fam == 2:
+        v = 0.0
+        d1[0] = 0.0
+        d2[0] = 0.0
+        if y != 0.0:
+            v = y * cdf_logF(link, eta, &a1, &a2)
+            d1[0] = y * a1
+            d2[0] = y * a2
+        if t - y != 0.0:
+            v += (t - y) * cdf_logS(link, eta, &b1, &b2)
+            d1[0] += (t - y) * b1
+            d2[0] += (t - y) * b2
+        return v
+    if fam == 7:
+        return ordinal_eval(link, <int>y, eta, aux, naux, d1, d2, &dca, &dcb)
+    # mean-parameterised families with identity or log link
+    if link == 1:
+        mu = exp(eta)
+        m1 = mu
+        m2 = mu
+        logmu = eta
+    else:
+        mu = eta
+        m1 = 1.0
+        m2 = 0.0
+        if fam != 0 and mu <= 0:
+            d1[0] = 0.0
+            d2[0] = 0.0
+            return -INFINITY
+        logmu = log(mu) if fam != 0 else 0.0
+    if fam == 0:
+        s2 = exp(aux[0])
+        v = -0.5 * (y - mu) * (y - mu) / s2
+        lm = (y - mu) / s2
+        lmm = -1.0 / s2
+    elif fam == 3:
+        v = y * logmu - mu
+        lm = y / mu - 1.0
+        lmm = -y / (mu * mu)
+    elif fam == 4:
+        r = exp(-aux[0])
+        v = y * logmu - (r + y) * log(r + mu)
+        lm = y / mu - (r + y) / (r + mu)
+        lmm = -y / (mu * mu) + (r + y) / ((r + mu) * (r + mu))
+    elif fam == 5:
+        delta = exp(aux[0])
+        r = mu / delta
+        v = lgam(y + r) - lgam(r) - r * log1p(delta)
+        lm = (digamma(y + r) - digamma(r) - log1p(delta)) / delta
+        lmm = (trigamma(y + r) - trigamma(r)) / (delta * delta)
+    else:
+        k = exp(-aux[0])
+        v = -k * (y / mu + logmu)
+        lm = k * (y / (mu * mu) - 1.0 / mu)
+        lmm = k * (1.0 / (mu * mu) - 2.0 * y / (mu * mu * mu))
+    d1[0] = lm * m1
+    d2[0] = lmm * m1 * m1 + lm * m2
+    return v
+
+
+cdef inline void fam_daux(int fam, int link, double y, double t, double eta,
+                          const double* aux, int naux, double* out) noexcept nogil:
+    """d/daux of the variable part of log f(y | eta), written to out[0:naux]."""
+    cdef double mu, r, delta, k, dd1, dd2, dca, dcb
+    cdef int j, yk
+    if fam == 7:
+        for j in range(naux):
+            out[j] = 0.0
+        yk = <int>y
+        ordinal_eval(link, yk, eta, aux, naux, &dd1, &dd2, &dca, &dcb)
+        if yk < naux:
+            out[yk if yk > 0 else 0] = dca
+        if yk > 0:
+            out[yk - 1] = dcb
+        return
+    if naux == 0:
+        return
+    mu = exp(eta) if link == 1 else eta
+    if fam == 0:
+        out[0] = 0.5 * (y - mu) * (y - mu) * exp(-aux[0])
+    elif fam == 4:
+        r = exp(-aux[0])
+        out[0] = r * (log(r + mu) + (r + y) / (r + mu))
+    elif fam == 5:
+        delta = exp(aux[0])
+        r = mu / delta
+        out[0] = -r * (digamma(y + r) - digamma(r)) + r * log1p(delta) - r * delta / (1.0 + delta)
+    elif fam == 6:
+        k = exp(-aux[0])
+        out[0] = k * (y / mu + (eta if link == 1 else log(mu)))

@@ -1,0 +1,571 @@
+# cython: language_level=3
+"""Per-cluster kernels for two-level GLMMs: mode finding, (adaptive) Gauss-Hermite quadrature,
+log-sum-exp accumulation and gradient contributions.
+
+The random effects of cluster j are b_j = L u_j with u_j ~ N(0, I_q); the linear predictor of
+observation i in cluster j is eta_i = eta0_i + a_i' u_j with a_i = L' z_i (the caller passes
+A = Z L and eta0 = X beta + offset).  With nodes z_k and weights w_k of the probabilists'
+Gauss-Hermite rule (sum w_k = 1) and a grid u_k = m + C z_k,
+
+    log L_j = log|C| + logsumexp_k [log w_k + |z_k|^2 / 2 - |u_k|^2 / 2 + sum_i l_i(eta_ik)].
+
+Methods: 0 ghermite (m = 0, C = I), 1 mcaghermite (m = mode, C C' = H^-1; Liu & Pierce 1994),
+2 mvaghermite (m, C C' = posterior mean and covariance computed by the quadrature, iterated to
+a fixed point; Naylor & Smith 1982; Rabe-Hesketh, Skrondal & Pickles 2005),
+3 laplace (Tierney & Kadane 1986): log L_j = l(u^) - |u^|^2 / 2 - log|H| / 2.
+
+Gradient contributions: for methods 0-2 the gradient of the quadrature formula with the grid
+held fixed in the u scale (r_i = sum_k p_k l'_ik, s_i = sum_k p_k l'_ik u_k).  For laplace the
+exact gradient of the Laplace approximation, including the total derivative of log|H| through
+u^ (implicit function theorem); the third eta-derivative of l and the aux-derivatives of l', l''
+come from central differences of the analytic l', l'' (step 1e-4, error O(1e-8)).
+"""
+from cython.parallel cimport prange
+from libc.math cimport INFINITY, exp, fabs, log, sqrt
+from libc.stdlib cimport free, malloc
+
+from statsmodels_me._integrate.family_math cimport fam_daux, fam_eval
+
+cdef int _num_threads = 1
+cdef double _FD_H = 1e-4
+
+
+def set_num_threads(int n):
+    """Set the number of OpenMP threads used over clusters (default 1: reproducible sums)."""
+    global _num_threads
+    _num_threads = n if n > 0 else 1
+
+
+def get_num_threads():
+    """Number of OpenMP threads used over clusters."""
+    return _num_threads
+
+
+cdef struct Problem:
+    const double* y
+    const double* t
+    const double* eta0
+    const double* A
+    const double* aux
+    const Py_ssize_t* ptr
+    const double* nodes
+    const double* logw
+    int naux
+    int fam
+    int link
+    int q
+    int K
+    int method
+    int warm
+    int want_grad
+    int update
+    double tol
+    int maxiter
+
+
+cdef struct Out:
+    double* ll
+    double* mode
+    double* center
+    double* chol
+    double* pmean
+    double* pcov
+    double* r
+    double* s
+    double* gaux
+    int* status
+
+
+# ---------------------------------------------------------------- small dense algebra
+
+cdef inline int _chol(double* M, int q) noexcept nogil:
+    """In-place lower Cholesky of a row-major q x q matrix; upper part zeroed. 0 on failure."""
+    cdef int i, j, k
+    cdef double s
+    for j in range(q):
+        s = M[j * q + j]
+        for k in range(j):
+            s -= M[j * q + k] * M[j * q + k]
+        if not (s > 0):
+            return 0
+        s = sqrt(s)
+        M[j * q + j] = s
+        for i in range(j + 1, q):
+            for k in range(j):
+                M[i * q + j] -= M[i * q + k] * M[j * q + k]
+            M[i * q + j] /= s
+        for i in range(j + 1, q):
+            M[j * q + i] = 0.0
+    return 1
+
+
+cdef inline void _chol_solve(const double* R, int q, double* b) noexcept nogil:
+    """Solve (R R') x = b in place, R lower."""
+    cdef int i, k
+    for i in range(q):
+        for k in range(i):
+            b[i] -= R[i * q + k] * b[k]
+        b[i] /= R[i * q + i]
+    for i in range(q - 1, -1, -1):
+        for k in range(i + 1, q):
+            b[i] -= R[k * q + i] * b[k]
+        b[i] /= R[i * q + i]
+
+
+cdef inline void _chol_inverse(const double* R, int q, double* Minv, double* col) noexcept nogil:
+    """Minv = (R R')^-1."""
+    cdef int i, j
+    for j in range(q):
+        for i in range(q):
+            col[i] = 1.0 if i == j else 0.0
+        _chol_solve(R, q, col)
+        for i in range(q):
+            Minv[i * q + j] = col[i]
+
+
+# ---------------------------------------------------------------- cluster pieces
+
+cdef double _eval_u(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, double* grad,
+                    double* H, int clip, int* clipped) noexcept nogil:
+    """g(u) = sum_i l_i - |u|^2/2 with gradient and H = I - sum_i l''_i a_i a_i' (clipped at
+    l'' <= 0 when clip)."""
+    cdef int q = P.q, a, b
+    cdef Py_ssize_t i
+    cdef double eta, d1, d2, val = 0.0, w
+    cdef const double* ai
+    for a in range(q):
+        grad[a] = -u[a]
+        val -= 0.5 * u[a] * u[a]
+        for b in range(q):
+            H[a * q + b] = 1.0 if a == b else 0.0
+    clipped[0] = 0
+    for i in range(s, e):
+        ai = P.A + i * q
+        eta = P.eta0[i]
+        for a in range(q):
+            eta += ai[a] * u[a]
+        val += fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
+        w = -d2
+        if w < 0 and clip:
+            w = 0.0
+            clipped[0] = 1
+        for a in range(q):
+            grad[a] += d1 * ai[a]
+            for b in range(a + 1):
+                H[a * q + b] += w * ai[a] * ai[b]
+    for a in range(q):
+        for b in range(a + 1, q):
+            H[a * q + b] = H[b * q + a]
+    return val
+
+
+cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double* R,
+                       double* ws, int* ok) noexcept nogil:
+    """Newton with step halving for the mode of g(u); u holds the start and returns the mode,
+    R the lower Cholesky factor of the curvature H at the mode.  Returns g(u^)."""
+    cdef int q = P.q, a, it, half, clipped, accepted
+    cdef double* grad = ws
+    cdef double* H = ws + q
+    cdef double* step = ws + q + q * q
+    cdef double* un = step + q
+    cdef double* gradn = un + q
+    cdef double* Hn = gradn + q
+    cdef double obj, objn, lam, smax
+    obj = _eval_u(P, s, e, u, grad, H, 1, &clipped)
+    ok[0] = 1
+    for it in range(200):
+        for a in range(q * q):
+            R[a] = H[a]
+        if not _chol(R, q):
+            ok[0] = 0
+            return obj
+        for a in range(q):
+            step[a] = grad[a]
+        _chol_solve(R, q, step)
+        smax = 0.0
+        for a in range(q):
+            if fabs(step[a]) > smax:
+                smax = fabs(step[a])
+        if smax < 1e-10:
+            # quadratic convergence: the last tiny step makes u^ exact to rounding
+            for a in range(q):
+                u[a] += step[a]
+            break
+        lam = 1.0
+        accepted = 0
+        for half in range(60):
+            for a in range(q):
+                un[a] = u[a] + lam * step[a]
+            objn = _eval_u(P, s, e, un, gradn, Hn, 1, &clipped)
+            if objn >= obj - 1e-13 * (1.0 + fabs(obj)):
+                accepted = 1
+                break
+            lam *= 0.5
+        if not accepted:
+            break
+        for a in range(q):
+            u[a] = un[a]
+            grad[a] = gradn[a]
+        for a in range(q * q):
+            H[a] = Hn[a]
+        obj = objn
+        if smax * lam < 1e-10:
+            break
+    # curvature at the mode without clipping; fall back to the clipped one if not PD
+    objn = _eval_u(P, s, e, u, gradn, Hn, 0, &clipped)
+    for a in range(q * q):
+        R[a] = Hn[a]
+    if not _chol(R, q):
+        for a in range(q * q):
+            R[a] = H[a]
+        if not _chol(R, q):
+            ok[0] = 0
+    return objn
+
+
+cdef double _grid(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* m, const double* C,
+                  double* U, double* f, double* D1, double* pm, double* pv) noexcept nogil:
+    """Quadrature on the grid u_k = m + C z_k; fills U (K x q), posterior weights f (K),
+    l'_ik in D1 (n_j x K), posterior mean pm and covariance pv.  Returns log L_j."""
+    cdef int q = P.q, K = P.K, a, b, k
+    cdef Py_ssize_t i, nj = e - s
+    cdef double logdet = 0.0, v, eta, d1, d2, zz, uu, mx, tot, lse
+    cdef const double* z
+    cdef const double* ai
+    for a in range(q):
+        logdet += log(C[a * q + a])
+    for k in range(K):
+        z = P.nodes + k * q
+        zz = 0.0
+        uu = 0.0
+        for a in range(q):
+            v = m[a]
+            for b in range(a + 1):
+                v += C[a * q + b] * z[b]
+            U[k * q + a] = v
+            zz += z[a] * z[a]
+            uu += v * v
+        tot = P.logw[k] + 0.5 * zz - 0.5 * uu
+        for i in range(s, e):
+            ai = P.A + i * q
+            eta = P.eta0[i]
+            for a in range(q):
+                eta += ai[a] * U[k * q + a]
+            tot += fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
+            if P.want_grad:
+                D1[(i - s) * K + k] = d1
+        f[k] = tot
+    mx = -INFINITY
+    for k in range(K):
+        if f[k] > mx:
+            mx = f[k]
+    if mx == -INFINITY:
+        return -INFINITY
+    tot = 0.0
+    for k in range(K):
+        f[k] = exp(f[k] - mx)
+        tot += f[k]
+    lse = mx + log(tot)
+    for k in range(K):
+        f[k] /= tot
+    for a in range(q):
+        pm[a] = 0.0
+        for k in range(K):
+            pm[a] += f[k] * U[k * q + a]
+    for a in range(q):
+        for b in range(q):
+            v = 0.0
+            for k in range(K):
+                v += f[k] * (U[k * q + a] - pm[a]) * (U[k * q + b] - pm[b])
+            pv[a * q + b] = v
+    return logdet + lse
+
+
+cdef void _grid_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_ssize_t e,
+                         const double* U, const double* p, const double* D1,
+                         double* tmp) noexcept nogil:
+    """Fixed-grid gradient contributions r_i, s_i and the cluster's aux gradient."""
+    cdef int q = P.q, K = P.K, a, k, m
+    cdef Py_ssize_t i
+    cdef double r, eta, w
+    cdef const double* ai
+    for i in range(s, e):
+        for a in range(q):
+            O.s[i * q + a] = 0.0
+        r = 0.0
+        for k in range(K):
+            w = p[k] * D1[(i - s) * K + k]
+            r += w
+            for a in range(q):
+                O.s[i * q + a] += w * U[k * q + a]
+        O.r[i] = r
+    for m in range(P.naux):
+        O.gaux[j * P.naux + m] = 0.0
+    if P.naux == 0:
+        return
+    for k in range(K):
+        if p[k] == 0.0:
+            continue
+        for i in range(s, e):
+            ai = P.A + i * q
+            eta = P.eta0[i]
+            for a in range(q):
+                eta += ai[a] * U[k * q + a]
+            fam_daux(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, tmp)
+            for m in range(P.naux):
+                O.gaux[j * P.naux + m] += p[k] * tmp[m]
+
+
+cdef void _laplace_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_ssize_t e,
+                            const double* u, const double* Hinv, double* ws) noexcept nogil:
+    """Exact gradient of the Laplace approximation (see module docstring)."""
+    cdef int q = P.q, a, b, m
+    cdef Py_ssize_t i
+    cdef double* v = ws
+    cdef double* w = ws + q
+    cdef double* Ha = w + q
+    cdef double* auxp = Ha + q
+    cdef double* tmp = auxp + P.naux
+    cdef double eta, d1, d2, d1p, d2p, d1m, d2m, d3, h, aw, r, save
+    cdef const double* ai
+    for a in range(q):
+        v[a] = 0.0
+    for m in range(P.naux):
+        auxp[m] = P.aux[m]
+        O.gaux[j * P.naux + m] = 0.0
+    for i in range(s, e):
+        ai = P.A + i * q
+        eta = P.eta0[i]
+        for a in range(q):
+            eta += ai[a] * u[a]
+        fam_eval(P.fam, P.link, P.y[i], P.t[i], eta + _FD_H, P.aux, P.naux, &d1p, &d2p)
+        fam_eval(P.fam, P.link, P.y[i], P.t[i], eta - _FD_H, P.aux, P.naux, &d1m, &d2m)
+        d3 = (d2p - d2m) / (2 * _FD_H)
+        h = 0.0
+        for a in range(q):
+            for b in range(q):
+                h += ai[a] * Hinv[a * q + b] * ai[b]
+        for a in range(q):
+            v[a] += h * d3 * ai[a]
+    for a in range(q):
+        w[a] = 0.0
+        for b in range(q):
+            w[a] += Hinv[a * q + b] * v[b]
+    for i in range(s, e):
+        ai = P.A + i * q
+        eta = P.eta0[i]
+        for a in range(q):
+            eta += ai[a] * u[a]
+        fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
+        fam_eval(P.fam, P.link, P.y[i], P.t[i], eta + _FD_H, P.aux, P.naux, &d1p, &d2p)
+        fam_eval(P.fam, P.link, P.y[i], P.t[i], eta - _FD_H, P.aux, P.naux, &d1m, &d2m)
+        d3 = (d2p - d2m) / (2 * _FD_H)
+        h = 0.0
+        aw = 0.0
+        for a in range(q):
+            Ha[a] = 0.0
+            for b in range(q):
+                h += ai[a] * Hinv[a * q + b] * ai[b]
+                Ha[a] += Hinv[a * q + b] * ai[b]
+            aw += ai[a] * w[a]
+        r = d1 + 0.5 * h * d3 + 0.5 * d2 * aw
+        O.r[i] = r
+        for b in range(q):
+            O.s[i * q + b] = r * u[b] + d2 * Ha[b] + 0.5 * d1 * w[b]
+        if P.naux > 0:
+            fam_daux(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, tmp)
+            for m in range(P.naux):
+                O.gaux[j * P.naux + m] += tmp[m]
+                save = auxp[m]
+                auxp[m] = save + _FD_H
+                fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, auxp, P.naux, &d1p, &d2p)
+                auxp[m] = save - _FD_H
+                fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, auxp, P.naux, &d1m, &d2m)
+                auxp[m] = save
+                O.gaux[j * P.naux + m] += (0.5 * h * (d2p - d2m) + 0.5 * aw * (d1p - d1m)) / (
+                    2 * _FD_H)
+
+
+cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
+    cdef int q = P.q, K = P.K, a, b, it, ok
+    cdef Py_ssize_t s = P.ptr[j], e = P.ptr[j + 1], nj = e - s
+    cdef Py_ssize_t size = 16 * q * q + 16 * q + K * (q + 1) + nj * K + 4 * P.naux + 16
+    cdef double* ws = <double*>malloc(size * sizeof(double))
+    cdef double* u = ws
+    cdef double* R = u + q
+    cdef double* Hinv = R + q * q
+    cdef double* m = Hinv + q * q
+    cdef double* C = m + q
+    cdef double* pm = C + q * q
+    cdef double* pv = pm + q
+    cdef double* col = pv + q * q
+    cdef double* scratch = col + q
+    cdef double* U = scratch + 6 * q + 3 * q * q + 4 * P.naux + 8
+    cdef double* f = U + K * q
+    cdef double* D1 = f + K
+    cdef double ll = 0.0, gmode, diff
+    cdef double* mo = O.mode + j * q
+    cdef double* ce = O.center + j * q
+    cdef double* ch = O.chol + j * q * q
+    if ws == NULL:
+        O.status[j] = -1
+        O.ll[j] = -INFINITY
+        return
+    O.status[j] = 0
+    ok = 1
+    if P.method == 1 or P.method == 3 or (P.method == 2 and P.update and not P.warm):
+        for a in range(q):
+            u[a] = mo[a] if P.warm else 0.0
+        gmode = _find_mode(P, s, e, u, R, scratch, &ok)
+        if not ok:
+            O.status[j] = 1
+        for a in range(q):
+            mo[a] = u[a]
+        _chol_inverse(R, q, Hinv, col)
+        for a in range(q * q):
+            C[a] = Hinv[a]
+        if not _chol(C, q):
+            O.status[j] = 1
+            for a in range(q * q):
+                C[a] = 0.0
+            for a in range(q):
+                C[a * q + a] = 1.0
+        for a in range(q):
+            m[a] = u[a]
+    if P.method == 3:
+        ll = gmode
+        for a in range(q):
+            ll -= log(R[a * q + a])
+        for a in range(q):
+            O.pmean[j * q + a] = u[a]
+            ce[a] = u[a]
+        for a in range(q * q):
+            O.pcov[j * q * q + a] = Hinv[a]
+            ch[a] = C[a]
+        if P.want_grad:
+            _laplace_gradient(P, O, j, s, e, u, Hinv, scratch)
+        O.ll[j] = ll
+        free(ws)
+        return
+    if P.method == 0:
+        for a in range(q):
+            m[a] = 0.0
+            for b in range(q):
+                C[a * q + b] = 1.0 if a == b else 0.0
+    elif P.method == 2 and (P.warm or not P.update):
+        for a in range(q):
+            m[a] = ce[a]
+        for a in range(q * q):
+            C[a] = ch[a]
+    elif P.method == 1 and not P.update:
+        for a in range(q):
+            m[a] = ce[a]
+        for a in range(q * q):
+            C[a] = ch[a]
+    for it in range(P.maxiter if (P.method == 2 and P.update) else 1):
+        ll = _grid(P, s, e, m, C, U, f, D1, pm, pv)
+        if P.method != 2 or not P.update:
+            break
+        for a in range(q * q):
+            R[a] = pv[a]
+        if not _chol(R, q):
+            O.status[j] = 2
+            break
+        diff = 0.0
+        for a in range(q):
+            diff = max(diff, fabs(pm[a] - m[a]))
+        for a in range(q * q):
+            diff = max(diff, fabs(R[a] - C[a]))
+        if diff < P.tol:
+            break
+        if it == P.maxiter - 1:
+            O.status[j] = 3
+            break
+        for a in range(q):
+            m[a] = pm[a]
+        for a in range(q * q):
+            C[a] = R[a]
+    O.ll[j] = ll
+    for a in range(q):
+        ce[a] = m[a]
+        O.pmean[j * q + a] = pm[a]
+    for a in range(q * q):
+        ch[a] = C[a]
+        O.pcov[j * q * q + a] = pv[a]
+    if P.want_grad:
+        _grid_gradient(P, O, j, s, e, U, f, D1, scratch)
+    free(ws)
+
+
+def cluster_pass(const double[::1] y, const double[::1] trials, const double[::1] eta0,
+                 const double[:, ::1] A, const double[::1] aux, int fam, int link,
+                 const Py_ssize_t[::1] ptr, const double[:, ::1] nodes, const double[::1] logw,
+                 int method, double[:, ::1] mode, double[:, ::1] center,
+                 double[:, :, ::1] chol, double[:, ::1] pmean, double[:, :, ::1] pcov,
+                 double[::1] ll, double[::1] r, double[:, ::1] s, double[:, ::1] gaux,
+                 int[::1] status, bint warm=False, bint want_grad=False, bint update=True,
+                 double tol=1e-8, int maxiter=100):
+    """Evaluate every cluster's log likelihood contribution (and gradient pieces).
+
+    Parameters
+    ----------
+    y, trials, eta0 : (n,) arrays sorted by cluster; eta0 = X beta + offset.
+    A : (n, q) array, A = Z L.
+    aux : (naux,) ancillary parameters (family-specific, see ``statsmodels_me.families``).
+    fam, link : int
+        Family and link codes (see ``family_math.pxd``).
+    ptr : (G + 1,) cluster boundaries in the sorted arrays.
+    nodes, logw : (K, q), (K,) tensor-product probabilists' Gauss-Hermite nodes and log weights.
+    method : int
+        0 ghermite, 1 mcaghermite, 2 mvaghermite, 3 laplace.
+    mode, center, chol : in/out adaptive state per cluster (modes, grid centres, grid scales).
+    pmean, pcov : out, posterior means and covariances of u per cluster.
+    ll : out, (G,) log likelihood contributions.
+    r, s, gaux : out, gradient pieces (only written when ``want_grad``).
+    status : out, 0 ok, 1 mode/curvature failure, 2 posterior covariance not PD, 3 no fixed point.
+    warm : bool
+        ``mode`` / ``center`` / ``chol`` hold starting values from a previous call.
+    update : bool
+        If False, the stored grid (center, chol) is used as is (mcaghermite, mvaghermite).
+    """
+    cdef Problem P
+    cdef Out O
+    cdef Py_ssize_t G = ptr.shape[0] - 1, j
+    cdef double dummy = 0.0
+    cdef int nthreads = _num_threads
+    P.y = &y[0]
+    P.t = &trials[0]
+    P.eta0 = &eta0[0]
+    P.A = &A[0, 0]
+    P.aux = &aux[0] if aux.shape[0] > 0 else &dummy
+    P.naux = aux.shape[0]
+    P.ptr = &ptr[0]
+    P.nodes = &nodes[0, 0]
+    P.logw = &logw[0]
+    P.fam = fam
+    P.link = link
+    P.q = A.shape[1]
+    P.K = nodes.shape[0]
+    P.method = method
+    P.warm = warm
+    P.want_grad = want_grad
+    P.update = update
+    P.tol = tol
+    P.maxiter = maxiter
+    O.ll = &ll[0]
+    O.mode = &mode[0, 0]
+    O.center = &center[0, 0]
+    O.chol = &chol[0, 0, 0]
+    O.pmean = &pmean[0, 0]
+    O.pcov = &pcov[0, 0, 0]
+    O.r = &r[0]
+    O.s = &s[0, 0]
+    O.gaux = &gaux[0, 0] if gaux.shape[1] > 0 else &dummy
+    O.status = &status[0]
+    if nthreads > 1:
+        for j in prange(G, nogil=True, schedule="static", num_threads=nthreads):
+            _do_cluster(&P, &O, j)
+    else:
+        with nogil:
+            for j in range(G):
+                _do_cluster(&P, &O, j)
