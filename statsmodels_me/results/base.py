@@ -7,6 +7,7 @@ Models fit, build a :class:`~statsmodels_me.results.fit_info.FitInfo` and return
 """
 from __future__ import annotations
 
+import pickle
 from functools import cached_property
 
 import numpy as np
@@ -59,6 +60,28 @@ def vcomp_frame(info, params, bse, alpha=0.05):
     records = np.column_stack([est, se, lo, hi]) if rows else np.empty((0, 4))
     index = pd.Index([r[0] for r in rows], name="component")
     return pd.DataFrame(records, index=index, columns=VCOMP_COLUMNS, dtype=float)
+
+
+class _ModelRecipe:
+    """How to rebuild a model that cannot be pickled as is: its class and its Design.
+
+    Every estimator can be built as ``cls(design=design)`` (that is what ``from_text`` does);
+    options live in ``design.spec.options``. Used by :meth:`MEResults.__getstate__` when the
+    model holds unpicklable objects (closures in a numerical engine, compiled kernels).
+    """
+
+    def __init__(self, cls, design):
+        self.cls = cls
+        self.design = design
+
+    def rebuild(self, param_names):
+        model = self.cls(design=self.design)
+        if hasattr(model, "_set_param_names"):
+            model._set_param_names(param_names)
+        if getattr(model, "data", None) is not None:
+            model.data.param_names = list(param_names)
+            model.data.cov_names = list(param_names)
+        return model
 
 
 def _model_nobs(model):
@@ -129,6 +152,22 @@ class MEResults(LikelihoodModelResults):
         self.df_resid = self.nobs - self.df_modelwc
         self.df_model = info.wald[1] if info.wald is not None else max(self.k_fe - 1, 0)
         self.param_names = names
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        model = state.get("model")
+        if model is not None and getattr(model, "design", None) is not None:
+            try:
+                pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+            except (pickle.PicklingError, AttributeError, TypeError):
+                state["model"] = _ModelRecipe(type(model), model.design)
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("model"), _ModelRecipe):
+            state["model"] = state["model"].rebuild(state["param_names"])
+        self.__dict__.update(state)
 
     # ------------------------------------------------------------------ fit statistics
     @property

@@ -187,3 +187,21 @@ def ex8_results():
         lr_test=LRTest(474.85, 2, "chi2(2)", stats.chi2.sf(474.85, 2), "linear model"))
     model = FakeMEModel(design, names)
     return MEResultsWrapper(MEResults(model, params, np.diag(se ** 2), info))
+
+
+class ClosureModel(FakeMEModel):
+    """A model holding a closure (like a numerical engine): not picklable as is."""
+
+    def __init__(self, design):
+        super().__init__(design, ["week", "_cons", "/var(_cons[id])", "/var(e.weight)"])
+        self.engine = lambda theta: theta
+
+    def _set_param_names(self, names):
+        self._all_names = list(names)
+
+
+def ex1_results_unpicklable_model():
+    """Seed example 1 numbers on a model that cannot be pickled directly."""
+    res = ex1_results()._results
+    model = ClosureModel(res.model.design)
+    return MEResultsWrapper(MEResults(model, res.params, res.normalized_cov_params, res.info))

@@ -122,3 +122,28 @@ def test_repr_html():
     res = ex1_results()
     html = res._repr_html_()
     assert "<table" in html and "var(Residual)" in html
+
+
+def test_save_load_rebuilds_unpicklable_model(tmp_path):
+    from me_fakes import ClosureModel, ex1_results_unpicklable_model
+    res = ex1_results_unpicklable_model()
+    path = tmp_path / "res.pickle"
+    res.save(str(path))
+    back = MEResults.load(str(path))
+    assert isinstance(back.model, ClosureModel)
+    assert back.model.design.nobs == 432
+    pd.testing.assert_series_equal(back.params, res.params)
+    assert str(back.summary()) == str(res.summary())
+
+
+def test_save_load_real_mixed(tmp_path):
+    # the package's own Mixed estimator on seed example 1 data
+    import statsmodels_me.formula.api as smf
+    from statsmodels_me import datasets
+    res = smf.mixed("weight week || id:", data=datasets.load("pig")).fit()
+    path = tmp_path / "mixed.pickle"
+    res.save(str(path))
+    back = MEResults.load(str(path))
+    pd.testing.assert_series_equal(back.params, res.params)
+    assert str(back.summary()) == str(res.summary())
+    assert back.model.loglike(np.asarray(back.params)) == pytest.approx(res.llf, rel=1e-10)
