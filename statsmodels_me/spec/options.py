@@ -520,7 +520,7 @@ def _apply_covariance(random: list[REEquation], cov_kw: Any) -> list[REEquation]
     if not isinstance(cov_kw, Mapping):
         raise SpecificationError(f"covariance keyword {cov_kw!r} must be a string or a "
                                  "mapping {level: structure}")
-    levels = {eq.level for eq in random}
+    levels = {eq.level for eq in random} | {">".join(eq.path) for eq in random}
     for level in cov_kw:
         if level not in levels:
             raise SpecificationError(
@@ -528,8 +528,10 @@ def _apply_covariance(random: list[REEquation], cov_kw: Any) -> list[REEquation]
                 f"{', '.join(sorted(levels)) or 'none'}")
     out = []
     for eq in random:
-        if eq.level in cov_kw:
-            cov, name = parse_covariance(str(cov_kw[eq.level]))
+        key = ">".join(eq.path)
+        key = key if key in cov_kw else eq.level
+        if key in cov_kw:
+            cov, name = parse_covariance(str(cov_kw[key]))
             eq = dataclasses.replace(eq, covariance=cov, cov_matrix=name)
         out.append(eq)
     return out

@@ -34,10 +34,11 @@ from statsmodels_me.spec.terms import parse_varlist
 
 
 def clean_text(text: Any) -> str:
-    """Join ``///`` continuation lines and flatten whitespace."""
+    """Join ``///`` continuation lines (and ``>`` prompts of a log) and flatten whitespace."""
     if not isinstance(text, str):
         raise SpecificationError(f"model text must be a string, got {type(text).__name__}")
     text = re.sub(r"///[^\n]*(\n|\Z)", " ", text)
+    text = re.sub(r"\n\s*> ", " ", text)      # continuation prompt of a Stata log
     text = " ".join(text.split())
     return text.lstrip(". ") if text.startswith(". ") else text
 

@@ -139,3 +139,8 @@ def test_formula_errors(text, quoted):
 def test_menl_is_not_a_formula():
     with pytest.raises(SpecificationError, match="menl"):
         parse("y ~ x + (1|id)", command="menl")
+
+
+def test_covariance_keyword_by_path_label():
+    s = parse("y ~ (1 + x | school/class)", covariance={"school>class": "exchangeable"})
+    assert [e.covariance for e in s.random] == ["unstructured", "exchangeable"]

@@ -370,3 +370,10 @@ def test_meintreg_and_mestreg_responses():
     s = parse("mestreg x || id:, distribution(weibull)")
     assert s.response == () and s.fixed == (c("x"),)
     assert s.options == {"distribution": "weibull"}
+
+
+def test_stata_log_continuation_prompts():
+    # the form printed in the seed's example 5 (spec lines 1161-1163)
+    s = parse("melogit c_use i.urban age i.children\n> || district: i.children, cov(exchangeable)"
+              "\n> || district:, or nolog baselevel nofvlabel")
+    assert len(s.random) == 2 and s.options["or"]
