@@ -91,6 +91,13 @@ def _int(opt, arg):
     return {opt: value}
 
 
+def _pos_int(opt, arg):
+    value = _int(opt, arg)[opt]
+    if value < 1:
+        _fail(opt, arg, "a positive integer")
+    return {opt: value}
+
+
 def _float(opt, arg):
     try:
         value = float(str(arg).strip())
@@ -232,7 +239,7 @@ def _defs():
         OptionDef("pwscale", 7, _raw, commands=mixed),
         OptionDef("dfmethod", 3, _raw, commands=mixed),
         OptionDef("intmethod", 4, _choice(_INTMETHODS, "integration method"), commands=_ME),
-        OptionDef("intpoints", 4, _int, commands=_ME),
+        OptionDef("intpoints", 4, _pos_int, commands=_ME),
         OptionDef("startvalues", 6, _raw, commands=_ME),
         OptionDef("startgrid", 6, _raw, commands=_ME),
         OptionDef("noestimate", 10, _flag, commands=_ME),
@@ -308,6 +315,9 @@ def lookup(word: str) -> OptionDef:
     return hits[0]
 
 
+_WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def tokenize_options(text: str) -> list[tuple[str, str | None]]:
     """Split option text into ``(word, argument-or-None)`` pairs.
 
@@ -321,7 +331,7 @@ def tokenize_options(text: str) -> list[tuple[str, str | None]]:
         if text[i].isspace():
             i += 1
             continue
-        m = re.compile(r"[A-Za-z_][A-Za-z0-9_]*").match(text, i)
+        m = _WORD_RE.match(text, i)
         if not m:
             raise SpecificationError(f"cannot read option text at {text[i:]!r} in {text!r}")
         word, i = m.group(), m.end()
@@ -480,11 +490,13 @@ def _keyword_updates(key: str, value: Any, command: str) -> dict:
         if opt.parser is _opt_varnum and value is True:
             return {opt.name: True}
         raise SpecificationError(f"keyword {key}={value!r}: expected a value, not {value!r}")
-    if isinstance(value, (int, float)) and opt.parser in (_int, _float, _varnum, _opt_varnum):
-        if opt.parser is _int and (not float(value).is_integer() or value < 0):
-            raise SpecificationError(f"keyword {key}={value!r}: expected a non-negative "
-                                     "integer")
-        return {opt.name: int(value) if opt.parser is _int else value}
+    if isinstance(value, (int, float)) and opt.parser in (_int, _pos_int, _float, _varnum,
+                                                          _opt_varnum):
+        if opt.parser in (_int, _pos_int):
+            if not float(value).is_integer():
+                raise SpecificationError(f"keyword {key}={value!r}: expected an integer")
+            return opt.parser(opt.name, int(value))
+        return {opt.name: value}
     if not isinstance(value, str):
         raise SpecificationError(f"keyword {key}={value!r}: expected a string")
     return parse_option(opt.name, value, command)[1]

@@ -67,6 +67,9 @@ def parse_prefix(prefix: str | None, default: str, token: str) -> tuple[str, obj
 def _parse_item(item: str, default: str, token: str) -> list[Factor]:
     """One operand of ``#``: ``x``, ``i.x``, ``b2.x``, ``i.(a b)`` or ``(a b)``."""
     m = _ITEM_RE.match(item)
+    if not m and re.match(r"i?b\(", item):
+        raise SpecificationError(f"base operator in {item!r} is not supported; give the base "
+                                 "level as a number, as in ib2.x")
     if not m:
         if not item:
             raise SpecificationError(f"empty operand of '#' in {token!r}")

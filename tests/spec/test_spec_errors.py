@@ -1,4 +1,6 @@
 """Bad specifications raise SpecificationError with a message that quotes the offending text."""
+import re
+
 import numpy as np
 import pytest
 
@@ -100,3 +102,14 @@ def test_non_string_text(bad):
 def test_is_a_value_error():
     with pytest.raises(ValueError):
         parse("mixed y x || id")
+
+
+@pytest.mark.parametrize("text, kw, fragment", [
+    ("melogit y x || id:, intpoints(0)", {}, "positive integer"),
+    ("melogit y x || id:", {"intpoints": 0}, "positive integer"),
+    ("melogit y x || id:", {"intpoints": 2.5}, "expected an integer"),
+    ("mixed y ib(last).g || id:", {}, "'ib(last).g'"),
+])
+def test_more_value_errors(text, kw, fragment):
+    with pytest.raises(SpecificationError, match=re.escape(fragment)):
+        parse(text, **kw)
