@@ -123,7 +123,9 @@ def main(argv=None):
     text = " ".join(args.model)
     try:
         res = run(text, args.data, cmd=args.cmd, log=args.log)
-        out = str(res.summary())
+        design = getattr(getattr(res, "model", None), "design", None)
+        notes = list(getattr(design, "notes", None) or [])
+        out = "\n".join(notes + ([""] if notes else []) + [str(res.summary())])
     except USER_ERRORS as exc:
         msg = " ".join(str(exc).split()) or type(exc).__name__
         print(f"error: {msg}", file=sys.stderr)

@@ -53,6 +53,23 @@ def test_csv_path(fake_mixed, tmp_path, capsys):
     assert "rows=3" in capsys.readouterr().out
 
 
+def test_design_notes_printed_first(monkeypatch, capsys):
+    class _Design:
+        notes = ["note: week2 omitted because of collinearity."]
+
+    class _Model(_FakeModel):
+        def fit(self, disp=False):
+            res = super().fit(disp)
+            res.model = type("M", (), {"design": _Design()})()
+            return res
+
+    monkeypatch.setattr(api, "mixed", lambda text, data: _Model(text, data))
+    assert cli.main(["mixed weight week || id:", "--data", "pig"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "note: week2 omitted because of collinearity."
+    assert out[2].startswith("FAKE SUMMARY")
+
+
 def test_cmd_option_for_formulas(fake_mixed, capsys):
     assert cli.main(["weight ~ week + (1 | id)", "--cmd", "mixed", "--data", "pig"]) == 0
     assert "FAKE SUMMARY weight ~ week" in capsys.readouterr().out

@@ -269,7 +269,8 @@ class MESummary:
         for k, g in enumerate(info.vcomp_groups):
             if k:
                 out.append(rule)
-            out.append(f"{g.level_label + ': ' + g.kind_label:<{w}} |")
+            # mixed names a nested level by its own variable ("class: Identity")
+            out.append(f"{g.level_label.split('>')[-1] + ': ' + g.kind_label:<{w}} |")
             out += [row(lab, next(vc)) for lab, _ in g.rows]
         if info.residual is not None:
             if info.vcomp_groups:

@@ -198,3 +198,13 @@ def test_glmm_covariance_rows_show_z():
     text = str(res.summary(eform=False))
     assert "cov(female,_cons) | .0616875 .0844681 0.73 0.465 -.1038669 .2272419" in \
         collapsed(text)
+
+
+def test_mixed_names_nested_level_by_its_own_variable():
+    # Stata's mixed labels the section of level school>class "class: Identity"
+    from statsmodels_me.results import VCompGroup
+    res = ex1_results()._results
+    res.info.vcomp_groups = [VCompGroup("school>class", "Identity", [("var(_cons)", 2)])]
+    text = str(res.summary())
+    assert "class: Identity |" in collapsed(text)
+    assert "school>class: var(_cons)" in res.vcomp_table().index
