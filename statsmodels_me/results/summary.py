@@ -299,7 +299,14 @@ class MESummary:
         if self.eform_title is None:
             # the model's eform notes do not apply when coefficients are shown
             notes = [n for n in notes if not n.startswith(_EFORM_NOTE_STARTS)]
-        return [n if n.lower().startswith("note") else f"Note: {n}" for n in notes]
+        out = [n if n.lower().startswith("note") else f"Note: {n}" for n in notes]
+        vc = self.vcomp
+        at_zero = [name for name, r in vc.iterrows()
+                   if r["estimate"] <= 0 and r["std_err"] > 0 and r["ci_lower"] == 0]
+        if at_zero:
+            out.append(f"Note: {', '.join(at_zero)} estimated at the boundary (zero); the "
+                       "log-scale confidence interval is not defined.")
+        return out
 
     @property
     def separate_re_table(self):

@@ -208,3 +208,13 @@ def test_mixed_names_nested_level_by_its_own_variable():
     text = str(res.summary())
     assert "class: Identity |" in collapsed(text)
     assert "school>class: var(_cons)" in res.vcomp_table().index
+
+
+def test_boundary_variance_note():
+    res = ex1_results()._results
+    res.params[2] = 0.0
+    text = str(res.summary())
+    lines = collapsed(text)
+    assert "var(_cons) | 0 3.124225 0 ." in lines
+    assert any(line.startswith("Note: id: var(_cons) estimated at the boundary")
+               for line in lines)
