@@ -1,0 +1,224 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Per-group kernel for a linear mixed model with one grouping term (Bates et al. 2015, JSS 67(1)).
+
+With relative factor Lam (Sigma_b = s2 Lam Lam'), per-group sufficient statistics
+A_g = Z_g'Z_g, B_g = Z_g'X_g, c_g = Z_g'y_g, and M_g = I + Lam' A_g Lam, the profiled deviance is
+    D = sum_g log|M_g| + n (1 + log(2 pi r2 / n))                       (ML)
+    D = sum_g log|M_g| + log|C| + (n-p)(1 + log(2 pi r2 / (n-p)))      (REML)
+where C = X'X - sum_g B_g' Lam M_g^-1 Lam' B_g and r2 the penalized residual sum of squares at
+the GLS beta. Its gradient with respect to the entries of Lam (derived by the envelope theorem,
+with e_g = c_g - B_g beta, w_g = M_g^-1 Lam' e_g, W_g = M_g^-1 Lam' B_g):
+    dD/dLam = 2 sum_g A_g Lam M_g^-1 - (m / r2) 2 sum_g (e_g - A_g Lam w_g) w_g'
+              [- 2 sum_g (B_g - A_g Lam W_g) C^-1 W_g'   (REML)]
+with m = n (ML) or n - p (REML).
+"""
+from libc.math cimport log, sqrt, M_PI
+from libc.stdlib cimport malloc, free
+import numpy as np
+cimport numpy as cnp
+
+
+cdef inline int chol_inplace(double* a, int q) noexcept nogil:
+    """Lower Cholesky of the q x q row-major matrix a, in place; returns -1 if not PD."""
+    cdef int i, j, k
+    cdef double s
+    for j in range(q):
+        s = a[j * q + j]
+        for k in range(j):
+            s -= a[j * q + k] * a[j * q + k]
+        if s <= 0.0:
+            return -1
+        a[j * q + j] = sqrt(s)
+        for i in range(j + 1, q):
+            s = a[i * q + j]
+            for k in range(j):
+                s -= a[i * q + k] * a[j * q + k]
+            a[i * q + j] = s / a[j * q + j]
+        for i in range(j):
+            a[i * q + j] = 0.0
+    return 0
+
+
+cdef inline void chol_solve(const double* L, double* b, int q, int ncol) noexcept nogil:
+    """Solve (L L') x = b for a q x ncol row-major b, in place."""
+    cdef int i, k, c
+    cdef double s
+    for c in range(ncol):
+        for i in range(q):
+            s = b[i * ncol + c]
+            for k in range(i):
+                s -= L[i * q + k] * b[k * ncol + c]
+            b[i * ncol + c] = s / L[i * q + i]
+        for i in range(q - 1, -1, -1):
+            s = b[i * ncol + c]
+            for k in range(i + 1, q):
+                s -= L[k * q + i] * b[k * ncol + c]
+            b[i * ncol + c] = s / L[i * q + i]
+
+
+def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
+                      const double[:, ::1] c, const double[:, ::1] Lam,
+                      const double[:, ::1] XtX, const double[::1] Xty, double yty,
+                      long n, bint reml, bint want_grad):
+    """Profiled deviance (and its gradient in Lam) of a one-term linear mixed model.
+
+    Returns
+    -------
+    dev : float
+        ``inf`` when a factorization fails.
+    grad : ndarray (q, q) or None
+    beta : ndarray (p,)
+    r2 : float
+    logdetC : float
+    """
+    cdef Py_ssize_t G = A.shape[0], q = A.shape[1], p = B.shape[2]
+    cdef Py_ssize_t g, i, j, k, l
+    cdef double logdet = 0.0, s, r2, m
+    cdef double[:, ::1] C = np.array(XtX, dtype=np.float64, copy=True)
+    cdef double[::1] Xy = np.array(Xty, dtype=np.float64, copy=True)
+    cdef double ytyadj = yty
+    cdef double[:, ::1] grad = np.zeros((q, q))
+    cdef double[::1] beta = np.zeros(p)
+    # M_g factors and the solves M^-1 Lam' [B_g c_g] are stored for the gradient pass
+    cdef double[:, :, ::1] Lf = np.empty((G, q, q))
+    cdef double[:, :, ::1] W = np.empty((G, q, p + 1))   # M^-1 Lam' [B_g | c_g]
+    cdef double* LB = <double*> malloc(q * (p + 1) * sizeof(double))
+    cdef double* AL = <double*> malloc(q * q * sizeof(double))
+    cdef double* wtmp = <double*> malloc(q * sizeof(double))
+    cdef double* Cinv = NULL
+    cdef int bad = 0
+    with nogil:
+        for g in range(G):
+            # M = I + Lam' A Lam
+            for i in range(q):
+                for j in range(q):
+                    s = 0.0
+                    for k in range(q):
+                        s += A[g, i, k] * Lam[k, j]
+                    AL[i * q + j] = s
+            for i in range(q):
+                for j in range(q):
+                    s = 1.0 if i == j else 0.0
+                    for k in range(q):
+                        s += Lam[k, i] * AL[k * q + j]
+                    Lf[g, i, j] = s
+            if chol_inplace(&Lf[g, 0, 0], q) != 0:
+                bad = 1
+                break
+            for i in range(q):
+                logdet += 2.0 * log(Lf[g, i, i])
+            # LB = Lam' [B_g | c_g]
+            for i in range(q):
+                for j in range(p):
+                    s = 0.0
+                    for k in range(q):
+                        s += Lam[k, i] * B[g, k, j]
+                    LB[i * (p + 1) + j] = s
+                s = 0.0
+                for k in range(q):
+                    s += Lam[k, i] * c[g, k]
+                LB[i * (p + 1) + p] = s
+            for i in range(q * (p + 1)):
+                W[g, i // (p + 1), i % (p + 1)] = LB[i]
+            chol_solve(&Lf[g, 0, 0], &W[g, 0, 0], q, p + 1)
+            for j in range(p):
+                for l in range(p):
+                    s = 0.0
+                    for k in range(q):
+                        s += LB[k * (p + 1) + j] * W[g, k, l]
+                    C[j, l] -= s
+                s = 0.0
+                for k in range(q):
+                    s += LB[k * (p + 1) + j] * W[g, k, p]
+                Xy[j] -= s
+            s = 0.0
+            for k in range(q):
+                s += LB[k * (p + 1) + p] * W[g, k, p]
+            ytyadj -= s
+    if bad:
+        free(LB); free(AL); free(wtmp)
+        return np.inf, None, None, np.nan, np.nan
+    Carr = np.asarray(C)
+    try:
+        RX = np.linalg.cholesky(Carr)
+    except np.linalg.LinAlgError:
+        free(LB); free(AL); free(wtmp)
+        return np.inf, None, None, np.nan, np.nan
+    beta_arr = np.linalg.solve(Carr, np.asarray(Xy))
+    beta = beta_arr
+    r2 = ytyadj - float(beta_arr @ np.asarray(Xy))
+    if r2 <= 0:
+        r2 = 1e-300
+    logdetC = 2.0 * float(np.log(np.diag(RX)).sum())
+    m = (n - p) if reml else n
+    dev = logdet + m * (1.0 + log(2.0 * M_PI * r2 / m))
+    if reml:
+        dev += logdetC
+    if not want_grad:
+        free(LB); free(AL); free(wtmp)
+        return dev, None, beta_arr, r2, logdetC
+    Cinv_arr = np.ascontiguousarray(np.linalg.inv(Carr))
+    cdef double[:, ::1] Ci = Cinv_arr
+    cdef double fac = m / r2
+    cdef double* e = <double*> malloc(q * sizeof(double))
+    cdef double* Minv = <double*> malloc(q * q * sizeof(double))
+    cdef double* T = <double*> malloc(q * p * sizeof(double))
+    with nogil:
+        for g in range(G):
+            # AL = A_g Lam
+            for i in range(q):
+                for j in range(q):
+                    s = 0.0
+                    for k in range(q):
+                        s += A[g, i, k] * Lam[k, j]
+                    AL[i * q + j] = s
+            # M^-1 (identity solved)
+            for i in range(q):
+                for j in range(q):
+                    Minv[i * q + j] = 1.0 if i == j else 0.0
+            chol_solve(&Lf[g, 0, 0], Minv, q, q)
+            # w = W[:, p] - W[:, :p] beta  (= M^-1 Lam' e_g),  e = c - B beta
+            for i in range(q):
+                s = W[g, i, p]
+                for j in range(p):
+                    s -= W[g, i, j] * beta[j]
+                wtmp[i] = s
+                s = c[g, i]
+                for j in range(p):
+                    s -= B[g, i, j] * beta[j]
+                e[i] = s
+            for i in range(q):
+                # r_i = (e - A Lam w)_i
+                s = e[i]
+                for k in range(q):
+                    s -= AL[i * q + k] * wtmp[k]
+                for j in range(q):
+                    # 2 (A Lam M^-1)_ij - fac * 2 r_i w_j
+                    grad[i, j] += 2.0 * (0.0 - fac * s * wtmp[j])
+                    for k in range(q):
+                        grad[i, j] += 2.0 * AL[i * q + k] * Minv[k * q + j]
+            if reml:
+                # T = (B_g - A_g Lam W_g) C^-1  (q x p), then grad -= 2 T W_g'
+                for i in range(q):
+                    for l in range(p):
+                        s = 0.0
+                        for j in range(p):
+                            s += (B[g, i, j] - _alw(AL, W, g, i, j, q)) * Ci[j, l]
+                        T[i * p + l] = s
+                for i in range(q):
+                    for j in range(q):
+                        s = 0.0
+                        for l in range(p):
+                            s += T[i * p + l] * W[g, j, l]
+                        grad[i, j] -= 2.0 * s
+    free(LB); free(AL); free(wtmp); free(e); free(Minv); free(T)
+    return dev, np.asarray(grad), beta_arr, r2, logdetC
+
+
+cdef inline double _alw(const double* AL, double[:, :, ::1] W, Py_ssize_t g, Py_ssize_t i,
+                        Py_ssize_t j, Py_ssize_t q) noexcept nogil:
+    cdef double s = 0.0
+    cdef Py_ssize_t k
+    for k in range(q):
+        s += AL[i * q + k] * W[g, k, j]
+    return s

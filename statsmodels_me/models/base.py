@@ -1,0 +1,107 @@
+"""Common base of every mixed-effects model: text or arrays in, a Design, statsmodels plumbing."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from statsmodels.base.model import LikelihoodModel
+
+from statsmodels_me.design.design import Design
+from statsmodels_me.spec.errors import DataError
+from statsmodels_me.spec.model_spec import Factor, ModelSpec, REEquation, Term
+
+
+def _array_design_frame(endog, exog, groups, exog_re):
+    """A DataFrame and a ModelSpec describing array input (statsmodels.api style)."""
+    endog_s = pd.Series(np.asarray(endog, dtype=float).ravel() if not isinstance(endog, pd.Series)
+                        else endog.astype(float))
+    yname = endog.name if isinstance(endog, pd.Series) and endog.name else "y"
+    exog_df = pd.DataFrame(exog) if not isinstance(exog, pd.DataFrame) else exog.copy()
+    if not isinstance(exog, pd.DataFrame):
+        exog_df.columns = [f"x{i + 1}" for i in range(exog_df.shape[1])]
+    exog_df.columns = ["_cons" if str(c) in ("const", "Intercept") else str(c) for c in exog_df.columns]
+    if groups is None:
+        raise DataError("array input needs groups=: the group of each observation")
+    df = exog_df.reset_index(drop=True)
+    df.insert(0, yname, endog_s.to_numpy())
+    df["__groups__"] = np.asarray(groups)
+    has_cons = "_cons" in df.columns
+    fixed = tuple(Term((Factor(c),)) for c in exog_df.columns if c != "_cons")
+    if has_cons:
+        df = df.drop(columns="_cons")
+    re_terms, re_cons = (), True
+    if exog_re is not None:
+        re_df = pd.DataFrame(exog_re) if not isinstance(exog_re, pd.DataFrame) else exog_re.copy()
+        if not isinstance(exog_re, pd.DataFrame):
+            re_df.columns = [f"z{i + 1}" for i in range(re_df.shape[1])]
+        re_df.columns = ["_cons" if str(c) in ("const", "Intercept") else str(c) for c in re_df.columns]
+        re_cons = "_cons" in re_df.columns
+        for c in re_df.columns:
+            if c != "_cons" and c not in df.columns:
+                df[c] = re_df[c].to_numpy()
+        re_terms = tuple(Term((Factor(c),)) for c in re_df.columns if c != "_cons")
+    eq = REEquation(level="__groups__", path=("__groups__",), terms=re_terms, constant=re_cons,
+                    covariance="unstructured" if len(re_terms) + re_cons > 1 else "independent")
+    return df, fixed, has_cons, (eq,), yname
+
+
+class MEModel(LikelihoodModel):
+    """Base class: holds the :class:`Design`; parameter names are Stata's ``e(b)`` names.
+
+    Subclasses set ``command`` and implement ``fit``. Construct from text with
+    :meth:`from_text` (either syntax) or from arrays with the class constructor.
+    """
+
+    command = ""
+
+    def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
+                 **options):
+        if design is None:
+            from statsmodels_me.design import build_design
+            df, fixed, has_cons, random, yname = _array_design_frame(endog, exog, groups, exog_re)
+            spec = ModelSpec(command=self.command, response=(yname,), fixed=fixed,
+                             constant=has_cons, random=random, options=dict(options),
+                             syntax="arrays")
+            design = build_design(spec, df)
+        self.design: Design = design
+        self.spec: ModelSpec = design.spec
+        self.options = dict(design.spec.options)
+        endog_arr = pd.Series(design.endog, index=design.row_index,
+                              name=design.endog_names[0]) if design.endog.ndim == 1 else \
+            pd.DataFrame(design.endog, index=design.row_index, columns=design.endog_names)
+        exog_arr = pd.DataFrame(design.exog, index=design.row_index, columns=design.exog_names)
+        super().__init__(endog_arr, exog_arr, missing="none")
+        self._param_names = list(design.exog_names)
+
+    @classmethod
+    def from_text(cls, text, data, **options):
+        """Build the model from Stata command syntax or an lme4-style formula.
+
+        Parameters
+        ----------
+        text : str
+            ``"weight week || id:"`` (optionally starting with the command word) or
+            ``"weight ~ week + (1 | id)"``.
+        data : pandas.DataFrame
+        **options
+            Any command option as a keyword (``reml=True``, ``intmethod="laplace"``, ...).
+        """
+        from statsmodels_me.design import build_design
+        from statsmodels_me.spec import parse
+
+        spec = parse(text, command=cls.command, **options)
+        return cls(design=build_design(spec, data))
+
+    from_formula = from_text
+
+    @property
+    def exog_names(self):
+        return list(self._param_names)
+
+    @property
+    def param_names(self):
+        return list(self._param_names)
+
+    def _set_param_names(self, names):
+        self._param_names = list(names)
+        self.data.param_names = list(names)
+        self.data.cov_names = list(names)

@@ -1,0 +1,288 @@
+"""Profiled (restricted) log likelihood of a linear mixed model without n x n matrices.
+
+Model (Bates, Maechler, Bolker & Walker 2015, JSS 67(1), section 3):
+    y = X beta + Z Lambda u + e,  u ~ N(0, s2 I),  e ~ N(0, s2 I),
+so the random effects b = Lambda u have covariance s2 * Lambda Lambda'. With
+L L' = Lambda' Z' Z Lambda + I, the profiled deviance is (eq. 34 / 41 there)
+    -2 l(theta)   = log|L|^2 + n (1 + log(2 pi r2 / n))
+    -2 l_R(theta) = log|L|^2 + log|R_X|^2 + (n - p)(1 + log(2 pi r2 / (n - p)))
+with r2 the penalized residual sum of squares.
+
+The random-effects terms are ordered like MixedModels.jl's blocked Cholesky: the term with the
+most random effects first, kept block-diagonal (one q x q block per group, handled in batches),
+and every other term in a second, dense block. A model with one grouping level has no dense
+block, and the cost of an evaluation is O(G q^3) after the O(n) sufficient statistics.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+from statsmodels_me._integrate.lmm_kernels import one_term_deviance
+
+
+@dataclass
+class LMMTerm:
+    """One random-effects term: ``q`` effects per group, covariates ``Z``, group ``codes``."""
+
+    codes: np.ndarray          # (n,) int64, 0..G-1
+    n_groups: int
+    Z: np.ndarray              # (n, q)
+    cholesky: object           # callable theta[theta_index] -> q x q lower factor (relative to s2)
+    theta_index: np.ndarray    # positions of this term's parameters in the full theta
+    names: tuple = ()          # random-effect names (["week", "_cons"], ["R.week"])
+    label: str = ""            # level label ("id", "school>class", "_all")
+
+    @property
+    def q(self) -> int:
+        return self.Z.shape[1]
+
+    @property
+    def size(self) -> int:
+        return self.n_groups * self.q
+
+    def sparse_Z(self) -> sp.csr_matrix:
+        n, q = self.Z.shape
+        rows = np.repeat(np.arange(n), q)
+        cols = (self.codes[:, None] * q + np.arange(q)[None, :]).ravel()
+        return sp.csr_matrix((self.Z.ravel(), (rows, cols)), shape=(n, self.size))
+
+
+def _grouped_cross(codes, G, A, B):
+    """sum over rows in each group of outer(A_i, B_i): shape (G, a, b), via bincount."""
+    out = np.empty((G, A.shape[1], B.shape[1]))
+    for i in range(A.shape[1]):
+        for j in range(B.shape[1]):
+            out[:, i, j] = np.bincount(codes, weights=A[:, i] * B[:, j], minlength=G)
+    return out
+
+
+def _block_diag_sparse(blocks):
+    """Block-diagonal sparse matrix from a (G, q, q) array of dense blocks."""
+    G, q, _ = blocks.shape
+    return sp.bsr_matrix((blocks, np.arange(G), np.arange(G + 1)), shape=(G * q, G * q)).tocsr()
+
+
+class LMMEngine:
+    """Sufficient statistics computed once; ``evaluate(theta)`` is cheap.
+
+    Parameters
+    ----------
+    y : ndarray (n,)
+    X : ndarray (n, p)
+    terms : list of LMMTerm
+        In parameter order (theta is their concatenation).
+    reml : bool
+    """
+
+    def __init__(self, y, X, terms, reml=False):
+        self.n, self.p = X.shape
+        self.reml = reml
+        self.terms = list(terms)
+        self.n_theta = int(sum(len(t.theta_index) for t in self.terms))
+        order = sorted(range(len(self.terms)), key=lambda k: -self.terms[k].size)
+        self.first = order[0]
+        self.rest = order[1:]
+        t1 = self.terms[self.first]
+        self.yty = float(y @ y)
+        self.XtX = X.T @ X
+        self.Xty = X.T @ y
+        self.A11 = _grouped_cross(t1.codes, t1.n_groups, t1.Z, t1.Z)
+        self.Z1tX = _grouped_cross(t1.codes, t1.n_groups, t1.Z, X)
+        self.Z1ty = _grouped_cross(t1.codes, t1.n_groups, t1.Z, y[:, None])[:, :, 0]
+        if self.rest:
+            Z1 = t1.sparse_Z()
+            Z2 = sp.hstack([self.terms[k].sparse_Z() for k in self.rest]).tocsr()
+            self.A21 = (Z2.T @ Z1).tocsr()
+            self.A22 = (Z2.T @ Z2).toarray()
+            self.Z2tX = np.asarray(Z2.T @ X)
+            self.Z2ty = np.asarray(Z2.T @ y)
+            self.r2_sizes = [self.terms[k].size for k in self.rest]
+
+    # -- deviance and gradient -------------------------------------------------------------
+    def _lambda_jacobian(self, term, theta_k, h=1e-7):
+        """d vec(Lambda) / d theta for one term (central differences on a q x q map)."""
+        q = term.q
+        J = np.empty((q * q, len(theta_k)))
+        for i in range(len(theta_k)):
+            tp, tm = theta_k.copy(), theta_k.copy()
+            tp[i] += h
+            tm[i] -= h
+            J[:, i] = ((term.cholesky(tp) - term.cholesky(tm)) / (2 * h)).ravel()
+        return J
+
+    def deviance_and_grad(self, theta):
+        """Deviance and its gradient in theta.
+
+        One-term models use the Cython kernel's analytic gradient in Lambda, chained with
+        d Lambda / d theta; models with several terms use central differences.
+        """
+        theta = np.asarray(theta, dtype=float)
+        if not self.rest:
+            t1 = self.terms[self.first]
+            lam = t1.cholesky(theta[t1.theta_index])
+            dev, gL, *_ = one_term_deviance(self.A11, self.Z1tX, self.Z1ty,
+                                            np.ascontiguousarray(lam), self.XtX, self.Xty,
+                                            self.yty, self.n, self.reml, True)
+            grad = np.zeros(self.n_theta)
+            if np.isfinite(dev):
+                grad[t1.theta_index] = gL.ravel() @ self._lambda_jacobian(
+                    t1, theta[t1.theta_index])
+            return dev, grad
+        dev = self.deviance(theta)
+        grad = np.zeros(self.n_theta)
+        for i in range(self.n_theta):
+            h = 1e-6 * max(1.0, abs(theta[i]))
+            tp, tm = theta.copy(), theta.copy()
+            tp[i] += h
+            tm[i] -= h
+            grad[i] = (self.deviance(tp) - self.deviance(tm)) / (2 * h)
+        return dev, grad
+
+    # -- the factorization -------------------------------------------------------------
+    def _lambdas(self, theta):
+        return [t.cholesky(theta[t.theta_index]) for t in self.terms]
+
+    def _lambda2(self, lams):
+        blocks = [sp.kron(sp.identity(self.terms[k].n_groups), sp.csr_matrix(lams[k]))
+                  for k in self.rest]
+        return sp.block_diag(blocks).tocsr()
+
+    def factor(self, theta):
+        """Blocked Cholesky and the solves that every quantity below needs."""
+        lams = self._lambdas(np.asarray(theta, dtype=float))
+        lam1 = lams[self.first]
+        t1 = self.terms[self.first]
+        G, q = t1.n_groups, t1.q
+        M11 = np.einsum("ji,gjk,kl->gil", lam1, self.A11, lam1)
+        M11[:, range(q), range(q)] += 1.0
+        L11 = np.linalg.cholesky(M11)
+        c1X = np.einsum("ji,gjp->gip", lam1, self.Z1tX)
+        c1y = self.Z1ty @ lam1
+        RZX1 = np.linalg.solve(L11, c1X)
+        ry1 = np.linalg.solve(L11, c1y[:, :, None])[:, :, 0]
+        f = {"lams": lams, "L11": L11, "RZX1": RZX1, "ry1": ry1}
+        logdet = 2.0 * np.log(np.diagonal(L11, axis1=1, axis2=2)).sum()
+        RZX = RZX1.reshape(G * q, -1)
+        ry = ry1.ravel()
+        if self.rest:
+            lam2 = self._lambda2(lams)
+            lam1_bd = _block_diag_sparse(np.broadcast_to(lam1, (G, q, q)).copy())
+            M21 = (lam2.T @ self.A21 @ lam1_bd).tocsr()
+            L11inv_T = _block_diag_sparse(np.linalg.inv(L11).transpose(0, 2, 1).copy())
+            L21 = (M21 @ L11inv_T).tocsr()
+            M22 = lam2.T @ self.A22 @ lam2
+            M22 = np.asarray(M22) + np.eye(M22.shape[0]) - (L21 @ L21.T).toarray()
+            L22 = np.linalg.cholesky(M22)
+            RZX2 = sla.solve_triangular(L22, np.asarray(lam2.T @ self.Z2tX) - L21 @ RZX,
+                                        lower=True)
+            ry2 = sla.solve_triangular(L22, lam2.T @ self.Z2ty - L21 @ ry, lower=True)
+            logdet += 2.0 * np.log(np.diag(L22)).sum()
+            f.update(L21=L21, L22=L22, RZX2=RZX2, ry2=ry2, lam2=lam2)
+            RZX = np.vstack([RZX, RZX2])
+            ry = np.concatenate([ry, ry2])
+        XtX = self.XtX - RZX.T @ RZX
+        Xty = self.Xty - RZX.T @ ry
+        RX = np.linalg.cholesky(XtX)
+        gamma = sla.solve_triangular(RX, Xty, lower=True)
+        beta = sla.solve_triangular(RX.T, gamma, lower=False)
+        r2 = self.yty - ry @ ry - gamma @ gamma
+        f.update(RX=RX, beta=beta, r2=max(r2, 1e-300), logdet=logdet,
+                 logdetX=2.0 * np.log(np.diag(RX)).sum())
+        return f
+
+    def deviance(self, theta):
+        """-2 x profiled (restricted) log likelihood; ``inf`` where the factor fails."""
+        try:
+            f = self.factor(theta)
+        except np.linalg.LinAlgError:
+            return np.inf
+        return self._deviance_from(f)
+
+    def _deviance_from(self, f):
+        n, p = self.n, self.p
+        if self.reml:
+            d = n - p
+            return f["logdet"] + f["logdetX"] + d * (1.0 + np.log(2.0 * np.pi * f["r2"] / d))
+        return f["logdet"] + n * (1.0 + np.log(2.0 * np.pi * f["r2"] / n))
+
+    def sigma2(self, f):
+        return f["r2"] / (self.n - self.p if self.reml else self.n)
+
+    def loglike_profile_s2(self, theta, s2, beta=None):
+        """Log likelihood at (theta, s2), beta profiled (or held at ``beta`` when given).
+
+        For REML this is the restricted log likelihood (beta does not enter).
+        """
+        f = self.factor(theta)
+        r2 = f["r2"]
+        if beta is not None and not self.reml:
+            d = f["RX"].T @ (np.asarray(beta) - f["beta"])
+            r2 = r2 + d @ d
+        n = self.n - self.p if self.reml else self.n
+        extra = f["logdetX"] if self.reml else 0.0
+        return -0.5 * (n * np.log(2.0 * np.pi * s2) + f["logdet"] + extra + r2 / s2)
+
+    def cov_beta(self, f):
+        """Covariance of the fixed effects, s2 (X' V^-1 X)^-1 with V relative to s2."""
+        RXinv = sla.solve_triangular(f["RX"], np.eye(self.p), lower=True)
+        return self.sigma2(f) * (RXinv.T @ RXinv)
+
+    def conditional_modes(self, f):
+        """Spherical conditional modes u~ = L^-T (r_y - R_ZX beta), by term; b = Lambda u~."""
+        beta = f["beta"]
+        t1 = self.terms[self.first]
+        G, q = t1.n_groups, t1.q
+        rhs1 = f["ry1"] - f["RZX1"] @ beta
+        out = {}
+        if self.rest:
+            u2 = sla.solve_triangular(f["L22"].T, f["ry2"] - f["RZX2"] @ beta, lower=False)
+            rhs1 = rhs1 - (f["L21"].T @ u2).reshape(G, q)
+            pos = 0
+            for k in self.rest:
+                size = self.terms[k].size
+                out[k] = u2[pos:pos + size].reshape(self.terms[k].n_groups, self.terms[k].q)
+                pos += size
+        L11T = f["L11"].transpose(0, 2, 1)
+        out[self.first] = np.linalg.solve(L11T, rhs1[:, :, None])[:, :, 0]
+        return out
+
+    def blups(self, f):
+        """Predicted random effects b (G_k, q_k) per term, in term order."""
+        u = self.conditional_modes(f)
+        return [u[k] @ f["lams"][k].T for k in range(len(self.terms))]
+
+    def blup_variances(self, f):
+        """Conditional covariance of each group's b given y (s2 Lambda (L L')^-1 Lambda'), per term.
+
+        Diagonal blocks of the inverse of L L' only: for the first term, when other terms
+        exist, the correction L11^-T L21' L22^-T L22^-1 L21 L11^-1 is added block by block.
+        """
+        s2 = self.sigma2(f)
+        out = [None] * len(self.terms)
+        Linv1 = np.linalg.inv(f["L11"])
+        P11 = Linv1.transpose(0, 2, 1) @ Linv1
+        t1 = self.terms[self.first]
+        G, q = t1.n_groups, t1.q
+        if self.rest:
+            L22inv = sla.solve_triangular(f["L22"], np.eye(f["L22"].shape[0]), lower=True)
+            W = (f["L21"].T @ L22inv.T)                      # (G q, r2)
+            W = np.asarray(W).reshape(G, q, -1)
+            W = Linv1.transpose(0, 2, 1) @ W                 # L11^-T L21' L22^-T
+            P11 = P11 + W @ W.transpose(0, 2, 1)
+            P22 = L22inv.T @ L22inv
+            pos = 0
+            for k in self.rest:
+                tk = self.terms[k]
+                blk = np.stack([P22[pos + g * tk.q: pos + (g + 1) * tk.q,
+                                    pos + g * tk.q: pos + (g + 1) * tk.q]
+                                for g in range(tk.n_groups)])
+                lam = f["lams"][k]
+                out[k] = s2 * (lam @ blk @ lam.T)
+                pos += tk.size
+        lam = f["lams"][self.first]
+        out[self.first] = s2 * (lam @ P11 @ lam.T)
+        return out

@@ -1,0 +1,350 @@
+"""``mixed``: linear mixed models by ML or REML on the profiled likelihood."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+from statsmodels.tools.numdiff import approx_hess3
+
+from statsmodels_me.covariance import make_covariance, make_level_covariance
+from statsmodels_me.models.base import MEModel
+from statsmodels_me.models.lmm_engine import LMMEngine, LMMTerm
+from statsmodels_me.postestimation.lrtest import lr_test_vs_fixed
+from statsmodels_me.results.fit_info import FitInfo, VCompGroup
+from statsmodels_me.spec.errors import BoundaryWarning, ConvergenceWarning, DataError
+
+
+def build_terms(design):
+    """LMM terms and the per-level covariance structures, with theta laid out level by level.
+
+    Regular equations at one level form one term (blocked-diagonal Lambda); each ``R.x``
+    equation is its own term whose groups are the (level group, x level) pairs with one
+    random intercept each, which is the identity structure over the levels of x.
+    """
+    terms, level_covs = [], []
+    tpos = 0
+    for level in design.levels:
+        cov = make_level_covariance(level)
+        level_covs.append(cov)
+        regular = []
+        for block in level.blocks:
+            bcov = make_covariance(block, level.label)
+            idx = np.arange(tpos, tpos + bcov.n_theta)
+            tpos += bcov.n_theta
+            if block.factor_codes is not None:
+                nlev = len(block.factor_levels)
+                codes, uniq = pd.factorize(level.codes * nlev + block.factor_codes, sort=True)
+                terms.append(LMMTerm(codes.astype(np.int64), len(uniq),
+                                     np.ones((design.nobs, 1)),
+                                     (lambda c: (lambda th: c.cholesky(th)[:1, :1]))(bcov), idx,
+                                     tuple(block.names), level.label))
+            else:
+                regular.append((block, bcov, idx))
+        if regular:
+            Z = np.hstack([b.Z for b, _, _ in regular])
+            idx = np.concatenate([i for _, _, i in regular])
+            parts = [(c.cholesky, c.q, c.n_theta) for _, c, _ in regular]
+
+            def chol(theta, parts=parts):
+                q = sum(p[1] for p in parts)
+                out = np.zeros((q, q))
+                pos = tpos_ = 0
+                for f, qq, k in parts:
+                    out[pos:pos + qq, pos:pos + qq] = f(theta[tpos_:tpos_ + k])
+                    pos += qq
+                    tpos_ += k
+                return out
+            names = tuple(n for b, _, _ in regular for n in b.names)
+            terms.append(LMMTerm(level.codes.astype(np.int64), level.n_groups, Z, chol, idx,
+                                 names, level.label))
+    return terms, level_covs
+
+
+class Mixed(MEModel):
+    """Linear mixed-effects model (Stata's ``mixed``), ML or REML.
+
+    Parameters
+    ----------
+    endog, exog, groups, exog_re : array_like, optional
+        Array input like statsmodels' MixedLM (``exog`` includes the constant column).
+    design : Design, optional
+        Built by :meth:`from_text`.
+    **options
+        ``reml=True`` for REML.
+
+    Notes
+    -----
+    The covariance parameters are estimated on the profiled deviance of Bates et al.
+    (2015); fixed effects come from the generalized least-squares solution and their
+    covariance is s2 (X' V^-1 X)^-1. Variance-component standard errors come from the
+    observed information of the log likelihood with beta profiled out, mapped to Stata's
+    variance/covariance scale by the delta method.
+    """
+
+    command = "mixed"
+
+    def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
+                 **options):
+        super().__init__(endog, exog, groups, exog_re, design=design, **options)
+        if self.design.endog.ndim != 1:
+            raise DataError("mixed takes one response variable")
+        self.reml = bool(self.options.get("reml", False))
+        self.terms, self.level_covs = build_terms(self.design)
+        self.engine = LMMEngine(self.design.endog, self.design.exog, self.terms, reml=self.reml)
+        self.k_fe = self.design.exog.shape[1]
+        yname = self.design.endog_names[0]
+        names = list(self.design.exog_names)
+        for cov in self.level_covs:
+            names += list(cov.display_names)
+        names.append(f"/var(e.{yname})")
+        self._set_param_names(names)
+
+    # -- pieces of the parameter vector ----------------------------------------------------
+    def _theta_split(self, theta):
+        out, pos = [], 0
+        for cov in self.level_covs:
+            out.append(theta[pos:pos + cov.n_theta])
+            pos += cov.n_theta
+        return out
+
+    def _display(self, theta, s2):
+        return np.concatenate([c.display(t, scale=s2)
+                               for c, t in zip(self.level_covs, self._theta_split(theta))]
+                              + [[s2]])
+
+    def _display_jacobian(self, theta, s2):
+        """d (display params, s2) / d (theta, s2)."""
+        blocks = [c.display_jacobian(t, scale=s2)
+                  for c, t in zip(self.level_covs, self._theta_split(theta))]
+        nd = sum(b.shape[0] for b in blocks)
+        J = np.zeros((nd + 1, self.engine.n_theta + 1))
+        r = c0 = 0
+        for b, cov, t in zip(blocks, self.level_covs, self._theta_split(theta)):
+            J[r:r + b.shape[0], c0:c0 + b.shape[1]] = b
+            J[r:r + b.shape[0], -1] = cov.display(t, scale=1.0)
+            r += b.shape[0]
+            c0 += b.shape[1]
+        J[-1, -1] = 1.0
+        return J
+
+    def theta_start(self):
+        return np.concatenate([c.theta_start() for c in self.level_covs]) \
+            if self.level_covs else np.zeros(0)
+
+    def theta_bounds(self):
+        out = []
+        for c in self.level_covs:
+            out += list(c.theta_bounds())
+        return out
+
+    def loglike(self, params):
+        """Log likelihood (restricted for REML) at a full display-scale parameter vector."""
+        params = np.asarray(params, dtype=float)
+        beta = params[:self.k_fe]
+        s2 = params[-1]
+        theta = self._theta_from_display(params[self.k_fe:-1], s2)
+        return self.engine.loglike_profile_s2(theta, s2, beta=beta)
+
+    def _theta_from_display(self, values, s2):
+        out, pos = [], 0
+        for c in self.level_covs:
+            k = len(c.display_names)
+            out.append(c.theta_from_display(values[pos:pos + k], scale=s2))
+            pos += k
+        return np.concatenate(out) if out else np.zeros(0)
+
+    # -- estimation --------------------------------------------------------------------------
+    def fit(self, start_theta=None, maxiter=1000, disp=False, **kwargs):
+        """Fit by maximizing the profiled (restricted) log likelihood.
+
+        Parameters
+        ----------
+        start_theta : array_like, optional
+            Starting relative-covariance parameters (default: identity covariances).
+        maxiter : int
+        disp : bool
+            Print Stata's iteration log.
+
+        Returns
+        -------
+        MixedResults
+        """
+        eng = self.engine
+        label = "Log restricted-likelihood" if self.reml else "Log likelihood"
+        log = ["Performing gradient-based optimization:"]
+        theta0 = self.theta_start() if start_theta is None else np.asarray(start_theta, float)
+        bounds = self.theta_bounds()
+        it = [0]
+
+        def callback(xk, *args):
+            it[0] += 1
+            log.append(f"Iteration {it[0]}:  {label} = {-0.5 * eng.deviance(xk):.8g}")
+
+        log.append(f"Iteration 0:  {label} = {-0.5 * eng.deviance(theta0):.8g}")
+        opts = {"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-7, "maxls": 50}
+        res = optimize.minimize(eng.deviance_and_grad, theta0, jac=True, method="L-BFGS-B",
+                                bounds=bounds, callback=callback, options=opts)
+        theta = res.x
+        # A standard deviation at exactly zero is a stationary point of the deviance (it is
+        # even in that parameter), so a gradient method can stall there after overshooting.
+        # Scan each such coordinate on a geometric grid and restart where the deviance is
+        # lower; a true boundary estimate survives the scan.
+        for _ in range(3):
+            at_zero = [i for i, (lo, _) in enumerate(bounds)
+                       if lo is not None and lo == 0.0 and theta[i] <= 1e-6]
+            if not at_zero:
+                break
+            best, fbest = theta, eng.deviance(theta)
+            for i in at_zero:
+                for v in np.geomspace(1e-3, 3.0, 15):
+                    t2 = best.copy()
+                    t2[i] = v
+                    f2 = eng.deviance(t2)
+                    if f2 < fbest - 1e-10:
+                        best, fbest = t2, f2
+            if best is theta:
+                break
+            res = optimize.minimize(eng.deviance_and_grad, best, jac=True, method="L-BFGS-B",
+                                    bounds=bounds, callback=callback, options=opts)
+            theta = res.x
+        theta = self._polish(theta, bounds)
+        converged = bool(res.success) or np.isfinite(eng.deviance(theta))
+        if disp:
+            print("\n".join(log))
+        return self._results(theta, converged, it[0], log)
+
+    def _polish(self, theta, bounds):
+        """A few Newton steps on the deviance (finite-difference derivatives) for tight optima."""
+        eng = self.engine
+        free = np.array([not (lo is not None and abs(theta[i] - lo) < 1e-7)
+                         for i, (lo, _) in enumerate(bounds)], dtype=bool)
+        if not free.any():
+            return theta
+        best, fbest = theta.copy(), eng.deviance(theta)
+        for _ in range(5):
+            def f(sub):
+                t = best.copy()
+                t[free] = sub
+                return eng.deviance(t)
+            h = approx_hess3(best[free], f)
+            g = optimize.approx_fprime(best[free], f, 1e-7)
+            try:
+                step = np.linalg.solve(h, g)
+            except np.linalg.LinAlgError:
+                break
+            cand = best.copy()
+            cand[free] = best[free] - step
+            for i, (lo, hi) in enumerate(bounds):
+                if lo is not None and cand[i] < lo:
+                    cand[i] = lo
+            fc = eng.deviance(cand)
+            if not fc < fbest - 1e-13:
+                break
+            best, fbest = cand, fc
+        return best
+
+    def _results(self, theta, converged, iterations, log):
+        eng = self.engine
+        f = eng.factor(theta)
+        s2 = eng.sigma2(f)
+        beta = f["beta"]
+        cov_beta = eng.cov_beta(f)
+        disp_vals = self._display(theta, s2)
+        cov_disp = self._cov_display(theta, s2)
+        params = np.concatenate([beta, disp_vals])
+        k = len(params)
+        cov = np.zeros((k, k))
+        cov[:self.k_fe, :self.k_fe] = cov_beta
+        cov[self.k_fe:, self.k_fe:] = cov_disp
+        llf = -0.5 * eng._deviance_from(f)
+        info = self._fit_info(theta, params, cov, llf, converged, iterations, log)
+        from statsmodels_me.results.mixed_results import MixedResults, MixedResultsWrapper
+        res = MixedResults(self, params, cov, info)
+        res._theta = theta
+        res._factor = f
+        return MixedResultsWrapper(res)
+
+    def _cov_display(self, theta, s2):
+        """Covariance of (display var/cov params, s2) from the observed information."""
+        eng = self.engine
+        x0 = np.concatenate([theta, [s2]])
+        bounds = self.theta_bounds()
+        at_bound = [i for i, (lo, _) in enumerate(bounds)
+                    if lo is not None and abs(theta[i] - lo) < 1e-6]
+
+        def nll(x):
+            return -eng.loglike_profile_s2(x[:-1], x[-1])
+        keep = [i for i in range(len(x0)) if i not in at_bound]
+        xk = x0[keep]
+        # central second differences with steps of 1e-3 of each parameter's own scale: the
+        # profiled log likelihood is accurate to ~1e-12 relative, which this step balances
+        # against the truncation error (checked against Stata's example 4 to 2e-4).
+        scale = np.abs(xk)
+        floor = 0.1 * np.abs(theta).max() if len(theta) else 1.0
+        steps = 1e-3 * np.maximum(scale, floor if floor > 0 else 1.0)
+
+        def nll_sub(sub):
+            x = x0.copy()
+            x[keep] = sub
+            return nll(x)
+        H = approx_hess3(xk, nll_sub, epsilon=steps)
+        try:
+            cov_k = np.linalg.inv(H)
+        except np.linalg.LinAlgError:
+            cov_k = np.linalg.pinv(H)
+            warnings.warn("the Hessian of the variance components is singular; their "
+                          "standard errors are not reliable", ConvergenceWarning, stacklevel=3)
+        cov_t = np.zeros((len(x0), len(x0)))
+        cov_t[np.ix_(keep, keep)] = cov_k
+        if at_bound:
+            names = [self.param_names[self.k_fe + i] for i in at_bound
+                     if self.k_fe + i < len(self.param_names)]
+            warnings.warn(f"variance component estimated at the boundary (zero): "
+                          f"{', '.join(names) or 'a variance'}; its standard error is not "
+                          f"reported", BoundaryWarning, stacklevel=3)
+        J = self._display_jacobian(theta, s2)
+        return J @ cov_t @ J.T
+
+    def _fit_info(self, theta, params, cov, llf, converged, iterations, log):
+        eng = self.engine
+        k_fe = self.k_fe
+        names = self.param_names
+        groups, pos = [], k_fe
+        for cov_s in self.level_covs:
+            rows = []
+            for lab in cov_s.vcomp_labels:
+                rows.append((lab.split(": ", 1)[1], pos))
+                pos += 1
+            groups.append(VCompGroup(cov_s.level_label, cov_s.kind_label, rows))
+        exog_names = self.design.exog_names
+        test_idx = [i for i, n in enumerate(exog_names) if n != "_cons"]
+        wald = None
+        if test_idx:
+            b = params[test_idx]
+            V = cov[np.ix_(test_idx, test_idx)]
+            chi2 = float(b @ np.linalg.solve(V, b))
+            wald = (chi2, len(test_idx), float(stats.chi2.sf(chi2, len(test_idx))))
+        llf0 = self._llf_linear()
+        n_var = eng.n_theta
+        lr = lr_test_vs_fixed(llf, llf0, n_var, 0, "linear model") if n_var else None
+        method = "REML" if self.reml else "ML"
+        return FitInfo(
+            title=f"Mixed-effects {method} regression", llf=float(llf),
+            ll_label="Log restricted-likelihood" if self.reml else "Log likelihood",
+            k_fe=k_fe, vcomp_groups=groups, residual=("var(Residual)", len(names) - 1),
+            wald=wald, lr_test=lr, llf_fixed=llf0, converged=converged,
+            iterations=iterations, iteration_log=log, method=method)
+
+    def _llf_linear(self):
+        """(Restricted) log likelihood of the linear regression without random effects."""
+        X, y = self.design.exog, self.design.endog
+        n, p = X.shape
+        beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+        rss = float(((y - X @ beta) ** 2).sum())
+        if self.reml:
+            d = n - p
+            logdet = np.linalg.slogdet(X.T @ X)[1]
+            return -0.5 * (d * (1 + np.log(2 * np.pi * rss / d)) + logdet)
+        return -0.5 * n * (1 + np.log(2 * np.pi * rss / n))

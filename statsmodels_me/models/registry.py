@@ -1,0 +1,36 @@
+"""Which model class fits which Stata command; commands not yet built raise NotImplementedError."""
+from __future__ import annotations
+
+import importlib
+
+#: command -> "module:Class"
+_COMMANDS = {
+    "mixed": "statsmodels_me.models.mixed:Mixed",
+}
+
+KNOWN_COMMANDS = ("mixed", "meglm", "melogit", "meprobit", "mecloglog", "meologit", "meoprobit",
+                  "mepoisson", "menbreg", "metobit", "meintreg", "mestreg", "menl")
+
+
+def register(command, target):
+    """Register ``"module:Class"`` as the model for ``command``."""
+    _COMMANDS[command] = target
+
+
+def model_class(command):
+    """The model class for a Stata command name.
+
+    Raises
+    ------
+    NotImplementedError
+        When the command is part of the suite but not implemented yet.
+    ValueError
+        When the command is not one of the suite's.
+    """
+    if command not in KNOWN_COMMANDS:
+        raise ValueError(f"unknown command '{command}'; expected one of {', '.join(KNOWN_COMMANDS)}")
+    target = _COMMANDS.get(command)
+    if target is None:
+        raise NotImplementedError(f"statsmodels_me does not implement '{command}' yet")
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls)

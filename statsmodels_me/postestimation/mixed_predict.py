@@ -1,0 +1,87 @@
+"""``predict`` after ``mixed``: linear predictions, BLUPs and their standard errors, residuals."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from statsmodels_me.spec.errors import SpecificationError
+
+PREDICT_STATISTICS = ("xb", "fitted", "reffects", "reses", "residuals", "rstandard", "stdp")
+
+
+def _term_columns(term):
+    return [f"{n}[{term.label}]" for n in term.names]
+
+
+def random_effects(results):
+    """BLUPs per group and term: dict ``label -> DataFrame`` indexed by group, one column per effect."""
+    model = results.model
+    eng, f = model.engine, results._factor
+    out = {}
+    for term, b in zip(model.terms, eng.blups(f)):
+        out[_term_key(term)] = pd.DataFrame(b, columns=list(term.names))
+    return out
+
+
+def _term_key(term):
+    return term.label if not term.names[0].startswith("R.") else f"{term.label}: {term.names[0]}"
+
+
+def _per_observation(model, per_group):
+    """Spread per-group (G, q) arrays of each term to (n, q) rows; columns named like e(b)."""
+    cols, names = [], []
+    for term, vals in zip(model.terms, per_group):
+        cols.append(vals[term.codes])
+        names += _term_columns(term)
+    return np.hstack(cols), names
+
+
+def predict(results, statistic="xb"):
+    """Predictions after ``mixed``, as Stata's ``predict`` computes them.
+
+    Parameters
+    ----------
+    statistic : str
+        ``xb`` (fixed part), ``fitted`` (xb + Z b), ``reffects`` (BLUPs, one column per random
+        effect, repeated on each observation of its group), ``reses`` (their standard errors:
+        the square root of Var(b | y) at the estimates), ``residuals`` (y - fitted),
+        ``rstandard`` (residuals / sigma_e), ``stdp`` (standard error of xb).
+
+    Returns
+    -------
+    pandas.Series or pandas.DataFrame
+        Indexed like the estimation sample.
+    """
+    if statistic not in PREDICT_STATISTICS:
+        raise SpecificationError(f"predict: unknown statistic '{statistic}'; expected one of "
+                                 f"{', '.join(PREDICT_STATISTICS)}")
+    model = results.model
+    design = model.design
+    idx = design.row_index
+    beta = np.asarray(results.params)[:model.k_fe]
+    xb = design.exog @ beta
+    if statistic == "xb":
+        return pd.Series(xb, index=idx, name="xb")
+    if statistic == "stdp":
+        V = np.asarray(results.cov_params())[:model.k_fe, :model.k_fe]
+        se = np.sqrt(np.einsum("ij,jk,ik->i", design.exog, V, design.exog))
+        return pd.Series(se, index=idx, name="stdp")
+    eng, f = model.engine, results._factor
+    if statistic in ("reffects", "reses"):
+        if statistic == "reffects":
+            vals = eng.blups(f)
+        else:
+            vals = [np.sqrt(np.diagonal(v, axis1=1, axis2=2)) for v in eng.blup_variances(f)]
+        arr, names = _per_observation(model, vals)
+        return pd.DataFrame(arr, index=idx, columns=names)
+    zb = np.zeros(design.nobs)
+    for term, b in zip(model.terms, eng.blups(f)):
+        zb += np.einsum("ij,ij->i", term.Z, b[term.codes])
+    fitted = xb + zb
+    if statistic == "fitted":
+        return pd.Series(fitted, index=idx, name="fitted")
+    resid = design.endog - fitted
+    if statistic == "residuals":
+        return pd.Series(resid, index=idx, name="residuals")
+    s2 = float(np.asarray(results.params)[-1])
+    return pd.Series(resid / np.sqrt(s2), index=idx, name="rstandard")
