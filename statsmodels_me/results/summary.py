@@ -121,7 +121,7 @@ class MESummary:
                 items.append(("Integration pts.", str(info.intpoints)))
         if info.wald is not None:
             chi2, df, pval = info.wald
-            items += [(f"Wald chi2({df})", fmt_f(chi2, 2)), ("Prob > chi2", fmt_f(pval, 4))]
+            items += [(f"Wald chi2({int(df)})", fmt_f(chi2, 2)), ("Prob > chi2", fmt_f(pval, 4))]
         items.append((info.ll_label, fmt_g(info.llf, 8)))
         return items
 
@@ -153,7 +153,7 @@ class MESummary:
         if not info.intmethod:
             lines.pop()
         if info.wald is not None:
-            chi2_label = f"Wald chi2({info.wald[1]})"
+            chi2_label = f"Wald chi2({int(info.wald[1])})"
             lines.append(self._two_col("", right(chi2_label, h[chi2_label])))
             lines.append(self._two_col(ll, right("Prob > chi2", h["Prob > chi2"])))
         else:
