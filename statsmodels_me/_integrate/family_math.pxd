@@ -194,6 +194,19 @@ cdef inline double fam_eval(int fam, int link, double y, double t, double eta,
                             double* d2) noexcept nogil:
     """Variable part of log f(y | eta) with d/deta and d2/deta2 (see module docstring)."""
     cdef double mu, m1, m2, logmu, lm, lmm, v, a1, a2, b1, b2, s2, r, k, delta, dca, dcb
+    if (fam == 1 or fam == 2) and link == 2:
+        # canonical logit: l = y eta - t log(1 + e^eta), one exp and one log1p
+        if eta >= 0:
+            a1 = exp(-eta)
+            mu = 1.0 / (1.0 + a1)
+            v = y * eta - t * (eta + log1p(a1))
+        else:
+            a1 = exp(eta)
+            mu = a1 / (1.0 + a1)
+            v = y * eta - t * log1p(a1)
+        d1[0] = y - t * mu
+        d2[0] = -t * mu * (1.0 - mu)
+        return v
     if fam == 1 or fam == 2:
         v = 0.0
         d1[0] = 0.0
@@ -284,3 +297,24 @@ cdef inline void fam_daux(int fam, int link, double y, double t, double eta,
     elif fam == 6:
         k = exp(-aux[0])
         out[0] = k * (y / mu + (eta if link == 1 else log(mu)))
+
+
+cdef inline double fam_d3(int fam, int link, double y, double t, double eta, const double* aux,
+                          int naux, double h) noexcept nogil:
+    """Third eta-derivative of log f(y | eta): analytic for the canonical bernoulli/binomial
+    logit and poisson log models, a central difference of the analytic second derivative
+    (step h) otherwise."""
+    cdef double mu, e, d1p, d2p, d1m, d2m
+    if (fam == 1 or fam == 2) and link == 2:
+        if eta >= 0:
+            e = exp(-eta)
+            mu = 1.0 / (1.0 + e)
+        else:
+            e = exp(eta)
+            mu = e / (1.0 + e)
+        return -t * mu * (1.0 - mu) * (1.0 - 2.0 * mu)
+    if fam == 3 and link == 1:
+        return -exp(eta)
+    fam_eval(fam, link, y, t, eta + h, aux, naux, &d1p, &d2p)
+    fam_eval(fam, link, y, t, eta - h, aux, naux, &d1m, &d2m)
+    return (d2p - d2m) / (2.0 * h)

@@ -24,7 +24,7 @@ from cython.parallel cimport prange
 from libc.math cimport INFINITY, exp, fabs, log, sqrt
 from libc.stdlib cimport free, malloc
 
-from statsmodels_me._integrate.family_math cimport fam_daux, fam_eval
+from statsmodels_me._integrate.family_math cimport fam_d3, fam_daux, fam_eval
 
 cdef int _num_threads = 1
 cdef double _FD_H = 1e-4
@@ -126,9 +126,9 @@ cdef inline void _chol_inverse(const double* R, int q, double* Minv, double* col
 # ---------------------------------------------------------------- cluster pieces
 
 cdef double _eval_u(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, double* grad,
-                    double* H, int clip, int* clipped) noexcept nogil:
+                    double* H, int clip, int* clipped, double* store) noexcept nogil:
     """g(u) = sum_i l_i - |u|^2/2 with gradient and H = I - sum_i l''_i a_i a_i' (clipped at
-    l'' <= 0 when clip)."""
+    l'' <= 0 when clip).  When store is not NULL it receives (l'_i, l''_i) per observation."""
     cdef int q = P.q, a, b
     cdef Py_ssize_t i
     cdef double eta, d1, d2, val = 0.0, w
@@ -145,6 +145,9 @@ cdef double _eval_u(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, dou
         for a in range(q):
             eta += ai[a] * u[a]
         val += fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
+        if store != NULL:
+            store[2 * (i - s)] = d1
+            store[2 * (i - s) + 1] = d2
         w = -d2
         if w < 0 and clip:
             w = 0.0
@@ -160,7 +163,7 @@ cdef double _eval_u(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, dou
 
 
 cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double* R,
-                       double* ws, int* ok) noexcept nogil:
+                       double* ws, int* ok, double* store) noexcept nogil:
     """Newton with step halving for the mode of g(u); u holds the start and returns the mode,
     R the lower Cholesky factor of the curvature H at the mode.  Returns g(u^)."""
     cdef int q = P.q, a, it, half, clipped, accepted
@@ -171,7 +174,7 @@ cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double
     cdef double* gradn = un + q
     cdef double* Hn = gradn + q
     cdef double obj, objn, lam, smax
-    obj = _eval_u(P, s, e, u, grad, H, 1, &clipped)
+    obj = _eval_u(P, s, e, u, grad, H, 1, &clipped, NULL)
     ok[0] = 1
     for it in range(200):
         for a in range(q * q):
@@ -186,8 +189,8 @@ cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double
         for a in range(q):
             if fabs(step[a]) > smax:
                 smax = fabs(step[a])
-        if smax < 1e-10:
-            # quadratic convergence: the last tiny step makes u^ exact to rounding
+        if smax < 1e-6:
+            # quadratic convergence: after this step the error is O(smax^2)
             for a in range(q):
                 u[a] += step[a]
             break
@@ -196,7 +199,7 @@ cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double
         for half in range(60):
             for a in range(q):
                 un[a] = u[a] + lam * step[a]
-            objn = _eval_u(P, s, e, un, gradn, Hn, 1, &clipped)
+            objn = _eval_u(P, s, e, un, gradn, Hn, 1, &clipped, NULL)
             if objn >= obj - 1e-13 * (1.0 + fabs(obj)):
                 accepted = 1
                 break
@@ -209,10 +212,8 @@ cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double
         for a in range(q * q):
             H[a] = Hn[a]
         obj = objn
-        if smax * lam < 1e-10:
-            break
     # curvature at the mode without clipping; fall back to the clipped one if not PD
-    objn = _eval_u(P, s, e, u, gradn, Hn, 0, &clipped)
+    objn = _eval_u(P, s, e, u, gradn, Hn, 0, &clipped, store)
     for a in range(q * q):
         R[a] = Hn[a]
     if not _chol(R, q):
@@ -317,8 +318,10 @@ cdef void _grid_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_ssiz
 
 
 cdef void _laplace_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_ssize_t e,
-                            const double* u, const double* Hinv, double* ws) noexcept nogil:
-    """Exact gradient of the Laplace approximation (see module docstring)."""
+                            const double* u, const double* Hinv, double* D,
+                            double* ws) noexcept nogil:
+    """Exact gradient of the Laplace approximation (see module docstring); D holds
+    (l'_i, l''_i) at the mode and room for l'''_i (3 doubles per observation)."""
     cdef int q = P.q, a, b, m
     cdef Py_ssize_t i
     cdef double* v = ws
@@ -333,14 +336,17 @@ cdef void _laplace_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_s
     for m in range(P.naux):
         auxp[m] = P.aux[m]
         O.gaux[j * P.naux + m] = 0.0
+    # D is filled as (l', l'') pairs; spread to triples from the end so nothing is overwritten
+    for i in range(e - s - 1, -1, -1):
+        D[3 * i + 1] = D[2 * i + 1]
+        D[3 * i] = D[2 * i]
     for i in range(s, e):
         ai = P.A + i * q
         eta = P.eta0[i]
         for a in range(q):
             eta += ai[a] * u[a]
-        fam_eval(P.fam, P.link, P.y[i], P.t[i], eta + _FD_H, P.aux, P.naux, &d1p, &d2p)
-        fam_eval(P.fam, P.link, P.y[i], P.t[i], eta - _FD_H, P.aux, P.naux, &d1m, &d2m)
-        d3 = (d2p - d2m) / (2 * _FD_H)
+        d3 = fam_d3(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, _FD_H)
+        D[3 * (i - s) + 2] = d3
         h = 0.0
         for a in range(q):
             for b in range(q):
@@ -353,13 +359,9 @@ cdef void _laplace_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_s
             w[a] += Hinv[a * q + b] * v[b]
     for i in range(s, e):
         ai = P.A + i * q
-        eta = P.eta0[i]
-        for a in range(q):
-            eta += ai[a] * u[a]
-        fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
-        fam_eval(P.fam, P.link, P.y[i], P.t[i], eta + _FD_H, P.aux, P.naux, &d1p, &d2p)
-        fam_eval(P.fam, P.link, P.y[i], P.t[i], eta - _FD_H, P.aux, P.naux, &d1m, &d2m)
-        d3 = (d2p - d2m) / (2 * _FD_H)
+        d1 = D[3 * (i - s)]
+        d2 = D[3 * (i - s) + 1]
+        d3 = D[3 * (i - s) + 2]
         h = 0.0
         aw = 0.0
         for a in range(q):
@@ -373,6 +375,9 @@ cdef void _laplace_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_s
         for b in range(q):
             O.s[i * q + b] = r * u[b] + d2 * Ha[b] + 0.5 * d1 * w[b]
         if P.naux > 0:
+            eta = P.eta0[i]
+            for a in range(q):
+                eta += ai[a] * u[a]
             fam_daux(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, tmp)
             for m in range(P.naux):
                 O.gaux[j * P.naux + m] += tmp[m]
@@ -389,7 +394,7 @@ cdef void _laplace_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_s
 cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
     cdef int q = P.q, K = P.K, a, b, it, ok
     cdef Py_ssize_t s = P.ptr[j], e = P.ptr[j + 1], nj = e - s
-    cdef Py_ssize_t size = 16 * q * q + 16 * q + K * (q + 1) + nj * K + 4 * P.naux + 16
+    cdef Py_ssize_t size = 16 * q * q + 16 * q + K * (q + 1) + nj * (K + 3) + 4 * P.naux + 16
     cdef double* ws = <double*>malloc(size * sizeof(double))
     cdef double* u = ws
     cdef double* R = u + q
@@ -416,7 +421,8 @@ cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
     if P.method == 1 or P.method == 3 or (P.method == 2 and P.update and not P.warm):
         for a in range(q):
             u[a] = mo[a] if P.warm else 0.0
-        gmode = _find_mode(P, s, e, u, R, scratch, &ok)
+        gmode = _find_mode(P, s, e, u, R, scratch, &ok,
+                           D1 if (P.method == 3 and P.want_grad) else NULL)
         if not ok:
             O.status[j] = 1
         for a in range(q):
@@ -443,7 +449,7 @@ cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
             O.pcov[j * q * q + a] = Hinv[a]
             ch[a] = C[a]
         if P.want_grad:
-            _laplace_gradient(P, O, j, s, e, u, Hinv, scratch)
+            _laplace_gradient(P, O, j, s, e, u, Hinv, D1, scratch)
         O.ll[j] = ll
         free(ws)
         return
@@ -569,3 +575,35 @@ def cluster_pass(const double[::1] y, const double[::1] trials, const double[::1
         with nogil:
             for j in range(G):
                 _do_cluster(&P, &O, j)
+
+
+def family_values(int fam, int link, const double[::1] y, const double[::1] trials,
+                  const double[::1] eta, const double[::1] aux):
+    """Kernel-side family math at each (y_i, eta_i), for tests and diagnostics.
+
+    Returns
+    -------
+    l, d1, d2, d3 : (n,) variable part of log f and its eta-derivatives.
+    daux : (n, naux) aux-derivatives of the variable part.
+    """
+    import numpy as np
+    cdef Py_ssize_t i, n = y.shape[0]
+    cdef int naux = aux.shape[0]
+    cdef double dummy = 0.0
+    cdef const double* ap = &aux[0] if naux > 0 else &dummy
+    out = np.empty((4, n))
+    daux = np.zeros((n, naux))
+    cdef double[:, ::1] o = out
+    cdef double[:, ::1] da = daux
+    cdef double tmp[64]
+    cdef int m
+    if naux > 64:
+        raise ValueError("at most 64 ancillary parameters")
+    for i in range(n):
+        o[0, i] = fam_eval(fam, link, y[i], trials[i], eta[i], ap, naux, &o[1, i], &o[2, i])
+        o[3, i] = fam_d3(fam, link, y[i], trials[i], eta[i], ap, naux, _FD_H)
+        if naux > 0:
+            fam_daux(fam, link, y[i], trials[i], eta[i], ap, naux, tmp)
+            for m in range(naux):
+                da[i, m] = tmp[m]
+    return out[0], out[1], out[2], out[3], daux
