@@ -70,6 +70,8 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
     beta : ndarray (p,)
     r2 : float
     logdetC : float
+    grad_logdet, grad_r2 : ndarray (q, q) or None
+        The gradient split into d(log|M| [+ log|C|])/dLam and d r2/dLam.
     """
     cdef Py_ssize_t G = A.shape[0], q = A.shape[1], p = B.shape[2]
     cdef Py_ssize_t g, i, j, k, l
@@ -78,6 +80,7 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
     cdef double[::1] Xy = np.array(Xty, dtype=np.float64, copy=True)
     cdef double ytyadj = yty
     cdef double[:, ::1] grad = np.zeros((q, q))
+    cdef double[:, ::1] gr2 = np.zeros((q, q))
     cdef double[::1] beta = np.zeros(p)
     # M_g factors and the solves M^-1 Lam' [B_g c_g] are stored for the gradient pass
     cdef double[:, :, ::1] Lf = np.empty((G, q, q))
@@ -137,13 +140,13 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
             ytyadj -= s
     if bad:
         free(LB); free(AL); free(wtmp)
-        return np.inf, None, None, np.nan, np.nan
+        return np.inf, None, None, np.nan, np.nan, None, None
     Carr = np.asarray(C)
     try:
         RX = np.linalg.cholesky(Carr)
     except np.linalg.LinAlgError:
         free(LB); free(AL); free(wtmp)
-        return np.inf, None, None, np.nan, np.nan
+        return np.inf, None, None, np.nan, np.nan, None, None
     beta_arr = np.linalg.solve(Carr, np.asarray(Xy))
     beta = beta_arr
     r2 = ytyadj - float(beta_arr @ np.asarray(Xy))
@@ -156,7 +159,7 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
         dev += logdetC
     if not want_grad:
         free(LB); free(AL); free(wtmp)
-        return dev, None, beta_arr, r2, logdetC
+        return dev, None, beta_arr, r2, logdetC, None, None
     Cinv_arr = np.ascontiguousarray(np.linalg.inv(Carr))
     cdef double[:, ::1] Ci = Cinv_arr
     cdef double fac = m / r2
@@ -193,8 +196,8 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
                 for k in range(q):
                     s -= AL[i * q + k] * wtmp[k]
                 for j in range(q):
-                    # 2 (A Lam M^-1)_ij - fac * 2 r_i w_j
-                    grad[i, j] += 2.0 * (0.0 - fac * s * wtmp[j])
+                    # d log|M| part: 2 (A Lam M^-1)_ij;  d r2 part: -2 r_i w_j
+                    gr2[i, j] -= 2.0 * s * wtmp[j]
                     for k in range(q):
                         grad[i, j] += 2.0 * AL[i * q + k] * Minv[k * q + j]
             if reml:
@@ -212,7 +215,9 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
                             s += T[i * p + l] * W[g, j, l]
                         grad[i, j] -= 2.0 * s
     free(LB); free(AL); free(wtmp); free(e); free(Minv); free(T)
-    return dev, np.asarray(grad), beta_arr, r2, logdetC
+    gld = np.asarray(grad)
+    gr2_arr = np.asarray(gr2)
+    return dev, gld + fac * gr2_arr, beta_arr, r2, logdetC, gld, gr2_arr
 
 
 cdef inline double _alw(const double* AL, double[:, :, ::1] W, Py_ssize_t g, Py_ssize_t i,

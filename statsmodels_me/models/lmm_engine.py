@@ -124,7 +124,7 @@ class LMMEngine:
         if not self.rest:
             t1 = self.terms[self.first]
             lam = t1.cholesky(theta[t1.theta_index])
-            dev, gL, *_ = one_term_deviance(self.A11, self.Z1tX, self.Z1ty,
+            dev, gL, *_rest = one_term_deviance(self.A11, self.Z1tX, self.Z1ty,
                                             np.ascontiguousarray(lam), self.XtX, self.Xty,
                                             self.yty, self.n, self.reml, True)
             grad = np.zeros(self.n_theta)
@@ -194,8 +194,37 @@ class LMMEngine:
                  logdetX=2.0 * np.log(np.diag(RX)).sum())
         return f
 
+    def _one_term(self, theta, want_grad=False):
+        t1 = self.terms[self.first]
+        lam = np.ascontiguousarray(t1.cholesky(np.asarray(theta, float)[t1.theta_index]))
+        return one_term_deviance(self.A11, self.Z1tX, self.Z1ty, lam, self.XtX, self.Xty,
+                                 self.yty, self.n, self.reml, want_grad)
+
+    def loglike_s2_and_grad(self, theta, s2):
+        """Log likelihood at (theta, s2) with beta profiled, and its analytic gradient.
+
+        Only for one-term models (the Cython kernel); ``None`` otherwise.
+        """
+        if self.rest:
+            return None
+        theta = np.asarray(theta, float)
+        dev, _, _, r2, logdetC, gld, gr2 = self._one_term(theta, want_grad=True)
+        if not np.isfinite(dev):
+            return None
+        m = self.n - self.p if self.reml else self.n
+        logdet = dev - m * (1.0 + np.log(2.0 * np.pi * r2 / m))
+        ll = -0.5 * (m * np.log(2.0 * np.pi * s2) + logdet + r2 / s2)
+        t1 = self.terms[self.first]
+        J = self._lambda_jacobian(t1, theta[t1.theta_index])
+        g = np.zeros(self.n_theta + 1)
+        g[t1.theta_index] = -0.5 * ((gld + gr2 / s2).ravel() @ J)
+        g[-1] = -0.5 * (m / s2 - r2 / s2 ** 2)
+        return ll, g
+
     def deviance(self, theta):
         """-2 x profiled (restricted) log likelihood; ``inf`` where the factor fails."""
+        if not self.rest:
+            return self._one_term(theta)[0]
         try:
             f = self.factor(theta)
         except np.linalg.LinAlgError:
@@ -217,6 +246,13 @@ class LMMEngine:
 
         For REML this is the restricted log likelihood (beta does not enter).
         """
+        if not self.rest and beta is None:
+            dev, _, _, r2, logdetC, *_ = self._one_term(theta)
+            m = self.n - self.p if self.reml else self.n
+            logdet = dev - m * (1.0 + np.log(2.0 * np.pi * r2 / m)) - (logdetC if self.reml
+                                                                         else 0.0)
+            return -0.5 * (m * np.log(2.0 * np.pi * s2) + logdet
+                           + (logdetC if self.reml else 0.0) + r2 / s2)
         f = self.factor(theta)
         r2 = f["r2"]
         if beta is not None and not self.reml:

@@ -216,33 +216,41 @@ class Mixed(MEModel):
         return self._results(theta, converged, it[0], log)
 
     def _polish(self, theta, bounds):
-        """A few Newton steps on the deviance (finite-difference derivatives) for tight optima."""
+        """Newton steps on the deviance (Hessian from differences of the gradient) to tighten
+        the optimum beyond what the quasi-Newton stopping rule guarantees."""
         eng = self.engine
         free = np.array([not (lo is not None and abs(theta[i] - lo) < 1e-7)
                          for i, (lo, _) in enumerate(bounds)], dtype=bool)
         if not free.any():
             return theta
-        best, fbest = theta.copy(), eng.deviance(theta)
-        for _ in range(5):
-            def f(sub):
-                t = best.copy()
-                t[free] = sub
-                return eng.deviance(t)
-            h = approx_hess3(best[free], f)
-            g = optimize.approx_fprime(best[free], f, 1e-7)
+        best = theta.copy()
+        fbest, g = eng.deviance_and_grad(best)
+        idx = np.flatnonzero(free)
+        for _ in range(3):
+            H = np.empty((len(idx), len(idx)))
+            for a, i in enumerate(idx):
+                h = 1e-5 * max(abs(best[i]), 1e-2)
+                tp, tm = best.copy(), best.copy()
+                tp[i] += h
+                tm[i] -= h
+                H[:, a] = (eng.deviance_and_grad(tp)[1][idx] - eng.deviance_and_grad(tm)[1][idx]) / (2 * h)
+            H = 0.5 * (H + H.T)
             try:
-                step = np.linalg.solve(h, g)
+                step = np.linalg.solve(H, g[idx])
             except np.linalg.LinAlgError:
                 break
             cand = best.copy()
-            cand[free] = best[free] - step
+            cand[idx] -= step
             for i, (lo, hi) in enumerate(bounds):
                 if lo is not None and cand[i] < lo:
                     cand[i] = lo
-            fc = eng.deviance(cand)
-            if not fc < fbest - 1e-13:
+            fc, gc = eng.deviance_and_grad(cand)
+            if not fc <= fbest:
                 break
-            best, fbest = cand, fc
+            done = fbest - fc < 1e-12
+            best, fbest, g = cand, fc, gc
+            if done:
+                break
         return best
 
     def _results(self, theta, converged, iterations, log):
@@ -289,7 +297,19 @@ class Mixed(MEModel):
             x = x0.copy()
             x[keep] = sub
             return nll(x)
-        H = approx_hess3(xk, nll_sub, epsilon=steps)
+        if eng.loglike_s2_and_grad(x0[:-1], x0[-1]) is not None:
+            H = np.empty((len(keep), len(keep)))
+            for a, i in enumerate(keep):
+                h = 1e-5 * max(abs(x0[i]), floor if floor > 0 else 1.0)
+                xp, xm = x0.copy(), x0.copy()
+                xp[i] += h
+                xm[i] -= h
+                gp = eng.loglike_s2_and_grad(xp[:-1], xp[-1])[1]
+                gm = eng.loglike_s2_and_grad(xm[:-1], xm[-1])[1]
+                H[:, a] = -(gp - gm)[keep] / (2 * h)
+            H = 0.5 * (H + H.T)
+        else:
+            H = approx_hess3(xk, nll_sub, epsilon=steps)
         try:
             cov_k = np.linalg.inv(H)
         except np.linalg.LinAlgError:
