@@ -10,15 +10,22 @@ from statsmodels_me.spec.errors import DataError
 from statsmodels_me.spec.model_spec import Factor, ModelSpec, REEquation, Term
 
 
+def _stata_names(columns):
+    """Column names as Stata would show them: statsmodels' constant is ``_cons``."""
+    return ["_cons" if str(c) in ("const", "Intercept") else str(c) for c in columns]
+
+
 def _array_design_frame(endog, exog, groups, exog_re):
     """A DataFrame and a ModelSpec describing array input (statsmodels.api style)."""
-    endog_s = pd.Series(np.asarray(endog, dtype=float).ravel() if not isinstance(endog, pd.Series)
-                        else endog.astype(float))
+    if isinstance(endog, pd.Series):
+        endog_s = endog.astype(float)
+    else:
+        endog_s = pd.Series(np.asarray(endog, dtype=float).ravel())
     yname = endog.name if isinstance(endog, pd.Series) and endog.name else "y"
     exog_df = pd.DataFrame(exog) if not isinstance(exog, pd.DataFrame) else exog.copy()
     if not isinstance(exog, pd.DataFrame):
         exog_df.columns = [f"x{i + 1}" for i in range(exog_df.shape[1])]
-    exog_df.columns = ["_cons" if str(c) in ("const", "Intercept") else str(c) for c in exog_df.columns]
+    exog_df.columns = _stata_names(exog_df.columns)
     if groups is None:
         raise DataError("array input needs groups=: the group of each observation")
     df = exog_df.reset_index(drop=True)
@@ -33,7 +40,7 @@ def _array_design_frame(endog, exog, groups, exog_re):
         re_df = pd.DataFrame(exog_re) if not isinstance(exog_re, pd.DataFrame) else exog_re.copy()
         if not isinstance(exog_re, pd.DataFrame):
             re_df.columns = [f"z{i + 1}" for i in range(re_df.shape[1])]
-        re_df.columns = ["_cons" if str(c) in ("const", "Intercept") else str(c) for c in re_df.columns]
+        re_df.columns = _stata_names(re_df.columns)
         re_cons = "_cons" in re_df.columns
         for c in re_df.columns:
             if c != "_cons" and c not in df.columns:

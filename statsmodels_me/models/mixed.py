@@ -16,6 +16,33 @@ from statsmodels_me.results.fit_info import FitInfo, VCompGroup
 from statsmodels_me.spec.errors import BoundaryWarning, ConvergenceWarning, DataError
 
 
+class _FirstEffectFactor:
+    """Lambda of an ``R.x`` term: the 1 x 1 corner of the identity structure's factor."""
+
+    def __init__(self, cov):
+        self.cov = cov
+
+    def __call__(self, theta):
+        return self.cov.cholesky(theta)[:1, :1]
+
+
+class _BlockFactor:
+    """Blocked-diagonal Lambda of several equations at one level (theta concatenated)."""
+
+    def __init__(self, covs):
+        self.covs = covs
+        self.q = sum(c.q for c in covs)
+
+    def __call__(self, theta):
+        out = np.zeros((self.q, self.q))
+        pos = tpos = 0
+        for c in self.covs:
+            out[pos:pos + c.q, pos:pos + c.q] = c.cholesky(theta[tpos:tpos + c.n_theta])
+            pos += c.q
+            tpos += c.n_theta
+        return out
+
+
 def build_terms(design):
     """LMM terms and the per-level covariance structures, with theta laid out level by level.
 
@@ -26,8 +53,7 @@ def build_terms(design):
     terms, level_covs = [], []
     tpos = 0
     for level in design.levels:
-        cov = make_level_covariance(level)
-        level_covs.append(cov)
+        level_covs.append(make_level_covariance(level))
         regular = []
         for block in level.blocks:
             bcov = make_covariance(block, level.label)
@@ -37,27 +63,16 @@ def build_terms(design):
                 nlev = len(block.factor_levels)
                 codes, uniq = pd.factorize(level.codes * nlev + block.factor_codes, sort=True)
                 terms.append(LMMTerm(codes.astype(np.int64), len(uniq),
-                                     np.ones((design.nobs, 1)),
-                                     (lambda c: (lambda th: c.cholesky(th)[:1, :1]))(bcov), idx,
+                                     np.ones((design.nobs, 1)), _FirstEffectFactor(bcov), idx,
                                      tuple(block.names), level.label))
             else:
                 regular.append((block, bcov, idx))
         if regular:
             Z = np.hstack([b.Z for b, _, _ in regular])
             idx = np.concatenate([i for _, _, i in regular])
-            parts = [(c.cholesky, c.q, c.n_theta) for _, c, _ in regular]
-
-            def chol(theta, parts=parts):
-                q = sum(p[1] for p in parts)
-                out = np.zeros((q, q))
-                pos = tpos_ = 0
-                for f, qq, k in parts:
-                    out[pos:pos + qq, pos:pos + qq] = f(theta[tpos_:tpos_ + k])
-                    pos += qq
-                    tpos_ += k
-                return out
             names = tuple(n for b, _, _ in regular for n in b.names)
-            terms.append(LMMTerm(level.codes.astype(np.int64), level.n_groups, Z, chol, idx,
+            terms.append(LMMTerm(level.codes.astype(np.int64), level.n_groups, Z,
+                                 _BlockFactor([c for _, c, _ in regular]), idx,
                                  names, level.label))
     return terms, level_covs
 
@@ -233,7 +248,8 @@ class Mixed(MEModel):
                 tp, tm = best.copy(), best.copy()
                 tp[i] += h
                 tm[i] -= h
-                H[:, a] = (eng.deviance_and_grad(tp)[1][idx] - eng.deviance_and_grad(tm)[1][idx]) / (2 * h)
+                gp, gm = eng.deviance_and_grad(tp)[1], eng.deviance_and_grad(tm)[1]
+                H[:, a] = (gp[idx] - gm[idx]) / (2 * h)
             H = 0.5 * (H + H.T)
             try:
                 step = np.linalg.solve(H, g[idx])
@@ -241,7 +257,7 @@ class Mixed(MEModel):
                 break
             cand = best.copy()
             cand[idx] -= step
-            for i, (lo, hi) in enumerate(bounds):
+            for i, (lo, _) in enumerate(bounds):
                 if lo is not None and cand[i] < lo:
                     cand[i] = lo
             fc, gc = eng.deviance_and_grad(cand)

@@ -28,7 +28,8 @@ def model_class(command):
         When the command is not one of the suite's.
     """
     if command not in KNOWN_COMMANDS:
-        raise ValueError(f"unknown command '{command}'; expected one of {', '.join(KNOWN_COMMANDS)}")
+        raise ValueError(f"unknown command '{command}'; expected one of "
+                         f"{', '.join(KNOWN_COMMANDS)}")
     target = _COMMANDS.get(command)
     if target is None:
         raise NotImplementedError(f"statsmodels_me does not implement '{command}' yet")

@@ -75,7 +75,8 @@ def estat_sd(results, alpha=0.05):
                 sd = np.sqrt(max(v, 0.0))
                 se = np.sqrt(V[k, k]) / (2 * sd) if sd > 0 else np.nan
                 lab = f"{cov.level_label}: sd({row.label[4:-1]})"
-                ci = (sd * np.exp(-z * se / sd), sd * np.exp(z * se / sd)) if sd > 0 else (np.nan,) * 2
+                ci = ((sd * np.exp(-z * se / sd), sd * np.exp(z * se / sd)) if sd > 0
+                      else (np.nan, np.nan))
                 rows[lab] = (sd, se, *ci)
             else:
                 ki, kj = var_pos.get(row.i), var_pos.get(row.j)

@@ -14,7 +14,7 @@ def _term_columns(term):
 
 
 def random_effects(results):
-    """BLUPs per group and term: dict ``label -> DataFrame`` indexed by group, one column per effect."""
+    """BLUPs per group and term: dict ``label -> DataFrame`` (rows: groups; columns: effects)."""
     model = results.model
     eng, f = model.engine, results._factor
     out = {}

@@ -6,8 +6,9 @@ downstream (design construction, estimators, results) reads only this.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 #: covariance structures of a random-effects equation (Stata's ``covariance()``)
 COVARIANCE_STRUCTURES = (
