@@ -101,6 +101,14 @@ class LMMEngine:
             self.Z2tX = np.asarray(Z2.T @ X)
             self.Z2ty = np.asarray(Z2.T @ y)
             self.r2_sizes = [self.terms[k].size for k in self.rest]
+            # crossed scalar random intercepts (the common case: W1, `_all: R.a || _all: R.b`)
+            # get a fast path: every Lambda is diagonal, so the blocks are rescaled in place.
+            self.scalar = t1.q == 1 and all(self.terms[k].q == 1 for k in self.rest)
+            if self.scalar:
+                A21 = self.A21.tocoo()
+                self._a21_row, self._a21_col, self._a21_val = A21.row, A21.col, A21.data
+                self._rest_owner = np.concatenate(
+                    [np.full(self.terms[k].size, j) for j, k in enumerate(self.rest)])
 
     # -- deviance and gradient -------------------------------------------------------------
     def _lambda_jacobian(self, term, theta_k, h=1e-7):
@@ -151,9 +159,47 @@ class LMMEngine:
                   for k in self.rest]
         return sp.block_diag(blocks).tocsr()
 
+    def _factor_scalar(self, lams):
+        """``factor`` when every term is a scalar random intercept (diagonal Lambda)."""
+        t1 = self.terms[self.first]
+        G = t1.n_groups
+        lam1 = lams[self.first][0, 0]
+        d2 = np.array([lams[k][0, 0] for k in self.rest])[self._rest_owner]
+        L11 = np.sqrt(1.0 + lam1 * lam1 * self.A11[:, 0, 0])
+        RZX1 = (lam1 * self.Z1tX[:, 0, :]) / L11[:, None]
+        ry1 = (lam1 * self.Z1ty[:, 0]) / L11
+        r2 = len(d2)
+        L21 = sp.csr_matrix((self._a21_val * d2[self._a21_row] * lam1 / L11[self._a21_col],
+                             (self._a21_row, self._a21_col)), shape=(r2, G))
+        M22 = self.A22 * np.outer(d2, d2)
+        M22[np.diag_indices(r2)] += 1.0
+        M22 -= (L21 @ L21.T).toarray()
+        L22 = np.linalg.cholesky(M22)
+        RZX2 = sla.solve_triangular(L22, d2[:, None] * self.Z2tX - L21 @ RZX1, lower=True)
+        ry2 = sla.solve_triangular(L22, d2 * self.Z2ty - L21 @ ry1, lower=True)
+        logdet = 2.0 * np.log(L11).sum() + 2.0 * np.log(np.diag(L22)).sum()
+        lam2 = sp.diags(d2).tocsr()
+        f = {"lams": lams, "L11": L11[:, None, None], "RZX1": RZX1[:, None, :],
+             "ry1": ry1[:, None], "L21": L21, "L22": L22, "RZX2": RZX2, "ry2": ry2,
+             "lam2": lam2}
+        return self._finish(f, logdet, np.vstack([RZX1, RZX2]), np.concatenate([ry1, ry2]))
+
+    def _finish(self, f, logdet, RZX, ry):
+        XtX = self.XtX - RZX.T @ RZX
+        Xty = self.Xty - RZX.T @ ry
+        RX = np.linalg.cholesky(XtX)
+        gamma = sla.solve_triangular(RX, Xty, lower=True)
+        beta = sla.solve_triangular(RX.T, gamma, lower=False)
+        r2 = self.yty - ry @ ry - gamma @ gamma
+        f.update(RX=RX, beta=beta, r2=max(r2, 1e-300), logdet=logdet,
+                 logdetX=2.0 * np.log(np.diag(RX)).sum())
+        return f
+
     def factor(self, theta):
         """Blocked Cholesky and the solves that every quantity below needs."""
         lams = self._lambdas(np.asarray(theta, dtype=float))
+        if self.rest and self.scalar:
+            return self._factor_scalar(lams)
         lam1 = lams[self.first]
         t1 = self.terms[self.first]
         G, q = t1.n_groups, t1.q
@@ -184,15 +230,7 @@ class LMMEngine:
             f.update(L21=L21, L22=L22, RZX2=RZX2, ry2=ry2, lam2=lam2)
             RZX = np.vstack([RZX, RZX2])
             ry = np.concatenate([ry, ry2])
-        XtX = self.XtX - RZX.T @ RZX
-        Xty = self.Xty - RZX.T @ ry
-        RX = np.linalg.cholesky(XtX)
-        gamma = sla.solve_triangular(RX, Xty, lower=True)
-        beta = sla.solve_triangular(RX.T, gamma, lower=False)
-        r2 = self.yty - ry @ ry - gamma @ gamma
-        f.update(RX=RX, beta=beta, r2=max(r2, 1e-300), logdet=logdet,
-                 logdetX=2.0 * np.log(np.diag(RX)).sum())
-        return f
+        return self._finish(f, logdet, RZX, ry)
 
     def _one_term(self, theta, want_grad=False):
         t1 = self.terms[self.first]

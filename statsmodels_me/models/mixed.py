@@ -193,14 +193,40 @@ class Mixed(MEModel):
         bounds = self.theta_bounds()
         it = [0]
 
+        last = {}
+
+        def objective(theta):
+            last["f"] = eng.deviance(theta)
+            return last["f"]
+
+        def objective_grad(theta):
+            out = eng.deviance_and_grad(theta)
+            last["f"] = out[0]
+            return out
+
         def callback(xk, *args):
+            # the optimizer evaluated its new iterate last: log that value, not a new one
             it[0] += 1
-            log.append(f"Iteration {it[0]}:  {label} = {-0.5 * eng.deviance(xk):.8g}")
+            log.append(f"Iteration {it[0]}:  {label} = {-0.5 * last.get('f', np.nan):.8g}")
 
         log.append(f"Iteration 0:  {label} = {-0.5 * eng.deviance(theta0):.8g}")
         opts = {"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-7, "maxls": 50}
-        res = optimize.minimize(eng.deviance_and_grad, theta0, jac=True, method="L-BFGS-B",
-                                bounds=bounds, callback=callback, options=opts)
+        if eng.rest:
+            # several terms: the gradient would cost 2k evaluations of the blocked
+            # factorization, so use the derivative-free trust-region method (like lme4's and
+            # MixedModels.jl's BOBYQA).
+            def run(start):
+                r = optimize.minimize(objective, start, method="COBYQA", bounds=bounds,
+                                      callback=callback,
+                                      options={"maxiter": maxiter * 10,
+                                               "final_tr_radius": 1e-9})
+                return r
+        else:
+            def run(start):
+                return optimize.minimize(objective_grad, start, jac=True,
+                                         method="L-BFGS-B", bounds=bounds,
+                                         callback=callback, options=opts)
+        res = run(theta0)
         theta = res.x
         # A standard deviation at exactly zero is a stationary point of the deviance (it is
         # even in that parameter), so a gradient method can stall there after overshooting.
@@ -221,10 +247,10 @@ class Mixed(MEModel):
                         best, fbest = t2, f2
             if best is theta:
                 break
-            res = optimize.minimize(eng.deviance_and_grad, best, jac=True, method="L-BFGS-B",
-                                    bounds=bounds, callback=callback, options=opts)
+            res = run(best)
             theta = res.x
-        theta = self._polish(theta, bounds)
+        if not eng.rest:
+            theta = self._polish(theta, bounds)
         converged = bool(res.success) or np.isfinite(eng.deviance(theta))
         if disp:
             print("\n".join(log))
