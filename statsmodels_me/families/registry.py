@@ -186,12 +186,20 @@ def reference_logpdf(name: str, link: str, y, eta, trials=None, aux=()):
         lo = inv(cut[k] - eta)
         return np.log(hi - lo)
     mu = inv(eta)
+    if name not in ("gaussian", "bernoulli", "binomial"):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            val = _reference_counts_gamma(name, y, np.where(mu > 0, mu, 1.0), aux)
+        return np.where(mu > 0, val, -np.inf)
     if name == "gaussian":
         return stats.norm.logpdf(y, mu, np.sqrt(np.exp(aux[0])))
     if name == "bernoulli":
         return stats.bernoulli.logpmf(y, mu)
     if name == "binomial":
         return stats.binom.logpmf(y, trials, mu)
+    raise SpecificationError(f"family '{name}' is not supported")
+
+
+def _reference_counts_gamma(name, y, mu, aux):
     if name == "poisson":
         return stats.poisson.logpmf(y, mu)
     if name == "nbinomial_mean":
