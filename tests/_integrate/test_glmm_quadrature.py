@@ -44,12 +44,13 @@ def _brute_force(d, family, link):
     for j in range(d["groups"].max() + 1):
         f = _cluster_logdens(d, family, link, j)
         if q == 1:
-            mode = optimize.minimize_scalar(lambda u: -f(u) + 0.5 * u * u,
+            mode = optimize.minimize_scalar(lambda u, f=f: -f(u) + 0.5 * u * u,
                                             bounds=(-12, 12), method="bounded",
                                             options={"xatol": 1e-10}).x
             shift = f(mode)
-            val = integrate.quad(lambda u: np.exp(f(u) - shift) * stats.norm.pdf(u),
-                                 -12, 12, points=[mode], epsabs=0, epsrel=1e-13, limit=500)[0]
+            val = integrate.quad(
+                lambda u, f=f, shift=shift: np.exp(f(u) - shift) * stats.norm.pdf(u),
+                -12, 12, points=[mode], epsabs=0, epsrel=1e-13, limit=500)[0]
             total += shift + np.log(val)
         else:
             vals = np.array([[f(np.array([u1, u2])) for u2 in x] for u1 in x])
