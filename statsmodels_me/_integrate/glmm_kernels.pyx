@@ -126,9 +126,10 @@ cdef inline void _chol_inverse(const double* R, int q, double* Minv, double* col
 # ---------------------------------------------------------------- cluster pieces
 
 cdef double _eval_u(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, double* grad,
-                    double* H, int clip, int* clipped, double* store) noexcept nogil:
-    """g(u) = sum_i l_i - |u|^2/2 with gradient and H = I - sum_i l''_i a_i a_i' (clipped at
-    l'' <= 0 when clip).  When store is not NULL it receives (l'_i, l''_i) per observation."""
+                    double* H, double* Hc, double* store) noexcept nogil:
+    """g(u) = sum_i l_i - |u|^2/2 with gradient and H = I - sum_i l''_i a_i a_i'; Hc (when
+    not NULL) is H with l'' clipped at 0 (positive definite even where l is not concave).
+    When store is not NULL it receives (l'_i, l''_i) per observation."""
     cdef int q = P.q, a, b
     cdef Py_ssize_t i
     cdef double eta, d1, d2, val = 0.0, w
@@ -138,7 +139,8 @@ cdef double _eval_u(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, dou
         val -= 0.5 * u[a] * u[a]
         for b in range(q):
             H[a * q + b] = 1.0 if a == b else 0.0
-    clipped[0] = 0
+            if Hc != NULL:
+                Hc[a * q + b] = H[a * q + b]
     for i in range(s, e):
         ai = P.A + i * q
         eta = P.eta0[i]
@@ -149,39 +151,47 @@ cdef double _eval_u(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, dou
             store[2 * (i - s)] = d1
             store[2 * (i - s) + 1] = d2
         w = -d2
-        if w < 0 and clip:
-            w = 0.0
-            clipped[0] = 1
         for a in range(q):
             grad[a] += d1 * ai[a]
             for b in range(a + 1):
                 H[a * q + b] += w * ai[a] * ai[b]
+                if Hc != NULL and w > 0:
+                    Hc[a * q + b] += w * ai[a] * ai[b]
     for a in range(q):
         for b in range(a + 1, q):
             H[a * q + b] = H[b * q + a]
+            if Hc != NULL:
+                Hc[a * q + b] = Hc[b * q + a]
     return val
 
 
 cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double* R,
                        double* ws, int* ok, double* store) noexcept nogil:
     """Newton with step halving for the mode of g(u); u holds the start and returns the mode,
-    R the lower Cholesky factor of the curvature H at the mode.  Returns g(u^)."""
-    cdef int q = P.q, a, it, half, clipped, accepted
+    R the lower Cholesky factor of the curvature H at the mode.  Returns g(u^).  Steps use the
+    exact curvature where it is positive definite (quadratic convergence) and the clipped one
+    elsewhere."""
+    cdef int q = P.q, a, it, half, accepted
     cdef double* grad = ws
     cdef double* H = ws + q
     cdef double* step = ws + q + q * q
     cdef double* un = step + q
     cdef double* gradn = un + q
     cdef double* Hn = gradn + q
+    cdef double* Hc = Hn + q * q
+    cdef double* Hcn = Hc + q * q
     cdef double obj, objn, lam, smax
-    obj = _eval_u(P, s, e, u, grad, H, 1, &clipped, NULL)
+    obj = _eval_u(P, s, e, u, grad, H, Hc, NULL)
     ok[0] = 1
     for it in range(200):
         for a in range(q * q):
             R[a] = H[a]
         if not _chol(R, q):
-            ok[0] = 0
-            return obj
+            for a in range(q * q):
+                R[a] = Hc[a]
+            if not _chol(R, q):
+                ok[0] = 0
+                return obj
         for a in range(q):
             step[a] = grad[a]
         _chol_solve(R, q, step)
@@ -199,7 +209,7 @@ cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double
         for half in range(60):
             for a in range(q):
                 un[a] = u[a] + lam * step[a]
-            objn = _eval_u(P, s, e, un, gradn, Hn, 1, &clipped, NULL)
+            objn = _eval_u(P, s, e, un, gradn, Hn, Hcn, NULL)
             if objn >= obj - 1e-13 * (1.0 + fabs(obj)):
                 accepted = 1
                 break
@@ -211,14 +221,15 @@ cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double
             grad[a] = gradn[a]
         for a in range(q * q):
             H[a] = Hn[a]
+            Hc[a] = Hcn[a]
         obj = objn
     # curvature at the mode without clipping; fall back to the clipped one if not PD
-    objn = _eval_u(P, s, e, u, gradn, Hn, 0, &clipped, store)
+    objn = _eval_u(P, s, e, u, gradn, Hn, Hcn, store)
     for a in range(q * q):
         R[a] = Hn[a]
     if not _chol(R, q):
         for a in range(q * q):
-            R[a] = H[a]
+            R[a] = Hcn[a]
         if not _chol(R, q):
             ok[0] = 0
     return objn
@@ -405,7 +416,7 @@ cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
     cdef double* pv = pm + q
     cdef double* col = pv + q * q
     cdef double* scratch = col + q
-    cdef double* U = scratch + 6 * q + 3 * q * q + 4 * P.naux + 8
+    cdef double* U = scratch + 6 * q + 5 * q * q + 4 * P.naux + 8
     cdef double* f = U + K * q
     cdef double* D1 = f + K
     cdef double ll = 0.0, gmode, diff
