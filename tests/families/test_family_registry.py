@@ -1,0 +1,63 @@
+"""Family registry: Stata's default links, supported links and input validation.
+
+Reference: Stata's meglm documentation (defaults: bernoulli/binomial logit, poisson/nbinomial
+log, gaussian identity, gamma log, ordinal logit).
+"""
+import numpy as np
+import pytest
+from statsmodels.genmod.families import links
+
+from statsmodels_me.families import FAMILIES, get_family, statsmodels_link
+from statsmodels_me.families.registry import check_endog, n_aux
+from statsmodels_me.models.glmm_engine import TwoLevelGLMM
+from statsmodels_me.spec.errors import DataError, SpecificationError
+
+
+@pytest.mark.parametrize("name,link", [
+    ("bernoulli", "logit"), ("binomial", "logit"), ("poisson", "log"),
+    ("nbinomial_mean", "log"), ("nbinomial_constant", "log"), ("gaussian", "identity"),
+    ("gamma", "log"), ("ordinal", "logit")])
+def test_stata_default_links(name, link):
+    assert get_family(name)[1] == link
+
+
+def test_unknown_family_and_link_quote_the_text():
+    with pytest.raises(SpecificationError, match="'weibull'"):
+        get_family("weibull")
+    with pytest.raises(SpecificationError, match="'probit'.*'poisson'"):
+        get_family("poisson", "probit")
+
+
+def test_statsmodels_links_match_names():
+    assert isinstance(statsmodels_link("cloglog"), links.CLogLog)
+    assert isinstance(statsmodels_link("probit"), links.Probit)
+    assert statsmodels_link("logit").inverse(0.0) == pytest.approx(0.5)
+
+
+def test_aux_counts():
+    assert n_aux("gaussian") == 1 and n_aux("bernoulli") == 0
+    assert n_aux("ordinal", np.array([0, 2, 1, 3])) == 3
+    assert FAMILIES["nbinomial_mean"].aux_names == ("/lnalpha",)
+
+
+@pytest.mark.parametrize("name,y", [
+    ("bernoulli", [0, 2]), ("poisson", [1, -1]), ("poisson", [1.5, 2]), ("gamma", [0.0, 1]),
+    ("ordinal", [0, 1.5]), ("gaussian", [np.nan, 1])])
+def test_bad_responses_raise_data_error(name, y):
+    with pytest.raises(DataError, match=name):
+        check_endog(name, np.array(y, float), np.ones(2))
+
+
+def test_engine_validates_inputs():
+    y = np.array([0, 1, 1, 0.0])
+    X = np.ones((4, 1))
+    g = np.array([0, 0, 1, 1])
+    with pytest.raises(SpecificationError, match="'quadrature'"):
+        TwoLevelGLMM(y, X, np.ones(4), g, "bernoulli", intmethod="quadrature")
+    with pytest.raises(DataError, match="3"):
+        TwoLevelGLMM(y, X[:3], np.ones(4), g, "bernoulli")
+    with pytest.raises(DataError, match="trials"):
+        TwoLevelGLMM(y, X, np.ones(4), g, "binomial")
+    m = TwoLevelGLMM(y, X, np.ones(4), g, "bernoulli")
+    with pytest.raises(DataError, match="coefficients"):
+        m.loglike(np.zeros(2), [], np.eye(1))
