@@ -23,6 +23,28 @@ from statsmodels_me.spec.errors import DataError, SpecificationError
 set_num_threads = _k.set_num_threads
 
 
+def sigma_gradient(L, grad_L):
+    """Gradient with respect to Sigma = L L' from the gradient with respect to its Cholesky
+    factor (reverse-mode Cholesky, Murray 2016, arXiv:1602.07527).
+
+    Parameters
+    ----------
+    L : (q, q) lower triangular with positive diagonal.
+    grad_L : (q, q) lower triangular, d f / d L_ab.
+
+    Returns
+    -------
+    G : (q, q) symmetric with df = trace(G dSigma) for symmetric dSigma, so that
+        d f / d theta_k = sum(G * dSigma/dtheta_k) (e.g. with ``CovarianceStructure.d_matrix``).
+    """
+    L = np.asarray(L, float)
+    P = np.tril(L.T @ np.tril(grad_L))
+    P[np.diag_indices_from(P)] *= 0.5
+    Linv = np.linalg.solve(L, np.eye(L.shape[0]))
+    G = Linv.T @ P @ Linv
+    return 0.5 * (G + G.T)
+
+
 class TwoLevelGLMM:
     """Marginal log likelihood of a two-level GLMM with b_j ~ N(0, Sigma) per cluster j.
 
