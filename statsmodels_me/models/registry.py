@@ -6,6 +6,14 @@ import importlib
 #: command -> "module:Class"
 _COMMANDS = {
     "mixed": "statsmodels_me.models.mixed:Mixed",
+    "meglm": "statsmodels_me.models.meglm:MEGLM",
+    "melogit": "statsmodels_me.models.meglm:MELogit",
+    "meprobit": "statsmodels_me.models.meglm:MEProbit",
+    "mecloglog": "statsmodels_me.models.meglm:MECloglog",
+    "mepoisson": "statsmodels_me.models.meglm:MEPoisson",
+    "menbreg": "statsmodels_me.models.meglm:MENBReg",
+    "meologit": "statsmodels_me.models.meglm:MEOLogit",
+    "meoprobit": "statsmodels_me.models.meglm:MEOProbit",
 }
 
 KNOWN_COMMANDS = ("mixed", "meglm", "melogit", "meprobit", "mecloglog", "meologit", "meoprobit",

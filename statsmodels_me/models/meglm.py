@@ -1,0 +1,609 @@
+"""``meglm`` and its shortcuts: two-level generalized linear mixed models.
+
+The marginal likelihood is integrated cluster by cluster by the Cython kernels of
+:class:`statsmodels_me.models.glmm_engine.TwoLevelGLMM` (Laplace, mode-curvature and
+mean-variance adaptive Gauss-Hermite, plain Gauss-Hermite). The optimizer works on
+(beta, ancillary, theta) with theta the covariance structures' parameters; results are reported
+on Stata's display scale (variances and covariances) by the delta method.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import optimize, stats
+
+from statsmodels_me.covariance import make_level_covariance
+from statsmodels_me.models.base import MEModel
+from statsmodels_me.models.glmm_engine import TwoLevelGLMM
+from statsmodels_me.postestimation.lrtest import lr_test_vs_fixed
+from statsmodels_me.results.fit_info import FitInfo, VCompGroup
+from statsmodels_me.spec.errors import ConvergenceWarning, DataError, SpecificationError
+
+_TITLES = {
+    ("bernoulli", "logit"): ("logistic", "logistic model"),
+    ("binomial", "logit"): ("logistic", "logistic model"),
+    ("bernoulli", "probit"): ("probit", "probit model"),
+    ("binomial", "probit"): ("probit", "probit model"),
+    ("bernoulli", "cloglog"): ("complementary log-log", "cloglog model"),
+    ("binomial", "cloglog"): ("complementary log-log", "cloglog model"),
+    ("poisson", "log"): ("Poisson", "Poisson model"),
+    ("nbinomial_mean", "log"): ("negative binomial", "nbinomial model"),
+    ("nbinomial_constant", "log"): ("negative binomial", "nbinomial model"),
+    ("ordinal", "logit"): ("ologit", "ologit model"),
+    ("ordinal", "probit"): ("oprobit", "oprobit model"),
+    ("ordinal", "cloglog"): ("ocloglog", "ocloglog model"),
+}
+_EFORM = {"or": "Odds ratio", "irr": "IRR", "eform": "exp(b)", "hr": "Haz. ratio"}
+
+
+def _engine_family(options):
+    fam = options.get("family", "gaussian")
+    if fam == "nbinomial":
+        return "nbinomial_constant" if options.get("dispersion") == "constant" \
+            else "nbinomial_mean"
+    return fam
+
+
+class MEGLM(MEModel):
+    """Two-level generalized linear mixed model (Stata's ``meglm`` and its shortcuts).
+
+    Parameters
+    ----------
+    design : Design
+        Built by :meth:`from_text` (``smf.meglm``, ``smf.melogit``, ...).
+    **options
+        Stata options as keywords (``intmethod``, ``intpoints``, ``family``, ``link``, ...).
+
+    Notes
+    -----
+    Models with one grouping level (any number of random effects and equations at that
+    level, any covariance structure, including ``_all`` with factor indicators) are
+    supported here; nested and crossed GLMMs raise ``NotImplementedError``.
+    """
+
+    command = "meglm"
+
+    def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
+                 **options):
+        super().__init__(endog, exog, groups, exog_re, design=design, **options)
+        d = self.design
+        opts = self.options
+        if len(d.levels) != 1:
+            raise NotImplementedError(
+                f"{self.spec.command}: models with {len(d.levels)} random-effects levels "
+                "(nested or crossed GLMMs) are not implemented yet; one grouping level is")
+        self.family = _engine_family(opts)
+        self.link = opts.get("link")
+        level = d.levels[0]
+        self.level = level
+        self.cov = make_level_covariance(level)
+        self.level_covs = [self.cov]
+        X = d.exog
+        xnames = list(d.exog_names)
+        y = d.endog
+        self.categories = None
+        if self.family == "ordinal":
+            if "_cons" in xnames:
+                keep = [i for i, n in enumerate(xnames) if n != "_cons"]
+                X, xnames = X[:, keep], [xnames[i] for i in keep]
+            cats = np.unique(y)
+            if len(cats) < 2:
+                raise DataError(f"ordinal outcome '{d.endog_names[0]}' has only one category "
+                                f"({cats[0]:g}); at least two are needed")
+            if not np.allclose(cats, np.round(cats)):
+                raise DataError(f"ordinal outcome '{d.endog_names[0]}' has non-integer "
+                                "values")
+            self.categories = cats
+            y = np.searchsorted(cats, y).astype(float)
+        self._X, self.k_fe = X, X.shape[1]
+        self._xnames = xnames
+        Z = self._level_Z(level)
+        trials = d.trials
+        if self.family == "binomial" and trials is None:
+            raise SpecificationError(f"{self.spec.command}: family(binomial) needs the number "
+                                     "of trials: binomial(varname|#)")
+        self.intmethod = str(opts.get("intmethod") or "mvaghermite").lower()
+        if self.intmethod == "pclaplace":
+            self.intmethod = "laplace"
+        self.intpoints = int(opts.get("intpoints") or (1 if self.intmethod == "laplace" else 7))
+        self.engine = TwoLevelGLMM(y, X, Z, level.codes.astype(np.int64), self.family,
+                                   self.link, trials=trials, offset=d.offset,
+                                   intmethod=self.intmethod, intpoints=self.intpoints)
+        self.link = self.engine.link
+        self.k_aux = self.engine.k_aux
+        self.ancillary_names = self._aux_names()
+        yname = d.endog_names[0]
+        names = xnames + [n for n in self.ancillary_names] + list(self.cov.display_names)
+        if self.family == "gaussian":
+            names.append(f"/var(e.{yname})")
+        self._set_param_names(names)
+        self.n_theta = self.cov.n_theta
+
+    # -- setup helpers -------------------------------------------------------------------
+    @staticmethod
+    def _level_Z(level):
+        cols = []
+        for b in level.blocks:
+            if b.factor_codes is not None:
+                ind = np.zeros((len(b.factor_codes), len(b.factor_levels)))
+                ind[np.arange(len(b.factor_codes)), b.factor_codes] = 1.0
+                cols.append(ind)
+            else:
+                cols.append(b.Z)
+        return np.hstack(cols)
+
+    def _aux_names(self):
+        if self.family == "ordinal":
+            return [f"/cut{k + 1}" for k in range(len(self.categories) - 1)]
+        if self.family == "nbinomial_mean":
+            return ["/lnalpha"]
+        if self.family == "nbinomial_constant":
+            return ["/lndelta"]
+        if self.family == "gamma":
+            return ["/logs"]
+        return []
+
+    # -- parameter maps -----------------------------------------------------------------
+    @property
+    def n_internal(self):
+        return self.k_fe + self.k_aux + self.n_theta
+
+    def _split(self, x):
+        k, a = self.k_fe, self.k_aux
+        return x[:k], x[k:k + a], x[k + a:]
+
+    def _display(self, x):
+        beta, aux, theta = self._split(x)
+        disp = self.cov.display(theta)
+        if self.family == "gaussian":
+            return np.concatenate([beta, disp, np.exp(aux)])
+        return np.concatenate([beta, aux, disp])
+
+    def _display_jacobian(self, x):
+        beta, aux, theta = self._split(x)
+        k, a = self.k_fe, self.k_aux
+        nd = len(self.cov.display_names)
+        J = np.zeros((len(self.param_names), self.n_internal))
+        J[:k, :k] = np.eye(k)
+        Jc = self.cov.display_jacobian(theta)
+        if self.family == "gaussian":
+            J[k:k + nd, k + a:] = Jc
+            J[-1, k] = np.exp(aux[0])
+        else:
+            J[k:k + a, k:k + a] = np.eye(a)
+            J[k + a:k + a + nd, k + a:] = Jc
+        return J
+
+    def _lambda_jacobian(self, theta, h=1e-7):
+        q = self.engine.q
+        J = np.empty((q * q, len(theta)))
+        for i in range(len(theta)):
+            tp, tm = theta.copy(), theta.copy()
+            tp[i] += h
+            tm[i] -= h
+            J[:, i] = ((self.cov.cholesky(tp) - self.cov.cholesky(tm)) / (2 * h)).ravel()
+        return J
+
+    def _L(self, theta):
+        L = self.cov.cholesky(theta)
+        return np.nan_to_num(L, nan=0.0) if not np.all(np.isfinite(L)) else L
+
+    def loglike_internal(self, x):
+        """Log likelihood at the internal parameters (beta, ancillary, theta)."""
+        beta, aux, theta = self._split(np.asarray(x, float))
+        L = self.cov.cholesky(theta)
+        if not np.all(np.isfinite(L)):
+            return -np.inf
+        return self.engine.loglike(beta, aux, L)
+
+    def score_internal(self, x):
+        """Log likelihood and its gradient in the internal parameters."""
+        x = np.asarray(x, float)
+        beta, aux, theta = self._split(x)
+        L = self.cov.cholesky(theta)
+        if not np.all(np.isfinite(L)):
+            return -np.inf, np.zeros_like(x)
+        llf, gb, ga, gL = self.engine.loglike_and_grad(beta, aux, L)
+        gt = gL.ravel() @ self._lambda_jacobian(theta) if self.n_theta else np.zeros(0)
+        return llf, np.concatenate([gb, ga, gt])
+
+    def loglike(self, params):
+        """Log likelihood at display-scale parameters (``params`` of the results)."""
+        return self.loglike_internal(self._internal_from_display(np.asarray(params, float)))
+
+    def _internal_from_display(self, params):
+        k, a = self.k_fe, self.k_aux
+        nd = len(self.cov.display_names)
+        beta = params[:k]
+        if self.family == "gaussian":
+            disp, aux = params[k:k + nd], np.log(params[-1:])
+        else:
+            aux, disp = params[k:k + a], params[k + a:k + a + nd]
+        theta = self.cov.theta_from_display(disp) if self.n_theta else np.zeros(0)
+        return np.concatenate([beta, aux, theta])
+
+    # -- estimation ------------------------------------------------------------------------
+    def _aux_start(self):
+        if self.family == "ordinal":
+            y = self.engine.endog
+            K = len(self.categories)
+            cum = np.array([(y <= k).mean() for k in range(K - 1)])
+            cum = np.clip(cum, 1e-3, 1 - 1e-3)
+            ppf = stats.norm.ppf if self.link == "probit" else (
+                lambda p: np.log(p / (1 - p)) if self.link == "logit"
+                else np.log(-np.log(1 - p)))
+            return ppf(cum)
+        if self.family == "gaussian":
+            return np.array([np.log(max(np.var(self.engine.endog), 1e-8))])
+        return np.zeros(self.k_aux)
+
+    def _fit_fixed(self, log):
+        """The model without random effects (Stata's "Fitting fixed-effects model")."""
+        eng = self.engine
+        zeroL = np.zeros((eng.q, eng.q))
+        k = self.k_fe
+
+        def f(z):
+            llf, gb, ga, _ = eng.loglike_and_grad(z[:k], z[k:], zeroL)
+            if not np.isfinite(llf):
+                return np.inf, np.zeros_like(z)
+            return -llf, -np.concatenate([gb, ga])
+        z0 = np.concatenate([self._beta_start(), self._aux_start()])
+        it = [0]
+        log.append("Fitting fixed-effects model:")
+
+        def cb(zk, *a):
+            it[0] += 1
+        res = optimize.minimize(f, z0, jac=True, method="BFGS", callback=cb,
+                                options={"gtol": 1e-8, "maxiter": 500})
+        log.append(f"Iteration {it[0]}:  Log likelihood = {-res.fun:.8g}")
+        return res.x, -res.fun
+
+    def _beta_start(self):
+        beta = np.zeros(self.k_fe)
+        if "_cons" in self._xnames and self.family != "ordinal":
+            y = self.engine.endog / self.engine.trials
+            m = float(np.clip(y.mean(), 1e-3, None))
+            j = self._xnames.index("_cons")
+            if self.link == "logit":
+                m = min(m, 1 - 1e-3)
+                beta[j] = np.log(m / (1 - m))
+            elif self.link == "probit":
+                beta[j] = stats.norm.ppf(min(m, 1 - 1e-3))
+            elif self.link == "cloglog":
+                beta[j] = np.log(-np.log(1 - min(m, 1 - 1e-3)))
+            elif self.link == "log":
+                beta[j] = np.log(m)
+            else:
+                beta[j] = float(self.engine.endog.mean())
+        return beta
+
+    def fit(self, start_params=None, maxiter=500, disp=False, **kwargs):
+        """Maximize the (approximate) marginal log likelihood.
+
+        Parameters
+        ----------
+        start_params : array_like, optional
+            Internal starting values (beta, ancillary, theta).
+        maxiter : int
+        disp : bool
+            Print Stata's iteration log.
+
+        Returns
+        -------
+        MEGLMResults
+        """
+        log = []
+        z_fixed, llf_fixed = self._fit_fixed(log)
+        constraints = self.options.get("constraints") or ()
+        bounds = [(None, None)] * (self.k_fe + self.k_aux) + list(self.cov.theta_bounds())
+        if start_params is not None:
+            x0 = np.asarray(start_params, float)
+        else:
+            t0 = self.cov.theta_start()
+            best = None
+            log.append("Refining starting values:")
+            for s in (0.25, 0.5, 1.0, 2.0):
+                cand = np.concatenate([z_fixed, t0 * s])
+                val = self.loglike_internal(cand)
+                if best is None or val > best[0]:
+                    best = (val, cand)
+            x0 = best[1]
+            log.append(f"Grid node 0:  Log likelihood = {best[0]:.8g}")
+        log.append("Fitting full model:")
+        if constraints:
+            x, cov_disp, it = self._fit_constrained(x0, constraints, log, maxiter)
+        else:
+            if self.intmethod != "laplace":
+                # The Laplace approximation costs one node per cluster instead of
+                # intpoints**q: optimize it first, then run Newton steps on the quadrature
+                # likelihood with the Laplace Hessian (a chord method; the two Hessians
+                # differ by the quadrature correction only, so few steps are needed).
+                full = self.engine
+                self.engine = self._laplace_engine()
+                try:
+                    x0, _ = self._optimize(x0, bounds, [], maxiter, warn=False)
+                    free = self._free(x0, bounds)
+                    H0 = self._hessian_internal(x0, free)
+                finally:
+                    self.engine = full
+                x, it = self._chord_newton(x0, H0, free, bounds, log)
+            else:
+                x, it = self._optimize(x0, bounds, log, maxiter)
+            cov_disp = self._cov_display(x, bounds)
+        llf = self.loglike_internal(x)
+        params = self._display(x)
+        if disp:
+            print("\n".join(log))
+        info = self._fit_info(params, cov_disp, llf, llf_fixed, it, log)
+        from statsmodels_me.results.meglm_results import MEGLMResults, MEGLMResultsWrapper
+        res = MEGLMResults(self, params, cov_disp, info)
+        res._internal = x
+        return MEGLMResultsWrapper(res)
+
+    def _laplace_engine(self):
+        e = self.engine
+        return TwoLevelGLMM(e.endog, e.exog, e.Z, e._gsorted, e.family, e.link,
+                            trials=e.trials, offset=e.offset, intmethod="laplace")
+
+    def _optimize(self, x0, bounds, log, maxiter, warn=True):
+        last = {}
+
+        def f(x):
+            llf, g = self.score_internal(x)
+            last["f"] = llf
+            if not np.isfinite(llf):
+                return np.inf, np.zeros_like(x)
+            return -llf, -g
+        it = [0]
+
+        def cb(xk, *a):
+            it[0] += 1
+            log.append(f"Iteration {it[0]}:  Log likelihood = {last.get('f', np.nan):.8g}")
+        res = optimize.minimize(f, x0, jac=True, method="L-BFGS-B", bounds=bounds, callback=cb,
+                                options={"maxiter": maxiter, "ftol": 1e-14, "gtol": 1e-7,
+                                         "maxls": 50})
+        x = res.x
+        # variance parameters that stalled at zero (a stationary point of the likelihood,
+        # which is even in a standard deviation): scan away from zero and restart if better
+        at_zero = [i for i, (lo, _) in enumerate(bounds) if lo == 0.0 and x[i] <= 1e-6]
+        if at_zero:
+            best, fbest = x, -self.loglike_internal(x)
+            for i in at_zero:
+                for v in np.geomspace(1e-2, 3.0, 10):
+                    t = best.copy()
+                    t[i] = v
+                    fv = -self.loglike_internal(t)
+                    if fv < fbest - 1e-8:
+                        best, fbest = t, fv
+            if best is not x:
+                res = optimize.minimize(f, best, jac=True, method="L-BFGS-B", bounds=bounds,
+                                        callback=cb, options={"maxiter": maxiter,
+                                                              "ftol": 1e-14, "gtol": 1e-7})
+                x = res.x
+        if warn and not res.success:
+            warnings.warn(f"{self.spec.command}: optimizer stopped without convergence: "
+                          f"{res.message}", ConvergenceWarning, stacklevel=3)
+        return x, it[0]
+
+    @staticmethod
+    def _free(x, bounds):
+        return [i for i, (lo, _) in enumerate(bounds)
+                if not (lo is not None and abs(x[i] - lo) < 1e-6)]
+
+    def _chord_newton(self, x, H, free, bounds, log, maxit=50):
+        """Newton iterations with a fixed Hessian ``H`` (on the ``free`` coordinates)."""
+        lo = np.array([b[0] if b[0] is not None else -np.inf for b in bounds])
+        f, g = self.score_internal(x)
+        try:
+            Hinv = np.linalg.inv(H)
+        except np.linalg.LinAlgError:
+            Hinv = np.linalg.pinv(H)
+        it = 0
+        for it in range(1, maxit + 1):
+            step = np.zeros_like(x)
+            step[free] = -Hinv @ g[free]
+            t, accepted = 1.0, False
+            for _ in range(12):
+                cand = np.maximum(x + t * step, lo)
+                fc, gc = self.score_internal(cand)
+                if np.isfinite(fc) and fc >= f - 1e-12:
+                    accepted = True
+                    break
+                t *= 0.5
+            if not accepted:
+                break
+            done = fc - f < 1e-10 and np.max(np.abs(t * step)) < 1e-6
+            x, f, g = cand, fc, gc
+            log.append(f"Iteration {it}:  Log likelihood = {f:.8g}")
+            if done:
+                break
+        return x, it
+
+    def _hessian_internal(self, x, free):
+        H = np.empty((len(free), len(free)))
+        for a, i in enumerate(free):
+            h = 1e-5 * max(abs(x[i]), 1e-1)
+            xp, xm = x.copy(), x.copy()
+            xp[i] += h
+            xm[i] -= h
+            H[:, a] = (self.score_internal(xp)[1][free] - self.score_internal(xm)[1][free]) \
+                / (2 * h)
+        return 0.5 * (H + H.T)
+
+    def _cov_display(self, x, bounds):
+        free = self._free(x, bounds)
+        H = self._hessian_internal(x, free)
+        try:
+            cinv = np.linalg.inv(-H)
+            if np.any(np.diag(cinv) < 0):
+                raise np.linalg.LinAlgError
+        except np.linalg.LinAlgError:
+            cinv = np.linalg.pinv(-H)
+            warnings.warn(f"{self.spec.command}: Hessian is not negative definite at the "
+                          "optimum (non-concave region); standard errors are unreliable",
+                          ConvergenceWarning, stacklevel=3)
+        cov = np.zeros((len(x), len(x)))
+        cov[np.ix_(free, free)] = cinv
+        if len(free) < len(x):
+            names = [self.param_names[i] for i in range(len(x)) if i not in free
+                     and i < len(self.param_names)]
+            warnings.warn(f"{self.spec.command}: variance component estimated at the boundary "
+                          f"(zero); its standard error is not reported ({', '.join(names)})",
+                          ConvergenceWarning, stacklevel=3)
+        J = self._display_jacobian(x)
+        return J @ cov @ J.T
+
+    def _fit_constrained(self, x0, constraints, log, maxiter):
+        """Linear constraints on display-scale parameters: optimize in their null space."""
+        from statsmodels_me.results.constraints import linear_constraints
+        names = self.param_names
+        R, r = linear_constraints(list(constraints), names)
+        R, r = np.atleast_2d(R), np.atleast_1d(r).astype(float)
+        d0 = self._display(x0)
+        # particular solution closest to the start, and a basis of the null space of R
+        p0 = d0 - np.linalg.pinv(R) @ (R @ d0 - r)
+        _, s, vt = np.linalg.svd(R)
+        rank = int((s > 1e-10).sum())
+        N = vt[rank:].T
+
+        var_idx = [self.k_fe + (0 if self.family == "gaussian" else self.k_aux) + i
+                   for i, row in enumerate(self.cov.rows) if row.is_variance]
+        if self.family == "gaussian":
+            var_idx.append(len(names) - 1)
+
+        def internal(z):
+            d = p0 + N @ z
+            if np.any(d[var_idx] <= 0):
+                return None
+            try:
+                return self._internal_from_display(d)
+            except (SpecificationError, ValueError, FloatingPointError):
+                return None
+
+        def f(z):
+            xi = internal(z)
+            if xi is None:
+                return np.inf
+            v = self.loglike_internal(xi)
+            return -v if np.isfinite(v) else np.inf
+        z0 = np.zeros(N.shape[1])
+        it = [0]
+
+        def cb(zk, *a):
+            it[0] += 1
+            log.append(f"Iteration {it[0]}:  Log likelihood = {-f(zk):.8g}")
+        with np.errstate(invalid="ignore"):  # infeasible trial points are +inf
+            res = optimize.minimize(f, z0, method="BFGS", callback=cb,
+                                    options={"gtol": 1e-7, "maxiter": maxiter})
+            res = optimize.minimize(f, res.x, method="Nelder-Mead",
+                                    options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
+        z = res.x
+        from statsmodels.tools.numdiff import approx_hess3
+        H = approx_hess3(z, f, epsilon=1e-4 * np.maximum(np.abs(z), 1e-1))
+        covz = np.linalg.inv(H)
+        return internal(z), N @ covz @ N.T, it[0]
+
+    def _fit_info(self, params, cov, llf, llf_fixed, iterations, log):
+        k = self.k_fe
+        groups = []
+        pos = k + (0 if self.family == "gaussian" else self.k_aux)
+        rows = []
+        for lab in self.cov.vcomp_labels:
+            rows.append((lab.split(": ", 1)[1], pos))
+            pos += 1
+        groups.append(VCompGroup(self.cov.level_label, self.cov.kind_label, rows))
+        test = [i for i, n in enumerate(self._xnames) if n != "_cons"]
+        wald = None
+        if test:
+            b = params[test]
+            V = cov[np.ix_(test, test)]
+            try:
+                chi2 = float(b @ np.linalg.solve(V, b))
+                wald = (chi2, len(test), float(stats.chi2.sf(chi2, len(test))))
+            except np.linalg.LinAlgError:
+                wald = None
+        ttl, versus = _TITLES.get((self.family, self.link),
+                                  ("GLM", "linear model" if self.family == "gaussian"
+                                   else "fixed-effects model"))
+        fixed_cov = self.cov.n_theta == 0
+        lr = None if fixed_cov or self.options.get("constraints") else lr_test_vs_fixed(
+            llf, llf_fixed, self.n_theta, 0, versus)
+        eform = next((_EFORM[k] for k in ("or", "irr", "eform", "hr") if self.options.get(k)),
+                     None)
+        notes = []
+        if eform:
+            what = {"Odds ratio": "odds ratios", "IRR": "incidence-rate ratios"}.get(
+                eform, "exponentiated coefficients")
+            notes.append(f"Estimates are transformed only in the first equation to {what}.")
+            if "_cons" in self._xnames:
+                base = {"Odds ratio": "baseline odds", "IRR": "baseline incidence rate"}.get(
+                    eform, "the baseline")
+                notes.append(f"_cons estimates {base} (conditional on zero random effects).")
+        extra = []
+        if self.family == "binomial" and isinstance(self.options.get("binomial"), str):
+            extra.append(("Binomial variable", self.options["binomial"]))
+        if ttl == "GLM":
+            extra += [("Family", self.family.split("_")[0]), ("Link", self.link)]
+        residual = None
+        if self.family == "gaussian":
+            residual = (f"var(e.{self.design.endog_names[0]})", len(params) - 1)
+        return FitInfo(
+            title=f"Mixed-effects {ttl} regression" if ttl != "GLM" else "Mixed-effects GLM",
+            llf=float(llf), k_fe=k, ancillary=list(range(k, k + (0 if self.family == "gaussian"
+                                                                 else self.k_aux))),
+            vcomp_groups=groups, residual=residual, eform=eform, wald=wald, lr_test=lr,
+            llf_fixed=float(llf_fixed), intmethod=self.intmethod,
+            intpoints=None if self.intmethod == "laplace" else self.intpoints,
+            extra_header=extra, notes=notes, iterations=iterations, iteration_log=log)
+
+    # latent residual variance for estat icc on the latent scale
+    @property
+    def latent_residual_variance(self):
+        if self.family in ("bernoulli", "binomial", "ordinal"):
+            return {"logit": np.pi ** 2 / 3, "probit": 1.0}.get(self.link)
+        return None
+
+
+class MELogit(MEGLM):
+    """``melogit``: bernoulli (or ``binomial()``) family, logit link."""
+
+    command = "melogit"
+
+
+class MEProbit(MEGLM):
+    """``meprobit``: bernoulli (or ``binomial()``) family, probit link."""
+
+    command = "meprobit"
+
+
+class MECloglog(MEGLM):
+    """``mecloglog``: bernoulli (or ``binomial()``) family, complementary log-log link."""
+
+    command = "mecloglog"
+
+
+class MEPoisson(MEGLM):
+    """``mepoisson``: Poisson family, log link."""
+
+    command = "mepoisson"
+
+
+class MENBReg(MEGLM):
+    """``menbreg``: negative binomial, mean (``/lnalpha``) or constant (``/lndelta``)
+    dispersion."""
+
+    command = "menbreg"
+
+
+class MEOLogit(MEGLM):
+    """``meologit``: ordinal family, logit link; cutpoints ``/cut1`` ...."""
+
+    command = "meologit"
+
+
+class MEOProbit(MEGLM):
+    """``meoprobit``: ordinal family, probit link."""
+
+    command = "meoprobit"

@@ -1,0 +1,162 @@
+"""``predict`` after ``meglm`` and its shortcuts."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from statsmodels_me._integrate.quadrature import gh_grid
+from statsmodels_me.spec.errors import SpecificationError
+
+PREDICT_STATISTICS = ("mu", "eta", "xb", "reffects", "reses", "pearson", "deviance",
+                      "anscombe", "pr")
+
+
+def _inverse_link(link, eta):
+    if link == "identity":
+        return eta
+    if link == "log":
+        return np.exp(eta)
+    if link == "logit":
+        return special.expit(eta)
+    if link == "probit":
+        return stats.norm.cdf(eta)
+    if link == "cloglog":
+        return -np.expm1(-np.exp(eta))
+    raise SpecificationError(f"unknown link '{link}'")
+
+
+def _eb(results, ebmodes):
+    model = results.model
+    beta, aux, theta = model._split(results._internal)
+    L = model.cov.cholesky(theta)
+    fn = model.engine.ebmodes if ebmodes else model.engine.ebmeans
+    return fn(beta, aux, L)
+
+
+def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=None):
+    """Predictions after ``meglm`` (Stata's ``predict``).
+
+    Parameters
+    ----------
+    statistic : str
+        ``mu`` (mean response; probability for binary outcomes), ``eta`` (linear predictor
+        with the predicted random effects), ``xb`` (fixed part only), ``reffects``
+        (empirical Bayes means of the random effects, or modes with ``ebmodes=True``),
+        ``reses`` (their posterior standard deviations), ``pearson``, ``deviance`` and
+        ``anscombe`` residuals, ``pr`` (ordinal: probability of ``outcome``).
+    conditional : bool
+        ``True`` (Stata's default ``conditional(ebmeans)``) plugs in the predicted random
+        effects; ``False`` gives the marginal mean, integrating over the random effects
+        (Stata's ``marginal``).
+    ebmodes : bool
+        Use posterior modes instead of means.
+    outcome : number, optional
+        For ``pr`` after ordinal models: the outcome value (default: the first category).
+
+    Returns
+    -------
+    pandas.Series or pandas.DataFrame indexed like the estimation sample.
+    """
+    if statistic not in PREDICT_STATISTICS:
+        raise SpecificationError(f"predict: unknown statistic '{statistic}'; expected one of "
+                                 f"{', '.join(PREDICT_STATISTICS)}")
+    model = results.model
+    eng = model.engine
+    idx = model.design.row_index
+    beta, aux, theta = model._split(results._internal)
+    codes = model.level.codes
+    # the engine sorts rows by cluster; the design rows are in data order
+    X, Z, off = model._X, model._level_Z(model.level), model.design.offset
+    off = np.zeros(len(X)) if off is None else off
+    xb = X @ beta
+    if statistic == "xb":
+        return pd.Series(xb, index=idx, name="xb")
+    if statistic in ("reffects", "reses"):
+        means, covs = _eb(results, ebmodes)
+        vals = means if statistic == "reffects" else np.sqrt(np.diagonal(covs, axis1=1, axis2=2))
+        cols = [f"{n}[{model.level.label}]" for n in _effect_names(model)]
+        return pd.DataFrame(vals[codes], index=idx, columns=cols)
+    if conditional:
+        means, _ = _eb(results, ebmodes)
+        eta = xb + off + np.einsum("ij,ij->i", Z, means[codes])
+    else:
+        eta = None
+    if statistic == "eta":
+        if eta is None:
+            raise SpecificationError("predict eta: the marginal linear predictor is xb")
+        return pd.Series(eta, index=idx, name="eta")
+    if model.family == "ordinal":
+        if statistic != "pr":
+            raise SpecificationError(f"predict {statistic}: after ordinal models use 'pr' "
+                                     "with outcome=")
+        cats = model.categories
+        k = 0 if outcome is None else int(np.flatnonzero(cats == outcome)[0]) \
+            if np.any(cats == outcome) else None
+        if k is None:
+            raise SpecificationError(f"predict pr: outcome({outcome}) is not one of "
+                                     f"{', '.join(f'{c:g}' for c in cats)}")
+
+        def pr(e):
+            cut = np.concatenate([[-np.inf], aux, [np.inf]])
+            return _inverse_link(model.link, cut[k + 1] - e) - _inverse_link(model.link,
+                                                                             cut[k] - e)
+        vals = pr(eta) if conditional else _marginal(results, xb + off, pr)
+        return pd.Series(vals, index=idx, name=f"pr{cats[k]:g}")
+    trials = eng.trials[np.argsort(eng.order)]
+    mu = (_inverse_link(model.link, eta) if conditional else
+          _marginal(results, xb + off, lambda e: _inverse_link(model.link, e)))
+    mu = mu * trials if model.family == "binomial" else mu
+    if statistic == "mu":
+        return pd.Series(mu, index=idx, name="mu")
+    y = model.design.endog
+    return pd.Series(_residual(statistic, model.family, y, mu, trials, aux), index=idx,
+                     name=statistic)
+
+
+def _effect_names(model):
+    return [n for b in model.level.blocks for n in (
+        [f"{v:g}.{b.names[0][2:]}" for v in b.factor_levels] if b.factor_codes is not None
+        else b.names)]
+
+
+def _marginal(results, fixed_eta, fn, points=15):
+    """E over b ~ N(0, Sigma) of fn(fixed_eta + z'b), by Gauss-Hermite quadrature."""
+    model = results.model
+    theta = model._split(results._internal)[2]
+    L = model.cov.cholesky(theta)
+    Z = model._level_Z(model.level)
+    nodes, logw = gh_grid(points if L.shape[0] <= 2 else 5, L.shape[0])
+    w = np.exp(logw)
+    out = np.zeros(len(fixed_eta))
+    ZL = Z @ L
+    for node, wk in zip(nodes, w):
+        out += wk * fn(fixed_eta + ZL @ node)
+    return out / w.sum()
+
+
+def _residual(kind, family, y, mu, n, aux):
+    if family in ("bernoulli", "binomial"):
+        var = mu * (1 - mu / n)
+        dev_i = 2 * (special.xlogy(y, y / mu) + special.xlogy(n - y, (n - y) / (n - mu)))
+    elif family == "poisson":
+        var = mu
+        dev_i = 2 * (special.xlogy(y, y / mu) - (y - mu))
+    elif family == "gaussian":
+        var = np.ones_like(mu)
+        dev_i = (y - mu) ** 2
+    else:
+        raise SpecificationError(f"predict {kind}: not available for family {family}")
+    if kind == "pearson":
+        return (y - mu) / np.sqrt(var)
+    if kind == "deviance":
+        return np.sign(y - mu) * np.sqrt(np.maximum(dev_i, 0))
+    # Anscombe residuals (McCullagh & Nelder 1989, sec. 2.4.2)
+    if family == "poisson":
+        return 1.5 * (y ** (2 / 3) - mu ** (2 / 3)) / mu ** (1 / 6)
+    if family == "gaussian":
+        return y - mu
+    p_y, p_mu = y / n, mu / n
+    ib = special.betainc(2 / 3, 2 / 3, np.clip(p_y, 0, 1)) - special.betainc(
+        2 / 3, 2 / 3, np.clip(p_mu, 0, 1))
+    return np.sqrt(n) * special.beta(2 / 3, 2 / 3) * ib / (p_mu * (1 - p_mu)) ** (1 / 6)

@@ -1,0 +1,97 @@
+"""meglm and shortcuts against the numbers printed in Stata's [ME] me entry (examples 3, 5, 6).
+
+Reference numbers: ../shared/validation/seed_examples.json (transcribed from the printed output
+of the spec, /work/shared/spec/000_0f4636fa6ec97535.txt), bundled in the package as
+statsmodels_me/datasets/seed_examples.json.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import statsmodels_me.formula.api as smf
+from statsmodels_me.datasets import load
+
+SEED = Path(__file__).resolve().parents[2] / "statsmodels_me" / "datasets" / "seed_examples.json"
+
+
+def seed(example_id):
+    return next(e for e in json.loads(SEED.read_text())["examples"] if e["id"] == example_id)
+
+
+def rel(a, b):
+    return abs(a - b) / abs(b)
+
+
+@pytest.fixture(scope="module")
+def ex3_fit():
+    ex = seed("ex3_admissions_binomial")
+    return ex, smf.melogit(ex["command"], data=load("admissions")).fit()
+
+
+def test_example3_binomial_logit(ex3_fit):
+    ex, res = ex3_fit
+    assert rel(res.llf, ex["llf"]) < 1e-7
+    assert rel(res.llf_fixed, ex["llf_fixed_only"]) < 1e-7
+    assert res.info.intmethod == "mvaghermite" and res.info.intpoints == 7
+    for name, (orat, se) in ex["coef"].items():
+        b = res.params[name]
+        assert rel(np.exp(b), orat) < 1e-5, name
+        assert rel(np.exp(b) * res.bse[name], se) < 1e-3, name
+        lo, hi = ex["ci"][name]
+        ci = np.exp(res.conf_int().loc[name].to_numpy())
+        assert rel(ci[0], lo) < 1e-3 and rel(ci[1], hi) < 1e-3
+    assert abs(res.lr_test.stat - ex["lr_vs_fixed"]["stat"]) < 0.006
+    assert res.lr_test.kind == "chibar2(01)"
+    assert abs(res.wald[0] - ex["wald_chi2"][0]) < 0.006
+
+
+def test_example3_variance_component(ex3_fit):
+    """var(_cons[department]) = 1.345383 (se .460702).
+
+    Our optimum of the same 7-point mean-variance adaptive quadrature differs from the printed
+    estimate by 2.3e-5 relative, and the log likelihood there is *higher* than at Stata's
+    printed point (checked below): the likelihood is flat in this variance (se 0.46), and
+    Stata stops on its scaled-gradient criterion (nrtolerance 1e-5) before this last digit
+    settles. So the estimate is checked to 5e-5 and, more strictly, that our optimum is at
+    least as good as Stata's point under the same approximation.
+    """
+    ex, res = ex3_fit
+    est, se, lo, hi = ex["vcomp"]["department: var(_cons)"]
+    row = res.vcomp.loc["department: var(_cons)"]
+    assert rel(row["estimate"], est) < 5e-5
+    assert rel(row["std_err"], se) < 1e-3
+    assert rel(row["ci_lower"], lo) < 1e-3 and rel(row["ci_upper"], hi) < 1e-3
+    stata = np.array([np.log(ex["coef"]["female"][0]), np.log(ex["coef"]["_cons"][0]), est])
+    assert res.llf >= res.model.loglike(stata) - 1e-10
+
+
+def test_example6_fixed_covariance_laplace():
+    ex = seed("ex6_diuretics_fixed_covariance")
+    d = load("diuretics")
+    res = smf.meglm(ex["command"], data=d, matrices={"f": np.diag(d["var"].to_numpy())}).fit()
+    assert rel(res.llf, ex["llf"]) < 1e-7
+    assert rel(res.llf_fixed, ex["llf_fixed_only"]) < 1e-7
+    b, se = ex["coef"]["_cons"]
+    assert rel(res.params["_cons"], b) < 1e-5 and rel(res.bse["_cons"], se) < 1e-3
+    est, se, lo, hi = ex["vcomp"]["var(e.lnor)"]
+    row = res.vcomp.loc["var(e.lnor)"]
+    assert rel(row["estimate"], est) < 1e-5 and rel(row["std_err"], se) < 1e-3
+    assert rel(row["ci_lower"], lo) < 1e-3 and rel(row["ci_upper"], hi) < 1e-3
+
+
+def test_example6_constraint_form():
+    ex = seed("ex6_diuretics_fixed_covariance")
+    alt = ex["alternatives"][0]
+    d = load("diuretics")
+    res = smf.meglm(alt["command"], data=d, constraints={1: alt["constraint"]}).fit()
+    assert rel(res.llf, alt["llf"]) < 1e-7
+    assert res.params["/var(std[trial])"] == pytest.approx(1.0, abs=1e-9)
+    assert rel(res.params["_cons"], ex["coef"]["_cons"][0]) < 1e-5
+    assert rel(res.bse["_cons"], ex["coef"]["_cons"][1]) < 1e-3
+    assert rel(res.params["/var(e.lnor)"], ex["vcomp"]["var(e.lnor)"][0]) < 1e-5
+    # the same constraint written as a list of strings
+    res2 = smf.meglm("lnor || trial: std, nocons", data=d,
+                     constraints=["/var(std[trial]) = 1"]).fit()
+    assert rel(res2.llf, alt["llf"]) < 1e-7
