@@ -128,3 +128,17 @@ def test_laplace_equals_one_point_mcaghermite(family, link, q):
     mc = _engine(d, family, link, "mcaghermite", 1)
     mc._method = 1  # bypass the engine's redirection of mcaghermite(1) to the Laplace path
     assert mc.loglike(*args) == pytest.approx(lap.loglike(*args), rel=1e-10, abs=1e-10)
+
+
+@pytest.mark.parametrize("method,points", [("laplace", 1), ("mvaghermite", 7),
+                                           ("mcaghermite", 7), ("ghermite", 7)])
+def test_zero_variance_is_the_glm_loglike(method, points):
+    """With Sigma = 0 every rule returns the fixed-effects log likelihood exactly
+    (reference: scipy.stats densities summed); unused cluster codes contribute 0."""
+    d = simulate("binomial", "probit", q=2, G=5, nj=6, seed=9)
+    d["groups"] = np.where(d["groups"] == 2, 7, d["groups"])  # codes 2, 5, 6 unused
+    ref = reference_logpdf("binomial", "probit", d["endog"], d["exog"] @ d["beta"],
+                           d["trials"]).sum()
+    m = _engine(d, "binomial", "probit", method, points)
+    assert m.loglike(d["beta"], d["aux"], np.zeros((2, 2))) == pytest.approx(ref, rel=1e-12)
+    assert m.n_groups == 8
