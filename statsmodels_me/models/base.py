@@ -96,7 +96,13 @@ class MEModel(LikelihoodModel):
         from statsmodels_me.spec import parse
 
         spec = parse(text, command=cls.command, **options)
-        return cls(design=build_design(spec, data))
+        design = build_design(spec, data)
+        return cls.class_for_design(design)(design=design)
+
+    @classmethod
+    def class_for_design(cls, design):
+        """The class that fits this design (subclasses route, e.g., multilevel GLMMs)."""
+        return cls
 
     from_formula = from_text
 

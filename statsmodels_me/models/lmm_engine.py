@@ -21,7 +21,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-from statsmodels_me._integrate.lmm_kernels import one_term_deviance
+from statsmodels_me._integrate.lmm_kernels import one_term_deviance, solve_lower
 
 
 @dataclass
@@ -49,6 +49,16 @@ class LMMTerm:
         rows = np.repeat(np.arange(n), q)
         cols = (self.codes[:, None] * q + np.arange(q)[None, :]).ravel()
         return sp.csr_matrix((self.Z.ravel(), (rows, cols)), shape=(n, self.size))
+
+
+def _tri(L, B, transpose=False):
+    """Solve ``L X = B`` (``L' X = B`` with ``transpose``) for a lower-triangular ``L``.
+
+    Small systems use the BLAS-free kernel (a threaded ``trsm`` is slow on tiny blocks).
+    """
+    if L.shape[0] <= 400:
+        return solve_lower(np.ascontiguousarray(L), B, transpose)
+    return sla.solve_triangular(L, B, lower=True, trans=1 if transpose else 0)
 
 
 def _grouped_cross(codes, G, A, B):
@@ -175,8 +185,8 @@ class LMMEngine:
         M22[np.diag_indices(r2)] += 1.0
         M22 -= (L21 @ L21.T).toarray()
         L22 = np.linalg.cholesky(M22)
-        RZX2 = sla.solve_triangular(L22, d2[:, None] * self.Z2tX - L21 @ RZX1, lower=True)
-        ry2 = sla.solve_triangular(L22, d2 * self.Z2ty - L21 @ ry1, lower=True)
+        RZX2 = _tri(L22, d2[:, None] * self.Z2tX - L21 @ RZX1)
+        ry2 = _tri(L22, d2 * self.Z2ty - L21 @ ry1)
         logdet = 2.0 * np.log(L11).sum() + 2.0 * np.log(np.diag(L22)).sum()
         lam2 = sp.diags(d2).tocsr()
         f = {"lams": lams, "L11": L11[:, None, None], "RZX1": RZX1[:, None, :],
@@ -188,8 +198,8 @@ class LMMEngine:
         XtX = self.XtX - RZX.T @ RZX
         Xty = self.Xty - RZX.T @ ry
         RX = np.linalg.cholesky(XtX)
-        gamma = sla.solve_triangular(RX, Xty, lower=True)
-        beta = sla.solve_triangular(RX.T, gamma, lower=False)
+        gamma = _tri(RX, Xty)
+        beta = _tri(RX, gamma, transpose=True)
         r2 = self.yty - ry @ ry - gamma @ gamma
         f.update(RX=RX, beta=beta, r2=max(r2, 1e-300), logdet=logdet,
                  logdetX=2.0 * np.log(np.diag(RX)).sum())
@@ -223,9 +233,8 @@ class LMMEngine:
             M22 = lam2.T @ self.A22 @ lam2
             M22 = np.asarray(M22) + np.eye(M22.shape[0]) - (L21 @ L21.T).toarray()
             L22 = np.linalg.cholesky(M22)
-            RZX2 = sla.solve_triangular(L22, np.asarray(lam2.T @ self.Z2tX) - L21 @ RZX,
-                                        lower=True)
-            ry2 = sla.solve_triangular(L22, lam2.T @ self.Z2ty - L21 @ ry, lower=True)
+            RZX2 = _tri(L22, np.asarray(lam2.T @ self.Z2tX) - L21 @ RZX)
+            ry2 = _tri(L22, lam2.T @ self.Z2ty - L21 @ ry)
             logdet += 2.0 * np.log(np.diag(L22)).sum()
             f.update(L21=L21, L22=L22, RZX2=RZX2, ry2=ry2, lam2=lam2)
             RZX = np.vstack([RZX, RZX2])
@@ -246,7 +255,7 @@ class LMMEngine:
         if self.rest:
             return None
         theta = np.asarray(theta, float)
-        dev, _, _, r2, logdetC, gld, gr2 = self._one_term(theta, want_grad=True)
+        dev, _, _, r2, logdetC, gld, gr2, *_ = self._one_term(theta, want_grad=True)
         if not np.isfinite(dev):
             return None
         m = self.n - self.p if self.reml else self.n
@@ -258,6 +267,42 @@ class LMMEngine:
         g[t1.theta_index] = -0.5 * ((gld + gr2 / s2).ravel() @ J)
         g[-1] = -0.5 * (m / s2 - r2 / s2 ** 2)
         return ll, g
+
+    def em_moments(self, theta):
+        """Deviance and, per term, E[b b' | y] / s2 averaged over groups, at ``theta``.
+
+        The EM update of a term's relative covariance (Laird and Ware 1982, Biometrics 38,
+        963-974; Lindstrom and Bates 1988, JASA 83, 1014-1022) is
+        ``Sigma_rel <- mean_g (b_g b_g' + Var(b_g | y)) / s2`` with s2 the profiled residual
+        variance at ``theta`` (both updates share their fixed point with the ML estimate).
+        One-term models read the sums from the Cython kernel's gradient pass.
+
+        Returns
+        -------
+        dev : float
+            Deviance at ``theta`` (``inf`` when the factorization fails).
+        moments : list of ndarray (q_k, q_k) or None
+        """
+        theta = np.asarray(theta, dtype=float)
+        if not self.rest:
+            t1 = self.terms[self.first]
+            lam = np.ascontiguousarray(t1.cholesky(theta[t1.theta_index]))
+            out = self._one_term(theta, want_grad=True)
+            dev, r2 = out[0], out[3]
+            if not np.isfinite(dev):
+                return dev, None
+            s2 = r2 / (self.n - self.p if self.reml else self.n)
+            S, T = out[7], out[8]
+            return dev, [lam @ (S / s2 + T) @ lam.T / t1.n_groups]
+        try:
+            f = self.factor(theta)
+        except np.linalg.LinAlgError:
+            return np.inf, None
+        s2 = self.sigma2(f)
+        mom = []
+        for t, b, v in zip(self.terms, self.blups(f), self.blup_variances(f)):
+            mom.append((b.T @ b + v.sum(axis=0)) / (s2 * t.n_groups))
+        return self._deviance_from(f), mom
 
     def deviance(self, theta):
         """-2 x profiled (restricted) log likelihood; ``inf`` where the factor fails."""
@@ -302,7 +347,7 @@ class LMMEngine:
 
     def cov_beta(self, f):
         """Covariance of the fixed effects, s2 (X' V^-1 X)^-1 with V relative to s2."""
-        RXinv = sla.solve_triangular(f["RX"], np.eye(self.p), lower=True)
+        RXinv = _tri(f["RX"], np.eye(self.p))
         return self.sigma2(f) * (RXinv.T @ RXinv)
 
     def conditional_modes(self, f):
@@ -313,7 +358,7 @@ class LMMEngine:
         rhs1 = f["ry1"] - f["RZX1"] @ beta
         out = {}
         if self.rest:
-            u2 = sla.solve_triangular(f["L22"].T, f["ry2"] - f["RZX2"] @ beta, lower=False)
+            u2 = _tri(f["L22"], f["ry2"] - f["RZX2"] @ beta, transpose=True)
             rhs1 = rhs1 - (f["L21"].T @ u2).reshape(G, q)
             pos = 0
             for k in self.rest:
@@ -342,7 +387,7 @@ class LMMEngine:
         t1 = self.terms[self.first]
         G, q = t1.n_groups, t1.q
         if self.rest:
-            L22inv = sla.solve_triangular(f["L22"], np.eye(f["L22"].shape[0]), lower=True)
+            L22inv = _tri(f["L22"], np.eye(f["L22"].shape[0]))
             W = (f["L21"].T @ L22inv.T)                      # (G q, r2)
             W = np.asarray(W).reshape(G, q, -1)
             W = Linv1.transpose(0, 2, 1) @ W                 # L11^-T L21' L22^-T

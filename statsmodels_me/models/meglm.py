@@ -64,6 +64,17 @@ class MEGLM(MEModel):
 
     command = "meglm"
 
+    @classmethod
+    def class_for_design(cls, design):
+        """Designs with more than one random-effects level go to the multilevel engine."""
+        if len(design.levels) > 1:
+            try:
+                from statsmodels_me.models.meglm_multilevel import multilevel_class
+            except ImportError:
+                return cls
+            return multilevel_class(cls, design)
+        return cls
+
     def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
                  **options):
         super().__init__(endog, exog, groups, exog_re, design=design, **options)

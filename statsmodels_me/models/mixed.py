@@ -77,6 +77,12 @@ def build_terms(design):
     return terms, level_covs
 
 
+def _hit_limit(res):
+    """Whether scipy stopped for the iteration or evaluation limit."""
+    msg = str(getattr(res, "message", "")).lower()
+    return "maximum" in msg or "exceed" in msg or ("limit" in msg and "radius" not in msg)
+
+
 class Mixed(MEModel):
     """Linear mixed-effects model (Stata's ``mixed``), ML or REML.
 
@@ -144,6 +150,19 @@ class Mixed(MEModel):
         J[-1, -1] = 1.0
         return J
 
+    def _check_fixed_structures(self):
+        """``covariance(fixed())`` is not supported by the profiled-likelihood engine."""
+        for cov in self.level_covs:
+            parts = getattr(cov, "blocks", [cov])
+            for c in parts:
+                if c.kind_label == "Fixed":
+                    raise NotImplementedError(
+                        f"mixed: covariance(fixed()) at level '{c.level_label}' "
+                        f"({' '.join(c.names)}) is not supported: the linear mixed model "
+                        f"profiles the residual variance out, so a covariance fixed on the "
+                        f"absolute scale does not fit its relative parameterization; use "
+                        f"meglm with family(gaussian) or covariance(pattern())")
+
     def theta_start(self):
         return np.concatenate([c.theta_start() for c in self.level_covs]) \
             if self.level_covs else np.zeros(0)
@@ -171,25 +190,98 @@ class Mixed(MEModel):
         return np.concatenate(out) if out else np.zeros(0)
 
     # -- estimation --------------------------------------------------------------------------
-    def fit(self, start_theta=None, maxiter=1000, disp=False, **kwargs):
+    def _option(self, kwargs, name, default):
+        """A fit() keyword, else the command's option (``iterate(50)``), else ``default``."""
+        if kwargs.get(name) is not None:
+            return kwargs[name]
+        val = self.options.get(name)
+        return default if val is None else val
+
+    def _em_update(self, moments):
+        """theta from per-term relative-covariance moments, projected onto each structure."""
+        theta = np.zeros(self.engine.n_theta)
+        for term, mom in zip(self.terms, moments):
+            chol = term.cholesky
+            covs = chol.covs if isinstance(chol, _BlockFactor) else [chol.cov]
+            qpos = tpos = 0
+            for cov in covs:
+                q = mom.shape[0] if not isinstance(chol, _BlockFactor) else cov.q
+                if cov.n_theta:
+                    sub = mom[qpos:qpos + q, qpos:qpos + q]
+                    if isinstance(chol, _FirstEffectFactor):
+                        sub = float(sub[0, 0]) * np.eye(cov.q)
+                    theta[term.theta_index[tpos:tpos + cov.n_theta]] = cov.theta_start(sub)
+                qpos += q
+                tpos += cov.n_theta
+        return theta
+
+    def _em(self, theta0, n_iter, tol):
+        """EM iterations for starting values (Stata's ``emiterate()``, default 20).
+
+        Returns the iterate with the lowest deviance and the number of iterations run.
+        """
+        eng = self.engine
+        if n_iter <= 0 or (eng.rest and sum(eng.r2_sizes) > 3000):
+            # the conditional variances of a large dense block cost O(r^3) per iteration
+            return theta0, 0
+        best, fbest = theta0, np.inf
+        theta, prev, done = theta0, None, 0
+        for _ in range(int(n_iter)):
+            dev, mom = eng.em_moments(theta)
+            if not np.isfinite(dev) or mom is None:
+                break
+            if dev < fbest:
+                best, fbest = theta, dev
+            done += 1
+            if prev is not None and abs(prev - dev) <= tol * max(abs(dev), 1.0):
+                break
+            prev = dev
+            theta = self._em_update(mom)
+        return best, done
+
+    def fit(self, start_theta=None, maxiter=None, disp=False, **kwargs):
         """Fit by maximizing the profiled (restricted) log likelihood.
 
         Parameters
         ----------
         start_theta : array_like, optional
-            Starting relative-covariance parameters (default: identity covariances).
-        maxiter : int
+            Starting relative-covariance parameters (default: identity covariances
+            refined by EM iterations).
+        maxiter : int, optional
+            Maximum gradient-based iterations; Stata's ``iterate(#)`` (default 1000).
         disp : bool
             Print Stata's iteration log.
+        **kwargs
+            ``emiterate`` (EM iterations for starting values, Stata's default 20; 0 skips),
+            ``emtolerance`` (relative change in the deviance that stops EM, default 1e-10),
+            ``tolerance`` (L-BFGS-B's projected-gradient tolerance / COBYQA's final
+            trust-region radius), ``ltolerance`` (L-BFGS-B's relative change in the
+            deviance). Each defaults to the command's option of the same name.
 
         Returns
         -------
         MixedResults
+
+        Warns
+        -----
+        ConvergenceWarning
+            When the iteration limit stops the optimizer.
         """
         eng = self.engine
+        self._check_fixed_structures()
         label = "Log restricted-likelihood" if self.reml else "Log likelihood"
-        log = ["Performing gradient-based optimization:"]
+        maxiter = int(self._option({"iterate": maxiter, **kwargs}, "iterate", 1000))
+        emiterate = int(self._option(kwargs, "emiterate", 20))
+        emtol = float(self._option(kwargs, "emtolerance", 1e-10))
+        tol = self._option(kwargs, "tolerance", None)
+        ltol = self._option(kwargs, "ltolerance", None)
         theta0 = self.theta_start() if start_theta is None else np.asarray(start_theta, float)
+        log = []
+        if start_theta is None and emiterate > 0:
+            theta0, n_em = self._em(theta0, emiterate, emtol)
+            if n_em:
+                log += ["Performing EM optimization ...", ""]
+        log.append("Performing gradient-based optimization:")
         bounds = self.theta_bounds()
         it = [0]
 
@@ -210,22 +302,39 @@ class Mixed(MEModel):
             log.append(f"Iteration {it[0]}:  {label} = {-0.5 * last.get('f', np.nan):.8g}")
 
         log.append(f"Iteration 0:  {label} = {-0.5 * eng.deviance(theta0):.8g}")
-        opts = {"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-7, "maxls": 50}
+        opts = {"maxiter": maxiter, "ftol": 1e-15 if ltol is None else float(ltol),
+                "gtol": 1e-7 if tol is None else float(tol), "maxls": 50}
         if eng.rest:
             # several terms: the gradient would cost 2k evaluations of the blocked
             # factorization, so use the derivative-free trust-region method (like lme4's and
             # MixedModels.jl's BOBYQA).
             def run(start):
-                r = optimize.minimize(objective, start, method="COBYQA", bounds=bounds,
-                                      callback=callback,
-                                      options={"maxiter": maxiter * 10,
-                                               "final_tr_radius": 1e-9})
-                return r
+                return optimize.minimize(
+                    objective, start, method="COBYQA", bounds=bounds, callback=callback,
+                    options={"maxiter": maxiter, "maxfev": max(500 * len(start), maxiter),
+                             "final_tr_radius": 1e-9 if tol is None else float(tol)})
         else:
             def run(start):
                 return optimize.minimize(objective_grad, start, jac=True,
                                          method="L-BFGS-B", bounds=bounds,
                                          callback=callback, options=opts)
+        if maxiter <= 0:
+            theta, converged = theta0, False
+        else:
+            theta, converged = self._optimize(run, theta0, bounds)
+        if not converged:
+            warnings.warn(f"mixed: convergence not achieved in iterate({maxiter}) "
+                          f"iterations; the estimates are those of the last iteration",
+                          ConvergenceWarning, stacklevel=2)
+        log.append("")
+        log.append("Computing standard errors ...")
+        if disp:
+            print("\n".join(log))
+        return self._results(theta, converged, it[0], log)
+
+    def _optimize(self, run, theta0, bounds):
+        """Run the optimizer, rescan standard deviations stuck at zero, polish one-term fits."""
+        eng = self.engine
         res = run(theta0)
         theta = res.x
         # A standard deviation at exactly zero is a stationary point of the deviance (it is
@@ -235,7 +344,7 @@ class Mixed(MEModel):
         for _ in range(3):
             at_zero = [i for i, (lo, _) in enumerate(bounds)
                        if lo is not None and lo == 0.0 and theta[i] <= 1e-6]
-            if not at_zero:
+            if not at_zero or _hit_limit(res):
                 break
             best, fbest = theta, eng.deviance(theta)
             for i in at_zero:
@@ -249,12 +358,9 @@ class Mixed(MEModel):
                 break
             res = run(best)
             theta = res.x
-        if not eng.rest:
+        if not _hit_limit(res):
             theta = self._polish(theta, bounds)
-        converged = bool(res.success) or np.isfinite(eng.deviance(theta))
-        if disp:
-            print("\n".join(log))
-        return self._results(theta, converged, it[0], log)
+        return theta, not _hit_limit(res)
 
     def _polish(self, theta, bounds):
         """Newton steps on the deviance (Hessian from differences of the gradient) to tighten
@@ -268,14 +374,10 @@ class Mixed(MEModel):
         fbest, g = eng.deviance_and_grad(best)
         idx = np.flatnonzero(free)
         for _ in range(3):
-            H = np.empty((len(idx), len(idx)))
-            for a, i in enumerate(idx):
-                h = 1e-5 * max(abs(best[i]), 1e-2)
-                tp, tm = best.copy(), best.copy()
-                tp[i] += h
-                tm[i] -= h
-                gp, gm = eng.deviance_and_grad(tp)[1], eng.deviance_and_grad(tm)[1]
-                H[:, a] = (gp[idx] - gm[idx]) / (2 * h)
+            if eng.rest:
+                H = self._dev_hessian(best, idx)
+            else:
+                H = self._grad_hessian(best, idx)
             H = 0.5 * (H + H.T)
             try:
                 step = np.linalg.solve(H, g[idx])
@@ -294,6 +396,30 @@ class Mixed(MEModel):
             if done:
                 break
         return best
+
+    def _dev_hessian(self, theta, idx):
+        """Hessian of the deviance in theta[idx] from second differences (several terms)."""
+        eng = self.engine
+
+        def dev_sub(sub):
+            t = theta.copy()
+            t[idx] = sub
+            return eng.deviance(t)
+        return approx_hess3(theta[idx], dev_sub,
+                            epsilon=1e-4 * np.maximum(np.abs(theta[idx]), 1e-2))
+
+    def _grad_hessian(self, best, idx):
+        """Hessian of the deviance in theta[idx] from differences of the analytic gradient."""
+        eng = self.engine
+        H = np.empty((len(idx), len(idx)))
+        for a, i in enumerate(idx):
+            h = 1e-5 * max(abs(best[i]), 1e-2)
+            tp, tm = best.copy(), best.copy()
+            tp[i] += h
+            tm[i] -= h
+            gp, gm = eng.deviance_and_grad(tp)[1], eng.deviance_and_grad(tm)[1]
+            H[:, a] = (gp[idx] - gm[idx]) / (2 * h)
+        return H
 
     def _results(self, theta, converged, iterations, log):
         eng = self.engine
