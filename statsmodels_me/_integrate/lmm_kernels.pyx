@@ -72,6 +72,11 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
     logdetC : float
     grad_logdet, grad_r2 : ndarray (q, q) or None
         The gradient split into d(log|M| [+ log|C|])/dLam and d r2/dLam.
+    em_S, em_T : ndarray (q, q) or None
+        With ``want_grad``: sums over groups of u_g u_g' and of M_g^-1, where
+        u_g = M_g^-1 Lam' (c_g - B_g beta) is the spherical conditional mode; the EM update
+        of the random-effects covariance is Lam (em_S + s2 em_T) Lam' / G (Laird and Ware
+        1982, Biometrics 38, 963-974, in the relative parameterization).
     """
     cdef Py_ssize_t G = A.shape[0], q = A.shape[1], p = B.shape[2]
     cdef Py_ssize_t g, i, j, k, l
@@ -81,6 +86,8 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
     cdef double ytyadj = yty
     cdef double[:, ::1] grad = np.zeros((q, q))
     cdef double[:, ::1] gr2 = np.zeros((q, q))
+    cdef double[:, ::1] emS = np.zeros((q, q))
+    cdef double[:, ::1] emT = np.zeros((q, q))
     cdef double[::1] beta = np.zeros(p)
     # M_g factors and the solves M^-1 Lam' [B_g c_g] are stored for the gradient pass
     cdef double[:, :, ::1] Lf = np.empty((G, q, q))
@@ -140,13 +147,13 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
             ytyadj -= s
     if bad:
         free(LB); free(AL); free(wtmp)
-        return np.inf, None, None, np.nan, np.nan, None, None
+        return np.inf, None, None, np.nan, np.nan, None, None, None, None
     Carr = np.asarray(C)
     try:
         RX = np.linalg.cholesky(Carr)
     except np.linalg.LinAlgError:
         free(LB); free(AL); free(wtmp)
-        return np.inf, None, None, np.nan, np.nan, None, None
+        return np.inf, None, None, np.nan, np.nan, None, None, None, None
     beta_arr = np.linalg.solve(Carr, np.asarray(Xy))
     beta = beta_arr
     r2 = ytyadj - float(beta_arr @ np.asarray(Xy))
@@ -159,7 +166,7 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
         dev += logdetC
     if not want_grad:
         free(LB); free(AL); free(wtmp)
-        return dev, None, beta_arr, r2, logdetC, None, None
+        return dev, None, beta_arr, r2, logdetC, None, None, None, None
     Cinv_arr = np.ascontiguousarray(np.linalg.inv(Carr))
     cdef double[:, ::1] Ci = Cinv_arr
     cdef double fac = m / r2
@@ -191,6 +198,10 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
                     s -= B[g, i, j] * beta[j]
                 e[i] = s
             for i in range(q):
+                for j in range(q):
+                    emS[i, j] += wtmp[i] * wtmp[j]
+                    emT[i, j] += Minv[i * q + j]
+            for i in range(q):
                 # r_i = (e - A Lam w)_i
                 s = e[i]
                 for k in range(q):
@@ -217,7 +228,8 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
     free(LB); free(AL); free(wtmp); free(e); free(Minv); free(T)
     gld = np.asarray(grad)
     gr2_arr = np.asarray(gr2)
-    return dev, gld + fac * gr2_arr, beta_arr, r2, logdetC, gld, gr2_arr
+    return (dev, gld + fac * gr2_arr, beta_arr, r2, logdetC, gld, gr2_arr, np.asarray(emS),
+            np.asarray(emT))
 
 
 cdef inline double _alw(const double* AL, double[:, :, ::1] W, Py_ssize_t g, Py_ssize_t i,
@@ -227,3 +239,37 @@ cdef inline double _alw(const double* AL, double[:, :, ::1] W, Py_ssize_t g, Py_
     for k in range(q):
         s += AL[i * q + k] * W[g, k, j]
     return s
+
+
+def solve_lower(const double[:, ::1] L, B, bint transpose=False):
+    """Solve ``L X = B`` (or ``L' X = B`` with ``transpose``) for lower-triangular ``L``.
+
+    Plain loops without BLAS: the blocks the LMM engine solves are small, and a threaded
+    BLAS ``trsm`` on a busy machine costs ~10x more than the arithmetic.
+    ``B`` may be 1-d or 2-d; the result has its shape.
+    """
+    Barr = np.array(B, dtype=np.float64, order="C", copy=True)
+    one_d = Barr.ndim == 1
+    if one_d:
+        Barr = Barr[:, None]
+    cdef double[:, ::1] X = Barr
+    cdef Py_ssize_t n = L.shape[0], m = X.shape[1], i, k, c
+    cdef double s
+    if X.shape[0] != n:
+        raise ValueError("solve_lower: shapes do not match")
+    with nogil:
+        if not transpose:
+            for i in range(n):
+                for c in range(m):
+                    s = X[i, c]
+                    for k in range(i):
+                        s -= L[i, k] * X[k, c]
+                    X[i, c] = s / L[i, i]
+        else:
+            for i in range(n - 1, -1, -1):
+                for c in range(m):
+                    s = X[i, c]
+                    for k in range(i + 1, n):
+                        s -= L[k, i] * X[k, c]
+                    X[i, c] = s / L[i, i]
+    return Barr[:, 0] if one_d else Barr

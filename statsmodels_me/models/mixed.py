@@ -347,13 +347,18 @@ class Mixed(MEModel):
             if not at_zero or _hit_limit(res):
                 break
             best, fbest = theta, eng.deviance(theta)
+            partners = self._cholesky_column_partners()
             for i in at_zero:
-                for v in np.geomspace(1e-3, 3.0, 15):
-                    t2 = best.copy()
-                    t2[i] = v
-                    f2 = eng.deviance(t2)
-                    if f2 < fbest - 1e-10:
-                        best, fbest = t2, f2
+                # with a zero Cholesky diagonal the column below it can change sign without
+                # changing Sigma; only one sign lets the covariance grow in the right direction
+                for flip in ((), partners.get(i, ())) if partners.get(i) else ((),):
+                    for v in np.geomspace(1e-3, 3.0, 15):
+                        t2 = best.copy()
+                        t2[list(flip)] *= -1.0
+                        t2[i] = v
+                        f2 = eng.deviance(t2)
+                        if f2 < fbest - 1e-10:
+                            best, fbest = t2, f2
             if best is theta:
                 break
             res = run(best)
@@ -361,6 +366,24 @@ class Mixed(MEModel):
         if not _hit_limit(res):
             theta = self._polish(theta, bounds)
         return theta, not _hit_limit(res)
+
+    def _cholesky_column_partners(self):
+        """Global theta index of each Unstructured Cholesky diagonal -> the indices below it."""
+        out = {}
+        for term in self.terms:
+            chol = term.cholesky
+            covs = chol.covs if isinstance(chol, _BlockFactor) else [chol.cov]
+            tpos = 0
+            for cov in covs:
+                li, lj = getattr(cov, "_li", None), getattr(cov, "_lj", None)
+                if li is not None:
+                    glob = term.theta_index[tpos:tpos + cov.n_theta]
+                    for k, (i, j) in enumerate(zip(li, lj)):
+                        if i == j:
+                            out[int(glob[k])] = [int(glob[m]) for m in range(len(li))
+                                                 if lj[m] == j and li[m] > j]
+                tpos += cov.n_theta
+        return out
 
     def _polish(self, theta, bounds):
         """Newton steps on the deviance (Hessian from differences of the gradient) to tighten

@@ -31,15 +31,17 @@ def close(got, want, rel):
                                                                   - digits + 1) if want else rel)
 
 
-def check(res, ex, vcomp_map=None, check_ci=True):
+def check(res, ex, vcomp_map=None, check_ci=True, vcomp_rel=None):
     vcomp_map = vcomp_map or {}
+    vcomp_rel = vcomp_rel or {}
     assert close(res.llf, ex["llf"], 1e-5), (res.llf, ex["llf"])
     for name, (b, se) in ex["coef"].items():
         assert close(res.params[name], b, 1e-5), (name, res.params[name], b)
         assert abs(res.bse[name] - se) <= 1e-3 * se, (name, res.bse[name], se)
     for label, vals in ex["vcomp"].items():
         row = res.vcomp.loc[vcomp_map.get(label, label)]
-        assert close(row["estimate"], vals[0], 1e-5), (label, row["estimate"], vals[0])
+        rel = vcomp_rel.get(label, 1e-5)
+        assert close(row["estimate"], vals[0], rel), (label, row["estimate"], vals[0])
         assert abs(row["std_err"] - vals[1]) <= 1e-3 * vals[1], (label, row["std_err"], vals[1])
         if check_ci:
             assert abs(row["ci_lower"] - vals[2]) <= 1e-3 * abs(vals[2]), (label, row["ci_lower"])
@@ -86,6 +88,11 @@ def test_example4_unstructured_slope(pig, text):
     check(res, seed("ex4_pig_random_slope_unstructured"))
 
 
+# In example 8 the likelihood is flat in var(R.week): the exact maximizer (Nelder-Mead on the
+# profiled deviance to 1e-14) is 0.0849865, lme4 1.1.31 (lmer, REML=FALSE, bobyqa) gives
+# 0.0849868, and Stata prints 0.0849874, 1.1e-5 away, at a deviance only 1e-10 higher. No
+# optimizer determines this number to better than ~2e-5 relative, so it gets that tolerance.
+EX8_REL = {"_all: var(R.week)": 2e-5}
 EX8_LME4 = {"_all: var(R.id)": "id: var(_cons)", "_all: var(R.week)": "week: var(_cons)"}
 EX8_EFF = {"_all: var(R.id)": "id: var(_cons)"}
 
@@ -99,4 +106,4 @@ def test_example8_crossed(pig, text, mapping):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         res = smf.mixed(text, data=pig).fit()
-    check(res, seed("ex8_pig_crossed"), mapping)
+    check(res, seed("ex8_pig_crossed"), mapping, vcomp_rel=EX8_REL)
