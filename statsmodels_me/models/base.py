@@ -8,6 +8,7 @@ from statsmodels.base.model import LikelihoodModel
 from statsmodels_me.design.design import Design
 from statsmodels_me.spec.errors import DataError
 from statsmodels_me.spec.model_spec import Factor, ModelSpec, REEquation, Term
+from statsmodels_me.spec.options import finish_spec
 
 
 def _stata_names(columns):
@@ -65,9 +66,9 @@ class MEModel(LikelihoodModel):
         if design is None:
             from statsmodels_me.design import build_design
             df, fixed, has_cons, random, yname = _array_design_frame(endog, exog, groups, exog_re)
-            spec = ModelSpec(command=self.command, response=(yname,), fixed=fixed,
-                             constant=has_cons, random=random, options=dict(options),
-                             syntax="arrays")
+            spec = finish_spec(command=self.command, response=(yname,), fixed=fixed,
+                               constant=has_cons, random=list(random), typed=[],
+                               keywords=options, syntax="arrays", source="")
             design = build_design(spec, df)
         self.design: Design = design
         self.spec: ModelSpec = design.spec
