@@ -496,7 +496,15 @@ cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
         if diff < P.tol:
             break
         if it == P.maxiter - 1:
-            O.status[j] = 3
+            if P.maxiter == 1:
+                # one update per call (Stata-style): ll uses the incoming grid, the updated
+                # grid is kept for the next call
+                for a in range(q):
+                    m[a] = pm[a]
+                for a in range(q * q):
+                    C[a] = R[a]
+            else:
+                O.status[j] = 3
             break
         for a in range(q):
             m[a] = pm[a]

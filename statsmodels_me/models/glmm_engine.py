@@ -84,6 +84,13 @@ class TwoLevelGLMM:
 
     Adaptive state (modes, grid centres and scales) is kept between calls and used as the
     starting point of the next call; results depend on it only at the convergence tolerance.
+
+    Attributes ``tol`` (default 1e-8, on the change of the grid centre and Cholesky scale in
+    the u scale) and ``maxiter`` (default 100) control the mvaghermite fixed-point iteration.
+    ``maxiter = 1`` gives one adaptive update per call, as Stata does between optimizer
+    iterations: the log likelihood is then computed on the grid adapted at the previous
+    call's parameters (one quadrature pass per call instead of two or three), so it depends on
+    the call history; finish with the default to report the converged value.
     """
 
     def __init__(self, endog, exog, Z, groups, family, link=None, trials=None, offset=None,

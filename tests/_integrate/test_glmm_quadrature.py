@@ -142,3 +142,16 @@ def test_zero_variance_is_the_glm_loglike(method, points):
     m = _engine(d, "binomial", "probit", method, points)
     assert m.loglike(d["beta"], d["aux"], np.zeros((2, 2))) == pytest.approx(ref, rel=1e-12)
     assert m.n_groups == 8
+
+
+def test_one_update_per_call_converges_to_the_fixed_point():
+    """maxiter = 1 (Stata-style single adaptive update per call): repeated calls at the same
+    parameters approach the fixed-point value of the default iteration."""
+    d = simulate("poisson", "log", q=2, G=6, nj=8, seed=3)
+    args = (d["beta"], d["aux"], d["L"])
+    ref = _engine(d, "poisson", "log", "mvaghermite", 7).loglike(*args)
+    m = _engine(d, "poisson", "log", "mvaghermite", 7)
+    m.maxiter = 1
+    vals = [m.loglike(*args) for _ in range(40)]
+    assert vals[-1] == pytest.approx(ref, abs=1e-9)
+    assert not m.status.any()
