@@ -155,3 +155,31 @@ def test_one_update_per_call_converges_to_the_fixed_point():
     vals = [m.loglike(*args) for _ in range(40)]
     assert vals[-1] == pytest.approx(ref, abs=1e-9)
     assert not m.status.any()
+
+
+def test_three_random_effects():
+    """q = 3: the adaptive rules agree with a fine non-adaptive grid (35^3 nodes), and an
+    offset is the same as shifting the linear predictor."""
+    rng = np.random.default_rng(12)
+    G, nj = 5, 6
+    n = G * nj
+    groups = np.repeat(np.arange(G), nj)
+    X = np.column_stack([np.ones(n), rng.uniform(-1, 1, n)])
+    Z = np.column_stack([np.ones(n), rng.uniform(-1, 1, (n, 2))])
+    y = rng.poisson(np.exp(0.3 + 0.2 * X[:, 1])).astype(float)
+    L = np.array([[0.5, 0, 0], [0.1, 0.3, 0], [-0.1, 0.05, 0.25]])
+    beta = np.array([0.3, 0.2])
+
+    def model(method, points, offset=None):
+        return TwoLevelGLMM(y, X, Z, groups, "poisson", offset=offset, intmethod=method,
+                            intpoints=points)
+
+    ref = model("ghermite", 35).loglike(beta, [], L)
+    for method in ("mvaghermite", "mcaghermite"):
+        assert model(method, 15).loglike(beta, [], L) == pytest.approx(ref, abs=1e-7)
+        assert model(method, 9).loglike(beta, [], L) == pytest.approx(ref, abs=1e-5)
+    off = rng.uniform(-0.5, 0.5, n)
+    shifted = TwoLevelGLMM(y, np.column_stack([X, off]), Z, groups, "poisson",
+                           intmethod="laplace")
+    assert model("laplace", 1, offset=off).loglike(beta, [], L) == pytest.approx(
+        shifted.loglike(np.append(beta, 1.0), [], L), rel=1e-12)
