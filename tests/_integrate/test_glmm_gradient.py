@@ -93,3 +93,16 @@ def test_sigma_gradient_chain_rule():
         fd = (m.loglike(d["beta"], d["aux"], np.linalg.cholesky(S + E))
               - m.loglike(d["beta"], d["aux"], np.linalg.cholesky(S - E))) / (2 * h)
         assert np.sum(G * (E / h)) == pytest.approx(fd, rel=1e-5)
+
+
+@pytest.mark.parametrize("method", ["laplace", "ghermite"])
+def test_gradient_three_random_effects(method):
+    rng = np.random.default_rng(5)
+    G, nj = 6, 8
+    n = G * nj
+    d = dict(groups=np.repeat(np.arange(G), nj), exog=np.column_stack([np.ones(n),
+             rng.uniform(-1, 1, n)]), Z=np.column_stack([np.ones(n), rng.uniform(-1, 1, (n, 2))]),
+             trials=np.ones(n), beta=np.array([0.1, 0.4]), aux=np.zeros(0),
+             L=np.array([[0.5, 0, 0], [0.1, 0.3, 0], [-0.1, 0.05, 0.25]]))
+    d["endog"] = rng.binomial(1, 0.5, n).astype(float)
+    _check(_engine(d, "bernoulli", "cloglog", method, 5), d, freeze=False)
