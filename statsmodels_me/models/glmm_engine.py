@@ -114,6 +114,8 @@ class TwoLevelGLMM:
         if X.shape[0] != n or Zm.shape[0] != n or g.shape[0] != n:
             raise DataError(f"endog has {n} rows but exog has {X.shape[0]}, Z has "
                             f"{Zm.shape[0]} and groups has {g.shape[0]}")
+        if n == 0:
+            raise DataError("no observations: endog is empty")
         if Zm.shape[1] < 1:
             raise DataError("Z must have at least one column")
         if not np.issubdtype(g.dtype, np.integer) or (n and g.min() < 0):

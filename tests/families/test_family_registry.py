@@ -61,3 +61,9 @@ def test_engine_validates_inputs():
     m = TwoLevelGLMM(y, X, np.ones(4), g, "bernoulli")
     with pytest.raises(DataError, match="coefficients"):
         m.loglike(np.zeros(2), [], np.eye(1))
+
+
+def test_engine_rejects_empty_data():
+    with pytest.raises(DataError, match="no observations"):
+        TwoLevelGLMM(np.zeros(0), np.zeros((0, 1)), np.zeros((0, 1)), np.zeros(0, int),
+                     "poisson")
