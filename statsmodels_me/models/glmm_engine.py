@@ -250,6 +250,38 @@ class TwoLevelGLMM:
             gL[a, b] = (f(beta, aux, L + E) - f(beta, aux, L - E)) / (2 * h)
         return gb, ga, gL
 
+    def numerical_hessian(self, beta, aux, L, h=1e-5):
+        """Hessian of the log likelihood by central differences of the analytic gradient.
+
+        Parameters are stacked as ``[beta, aux, L[tril_indices(q)]]`` (row-major lower
+        triangle).  For the adaptive rules the grid is adapted once at (beta, aux, L) and then
+        frozen, so this is the Hessian of the quadrature formula the gradient belongs to.
+
+        Returns
+        -------
+        H : (k, k) symmetric matrix.
+        """
+        beta, aux, L = self._check(beta, aux, L)
+        rows, cols = np.tril_indices(self.q)
+        x0 = np.concatenate([beta, aux, L[rows, cols]])
+        p, k = self.p, self.k_aux
+        freeze = self._method in (1, 2)
+        self._pass(beta, aux, L, False)
+
+        def grad(x):
+            LL = np.zeros((self.q, self.q))
+            LL[rows, cols] = x[p + k:]
+            _, gb, ga, gL = self._pass(x[:p], x[p:p + k], LL, True, update=not freeze)
+            return np.concatenate([gb, ga, gL[rows, cols]])
+
+        H = np.empty((x0.size, x0.size))
+        for i in range(x0.size):
+            e = np.zeros(x0.size)
+            e[i] = h
+            H[:, i] = (grad(x0 + e) - grad(x0 - e)) / (2 * h)
+        self._pass(beta, aux, L, False)  # leave the adaptive state at (beta, aux, L)
+        return 0.5 * (H + H.T)
+
     def ebmeans(self, beta, aux, L):
         """Empirical Bayes posterior means and covariances of b_j, computed by the quadrature
         of ``intmethod`` (Laplace: the mode and the inverse curvature).

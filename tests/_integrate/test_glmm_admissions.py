@@ -113,3 +113,17 @@ def test_ebmeans_and_ebmodes(admissions):
         assert covs[j, 0, 0] == pytest.approx(k2 / k0 - (k1 / k0) ** 2, abs=1e-6)
     # eb calls leave the adaptive state consistent
     assert _model(admissions).loglike(beta, [], L) == pytest.approx(STATA["llf"], rel=1e-6)
+
+
+def test_standard_errors_from_numerical_hessian(admissions):
+    """Inverse Hessian at Stata's estimates reproduces its printed standard errors (OR scale
+    by the delta method; var(_cons) = L^2).  Stata's values come from its own Hessian at its
+    slightly different optimum, hence 1e-3 relative."""
+    m = _model(admissions)
+    beta = np.log([STATA["female"], STATA["_cons"]])
+    L = np.array([[np.sqrt(STATA["var"])]])
+    cov = np.linalg.inv(-m.numerical_hessian(beta, [], L))
+    se = np.sqrt(np.diag(cov))
+    assert STATA["female"] * se[0] == pytest.approx(STATA_SE["female"], rel=1e-3)
+    assert STATA["_cons"] * se[1] == pytest.approx(STATA_SE["_cons"], rel=1e-3)
+    assert 2 * L[0, 0] * se[2] == pytest.approx(STATA_SE["var"], rel=1e-3)
