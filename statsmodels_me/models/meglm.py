@@ -18,7 +18,12 @@ from statsmodels_me.models.base import MEModel
 from statsmodels_me.models.glmm_engine import TwoLevelGLMM
 from statsmodels_me.postestimation.lrtest import lr_test_vs_fixed
 from statsmodels_me.results.fit_info import FitInfo, VCompGroup
-from statsmodels_me.spec.errors import ConvergenceWarning, DataError, SpecificationError
+from statsmodels_me.spec.errors import (
+    BoundaryWarning,
+    ConvergenceWarning,
+    DataError,
+    SpecificationError,
+)
 
 _TITLES = {
     ("bernoulli", "logit"): ("logistic", "logistic model"),
@@ -122,7 +127,9 @@ class MEGLM(MEModel):
                                    self.link, trials=trials, offset=d.offset,
                                    intmethod=self.intmethod, intpoints=self.intpoints)
         self.link = self.engine.link
+        self._check_outcome_varies()
         self.k_aux = self.engine.k_aux
+        self._diverging = []
         self.ancillary_names = self._aux_names()
         yname = d.endog_names[0]
         names = xnames + [n for n in self.ancillary_names] + list(self.cov.display_names)
@@ -132,6 +139,70 @@ class MEGLM(MEModel):
         self.n_theta = self.cov.n_theta
 
     # -- setup helpers -------------------------------------------------------------------
+    def _check_outcome_varies(self):
+        """Binary, binomial and count outcomes that never vary have no finite MLE."""
+        eng, yname = self.engine, self.design.endog_names[0]
+        y, t = eng.endog, eng.trials
+        if self.family in ("bernoulli", "binomial"):
+            if np.all(y == 0):
+                raise DataError(f"outcome '{yname}' is always 0 (no successes); the model "
+                                "cannot be fitted")
+            if np.all(y == t):
+                raise DataError(f"outcome '{yname}' is always a success; the model cannot be "
+                                "fitted")
+        elif self.family in ("poisson", "nbinomial_mean", "nbinomial_constant") \
+                and np.all(y == 0):
+            raise DataError(f"outcome '{yname}' is always 0; the model cannot be fitted")
+        if self.family in ("bernoulli", "ordinal") and np.all(np.diff(eng.ptr) <= 1):
+            warnings.warn(f"{self.spec.command}: every '{self.level.label}' cluster has one "
+                          "observation: with a categorical outcome the random-effects variance "
+                          "is identified only through the shape of the link (weakly)",
+                          ConvergenceWarning, stacklevel=4)
+
+    def _check_separation(self, z_fixed):
+        """Perfect prediction by the fixed effects (binary, binomial and ordinal outcomes).
+
+        Complete separation (every observation fitted exactly) has no finite MLE and raises
+        :class:`DataError`; quasi-complete separation (a subset fitted exactly, a coefficient
+        diverging) is fitted with a :class:`ConvergenceWarning` naming the coefficients, whose
+        standard errors are then not reported (NaN).
+        """
+        if self.family not in ("bernoulli", "binomial", "ordinal"):
+            return
+        eng, k = self.engine, self.k_fe
+        beta = z_fixed[:k]
+        zeroL = np.zeros((eng.q, eng.q))
+        # per-observation log likelihood at the fixed-effects fit: 0 means fitted exactly
+        aux = z_fixed[k:]
+        ll_obs = eng.loglike_and_grad(beta, aux, zeroL)[0]
+        sd = np.std(self._X, axis=0)
+        # a diverging coefficient leaves (almost) no curvature: the information per
+        # observation about beta_j * sd_j is ~exp(-|eta|) on the perfectly predicted side
+        big = []
+        for j in range(k):
+            if sd[j] == 0 or abs(beta[j]) * sd[j] < 5.0:
+                continue
+            h = 1e-3 / sd[j]
+            bp, bm = beta.copy(), beta.copy()
+            bp[j] += h
+            bm[j] -= h
+            curv = -(eng.loglike_and_grad(bp, aux, zeroL)[1][j]
+                     - eng.loglike_and_grad(bm, aux, zeroL)[1][j]) / (2 * h)
+            if curv < 1e-6 * len(eng.endog) * sd[j] ** 2:
+                big.append(j)
+        if abs(ll_obs) < 1e-6 * len(eng.endog):
+            raise DataError(
+                f"{self.spec.command}: the covariates predict outcome "
+                f"'{self.design.endog_names[0]}' perfectly (complete separation); the model "
+                "has no finite maximum likelihood estimates")
+        if big:
+            self._diverging = big
+            names = ", ".join(self._xnames[j] for j in big)
+            warnings.warn(
+                f"{self.spec.command}: quasi-complete separation: the coefficient(s) of {names} "
+                "diverge (a covariate predicts the outcome perfectly for some observations); "
+                "their standard errors are not reported", ConvergenceWarning, stacklevel=3)
+
     @staticmethod
     def _level_Z(level):
         cols = []
@@ -307,6 +378,7 @@ class MEGLM(MEModel):
         """
         log = []
         z_fixed, llf_fixed = self._fit_fixed(log)
+        self._check_separation(z_fixed)
         constraints = self.options.get("constraints") or ()
         bounds = [(None, None)] * (self.k_fe + self.k_aux) + list(self.cov.theta_bounds())
         if start_params is not None:
@@ -444,7 +516,7 @@ class MEGLM(MEModel):
         return 0.5 * (H + H.T)
 
     def _cov_display(self, x, bounds):
-        free = self._free(x, bounds)
+        free = [i for i in self._free(x, bounds) if i not in self._diverging]
         H = self._hessian_internal(x, free)
         try:
             cinv = np.linalg.inv(-H)
@@ -457,14 +529,17 @@ class MEGLM(MEModel):
                           ConvergenceWarning, stacklevel=3)
         cov = np.zeros((len(x), len(x)))
         cov[np.ix_(free, free)] = cinv
-        if len(free) < len(x):
-            names = [self.param_names[i] for i in range(len(x)) if i not in free
-                     and i < len(self.param_names)]
+        at_bound = [i for i in range(len(x)) if i not in free and i not in self._diverging]
+        if at_bound:
+            names = [self.param_names[i] for i in at_bound if i < len(self.param_names)]
             warnings.warn(f"{self.spec.command}: variance component estimated at the boundary "
                           f"(zero); its standard error is not reported ({', '.join(names)})",
-                          ConvergenceWarning, stacklevel=3)
+                          BoundaryWarning, stacklevel=3)
         J = self._display_jacobian(x)
-        return J @ cov @ J.T
+        cov = J @ cov @ J.T
+        for j in self._diverging:  # fixed effects: same position on both scales
+            cov[j, j] = np.nan
+        return cov
 
     def _fit_constrained(self, x0, constraints, log, maxiter):
         """Linear constraints on display-scale parameters: optimize in their null space."""
@@ -513,7 +588,13 @@ class MEGLM(MEModel):
         z = res.x
         from statsmodels.tools.numdiff import approx_hess3
         H = approx_hess3(z, f, epsilon=1e-4 * np.maximum(np.abs(z), 1e-1))
-        covz = np.linalg.inv(H)
+        try:
+            covz = np.linalg.inv(H)
+        except np.linalg.LinAlgError:
+            covz = np.linalg.pinv(H)
+            warnings.warn(f"{self.spec.command}: Hessian of the constrained problem is "
+                          "singular; standard errors are unreliable", ConvergenceWarning,
+                          stacklevel=3)
         return internal(z), N @ covz @ N.T, it[0]
 
     def _fit_info(self, params, cov, llf, llf_fixed, iterations, log):

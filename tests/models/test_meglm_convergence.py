@@ -1,0 +1,125 @@
+"""meglm on hard data: tiny clusters, clusters without variation in the outcome, a variance
+at the boundary, separation. Each fit returns finite results with a warning naming what
+happened, or raises DataError; never a NaN table or a LinAlgError."""
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+import statsmodels_me.formula.api as smf
+from statsmodels_me.spec.errors import BoundaryWarning, ConvergenceWarning, DataError
+
+
+def binary(seed, n_groups=25, size=8, sd_u=0.0, b0=0.2, b1=0.5):
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(n_groups), size)
+    x = np.round(rng.normal(size=len(g)), 3)
+    u = rng.normal(scale=sd_u, size=n_groups)[g] if sd_u else 0.0
+    y = rng.binomial(1, 1 / (1 + np.exp(-(b0 + b1 * x + u))))
+    return pd.DataFrame({"y": y, "x": x, "g": g})
+
+
+def fit(fn, text, data, **opts):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fn(text, data=data, **opts).fit()
+    return res, [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+
+
+def finite(res):
+    return np.all(np.isfinite(res.params)) and np.all(np.isfinite(res.bse))
+
+
+@pytest.mark.parametrize("intmethod", ["laplace", "mvaghermite"])
+def test_variance_at_boundary_is_the_fixed_effects_logit(intmethod):
+    """No group effect (seed chosen so the MLE of the variance is 0): BoundaryWarning names the
+    component, the fit is the plain logit (statsmodels Logit), the LR statistic is 0."""
+    d = binary(4)
+    res, warned = fit(smf.melogit, "y x || g:", d, intmethod=intmethod)
+    assert len(warned) == 1 and issubclass(warned[0].category, BoundaryWarning)
+    assert "/var(_cons[g])" in str(warned[0].message)
+    assert res.params["/var(_cons[g])"] < 1e-8
+    assert finite(res)
+    logit = sm.Logit(d["y"], sm.add_constant(d["x"])).fit(disp=0)
+    assert res.llf == pytest.approx(logit.llf, rel=1e-9)
+    assert res.params["x"] == pytest.approx(logit.params["x"], rel=1e-5)
+    assert res.bse["x"] == pytest.approx(logit.bse["x"], rel=1e-4)
+    assert res.lr_test.stat == pytest.approx(0.0, abs=1e-6)
+    assert res.lr_test.pvalue == pytest.approx(1.0)
+
+
+def test_clusters_of_size_one_binary():
+    """One Bernoulli draw per cluster identifies the variance only through the shape of the
+    link: a warning says so; the estimates are finite with a large standard error for the
+    variance, and the fit is at least as good as the plain logit."""
+    d = binary(5, n_groups=200, size=1, sd_u=1.0)
+    res, warned = fit(smf.melogit, "y x || g:", d)
+    assert len(warned) == 1 and "one observation" in str(warned[0].message)
+    assert finite(res)
+    assert res.bse["/var(_cons[g])"] > 5 * res.params["/var(_cons[g])"]
+    logit = sm.Logit(d["y"], sm.add_constant(d["x"])).fit(disp=0)
+    assert res.llf >= logit.llf - 1e-9
+
+
+def test_clusters_of_size_one_poisson():
+    """For counts, one observation per cluster identifies the variance (overdispersion)."""
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=300)
+    y = rng.poisson(np.exp(0.5 + 0.5 * x + rng.normal(scale=0.5, size=300)))
+    res, warned = fit(smf.mepoisson, "y x || g:", pd.DataFrame({"y": y, "x": x,
+                                                                "g": np.arange(300)}))
+    assert not warned and finite(res)
+    assert 0.1 < res.params["/var(_cons[g])"] < 0.5
+
+
+def test_all_zero_and_all_one_clusters():
+    """Clusters whose outcome never varies pull the variance up but the MLE stays finite."""
+    d = binary(7, n_groups=30, sd_u=2.0)
+    d.loc[d.g < 3, "y"] = 0
+    d.loc[(d.g >= 3) & (d.g < 6), "y"] = 1
+    res, warned = fit(smf.melogit, "y x || g:", d)
+    assert not warned and finite(res)
+    assert res.params["/var(_cons[g])"] > 1.0
+    re = res.predict("reffects").groupby(d.g).first().iloc[:, 0]
+    assert np.all(re[:3] < 0) and np.all(re[3:6] > 0)
+
+
+@pytest.mark.parametrize("value", [0, 1])
+def test_outcome_without_variation_raises(value):
+    d = binary(4).assign(y=value)
+    with pytest.raises(DataError, match="'y' is always"):
+        smf.melogit("y x || g:", data=d)
+
+
+def test_count_outcome_all_zero_raises():
+    d = binary(4).assign(y=0)
+    with pytest.raises(DataError, match="'y' is always 0"):
+        smf.mepoisson("y x || g:", data=d)
+
+
+def test_complete_separation_raises():
+    d = binary(4)
+    d["y"] = (d["x"] > 0).astype(int)
+    with pytest.raises(DataError, match="complete separation"):
+        smf.melogit("y x || g:", data=d).fit()
+
+
+def test_quasi_complete_separation_warns_and_names_the_coefficient():
+    """z = 1 implies y = 1: the coefficient of z diverges. Its standard error is NaN (the one
+    documented NaN); every other estimate and standard error is finite."""
+    d = binary(4)
+    rng = np.random.default_rng(11)
+    d["z"] = (rng.uniform(size=len(d)) < 0.2).astype(float)
+    d.loc[d.z == 1, "y"] = 1
+    res, warned = fit(smf.melogit, "y x z || g:", d)
+    messages = [str(w.message) for w in warned]
+    assert "quasi-complete separation" in messages[0] and "of z" in messages[0]
+    # the group effect is not needed here either: the variance is at the boundary
+    assert [w.category for w in warned[1:]] == [BoundaryWarning]
+    assert np.isnan(res.bse["z"])
+    assert np.all(np.isfinite(res.params))
+    assert np.all(np.isfinite(res.bse.drop("z")))
+    assert res.params["z"] > 10
+    res.summary()
