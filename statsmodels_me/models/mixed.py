@@ -77,6 +77,74 @@ def build_terms(design):
     return terms, level_covs
 
 
+def _collinear_columns(Z, names):
+    """Names of columns of ``Z`` in the span of the columns before them (scaled Gram matrix)."""
+    G = Z.T @ Z
+    d = np.sqrt(np.clip(np.diag(G), 0.0, None))
+    bad, kept = [], []
+    # the intercept first, so that a constant covariate is the one reported
+    order = sorted(range(Z.shape[1]), key=lambda j: names[j] != "_cons")
+    for j in order:
+        if d[j] == 0.0:
+            bad.append(names[j])
+            continue
+        cols = kept + [j]
+        C = G[np.ix_(cols, cols)] / np.outer(d[cols], d[cols])
+        if np.linalg.eigvalsh(C)[0] <= 1e-10:
+            bad.append(names[j])
+        else:
+            kept.append(j)
+    return bad
+
+
+def check_random_design(design):
+    """Refuse random-effects designs whose variances cannot be identified.
+
+    Raises
+    ------
+    DataError
+        A level (other than ``_all``) with a single group, or random-effects covariates at
+        one level that are collinear (a constant covariate next to the random intercept, a
+        covariate that is a linear combination of the others).
+    """
+    for level in design.levels:
+        if level.label != "_all" and level.n_groups < 2:
+            raise DataError(
+                f"mixed: level '{level.label}' has only {level.n_groups} group in the "
+                f"estimation sample; its random-effects variance is not identified")
+        blocks = [b for b in level.blocks if b.factor_codes is None]
+        if not blocks:
+            continue
+        Z = np.hstack([b.Z for b in blocks])
+        names = [n for b in blocks for n in b.names]
+        bad = _collinear_columns(Z, names)
+        if bad:
+            raise DataError(
+                f"mixed: random effects at level '{level.label}' are collinear: "
+                f"{', '.join(repr(n) for n in bad)} "
+                f"{'is' if len(bad) == 1 else 'are'} constant or a linear combination of "
+                f"{', '.join(repr(n) for n in names if n not in bad) or 'the others'}; "
+                f"drop {'it' if len(bad) == 1 else 'them'} from '|| {level.label}:' or add "
+                f"noconstant")
+
+
+def check_terms_identified(terms, nobs):
+    """Refuse a term with at least as many random effects as observations (lme4's rule).
+
+    Raises
+    ------
+    DataError
+        Naming the term: its random effects and the residual variance are not separately
+        identified.
+    """
+    for t in terms:
+        if t.size >= nobs:
+            raise DataError(
+                f"mixed: the random effects {' '.join(t.names)} at level '{t.label}' number "
+                f"{t.n_groups} groups x {t.q} = {t.size}, not fewer than the {nobs} "
+                f"observations; they and the residual variance are not identified")
+
+
 def _hit_limit(res):
     """Whether scipy stopped for the iteration or evaluation limit."""
     msg = str(getattr(res, "message", "")).lower()
@@ -112,7 +180,9 @@ class Mixed(MEModel):
         if self.design.endog.ndim != 1:
             raise DataError("mixed takes one response variable")
         self.reml = bool(self.options.get("reml", False))
+        check_random_design(self.design)
         self.terms, self.level_covs = build_terms(self.design)
+        check_terms_identified(self.terms, self.design.nobs)
         self.engine = LMMEngine(self.design.endog, self.design.exog, self.terms, reml=self.reml)
         self.k_fe = self.design.exog.shape[1]
         yname = self.design.endog_names[0]
@@ -365,7 +435,41 @@ class Mixed(MEModel):
             theta = res.x
         if not _hit_limit(res):
             theta = self._polish(theta, bounds)
+        # snap standard deviations that are numerically zero onto the bound, so the results
+        # report an exact zero rather than 1e-70 with a meaningless standard error
+        snapped = theta.copy()
+        snapped[np.abs(snapped) <= 1e-6] = 0.0
+        if eng.deviance(snapped) <= eng.deviance(theta) + 1e-9:
+            theta = snapped
         return theta, not _hit_limit(res)
+
+    def _theta_labels(self, theta):
+        """A label per theta element naming its random effect: ``id: var(week)``.
+
+        A zero Cholesky diagonal whose effect still has a positive variance makes the
+        covariance matrix singular rather than a variance zero, and is labelled so.
+        """
+        labels = [""] * self.engine.n_theta
+        for term in self.terms:
+            chol = term.cholesky
+            covs = chol.covs if isinstance(chol, _BlockFactor) else [chol.cov]
+            tpos = 0
+            for cov in covs:
+                li = getattr(cov, "_li", None)
+                glob = term.theta_index[tpos:tpos + cov.n_theta]
+                for k in range(cov.n_theta):
+                    if li is not None:
+                        var = np.diag(cov.matrix(theta[glob]))[li[k]]
+                        eff = cov.names[li[k]]
+                        lab = (f"var({eff})" if var <= 1e-12 else
+                               f"singular covariance matrix of ({' '.join(cov.names)})")
+                    elif cov.kind_label == "Independent":
+                        lab = f"var({cov.names[k]})"
+                    else:
+                        lab = f"var({' '.join(cov.names)})"
+                    labels[glob[k]] = f"{cov.level_label}: {lab}"
+                tpos += cov.n_theta
+        return labels
 
     def _cholesky_column_partners(self):
         """Global theta index of each Unstructured Cholesky diagonal -> the indices below it."""
@@ -502,19 +606,26 @@ class Mixed(MEModel):
         else:
             H = approx_hess3(xk, nll_sub, epsilon=steps)
         try:
+            eig = np.linalg.eigvalsh(H) if H.size else np.ones(1)
+        except np.linalg.LinAlgError:
+            eig = np.array([np.nan])
+        if not np.all(np.isfinite(eig)) or eig.min() <= 1e-10 * max(abs(eig).max(), 1.0):
+            warnings.warn("mixed: the Hessian of the log likelihood is not negative definite "
+                          "at the estimates (the information matrix is singular or not "
+                          "positive definite); the standard errors of the variance "
+                          "components are not reliable", ConvergenceWarning, stacklevel=3)
+        try:
             cov_k = np.linalg.inv(H)
         except np.linalg.LinAlgError:
             cov_k = np.linalg.pinv(H)
-            warnings.warn("the Hessian of the variance components is singular; their "
-                          "standard errors are not reliable", ConvergenceWarning, stacklevel=3)
         cov_t = np.zeros((len(x0), len(x0)))
         cov_t[np.ix_(keep, keep)] = cov_k
         if at_bound:
-            names = [self.param_names[self.k_fe + i] for i in at_bound
-                     if self.k_fe + i < len(self.param_names)]
-            warnings.warn(f"variance component estimated at the boundary (zero): "
-                          f"{', '.join(names) or 'a variance'}; its standard error is not "
-                          f"reported", BoundaryWarning, stacklevel=3)
+            labels = self._theta_labels(theta)
+            names = list(dict.fromkeys(labels[i] for i in at_bound))
+            warnings.warn(f"mixed: variance component estimated at the boundary (zero): "
+                          f"{', '.join(names)}; its standard error is not reported",
+                          BoundaryWarning, stacklevel=3)
         J = self._display_jacobian(theta, s2)
         return J @ cov_t @ J.T
 

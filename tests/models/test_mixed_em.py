@@ -1,0 +1,104 @@
+"""EM starting values (``emiterate()``) and the optimizer options of ``mixed``.
+
+The reference for "same optimum" is the fit without EM (``emiterate(0)``), itself checked
+against Stata's example 4 in test_mixed_seed.py. The EM fixed-point tests use the identity
+that at the ML estimate the mean over groups of E[b b' | y] equals the estimated covariance
+(the score equation of Sigma; Laird and Ware 1982, Biometrics 38, 963-974).
+"""
+import warnings
+
+import numpy as np
+import pytest
+
+import statsmodels_me.formula.api as smf
+from statsmodels_me.datasets import load
+from statsmodels_me.spec.errors import ConvergenceWarning
+
+EX4 = "weight week || id: week, covariance(unstructured)"
+
+
+@pytest.fixture(scope="module")
+def pig():
+    return load("pig")
+
+
+def test_em_does_not_change_the_optimum(pig):
+    with_em = smf.mixed(EX4, data=pig).fit()
+    without = smf.mixed(EX4, data=pig).fit(emiterate=0)
+    assert abs(with_em.llf - without.llf) < 1e-8
+    assert np.allclose(with_em.params, without.params, rtol=1e-5, atol=1e-8)
+    assert "Performing EM optimization ..." in with_em.info.iteration_log
+    assert "Performing EM optimization ..." not in without.info.iteration_log
+
+
+def test_emiterate_option_in_command(pig):
+    res = smf.mixed(EX4 + " emiterate(0)", data=pig).fit()
+    assert res.info.iteration_log[0] == "Performing gradient-based optimization:"
+    assert abs(res.llf - -868.96185) < 1e-4        # Stata's printed example 4
+
+
+def test_em_start_is_closer_than_identity(pig):
+    model = smf.mixed(EX4, data=pig)
+    start, n = model._em(model.theta_start(), 20, 1e-10)
+    assert n > 0
+    assert model.engine.deviance(start) < model.engine.deviance(model.theta_start())
+
+
+@pytest.mark.parametrize("text,data", [
+    (EX4, "pig"),
+    ("thk prethk || school: || class:", "tvsfpors"),
+    ("weight week || _all: R.week || id:", "pig"),
+])
+def test_em_fixed_point_is_the_ml_estimate(text, data):
+    model = smf.mixed(text, data=load(data))
+    res = model.fit()
+    dev, moments = model.engine.em_moments(res._theta)
+    assert abs(dev - -2 * res.llf) < 1e-8
+    theta_em = model._em_update(moments)
+    # compare on the covariance scale (the Cholesky start adds a 1e-8 ridge)
+    for term, mom in zip(model.terms, moments):
+        lam = term.cholesky(res._theta[term.theta_index])
+        assert np.allclose(mom, lam @ lam.T, rtol=1e-5, atol=1e-8)
+    assert np.allclose(theta_em, res._theta, rtol=1e-4, atol=1e-6)
+
+
+def test_disp_prints_the_log(pig, capsys):
+    smf.mixed("weight week || id:", data=pig).fit(disp=True)
+    out = capsys.readouterr().out
+    assert "Performing EM optimization ..." in out
+    assert "Iteration 0:  Log likelihood = " in out
+    assert "Computing standard errors ..." in out
+
+
+@pytest.mark.parametrize("how", ["keyword", "option", "command"])
+def test_iterate_limit_warns_and_flags(pig, how):
+    text = EX4 + (" iterate(1)" if how == "command" else "")
+    kw = {"iterate": 1} if how == "option" else {}
+    model = smf.mixed(text, data=pig, **kw)
+    with pytest.warns(ConvergenceWarning, match=r"iterate\(1\)"):
+        res = model.fit(emiterate=0, **({"maxiter": 1} if how == "keyword" else {}))
+    assert not res.info.converged
+    assert sum(line.startswith("Iteration ") for line in res.info.iteration_log) == 2
+
+
+def test_iterate_zero_reports_the_starting_values(pig):
+    with pytest.warns(ConvergenceWarning):
+        res = smf.mixed("weight week || id:", data=pig).fit(maxiter=0, emiterate=0)
+    # identity start: var(_cons) = s2 at theta = 1
+    assert res.params["/var(_cons[id])"] == pytest.approx(res.params["/var(e.weight)"])
+
+
+def test_ltolerance_and_tolerance_reach_the_optimizer(pig):
+    tight = smf.mixed(EX4, data=pig).fit(emiterate=0)
+    loose = smf.mixed(EX4 + " ltolerance(1e-3) tolerance(1e-1)", data=pig).fit(emiterate=0)
+    assert loose.info.iterations < tight.info.iterations
+    # the Newton polish still lands on the optimum
+    assert abs(loose.llf - tight.llf) < 1e-6
+
+
+def test_multi_term_options(pig):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = smf.mixed("weight week || _all: R.week || id:", data=pig).fit(emiterate=3)
+    assert res.info.converged
+    assert "Performing EM optimization ..." in res.info.iteration_log
