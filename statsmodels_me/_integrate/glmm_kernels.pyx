@@ -419,7 +419,7 @@ cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
     cdef double* U = scratch + 6 * q + 5 * q * q + 4 * P.naux + 8
     cdef double* f = U + K * q
     cdef double* D1 = f + K
-    cdef double ll = 0.0, gmode, diff
+    cdef double ll = 0.0, gmode, diff, llprev = 0.0
     cdef double* mo = O.mode + j * q
     cdef double* ce = O.center + j * q
     cdef double* ch = O.chol + j * q * q
@@ -493,8 +493,12 @@ cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
             diff = max(diff, fabs(pm[a] - m[a]))
         for a in range(q * q):
             diff = max(diff, fabs(R[a] - C[a]))
-        if diff < P.tol:
+        # converged when the grid stops moving, or when the log likelihood, which is
+        # stationary in the grid parameters to the order of the quadrature error, stops
+        # changing (the grid iteration itself can contract slowly)
+        if diff < P.tol or (it > 0 and fabs(ll - llprev) < P.tol * 1e-2):
             break
+        llprev = ll
         if it == P.maxiter - 1:
             if P.maxiter == 1:
                 # one update per call (Stata-style): ll uses the incoming grid, the updated
