@@ -1,0 +1,600 @@
+# cython: language_level=3
+"""Per-top-cluster kernels of multilevel (nested) GLMMs: joint Laplace and nested (adaptive)
+Gauss-Hermite quadrature.
+
+Levels k = 0 (outermost) .. D-1 (innermost); every row belongs to one group at every level and
+rows are sorted by the full nesting path, so the groups of level k+1 inside a group of level k
+form a contiguous range (``childptr``) and so do the rows of every group (``rowptr``). Group g
+of level k has standardized effects u_g ~ N(0, I_{q_k}); the linear predictor of row i is
+eta_i = eta0_i + sum_k a_ik' u_{g_k(i)} with a_ik = L_k' z_ik (the caller passes A = [Z_k L_k]).
+
+Laplace (method 3): the joint mode of all effects of one top cluster by Newton's method.  The
+Hessian I + sum_i w_i a_i a_i' (w_i = -l''_i) is block-arrow structured along the tree: a row
+couples only the groups on its own path.  It is factored by eliminating groups from the leaves
+up (each group's own block is factored and its Schur complement is added to its parent's block,
+Rue & Held 2005, ch. 2), so the cost is linear in the number of groups; log|H| is the sum of the
+log-determinants of the eliminated blocks.
+
+Quadrature (methods 0-2): the nested integral
+    L_g(extra) = int phi(u) prod_{children c} L_c(extra + A_k u) du   (innermost: prod_i f_i)
+with a tensor Gauss-Hermite grid u = m + C z at every level (Rabe-Hesketh, Skrondal & Pickles
+2005, J. Econometrics 128:301-323).  ghermite: m = 0, C = I.  mcaghermite: m = the mode of the
+group's effects in the joint mode of its subtree given the outer nodes, C C' = the inverse of
+the subtree Hessian's Schur complement on that group.  mvaghermite: m, C C' = posterior mean
+and covariance of the group's effects given the outer nodes, computed by the quadrature itself
+and iterated to a fixed point (``update``) or taken from the previous call (frozen).  Grids are
+stored per group and per combination of outer node indices ("slot").
+"""
+from cython.parallel cimport prange
+from libc.math cimport INFINITY, exp, fabs, log, sqrt
+from libc.stdlib cimport free, malloc
+
+from statsmodels_me._integrate.family_math cimport fam_eval
+
+cdef enum:
+    MAXLEV = 16
+
+
+cdef struct NP:
+    const double* y
+    const double* t
+    const double* eta0
+    const double* A
+    const double* aux
+    int naux
+    int fam
+    int link
+    int D
+    int Q
+    int q[MAXLEV]
+    int qoff[MAXLEV]
+    const Py_ssize_t* rowptr[MAXLEV]
+    const Py_ssize_t* childptr[MAXLEV]
+    const Py_ssize_t* parent[MAXLEV]
+    Py_ssize_t goff[MAXLEV]
+    const Py_ssize_t* gidx
+    int K[MAXLEV]
+    const double* nodes[MAXLEV]
+    const double* logw[MAXLEV]
+    Py_ssize_t S[MAXLEV]
+    double* center[MAXLEV]
+    double* chol[MAXLEV]
+    int* have[MAXLEV]
+    int method
+    int update
+    double tol
+    int maxiter
+    double* umode
+    double* ubak
+    double* delta
+    double* M
+    double* b
+    double* X
+    double* R
+    double* yv
+    int* status
+
+
+# ---------------------------------------------------------------- small dense algebra
+
+cdef inline int _chol(double* M, int q) noexcept nogil:
+    """In-place lower Cholesky of a row-major q x q matrix (reads the lower triangle)."""
+    cdef int i, j, k
+    cdef double s
+    for j in range(q):
+        s = M[j * q + j]
+        for k in range(j):
+            s -= M[j * q + k] * M[j * q + k]
+        if not (s > 0):
+            return 0
+        s = sqrt(s)
+        M[j * q + j] = s
+        for i in range(j + 1, q):
+            for k in range(j):
+                M[i * q + j] -= M[i * q + k] * M[j * q + k]
+            M[i * q + j] /= s
+        for i in range(j + 1, q):
+            M[j * q + i] = 0.0
+    return 1
+
+
+cdef inline void _chol_solve(const double* R, int q, double* b) noexcept nogil:
+    """Solve (R R') x = b in place, R lower."""
+    cdef int i, k
+    for i in range(q):
+        for k in range(i):
+            b[i] -= R[i * q + k] * b[k]
+        b[i] /= R[i * q + i]
+    for i in range(q - 1, -1, -1):
+        for k in range(i + 1, q):
+            b[i] -= R[k * q + i] * b[k]
+        b[i] /= R[i * q + i]
+
+
+cdef inline int _inv_chol(const double* R, int q, double* C, double* col) noexcept nogil:
+    """C = lower Cholesky factor of (R R')^-1; 0 on failure."""
+    cdef int i, j
+    for j in range(q):
+        for i in range(q):
+            col[i] = 1.0 if i == j else 0.0
+        _chol_solve(R, q, col)
+        for i in range(q):
+            C[i * q + j] = col[i]
+    return _chol(C, q)
+
+
+# ---------------------------------------------------------------- joint mode of a subtree
+
+cdef inline void _ranges(NP* P, int k0, Py_ssize_t g0, Py_ssize_t* lo,
+                         Py_ssize_t* hi) noexcept nogil:
+    cdef int l
+    lo[k0] = g0
+    hi[k0] = g0 + 1
+    for l in range(k0, P.D - 1):
+        lo[l + 1] = P.childptr[l][lo[l]]
+        hi[l + 1] = P.childptr[l][hi[l]]
+
+
+cdef inline double _row_eta(NP* P, int k0, Py_ssize_t i, double ex) noexcept nogil:
+    cdef int l, a
+    cdef double eta = ex
+    cdef const double* ai
+    cdef const double* ua
+    for l in range(k0, P.D):
+        ua = P.umode + (P.goff[l] + P.gidx[i * P.D + l]) * P.Q
+        ai = P.A + i * P.Q + P.qoff[l]
+        for a in range(P.q[l]):
+            eta += ai[a] * ua[a]
+    return eta
+
+
+cdef int _system(NP* P, int k0, const Py_ssize_t* lo, const Py_ssize_t* hi,
+                 const double* extra, Py_ssize_t r0, int clip, double* obj,
+                 double* logdet) noexcept nogil:
+    """Objective, gradient and Hessian of the subtree's effects at ``umode``, eliminated from
+    the leaves up; leaves per group the Cholesky factor of the eliminated own block (R), the
+    solved gradient (yv) and M_oo^-1 M_oa (X).  Returns 0 when a block is not PD."""
+    cdef int D = P.D, Q = P.Q, l, a, c, r, d, p, ql, dL, j
+    cdef Py_ssize_t g, gg, pg, i, i0, i1
+    cdef double val = 0.0, eta, d1, d2, w, s
+    cdef double* Mg
+    cdef double* bg
+    cdef double* Rg
+    cdef double* Xg
+    cdef double* yg
+    cdef double* Mp
+    cdef double* bp
+    cdef double* u
+    cdef const double* ai
+    cdef double col[MAXLEV * 8]
+    for l in range(k0, D):
+        d = P.qoff[l] + P.q[l] - P.qoff[k0]
+        p = P.qoff[l] - P.qoff[k0]
+        for g in range(lo[l], hi[l]):
+            gg = P.goff[l] + g
+            Mg = P.M + gg * Q * Q
+            bg = P.b + gg * Q
+            u = P.umode + gg * Q
+            for a in range(d * d):
+                Mg[a] = 0.0
+            for a in range(d):
+                bg[a] = 0.0
+            for a in range(P.q[l]):
+                Mg[(p + a) * d + p + a] = 1.0
+                bg[p + a] = -u[a]
+                val -= 0.5 * u[a] * u[a]
+    dL = Q - P.qoff[k0]
+    i0 = P.rowptr[D - 1][lo[D - 1]]
+    i1 = P.rowptr[D - 1][hi[D - 1]]
+    for i in range(i0, i1):
+        eta = _row_eta(P, k0, i, extra[i - r0])
+        val += fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
+        w = -d2
+        if clip and w < 0:
+            w = 0.0
+        ai = P.A + i * Q + P.qoff[k0]
+        gg = P.goff[D - 1] + P.gidx[i * D + D - 1]
+        Mg = P.M + gg * Q * Q
+        bg = P.b + gg * Q
+        for a in range(dL):
+            bg[a] += d1 * ai[a]
+            for c in range(a + 1):
+                Mg[a * dL + c] += w * ai[a] * ai[c]
+    obj[0] = val
+    logdet[0] = 0.0
+    for l in range(D - 1, k0 - 1, -1):
+        d = P.qoff[l] + P.q[l] - P.qoff[k0]
+        p = P.qoff[l] - P.qoff[k0]
+        ql = P.q[l]
+        for g in range(lo[l], hi[l]):
+            gg = P.goff[l] + g
+            Mg = P.M + gg * Q * Q
+            bg = P.b + gg * Q
+            Rg = P.R + gg * Q * Q
+            Xg = P.X + gg * Q * Q
+            yg = P.yv + gg * Q
+            for a in range(ql):
+                for c in range(ql):
+                    Rg[a * ql + c] = Mg[(p + a) * d + p + c] if c <= a else 0.0
+            if not _chol(Rg, ql):
+                return 0
+            for a in range(ql):
+                logdet[0] += 2.0 * log(Rg[a * ql + a])
+                yg[a] = bg[p + a]
+            _chol_solve(Rg, ql, yg)
+            for j in range(p):
+                for a in range(ql):
+                    col[a] = Mg[(p + a) * d + j]
+                _chol_solve(Rg, ql, col)
+                for a in range(ql):
+                    Xg[a * p + j] = col[a]
+            if l > k0:
+                pg = P.parent[l][g]
+                Mp = P.M + (P.goff[l - 1] + pg) * Q * Q
+                bp = P.b + (P.goff[l - 1] + pg) * Q
+                for r in range(p):
+                    s = bg[r]
+                    for a in range(ql):
+                        s -= Mg[(p + a) * d + r] * yg[a]
+                    bp[r] += s
+                    for c in range(r + 1):
+                        s = Mg[r * d + c]
+                        for a in range(ql):
+                            s -= Mg[(p + a) * d + r] * Xg[a * p + c]
+                        Mp[r * p + c] += s
+    return 1
+
+
+cdef double _backsolve(NP* P, int k0, const Py_ssize_t* lo, const Py_ssize_t* hi) noexcept nogil:
+    """Newton step of every subtree group into ``delta`` (top down); returns max |step|."""
+    cdef int D = P.D, Q = P.Q, l, a, j, p, m, off
+    cdef Py_ssize_t g, gg, h
+    cdef double smax = 0.0, s
+    cdef double path[MAXLEV * 8]
+    cdef double* Xg
+    cdef double* dg
+    cdef double* ya
+    for l in range(k0, D):
+        p = P.qoff[l] - P.qoff[k0]
+        for g in range(lo[l], hi[l]):
+            gg = P.goff[l] + g
+            # steps of the ancestors within the subtree, outermost first
+            h = g
+            for m in range(l - 1, k0 - 1, -1):
+                h = P.parent[m + 1][h]
+                off = P.qoff[m] - P.qoff[k0]
+                ya = P.delta + (P.goff[m] + h) * Q
+                for a in range(P.q[m]):
+                    path[off + a] = ya[a]
+            Xg = P.X + gg * Q * Q
+            dg = P.delta + gg * Q
+            for a in range(P.q[l]):
+                s = P.yv[gg * Q + a]
+                for j in range(p):
+                    s -= Xg[a * p + j] * path[j]
+                dg[a] = s
+                if fabs(s) > smax:
+                    smax = fabs(s)
+    return smax
+
+
+cdef void _move(NP* P, int k0, const Py_ssize_t* lo, const Py_ssize_t* hi, double lam,
+                int save) noexcept nogil:
+    """umode = ubak + lam * delta over the subtree (after copying umode to ubak if save)."""
+    cdef int l, a
+    cdef Py_ssize_t g, gg
+    for l in range(k0, P.D):
+        for g in range(lo[l], hi[l]):
+            gg = (P.goff[l] + g) * P.Q
+            for a in range(P.q[l]):
+                if save:
+                    P.ubak[gg + a] = P.umode[gg + a]
+                P.umode[gg + a] = P.ubak[gg + a] + lam * P.delta[gg + a]
+
+
+cdef double _sub_mode(NP* P, int k0, Py_ssize_t g0, const double* extra, double* logdet,
+                      int* ok) noexcept nogil:
+    """Joint mode of the effects of the subtree rooted at group g0 of level k0 given
+    ``extra`` (eta0 plus the outer effects; indexed from the subtree's first row).  Leaves the
+    mode in ``umode`` and the factorization in R/X/yv; returns the objective at the mode."""
+    cdef Py_ssize_t lo[MAXLEV]
+    cdef Py_ssize_t hi[MAXLEV]
+    cdef Py_ssize_t r0 = P.rowptr[k0][g0]
+    cdef double obj, objn, ld, smax, lam
+    cdef int it, half, accepted
+    _ranges(P, k0, g0, lo, hi)
+    ok[0] = 1
+    if not _system(P, k0, lo, hi, extra, r0, 1, &obj, &ld):
+        ok[0] = 0
+        return obj
+    for it in range(200):
+        smax = _backsolve(P, k0, lo, hi)
+        if smax < 1e-9:
+            _move(P, k0, lo, hi, 1.0, 1)
+            break
+        lam = 1.0
+        accepted = 0
+        _move(P, k0, lo, hi, 0.0, 1)
+        for half in range(60):
+            _move(P, k0, lo, hi, lam, 0)
+            if _system(P, k0, lo, hi, extra, r0, 1, &objn, &ld) and \
+                    objn >= obj - 1e-13 * (1.0 + fabs(obj)):
+                accepted = 1
+                break
+            lam *= 0.5
+        if not accepted:
+            _move(P, k0, lo, hi, 0.0, 0)
+            break
+        obj = objn
+    if not _system(P, k0, lo, hi, extra, r0, 0, &obj, logdet):
+        ok[0] = 0
+        _system(P, k0, lo, hi, extra, r0, 1, &obj, logdet)
+    return obj
+
+
+# ---------------------------------------------------------------- nested quadrature
+
+cdef inline double _zz(const double* z, int q) noexcept nogil:
+    cdef double s = 0.0
+    cdef int a
+    for a in range(q):
+        s += z[a] * z[a]
+    return s
+
+
+cdef inline double _fe(NP* P, Py_ssize_t i, double eta) noexcept nogil:
+    cdef double d1, d2
+    return fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
+
+
+
+
+cdef double _qgrid(NP* P, int k, Py_ssize_t g, Py_ssize_t slot, const double* extra,
+                   const double* m, const double* C, double* U, double* f, double* pm,
+                   double* pv, double* ext, int* status) noexcept nogil:
+    """Quadrature of group g of level k on the grid u = m + C z; posterior moments in pm, pv."""
+    cdef int q = P.q[k], K = P.K[k], a, b, j, Q = P.Q
+    cdef Py_ssize_t r0 = P.rowptr[k][g], r1 = P.rowptr[k][g + 1], i, c
+    cdef double zz, uu, v, val, mx, tot, logdet = 0.0
+    cdef const double* z
+    cdef const double* ai
+    for a in range(q):
+        logdet += log(C[a * q + a])
+    for j in range(K):
+        z = P.nodes[k] + j * q
+        zz = 0.0
+        uu = 0.0
+        for a in range(q):
+            v = m[a]
+            for b in range(a + 1):
+                v += C[a * q + b] * z[b]
+            U[j * q + a] = v
+            zz += z[a] * z[a]
+            uu += v * v
+        val = 0.0
+        for i in range(r0, r1):
+            ai = P.A + i * Q + P.qoff[k]
+            v = extra[i - r0]
+            for a in range(q):
+                v += ai[a] * U[j * q + a]
+            ext[i - r0] = v
+        if k == P.D - 1:
+            for i in range(r0, r1):
+                val += _fe(P, i, ext[i - r0])
+        else:
+            for c in range(P.childptr[k][g], P.childptr[k][g + 1]):
+                val += _qlevel(P, k + 1, c, slot * K + j, ext + (P.rowptr[k + 1][c] - r0),
+                               status)
+        f[j] = P.logw[k][j] + 0.5 * _zz(z, q) - 0.5 * uu + val
+    mx = -INFINITY
+    for j in range(K):
+        if f[j] > mx:
+            mx = f[j]
+    if mx == -INFINITY:
+        return -INFINITY
+    tot = 0.0
+    for j in range(K):
+        f[j] = exp(f[j] - mx)
+        tot += f[j]
+    for j in range(K):
+        f[j] /= tot
+    for a in range(q):
+        pm[a] = 0.0
+        for j in range(K):
+            pm[a] += f[j] * U[j * q + a]
+    for a in range(q):
+        for b in range(q):
+            v = 0.0
+            for j in range(K):
+                v += f[j] * (U[j * q + a] - pm[a]) * (U[j * q + b] - pm[b])
+            pv[a * q + b] = v
+    return logdet + mx + log(tot)
+
+
+cdef double _qlevel(NP* P, int k, Py_ssize_t g, Py_ssize_t slot, const double* extra,
+                    int* status) noexcept nogil:
+    """log L_g(extra) for group g of level k (see the module docstring)."""
+    cdef int q = P.q[k], K = P.K[k], a, it, ok, need
+    cdef Py_ssize_t r0 = P.rowptr[k][g], n = P.rowptr[k][g + 1] - r0, sidx, gg
+    cdef double ll = -INFINITY, ld, diff
+    cdef double* ws = <double*>malloc((6 * q * q + 3 * q + K * (q + 1) + n + 4) * sizeof(double))
+    cdef double* m = ws
+    cdef double* C = m + q
+    cdef double* pm = C + q * q
+    cdef double* pv = pm + q
+    cdef double* Rn = pv + q * q
+    cdef double* col = Rn + q * q
+    cdef double* U = col + q
+    cdef double* f = U + K * q
+    cdef double* ext = f + K
+    cdef double* cst
+    cdef double* Cst
+    if ws == NULL:
+        status[0] = -1
+        return -INFINITY
+    sidx = g * P.S[k] + slot
+    cst = P.center[k] + sidx * q
+    Cst = P.chol[k] + sidx * q * q
+    if P.method == 0:
+        for a in range(q * q):
+            C[a] = 0.0
+        for a in range(q):
+            m[a] = 0.0
+            C[a * q + a] = 1.0
+    else:
+        need = (P.method == 1 and P.update) or not P.have[k][sidx]
+        if need:
+            _sub_mode(P, k, g, extra, &ld, &ok)
+            if not ok:
+                status[0] = 1
+            gg = P.goff[k] + g
+            for a in range(q):
+                m[a] = P.umode[gg * P.Q + a]
+            if not _inv_chol(P.R + gg * P.Q * P.Q, q, C, col):
+                status[0] = 1
+                for a in range(q * q):
+                    C[a] = 0.0
+                for a in range(q):
+                    C[a * q + a] = 1.0
+        else:
+            for a in range(q):
+                m[a] = cst[a]
+            for a in range(q * q):
+                C[a] = Cst[a]
+    for it in range(P.maxiter if (P.method == 2 and P.update) else 1):
+        ll = _qgrid(P, k, g, slot, extra, m, C, U, f, pm, pv, ext, status)
+        if P.method != 2 or not P.update or ll == -INFINITY:
+            break
+        for a in range(q * q):
+            Rn[a] = pv[a]
+        if not _chol(Rn, q):
+            status[0] = 2
+            break
+        diff = 0.0
+        for a in range(q):
+            diff = max(diff, fabs(pm[a] - m[a]))
+        for a in range(q * q):
+            diff = max(diff, fabs(Rn[a] - C[a]))
+        if diff < P.tol:
+            break
+        if it == P.maxiter - 1:
+            status[0] = 3
+            break
+        for a in range(q):
+            m[a] = pm[a]
+        for a in range(q * q):
+            C[a] = Rn[a]
+    if P.method != 0:
+        for a in range(q):
+            cst[a] = m[a]
+        for a in range(q * q):
+            Cst[a] = C[a]
+        P.have[k][sidx] = 1
+    free(ws)
+    return ll
+
+
+cdef double _top(NP* P, Py_ssize_t j) noexcept nogil:
+    cdef Py_ssize_t r0 = P.rowptr[0][j]
+    cdef double ld, obj
+    cdef int ok
+    P.status[j] = 0
+    if P.method == 3:
+        obj = _sub_mode(P, 0, j, P.eta0 + r0, &ld, &ok)
+        if not ok:
+            P.status[j] = 1
+        return obj - 0.5 * ld
+    return _qlevel(P, 0, j, 0, P.eta0 + r0, &P.status[j])
+
+
+def nested_pass(const double[::1] y, const double[::1] trials, const double[::1] eta0,
+                const double[:, ::1] A, const double[::1] aux, int fam, int link,
+                const int[::1] q, const Py_ssize_t[::1] rowptr, const Py_ssize_t[::1] rowoff,
+                const Py_ssize_t[::1] childptr, const Py_ssize_t[::1] childoff,
+                const Py_ssize_t[::1] parent, const Py_ssize_t[::1] parentoff,
+                const Py_ssize_t[:, ::1] gidx, const int[::1] K, const double[::1] nodes,
+                const Py_ssize_t[::1] nodeoff, const double[::1] logw,
+                const Py_ssize_t[::1] logwoff, double[::1] center, double[::1] chol,
+                int[::1] have, const Py_ssize_t[::1] coff, const Py_ssize_t[::1] Coff,
+                const Py_ssize_t[::1] hoff, int method, bint update,
+                double[:, ::1] umode, double[:, ::1] work, double[::1] ll, int[::1] status,
+                double tol=1e-8, int maxiter=100, int nthreads=1):
+    """Log likelihood contribution (variable part) of every top-level cluster.
+
+    Parameters
+    ----------
+    y, trials, eta0 : (n,) rows sorted by the nesting path; eta0 = X beta + offset.
+    A : (n, Q) ``[Z_0 L_0, ..., Z_{D-1} L_{D-1}]``.
+    aux : ancillary parameters; fam, link: family and link codes (``family_math.pxd``).
+    q : (D,) effects per group of each level.
+    rowptr, rowoff : per-level row boundaries of the groups, concatenated (level k starts at
+        ``rowoff[k]`` and has G_k + 1 entries).
+    childptr, childoff : per-level (k < D-1) boundaries of the child groups.
+    parent, parentoff : per-level (k > 0) parent group of each group (level 0: unused).
+    gidx : (n, D) group of every row at every level.
+    K, nodes, nodeoff, logw, logwoff : per-level Gauss-Hermite grids (K_k nodes of dimension
+        q_k; probabilists' nodes and log weights summing to one).
+    center, chol, have : adaptive grid state per (group, outer-node slot), slots per group of
+        level k: prod_{l<k} K_l; coff, Coff, hoff: where level k starts in each of them.
+    method : 0 ghermite, 1 mcaghermite, 2 mvaghermite, 3 laplace.
+    update : adapt the grids (False: reuse the stored ones where present).
+    umode : (sum_k G_k, Q) modes (warm start in, modes out), rows in level order.
+    work : (sum_k G_k, 4 Q + 3 Q^2) scratch for the elimination.
+    ll, status : (G_0,) outputs.
+    """
+    cdef NP P
+    cdef int D = q.shape[0], k, Q = A.shape[1]
+    cdef Py_ssize_t G0 = rowoff[1] - rowoff[0] - 1 if D > 1 else rowptr.shape[0] - 1
+    cdef Py_ssize_t j, gtot = 0, Gk, st
+    cdef double dummy = 0.0
+    if D > MAXLEV:
+        raise ValueError(f"at most {MAXLEV} nested levels")
+    P.y = &y[0]
+    P.t = &trials[0]
+    P.eta0 = &eta0[0]
+    P.A = &A[0, 0]
+    P.naux = aux.shape[0]
+    P.aux = &aux[0] if P.naux > 0 else &dummy
+    P.fam = fam
+    P.link = link
+    P.D = D
+    P.Q = Q
+    P.gidx = &gidx[0, 0]
+    P.method = method
+    P.update = update
+    P.tol = tol
+    P.maxiter = maxiter
+    st = 1
+    for k in range(D):
+        P.q[k] = q[k]
+        P.qoff[k] = 0 if k == 0 else P.qoff[k - 1] + q[k - 1]
+        P.rowptr[k] = &rowptr[rowoff[k]]
+        Gk = (rowoff[k + 1] if k + 1 < D else rowptr.shape[0]) - rowoff[k] - 1
+        P.goff[k] = gtot
+        gtot += Gk
+        P.childptr[k] = &childptr[childoff[k]] if k < D - 1 else NULL
+        P.parent[k] = &parent[parentoff[k]] if k > 0 else NULL
+        P.K[k] = K[k]
+        P.nodes[k] = &nodes[nodeoff[k]]
+        P.logw[k] = &logw[logwoff[k]]
+        P.S[k] = st
+        P.center[k] = &center[coff[k]]
+        P.chol[k] = &chol[Coff[k]]
+        P.have[k] = &have[hoff[k]]
+        st *= K[k]
+    P.umode = &umode[0, 0]
+    P.ubak = &work[0, 0]
+    P.delta = P.ubak + gtot * Q
+    P.yv = P.delta + gtot * Q
+    P.b = P.yv + gtot * Q
+    P.M = P.b + gtot * Q
+    P.X = P.M + gtot * Q * Q
+    P.R = P.X + gtot * Q * Q
+    P.status = &status[0]
+    if nthreads > 1:
+        for j in prange(G0, nogil=True, schedule="dynamic", num_threads=nthreads):
+            ll[j] = _top(&P, j)
+    else:
+        with nogil:
+            for j in range(G0):
+                ll[j] = _top(&P, j)

@@ -1,0 +1,339 @@
+"""Numerical engine of multilevel (nested) GLMMs on plain arrays: marginal log likelihood.
+
+Level k (0 = outermost) has q_k random effects per group, b_g = L_k u_g with u_g ~ N(0, I).
+The conditional model is eta = X beta + offset + sum_k Z_k b_{g_k}, with a family from
+``statsmodels_me.families``.  Each top-level cluster is integrated in Cython
+(``statsmodels_me._integrate.nested_kernels``): a joint Laplace approximation whose
+block-arrow Hessian is eliminated from the leaves up, or nested (adaptive) Gauss-Hermite
+quadrature (Rabe-Hesketh, Skrondal & Pickles 2005).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg import block_diag
+
+from statsmodels_me._integrate import glmm_kernels as _gk
+from statsmodels_me._integrate import nested_kernels as _nk
+from statsmodels_me._integrate.quadrature import METHOD_CODES, gh_grid
+from statsmodels_me.families.registry import (
+    FAMILY_CODES,
+    check_endog,
+    get_family,
+    link_code,
+    n_aux,
+    obs_constant,
+)
+from statsmodels_me.spec.errors import DataError, SpecificationError
+
+
+def nesting_order(codes):
+    """Sort rows by the nesting path and renumber the groups of every level.
+
+    Parameters
+    ----------
+    codes : list of (n,) integer arrays, outermost level first.
+
+    Returns
+    -------
+    order : (n,) row permutation (stable within groups).
+    gidx : (n, D) group of every sorted row at every level, 0..G_k-1 in sorted order.
+
+    Raises
+    ------
+    DataError
+        When a group of an inner level spans several groups of the level before it.
+    """
+    codes = [np.asarray(c, np.int64) for c in codes]
+    order = np.lexsort(tuple(c for c in codes[::-1]))
+    n, D = len(order), len(codes)
+    gidx = np.empty((n, D), np.intp)
+    change = np.zeros(n, bool)
+    for k, c in enumerate(codes):
+        cs = c[order]
+        change = change.copy()
+        change[1:] |= cs[1:] != cs[:-1]
+        if n:
+            change[0] = True
+        runs = np.cumsum(change) - 1
+        if n and runs[-1] + 1 != len(np.unique(cs)):
+            raise DataError(f"level {k + 1} is not nested in the level before it: some of "
+                            "its groups occur in several outer groups")
+        gidx[:, k] = runs
+    return order, gidx
+
+
+class NestedGLMM:
+    """Marginal log likelihood of a GLMM with nested random effects.
+
+    Parameters
+    ----------
+    endog : (n,) response; ordinal responses as codes 0..K-1.
+    exog : (n, p) fixed-effects design.
+    Zs : list of (n, q_k) arrays, the random-effects covariates of each level (outermost
+        first).
+    codes : list of (n,) integer arrays, the group of each row at each level; inner groups
+        must be nested in outer ones (distinct codes across outer groups).
+    family, link : as in :class:`statsmodels_me.models.glmm_engine.TwoLevelGLMM`.
+    trials, offset : optional (n,) arrays.
+    intmethod : {"laplace", "ghermite", "mcaghermite", "mvaghermite"}
+    intpoints : int
+        Gauss-Hermite points per random effect at every level.
+
+    Notes
+    -----
+    The covariance parameter is one lower-triangular ``L`` of size Q = sum q_k, block
+    diagonal with the levels' Cholesky factors (entries outside the blocks are ignored).
+    ``loglike_and_grad`` returns central finite differences (for the quadrature methods with
+    the adaptive grids frozen at the ones adapted to the central point), not analytic
+    derivatives.
+    """
+
+    def __init__(self, endog, exog, Zs, codes, family, link=None, trials=None, offset=None,
+                 intmethod="mvaghermite", intpoints=7):
+        fam, link = get_family(family, link)
+        if intmethod not in METHOD_CODES:
+            raise SpecificationError(f"intmethod '{intmethod}' is not supported; expected one "
+                                     f"of {sorted(METHOD_CODES)}")
+        intpoints = int(intpoints)
+        if intpoints < 1:
+            raise SpecificationError(f"intpoints({intpoints}) must be a positive integer")
+        y = np.asarray(endog, float).ravel()
+        n = y.shape[0]
+        X = np.asarray(exog, float).reshape(n, -1)
+        Zs = [np.asarray(Z, float).reshape(n, -1) for Z in Zs]
+        if len(Zs) != len(codes) or len(Zs) < 1:
+            raise DataError("one Z matrix and one code array per level are needed")
+        t = np.ones(n) if trials is None else np.asarray(trials, float).ravel()
+        if family == "binomial" and trials is None:
+            raise DataError("family 'binomial' needs trials")
+        off = np.zeros(n) if offset is None else np.asarray(offset, float).ravel()
+        check_endog(family, y, t)
+        order, gidx = nesting_order(codes)
+        self.order = order
+        self.family, self.link = family, link
+        self.intmethod, self.intpoints = intmethod, intpoints
+        self.endog = np.ascontiguousarray(y[order])
+        self.exog = np.ascontiguousarray(X[order])
+        self.trials = np.ascontiguousarray(t[order])
+        self.offset = np.ascontiguousarray(off[order])
+        self.Zs = [np.ascontiguousarray(Z[order]) for Z in Zs]
+        self.Z = np.ascontiguousarray(np.hstack(self.Zs))
+        self.gidx = np.ascontiguousarray(gidx)
+        self.qs = np.array([Z.shape[1] for Z in Zs], np.intc)
+        self.q = int(self.qs.sum())
+        self.p = X.shape[1]
+        self.D = len(Zs)
+        self.k_aux = n_aux(family, y)
+        self._fam, self._link = FAMILY_CODES[fam.name], link_code(link)
+        self._build_tree()
+        self._method = METHOD_CODES[intmethod]
+        if intmethod == "mcaghermite" and intpoints == 1:
+            self._method = METHOD_CODES["laplace"]
+        self._build_grids()
+        self.tol, self.maxiter, self.nthreads = 1e-8, 100, 1
+
+    # ------------------------------------------------------------------ setup
+    def _build_tree(self):
+        D, gidx = self.D, self.gidx
+        self.n_groups = [int(gidx[:, k].max()) + 1 if len(gidx) else 0 for k in range(D)]
+        rowptr, childptr, parent = [], [], []
+        for k in range(D):
+            G = self.n_groups[k]
+            rowptr.append(np.searchsorted(gidx[:, k], np.arange(G + 1)).astype(np.intp))
+            first = rowptr[k][:-1]
+            parent.append(gidx[first, k - 1] if k else np.zeros(G, np.intp))
+        for k in range(D - 1):
+            childptr.append(np.searchsorted(parent[k + 1], np.arange(self.n_groups[k] + 1))
+                            .astype(np.intp))
+
+        def flat(parts):
+            off = np.cumsum([0] + [len(p) for p in parts])[:-1].astype(np.intp)
+            arr = np.concatenate(parts).astype(np.intp) if parts else np.zeros(1, np.intp)
+            return np.ascontiguousarray(arr), np.ascontiguousarray(off)
+
+        self._rowptr, self._rowoff = flat(rowptr)
+        self._childptr, self._childoff = flat(childptr or [np.zeros(1, np.intp)])
+        self._parent, self._parentoff = flat(parent)
+        self.parents = parent
+        self.ptr = rowptr[-1]  # row boundaries of the innermost groups
+        Gtot = sum(self.n_groups)
+        Q = self.q
+        self._umode = np.zeros((Gtot, Q))
+        self._work = np.zeros((Gtot, 4 * Q + 3 * Q * Q))
+
+    def _build_grids(self):
+        D = self.D
+        quad = self._method != METHOD_CODES["laplace"]
+        nodes, logw, K = [], [], []
+        for k in range(D):
+            if quad:
+                z, lw = gh_grid(self.intpoints, int(self.qs[k]))
+            else:
+                z, lw = np.zeros((1, int(self.qs[k]))), np.zeros(1)
+            nodes.append(z.ravel())
+            logw.append(lw)
+            K.append(len(lw))
+        self._K = np.array(K, np.intc)
+        self._nodes = np.ascontiguousarray(np.concatenate(nodes))
+        self._nodeoff = np.cumsum([0] + [len(z) for z in nodes])[:-1].astype(np.intp)
+        self._logw = np.ascontiguousarray(np.concatenate(logw))
+        self._logwoff = np.cumsum([0] + [len(w) for w in logw])[:-1].astype(np.intp)
+        slots = np.concatenate([[1], np.cumprod(K)[:-1]]).astype(np.int64)
+        nslot = [int(self.n_groups[k] * slots[k]) for k in range(D)]
+        if quad and sum(nslot) > 5e7:
+            raise SpecificationError(
+                f"intpoints({self.intpoints}) with {D} levels needs adaptive grids for "
+                f"{sum(nslot)} (group, outer node) pairs; use fewer points or laplace")
+        qs = [int(q) for q in self.qs]
+        self._hoff = np.cumsum([0] + nslot)[:-1].astype(np.intp)
+        self._coff = np.cumsum([0] + [s * q for s, q in zip(nslot, qs, strict=True)])[:-1] \
+            .astype(np.intp)
+        self._Coff = np.cumsum([0] + [s * q * q for s, q in zip(nslot, qs, strict=True)])[:-1] \
+            .astype(np.intp)
+        self._center = np.zeros(max(sum(s * q for s, q in zip(nslot, qs, strict=True)), 1))
+        self._chol = np.zeros(max(sum(s * q * q for s, q in zip(nslot, qs, strict=True)), 1))
+        self._have = np.zeros(max(sum(nslot), 1), np.intc)
+        self._status = np.zeros(max(self.n_groups[0], 1), np.intc)
+
+    # ------------------------------------------------------------------ core pass
+    def _check(self, beta, aux, L):
+        beta = np.ascontiguousarray(beta, float).ravel()
+        aux = np.ascontiguousarray(aux if aux is not None else [], float).ravel()
+        L = np.asarray(L, float).reshape(self.q, self.q)
+        if beta.size != self.p or aux.size != self.k_aux:
+            raise DataError(f"expected {self.p} coefficients and {self.k_aux} ancillary "
+                            f"parameters, got {beta.size} and {aux.size}")
+        blocks, o = [], 0
+        for q in self.qs:
+            blocks.append(np.tril(L[o:o + q, o:o + q]))
+            o += q
+        return beta, aux, block_diag(*blocks)
+
+    def _cluster_ll(self, beta, aux, L, update=True):
+        eta0 = np.ascontiguousarray(self.exog @ beta + self.offset)
+        A = np.ascontiguousarray(self.Z @ L)
+        ll = np.empty(self.n_groups[0])
+        _nk.nested_pass(self.endog, self.trials, eta0, A, aux, self._fam, self._link,
+                        self.qs, self._rowptr, self._rowoff, self._childptr, self._childoff,
+                        self._parent, self._parentoff, self.gidx, self._K, self._nodes,
+                        self._nodeoff, self._logw, self._logwoff, self._center, self._chol,
+                        self._have, self._coff, self._Coff, self._hoff, self._method,
+                        update, self._umode, self._work, ll, self._status, tol=self.tol,
+                        maxiter=self.maxiter, nthreads=self.nthreads)
+        return ll
+
+    def _fixed_values(self, beta, aux):
+        eta = np.ascontiguousarray(self.exog @ beta + self.offset)
+        return _gk.family_values(self._fam, self._link, self.endog, self.trials, eta, aux)
+
+    # ------------------------------------------------------------------ public API
+    def loglike(self, beta, aux, L, freeze_grid=False):
+        """Marginal log likelihood at (beta, aux, L).
+
+        Parameters
+        ----------
+        beta : (p,) fixed effects.
+        aux : (k_aux,) ancillary parameters.
+        L : (Q, Q) block-diagonal lower Cholesky factor of the levels' covariances.
+        freeze_grid : bool
+            Reuse the adaptive grids of the previous call where they exist.
+        """
+        beta, aux, L = self._check(beta, aux, L)
+        c, _ = obs_constant(self.family, self.endog, self.trials, aux)
+        if not np.any(L):
+            return float(self._fixed_values(beta, aux)[0].sum() + c.sum())
+        ll = self._cluster_ll(beta, aux, L, update=not freeze_grid)
+        return float(ll.sum() + c.sum())
+
+    def loglike_clusters(self, beta, aux, L):
+        """Log likelihood contributions of the top-level clusters (G_0,)."""
+        beta, aux, L = self._check(beta, aux, L)
+        c, _ = obs_constant(self.family, self.endog, self.trials, aux)
+        return self._cluster_ll(beta, aux, L) + np.bincount(
+            self.gidx[:, 0], weights=c, minlength=self.n_groups[0])
+
+    def loglike_and_grad(self, beta, aux, L, h=1e-5):
+        """Log likelihood and its gradient in (beta, aux, lower block entries of L).
+
+        The gradient is a central finite difference (step ``h`` times max(1, |x|)); the
+        quadrature methods adapt their grids at the given point and keep them fixed for the
+        differences.  With ``L = 0`` (no random effects) the gradient is analytic.
+
+        Returns
+        -------
+        llf : float
+        grad_beta : (p,)
+        grad_aux : (k_aux,)
+        grad_L : (Q, Q) lower triangular (zero outside the level blocks).
+        """
+        beta, aux, L = self._check(beta, aux, L)
+        gL = np.zeros((self.q, self.q))
+        if not np.any(L):
+            c, dc = obs_constant(self.family, self.endog, self.trials, aux)
+            lv, d1, _, _, daux = self._fixed_values(beta, aux)
+            return (float(lv.sum() + c.sum()), self.exog.T @ d1,
+                    daux.sum(0) + dc.sum(0), gL)
+        llf = self.loglike(beta, aux, L)
+        frozen = self._method != METHOD_CODES["laplace"]
+
+        def f(b, a, LL):
+            return self.loglike(b, a, LL, freeze_grid=frozen)
+
+        def central(x, make):
+            g = np.empty(x.size)
+            for i in range(x.size):
+                s = h * max(1.0, abs(x[i]))
+                xp, xm = x.copy(), x.copy()
+                xp[i] += s
+                xm[i] -= s
+                g[i] = (f(*make(xp)) - f(*make(xm))) / (2 * s)
+            return g
+
+        gb = central(beta, lambda b: (b, aux, L))
+        ga = central(aux, lambda a: (beta, a, L)) if self.k_aux else np.zeros(0)
+        idx = []
+        o = 0
+        for q in self.qs:
+            idx += [(o + a, o + b) for a, b in zip(*np.tril_indices(q), strict=True)]
+            o += q
+        lv = np.array([L[a, b] for a, b in idx])
+
+        def makeL(v):
+            LL = L.copy()
+            for (a, b), val in zip(idx, v, strict=True):
+                LL[a, b] = val
+            return beta, aux, LL
+        for (a, b), g in zip(idx, central(lv, makeL), strict=True):
+            gL[a, b] = g
+        if frozen:  # leave the grids adapted to the central point
+            self.loglike(beta, aux, L)
+        return llf, gb, ga, gL
+
+    def ebmodes(self, beta, aux, L):
+        """Joint posterior modes of every level's effects (Laplace), on the b scale.
+
+        Returns
+        -------
+        list of (G_k, q_k) arrays, groups in the sorted order of ``gidx``.
+        """
+        beta, aux, L = self._check(beta, aux, L)
+        saved = self._method
+        self._method = METHOD_CODES["laplace"]
+        try:
+            self._cluster_ll(beta, aux, L)
+        finally:
+            self._method = saved
+        out, g0, o = [], 0, 0
+        for k, q in enumerate(self.qs):
+            G = self.n_groups[k]
+            U = self._umode[g0:g0 + G, :q]
+            out.append(U @ L[o:o + q, o:o + q].T)
+            g0 += G
+            o += q
+        return out
+
+    @property
+    def status(self):
+        """Per top cluster: 0 ok, 1 mode or curvature failure, 2 posterior covariance not
+        positive definite, 3 adaptation did not converge."""
+        return self._status[:self.n_groups[0]].copy()

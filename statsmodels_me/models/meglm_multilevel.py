@@ -1,0 +1,247 @@
+"""``meglm`` and its shortcuts with several nested random-effects levels.
+
+:meth:`statsmodels_me.models.meglm.MEGLM.class_for_design` sends designs with more than one
+level here.  :func:`multilevel_class` returns a subclass of the calling class (so shortcuts keep
+their command) that replaces only the engine (:class:`NestedGLMM`) and the covariance map (the
+levels' structures side by side); optimization, display, constraints and results are MEGLM's.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg import block_diag
+
+from statsmodels_me.covariance import make_level_covariance
+from statsmodels_me.models.base import MEModel
+from statsmodels_me.models.glmm_nested_engine import NestedGLMM, nesting_order
+from statsmodels_me.postestimation.lrtest import lr_test_vs_fixed
+from statsmodels_me.results.fit_info import VCompGroup
+from statsmodels_me.spec.errors import DataError, SpecificationError
+
+
+class LevelsCovariance:
+    """The covariance structures of nested levels side by side: theta concatenated, the
+    Cholesky factor block diagonal, display rows level after level.
+
+    Parameters
+    ----------
+    structures : list of CovarianceStructure, outermost level first.
+    """
+
+    def __init__(self, structures):
+        self.structures = list(structures)
+        self.names = [n for s in self.structures for n in s.names]
+        self.q = sum(s.q for s in self.structures)
+        self.level_label = self.structures[0].level_label
+        self.kind_label = self.structures[0].kind_label
+        self.rows = [r for s in self.structures for r in s.rows]
+        t = np.cumsum([0] + [s.n_theta for s in self.structures])
+        self._t = [slice(t[k], t[k + 1]) for k in range(len(self.structures))]
+        d = np.cumsum([0] + [len(s.display_names) for s in self.structures])
+        self._d = [slice(d[k], d[k + 1]) for k in range(len(self.structures))]
+
+    @property
+    def n_theta(self):
+        return sum(s.n_theta for s in self.structures)
+
+    @property
+    def display_names(self):
+        return [n for s in self.structures for n in s.display_names]
+
+    @property
+    def vcomp_labels(self):
+        return [n for s in self.structures for n in s.vcomp_labels]
+
+    @property
+    def theta_is_variance(self):
+        return [v for s in self.structures for v in s.theta_is_variance]
+
+    def _parts(self, theta):
+        theta = np.asarray(theta, float).ravel()
+        return [theta[sl] for sl in self._t]
+
+    def theta_bounds(self):
+        return [b for s in self.structures for b in s.theta_bounds()]
+
+    def theta_start(self, sigma=None):
+        return np.concatenate([s.theta_start() for s in self.structures])
+
+    def cholesky(self, theta):
+        return block_diag(*[s.cholesky(t) for s, t in
+                            zip(self.structures, self._parts(theta), strict=True)])
+
+    def display(self, theta, scale=1.0):
+        return np.concatenate([s.display(t, scale) for s, t in
+                               zip(self.structures, self._parts(theta), strict=True)])
+
+    def display_jacobian(self, theta, scale=1.0):
+        return block_diag(*[s.display_jacobian(t, scale) for s, t in
+                            zip(self.structures, self._parts(theta), strict=True)])
+
+    def theta_from_display(self, values, scale=1.0):
+        values = np.asarray(values, float).ravel()
+        return np.concatenate([s.theta_from_display(values[sl], scale) for s, sl in
+                               zip(self.structures, self._d, strict=True)])
+
+
+def _check_nested(design, command):
+    """NotImplementedError for designs that are not a hierarchy of nested levels."""
+    for lev in design.levels:
+        if lev.label == "_all" or any(b.factor_codes is not None for b in lev.blocks):
+            raise NotImplementedError(
+                f"crossed GLMMs are not implemented yet: {command} with random effects at "
+                f"level '{lev.label}' ({', '.join(lev.names)}) is crossed with the other levels; "
+                "nested levels (|| school: || class:, or (1 | school/class)) are supported")
+    if not design.nested:
+        try:
+            nesting_order([lev.codes for lev in design.levels])
+        except DataError:
+            labels = " and ".join(f"'{lev.label}'" for lev in design.levels)
+            raise NotImplementedError(
+                f"crossed GLMMs are not implemented yet: the random effects at levels {labels} "
+                "are not nested in one another; nested levels (|| school: || class:, or "
+                "(1 | school/class)) are supported") from None
+
+
+_CLASSES = {}
+
+
+def multilevel_class(cls, design):
+    """The model class fitting ``design`` (several nested levels) for the caller ``cls``.
+
+    Parameters
+    ----------
+    cls : subclass of MEGLM (``MEGLM``, ``MEOProbit``, ...).
+    design : Design with more than one level.
+
+    Returns
+    -------
+    type
+        A subclass of ``cls`` and :class:`MultilevelMixin` with the same ``command``.
+
+    Raises
+    ------
+    NotImplementedError
+        For crossed designs (``_all:`` / ``R.`` terms, non-nested lme4 bars).
+    """
+    _check_nested(design, design.spec.command)
+    if cls not in _CLASSES:
+        _CLASSES[cls] = type(f"{cls.__name__}Multilevel", (MultilevelMixin, cls),
+                             {"__doc__": f"{cls.__name__} with nested random-effects levels.",
+                              "command": cls.command})
+    return _CLASSES[cls]
+
+
+class MultilevelMixin:
+    """MEGLM on nested levels: the engine is :class:`NestedGLMM`, theta is every level's
+    structure parameters concatenated (outermost first), ``L`` is block diagonal."""
+
+    def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
+                 **options):
+        MEModel.__init__(self, endog, exog, groups, exog_re, design=design, **options)
+        from statsmodels_me.models.meglm import _engine_family
+        d = self.design
+        opts = self.options
+        _check_nested(d, self.spec.command)
+        self.family = _engine_family(opts)
+        self.link = opts.get("link")
+        self.levels = list(d.levels)
+        self.level = self.levels[-1]
+        self.level_covs = [make_level_covariance(lev) for lev in self.levels]
+        self.cov = LevelsCovariance(self.level_covs)
+        X, xnames, y = self._prepare_outcome(d)
+        self._X, self.k_fe, self._xnames = X, X.shape[1], xnames
+        if self.family == "binomial" and d.trials is None:
+            raise SpecificationError(f"{self.spec.command}: family(binomial) needs the number "
+                                     "of trials: binomial(varname|#)")
+        self.intmethod = str(opts.get("intmethod") or "mvaghermite").lower()
+        if self.intmethod == "pclaplace":
+            self.intmethod = "laplace"
+        self.intpoints = int(opts.get("intpoints") or (1 if self.intmethod == "laplace" else 7))
+        Zs = [self._level_Z(lev) for lev in self.levels]
+        self.engine = NestedGLMM(y, X, Zs, [lev.codes for lev in self.levels], self.family,
+                                 self.link, trials=d.trials, offset=d.offset,
+                                 intmethod=self.intmethod, intpoints=self.intpoints)
+        self.link = self.engine.link
+        self._check_outcome_varies()
+        self.k_aux = self.engine.k_aux
+        self._diverging = []
+        self.ancillary_names = self._aux_names()
+        names = xnames + list(self.ancillary_names) + list(self.cov.display_names)
+        if self.family == "gaussian":
+            names.append(f"/var(e.{d.endog_names[0]})")
+        self._set_param_names(names)
+        self.n_theta = self.cov.n_theta
+
+    def _prepare_outcome(self, d):
+        """Fixed design and response; ordinal outcomes lose ``_cons`` and are recoded 0..K-1."""
+        X, xnames, y = d.exog, list(d.exog_names), d.endog
+        self.categories = None
+        if self.family != "ordinal":
+            return X, xnames, y
+        if "_cons" in xnames:
+            keep = [i for i, n in enumerate(xnames) if n != "_cons"]
+            X, xnames = X[:, keep], [xnames[i] for i in keep]
+        cats = np.unique(y)
+        if len(cats) < 2:
+            raise DataError(f"ordinal outcome '{d.endog_names[0]}' has only one category "
+                            f"({cats[0]:g}); at least two are needed")
+        if not np.allclose(cats, np.round(cats)):
+            raise DataError(f"ordinal outcome '{d.endog_names[0]}' has non-integer values")
+        self.categories = cats
+        return X, xnames, np.searchsorted(cats, y).astype(float)
+
+    def _laplace_engine(self):
+        e = self.engine
+        lap = NestedGLMM(e.endog, e.exog, e.Zs, [e.gidx[:, k] for k in range(e.D)], e.family,
+                         e.link, trials=e.trials, offset=e.offset, intmethod="laplace")
+        lap.nthreads = e.nthreads
+        return lap
+
+    def _hessian_internal(self, x, free):
+        """Second differences of the log likelihood (grids adapted at ``x``, then frozen).
+
+        The engine's gradient is itself a finite difference, so differencing it again would
+        square the rounding error; steps are 1e-3 * max(|x_i|, 0.1).
+        """
+        f0 = self.loglike_internal(x)
+        eng = self.engine
+        quad = eng.intmethod != "laplace"
+
+        def f(z):
+            beta, aux, theta = self._split(z)
+            return eng.loglike(beta, aux, self.cov.cholesky(theta), freeze_grid=quad)
+        n = len(free)
+        h = np.array([1e-3 * max(abs(x[i]), 0.1) for i in free])
+        E = np.zeros((n, len(x)))
+        for a, i in enumerate(free):
+            E[a, i] = h[a]
+        H = np.empty((n, n))
+        fp = np.array([f(x + E[a]) for a in range(n)])
+        fm = np.array([f(x - E[a]) for a in range(n)])
+        for a in range(n):
+            H[a, a] = (fp[a] - 2 * f0 + fm[a]) / h[a] ** 2
+            for b in range(a):
+                v = (f(x + E[a] + E[b]) - f(x + E[a] - E[b]) - f(x - E[a] + E[b])
+                     + f(x - E[a] - E[b])) / (4 * h[a] * h[b])
+                H[a, b] = H[b, a] = v
+        if quad:
+            self.loglike_internal(x)
+        return H
+
+    def _fit_info(self, params, cov, llf, llf_fixed, iterations, log):
+        info = super()._fit_info(params, cov, llf, llf_fixed, iterations, log)
+        pos = self.k_fe + (0 if self.family == "gaussian" else self.k_aux)
+        groups = []
+        for c in self.level_covs:
+            rows = []
+            for lab in c.vcomp_labels:
+                rows.append((lab.split(": ", 1)[1], pos))
+                pos += 1
+            groups.append(VCompGroup(c.level_label, c.kind_label, rows))
+        info.vcomp_groups = groups
+        if info.lr_test is not None:
+            is_var = self.cov.theta_is_variance
+            info.lr_test = lr_test_vs_fixed(llf, llf_fixed, int(sum(is_var)),
+                                            len(is_var) - int(sum(is_var)),
+                                            info.lr_test.versus)
+        return info
