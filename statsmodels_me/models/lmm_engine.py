@@ -322,6 +322,10 @@ class LMMEngine:
         return f["logdet"] + n * (1.0 + np.log(2.0 * np.pi * f["r2"] / n))
 
     def sigma2(self, f):
+        """Residual variance: the profiled estimate, or ``f["s2"]`` when the caller set it
+        (models with a covariance fixed on the absolute scale estimate it directly)."""
+        if "s2" in f:
+            return f["s2"]
         return f["r2"] / (self.n - self.p if self.reml else self.n)
 
     def loglike_profile_s2(self, theta, s2, beta=None):

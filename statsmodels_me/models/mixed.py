@@ -43,6 +43,25 @@ class _BlockFactor:
         return out
 
 
+class _RelativeFactor:
+    """Lambda of a structure on the absolute scale: its Cholesky factor / sqrt(s2).
+
+    Used by models with a ``covariance(fixed())`` block, where the residual variance is a
+    parameter (``scale["s2"]``, set before each evaluation) instead of being profiled out.
+    """
+
+    def __init__(self, inner, scale):
+        self.inner = inner
+        self.scale = scale
+
+    def __call__(self, theta):
+        return self.inner(theta) / np.sqrt(self.scale["s2"])
+
+
+def _unwrap(chol):
+    return getattr(chol, "inner", chol)
+
+
 def build_terms(design):
     """LMM terms and the per-level covariance structures, with theta laid out level by level.
 
@@ -170,6 +189,10 @@ class Mixed(MEModel):
     covariance is s2 (X' V^-1 X)^-1. Variance-component standard errors come from the
     observed information of the log likelihood with beta profiled out, mapped to Stata's
     variance/covariance scale by the delta method.
+
+    A model with a ``covariance(fixed())`` block cannot profile the residual variance out
+    (the fixed matrix is on the absolute scale); it is fitted on the absolute scale with the
+    residual variance as a parameter (:meth:`_fit_absolute`).
     """
 
     command = "mixed"
@@ -183,6 +206,12 @@ class Mixed(MEModel):
         check_random_design(self.design)
         self.terms, self.level_covs = build_terms(self.design)
         check_terms_identified(self.terms, self.design.nobs)
+        self.absolute = any(c.kind_label == "Fixed" for cov in self.level_covs
+                            for c in getattr(cov, "blocks", [cov]))
+        self._scale = {"s2": 1.0}
+        if self.absolute:
+            for t in self.terms:
+                t.cholesky = _RelativeFactor(t.cholesky, self._scale)
         self.engine = LMMEngine(self.design.endog, self.design.exog, self.terms, reml=self.reml)
         self.k_fe = self.design.exog.shape[1]
         yname = self.design.endog_names[0]
@@ -201,12 +230,26 @@ class Mixed(MEModel):
         return out
 
     def _display(self, theta, s2):
+        if self.absolute:
+            return np.concatenate([c.display(t, scale=1.0) for c, t in
+                                   zip(self.level_covs, self._theta_split(theta))] + [[s2]])
         return np.concatenate([c.display(t, scale=s2)
                                for c, t in zip(self.level_covs, self._theta_split(theta))]
                               + [[s2]])
 
     def _display_jacobian(self, theta, s2):
         """d (display params, s2) / d (theta, s2)."""
+        if self.absolute:
+            blocks = [c.display_jacobian(t, scale=1.0)
+                      for c, t in zip(self.level_covs, self._theta_split(theta))]
+            J = np.zeros((sum(b.shape[0] for b in blocks) + 1, self.engine.n_theta + 1))
+            r = c0 = 0
+            for b in blocks:
+                J[r:r + b.shape[0], c0:c0 + b.shape[1]] = b
+                r += b.shape[0]
+                c0 += b.shape[1]
+            J[-1, -1] = 1.0
+            return J
         blocks = [c.display_jacobian(t, scale=s2)
                   for c, t in zip(self.level_covs, self._theta_split(theta))]
         nd = sum(b.shape[0] for b in blocks)
@@ -219,19 +262,6 @@ class Mixed(MEModel):
             c0 += b.shape[1]
         J[-1, -1] = 1.0
         return J
-
-    def _check_fixed_structures(self):
-        """``covariance(fixed())`` is not supported by the profiled-likelihood engine."""
-        for cov in self.level_covs:
-            parts = getattr(cov, "blocks", [cov])
-            for c in parts:
-                if c.kind_label == "Fixed":
-                    raise NotImplementedError(
-                        f"mixed: covariance(fixed()) at level '{c.level_label}' "
-                        f"({' '.join(c.names)}) is not supported: the linear mixed model "
-                        f"profiles the residual variance out, so a covariance fixed on the "
-                        f"absolute scale does not fit its relative parameterization; use "
-                        f"meglm with family(gaussian) or covariance(pattern())")
 
     def theta_start(self):
         return np.concatenate([c.theta_start() for c in self.level_covs]) \
@@ -248,7 +278,11 @@ class Mixed(MEModel):
         params = np.asarray(params, dtype=float)
         beta = params[:self.k_fe]
         s2 = params[-1]
-        theta = self._theta_from_display(params[self.k_fe:-1], s2)
+        if self.absolute:
+            self._scale["s2"] = float(s2)
+            theta = self._theta_from_display(params[self.k_fe:-1], 1.0)
+        else:
+            theta = self._theta_from_display(params[self.k_fe:-1], s2)
         return self.engine.loglike_profile_s2(theta, s2, beta=beta)
 
     def _theta_from_display(self, values, s2):
@@ -271,7 +305,7 @@ class Mixed(MEModel):
         """theta from per-term relative-covariance moments, projected onto each structure."""
         theta = np.zeros(self.engine.n_theta)
         for term, mom in zip(self.terms, moments):
-            chol = term.cholesky
+            chol = _unwrap(term.cholesky)
             covs = chol.covs if isinstance(chol, _BlockFactor) else [chol.cov]
             qpos = tpos = 0
             for cov in covs:
@@ -338,7 +372,8 @@ class Mixed(MEModel):
             When the iteration limit stops the optimizer.
         """
         eng = self.engine
-        self._check_fixed_structures()
+        if self.absolute:
+            return self._fit_absolute(start_theta, maxiter, disp, **kwargs)
         label = "Log restricted-likelihood" if self.reml else "Log likelihood"
         maxiter = int(self._option({"iterate": maxiter, **kwargs}, "iterate", 1000))
         emiterate = int(self._option(kwargs, "emiterate", 20))
@@ -402,6 +437,58 @@ class Mixed(MEModel):
             print("\n".join(log))
         return self._results(theta, converged, it[0], log)
 
+    def _fit_absolute(self, start_theta, maxiter, disp, **kwargs):
+        """Fit a model with a ``covariance(fixed())`` block.
+
+        A covariance fixed on the absolute scale does not fit the relative
+        parameterization, so every structure is taken on the absolute scale and the
+        residual variance is a parameter (optimized on the log scale); the fixed effects
+        are still profiled out by generalized least squares.
+        """
+        eng = self.engine
+        label = "Log restricted-likelihood" if self.reml else "Log likelihood"
+        maxiter = int(self._option({"iterate": maxiter, **kwargs}, "iterate", 1000))
+        X, y = self.design.exog, self.design.endog
+        resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
+        v0 = float(resid @ resid) / len(y)
+        if start_theta is None:
+            theta0 = np.concatenate([c.theta_start(0.5 * v0 * np.eye(c.q))
+                                     for c in self.level_covs])
+        else:
+            theta0 = np.asarray(start_theta, float)
+        x0 = np.concatenate([theta0, [np.log(0.5 * v0)]])
+        bounds = self.theta_bounds() + [(None, None)]
+        log = ["Performing gradient-based optimization:"]
+        it = [0]
+
+        def nll(x):
+            self._scale["s2"] = float(np.exp(x[-1]))
+            val = -eng.loglike_profile_s2(x[:-1], self._scale["s2"])
+            return val if np.isfinite(val) else 1e300
+
+        def callback(xk, *args):
+            it[0] += 1
+            log.append(f"Iteration {it[0]}:  {label} = {-nll(xk):.8g}")
+
+        log.append(f"Iteration 0:  {label} = {-nll(x0):.8g}")
+        if maxiter <= 0:
+            x, converged = x0, False
+        else:
+            res = optimize.minimize(nll, x0, method="L-BFGS-B", jac="3-point", bounds=bounds,
+                                    callback=callback,
+                                    options={"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-9,
+                                             "maxls": 50})
+            x, converged = res.x, not _hit_limit(res)
+        if not converged:
+            warnings.warn(f"mixed: convergence not achieved in iterate({maxiter}) "
+                          f"iterations; the estimates are those of the last iteration",
+                          ConvergenceWarning, stacklevel=2)
+        self._scale["s2"] = float(np.exp(x[-1]))
+        log += ["", "Computing standard errors ..."]
+        if disp:
+            print("\n".join(log))
+        return self._results(x[:-1], converged, it[0], log)
+
     def _optimize(self, run, theta0, bounds):
         """Run the optimizer, rescan standard deviations stuck at zero, polish one-term fits."""
         eng = self.engine
@@ -451,7 +538,7 @@ class Mixed(MEModel):
         """
         labels = [""] * self.engine.n_theta
         for term in self.terms:
-            chol = term.cholesky
+            chol = _unwrap(term.cholesky)
             covs = chol.covs if isinstance(chol, _BlockFactor) else [chol.cov]
             tpos = 0
             for cov in covs:
@@ -475,7 +562,7 @@ class Mixed(MEModel):
         """Global theta index of each Unstructured Cholesky diagonal -> the indices below it."""
         out = {}
         for term in self.terms:
-            chol = term.cholesky
+            chol = _unwrap(term.cholesky)
             covs = chol.covs if isinstance(chol, _BlockFactor) else [chol.cov]
             tpos = 0
             for cov in covs:
@@ -551,6 +638,8 @@ class Mixed(MEModel):
     def _results(self, theta, converged, iterations, log):
         eng = self.engine
         f = eng.factor(theta)
+        if self.absolute:
+            f["s2"] = self._scale["s2"]
         s2 = eng.sigma2(f)
         beta = f["beta"]
         cov_beta = eng.cov_beta(f)
@@ -561,7 +650,8 @@ class Mixed(MEModel):
         cov = np.zeros((k, k))
         cov[:self.k_fe, :self.k_fe] = cov_beta
         cov[self.k_fe:, self.k_fe:] = cov_disp
-        llf = -0.5 * eng._deviance_from(f)
+        llf = (eng.loglike_profile_s2(theta, s2) if self.absolute
+               else -0.5 * eng._deviance_from(f))
         info = self._fit_info(theta, params, cov, llf, converged, iterations, log)
         from statsmodels_me.results.mixed_results import MixedResults, MixedResultsWrapper
         res = MixedResults(self, params, cov, info)
@@ -578,6 +668,8 @@ class Mixed(MEModel):
                     if lo is not None and abs(theta[i] - lo) < 1e-6]
 
         def nll(x):
+            if self.absolute:
+                self._scale["s2"] = x[-1]
             return -eng.loglike_profile_s2(x[:-1], x[-1])
         keep = [i for i in range(len(x0)) if i not in at_bound]
         xk = x0[keep]
@@ -592,7 +684,7 @@ class Mixed(MEModel):
             x = x0.copy()
             x[keep] = sub
             return nll(x)
-        if eng.loglike_s2_and_grad(x0[:-1], x0[-1]) is not None:
+        if not self.absolute and eng.loglike_s2_and_grad(x0[:-1], x0[-1]) is not None:
             H = np.empty((len(keep), len(keep)))
             for a, i in enumerate(keep):
                 h = 1e-5 * max(abs(x0[i]), floor if floor > 0 else 1.0)
@@ -605,6 +697,8 @@ class Mixed(MEModel):
             H = 0.5 * (H + H.T)
         else:
             H = approx_hess3(xk, nll_sub, epsilon=steps)
+            if self.absolute:
+                self._scale["s2"] = s2
         try:
             eig = np.linalg.eigvalsh(H) if H.size else np.ones(1)
         except np.linalg.LinAlgError:

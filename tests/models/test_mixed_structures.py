@@ -269,8 +269,76 @@ def test_identity_several_effects_labels(frames):
     assert list(res.vcomp.index) == ["id: var(week _cons)", "var(Residual)"]
 
 
-def test_fixed_covariance_not_implemented(frames):
-    M = {"F": np.array([[1.0, 0.0], [0.0, 2.0]])}
-    model = smf.mixed("weight week || id: week, cov(fixed(F))", data=frames["pig"], matrices=M)
-    with pytest.raises(NotImplementedError, match=r"covariance\(fixed\(\)\)"):
-        model.fit()
+def test_fixed_with_free_elements_is_independent_on_the_absolute_scale(frames):
+    # fixed(F) with missing (free) diagonal and zero covariance is the independent structure:
+    # lme4 lmer(weight ~ week + (week || id), pig, REML = FALSE) as in CASES["independent"]
+    F = {"F": np.array([[np.nan, 0.0], [0.0, np.nan]])}
+    res = smf.mixed("weight week || id: week, cov(fixed(F))", data=frames["pig"],
+                    matrices=F).fit()
+    llf, values = CASES["independent"][3]["ML"]
+    assert abs(res.llf - llf) <= 2e-6
+    for name in ("/var(week[id])", "/var(_cons[id])", "/var(e.weight)"):
+        assert abs(res.params[name] - values[name]) <= 1e-4 * values[name]
+
+
+def _dense_fixed_sigma(pig, Sigma, reml):
+    """Brute force: maximize the dense (restricted) likelihood over s2 (beta by GLS)."""
+    from scipy import optimize
+    y = pig["weight"].to_numpy(float)
+    X = np.column_stack([pig["week"], np.ones(len(pig))])
+    groups = [np.flatnonzero(pig["id"].to_numpy() == g) for g in np.unique(pig["id"])]
+    n, p = X.shape
+
+    def nll(ls2):
+        s2 = np.exp(ls2[0])
+        Vi_blocks, logdet = [], 0.0
+        XtViX, XtViy = np.zeros((p, p)), np.zeros(p)
+        for rows in groups:
+            Vg = X[rows] @ Sigma @ X[rows].T + s2 * np.eye(len(rows))
+            Vi = np.linalg.inv(Vg)
+            Vi_blocks.append(Vi)
+            logdet += np.linalg.slogdet(Vg)[1]
+            XtViX += X[rows].T @ Vi @ X[rows]
+            XtViy += X[rows].T @ Vi @ y[rows]
+        beta = np.linalg.solve(XtViX, XtViy)
+        q = sum((y[r] - X[r] @ beta) @ Vi @ (y[r] - X[r] @ beta)
+                for r, Vi in zip(groups, Vi_blocks))
+        if reml:
+            return 0.5 * ((n - p) * np.log(2 * np.pi) + logdet
+                          + np.linalg.slogdet(XtViX)[1] + q), beta, s2
+        return 0.5 * (n * np.log(2 * np.pi) + logdet + q), beta, s2
+
+    opt = optimize.minimize_scalar(lambda t: nll([t])[0], bracket=(-1.0, 0.5, 2.0),
+                                   method="brent", tol=1e-10)
+    f, beta, s2 = nll([opt.x])
+    return -f, beta, s2
+
+
+@pytest.mark.parametrize("reml", [False, True])
+def test_fixed_covariance_against_dense_likelihood(frames, reml):
+    pig = frames["pig"]
+    Sigma = np.array([[0.37, 0.0], [0.0, 6.8]])
+    res = smf.mixed("weight week || id: week, cov(fixed(F))", data=pig,
+                    matrices={"F": Sigma}, reml=reml).fit()
+    llf, beta, s2 = _dense_fixed_sigma(pig, Sigma, reml)
+    assert abs(res.llf - llf) <= 1e-7
+    assert np.allclose(res.params[["week", "_cons"]], beta, rtol=1e-8)
+    assert abs(res.params["/var(e.weight)"] - s2) <= 1e-5 * s2
+    # the fixed elements are reported as given, with no sampling variance
+    assert res.params["/var(week[id])"] == pytest.approx(0.37, abs=1e-14)
+    assert res.params["/var(_cons[id])"] == pytest.approx(6.8, abs=1e-14)
+    assert res.bse["/var(_cons[id])"] == 0.0
+    assert res.bse["/var(e.weight)"] > 0
+
+
+def test_fixed_block_next_to_a_free_block(frames):
+    # one fixed variance and one free random intercept at the same level; the free
+    # variance must be the maximizer of the dense likelihood with var(week) = 0.37 fixed
+    pig = frames["pig"]
+    res = smf.mixed("weight week || id: week, nocons cov(fixed(F)) || id:", data=pig,
+                    matrices={"F": np.array([[0.37]])}).fit()
+    v = res.params["/var(_cons[id])"]
+    base = _dense_fixed_sigma(pig, np.diag([0.37, v]), False)[0]
+    assert abs(res.llf - base) <= 1e-7
+    for dv in (-1e-2, 1e-2):
+        assert _dense_fixed_sigma(pig, np.diag([0.37, v + dv]), False)[0] < base
