@@ -114,6 +114,12 @@ class LMMEngine:
             # crossed scalar random intercepts (the common case: W1, `_all: R.a || _all: R.b`)
             # get a fast path: every Lambda is diagonal, so the blocks are rescaled in place.
             self.scalar = t1.q == 1 and all(self.terms[k].q == 1 for k in self.rest)
+            # small problems (nested models with few groups) use dense blocks: building
+            # sparse matrices costs more than the arithmetic there
+            r2 = sum(self.r2_sizes)
+            self.A21_dense = None
+            if not self.scalar and r2 <= 600 and r2 * t1.size <= 2_000_000:
+                self.A21_dense = self.A21.toarray().reshape(r2, t1.n_groups, t1.q)
             if self.scalar:
                 A21 = self.A21.tocoo()
                 self._a21_row, self._a21_col, self._a21_val = A21.row, A21.col, A21.data
@@ -224,7 +230,22 @@ class LMMEngine:
         logdet = 2.0 * np.log(np.diagonal(L11, axis1=1, axis2=2)).sum()
         RZX = RZX1.reshape(G * q, -1)
         ry = ry1.ravel()
-        if self.rest:
+        if self.rest and self.A21_dense is not None:
+            lam2 = sla.block_diag(*[np.kron(np.eye(self.terms[k].n_groups), lams[k])
+                                    for k in self.rest])
+            r2 = lam2.shape[0]
+            A21L = np.einsum("rgi,ij->rgj", self.A21_dense, lam1).reshape(r2, G * q)
+            M21 = (lam2.T @ A21L).reshape(r2, G, q)
+            L21 = np.einsum("rgi,gji->rgj", M21, np.linalg.inv(L11)).reshape(r2, G * q)
+            M22 = lam2.T @ self.A22 @ lam2 + np.eye(r2) - L21 @ L21.T
+            L22 = np.linalg.cholesky(M22)
+            RZX2 = _tri(L22, lam2.T @ self.Z2tX - L21 @ RZX)
+            ry2 = _tri(L22, lam2.T @ self.Z2ty - L21 @ ry)
+            logdet += 2.0 * np.log(np.diag(L22)).sum()
+            f.update(L21=L21, L22=L22, RZX2=RZX2, ry2=ry2, lam2=lam2)
+            RZX = np.vstack([RZX, RZX2])
+            ry = np.concatenate([ry, ry2])
+        elif self.rest:
             lam2 = self._lambda2(lams)
             lam1_bd = _block_diag_sparse(np.broadcast_to(lam1, (G, q, q)).copy())
             M21 = (lam2.T @ self.A21 @ lam1_bd).tocsr()
