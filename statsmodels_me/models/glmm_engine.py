@@ -156,6 +156,7 @@ class TwoLevelGLMM:
         self._pcov = np.zeros((G, q, q))
         self._status = np.zeros(G, np.intc)
         self._warm = False
+        self._last_L = None
         self.tol, self.maxiter = 1e-8, 100
 
     # ------------------------------------------------------------------ core pass
@@ -183,6 +184,8 @@ class TwoLevelGLMM:
         mode, center, chol = state if state is not None else (
             self._mode, self._center, self._chol)
         warm = self._warm if state is None else True
+        if warm and update and state is None:
+            self._carry_state(L)
         _k.cluster_pass(self.endog, self.trials, eta0, A, aux, self._fam, self._link,
                         self.ptr, nodes, logw, method, mode, center, chol, self._pmean,
                         self._pcov, ll, r, s, gaux, self._status, warm=warm,
@@ -190,6 +193,7 @@ class TwoLevelGLMM:
                         maxiter=self.maxiter)
         if state is None:
             self._warm = True
+            self._last_L = L
         c, dc = obs_constant(self.family, self.endog, self.trials, aux)
         llf = ll.sum() + c.sum()
         if not want_grad:
@@ -198,6 +202,27 @@ class TwoLevelGLMM:
         gL = np.tril(self.Z.T @ s)
         ga = gaux.sum(0) + dc.sum(0)
         return llf, gb, ga, gL
+
+    def _carry_state(self, L):
+        """Re-express the stored modes and grids for a new L so that they describe the same
+        random effects b = L u (a much better start for Newton and the grid iteration when an
+        optimizer changes the variance components)."""
+        L0 = self._last_L
+        if L0 is None or np.array_equal(L0, L):
+            return
+        d = np.abs(np.diag(L))
+        if d.min() <= 1e-8 * max(d.max(), 1e-300):
+            return
+        T = np.linalg.solve(L, L0)  # u_new = T u_old
+        self._mode[...] = self._mode @ T.T
+        self._center[...] = self._center @ T.T
+        if self._method == 2:
+            M = T @ self._chol
+            V = M @ np.swapaxes(M, 1, 2)
+            try:
+                self._chol[...] = np.linalg.cholesky(V)
+            except np.linalg.LinAlgError:
+                self._warm = False
 
     # ------------------------------------------------------------------ public API
     def loglike(self, beta, aux, L, freeze_grid=False):

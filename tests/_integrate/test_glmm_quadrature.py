@@ -183,3 +183,17 @@ def test_three_random_effects():
                            intmethod="laplace")
     assert model("laplace", 1, offset=off).loglike(beta, [], L) == pytest.approx(
         shifted.loglike(np.append(beta, 1.0), [], L), rel=1e-12)
+
+
+@pytest.mark.parametrize("method,points", [("laplace", 1), ("mvaghermite", 7),
+                                           ("mcaghermite", 7)])
+def test_warm_state_does_not_change_results(method, points):
+    """Results after a sequence of calls with very different L (state carried over in the b
+    scale) equal those of a fresh engine."""
+    d = simulate("bernoulli", "logit", q=2, G=8, nj=10, seed=6)
+    m = _engine(d, "bernoulli", "logit", method, points)
+    for s in (0.1, 3.0, 0.5, 1.0):
+        got = m.loglike(d["beta"], d["aux"], s * d["L"])
+        fresh = _engine(d, "bernoulli", "logit", method, points).loglike(
+            d["beta"], d["aux"], s * d["L"])
+        assert got == pytest.approx(fresh, abs=1e-9)
