@@ -1,0 +1,184 @@
+"""Nested GLMM kernels (``nested_kernels`` via ``NestedGLMM``) against independent references:
+brute-force nested integrals (200 x 200 Gauss-Legendre), a dense numpy joint Laplace
+approximation, and the two-level engine on one-level designs."""
+import numpy as np
+import pytest
+from scipy import optimize, special, stats
+
+from statsmodels_me.models.glmm_engine import TwoLevelGLMM
+from statsmodels_me.models.glmm_nested_engine import NestedGLMM, nesting_order
+from statsmodels_me.spec.errors import DataError
+
+
+def _tiny_logit(seed=2):
+    """2 schools x 2 classes x 3 rows, binary outcome, shuffled rows."""
+    rng = np.random.default_rng(seed)
+    S, C, m = 2, 2, 3
+    n = S * C * m
+    school = np.repeat(np.arange(S), C * m)
+    klass = np.repeat(np.arange(S * C), m)
+    x = rng.normal(size=n)
+    X = np.column_stack([x, np.ones(n)])
+    y = (rng.random(n) < 0.5).astype(float)
+    perm = rng.permutation(n)
+    return y[perm], X[perm], school[perm], klass[perm]
+
+
+def _brute_force(logf, eta, school, klass, s1, s2, npts=200):
+    """log prod_s int phi(u) prod_c int phi(v) prod_i f_i(eta_i + s1 u + s2 v) dv du by a
+    200-point Gauss-Legendre rule on [-10, 10] in each dimension (scipy.special)."""
+    z, w = special.roots_legendre(npts)
+    z, w = 10 * z, 10 * w * stats.norm.pdf(10 * z)
+    total = 0.0
+    for s in np.unique(school):
+        log_outer = np.log(w)
+        for c in np.unique(klass[school == s]):
+            r = klass == c
+            e = eta[r][None, None, :] + s1 * z[:, None, None] + s2 * z[None, :, None]
+            inner = np.exp(logf(e, r).sum(-1)) @ w
+            log_outer = log_outer + np.log(inner)
+        total += np.log(np.exp(log_outer).sum())
+    return total
+
+
+def _logit_logf(y):
+    def logf(e, r):
+        return y[r] * e - np.log1p(np.exp(e))
+    return logf
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    y, X, school, klass = _tiny_logit()
+    beta, s1, s2 = np.array([0.7, -0.3]), 0.9, 1.2
+    return y, X, school, klass, beta, s1, s2, _brute_force(_logit_logf(y), X @ beta, school,
+                                                            klass, s1, s2)
+
+
+@pytest.mark.parametrize("method,points,tol", [
+    ("ghermite", 30, 1e-9), ("mvaghermite", 15, 1e-9), ("mcaghermite", 15, 1e-8),
+    ("mvaghermite", 7, 5e-5), ("mcaghermite", 7, 5e-5)])
+def test_quadrature_vs_brute_force(tiny, method, points, tol):
+    # reference: nested Gauss-Legendre integral of the same model (_brute_force)
+    y, X, school, klass, beta, s1, s2, ref = tiny
+    one = np.ones((len(y), 1))
+    eng = NestedGLMM(y, X, [one, one], [school, klass], "bernoulli", "logit",
+                     intmethod=method, intpoints=points)
+    val = eng.loglike(beta, [], np.diag([s1, s2]))
+    assert abs(val - ref) < tol
+    assert np.all(eng.status == 0)
+    # frozen grids reproduce the adapted value at the same parameters
+    assert eng.loglike(beta, [], np.diag([s1, s2]), freeze_grid=True) == pytest.approx(
+        val, abs=1e-12)
+
+
+def _dense_laplace(y, X, Zs, codes, beta, Ls, top):
+    """Joint Laplace approximation with a dense Hessian (numpy), one top cluster at a time."""
+    total = 0.0
+    for t in np.unique(codes[0]):
+        r = codes[0] == t
+        cols = []
+        for Z, c, L in zip(Zs, codes, Ls, strict=True):
+            A = Z[r] @ L
+            for g in np.unique(c[r]):
+                cols.append(A * (c[r] == g)[:, None])
+        W = np.hstack(cols)
+        eta0 = X[r] @ beta
+
+        def negg(u, W=W, eta0=eta0, r=r):
+            e = eta0 + W @ u
+            return -(np.sum(y[r] * e - np.log1p(np.exp(e))) - 0.5 * u @ u)
+
+        def grad(u, W=W, eta0=eta0, r=r):
+            p = 1 / (1 + np.exp(-(eta0 + W @ u)))
+            return -(W.T @ (y[r] - p) - u)
+        res = optimize.minimize(negg, np.zeros(W.shape[1]), jac=grad, method="BFGS",
+                                options={"gtol": 1e-11})
+        p = 1 / (1 + np.exp(-(eta0 + W @ res.x)))
+        H = np.eye(W.shape[1]) + W.T @ (W * (p * (1 - p))[:, None])
+        total += -res.fun - 0.5 * np.linalg.slogdet(H)[1]
+    return total
+
+
+def test_laplace_four_levels_random_slopes_vs_dense():
+    # reference: dense numpy Laplace (_dense_laplace); 4 nested levels, 2 effects (slope and
+    # intercept, correlated) at the second level, so the block elimination has q_k > 1 blocks
+    rng = np.random.default_rng(5)
+    n = 240
+    l1 = rng.integers(0, 3, n)
+    l2 = l1 * 3 + rng.integers(0, 3, n)
+    l3 = l2 * 2 + rng.integers(0, 2, n)
+    l4 = l3 * 2 + rng.integers(0, 2, n)
+    x = rng.normal(size=n)
+    X = np.column_stack([x, np.ones(n)])
+    y = (rng.random(n) < 1 / (1 + np.exp(-(0.3 + x + rng.normal(size=24)[l2 % 24])))) * 1.0
+    one = np.ones((n, 1))
+    Zs = [one, np.column_stack([x, one]), one, one]
+    codes = [l1, l2, l3, l4]
+    Ls = [np.array([[0.5]]), np.array([[0.4, 0.0], [0.3, 0.7]]), np.array([[0.6]]),
+          np.array([[0.3]])]
+    beta = np.array([0.8, -0.2])
+    eng = NestedGLMM(y, X, Zs, codes, "bernoulli", "logit", intmethod="laplace")
+    from scipy.linalg import block_diag
+    val = eng.loglike(beta, [], block_diag(*Ls))
+    ref = _dense_laplace(y, X, Zs, codes, beta, Ls, 0)
+    assert val == pytest.approx(ref, abs=1e-7)
+
+
+@pytest.mark.parametrize("method", ["laplace", "ghermite", "mcaghermite", "mvaghermite"])
+def test_one_level_equals_two_level_engine(method):
+    # reference: the two-level engine (TwoLevelGLMM) on the same data, 2 correlated effects
+    rng = np.random.default_rng(1)
+    G = 30
+    n = G * 8
+    g = np.repeat(np.arange(G), 8)
+    rng.shuffle(g)
+    x = rng.normal(size=n)
+    X = np.column_stack([x, np.ones(n)])
+    y = (rng.random(n) < 1 / (1 + np.exp(-(0.5 * x + rng.normal(size=G)[g])))).astype(float)
+    L = np.array([[0.5, 0], [0.3, 0.8]])
+    b = np.array([0.4, -0.2])
+    e1 = TwoLevelGLMM(y, X, X, g, "bernoulli", "logit", intmethod=method, intpoints=5)
+    e2 = NestedGLMM(y, X, [X], [g], "bernoulli", "logit", intmethod=method, intpoints=5)
+    assert e2.loglike(b, [], L) == pytest.approx(e1.loglike(b, [], L), abs=1e-9)
+
+
+def test_ordinal_three_levels_quadrature_vs_brute_force():
+    # reference: nested Gauss-Legendre integral (_brute_force) of an ordered probit
+    rng = np.random.default_rng(9)
+    school = np.repeat([0, 1], 6)
+    klass = np.repeat([0, 1, 2, 3], 3)
+    x = rng.normal(size=12)
+    y = rng.integers(0, 3, 12).astype(float)
+    cuts = np.array([-0.4, 0.6])
+    s1, s2, b = 0.5, 0.8, 0.3
+
+    def cellp(e, yy):
+        up = np.where(yy >= 2, np.inf, cuts[np.minimum(yy, 1).astype(int)])
+        lo = np.where(yy <= 0, -np.inf, cuts[np.maximum(yy - 1, 0).astype(int)])
+        return stats.norm.cdf(up - e) - stats.norm.cdf(lo - e)
+    def logf(e, r):
+        with np.errstate(divide="ignore"):  # P = 0 far in the tails, weight ~ 0 there
+            return np.log(cellp(e, y[r]))
+    ref = _brute_force(logf, b * x, school, klass, s1, s2)
+    one = np.ones((12, 1))
+    eng = NestedGLMM(y, x[:, None], [one, one], [school, klass], "ordinal", "probit",
+                     intmethod="mvaghermite", intpoints=20)
+    assert eng.loglike([b], cuts, np.diag([s1, s2])) == pytest.approx(ref, abs=1e-9)
+
+
+def test_not_nested_raises():
+    with pytest.raises(DataError, match="not nested"):
+        nesting_order([np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])])
+
+
+def test_zero_covariance_is_fixed_effects_model():
+    # with L = 0 the marginal likelihood is the fixed-effects likelihood; gradient analytic
+    y, X, school, klass = _tiny_logit()
+    one = np.ones((len(y), 1))
+    eng = NestedGLMM(y, X, [one, one], [school, klass], "bernoulli", "logit")
+    beta = np.array([0.2, 0.1])
+    p = 1 / (1 + np.exp(-X @ beta))
+    llf, gb, _, _ = eng.loglike_and_grad(beta, [], np.zeros((2, 2)))
+    assert llf == pytest.approx(np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)), abs=1e-12)
+    assert np.allclose(gb, X.T @ (y - p), atol=1e-12)
