@@ -399,11 +399,15 @@ class LMMEngine:
         u = self.conditional_modes(f)
         return [u[k] @ f["lams"][k].T for k in range(len(self.terms))]
 
-    def blup_variances(self, f):
-        """Conditional covariance of each group's b given y (s2 Lambda (L L')^-1 Lambda'), per term.
+    def blup_variances(self, f, fixed_uncertainty=False):
+        """Conditional covariance of each group's b given y, per term.
 
-        Diagonal blocks of the inverse of L L' only: for the first term, when other terms
-        exist, the correction L11^-T L21' L22^-T L22^-1 L21 L11^-1 is added block by block.
+        ``s2 Lambda (L L')^-1 Lambda'`` (diagonal blocks only): for the first term, when
+        other terms exist, the correction L11^-T L21' L22^-T L22^-1 L21 L11^-1 is added block
+        by block. With ``fixed_uncertainty`` the uncertainty of the GLS fixed effects is
+        added, ``T C^-1 T'`` with ``T = (L L')^-1 Lambda' Z' X = L^-T R_ZX`` and
+        ``C = R_X R_X'`` (the u-block of the inverse of the joint (u, beta) precision; equal
+        to ``G - G Z' P Z G`` with ``P = V^-1 - V^-1 X (X' V^-1 X)^-1 X' V^-1``).
         """
         s2 = self.sigma2(f)
         out = [None] * len(self.terms)
@@ -411,6 +415,15 @@ class LMMEngine:
         P11 = Linv1.transpose(0, 2, 1) @ Linv1
         t1 = self.terms[self.first]
         G, q = t1.n_groups, t1.q
+        if fixed_uncertainty:
+            RXinv = _tri(f["RX"], np.eye(self.p))
+            Cinv = RXinv.T @ RXinv
+            rhs1 = f["RZX1"]
+            if self.rest:
+                T2 = _tri(f["L22"], f["RZX2"], transpose=True)
+                rhs1 = rhs1 - np.asarray(f["L21"].T @ T2).reshape(G, q, -1)
+            T1 = Linv1.transpose(0, 2, 1) @ rhs1
+            P11 = P11 + T1 @ Cinv @ T1.transpose(0, 2, 1)
         if self.rest:
             L22inv = _tri(f["L22"], np.eye(f["L22"].shape[0]))
             W = (f["L21"].T @ L22inv.T)                      # (G q, r2)
@@ -424,6 +437,9 @@ class LMMEngine:
                 blk = np.stack([P22[pos + g * tk.q: pos + (g + 1) * tk.q,
                                     pos + g * tk.q: pos + (g + 1) * tk.q]
                                 for g in range(tk.n_groups)])
+                if fixed_uncertainty:
+                    Tk = T2[pos:pos + tk.size].reshape(tk.n_groups, tk.q, -1)
+                    blk = blk + Tk @ Cinv @ Tk.transpose(0, 2, 1)
                 lam = f["lams"][k]
                 out[k] = s2 * (lam @ blk @ lam.T)
                 pos += tk.size

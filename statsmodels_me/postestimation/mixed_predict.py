@@ -44,7 +44,8 @@ def predict(results, statistic="xb"):
     statistic : str
         ``xb`` (fixed part), ``fitted`` (xb + Z b), ``reffects`` (BLUPs, one column per random
         effect, repeated on each observation of its group), ``reses`` (their standard errors:
-        the square root of Var(b | y) at the estimates), ``residuals`` (y - fitted),
+        the square root of Var(b | y) at the estimates after ML, of Var(b_hat - b), which
+        includes the uncertainty of the fixed effects, after REML), ``residuals`` (y - fitted),
         ``rstandard`` (residuals / sigma_e), ``stdp`` (standard error of xb).
 
     Returns
@@ -71,7 +72,10 @@ def predict(results, statistic="xb"):
         if statistic == "reffects":
             vals = eng.blups(f)
         else:
-            vals = [np.sqrt(np.diagonal(v, axis1=1, axis2=2)) for v in eng.blup_variances(f)]
+            # Stata: after ML, Var(b | y) at the estimates (lme4's condVar); after REML,
+            # Var(b_hat - b) = G - G Z' P Z G, which adds the uncertainty of beta
+            var = eng.blup_variances(f, fixed_uncertainty=model.reml)
+            vals = [np.sqrt(np.diagonal(v, axis1=1, axis2=2)) for v in var]
         arr, names = _per_observation(model, vals)
         return pd.DataFrame(arr, index=idx, columns=names)
     zb = np.zeros(design.nobs)

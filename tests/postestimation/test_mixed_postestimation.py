@@ -6,6 +6,7 @@ and the same for ``(1 + week | id)``: BLUPs and ``sqrt(attr(., "postVar"))``), a
 computations from the fitted parameters written out in each test.
 """
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -182,3 +183,60 @@ def test_lrtest_refuses_mixing_ml_and_reml(pig, ex1):
     reml = smf.mixed("weight week || id:", data=pig, reml=True).fit()
     with pytest.raises(SpecificationError, match="REML"):
         ex1.lrtest(reml)
+
+
+# -- reses after REML: Var(b_hat - b) includes the fixed-effects uncertainty ------------------
+def test_reses_reml_matches_stata_forum_example():
+    # stats.stackexchange.com/questions/48254: Stata's `xtmixed g || id:, reml` then
+    # `predict u_se, reses` gives 2.13 for every id (R's condVar, which ignores the
+    # uncertainty of beta, gives 1.32); after ML Stata gives 1.32
+    g = [12, 8, 22, 10, 10, 6, 8, 4, 14, 6, 2, 22, 12, 7, 24, 14, 8, 4, 5, 6, 14, 5, 5, 16]
+    d = pd.DataFrame({"id": list(range(1, 13)) * 2, "g": g})
+    reml = smf.mixed("g || id:", data=d, reml=True).fit().predict("reses").iloc[:, 0]
+    ml = smf.mixed("g || id:", data=d).fit().predict("reses").iloc[:, 0]
+    assert np.allclose(reml.round(2), 2.13) and np.allclose(ml.round(2), 1.32)
+
+
+def _dense_reses(y, X, Z, Gmat, s2, reml):
+    """sqrt(diag(G - G Z' P Z G)) with P = V^-1 (ML) or the REML projection, by brute force."""
+    V = Z @ Gmat @ Z.T + s2 * np.eye(len(y))
+    Vi = np.linalg.inv(V)
+    P = Vi - Vi @ X @ np.linalg.solve(X.T @ Vi @ X, X.T @ Vi) if reml else Vi
+    return np.sqrt(np.diag(Gmat - Gmat @ Z.T @ P @ Z @ Gmat))
+
+
+@pytest.mark.parametrize("reml", [False, True])
+def test_reses_crossed_against_dense_computation(pig, reml):
+    res = smf.mixed("weight week || _all: R.id || _all: R.week", data=pig, reml=reml).fit()
+    Zid = pd.get_dummies(pig["id"]).to_numpy(float)
+    Zwk = pd.get_dummies(pig["week"]).to_numpy(float)
+    Z = np.hstack([Zid, Zwk])
+    p = res.params
+    Gmat = np.diag(np.r_[np.full(Zid.shape[1], p["/var(R.id[_all])"]),
+                         np.full(Zwk.shape[1], p["/var(R.week[_all])"])])
+    X = np.column_stack([pig["week"], np.ones(len(pig))])
+    want = _dense_reses(pig["weight"].to_numpy(float), X, Z, Gmat, p["/var(e.weight)"], reml)
+    got = res.predict("reses")
+    ids, weeks = pig["id"].to_numpy(), pig["week"].to_numpy()
+    first_id = np.array([np.flatnonzero(ids == v)[0] for v in np.unique(ids)])
+    first_wk = np.array([np.flatnonzero(weeks == v)[0] for v in np.unique(weeks)])
+    assert np.allclose(got.iloc[first_id, 0], want[:Zid.shape[1]], rtol=1e-8)
+    assert np.allclose(got.iloc[first_wk, 1], want[Zid.shape[1]:], rtol=1e-8)
+
+
+@pytest.mark.parametrize("reml", [False, True])
+def test_reses_random_slope_against_dense_computation(pig, reml):
+    res = smf.mixed("weight week || id: week, cov(un)", data=pig, reml=reml).fit()
+    ids = pig["id"].to_numpy()
+    D = pd.get_dummies(ids).to_numpy(float)
+    week = pig["week"].to_numpy(float)
+    # columns ordered (week, _cons) per id
+    Z = np.hstack([np.column_stack([D[:, j] * week, D[:, j]]) for j in range(D.shape[1])])
+    S = res.estat_recovariance()["id"].to_numpy()
+    Gmat = np.kron(np.eye(D.shape[1]), S)
+    X = np.column_stack([week, np.ones(len(pig))])
+    want = _dense_reses(pig["weight"].to_numpy(float), X, Z, Gmat,
+                        res.params["/var(e.weight)"], reml).reshape(-1, 2)
+    got = res.predict("reses")
+    first = np.array([np.flatnonzero(ids == v)[0] for v in np.unique(ids)])
+    assert np.allclose(got.iloc[first].to_numpy(), want, rtol=1e-8)
