@@ -17,8 +17,14 @@ a fixed point; Naylor & Smith 1982; Rabe-Hesketh, Skrondal & Pickles 2005),
 Gradient contributions: for methods 0-2 the gradient of the quadrature formula with the grid
 held fixed in the u scale (r_i = sum_k p_k l'_ik, s_i = sum_k p_k l'_ik u_k).  For laplace the
 exact gradient of the Laplace approximation, including the total derivative of log|H| through
-u^ (implicit function theorem); the third eta-derivative of l and the aux-derivatives of l', l''
-come from central differences of the analytic l', l'' (step 1e-4, error O(1e-8)).
+u^ (implicit function theorem); the third eta-derivative of l is analytic for the canonical
+bernoulli/binomial logit and poisson log models and a central difference of the analytic l''
+otherwise, and the aux-derivatives of l', l'' are central differences (step 1e-4, relative
+error O(1e-8)).
+
+Adaptive state is per cluster (modes, grid centres and scales) and is read as the starting
+point when ``warm``; clusters are independent, so ``prange`` over clusters (``set_num_threads``)
+gives results identical to the serial loop.
 """
 from cython.parallel cimport prange
 from libc.math cimport INFINITY, exp, fabs, log, sqrt
