@@ -131,6 +131,7 @@ class NestedGLMM:
             self._method = METHOD_CODES["laplace"]
         self._build_grids()
         self.tol, self.maxiter, self.nthreads = 1e-8, 100, 1
+        self._warmed = False
 
     # ------------------------------------------------------------------ setup
     def _build_tree(self):
@@ -220,7 +221,21 @@ class NestedGLMM:
                         self._have, self._coff, self._Coff, self._hoff, self._method,
                         update, self._umode, self._work, ll, self._status, tol=self.tol,
                         maxiter=self.maxiter, nthreads=self.nthreads)
+        self._warmed = True
         return ll
+
+    @property
+    def _warm(self):
+        """Whether the modes and grids hold a previous pass (warm start); setting False
+        restarts the next pass cold (modes at 0, grids re-adapted)."""
+        return self._warmed
+
+    @_warm.setter
+    def _warm(self, value):
+        if not value:
+            self._umode[:] = 0.0
+            self._have[:] = 0
+        self._warmed = bool(value)
 
     def _fixed_values(self, beta, aux):
         eta = np.ascontiguousarray(self.exog @ beta + self.offset)

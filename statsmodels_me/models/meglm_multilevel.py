@@ -197,11 +197,12 @@ class MultilevelMixin:
         lap.nthreads = e.nthreads
         return lap
 
-    def _hessian_internal(self, x, free):
+    def _hessian_internal(self, x, free, **kwargs):
         """Second differences of the log likelihood (grids adapted at ``x``, then frozen).
 
         The engine's gradient is itself a finite difference, so differencing it again would
-        square the rounding error; steps are 1e-3 * max(|x_i|, 0.1).
+        square the rounding error; steps are 1e-3 * max(|x_i|, 0.1).  Keyword options of
+        MEGLM's version (difference schemes for its analytic gradient) do not apply.
         """
         f0 = self.loglike_internal(x)
         eng = self.engine
