@@ -3,6 +3,17 @@
 Cluster j has random effects b_j = L u_j, u_j ~ N(0, I_q), Sigma = L L'.  The conditional model
 is eta = X beta + Z b_j + offset with a family from ``statsmodels_me.families``.  The integral
 over u_j is computed cluster by cluster in Cython (``statsmodels_me._integrate.glmm_kernels``).
+
+Typical use from a model class::
+
+    eng = TwoLevelGLMM(y, X, Z, groups, "bernoulli", "logit", intmethod="mvaghermite")
+    ll, g_beta, g_aux, g_L = eng.loglike_and_grad(beta, aux, L)
+    g_sigma = sigma_gradient(L, g_L)          # then sum(g_sigma * dSigma/dtheta_k)
+    H = eng.numerical_hessian(beta, aux, L)   # order: beta, aux, L[tril_indices(q)]
+
+For the adaptive rules an optimizer's line search can call ``loglike(..., freeze_grid=True)``
+so that the objective and the (fixed-grid) gradient belong to the same formula; re-adapt
+between iterations with a normal call.
 """
 from __future__ import annotations
 
