@@ -169,7 +169,7 @@ class MEGLM(MEModel):
         """
         if self.family not in ("bernoulli", "binomial", "ordinal"):
             return
-        eng, k = self.engine, self.k_fe
+        eng, k = self._laplace_engine(), self.k_fe  # exact with no random effects
         beta = z_fixed[:k]
         zeroL = np.zeros((eng.q, eng.q))
         # per-observation log likelihood at the fixed-effects fit: 0 means fitted exactly
@@ -277,7 +277,23 @@ class MEGLM(MEModel):
         L = self.cov.cholesky(theta)
         if not np.all(np.isfinite(L)):
             return -np.inf
-        return self.engine.loglike(beta, aux, L)
+        return self._cold_retry(lambda: self.engine.loglike(beta, aux, L))
+
+    def _cold_retry(self, call):
+        """Run an engine pass; when an adaptive grid failed in some cluster (status 1-3) after
+        a warm start from another parameter point, redo the pass from a cold start.
+
+        Warm starts from a distant point (e.g. a large starting variance) can leave the
+        adaptation stuck with a non positive-definite posterior covariance; a cold start
+        (mode search from u = 0) recovers it.
+        """
+        eng = self.engine
+        was_warm = eng._warm
+        out = call()
+        if was_warm and np.any(eng._status != 0):
+            eng._warm = False
+            out = call()
+        return out
 
     def score_internal(self, x):
         """Log likelihood and its gradient in the internal parameters."""
@@ -286,7 +302,7 @@ class MEGLM(MEModel):
         L = self.cov.cholesky(theta)
         if not np.all(np.isfinite(L)):
             return -np.inf, np.zeros_like(x)
-        llf, gb, ga, gL = self.engine.loglike_and_grad(beta, aux, L)
+        llf, gb, ga, gL = self._cold_retry(lambda: self.engine.loglike_and_grad(beta, aux, L))
         gt = gL.ravel() @ self._lambda_jacobian(theta) if self.n_theta else np.zeros(0)
         return llf, np.concatenate([gb, ga, gt])
 
@@ -322,7 +338,9 @@ class MEGLM(MEModel):
 
     def _fit_fixed(self, log):
         """The model without random effects (Stata's "Fitting fixed-effects model")."""
-        eng = self.engine
+        # with no random effects the integrand is constant in u: every method is exact, and
+        # Laplace costs one node per cluster
+        eng = self._laplace_engine()
         zeroL = np.zeros((eng.q, eng.q))
         k = self.k_fe
 
@@ -387,11 +405,16 @@ class MEGLM(MEModel):
             t0 = self.cov.theta_start()
             best = None
             log.append("Refining starting values:")
-            for s in (0.25, 0.5, 1.0, 2.0):
-                cand = np.concatenate([z_fixed, t0 * s])
-                val = self.loglike_internal(cand)
-                if best is None or val > best[0]:
-                    best = (val, cand)
+            # the grid only ranks starting points: the Laplace approximation suffices
+            full, self.engine = self.engine, self._laplace_engine()
+            try:
+                for s in (0.25, 0.5, 1.0, 2.0):
+                    cand = np.concatenate([z_fixed, t0 * s])
+                    val = self.loglike_internal(cand)
+                    if best is None or val > best[0]:
+                        best = (val, cand)
+            finally:
+                self.engine = full
             x0 = best[1]
             log.append(f"Grid node 0:  Log likelihood = {best[0]:.8g}")
         log.append("Fitting full model:")
@@ -426,9 +449,14 @@ class MEGLM(MEModel):
         return MEGLMResultsWrapper(res)
 
     def _laplace_engine(self):
-        e = self.engine
-        return TwoLevelGLMM(e.endog, e.exog, e.Z, e._gsorted, e.family, e.link,
-                            trials=e.trials, offset=e.offset, intmethod="laplace")
+        """The Laplace engine on the same data (built once)."""
+        if self.intmethod == "laplace":
+            return self.engine
+        if getattr(self, "_lap", None) is None:
+            e = self.engine
+            self._lap = TwoLevelGLMM(e.endog, e.exog, e.Z, e._gsorted, e.family, e.link,
+                                     trials=e.trials, offset=e.offset, intmethod="laplace")
+        return self._lap
 
     def _optimize(self, x0, bounds, log, maxiter, warn=True):
         last = {}
@@ -487,6 +515,8 @@ class MEGLM(MEModel):
         for it in range(1, maxit + 1):
             step = np.zeros_like(x)
             step[free] = -Hinv @ g[free]
+            if it > 1 and abs(g[free] @ step[free]) < 1e-12:
+                break  # the Newton decrement: nothing left to gain
             t, accepted = 1.0, False
             for _ in range(12):
                 cand = np.maximum(x + t * step, lo)
@@ -504,12 +534,18 @@ class MEGLM(MEModel):
                 break
         return x, it
 
-    def _hessian_internal(self, x, free):
+    def _hessian_internal(self, x, free, forward=False):
+        """Hessian on the ``free`` coordinates from differences of the analytic gradient:
+        central, or forward (half the passes; for the costly quadrature methods)."""
         H = np.empty((len(free), len(free)))
+        g0 = self.score_internal(x)[1][free] if forward else None
         for a, i in enumerate(free):
             h = 1e-5 * max(abs(x[i]), 1e-1)
             xp, xm = x.copy(), x.copy()
             xp[i] += h
+            if forward:
+                H[:, a] = (self.score_internal(xp)[1][free] - g0) / h
+                continue
             xm[i] -= h
             H[:, a] = (self.score_internal(xp)[1][free] - self.score_internal(xm)[1][free]) \
                 / (2 * h)
@@ -517,7 +553,8 @@ class MEGLM(MEModel):
 
     def _cov_display(self, x, bounds):
         free = [i for i in self._free(x, bounds) if i not in self._diverging]
-        H = self._hessian_internal(x, free)
+        H = self._hessian_internal(x, free, forward=self.engine.q > 1
+                                   and self.intmethod != "laplace")
         try:
             cinv = np.linalg.inv(-H)
             if np.any(np.diag(cinv) < 0):
