@@ -148,6 +148,8 @@ class LMMEngine:
         if not self.rest:
             t1 = self.terms[self.first]
             lam = t1.cholesky(theta[t1.theta_index])
+            if not np.all(np.isfinite(lam)):
+                return np.inf, np.zeros(self.n_theta)
             dev, gL, *_rest = one_term_deviance(self.A11, self.Z1tX, self.Z1ty,
                                             np.ascontiguousarray(lam), self.XtX, self.Xty,
                                             self.yty, self.n, self.reml, True)
@@ -265,6 +267,9 @@ class LMMEngine:
     def _one_term(self, theta, want_grad=False):
         t1 = self.terms[self.first]
         lam = np.ascontiguousarray(t1.cholesky(np.asarray(theta, float)[t1.theta_index]))
+        if not np.all(np.isfinite(lam)):
+            # a linear structure (pattern) outside the positive semidefinite cone
+            return np.inf, None, None, np.nan, np.nan, None, None, None, None
         return one_term_deviance(self.A11, self.Z1tX, self.Z1ty, lam, self.XtX, self.Xty,
                                  self.yty, self.n, self.reml, want_grad)
 
@@ -333,7 +338,8 @@ class LMMEngine:
             f = self.factor(theta)
         except np.linalg.LinAlgError:
             return np.inf
-        return self._deviance_from(f)
+        dev = self._deviance_from(f)
+        return dev if np.isfinite(dev) else np.inf
 
     def _deviance_from(self, f):
         n, p = self.n, self.p

@@ -99,6 +99,22 @@ CASES = {
                                   "/var(2.grp[id])": 12.22074991031,
                                   "/var(_cons[id])": 8.70827556561,
                                   "/var(e.weight)": 1.74130922537})}),
+    # three effects (1.grp 2.grp _cons), exchangeable; nlme: lme(weight ~ week,
+    # random = list(id = pdCompSymm(~ g1 + g2)), data = pig, method = "ML")
+    "exchangeable3": ("weight week || id: i.grp, cov(exchangeable)", "pig", {}, {
+        "ML": (-910.470116888, {"/var(1.grp[id])": 7.561623, "/var(_cons[id])": 7.561623,
+                                "/cov(1.grp[id],2.grp[id])": 4.414304,
+                                "/cov(2.grp[id],_cons[id])": 4.414304,
+                                "/var(e.weight)": 1.7535175141})}),
+    # lme4: lmer(weight ~ week + (1 + g1 + g2 | id), data = pig, REML = FALSE)
+    "unstructured3": ("weight week || id: i.grp, cov(unstructured)", "pig", {}, {
+        "ML": (-887.725329313, {"/var(_cons[id])": 7.31413070031,
+                                "/var(1.grp[id])": 2.77030140397,
+                                "/var(2.grp[id])": 13.57746385942,
+                                "/cov(1.grp[id],_cons[id])": 3.52878270087,
+                                "/cov(2.grp[id],_cons[id])": 4.73240267511,
+                                "/cov(1.grp[id],2.grp[id])": 5.36457317641,
+                                "/var(e.weight)": 1.73430216077})}),
     # lme4: lmer(thk ~ prethk + cc*tv + (1 | school/class), data = tvsfpors, REML = r)
     "nested3": ("thk prethk i.cc##i.tv || school: || class:", "tv", {}, {
         "ML": (-2348.90984615, {"prethk": 0.220180091115, "1.cc": 0.507470435215,
