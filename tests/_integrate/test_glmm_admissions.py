@@ -1,5 +1,7 @@
 """The seed's example 3 (melogit nadmitted female || department:, binomial(napplied)).
 
+Data: the bundled ``statsmodels_me.datasets.load("admissions")`` (same file as
+/work/shared/data/admissions.csv).
 Reference numbers: /work/shared/validation/seed_examples.json, id "ex3_admissions_binomial"
 (Stata's printed output: llf -140.61628, OR female 1.176898, OR _cons 0.7907009,
 var(_cons) 1.345383, fixed-only llf -299.99934).
@@ -10,9 +12,9 @@ import pytest
 import statsmodels.api as sm
 from scipy import integrate, optimize, stats
 
+from statsmodels_me import datasets
 from statsmodels_me.models.glmm_engine import TwoLevelGLMM
 
-DATA = "/work/shared/data/admissions.csv"
 STATA = {"female": 1.176898, "_cons": 0.7907009, "var": 1.345383, "llf": -140.61628,
          "llf_fixed": -299.99934}
 STATA_SE = {"female": 0.1310535, "_cons": 0.2057191, "var": 0.460702}
@@ -20,10 +22,7 @@ STATA_SE = {"female": 0.1310535, "_cons": 0.2057191, "var": 0.460702}
 
 @pytest.fixture(scope="module")
 def admissions():
-    try:
-        d = pd.read_csv(DATA)
-    except FileNotFoundError:  # pragma: no cover - shared data missing
-        pytest.skip(f"{DATA} not available")
+    d = datasets.load("admissions")
     X = np.column_stack([d.female, np.ones(len(d))])
     codes = pd.factorize(d.department, sort=True)[0]
     return d, X, codes

@@ -3,22 +3,18 @@ var(std[trial]) constrained to 1 (a Gaussian GLMM with one observation per clust
 
 Reference: /work/shared/validation/seed_examples.json, id "ex6_diuretics_fixed_covariance":
 llf -9.4552759 at _cons -0.5166151, var(e.lnor) 0.2377469 (mvaghermite 7 and laplace).
+Data: the bundled ``statsmodels_me.datasets.load("diuretics")``.
 """
 import numpy as np
-import pandas as pd
 import pytest
 
+from statsmodels_me import datasets
 from statsmodels_me.models.glmm_engine import TwoLevelGLMM
-
-DATA = "/work/shared/data/diuretics.csv"
 
 
 @pytest.mark.parametrize("method", ["mvaghermite", "laplace"])
 def test_diuretics_loglike_at_published_estimates(method):
-    try:
-        d = pd.read_csv(DATA)
-    except FileNotFoundError:  # pragma: no cover - shared data missing
-        pytest.skip(f"{DATA} not available")
+    d = datasets.load("diuretics")
     m = TwoLevelGLMM(d.lnor, np.ones((len(d), 1)), d["std"], np.arange(len(d)), "gaussian",
                      intmethod=method)
     ll = m.loglike([-0.5166151], [np.log(0.2377469)], [[1.0]])
