@@ -184,7 +184,8 @@ def reference_logpdf(name: str, link: str, y, eta, trials=None, aux=()):
         k = y.astype(int)
         hi = inv(cut[k + 1] - eta)
         lo = inv(cut[k] - eta)
-        return np.log(hi - lo)
+        with np.errstate(divide="ignore"):  # a probability that underflows is log(0) = -inf
+            return np.log(hi - lo)
     mu = inv(eta)
     if name not in ("gaussian", "bernoulli", "binomial"):
         with np.errstate(invalid="ignore", divide="ignore"):
