@@ -319,14 +319,20 @@ class Mixed(MEModel):
                 tpos += cov.n_theta
         return theta
 
+    def _small_dense_block(self):
+        """True for one-term models and for models whose dense second block is small."""
+        eng = self.engine
+        return not eng.rest or sum(eng.r2_sizes) <= 300
+
     def _em(self, theta0, n_iter, tol):
         """EM iterations for starting values (Stata's ``emiterate()``, default 20).
 
         Returns the iterate with the lowest deviance and the number of iterations run.
         """
         eng = self.engine
-        if n_iter <= 0 or (eng.rest and sum(eng.r2_sizes) > 3000):
-            # the conditional variances of a large dense block cost O(r^3) per iteration
+        if n_iter <= 0 or not self._small_dense_block():
+            # the conditional variances of a large dense block cost about four deviance
+            # evaluations per iteration, more than EM saves the optimizer there
             return theta0, 0
         best, fbest = theta0, np.inf
         theta, prev, done = theta0, None, 0
@@ -521,7 +527,11 @@ class Mixed(MEModel):
             res = run(best)
             theta = res.x
         if not _hit_limit(res):
-            theta = self._polish(theta, bounds)
+            if self._small_dense_block():
+                # (several terms: second differences cost ~4k^2 deviance evaluations, which
+                # only pays off when the dense block is small; COBYQA's own final radius
+                # of 1e-9 is otherwise the precision)
+                theta = self._polish(theta, bounds)
         # snap standard deviations that are numerically zero onto the bound, so the results
         # report an exact zero rather than 1e-70 with a meaningless standard error
         snapped = theta.copy()
