@@ -222,6 +222,7 @@ def run(impl, workload, path, repeats, budget):
     out = {"impl": impl, "workload": workload, "version": _version(impl), "times": [],
            "llf": None, "status": "ok", "message": ""}
     df = _load(impl, path)
+    t0 = time.perf_counter()
     try:
         fit = IMPLS[impl](workload, df)
         for _ in range(repeats):
@@ -239,10 +240,13 @@ def run(impl, workload, path, repeats, budget):
     except NotApplicable as exc:
         out["status"], out["message"] = "not applicable", str(exc)
     except MemoryError:
-        out["status"], out["message"] = "error", "MemoryError (memory limit)"
+        out["status"] = "error"
+        out["message"] = (f"MemoryError (memory limit) after {time.perf_counter() - t0:.0f} s"
+                          " of fitting")
     except Exception as exc:  # noqa: BLE001 - any failure is a result row
         out["status"] = "error"
-        out["message"] = f"{type(exc).__name__}: {exc}"[:500]
+        out["message"] = (f"{type(exc).__name__}: {exc}"[:450]
+                          + f" (after {time.perf_counter() - t0:.1f} s)")
         traceback.print_exc(file=sys.stderr)
     out["maxrss_mb"] = _maxrss_mb()
     return out

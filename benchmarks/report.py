@@ -45,7 +45,10 @@ def markdown(rows, info, keys):
     """Render the results table, the ratio table and the machine line."""
     lines = [f"Measured {info['date']} on {info['nproc']} x {info['cpu']} "
              f"(Python {info['python']}; {info.get('r') or 'no R'}).",
-             f"Command: `{info.get('command', '')}`", "",
+             f"Command: `{info.get('command', '')}`"]
+    for run in info.get("earlier_runs", []):
+        lines.append(f"Merged with rows measured {run['date']}: `{run.get('command', '')}`")
+    lines += ["",
              "| W | implementation | version | time (median) | peak MB | llf "
              "| llf - statsmodels_me | note |",
              "|---|---|---|---|---|---|---|---|"]

@@ -255,6 +255,24 @@ def compare(rows, tol=1e-4):
     return rows
 
 
+def merge(path, rows, runs, keys):
+    """Combine an earlier run's JSON with new rows (new ones win).
+
+    Returns
+    -------
+    rows, runs, keys
+        The merged rows ordered by workload, the machine records of both
+        runs, and the union of the workload keys.
+    """
+    with open(path) as fh:
+        old = json.load(fh)
+    ident = {(r["impl"], r["workload"], r["threads"]) for r in rows}
+    kept = [r for r in old["rows"] if (r["impl"], r["workload"], r["threads"]) not in ident]
+    all_keys = [k for k in ORDER if k in keys or any(r["workload"] == k for r in kept)]
+    merged = [r for k in all_keys for r in rows + kept if r["workload"] == k]
+    return merged, runs + [old["machine"]], all_keys
+
+
 def _split(text):
     return [t.strip() for t in text.split(",") if t.strip()]
 
@@ -277,6 +295,9 @@ def parse_args(argv=None):
                     help="address-space limit per child (0 = none)")
     ap.add_argument("--venv-root", default="/work/bench-venvs")
     ap.add_argument("--out", default=os.path.join(_HERE, "results", "latest.json"))
+    ap.add_argument("--merge", default=None, metavar="JSON",
+                    help="start from the rows of an earlier run (e.g. the peers) and "
+                         "replace those re-measured now")
     args = ap.parse_args(argv)
     keys = _split(args.workloads)
     bad = [k for k in keys if k not in WORKLOADS]
@@ -318,7 +339,11 @@ def main(argv=None):
         print(f"{key:6s} {row['label']:28s} {row['status']:16s} {t:>12s} {llf:>14s} "
               f"{row['message'][:60]}", file=sys.stderr, flush=True)
         rows.append(row)
+    runs = [info]
+    if args.merge:
+        rows, runs, keys = merge(args.merge, rows, runs, keys)
     compare(rows)
+    info = dict(info, earlier_runs=runs[1:])
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as fh:
         json.dump({"machine": info, "data_dir": args.data_dir, "rows": rows}, fh, indent=1,
