@@ -358,3 +358,15 @@ def test_fixed_block_next_to_a_free_block(frames):
     assert abs(res.llf - base) <= 1e-7
     for dv in (-1e-2, 1e-2):
         assert _dense_fixed_sigma(pig, np.diag([0.37, v + dv]), False)[0] < base
+
+
+@pytest.mark.parametrize("text,opts", [
+    ("weight week || id: week, cov(unstructured)", {}),
+    ("weight week || id: week, cov(exchangeable)", {"reml": True}),
+    ("weight week || _all: R.week || id:", {}),
+    ("weight week || id: week, cov(fixed(F))", {"matrices": {"F": np.diag([0.37, 6.8])}}),
+])
+def test_loglike_at_the_estimates_is_llf(frames, text, opts):
+    # Mixed.loglike maps Stata's display-scale parameters back to the engine's theta
+    res = smf.mixed(text, data=frames["pig"], **opts).fit()
+    assert abs(res.model.loglike(np.asarray(res.params)) - res.llf) <= 1e-8 * abs(res.llf)
