@@ -103,7 +103,11 @@ class CrossedLaplaceGLMM:
     # -- Z Lambda as an operator --------------------------------------------------------------
     def _set_theta(self, theta):
         theta = np.asarray(theta, float)
-        self._lams = [t.cholesky(theta[t.theta_index]) for t in self.terms]
+        self._set_lams([t.cholesky(theta[t.theta_index]) for t in self.terms])
+
+    def _set_lams(self, lams):
+        """Use the given relative factors (one q_k x q_k array per term)."""
+        self._lams = [np.asarray(lam, float) for lam in lams]
         self._ZL = [t.Z @ lam for t, lam in zip(self.terms, self._lams)]
         self._zl2 = np.hstack([self._ZL[k] for k in self.rest]) if self.rest else \
             np.zeros((len(self.y), 0))
@@ -226,10 +230,16 @@ class CrossedLaplaceGLMM:
         return float(obj + c.sum() - 0.5 * logdet)
 
     # -- public --------------------------------------------------------------------------------
-    def loglike(self, beta, aux, theta):
-        """Laplace approximation to the marginal log likelihood at (beta, aux, theta)."""
+    def loglike(self, beta, aux, theta=None, lams=None):
+        """Laplace approximation to the marginal log likelihood at (beta, aux, theta).
+
+        ``lams`` (one factor per term) may be given instead of ``theta``.
+        """
         aux = np.ascontiguousarray(aux if aux is not None else [], float)
-        self._set_theta(theta)
+        if lams is None:
+            self._set_theta(theta)
+        else:
+            self._set_lams(lams)
         eta0 = self.X @ np.asarray(beta, float) + self.offset
         u, d2, obj = self._mode(eta0, aux)
         return self._finish(u, d2, obj, aux)
@@ -273,6 +283,43 @@ class CrossedLaplaceGLMM:
         W = sla.solve_triangular(S.LS, V.T, lower=True)
         return h + (W ** 2).sum(0)
 
+    def beta_aux_gradient(self, beta, aux, lams):
+        """Log likelihood with its analytic beta gradient and central-difference aux
+        gradient, at given term factors ``lams``."""
+        beta = np.asarray(beta, float)
+        aux = np.ascontiguousarray(aux if aux is not None else [], float)
+        llf = self.loglike(beta, aux, lams=lams)
+        if not np.isfinite(llf):
+            return llf, np.zeros(len(beta)), np.zeros(len(aux))
+        g_beta = self._beta_gradient(beta, aux)
+        u_keep = self._u.copy()
+        g_aux = np.zeros(len(aux))
+        for i in range(len(aux)):
+            step = 1e-6 * max(1.0, abs(aux[i]))
+            vals = []
+            for sgn in (1.0, -1.0):
+                v = aux.copy()
+                v[i] += sgn * step
+                self._u = u_keep.copy()
+                vals.append(self.loglike(beta, v, lams=lams))
+            g_aux[i] = (vals[0] - vals[1]) / (2 * step)
+        self._u = u_keep
+        self._set_lams(lams)
+        return llf, g_beta, g_aux
+
+    def _beta_gradient(self, beta, aux):
+        """Analytic d llf / d beta at the current mode (see ``loglike_and_grad``)."""
+        eta = self.X @ beta + self.offset + self._zl_u(self._u)
+        _, d1, d2 = self._eval(eta, aux)
+        eps = 1e-5
+        d3 = (self._eval(eta + eps, aux)[2] - self._eval(eta - eps, aux)[2]) / (2 * eps)
+        S = self._system(-d2)
+        h = self._leverages(S)
+        dU = np.column_stack([self._solve_full(S, self._zlt(d2 * self.X[:, j]))
+                              for j in range(self.X.shape[1])])
+        deta = self.X + np.column_stack([self._zl_u(dU[:, j]) for j in range(dU.shape[1])])
+        return self.X.T @ d1 + 0.5 * deta.T @ (d3 * h)
+
     def loglike_and_grad(self, beta, aux, theta, h_theta=1e-6):
         """Laplace log likelihood and its gradient in (beta, aux, theta).
 
@@ -290,16 +337,7 @@ class CrossedLaplaceGLMM:
         llf = self.loglike(beta, aux, theta)
         if not np.isfinite(llf):
             return llf, np.zeros(len(beta) + len(aux) + len(theta))
-        eta = self.X @ beta + self.offset + self._zl_u(self._u)
-        _, d1, d2 = self._eval(eta, aux)
-        eps = 1e-5
-        d3 = (self._eval(eta + eps, aux)[2] - self._eval(eta - eps, aux)[2]) / (2 * eps)
-        S = self._system(-d2)
-        h = self._leverages(S)
-        dU = np.column_stack([self._solve_full(S, self._zlt(d2 * self.X[:, j]))
-                              for j in range(self.X.shape[1])])
-        deta = self.X + np.column_stack([self._zl_u(dU[:, j]) for j in range(dU.shape[1])])
-        g_beta = self.X.T @ d1 + 0.5 * deta.T @ (d3 * h)
+        g_beta = self._beta_gradient(beta, aux)
         u_keep = self._u.copy()
         g_other = []
         for which, vec in (("aux", aux), ("theta", theta)):

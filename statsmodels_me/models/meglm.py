@@ -72,7 +72,8 @@ class MEGLM(MEModel):
     @classmethod
     def class_for_design(cls, design):
         """Designs with more than one random-effects level go to the multilevel engine."""
-        if len(design.levels) > 1:
+        if len(design.levels) > 1 or any(b.factor_codes is not None
+                                         for b in design.levels[0].blocks):
             try:
                 from statsmodels_me.models.meglm_multilevel import multilevel_class
             except ImportError:

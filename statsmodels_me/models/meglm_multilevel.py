@@ -123,7 +123,11 @@ def multilevel_class(cls, design):
     NotImplementedError
         For crossed designs (``_all:`` / ``R.`` terms, non-nested lme4 bars).
     """
-    _check_nested(design, design.spec.command)
+    try:
+        _check_nested(design, design.spec.command)
+    except NotImplementedError:
+        from statsmodels_me.models.meglm_crossed import crossed_class
+        return crossed_class(cls)
     if cls not in _CLASSES:
         _CLASSES[cls] = type(f"{cls.__name__}Multilevel", (MultilevelMixin, cls),
                              {"__doc__": f"{cls.__name__} with nested random-effects levels.",

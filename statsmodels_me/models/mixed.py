@@ -13,7 +13,12 @@ from statsmodels_me.models.base import MEModel
 from statsmodels_me.models.lmm_engine import LMMEngine, LMMTerm
 from statsmodels_me.postestimation.lrtest import lr_test_vs_fixed
 from statsmodels_me.results.fit_info import FitInfo, VCompGroup
-from statsmodels_me.spec.errors import BoundaryWarning, ConvergenceWarning, DataError
+from statsmodels_me.spec.errors import (
+    BoundaryWarning,
+    ConvergenceWarning,
+    DataError,
+    SpecificationError,
+)
 
 
 class _FirstEffectFactor:
@@ -203,6 +208,10 @@ class Mixed(MEModel):
         if self.design.endog.ndim != 1:
             raise DataError("mixed takes one response variable")
         self.reml = bool(self.options.get("reml", False))
+        if not self.design.levels:
+            raise SpecificationError(
+                "mixed: no random-effects equation; add one such as '|| id:' (Stata) or "
+                "'(1 | id)' (formula), or fit the linear regression with OLS")
         check_random_design(self.design)
         self.terms, self.level_covs = build_terms(self.design)
         check_terms_identified(self.terms, self.design.nobs)

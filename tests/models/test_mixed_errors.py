@@ -10,7 +10,12 @@ import pytest
 
 import statsmodels_me.formula.api as smf
 from statsmodels_me.datasets import load
-from statsmodels_me.spec.errors import BoundaryWarning, ConvergenceWarning, DataError
+from statsmodels_me.spec.errors import (
+    BoundaryWarning,
+    ConvergenceWarning,
+    DataError,
+    SpecificationError,
+)
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +119,8 @@ def test_no_warning_on_a_regular_fit(pig):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         smf.mixed("weight week || id: week, cov(unstructured)", data=pig).fit()
+
+
+def test_no_random_effects(pig):
+    with pytest.raises(SpecificationError, match=r"no random-effects equation; add one"):
+        smf.mixed("weight week", data=pig)

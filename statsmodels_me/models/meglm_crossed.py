@@ -1,0 +1,147 @@
+"""``meglm`` and its shortcuts with crossed random effects (Laplace, like Stata's default).
+
+Crossed designs — ``|| _all: R.a || b:``, ``|| _all: R.a || _all: R.b``, separate lme4 bars
+``(1|a) + (1|b)`` over factors that do not nest — have no cluster that the likelihood factors
+over, so the integral is approximated by Laplace over the whole random-effects vector
+(:class:`~statsmodels_me.models.glmm_crossed_engine.CrossedLaplaceGLMM`). The two ``_all``
+specifications need no recasting: both become the same terms, and the engine's blocked
+factorization keeps the largest term block-diagonal whichever way the model was written.
+
+Optimization, display, constraints and results are MEGLM's (through the multilevel mixin's
+covariance map); only the engine differs, wrapped to the interface MEGLM drives.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from statsmodels_me.covariance import make_level_covariance
+from statsmodels_me.models.base import MEModel
+from statsmodels_me.models.glmm_crossed_engine import CrossedLaplaceGLMM
+from statsmodels_me.models.meglm_multilevel import LevelsCovariance, MultilevelMixin
+from statsmodels_me.models.mixed import build_terms
+from statsmodels_me.spec.errors import SpecificationError
+
+
+class _TermSlots:
+    """Where each engine term's relative factor sits inside the model's block-diagonal L.
+
+    Mirrors :func:`statsmodels_me.models.mixed.build_terms`: per level, every ``R.`` block
+    is a term of its own (its factor is the one diagonal value of the identity block), then
+    the level's regular equations form one term.
+    """
+
+    def __init__(self, design, level_covs):
+        self.slots = []
+        start = 0
+        for level, cov in zip(design.levels, level_covs):
+            pos, regular = start, []
+            for block in level.blocks:
+                if block.factor_codes is not None:
+                    self.slots.append(np.array([pos]))
+                    pos += len(block.factor_levels)
+                else:
+                    regular.extend(range(pos, pos + block.Z.shape[1]))
+                    pos += block.Z.shape[1]
+            if regular:
+                self.slots.append(np.array(regular))
+            start += cov.q
+
+    def lams(self, L):
+        return [L[np.ix_(idx, idx)] for idx in self.slots]
+
+
+class CrossedEngine:
+    """:class:`CrossedLaplaceGLMM` behind the interface MEGLM drives (``loglike(beta, aux, L)``
+    and ``loglike_and_grad`` returning the gradient in the entries of the full factor L)."""
+
+    intmethod = "laplace"
+    intpoints = 1
+
+    def __init__(self, core, slots, q):
+        self.core, self.slots, self.q = core, slots, q
+        self.endog, self.trials, self.exog = core.y, core.t, core.X
+        self.family, self.link, self.k_aux = core.family, core.link, core.k_aux
+        self.ptr = np.array([0, len(core.y)])
+        self._warm = False
+        self._status = np.zeros(1, np.intc)
+        self.nthreads = 1
+
+    def loglike(self, beta, aux, L, freeze_grid=False):
+        return self.core.loglike(beta, aux, lams=self.slots.lams(np.asarray(L, float)))
+
+    def loglike_and_grad(self, beta, aux, L, h=1e-6):
+        L = np.asarray(L, float)
+        lams = self.slots.lams(L)
+        llf, gb, ga = self.core.beta_aux_gradient(beta, aux, lams)
+        gL = np.zeros_like(L)
+        if np.isfinite(llf):
+            u_keep = self.core._u.copy()
+            for k, idx in enumerate(self.slots.slots):
+                for a, b in zip(*np.tril_indices(len(idx))):
+                    vals = []
+                    for sgn in (1.0, -1.0):
+                        trial = [x.copy() for x in lams]
+                        trial[k][a, b] += sgn * h
+                        self.core._u = u_keep.copy()
+                        vals.append(self.core.loglike(beta, aux, lams=trial))
+                    gL[idx[a], idx[b]] = (vals[0] - vals[1]) / (2 * h)
+            self.core._u = u_keep
+            self.core._set_lams(lams)
+        return llf, gb, ga, gL
+
+
+class CrossedMixin(MultilevelMixin):
+    """MEGLM on crossed random effects: Laplace over the whole random-effects vector."""
+
+    def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
+                 **options):
+        MEModel.__init__(self, endog, exog, groups, exog_re, design=design, **options)
+        from statsmodels_me.models.meglm import _engine_family
+        d = self.design
+        opts = self.options
+        self.family = _engine_family(opts)
+        self.link = opts.get("link")
+        method = str(opts.get("intmethod") or "laplace").lower()
+        if method not in ("laplace", "pclaplace"):
+            raise SpecificationError(
+                f"{self.spec.command}: crossed random effects are integrated by the Laplace "
+                f"approximation; intmethod({method}) is not available for them")
+        self.intmethod, self.intpoints = "laplace", 1
+        self.levels = list(d.levels)
+        self.level = self.levels[-1]
+        self.level_covs = [make_level_covariance(lev) for lev in self.levels]
+        self.cov = LevelsCovariance(self.level_covs)
+        X, xnames, y = self._prepare_outcome(d)
+        self._X, self.k_fe, self._xnames = X, X.shape[1], xnames
+        if self.family == "binomial" and d.trials is None:
+            raise SpecificationError(f"{self.spec.command}: family(binomial) needs the number "
+                                     "of trials: binomial(varname|#)")
+        terms, _ = build_terms(d)
+        core = CrossedLaplaceGLMM(y, X, terms, self.family, self.link, trials=d.trials,
+                                  offset=d.offset)
+        self.engine = CrossedEngine(core, _TermSlots(d, self.level_covs), self.cov.q)
+        self.link = core.link
+        self._check_outcome_varies()
+        self.k_aux = core.k_aux
+        self._diverging = []
+        self.ancillary_names = self._aux_names()
+        names = xnames + list(self.ancillary_names) + list(self.cov.display_names)
+        if self.family == "gaussian":
+            names.append(f"/var(e.{d.endog_names[0]})")
+        self._set_param_names(names)
+        self.n_theta = self.cov.n_theta
+
+    def _laplace_engine(self):
+        return self.engine
+
+
+_CLASSES = {}
+
+
+def crossed_class(cls):
+    """The crossed-effects variant of an MEGLM class (keeps the shortcut's command)."""
+    if cls not in _CLASSES:
+        _CLASSES[cls] = type(f"{cls.__name__}Crossed", (CrossedMixin, cls),
+                             {"__doc__": f"{cls.__name__} with crossed random effects.",
+                              "command": cls.command})
+    return _CLASSES[cls]
