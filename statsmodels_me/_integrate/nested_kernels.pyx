@@ -29,10 +29,12 @@ from cython.parallel cimport prange
 from libc.math cimport INFINITY, exp, fabs, log, sqrt
 from libc.stdlib cimport free, malloc
 
-from statsmodels_me._integrate.family_math cimport fam_eval
+from statsmodels_me._integrate.family_math cimport fam_d3, fam_daux, fam_eval
 
 cdef enum:
     MAXLEV = 16
+
+cdef double _FD_H = 1e-4
 
 
 cdef struct NP:
@@ -72,7 +74,13 @@ cdef struct NP:
     double* X
     double* R
     double* yv
+    double* Pi
     int* status
+    int want_grad
+    double* rw
+    double* r
+    double* gS
+    double* gaux
 
 
 # ---------------------------------------------------------------- small dense algebra
@@ -494,6 +502,186 @@ cdef double _qlevel(NP* P, int k, Py_ssize_t g, Py_ssize_t slot, const double* e
     return ll
 
 
+# ---------------------------------------------------------------- exact Laplace gradient
+
+cdef void _path_inverse(NP* P, const Py_ssize_t* lo, const Py_ssize_t* hi,
+                        double* col) noexcept nogil:
+    """Blocks of H^-1 over every group's path (ancestors then itself), top down from the
+    leaf-up factorization (Takahashi recursion on the tree): with X_g = M_oo^-1 M_oa,
+    Pi_g = [[Pi_parent, -Pi_parent X_g'], [-X_g Pi_parent, M_oo^-1 + X_g Pi_parent X_g']]."""
+    cdef int D = P.D, Q = P.Q, l, a, c, j, p, d, ql
+    cdef Py_ssize_t g, gg, pg
+    cdef double s
+    cdef double* Pg
+    cdef double* Pp
+    cdef double* Xg
+    cdef double* Rg
+    for l in range(D):
+        p = P.qoff[l]
+        ql = P.q[l]
+        d = p + ql
+        for g in range(lo[l], hi[l]):
+            gg = P.goff[l] + g
+            Pg = P.Pi + gg * Q * Q
+            Xg = P.X + gg * Q * Q
+            Rg = P.R + gg * Q * Q
+            for c in range(ql):
+                for a in range(ql):
+                    col[a] = 1.0 if a == c else 0.0
+                _chol_solve(Rg, ql, col)
+                for a in range(ql):
+                    Pg[(p + a) * d + p + c] = col[a]
+            if l == 0:
+                continue
+            pg = P.parent[l][g]
+            Pp = P.Pi + (P.goff[l - 1] + pg) * Q * Q
+            for a in range(p):
+                for c in range(p):
+                    Pg[a * d + c] = Pp[a * p + c]
+            for a in range(ql):
+                for c in range(p):
+                    s = 0.0
+                    for j in range(p):
+                        s += Xg[a * p + j] * Pp[j * p + c]
+                    Pg[(p + a) * d + c] = -s
+                    Pg[c * d + p + a] = -s
+            for a in range(ql):
+                for c in range(ql):
+                    s = 0.0
+                    for j in range(p):
+                        s -= Pg[(p + a) * d + j] * Xg[c * p + j]
+                    Pg[(p + a) * d + p + c] += s
+
+
+cdef void _forward(NP* P, const Py_ssize_t* lo, const Py_ssize_t* hi) noexcept nogil:
+    """Leaf-up pass of a solve H x = b with the stored factors (b in ``P.b``, each group's
+    vector over its path); leaves M_oo^-1 b_o in ``yv`` for ``_backsolve``."""
+    cdef int D = P.D, Q = P.Q, l, a, r, p, ql
+    cdef Py_ssize_t g, gg, pg
+    cdef double* bg
+    cdef double* bp
+    cdef double* yg
+    cdef double* Xg
+    cdef double s
+    for l in range(D - 1, -1, -1):
+        p = P.qoff[l]
+        ql = P.q[l]
+        for g in range(lo[l], hi[l]):
+            gg = P.goff[l] + g
+            bg = P.b + gg * Q
+            yg = P.yv + gg * Q
+            Xg = P.X + gg * Q * Q
+            for a in range(ql):
+                yg[a] = bg[p + a]
+            _chol_solve(P.R + gg * Q * Q, ql, yg)
+            if l > 0:
+                pg = P.parent[l][g]
+                bp = P.b + (P.goff[l - 1] + pg) * Q
+                # M_ao M_oo^-1 b_o = X' b_o
+                for r in range(p):
+                    s = bg[r]
+                    for a in range(ql):
+                        s -= Xg[a * p + r] * bg[p + a]
+                    bp[r] += s
+
+
+cdef inline void _row_path(NP* P, Py_ssize_t i, const double* src, double* out) noexcept nogil:
+    """The Q path coordinates of row i gathered from a per-group array (stride Q)."""
+    cdef int l, a
+    cdef const double* v
+    for l in range(P.D):
+        v = src + (P.goff[l] + P.gidx[i * P.D + l]) * P.Q
+        for a in range(P.q[l]):
+            out[P.qoff[l] + a] = v[a]
+
+
+cdef void _laplace_grad(NP* P, Py_ssize_t j) noexcept nogil:
+    """Exact gradient of the joint Laplace approximation of top cluster j at the mode in
+    ``umode`` (factors of the exact Hessian in R/X): d/d eta0_i into r, d/d A_i into S, the
+    cluster's ancillary gradient into gaux.  As in glmm_kernels (implicit derivative of the
+    mode in log|H|), with h_i = v_i' H^-1 v_i from the path blocks of ``_path_inverse`` and
+    omega = H^-1 sum_i h_i l3_i v_i (l3: third eta-derivative) by one more solve."""
+    cdef Py_ssize_t lo[MAXLEV]
+    cdef Py_ssize_t hi[MAXLEV]
+    cdef int D = P.D, Q = P.Q, a, c, m, l
+    cdef Py_ssize_t i, i0, i1, gg, g
+    cdef double eta, d1, d2, d3, h, vw, rr, save, d1p, d2p, d1m, d2m
+    cdef double col[MAXLEV * 8]
+    cdef double Hv[MAXLEV * 8]
+    cdef double u[MAXLEV * 8]
+    cdef double om[MAXLEV * 8]
+    cdef double tmp[64]
+    cdef double auxp[64]
+    cdef const double* v
+    cdef double* Pl
+    cdef double* bg
+    _ranges(P, 0, j, lo, hi)
+    _path_inverse(P, lo, hi, col)
+    for l in range(D):
+        for g in range(lo[l], hi[l]):
+            gg = P.goff[l] + g
+            for a in range(Q):
+                P.b[gg * Q + a] = 0.0
+    i0 = P.rowptr[D - 1][lo[D - 1]]
+    i1 = P.rowptr[D - 1][hi[D - 1]]
+    for i in range(i0, i1):
+        v = P.A + i * Q
+        eta = _row_eta(P, 0, i, P.eta0[i])
+        fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
+        d3 = fam_d3(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, _FD_H)
+        gg = P.goff[D - 1] + P.gidx[i * D + D - 1]
+        Pl = P.Pi + gg * Q * Q
+        h = 0.0
+        for a in range(Q):
+            for c in range(Q):
+                h += v[a] * Pl[a * Q + c] * v[c]
+        P.rw[4 * i] = d1
+        P.rw[4 * i + 1] = d2
+        P.rw[4 * i + 2] = d3
+        P.rw[4 * i + 3] = h
+        bg = P.b + gg * Q
+        for a in range(Q):
+            bg[a] += h * d3 * v[a]
+    _forward(P, lo, hi)
+    _backsolve(P, 0, lo, hi)
+    for m in range(P.naux):
+        P.gaux[j * P.naux + m] = 0.0
+        auxp[m] = P.aux[m]
+    for i in range(i0, i1):
+        v = P.A + i * Q
+        d1 = P.rw[4 * i]
+        d2 = P.rw[4 * i + 1]
+        d3 = P.rw[4 * i + 2]
+        h = P.rw[4 * i + 3]
+        _row_path(P, i, P.delta, om)
+        _row_path(P, i, P.umode, u)
+        gg = P.goff[D - 1] + P.gidx[i * D + D - 1]
+        Pl = P.Pi + gg * Q * Q
+        vw = 0.0
+        for a in range(Q):
+            vw += v[a] * om[a]
+            Hv[a] = 0.0
+            for c in range(Q):
+                Hv[a] += Pl[a * Q + c] * v[c]
+        rr = d1 + 0.5 * h * d3 + 0.5 * d2 * vw
+        P.r[i] = rr
+        for a in range(Q):
+            P.gS[i * Q + a] = rr * u[a] + 0.5 * d1 * om[a] + d2 * Hv[a]
+        if P.naux > 0:
+            eta = _row_eta(P, 0, i, P.eta0[i])
+            fam_daux(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, tmp)
+            for m in range(P.naux):
+                P.gaux[j * P.naux + m] += tmp[m]
+                save = auxp[m]
+                auxp[m] = save + _FD_H
+                fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, auxp, P.naux, &d1p, &d2p)
+                auxp[m] = save - _FD_H
+                fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, auxp, P.naux, &d1m, &d2m)
+                auxp[m] = save
+                P.gaux[j * P.naux + m] += (0.5 * h * (d2p - d2m) + 0.5 * vw * (d1p - d1m)) / (
+                    2 * _FD_H)
+
+
 cdef double _top(NP* P, Py_ssize_t j) noexcept nogil:
     cdef Py_ssize_t r0 = P.rowptr[0][j]
     cdef double ld, obj
@@ -503,6 +691,8 @@ cdef double _top(NP* P, Py_ssize_t j) noexcept nogil:
         obj = _sub_mode(P, 0, j, P.eta0 + r0, &ld, &ok)
         if not ok:
             P.status[j] = 1
+        if P.want_grad:
+            _laplace_grad(P, j)
         return obj - 0.5 * ld
     return _qlevel(P, 0, j, 0, P.eta0 + r0, &P.status[j])
 
@@ -518,7 +708,9 @@ def nested_pass(const double[::1] y, const double[::1] trials, const double[::1]
                 int[::1] have, const Py_ssize_t[::1] coff, const Py_ssize_t[::1] Coff,
                 const Py_ssize_t[::1] hoff, int method, bint update,
                 double[:, ::1] umode, double[:, ::1] work, double[::1] ll, int[::1] status,
-                double tol=1e-8, int maxiter=100, int nthreads=1):
+                double tol=1e-8, int maxiter=100, int nthreads=1, bint want_grad=False,
+                double[:, ::1] rowwork=None, double[::1] r=None, double[:, ::1] S=None,
+                double[:, ::1] gaux=None):
     """Log likelihood contribution (variable part) of every top-level cluster.
 
     Parameters
@@ -539,8 +731,11 @@ def nested_pass(const double[::1] y, const double[::1] trials, const double[::1]
     method : 0 ghermite, 1 mcaghermite, 2 mvaghermite, 3 laplace.
     update : adapt the grids (False: reuse the stored ones where present).
     umode : (sum_k G_k, Q) modes (warm start in, modes out), rows in level order.
-    work : (sum_k G_k, 4 Q + 3 Q^2) scratch for the elimination.
+    work : (sum_k G_k, 4 Q + 4 Q^2) scratch for the elimination.
     ll, status : (G_0,) outputs.
+    want_grad : Laplace only: also the exact gradient of the approximation, as
+        r = d ll / d eta0 (n,), S = d ll / d A (n, Q) and gaux (G_0, naux); rowwork (n, 4) is
+        scratch.
     """
     cdef NP P
     cdef int D = q.shape[0], k, Q = A.shape[1]
@@ -590,6 +785,17 @@ def nested_pass(const double[::1] y, const double[::1] trials, const double[::1]
     P.M = P.b + gtot * Q
     P.X = P.M + gtot * Q * Q
     P.R = P.X + gtot * Q * Q
+    P.Pi = P.R + gtot * Q * Q
+    P.want_grad = want_grad and method == 3
+    if P.want_grad:
+        if rowwork is None or r is None or S is None or gaux is None:
+            raise ValueError("want_grad needs rowwork, r, S and gaux")
+        if P.naux > 64 or Q > MAXLEV * 8:
+            raise ValueError("too many ancillary parameters or random effects for the gradient")
+        P.rw = &rowwork[0, 0]
+        P.r = &r[0]
+        P.gS = &S[0, 0]
+        P.gaux = &gaux[0, 0] if gaux.shape[1] > 0 else &dummy
     P.status = &status[0]
     if nthreads > 1:
         for j in prange(G0, nogil=True, schedule="dynamic", num_threads=nthreads):

@@ -83,9 +83,9 @@ class NestedGLMM:
     -----
     The covariance parameter is one lower-triangular ``L`` of size Q = sum q_k, block
     diagonal with the levels' Cholesky factors (entries outside the blocks are ignored).
-    ``loglike_and_grad`` returns central finite differences (for the quadrature methods with
-    the adaptive grids frozen at the ones adapted to the central point), not analytic
-    derivatives.
+    ``loglike_and_grad`` is exact for the Laplace approximation; for the quadrature methods it
+    is a central finite difference with the adaptive grids frozen at the ones adapted to the
+    central point.
     """
 
     def __init__(self, endog, exog, Zs, codes, family, link=None, trials=None, offset=None,
@@ -118,6 +118,8 @@ class NestedGLMM:
         self.offset = np.ascontiguousarray(off[order])
         self.Zs = [np.ascontiguousarray(Z[order]) for Z in Zs]
         self.Z = np.ascontiguousarray(np.hstack(self.Zs))
+        qs = [Z.shape[1] for Z in Zs]
+        self._block_mask = np.tril(block_diag(*[np.ones((q, q)) for q in qs]))
         self.gidx = np.ascontiguousarray(gidx)
         self.qs = np.array([Z.shape[1] for Z in Zs], np.intc)
         self.q = int(self.qs.sum())
@@ -160,7 +162,7 @@ class NestedGLMM:
         Gtot = sum(self.n_groups)
         Q = self.q
         self._umode = np.zeros((Gtot, Q))
-        self._work = np.zeros((Gtot, 4 * Q + 3 * Q * Q))
+        self._work = np.zeros((Gtot, 4 * Q + 4 * Q * Q))
 
     def _build_grids(self):
         D = self.D
@@ -210,17 +212,23 @@ class NestedGLMM:
             o += q
         return beta, aux, block_diag(*blocks)
 
-    def _cluster_ll(self, beta, aux, L, update=True):
+    def _cluster_ll(self, beta, aux, L, update=True, grad=None):
         eta0 = np.ascontiguousarray(self.exog @ beta + self.offset)
         A = np.ascontiguousarray(self.Z @ L)
         ll = np.empty(self.n_groups[0])
+        extra = {}
+        if grad is not None:
+            n = len(self.endog)
+            grad.update(r=np.empty(n), S=np.empty((n, self.q)),
+                        gaux=np.zeros((self.n_groups[0], self.k_aux)))
+            extra = dict(want_grad=True, rowwork=np.empty((n, 4)), **grad)
         _nk.nested_pass(self.endog, self.trials, eta0, A, aux, self._fam, self._link,
                         self.qs, self._rowptr, self._rowoff, self._childptr, self._childoff,
                         self._parent, self._parentoff, self.gidx, self._K, self._nodes,
                         self._nodeoff, self._logw, self._logwoff, self._center, self._chol,
                         self._have, self._coff, self._Coff, self._hoff, self._method,
                         update, self._umode, self._work, ll, self._status, tol=self.tol,
-                        maxiter=self.maxiter, nthreads=self.nthreads)
+                        maxiter=self.maxiter, nthreads=self.nthreads, **extra)
         self._warmed = True
         return ll
 
@@ -270,8 +278,9 @@ class NestedGLMM:
     def loglike_and_grad(self, beta, aux, L, h=1e-5):
         """Log likelihood and its gradient in (beta, aux, lower block entries of L).
 
-        The gradient is a central finite difference (step ``h`` times max(1, |x|)); the
-        quadrature methods adapt their grids at the given point and keep them fixed for the
+        Laplace: the exact gradient of the approximation (including the derivative of
+        log|H| through the mode).  Quadrature methods: central finite differences (step ``h``
+        times max(1, |x|)) with the grids adapted at the given point and kept fixed for the
         differences.  With ``L = 0`` (no random effects) the gradient is analytic.
 
         Returns
@@ -288,8 +297,10 @@ class NestedGLMM:
             lv, d1, _, _, daux = self._fixed_values(beta, aux)
             return (float(lv.sum() + c.sum()), self.exog.T @ d1,
                     daux.sum(0) + dc.sum(0), gL)
+        if self._method == METHOD_CODES["laplace"]:
+            return self._laplace_grad(beta, aux, L)
         llf = self.loglike(beta, aux, L)
-        frozen = self._method != METHOD_CODES["laplace"]
+        frozen = True
 
         def f(b, a, LL):
             return self.loglike(b, a, LL, freeze_grid=frozen)
@@ -323,6 +334,16 @@ class NestedGLMM:
         if frozen:  # leave the grids adapted to the central point
             self.loglike(beta, aux, L)
         return llf, gb, ga, gL
+
+    def _laplace_grad(self, beta, aux, L):
+        """Exact gradient of the joint Laplace approximation (from the kernel's d/d eta0 and
+        d/d A pieces, chained through eta0 = X beta + offset and A = Z L)."""
+        g = {}
+        ll = self._cluster_ll(beta, aux, L, grad=g)
+        c, dc = obs_constant(self.family, self.endog, self.trials, aux)
+        gL = (self.Z.T @ g["S"]) * self._block_mask
+        return (float(ll.sum() + c.sum()), self.exog.T @ g["r"],
+                g["gaux"].sum(0) + dc.sum(0), gL)
 
     def ebmodes(self, beta, aux, L):
         """Joint posterior modes of every level's effects (Laplace), on the b scale.

@@ -116,12 +116,9 @@ def multilevel_class(cls, design):
     Returns
     -------
     type
-        A subclass of ``cls`` and :class:`MultilevelMixin` with the same ``command``.
-
-    Raises
-    ------
-    NotImplementedError
-        For crossed designs (``_all:`` / ``R.`` terms, non-nested lme4 bars).
+        A subclass of ``cls`` and :class:`MultilevelMixin` with the same ``command``; for
+        crossed designs (``_all:`` / ``R.`` terms, non-nested lme4 bars) the crossed-effects
+        class of :mod:`statsmodels_me.models.meglm_crossed`.
     """
     try:
         _check_nested(design, design.spec.command)

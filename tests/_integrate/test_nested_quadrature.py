@@ -182,3 +182,40 @@ def test_zero_covariance_is_fixed_effects_model():
     llf, gb, _, _ = eng.loglike_and_grad(beta, [], np.zeros((2, 2)))
     assert llf == pytest.approx(np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)), abs=1e-12)
     assert np.allclose(gb, X.T @ (y - p), atol=1e-12)
+
+
+@pytest.mark.parametrize("family,link,aux", [
+    ("bernoulli", "logit", []), ("poisson", "log", []), ("ordinal", "probit", [-0.5, 0.7]),
+    ("nbinomial_mean", "log", [np.log(0.5)])])
+def test_laplace_gradient_vs_finite_differences(family, link, aux):
+    # reference: central differences of the Laplace log likelihood (step 1e-6); three levels
+    # with a correlated 2 x 2 block in the middle
+    from scipy.linalg import block_diag
+    rng = np.random.default_rng(5)
+    n = 240
+    l1 = rng.integers(0, 3, n)
+    l2 = l1 * 3 + rng.integers(0, 3, n)
+    l3 = l2 * 2 + rng.integers(0, 2, n)
+    x = rng.normal(size=n)
+    X = np.column_stack([x, np.ones(n)])
+    one = np.ones((n, 1))
+    y = {"bernoulli": (rng.random(n) < 0.5) * 1.0, "ordinal": rng.integers(0, 3, n) * 1.0}.get(
+        family, rng.poisson(1.5, n) * 1.0)
+    L = block_diag([[0.5]], [[0.4, 0.0], [0.3, 0.7]], [[0.6]])
+    eng = NestedGLMM(y, X, [one, np.column_stack([x, one]), one], [l1, l2, l3], family, link,
+                     intmethod="laplace")
+    b, aux = np.array([0.3, 0.1]), np.array(aux, float)
+    _, gb, ga, gL = eng.loglike_and_grad(b, aux, L)
+    h = 1e-6
+
+    def d(fun, k):
+        return np.array([(fun(h * e) - fun(-h * e)) / (2 * h) for e in np.eye(k)])
+    assert np.allclose(gb, d(lambda s: eng.loglike(b + s, aux, L), 2), atol=2e-6)
+    if aux.size:
+        assert np.allclose(ga, d(lambda s: eng.loglike(b, aux + s, L), aux.size), atol=2e-6)
+    for a, c in [(0, 0), (1, 1), (2, 1), (2, 2), (3, 3)]:
+        E = np.zeros_like(L)
+        E[a, c] = h
+        num = (eng.loglike(b, aux, L + E) - eng.loglike(b, aux, L - E)) / (2 * h)
+        assert gL[a, c] == pytest.approx(num, abs=2e-6)
+    assert gL[1, 0] == 0 and gL[3, 2] == 0  # outside the level blocks

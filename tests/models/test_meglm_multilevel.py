@@ -146,9 +146,17 @@ def small():
 
 @pytest.mark.parametrize("text", ["y ~ x + (1|a) + (1|b)", "y x || _all: R.a || b:",
                                   "y x || a: || _all: R.b"])
-def test_crossed_designs_not_implemented(small, text):
+def test_crossed_designs_are_not_nested(small, text):
+    # the nested engine refuses them; multilevel_class hands them to the crossed model
+    from statsmodels_me.design import build_design
+    from statsmodels_me.models.meglm_multilevel import MultilevelMixin, _check_nested
+    from statsmodels_me.spec import parse
+    design = build_design(parse(text, command="melogit"), small)
     with pytest.raises(NotImplementedError, match="crossed GLMMs"):
-        smf.melogit(text, small)
+        _check_nested(design, "melogit")
+    model = smf.melogit(text, small)
+    assert type(model).__name__ != "MELogitMultilevel"
+    assert not (isinstance(model, MultilevelMixin) and type(model).__mro__[1] is MultilevelMixin)
 
 
 def test_ordinal_outcome_checks():
