@@ -152,6 +152,24 @@ def check_random_design(design):
                 f"noconstant")
 
 
+def check_response(design):
+    """Refuse a response that the fixed effects fit exactly (no residual variance).
+
+    Raises
+    ------
+    DataError
+        Naming the response: the likelihood is unbounded there.
+    """
+    X, y = design.exog, design.endog
+    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    rss = float(((y - X @ beta) ** 2).sum())
+    if rss <= 1e-20 * max(float(y @ y), 1e-300):
+        raise DataError(
+            f"mixed: the response '{design.endog_names[0]}' is an exact linear function of "
+            f"the fixed effects ({' '.join(design.exog_names)}); there is no residual "
+            f"variation to model")
+
+
 def check_terms_identified(terms, nobs):
     """Refuse a term with at least as many random effects as observations (lme4's rule).
 
@@ -213,6 +231,7 @@ class Mixed(MEModel):
                 "mixed: no random-effects equation; add one such as '|| id:' (Stata) or "
                 "'(1 | id)' (formula), or fit the linear regression with OLS")
         check_random_design(self.design)
+        check_response(self.design)
         self.terms, self.level_covs = build_terms(self.design)
         check_terms_identified(self.terms, self.design.nobs)
         self.absolute = any(c.kind_label == "Fixed" for cov in self.level_covs
@@ -662,8 +681,16 @@ class Mixed(MEModel):
         s2 = eng.sigma2(f)
         beta = f["beta"]
         cov_beta = eng.cov_beta(f)
+        y = self.design.endog
+        if s2 <= 1e-10 * max(float(np.var(y)), 1e-300):
+            warnings.warn("mixed: the residual variance is estimated at zero (the random "
+                          "effects reproduce the response); the likelihood is unbounded and "
+                          "the estimates are not meaningful", ConvergenceWarning, stacklevel=3)
         disp_vals = self._display(theta, s2)
-        cov_disp = self._cov_display(theta, s2)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            # difference steps may leave the parameter space in degenerate fits; the
+            # Hessian check in _cov_display reports a non-finite result
+            cov_disp = self._cov_display(theta, s2)
         params = np.concatenate([beta, disp_vals])
         k = len(params)
         cov = np.zeros((k, k))

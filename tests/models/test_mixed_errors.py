@@ -124,3 +124,21 @@ def test_no_warning_on_a_regular_fit(pig):
 def test_no_random_effects(pig):
     with pytest.raises(SpecificationError, match=r"no random-effects equation; add one"):
         smf.mixed("weight week", data=pig)
+
+
+def _tiny(y):
+    d = pd.DataFrame({"g": np.repeat(np.arange(10), 4), "x": np.tile([0.0, 1, 2, 3], 10)})
+    d["y"] = y(d)
+    return d
+
+
+@pytest.mark.parametrize("y", [lambda d: np.ones(len(d)), lambda d: 1 + 2 * d["x"]])
+def test_response_fit_exactly_by_fixed_effects(y):
+    with pytest.raises(DataError, match="response 'y' is an exact linear function"):
+        smf.mixed("y x || g:", data=_tiny(y))
+
+
+def test_response_constant_within_groups_warns():
+    d = _tiny(lambda d: d["g"].astype(float))
+    with pytest.warns(ConvergenceWarning, match="residual variance is estimated at zero"):
+        smf.mixed("y x || g:", data=d).fit()
