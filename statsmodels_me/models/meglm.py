@@ -274,38 +274,39 @@ class MEGLM(MEModel):
 
     def loglike_internal(self, x):
         """Log likelihood at the internal parameters (beta, ancillary, theta)."""
-        beta, aux, theta = self._split(np.asarray(x, float))
+        x = np.asarray(x, float)
+        cached = self._cached_score(x)
+        if cached is not None:
+            return cached[0]
+        beta, aux, theta = self._split(x)
         L = self.cov.cholesky(theta)
         if not np.all(np.isfinite(L)):
             return -np.inf
-        return self._cold_retry(lambda: self.engine.loglike(beta, aux, L))
-
-    def _cold_retry(self, call):
-        """Run an engine pass; when an adaptive grid failed in some cluster (status 1-3) after
-        a warm start from another parameter point, redo the pass from a cold start.
-
-        Warm starts from a distant point (e.g. a large starting variance) can leave the
-        adaptation stuck with a non positive-definite posterior covariance; a cold start
-        (mode search from u = 0) recovers it.
-        """
-        eng = self.engine
-        was_warm = eng._warm
-        out = call()
-        if was_warm and np.any(eng._status != 0):
-            eng._warm = False
-            out = call()
-        return out
+        return self.engine.loglike(beta, aux, L)
 
     def score_internal(self, x):
         """Log likelihood and its gradient in the internal parameters."""
         x = np.asarray(x, float)
+        cached = self._cached_score(x)
+        if cached is not None:
+            return cached[0], cached[1].copy()
         beta, aux, theta = self._split(x)
         L = self.cov.cholesky(theta)
         if not np.all(np.isfinite(L)):
             return -np.inf, np.zeros_like(x)
-        llf, gb, ga, gL = self._cold_retry(lambda: self.engine.loglike_and_grad(beta, aux, L))
+        llf, gb, ga, gL = self.engine.loglike_and_grad(beta, aux, L)
         gt = gL.ravel() @ self._lambda_jacobian(theta) if self.n_theta else np.zeros(0)
-        return llf, np.concatenate([gb, ga, gt])
+        grad = np.concatenate([gb, ga, gt])
+        self._last_score = (self.engine, x.copy(), llf, grad.copy())
+        return llf, grad
+
+    def _cached_score(self, x):
+        """(llf, grad) of the last ``score_internal`` call when it was at ``x`` on the
+        current engine (an engine pass is the unit of cost of a fit)."""
+        last = getattr(self, "_last_score", None)
+        if last is not None and last[0] is self.engine and np.array_equal(last[1], x):
+            return last[2], last[3]
+        return None
 
     def loglike(self, params):
         """Log likelihood at display-scale parameters (``params`` of the results)."""
@@ -435,11 +436,16 @@ class MEGLM(MEModel):
                     H0 = self._hessian_internal(x0, free)
                 finally:
                     self.engine = full
+                # a cold start of the adaptive grids: a warm start carried over from a
+                # distant parameter point can leave them stuck (wrong log likelihood)
+                self.engine._warm = False
                 x, it = self._chord_newton(x0, H0, free, bounds, log)
             else:
                 x, it = self._optimize(x0, bounds, log, maxiter)
+            llf = self.loglike_internal(x)
             cov_disp = self._cov_display(x, bounds)
-        llf = self.loglike_internal(x)
+        if constraints:
+            llf = self.loglike_internal(x)
         params = self._display(x)
         if disp:
             print("\n".join(log))
@@ -516,14 +522,21 @@ class MEGLM(MEModel):
         for it in range(1, maxit + 1):
             step = np.zeros_like(x)
             step[free] = -Hinv @ g[free]
-            if it > 1 and abs(g[free] @ step[free]) < 1e-12:
-                break  # the Newton decrement: nothing left to gain
+            # Newton decrement g'(-H)^-1 g: the squared step length in standard-error units
+            decrement = abs(g[free] @ step[free])
+            if it > 1 and decrement < 1e-9:
+                break
             t, accepted = 1.0, False
             for _ in range(12):
                 cand = np.maximum(x + t * step, lo)
                 fc, gc = self.score_internal(cand)
                 if np.isfinite(fc) and fc >= f - 1e-12:
                     accepted = True
+                    break
+                if decrement < 1e-7:
+                    # a step of < 3e-4 standard errors that does not improve: the remaining
+                    # differences are at the level of the evaluation noise (mode tolerances)
+                    # and of the fixed-grid gradient; stop rather than halve
                     break
                 t *= 0.5
             if not accepted:
@@ -533,6 +546,7 @@ class MEGLM(MEModel):
             log.append(f"Iteration {it}:  Log likelihood = {f:.8g}")
             if done:
                 break
+        self._last_score = (self.engine, x.copy(), f, g.copy())  # the point returned
         return x, it
 
     def _hessian_internal(self, x, free, forward=False):
