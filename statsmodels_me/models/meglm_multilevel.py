@@ -201,17 +201,19 @@ class MultilevelMixin:
     def _hessian_internal(self, x, free, **kwargs):
         """Second differences of the log likelihood (grids adapted at ``x``, then frozen).
 
-        The engine's gradient is itself a finite difference, so differencing it again would
-        square the rounding error; steps are 1e-3 * max(|x_i|, 0.1).  Keyword options of
-        MEGLM's version (difference schemes for its analytic gradient) do not apply.
+        The quadrature gradient is itself a finite difference, so differencing it again would
+        square the rounding error; steps are 1e-3 * max(|x_i|, 0.1).  The Laplace
+        engine's gradient is exact, so there MEGLM's central differences of it are used.
         """
-        f0 = self.loglike_internal(x)
         eng = self.engine
         quad = eng.intmethod != "laplace"
+        if not quad:
+            return super()._hessian_internal(x, free)
 
-        def f(z):
+        def f(z, freeze=True):
             beta, aux, theta = self._split(z)
-            return eng.loglike(beta, aux, self.cov.cholesky(theta), freeze_grid=quad)
+            return eng.loglike(beta, aux, self.cov.cholesky(theta), freeze_grid=freeze)
+        f0 = f(x, freeze=False)  # adapt the grids at x
         n = len(free)
         h = np.array([1e-3 * max(abs(x[i]), 0.1) for i in free])
         E = np.zeros((n, len(x)))
@@ -226,8 +228,7 @@ class MultilevelMixin:
                 v = (f(x + E[a] + E[b]) - f(x + E[a] - E[b]) - f(x - E[a] + E[b])
                      + f(x - E[a] - E[b])) / (4 * h[a] * h[b])
                 H[a, b] = H[b, a] = v
-        if quad:
-            self.loglike_internal(x)
+        f(x, freeze=False)
         return H
 
     def _fit_info(self, params, cov, llf, llf_fixed, iterations, log):

@@ -107,13 +107,17 @@ def simulate(family, n_school=30, n_class=4, n_obs=8, seed=11, class_sd=0.5):
 # (with lme4's default tolPwrss the PIRLS modes stop early and logLik is 0.003 lower for the
 # logit; glmmTMB 1.1.5, glmmTMB(y ~ x + (1|school/class), family=binomial), agrees with the
 # tight glmer fit: logLik -555.719336146, x 0.9404234178, var(school) 0.5923741556.)
+# Standard errors (se_x, se_cons): glmmTMB 1.1.5, sqrt(diag(vcov(m)$cond)) (TMB's exact
+# Hessian of the Laplace approximation; lme4's vcov conditions on the variance parameters).
 GLMER = {
     "logit": dict(data=dict(family="logit", class_sd=0.9), cmd="melogit",
                   llf=-555.719336403, x=0.9404241007, cons=-0.5170599701,
-                  var_school=0.5923720891, var_class=0.5727296219),
+                  var_school=0.5923720891, var_class=0.5727296219,
+                  se_x=0.09390410267, se_cons=0.17627491709),
     "poisson": dict(data=dict(family="poisson", n_school=20, n_class=4, n_obs=6, seed=12),
                     cmd="mepoisson", llf=-796.926587089, x=0.4956636782, cons=0.3865886045,
-                    var_school=0.2369902220, var_class=0.1763522308),
+                    var_school=0.2369902220, var_class=0.1763522308,
+                    se_x=0.03572944522, se_cons=0.12604954012),
 }
 
 
@@ -129,6 +133,8 @@ def test_three_level_laplace_vs_glmer(case):
     assert rel(res.params["_cons"], ref["cons"]) < 2e-5
     assert rel(res.params["/var(_cons[school])"], ref["var_school"]) < 5e-5
     assert rel(res.params["/var(_cons[school>class])"], ref["var_class"]) < 5e-5
+    assert rel(res.bse["x"], ref["se_x"]) < 1e-3
+    assert rel(res.bse["_cons"], ref["se_cons"]) < 1e-3
 
 
 def test_stata_syntax_nested_levels_name_paths():
