@@ -443,6 +443,11 @@ class Mixed(MEModel):
         log.append(f"Iteration 0:  {label} = {-0.5 * eng.deviance(theta0):.8g}")
         opts = {"maxiter": maxiter, "ftol": 1e-15 if ltol is None else float(ltol),
                 "gtol": 1e-7 if tol is None else float(tol), "maxls": 50}
+        # an EM start is close to the optimum: a smaller first trust region saves the
+        # derivative-free method its exploration; with the Newton polish afterwards
+        # (small problems) it need not resolve the optimum below 1e-6
+        tr0 = 0.1 if log and log[0].startswith("Performing EM") else 1.0
+        tr1 = 1e-6 if self._small_dense_block() else 1e-9
         if eng.rest:
             # several terms: the gradient would cost 2k evaluations of the blocked
             # factorization, so use the derivative-free trust-region method (like lme4's and
@@ -451,7 +456,8 @@ class Mixed(MEModel):
                 return optimize.minimize(
                     objective, start, method="COBYQA", bounds=bounds, callback=callback,
                     options={"maxiter": maxiter, "maxfev": max(500 * len(start), maxiter),
-                             "final_tr_radius": 1e-9 if tol is None else float(tol)})
+                             "initial_tr_radius": tr0,
+                             "final_tr_radius": tr1 if tol is None else float(tol)})
         else:
             def run(start):
                 return optimize.minimize(objective_grad, start, jac=True,
