@@ -124,6 +124,17 @@ def test_estat_icc_three_level(tv_nested):
     assert abs(out.loc["school", "icc"] - s / (s + c + e)) < 1e-12
     assert abs(out.loc["school>class", "icc"] - (s + c) / (s + c + e)) < 1e-12
     assert (out["ci_lower"] < out["icc"]).all() and (out["icc"] < out["ci_upper"]).all()
+    # delta method by hand for the class-level icc (s + c) / (s + c + e), logit-scale CI
+    names = ["/var(_cons[school])", "/var(_cons[school>class])", "/var(e.thk)"]
+    idx = [list(p.index).index(n) for n in names]
+    V = np.asarray(tv_nested.cov_params())[np.ix_(idx, idx)]
+    t = s + c + e
+    g = np.array([e, e, -(s + c)]) / t ** 2
+    se = np.sqrt(g @ V @ g)
+    assert abs(out.loc["school>class", "std_err"] - se) < 1e-10
+    lo, hi = _logit_ci((s + c) / t, se, stats.norm.ppf(0.975))
+    assert abs(out.loc["school>class", "ci_lower"] - lo) < 1e-10
+    assert abs(out.loc["school>class", "ci_upper"] - hi) < 1e-10
 
 
 def test_estat_icc_refuses_random_slopes(ex4):
@@ -141,6 +152,12 @@ def test_estat_sd_ex4(ex4):
     # delta method by hand: se(sd) = se(var) / (2 sd), with Stata's printed se(var(week))
     assert abs(out.loc["id: sd(week)", "std_err"] - 0.0812958 / (2 * np.sqrt(0.3715251))) \
         < 1e-3 * 0.0812958 / (2 * np.sqrt(0.3715251))
+    # log-scale interval for a standard deviation: sd exp(+-z se / sd)
+    sd_row = out.loc["id: sd(_cons)"]
+    zq = stats.norm.ppf(0.975)
+    f = np.exp(zq * sd_row["std_err"] / sd_row["estimate"])
+    assert abs(sd_row["ci_lower"] - sd_row["estimate"] / f) < 1e-12
+    assert abs(sd_row["ci_upper"] - sd_row["estimate"] * f) < 1e-12
     row = out.loc["id: corr(week,_cons)"]
     z = stats.norm.ppf(0.975)
     half = z * row["std_err"] / (1 - row["estimate"] ** 2)
