@@ -300,10 +300,9 @@ class NestedGLMM:
         if self._method == METHOD_CODES["laplace"]:
             return self._laplace_grad(beta, aux, L)
         llf = self.loglike(beta, aux, L)
-        frozen = True
 
         def f(b, a, LL):
-            return self.loglike(b, a, LL, freeze_grid=frozen)
+            return self.loglike(b, a, LL, freeze_grid=True)
 
         def central(x, make):
             g = np.empty(x.size)
@@ -331,8 +330,7 @@ class NestedGLMM:
             return beta, aux, LL
         for (a, b), g in zip(idx, central(lv, makeL), strict=True):
             gL[a, b] = g
-        if frozen:  # leave the grids adapted to the central point
-            self.loglike(beta, aux, L)
+        # frozen passes leave the stored grids as they are (adapted to the central point)
         return llf, gb, ga, gL
 
     def _laplace_grad(self, beta, aux, L):

@@ -228,8 +228,8 @@ class MultilevelMixin:
                 v = (f(x + E[a] + E[b]) - f(x + E[a] - E[b]) - f(x - E[a] + E[b])
                      + f(x - E[a] - E[b])) / (4 * h[a] * h[b])
                 H[a, b] = H[b, a] = v
-        f(x, freeze=False)
         return H
+
 
     def _fit_info(self, params, cov, llf, llf_fixed, iterations, log):
         info = super()._fit_info(params, cov, llf, llf_fixed, iterations, log)
