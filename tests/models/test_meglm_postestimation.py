@@ -274,3 +274,29 @@ def test_lrtest_random_slope(laplace_fit, bangla):
 def test_lrtest_refuses_different_approximations(laplace_fit, logit_fit):
     with pytest.raises(SpecificationError, match="approximated differently"):
         laplace_fit.lrtest(logit_fit)
+
+
+def test_ordinal_predicted_probabilities():
+    """pr after meologit: F(cut_k - eta) - F(cut_{k-1} - eta), summing to one over the
+    outcomes; the marginal probabilities average the conditional ones over the random
+    intercept (checked by scipy quad for one observation)."""
+    tv = load("tvsfpors")
+    res = smf.meologit("thk prethk cc tv || school:", data=tv, intmethod="laplace").fit()
+    eta = res.predict("eta").to_numpy()
+    cuts = res.params[["/cut1", "/cut2", "/cut3"]].to_numpy()
+    cdf = special.expit(np.subtract.outer(cuts, eta))
+    bounds = np.vstack([np.zeros_like(eta), cdf, np.ones_like(eta)])
+    total = np.zeros_like(eta)
+    for k, value in enumerate((1, 2, 3, 4)):
+        pr = res.predict("pr", outcome=value).to_numpy()
+        np.testing.assert_allclose(pr, bounds[k + 1] - bounds[k], rtol=1e-10)
+        total += pr
+    np.testing.assert_allclose(total, 1.0, rtol=1e-12)
+    xb = res.predict("xb").to_numpy()[0]
+    sd = np.sqrt(res.params["/var(_cons[school])"])
+    marg = res.predict("pr", outcome=1, conditional=False).to_numpy()[0]
+    ref = integrate.quad(lambda u: special.expit(cuts[0] - xb - u) * stats.norm.pdf(u, 0, sd),
+                         -12 * sd, 12 * sd, epsabs=1e-13)[0]
+    assert marg == pytest.approx(ref, abs=1e-9)
+    with pytest.raises(SpecificationError, match="outcome"):
+        res.predict("pr", outcome=7)
