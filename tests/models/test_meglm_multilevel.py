@@ -173,3 +173,34 @@ def test_ordinal_outcome_checks():
     frac = d.assign(thk=d["thk"] + 0.5 * (d["thk"] == 2))
     with pytest.raises(DataError, match="non-integer"):
         smf.meoprobit("thk prethk || school: || class:", frac)
+
+
+def simulate4(seed=21):
+    """Four levels a > b > c > rows: 12 x 3 x 3 groups, 4 rows each, random slope at b."""
+    rng = np.random.default_rng(seed)
+    a = np.repeat(np.arange(12), 36)
+    b = np.repeat(np.arange(36), 12)
+    c = np.repeat(np.arange(108), 4)
+    x = rng.normal(size=a.size)
+    u = (rng.normal(scale=0.5, size=12)[a] + rng.normal(scale=0.4, size=36)[b]
+         + rng.normal(scale=0.3, size=108)[c] + rng.normal(scale=0.3, size=36)[b] * x)
+    y = rng.poisson(np.exp(0.3 + 0.4 * x + u)).astype(float)
+    return pd.DataFrame({"y": y, "x": x, "a": a, "b": b % 3, "c": c % 3})
+
+
+def test_four_levels_random_slope_laplace_vs_glmmtmb():
+    # reference: R 4.2.2, glmmTMB 1.1.5 on simulate4().to_csv(index=False):
+    #   glmmTMB(y ~ x + (1|a) + (1 + x|a:b) + (1|a:b:c), data=d, family=poisson)
+    #   logLik -679.430159727; fixef, sqrt(diag(vcov(m)$cond)); VarCorr(m)$cond
+    res = smf.mepoisson("y x || a: || b: x, cov(unstr) || c:", simulate4(),
+                        intmethod="laplace").fit()
+    assert res.llf == pytest.approx(-679.430159727, abs=2e-6)
+    ref = {"x": 0.3289117579, "_cons": 0.1923712209, "/var(_cons[a])": 0.1425252506,
+           "/var(x[a>b])": 0.06045400981, "/var(_cons[a>b])": 0.17574107231,
+           "/cov(x[a>b],_cons[a>b])": 0.02032967894, "/var(_cons[a>b>c])": 0.08278598891}
+    assert list(res.params.index) == list(ref)
+    for name, val in ref.items():
+        assert rel(res.params[name], val) < 5e-5, name  # both optimizers stop at ~1e-5
+    assert rel(res.bse["x"], 0.07053004709) < 1e-3
+    assert rel(res.bse["_cons"], 0.14205503181) < 1e-3
+    assert [g.level_label for g in res.info.vcomp_groups] == ["a", "a>b", "a>b>c"]
