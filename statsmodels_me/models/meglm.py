@@ -439,7 +439,12 @@ class MEGLM(MEModel):
                 # a cold start of the adaptive grids: a warm start carried over from a
                 # distant parameter point can leave them stuck (wrong log likelihood)
                 self.engine._warm = False
-                x, it = self._chord_newton(x0, H0, free, bounds, log)
+                x, it, converged = self._chord_newton(x0, H0, free, bounds, log)
+                if not converged:
+                    # the Laplace curvature is not a good enough model here: finish with the
+                    # quasi-Newton optimizer on the quadrature likelihood itself
+                    x, more = self._optimize(x, bounds, log, maxiter)
+                    it += more
             else:
                 x, it = self._optimize(x0, bounds, log, maxiter)
             llf = self.loglike_internal(x)
@@ -518,13 +523,14 @@ class MEGLM(MEModel):
             Hinv = np.linalg.inv(H)
         except np.linalg.LinAlgError:
             Hinv = np.linalg.pinv(H)
-        it = 0
+        it, converged = 0, False
         for it in range(1, maxit + 1):
             step = np.zeros_like(x)
             step[free] = -Hinv @ g[free]
             # Newton decrement g'(-H)^-1 g: the squared step length in standard-error units
             decrement = abs(g[free] @ step[free])
             if it > 1 and decrement < 1e-9:
+                converged = True
                 break
             t, accepted = 1.0, False
             for _ in range(12):
@@ -540,14 +546,16 @@ class MEGLM(MEModel):
                     break
                 t *= 0.5
             if not accepted:
+                converged = decrement < 1e-7
                 break
             done = fc - f < 1e-10 and np.max(np.abs(t * step)) < 1e-6
             x, f, g = cand, fc, gc
             log.append(f"Iteration {it}:  Log likelihood = {f:.8g}")
             if done:
+                converged = True
                 break
         self._last_score = (self.engine, x.copy(), f, g.copy())  # the point returned
-        return x, it
+        return x, it, converged
 
     def _hessian_internal(self, x, free, forward=False):
         """Hessian on the ``free`` coordinates from differences of the analytic gradient:
