@@ -132,7 +132,8 @@ class NestedGLMM:
         if intmethod == "mcaghermite" and intpoints == 1:
             self._method = METHOD_CODES["laplace"]
         self._build_grids()
-        self.tol, self.maxiter, self.nthreads = 1e-8, 100, 1
+        # nthreads None: the package setting (statsmodels_me.models.glmm_engine.set_num_threads)
+        self.tol, self.maxiter, self.nthreads = 1e-8, 100, None
         self._warmed = False
 
     # ------------------------------------------------------------------ setup
@@ -228,7 +229,8 @@ class NestedGLMM:
                         self._nodeoff, self._logw, self._logwoff, self._center, self._chol,
                         self._have, self._coff, self._Coff, self._hoff, self._method,
                         update, self._umode, self._work, ll, self._status, tol=self.tol,
-                        maxiter=self.maxiter, nthreads=self.nthreads, **extra)
+                        maxiter=self.maxiter,
+                        nthreads=self.nthreads or _gk.get_num_threads(), **extra)
         self._warmed = True
         return ll
 

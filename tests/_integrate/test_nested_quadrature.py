@@ -219,3 +219,24 @@ def test_laplace_gradient_vs_finite_differences(family, link, aux):
         num = (eng.loglike(b, aux, L + E) - eng.loglike(b, aux, L - E)) / (2 * h)
         assert gL[a, c] == pytest.approx(num, abs=2e-6)
     assert gL[1, 0] == 0 and gL[3, 2] == 0  # outside the level blocks
+
+
+@pytest.mark.parametrize("method", ["laplace", "mvaghermite"])
+def test_two_threads_same_result(method):
+    # top-level clusters are independent: OpenMP over them must not change any number
+    rng = np.random.default_rng(4)
+    n = 600
+    l1 = rng.integers(0, 20, n)
+    l2 = l1 * 4 + rng.integers(0, 4, n)
+    x = rng.normal(size=n)
+    X = np.column_stack([x, np.ones(n)])
+    y = rng.poisson(np.exp(0.2 + 0.3 * x)) * 1.0
+    one = np.ones((n, 1))
+    L = np.diag([0.4, 0.6])
+    out = []
+    for threads in (1, 2):
+        eng = NestedGLMM(y, X, [one, one], [l1, l2], "poisson", "log", intmethod=method)
+        eng.nthreads = threads
+        out.append(eng.loglike_and_grad(np.array([0.3, 0.1]), [], L))
+    assert out[0][0] == out[1][0]
+    assert np.array_equal(out[0][1], out[1][1]) and np.array_equal(out[0][3], out[1][3])
