@@ -72,8 +72,9 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
     logdetC : float
     grad_logdet, grad_r2 : ndarray (q, q) or None
         The gradient split into d(log|M| [+ log|C|])/dLam and d r2/dLam.
-    em_S, em_T : ndarray (q, q) or None
-        With ``want_grad``: sums over groups of u_g u_g' and of M_g^-1, where
+    em_S, em_T, em_U : ndarray (q, q) or None
+        With ``want_grad``: sums over groups of u_g u_g', of M_g^-1 and of
+        W_g C^-1 W_g' with W_g = M_g^-1 Lam' B_g (the REML term), where
         u_g = M_g^-1 Lam' (c_g - B_g beta) is the spherical conditional mode; the EM update
         of the random-effects covariance is Lam (em_S + s2 em_T) Lam' / G (Laird and Ware
         1982, Biometrics 38, 963-974, in the relative parameterization).
@@ -88,6 +89,7 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
     cdef double[:, ::1] gr2 = np.zeros((q, q))
     cdef double[:, ::1] emS = np.zeros((q, q))
     cdef double[:, ::1] emT = np.zeros((q, q))
+    cdef double[:, ::1] emU = np.zeros((q, q))
     cdef double[::1] beta = np.zeros(p)
     # M_g factors and the solves M^-1 Lam' [B_g c_g] are stored for the gradient pass
     cdef double[:, :, ::1] Lf = np.empty((G, q, q))
@@ -147,13 +149,13 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
             ytyadj -= s
     if bad:
         free(LB); free(AL); free(wtmp)
-        return np.inf, None, None, np.nan, np.nan, None, None, None, None
+        return np.inf, None, None, np.nan, np.nan, None, None, None, None, None
     Carr = np.asarray(C)
     try:
         RX = np.linalg.cholesky(Carr)
     except np.linalg.LinAlgError:
         free(LB); free(AL); free(wtmp)
-        return np.inf, None, None, np.nan, np.nan, None, None, None, None
+        return np.inf, None, None, np.nan, np.nan, None, None, None, None, None
     beta_arr = np.linalg.solve(Carr, np.asarray(Xy))
     beta = beta_arr
     r2 = ytyadj - float(beta_arr @ np.asarray(Xy))
@@ -166,7 +168,7 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
         dev += logdetC
     if not want_grad:
         free(LB); free(AL); free(wtmp)
-        return dev, None, beta_arr, r2, logdetC, None, None, None, None
+        return dev, None, beta_arr, r2, logdetC, None, None, None, None, None
     Cinv_arr = np.ascontiguousarray(np.linalg.inv(Carr))
     cdef double[:, ::1] Ci = Cinv_arr
     cdef double fac = m / r2
@@ -201,6 +203,12 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
                 for j in range(q):
                     emS[i, j] += wtmp[i] * wtmp[j]
                     emT[i, j] += Minv[i * q + j]
+                    # (M^-1 Lam' B_g) C^-1 (M^-1 Lam' B_g)': the uncertainty of beta
+                    s = 0.0
+                    for l in range(p):
+                        for k in range(p):
+                            s += W[g, i, l] * Ci[l, k] * W[g, j, k]
+                    emU[i, j] += s
             for i in range(q):
                 # r_i = (e - A Lam w)_i
                 s = e[i]
@@ -229,7 +237,7 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
     gld = np.asarray(grad)
     gr2_arr = np.asarray(gr2)
     return (dev, gld + fac * gr2_arr, beta_arr, r2, logdetC, gld, gr2_arr, np.asarray(emS),
-            np.asarray(emT))
+            np.asarray(emT), np.asarray(emU))
 
 
 cdef inline double _alw(const double* AL, double[:, :, ::1] W, Py_ssize_t g, Py_ssize_t i,

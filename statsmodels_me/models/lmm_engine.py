@@ -269,7 +269,7 @@ class LMMEngine:
         lam = np.ascontiguousarray(t1.cholesky(np.asarray(theta, float)[t1.theta_index]))
         if not np.all(np.isfinite(lam)):
             # a linear structure (pattern) outside the positive semidefinite cone
-            return np.inf, None, None, np.nan, np.nan, None, None, None, None
+            return np.inf, None, None, np.nan, np.nan, None, None, None, None, None
         return one_term_deviance(self.A11, self.Z1tX, self.Z1ty, lam, self.XtX, self.Xty,
                                  self.yty, self.n, self.reml, want_grad)
 
@@ -300,7 +300,9 @@ class LMMEngine:
         The EM update of a term's relative covariance (Laird and Ware 1982, Biometrics 38,
         963-974; Lindstrom and Bates 1988, JASA 83, 1014-1022) is
         ``Sigma_rel <- mean_g (b_g b_g' + Var(b_g | y)) / s2`` with s2 the profiled residual
-        variance at ``theta`` (both updates share their fixed point with the ML estimate).
+        variance at ``theta`` (both updates share their fixed point with the ML estimate;
+        for REML, Var(b_g | y) includes the uncertainty of beta, and the fixed point is the
+        REML estimate).
         One-term models read the sums from the Cython kernel's gradient pass.
 
         Returns
@@ -319,6 +321,8 @@ class LMMEngine:
                 return dev, None
             s2 = r2 / (self.n - self.p if self.reml else self.n)
             S, T = out[7], out[8]
+            if self.reml:
+                T = T + out[9]
             return dev, [lam @ (S / s2 + T) @ lam.T / t1.n_groups]
         try:
             f = self.factor(theta)
@@ -326,7 +330,8 @@ class LMMEngine:
             return np.inf, None
         s2 = self.sigma2(f)
         mom = []
-        for t, b, v in zip(self.terms, self.blups(f), self.blup_variances(f)):
+        var = self.blup_variances(f, fixed_uncertainty=self.reml)
+        for t, b, v in zip(self.terms, self.blups(f), var):
             mom.append((b.T @ b + v.sum(axis=0)) / (s2 * t.n_groups))
         return self._deviance_from(f), mom
 
