@@ -439,8 +439,8 @@ class MEGLM(MEModel):
                 # a cold start of the adaptive grids: a warm start carried over from a
                 # distant parameter point can leave them stuck (wrong log likelihood)
                 self.engine._warm = False
-                x, it, converged = self._chord_newton(x0, H0, free, bounds, log)
-                if not converged:
+                x, it = self._chord_newton(x0, H0, free, bounds, log)
+                if not self._chord_converged:
                     # the Laplace curvature is not a good enough model here: finish with the
                     # quasi-Newton optimizer on the quadrature likelihood itself
                     x, more = self._optimize(x, bounds, log, maxiter)
@@ -516,7 +516,11 @@ class MEGLM(MEModel):
                 if not (lo is not None and abs(x[i] - lo) < 1e-6)]
 
     def _chord_newton(self, x, H, free, bounds, log, maxit=50):
-        """Newton iterations with a fixed Hessian ``H`` (on the ``free`` coordinates)."""
+        """Newton iterations with a fixed Hessian ``H`` (on the ``free`` coordinates).
+
+        Returns ``(x, iterations)``; ``self._chord_converged`` tells whether the Newton
+        decrement fell below tolerance (or the remaining steps were at the noise floor).
+        """
         lo = np.array([b[0] if b[0] is not None else -np.inf for b in bounds])
         f, g = self.score_internal(x)
         try:
@@ -555,7 +559,8 @@ class MEGLM(MEModel):
                 converged = True
                 break
         self._last_score = (self.engine, x.copy(), f, g.copy())  # the point returned
-        return x, it, converged
+        self._chord_converged = converged
+        return x, it
 
     def _hessian_internal(self, x, free, forward=False):
         """Hessian on the ``free`` coordinates from differences of the analytic gradient:
