@@ -64,7 +64,18 @@ class MEGLM(MEModel):
     -----
     Models with one grouping level (any number of random effects and equations at that
     level, any covariance structure, including ``_all`` with factor indicators) are
-    supported here; nested and crossed GLMMs raise ``NotImplementedError``.
+    fitted here; designs with more levels are routed by :meth:`class_for_design`.
+
+    Fitting: the fixed-effects model, a grid of starting variances, then the Laplace
+    optimum (L-BFGS-B on the exact Laplace gradient); for the quadrature methods Newton
+    steps on the quadrature likelihood with the Laplace Hessian follow (quasi-Newton if
+    they stall). Standard errors come from differences of the analytic gradient.
+
+    Hard data: an outcome that never varies or is perfectly predicted by the covariates
+    (complete separation) raises :class:`~statsmodels_me.spec.errors.DataError`;
+    quasi-complete separation is fitted with a ``ConvergenceWarning`` naming the diverging
+    coefficients (their standard errors are NaN); a variance estimated at zero gives a
+    ``BoundaryWarning`` (its standard error is reported as 0).
     """
 
     command = "meglm"
