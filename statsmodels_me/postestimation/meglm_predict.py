@@ -34,7 +34,8 @@ def _eb(results, ebmodes):
     return fn(beta, aux, L)
 
 
-def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=None):
+def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=None,
+            nooffset=False):
     """Predictions after ``meglm`` (Stata's ``predict``).
 
     Parameters
@@ -53,6 +54,9 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
         Use posterior modes instead of means.
     outcome : number, optional
         For ``pr`` after ordinal models: the outcome value (default: the first category).
+    nooffset : bool
+        Leave ``offset()`` (or log ``exposure()``) out of the linear predictor; by default
+        it is included in ``xb``, ``eta`` and everything computed from them, as in Stata.
 
     Returns
     -------
@@ -68,8 +72,8 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
     codes = model.level.codes
     # the engine sorts rows by cluster; the design rows are in data order
     X, Z, off = model._X, model._level_Z(model.level), model.design.offset
-    off = np.zeros(len(X)) if off is None else off
-    xb = X @ beta
+    off = np.zeros(len(X)) if off is None or nooffset else off
+    xb = X @ beta + off
     if statistic == "xb":
         return pd.Series(xb, index=idx, name="xb")
     if statistic in ("reffects", "reses"):
@@ -79,7 +83,7 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
         return pd.DataFrame(vals[codes], index=idx, columns=cols)
     if conditional:
         means, _ = _eb(results, ebmodes)
-        eta = xb + off + np.einsum("ij,ij->i", Z, means[codes])
+        eta = xb + np.einsum("ij,ij->i", Z, means[codes])
     else:
         eta = None
     if statistic == "eta":
@@ -101,11 +105,11 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
             cut = np.concatenate([[-np.inf], aux, [np.inf]])
             return _inverse_link(model.link, cut[k + 1] - e) - _inverse_link(model.link,
                                                                              cut[k] - e)
-        vals = pr(eta) if conditional else _marginal(results, xb + off, pr)
+        vals = pr(eta) if conditional else _marginal(results, xb, pr)
         return pd.Series(vals, index=idx, name=f"pr{cats[k]:g}")
     trials = eng.trials[np.argsort(eng.order)]
     mu = (_inverse_link(model.link, eta) if conditional else
-          _marginal(results, xb + off, lambda e: _inverse_link(model.link, e)))
+          _marginal(results, xb, lambda e: _inverse_link(model.link, e)))
     mu = mu * trials if model.family == "binomial" else mu
     if statistic == "mu":
         return pd.Series(mu, index=idx, name="mu")

@@ -17,9 +17,11 @@ class MEGLMResults(MEResults):
     logit/probit).
     """
 
-    def predict(self, statistic="mu", conditional=True, ebmodes=False, outcome=None):
+    def predict(self, statistic="mu", conditional=True, ebmodes=False, outcome=None,
+                nooffset=False):
         """Stata's ``predict`` after ``meglm``; see :func:`~.meglm_predict.predict`."""
-        return meglm_predict.predict(self, statistic, conditional, ebmodes, outcome)
+        return meglm_predict.predict(self, statistic, conditional, ebmodes, outcome,
+                                     nooffset)
 
     def lrtest(self, other, boundary=None):
         """Likelihood-ratio test against another ``meglm`` fit nested in this one (or vice

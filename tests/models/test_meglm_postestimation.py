@@ -300,3 +300,29 @@ def test_ordinal_predicted_probabilities():
     assert marg == pytest.approx(ref, abs=1e-9)
     with pytest.raises(SpecificationError, match="outcome"):
         res.predict("pr", outcome=7)
+
+
+def test_exposure_enters_xb_unless_nooffset():
+    """Stata's predict includes offset()/exposure() in xb (and so in eta and mu) unless
+    nooffset is given."""
+    import pandas as pd
+    rng = np.random.default_rng(8)
+    g = np.repeat(np.arange(15), 8)
+    x = rng.normal(size=120)
+    t = rng.uniform(0.5, 3.0, size=120)
+    y = rng.poisson(t * np.exp(0.2 + 0.4 * x + rng.normal(scale=0.4, size=15)[g]))
+    d = pd.DataFrame({"y": y, "x": x, "t": t, "g": g})
+    res = smf.mepoisson("y x || g:", data=d, exposure="t").fit()
+    fixed = res.params["_cons"] + res.params["x"] * x
+    np.testing.assert_allclose(res.predict("xb").to_numpy(), fixed + np.log(t), rtol=1e-12)
+    np.testing.assert_allclose(res.predict("xb", nooffset=True).to_numpy(), fixed,
+                               rtol=1e-12)
+    mu = res.predict("mu").to_numpy()
+    np.testing.assert_allclose(res.predict("mu", nooffset=True).to_numpy(), mu / t,
+                               rtol=1e-12)
+    re = res.predict("reffects").iloc[:, 0].to_numpy()
+    np.testing.assert_allclose(mu, t * np.exp(fixed + re), rtol=1e-12)
+    # marginal mean of a Poisson-lognormal: exp(xb + var/2)
+    marg = res.predict("mu", conditional=False).to_numpy()
+    np.testing.assert_allclose(marg, t * np.exp(fixed + res.params["/var(_cons[g])"] / 2),
+                               rtol=1e-10)
