@@ -81,6 +81,10 @@ cdef struct NP:
     double* r
     double* gS
     double* gaux
+    int record
+    double* post_m[MAXLEV]
+    double* post_v[MAXLEV]
+    double* post_w[MAXLEV]
 
 
 # ---------------------------------------------------------------- small dense algebra
@@ -498,6 +502,15 @@ cdef double _qlevel(NP* P, int k, Py_ssize_t g, Py_ssize_t slot, const double* e
         for a in range(q * q):
             Cst[a] = C[a]
         P.have[k][sidx] = 1
+    if P.record and ll != -INFINITY:
+        # posterior moments of u_g given the outer nodes of this slot, and the posterior
+        # weights of this level's nodes (for empirical Bayes means of inner levels)
+        for a in range(q):
+            P.post_m[k][sidx * q + a] = pm[a]
+        for a in range(q * q):
+            P.post_v[k][sidx * q * q + a] = pv[a]
+        for a in range(K):
+            P.post_w[k][sidx * K + a] = f[a]
     free(ws)
     return ll
 
@@ -710,7 +723,8 @@ def nested_pass(const double[::1] y, const double[::1] trials, const double[::1]
                 double[:, ::1] umode, double[:, ::1] work, double[::1] ll, int[::1] status,
                 double tol=1e-8, int maxiter=100, int nthreads=1, bint want_grad=False,
                 double[:, ::1] rowwork=None, double[::1] r=None, double[:, ::1] S=None,
-                double[:, ::1] gaux=None):
+                double[:, ::1] gaux=None, double[::1] post_m=None, double[::1] post_v=None,
+                double[::1] post_w=None, const Py_ssize_t[::1] woff=None):
     """Log likelihood contribution (variable part) of every top-level cluster.
 
     Parameters
@@ -736,6 +750,9 @@ def nested_pass(const double[::1] y, const double[::1] trials, const double[::1]
     want_grad : Laplace only: also the exact gradient of the approximation, as
         r = d ll / d eta0 (n,), S = d ll / d A (n, Q) and gaux (G_0, naux); rowwork (n, 4) is
         scratch.
+    post_m, post_v, post_w, woff : quadrature only, optional: record for every (group, slot)
+        the posterior mean (offsets ``coff``) and covariance (``Coff``) of u_g given the
+        slot's outer nodes and the posterior weights of its K_k nodes (offsets ``woff``).
     """
     cdef NP P
     cdef int D = q.shape[0], k, Q = A.shape[1]
@@ -776,6 +793,10 @@ def nested_pass(const double[::1] y, const double[::1] trials, const double[::1]
         P.center[k] = &center[coff[k]]
         P.chol[k] = &chol[Coff[k]]
         P.have[k] = &have[hoff[k]]
+        if post_m is not None:
+            P.post_m[k] = &post_m[coff[k]]
+            P.post_v[k] = &post_v[Coff[k]]
+            P.post_w[k] = &post_w[woff[k]]
         st *= K[k]
     P.umode = &umode[0, 0]
     P.ubak = &work[0, 0]
@@ -786,6 +807,7 @@ def nested_pass(const double[::1] y, const double[::1] trials, const double[::1]
     P.X = P.M + gtot * Q * Q
     P.R = P.X + gtot * Q * Q
     P.Pi = P.R + gtot * Q * Q
+    P.record = post_m is not None and method != 3
     P.want_grad = want_grad and method == 3
     if P.want_grad:
         if rowwork is None or r is None or S is None or gaux is None:

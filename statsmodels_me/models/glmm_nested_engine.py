@@ -117,6 +117,7 @@ class NestedGLMM:
         self.trials = np.ascontiguousarray(t[order])
         self.offset = np.ascontiguousarray(off[order])
         self.Zs = [np.ascontiguousarray(Z[order]) for Z in Zs]
+        self._codes_sorted = [np.asarray(c)[order] for c in codes]
         self.Z = np.ascontiguousarray(np.hstack(self.Zs))
         qs = [Z.shape[1] for Z in Zs]
         self._block_mask = np.tril(block_diag(*[np.ones((q, q)) for q in qs]))
@@ -345,26 +346,90 @@ class NestedGLMM:
         return (float(ll.sum() + c.sum()), self.exog.T @ g["r"],
                 g["gaux"].sum(0) + dc.sum(0), gL)
 
+    def group_codes(self, k):
+        """Codes (as passed to the constructor) of the groups of level ``k``, in the order of
+        the arrays returned by :meth:`ebmeans` and :meth:`ebmodes`."""
+        return self._codes_sorted[k][self._rowptr[self._rowoff[k]:self._rowoff[k]
+                                                  + self.n_groups[k]]]
+
     def ebmodes(self, beta, aux, L):
-        """Joint posterior modes of every level's effects (Laplace), on the b scale.
+        """Joint posterior modes of every level's effects and the matching blocks of the
+        inverse Hessian (Laplace), on the b scale.
 
         Returns
         -------
-        list of (G_k, q_k) arrays, groups in the sorted order of ``gidx``.
+        list of (means (G_k, q_k), covs (G_k, q_k, q_k)), one per level, groups in the order
+        of :meth:`group_codes`.
         """
         beta, aux, L = self._check(beta, aux, L)
         saved = self._method
         self._method = METHOD_CODES["laplace"]
         try:
-            self._cluster_ll(beta, aux, L)
+            self._cluster_ll(beta, aux, L, grad={})
         finally:
             self._method = saved
+        Gtot, Q = self._umode.shape
+        flat = self._work.ravel()
+        Pi = flat[4 * Gtot * Q + 3 * Gtot * Q * Q:4 * Gtot * Q + 4 * Gtot * Q * Q].reshape(
+            Gtot, Q * Q)
         out, g0, o = [], 0, 0
         for k, q in enumerate(self.qs):
-            G = self.n_groups[k]
+            G, d = self.n_groups[k], o + q
+            Lk = L[o:o + q, o:o + q]
             U = self._umode[g0:g0 + G, :q]
-            out.append(U @ L[o:o + q, o:o + q].T)
+            V = Pi[g0:g0 + G, :d * d].reshape(G, d, d)[:, o:, o:]
+            out.append((U @ Lk.T, Lk @ V @ Lk.T))
             g0 += G
+            o += q
+        return out
+
+    def ebmeans(self, beta, aux, L):
+        """Empirical Bayes posterior means and covariances of every level's effects, on the b
+        scale, by the quadrature of ``intmethod`` (Laplace: :meth:`ebmodes`).
+
+        An inner group's posterior given the outer nodes is mixed over the posterior weights
+        of those nodes: E[u_c | y] = sum_s P(s | y) E[u_c | y, s] (and likewise the second
+        moment), with P(s | y) the product of the normalized node weights along the path.
+
+        Returns
+        -------
+        list of (means (G_k, q_k), covs (G_k, q_k, q_k)), groups in :meth:`group_codes` order.
+        """
+        if self._method == METHOD_CODES["laplace"]:
+            return self.ebmodes(beta, aux, L)
+        beta, aux, L = self._check(beta, aux, L)
+        post_m = np.zeros_like(self._center)
+        post_v = np.zeros_like(self._chol)
+        K = [int(k) for k in self._K]
+        slots = np.concatenate([[1], np.cumprod(K)[:-1]]).astype(np.int64)
+        sizes = [int(self.n_groups[k] * slots[k] * K[k]) for k in range(self.D)]
+        woff = np.cumsum([0] + sizes)[:-1].astype(np.intp)
+        post_w = np.zeros(max(sum(sizes), 1))
+        eta0 = np.ascontiguousarray(self.exog @ beta + self.offset)
+        A = np.ascontiguousarray(self.Z @ L)
+        ll = np.empty(self.n_groups[0])
+        _nk.nested_pass(self.endog, self.trials, eta0, A, aux, self._fam, self._link,
+                        self.qs, self._rowptr, self._rowoff, self._childptr, self._childoff,
+                        self._parent, self._parentoff, self.gidx, self._K, self._nodes,
+                        self._nodeoff, self._logw, self._logwoff, self._center, self._chol,
+                        self._have, self._coff, self._Coff, self._hoff, self._method, True,
+                        self._umode, self._work, ll, self._status, tol=self.tol,
+                        maxiter=self.maxiter, nthreads=self.nthreads or _gk.get_num_threads(),
+                        post_m=post_m, post_v=post_v, post_w=post_w, woff=woff)
+        out, prob, o = [], np.ones((self.n_groups[0], 1)), 0
+        for k, q in enumerate(self.qs):
+            G, S = self.n_groups[k], int(slots[k])
+            m = post_m[self._coff[k]:self._coff[k] + G * S * q].reshape(G, S, q)
+            v = post_v[self._Coff[k]:self._Coff[k] + G * S * q * q].reshape(G, S, q, q)
+            mean = np.einsum("gs,gsa->ga", prob, m)
+            second = np.einsum("gs,gsab->gab", prob, v + m[..., :, None] * m[..., None, :])
+            cov = second - mean[:, :, None] * mean[:, None, :]
+            Lk = L[o:o + q, o:o + q]
+            out.append((mean @ Lk.T, Lk @ cov @ Lk.T))
+            if k + 1 < self.D:
+                w = post_w[woff[k]:woff[k] + G * S * K[k]].reshape(G, S * K[k])
+                child = prob.repeat(K[k], axis=1) * w
+                prob = child[self.parents[k + 1]]
             o += q
         return out
 

@@ -240,3 +240,74 @@ def test_two_threads_same_result(method):
         out.append(eng.loglike_and_grad(np.array([0.3, 0.1]), [], L))
     assert out[0][0] == out[1][0]
     assert np.array_equal(out[0][1], out[1][1]) and np.array_equal(out[0][3], out[1][3])
+
+
+def _brute_force_eb(y, eta, school, klass, s1, s2, npts=200):
+    """Posterior means and variances of the school and class effects (b scale) by the same
+    200 x 200 Gauss-Legendre rule as ``_brute_force``; dicts keyed by group code."""
+    z, w = special.roots_legendre(npts)
+    z, w = 10 * z, 10 * w * stats.norm.pdf(10 * z)
+    means, variances = {}, {}
+    for s in np.unique(school):
+        classes = np.unique(klass[school == s])
+        inner = {}
+        for c in classes:
+            r = klass == c
+            e = eta[r][None, None, :] + s1 * z[:, None, None] + s2 * z[None, :, None]
+            lik = np.exp((y[r] * e - np.log1p(np.exp(e))).sum(-1))  # (u, v)
+            inner[c] = (lik @ w, lik @ (w * z), lik @ (w * z * z))
+        marg = np.prod([inner[c][0] for c in classes], axis=0)  # prod_c I_c(u)
+        tot = marg @ w
+        pu = w * marg / tot
+        means[("school", s)] = s1 * (pu @ z)
+        variances[("school", s)] = s1 ** 2 * (pu @ z ** 2 - (pu @ z) ** 2)
+        for c in classes:
+            m1 = pu @ (inner[c][1] / inner[c][0])
+            m2 = pu @ (inner[c][2] / inner[c][0])
+            means[("class", c)] = s2 * m1
+            variances[("class", c)] = s2 ** 2 * (m2 - m1 ** 2)
+    return means, variances
+
+
+@pytest.mark.parametrize("method,points", [("mvaghermite", 25), ("ghermite", 40)])
+def test_ebmeans_vs_brute_force(tiny, method, points):
+    # reference: posterior moments by nested Gauss-Legendre integration (_brute_force_eb)
+    y, X, school, klass, beta, s1, s2, _ = tiny
+    one = np.ones((len(y), 1))
+    eng = NestedGLMM(y, X, [one, one], [school, klass], "bernoulli", "logit",
+                     intmethod=method, intpoints=points)
+    (ms, vs), (mc, vc) = eng.ebmeans(beta, [], np.diag([s1, s2]))
+    means, variances = _brute_force_eb(y, X @ beta, school, klass, s1, s2)
+    for k, (m, v) in enumerate([(ms, vs), (mc, vc)]):
+        lab = ("school", "class")[k]
+        for g, code in enumerate(eng.group_codes(k)):
+            assert m[g, 0] == pytest.approx(means[(lab, code)], abs=1e-8)
+            assert v[g, 0, 0] == pytest.approx(variances[(lab, code)], abs=1e-8)
+
+
+def test_ebmodes_are_the_joint_mode():
+    # reference: the dense joint Laplace of _dense_laplace's construction (numpy BFGS mode)
+    y, X, school, klass = _tiny_logit()
+    one = np.ones((len(y), 1))
+    eng = NestedGLMM(y, X, [one, one], [school, klass], "bernoulli", "logit",
+                     intmethod="laplace")
+    beta, L = np.array([0.7, -0.3]), np.diag([0.9, 1.2])
+    (ms, vs), (mc, vc) = eng.ebmodes(beta, [], L)
+    for s_idx, s in enumerate(eng.group_codes(0)):
+        r = school == s
+        cls = list(eng.group_codes(1)[eng.parents[1] == s_idx])
+        W = np.column_stack([0.9 * np.ones(r.sum())] + [1.2 * (klass[r] == c) for c in cls])
+
+        def negg(u, W=W, r=r):
+            e = X[r] @ beta + W @ u
+            return -(np.sum(y[r] * e - np.log1p(np.exp(e))) - 0.5 * u @ u)
+        u = optimize.minimize(negg, np.zeros(W.shape[1]), method="BFGS",
+                              options={"gtol": 1e-11}).x
+        p = 1 / (1 + np.exp(-(X[r] @ beta + W @ u)))
+        Hinv = np.linalg.inv(np.eye(W.shape[1]) + W.T @ (W * (p * (1 - p))[:, None]))
+        assert ms[s_idx, 0] == pytest.approx(0.9 * u[0], abs=1e-6)
+        assert vs[s_idx, 0, 0] == pytest.approx(0.81 * Hinv[0, 0], abs=1e-8)
+        for j, c in enumerate(cls):
+            g = list(eng.group_codes(1)).index(c)
+            assert mc[g, 0] == pytest.approx(1.2 * u[j + 1], abs=1e-6)
+            assert vc[g, 0, 0] == pytest.approx(1.44 * Hinv[j + 1, j + 1], abs=1e-8)
