@@ -94,8 +94,9 @@ def statsmodels_me(workload, df):
 
         def fit():
             try:
-                res = menl("y = ({b1}+{U1[subj]})/(1+exp(-(t-{b2})/{b3}))", data=df,
-                           start={"b1": 18.0, "b2": 4.5, "b3": 1.2})
+                # Stata syntax; initial() gives the documented start values.
+                res = menl("y = ({b1}+{U1[subj]})/(1+exp(-(t-{b2})/{b3})), "
+                           "initial(b1 18 b2 4.5 b3 1.2)", data=df)
                 return float(res.fit().llf)
             except NotImplementedError as exc:
                 raise NotImplementedInImpl(f"menl: {exc}") from None
