@@ -140,26 +140,43 @@ def _marginal(results, fixed_eta, fn, points=15):
 
 
 def _residual(kind, family, y, mu, n, aux):
+    """Pearson, deviance and Anscombe residuals of the conditional GLM (McCullagh and Nelder
+    1989, sec. 2.4), unscaled: the ancillary parameter enters only through the variance
+    function of the negative binomial."""
+    anscombe = None
     if family in ("bernoulli", "binomial"):
         var = mu * (1 - mu / n)
         dev_i = 2 * (special.xlogy(y, y / mu) + special.xlogy(n - y, (n - y) / (n - mu)))
     elif family == "poisson":
         var = mu
         dev_i = 2 * (special.xlogy(y, y / mu) - (y - mu))
+        anscombe = 1.5 * (y ** (2 / 3) - mu ** (2 / 3)) / mu ** (1 / 6)
     elif family == "gaussian":
         var = np.ones_like(mu)
         dev_i = (y - mu) ** 2
+        anscombe = y - mu
+    elif family == "gamma":
+        var = mu ** 2
+        dev_i = 2 * ((y - mu) / mu - np.log(y / mu))
+        anscombe = 3 * (np.cbrt(y) - np.cbrt(mu)) / np.cbrt(mu)
+    elif family == "nbinomial_mean":
+        alpha = float(np.exp(aux[0]))
+        var = mu + alpha * mu ** 2
+        dev_i = 2 * (special.xlogy(y, y / mu)
+                     - (y + 1 / alpha) * np.log((1 + alpha * y) / (1 + alpha * mu)))
+        if kind == "anscombe":
+            from statsmodels.genmod.families import NegativeBinomial
+            anscombe = NegativeBinomial(alpha=alpha).resid_anscombe(y, mu)
+    elif family == "nbinomial_constant" and kind == "pearson":
+        var = mu * (1 + float(np.exp(aux[0])))
     else:
         raise SpecificationError(f"predict {kind}: not available for family {family}")
     if kind == "pearson":
         return (y - mu) / np.sqrt(var)
     if kind == "deviance":
         return np.sign(y - mu) * np.sqrt(np.maximum(dev_i, 0))
-    # Anscombe residuals (McCullagh & Nelder 1989, sec. 2.4.2)
-    if family == "poisson":
-        return 1.5 * (y ** (2 / 3) - mu ** (2 / 3)) / mu ** (1 / 6)
-    if family == "gaussian":
-        return y - mu
+    if anscombe is not None:
+        return anscombe
     p_y, p_mu = y / n, mu / n
     ib = special.betainc(2 / 3, 2 / 3, np.clip(p_y, 0, 1)) - special.betainc(
         2 / 3, 2 / 3, np.clip(p_mu, 0, 1))

@@ -326,3 +326,28 @@ def test_exposure_enters_xb_unless_nooffset():
     marg = res.predict("mu", conditional=False).to_numpy()
     np.testing.assert_allclose(marg, t * np.exp(fixed + res.params["/var(_cons[g])"] / 2),
                                rtol=1e-10)
+
+
+@pytest.mark.parametrize("family", ["gamma", "nbinomial"])
+@pytest.mark.parametrize("kind", ["pearson", "deviance", "anscombe"])
+def test_residuals_gamma_and_negative_binomial(family, kind):
+    """Against statsmodels' GLM family formulas (NB2 with the fitted alpha)."""
+    import pandas as pd
+    rng = np.random.default_rng(4)
+    g = np.repeat(np.arange(20), 10)
+    x = rng.normal(size=200)
+    mu0 = np.exp(0.3 + 0.4 * x + rng.normal(scale=0.4, size=20)[g])
+    y = rng.gamma(2.0, mu0 / 2) if family == "gamma" else rng.poisson(rng.gamma(2.0, mu0 / 2))
+    d = pd.DataFrame({"y": y, "x": x, "g": g})
+    if family == "gamma":
+        res = smf.meglm("y x || g:", data=d, family="gamma", intmethod="laplace").fit()
+        fam = families.Gamma(families.links.Log())
+    else:
+        res = smf.menbreg("y x || g:", data=d, intmethod="laplace").fit()
+        fam = families.NegativeBinomial(alpha=float(np.exp(res.params["/lnalpha"])))
+    mu = res.predict("mu").to_numpy()
+    yf = y.astype(float)
+    ref = {"pearson": (yf - mu) / np.sqrt(fam.variance(mu)),
+           "deviance": fam.resid_dev(yf, mu),
+           "anscombe": fam.resid_anscombe(yf, mu)}[kind]
+    np.testing.assert_allclose(res.predict(kind).to_numpy(), ref, rtol=1e-9, atol=1e-12)
