@@ -203,12 +203,13 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
                 for j in range(q):
                     emS[i, j] += wtmp[i] * wtmp[j]
                     emT[i, j] += Minv[i * q + j]
-                    # (M^-1 Lam' B_g) C^-1 (M^-1 Lam' B_g)': the uncertainty of beta
-                    s = 0.0
-                    for l in range(p):
-                        for k in range(p):
-                            s += W[g, i, l] * Ci[l, k] * W[g, j, k]
-                    emU[i, j] += s
+                    if reml:
+                        # (M^-1 Lam' B_g) C^-1 (M^-1 Lam' B_g)': the uncertainty of beta
+                        s = 0.0
+                        for l in range(p):
+                            for k in range(p):
+                                s += W[g, i, l] * Ci[l, k] * W[g, j, k]
+                        emU[i, j] += s
             for i in range(q):
                 # r_i = (e - A Lam w)_i
                 s = e[i]
