@@ -270,7 +270,9 @@ def merge(path, rows, runs, keys):
     kept = [r for r in old["rows"] if (r["impl"], r["workload"], r["threads"]) not in ident]
     all_keys = [k for k in ORDER if k in keys or any(r["workload"] == k for r in kept)]
     merged = [r for k in all_keys for r in rows + kept if r["workload"] == k]
-    return merged, runs + [old["machine"]], all_keys
+    previous = dict(old["machine"])
+    earlier = previous.pop("earlier_runs", [])
+    return merged, runs + [previous] + earlier, all_keys
 
 
 def _split(text):
