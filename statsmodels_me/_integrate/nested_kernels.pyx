@@ -695,6 +695,67 @@ cdef void _laplace_grad(NP* P, Py_ssize_t j) noexcept nogil:
                     2 * _FD_H)
 
 
+# ---------------------------------------------------------------- fixed-grid quadrature gradient
+
+cdef void _qgrad(NP* P, int k, Py_ssize_t g, Py_ssize_t slot, double prob, const double* extra,
+                 double* upath, Py_ssize_t top) noexcept nogil:
+    """Gradient of the quadrature formula with every grid held fixed in the u scale (the
+    grids and node posterior weights recorded by the value pass): d/d eta0_i = E[l'_i] and
+    d/d A_i = E[l'_i u_path] over the posterior of the node paths; ancillary gradient
+    E[d l_i / d aux] into the top cluster's row of gaux."""
+    cdef int q = P.q[k], K = P.K[k], a, b, j, l, mm, Q = P.Q
+    cdef Py_ssize_t r0 = P.rowptr[k][g], r1 = P.rowptr[k][g + 1], i, c, sidx
+    cdef double pj, v, d1, d2
+    cdef const double* z
+    cdef const double* ai
+    cdef const double* m = NULL
+    cdef const double* C = NULL
+    cdef const double* w
+    cdef double tmp[64]
+    cdef double* ext = <double*>malloc((r1 - r0 + 1) * sizeof(double))
+    if ext == NULL:
+        return
+    sidx = g * P.S[k] + slot
+    if P.method != 0:
+        m = P.center[k] + sidx * q
+        C = P.chol[k] + sidx * q * q
+    w = P.post_w[k] + sidx * K
+    for j in range(K):
+        pj = prob * w[j]
+        if not (pj > 0.0):
+            continue
+        z = P.nodes[k] + j * q
+        for a in range(q):
+            if P.method == 0:
+                v = z[a]
+            else:
+                v = m[a]
+                for b in range(a + 1):
+                    v += C[a * q + b] * z[b]
+            upath[P.qoff[k] + a] = v
+        for i in range(r0, r1):
+            ai = P.A + i * Q + P.qoff[k]
+            v = extra[i - r0]
+            for a in range(q):
+                v += ai[a] * upath[P.qoff[k] + a]
+            ext[i - r0] = v
+        if k == P.D - 1:
+            for i in range(r0, r1):
+                fam_eval(P.fam, P.link, P.y[i], P.t[i], ext[i - r0], P.aux, P.naux, &d1, &d2)
+                P.r[i] += pj * d1
+                for l in range(Q):
+                    P.gS[i * Q + l] += pj * d1 * upath[l]
+                if P.naux > 0:
+                    fam_daux(P.fam, P.link, P.y[i], P.t[i], ext[i - r0], P.aux, P.naux, tmp)
+                    for mm in range(P.naux):
+                        P.gaux[top * P.naux + mm] += pj * tmp[mm]
+        else:
+            for c in range(P.childptr[k][g], P.childptr[k][g + 1]):
+                _qgrad(P, k + 1, c, slot * K + j, pj, ext + (P.rowptr[k + 1][c] - r0), upath,
+                       top)
+    free(ext)
+
+
 cdef double _top(NP* P, Py_ssize_t j) noexcept nogil:
     cdef Py_ssize_t r0 = P.rowptr[0][j]
     cdef double ld, obj
@@ -707,7 +768,21 @@ cdef double _top(NP* P, Py_ssize_t j) noexcept nogil:
         if P.want_grad:
             _laplace_grad(P, j)
         return obj - 0.5 * ld
-    return _qlevel(P, 0, j, 0, P.eta0 + r0, &P.status[j])
+    obj = _qlevel(P, 0, j, 0, P.eta0 + r0, &P.status[j])
+    if P.want_grad and obj != -INFINITY:
+        _qgrad_top(P, j, r0)
+    return obj
+
+
+cdef void _qgrad_top(NP* P, Py_ssize_t j, Py_ssize_t r0) noexcept nogil:
+    cdef double* upath = <double*>malloc((P.Q + 1) * sizeof(double))
+    cdef int m
+    if upath == NULL:
+        return
+    for m in range(P.naux):
+        P.gaux[j * P.naux + m] = 0.0
+    _qgrad(P, 0, j, 0, 1.0, P.eta0 + r0, upath, j)
+    free(upath)
 
 
 def nested_pass(const double[::1] y, const double[::1] trials, const double[::1] eta0,
@@ -747,9 +822,10 @@ def nested_pass(const double[::1] y, const double[::1] trials, const double[::1]
     umode : (sum_k G_k, Q) modes (warm start in, modes out), rows in level order.
     work : (sum_k G_k, 4 Q + 4 Q^2) scratch for the elimination.
     ll, status : (G_0,) outputs.
-    want_grad : Laplace only: also the exact gradient of the approximation, as
-        r = d ll / d eta0 (n,), S = d ll / d A (n, Q) and gaux (G_0, naux); rowwork (n, 4) is
-        scratch.
+    want_grad : also the gradient, as r = d ll / d eta0 (n,), S = d ll / d A (n, Q) and gaux
+        (G_0, naux); rowwork (n, 4) is scratch.  Laplace: the exact gradient of the
+        approximation.  Quadrature: the gradient of the quadrature formula with the grids
+        fixed in the u scale (needs the post_* arrays; r and S must be zero on entry).
     post_m, post_v, post_w, woff : quadrature only, optional: record for every (group, slot)
         the posterior mean (offsets ``coff``) and covariance (``Coff``) of u_g given the
         slot's outer nodes and the posterior weights of its K_k nodes (offsets ``woff``).
@@ -808,10 +884,12 @@ def nested_pass(const double[::1] y, const double[::1] trials, const double[::1]
     P.R = P.X + gtot * Q * Q
     P.Pi = P.R + gtot * Q * Q
     P.record = post_m is not None and method != 3
-    P.want_grad = want_grad and method == 3
+    P.want_grad = want_grad
     if P.want_grad:
         if rowwork is None or r is None or S is None or gaux is None:
             raise ValueError("want_grad needs rowwork, r, S and gaux")
+        if method != 3 and not P.record:
+            raise ValueError("the quadrature gradient needs post_m, post_v, post_w, woff")
         if P.naux > 64 or Q > MAXLEV * 8:
             raise ValueError("too many ancillary parameters or random effects for the gradient")
         P.rw = &rowwork[0, 0]

@@ -84,8 +84,7 @@ class NestedGLMM:
     The covariance parameter is one lower-triangular ``L`` of size Q = sum q_k, block
     diagonal with the levels' Cholesky factors (entries outside the blocks are ignored).
     ``loglike_and_grad`` is exact for the Laplace approximation; for the quadrature methods it
-    is a central finite difference with the adaptive grids frozen at the ones adapted to the
-    central point.
+    is the gradient with the adaptive grids held fixed (see its docstring).
     """
 
     def __init__(self, endog, exog, Zs, codes, family, link=None, trials=None, offset=None,
@@ -214,16 +213,20 @@ class NestedGLMM:
             o += q
         return beta, aux, block_diag(*blocks)
 
-    def _cluster_ll(self, beta, aux, L, update=True, grad=None):
+    def _cluster_ll(self, beta, aux, L, update=True, grad=None, post=None):
         eta0 = np.ascontiguousarray(self.exog @ beta + self.offset)
         A = np.ascontiguousarray(self.Z @ L)
         ll = np.empty(self.n_groups[0])
         extra = {}
+        if post is not None:
+            extra.update(post)
         if grad is not None:
             n = len(self.endog)
-            grad.update(r=np.empty(n), S=np.empty((n, self.q)),
+            grad.update(r=np.zeros(n), S=np.zeros((n, self.q)),
                         gaux=np.zeros((self.n_groups[0], self.k_aux)))
-            extra = dict(want_grad=True, rowwork=np.empty((n, 4)), **grad)
+            extra.update(want_grad=True, rowwork=np.empty((n, 4)), **grad)
+            if self._method != METHOD_CODES["laplace"] and post is None:
+                extra.update(self._post_arrays())
         _nk.nested_pass(self.endog, self.trials, eta0, A, aux, self._fam, self._link,
                         self.qs, self._rowptr, self._rowoff, self._childptr, self._childoff,
                         self._parent, self._parentoff, self.gidx, self._K, self._nodes,
@@ -247,6 +250,16 @@ class NestedGLMM:
             self._umode[:] = 0.0
             self._have[:] = 0
         self._warmed = bool(value)
+
+    def _post_arrays(self):
+        """Buffers in which a quadrature pass records, per (group, slot), the posterior mean
+        and covariance of u_g and the posterior weights of the group's nodes."""
+        K = [int(k) for k in self._K]
+        slots = np.concatenate([[1], np.cumprod(K)[:-1]]).astype(np.int64)
+        sizes = [int(self.n_groups[k] * slots[k] * K[k]) for k in range(self.D)]
+        return dict(post_m=np.zeros_like(self._center), post_v=np.zeros_like(self._chol),
+                    post_w=np.zeros(max(sum(sizes), 1)),
+                    woff=np.cumsum([0] + sizes)[:-1].astype(np.intp))
 
     def _fixed_values(self, beta, aux):
         eta = np.ascontiguousarray(self.exog @ beta + self.offset)
@@ -278,13 +291,15 @@ class NestedGLMM:
         return self._cluster_ll(beta, aux, L) + np.bincount(
             self.gidx[:, 0], weights=c, minlength=self.n_groups[0])
 
-    def loglike_and_grad(self, beta, aux, L, h=1e-5):
+    def loglike_and_grad(self, beta, aux, L):
         """Log likelihood and its gradient in (beta, aux, lower block entries of L).
 
         Laplace: the exact gradient of the approximation (including the derivative of
-        log|H| through the mode).  Quadrature methods: central finite differences (step ``h``
-        times max(1, |x|)) with the grids adapted at the given point and kept fixed for the
-        differences.  With ``L = 0`` (no random effects) the gradient is analytic.
+        log|H| through the mode).  Quadrature methods: the gradient of the quadrature formula
+        with the grids adapted at the given point and held fixed in the u scale (it differs
+        from the derivative of the adapted likelihood by the derivative of the grids, a term
+        of the order of the quadrature error; :meth:`numerical_grad` gives finite
+        differences).  With ``L = 0`` (no random effects) the fixed-effects gradient.
 
         Returns
         -------
@@ -300,8 +315,14 @@ class NestedGLMM:
             lv, d1, _, _, daux = self._fixed_values(beta, aux)
             return (float(lv.sum() + c.sum()), self.exog.T @ d1,
                     daux.sum(0) + dc.sum(0), gL)
-        if self._method == METHOD_CODES["laplace"]:
-            return self._laplace_grad(beta, aux, L)
+        return self._analytic_grad(beta, aux, L)
+
+    def numerical_grad(self, beta, aux, L, h=1e-5):
+        """Central finite differences (step ``h`` times max(1, |x|)) of the log likelihood
+        in (beta, aux, lower block entries of L); quadrature grids adapted at the given point
+        and frozen for the differences.  Returns (llf, grad_beta, grad_aux, grad_L)."""
+        beta, aux, L = self._check(beta, aux, L)
+        gL = np.zeros((self.q, self.q))
         llf = self.loglike(beta, aux, L)
 
         def f(b, a, LL):
@@ -336,9 +357,9 @@ class NestedGLMM:
         # frozen passes leave the stored grids as they are (adapted to the central point)
         return llf, gb, ga, gL
 
-    def _laplace_grad(self, beta, aux, L):
-        """Exact gradient of the joint Laplace approximation (from the kernel's d/d eta0 and
-        d/d A pieces, chained through eta0 = X beta + offset and A = Z L)."""
+    def _analytic_grad(self, beta, aux, L):
+        """Kernel gradient pieces d/d eta0 and d/d A chained through eta0 = X beta + offset
+        and A = Z L (Laplace: exact; quadrature: grids fixed in the u scale)."""
         g = {}
         ll = self._cluster_ll(beta, aux, L, grad=g)
         c, dc = obs_constant(self.family, self.endog, self.trials, aux)
@@ -398,24 +419,11 @@ class NestedGLMM:
         if self._method == METHOD_CODES["laplace"]:
             return self.ebmodes(beta, aux, L)
         beta, aux, L = self._check(beta, aux, L)
-        post_m = np.zeros_like(self._center)
-        post_v = np.zeros_like(self._chol)
+        post = self._post_arrays()
+        self._cluster_ll(beta, aux, L, post=post)
+        post_m, post_v, post_w, woff = (post[k] for k in ("post_m", "post_v", "post_w", "woff"))
         K = [int(k) for k in self._K]
         slots = np.concatenate([[1], np.cumprod(K)[:-1]]).astype(np.int64)
-        sizes = [int(self.n_groups[k] * slots[k] * K[k]) for k in range(self.D)]
-        woff = np.cumsum([0] + sizes)[:-1].astype(np.intp)
-        post_w = np.zeros(max(sum(sizes), 1))
-        eta0 = np.ascontiguousarray(self.exog @ beta + self.offset)
-        A = np.ascontiguousarray(self.Z @ L)
-        ll = np.empty(self.n_groups[0])
-        _nk.nested_pass(self.endog, self.trials, eta0, A, aux, self._fam, self._link,
-                        self.qs, self._rowptr, self._rowoff, self._childptr, self._childoff,
-                        self._parent, self._parentoff, self.gidx, self._K, self._nodes,
-                        self._nodeoff, self._logw, self._logwoff, self._center, self._chol,
-                        self._have, self._coff, self._Coff, self._hoff, self._method, True,
-                        self._umode, self._work, ll, self._status, tol=self.tol,
-                        maxiter=self.maxiter, nthreads=self.nthreads or _gk.get_num_threads(),
-                        post_m=post_m, post_v=post_v, post_w=post_w, woff=woff)
         out, prob, o = [], np.ones((self.n_groups[0], 1)), 0
         for k, q in enumerate(self.qs):
             G, S = self.n_groups[k], int(slots[k])

@@ -311,3 +311,30 @@ def test_ebmodes_are_the_joint_mode():
             g = list(eng.group_codes(1)).index(c)
             assert mc[g, 0] == pytest.approx(1.2 * u[j + 1], abs=1e-6)
             assert vc[g, 0, 0] == pytest.approx(1.44 * Hinv[j + 1, j + 1], abs=1e-8)
+
+
+@pytest.mark.parametrize("method", ["ghermite", "mcaghermite", "mvaghermite"])
+@pytest.mark.parametrize("family,link,aux", [
+    ("bernoulli", "logit", []), ("ordinal", "probit", [-0.5, 0.7]),
+    ("nbinomial_mean", "log", [np.log(0.5)])])
+def test_quadrature_gradient_vs_frozen_differences(method, family, link, aux):
+    # reference: NestedGLMM.numerical_grad, central differences with the grids frozen
+    from scipy.linalg import block_diag
+    rng = np.random.default_rng(5)
+    n = 240
+    l1 = rng.integers(0, 3, n)
+    l2 = l1 * 3 + rng.integers(0, 3, n)
+    l3 = l2 * 2 + rng.integers(0, 2, n)
+    x = rng.normal(size=n)
+    X = np.column_stack([x, np.ones(n)])
+    one = np.ones((n, 1))
+    y = {"bernoulli": (rng.random(n) < 0.5) * 1.0, "ordinal": rng.integers(0, 3, n) * 1.0}.get(
+        family, rng.poisson(1.5, n) * 1.0)
+    L = block_diag([[0.5]], [[0.4, 0.0], [0.3, 0.7]], [[0.6]])
+    eng = NestedGLMM(y, X, [one, np.column_stack([x, one]), one], [l1, l2, l3], family, link,
+                     intmethod=method, intpoints=4)
+    b = np.array([0.3, 0.1])
+    got, ref = eng.loglike_and_grad(b, aux, L), eng.numerical_grad(b, aux, L)
+    assert got[0] == ref[0]
+    for a, r in zip(got[1:], ref[1:], strict=True):
+        assert np.allclose(a, r, atol=1e-7)
