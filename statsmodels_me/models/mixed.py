@@ -441,7 +441,9 @@ class Mixed(MEModel):
             log.append(f"Iteration {it[0]}:  {label} = {-0.5 * last.get('f', np.nan):.8g}")
 
         log.append(f"Iteration 0:  {label} = {-0.5 * eng.deviance(theta0):.8g}")
-        opts = {"maxiter": maxiter, "ftol": 1e-15 if ltol is None else float(ltol),
+        # ftol 1e-12: below that L-BFGS-B chases rounding noise in line searches; the
+        # Newton polish after it resolves the optimum
+        opts = {"maxiter": maxiter, "ftol": 1e-12 if ltol is None else float(ltol),
                 "gtol": 1e-7 if tol is None else float(tol), "maxls": 50}
         # an EM start is close to the optimum: a smaller first trust region saves the
         # derivative-free method its exploration; with the Newton polish afterwards
@@ -631,12 +633,10 @@ class Mixed(MEModel):
         best = theta.copy()
         fbest, g = eng.deviance_and_grad(best)
         idx = np.flatnonzero(free)
+        # one Hessian serves every step: near the optimum it barely changes
+        H = self._dev_hessian(best, idx) if eng.rest else self._grad_hessian(best, idx)
+        H = 0.5 * (H + H.T)
         for _ in range(3):
-            if eng.rest:
-                H = self._dev_hessian(best, idx)
-            else:
-                H = self._grad_hessian(best, idx)
-            H = 0.5 * (H + H.T)
             try:
                 step = np.linalg.solve(H, g[idx])
             except np.linalg.LinAlgError:
