@@ -213,6 +213,11 @@ class Mixed(MEModel):
     observed information of the log likelihood with beta profiled out, mapped to Stata's
     variance/covariance scale by the delta method.
 
+    Starting values come from EM iterations on the BLUPs and their conditional variances
+    (Stata's ``emiterate()``, default 20); one-term models are then optimized by L-BFGS-B with
+    the kernel's analytic gradient and Newton-polished, models with several terms by COBYQA
+    (polished too when the dense block is small).
+
     A model with a ``covariance(fixed())`` block cannot profile the residual variance out
     (the fixed matrix is on the absolute scale); it is fitted on the absolute scale with the
     residual variance as a parameter (:meth:`_fit_absolute`).
