@@ -199,11 +199,10 @@ class MultilevelMixin:
         return lap
 
     def _hessian_internal(self, x, free, **kwargs):
-        """Second differences of the log likelihood (grids adapted at ``x``, then frozen).
-
-        The quadrature gradient is itself a finite difference, so differencing it again would
-        square the rounding error; steps are 1e-3 * max(|x_i|, 0.1).  The Laplace
-        engine's gradient is exact, so there MEGLM's central differences of it are used.
+        """Quadrature: second differences of the log likelihood with the grids adapted at
+        ``x`` and then frozen (one smooth function; steps 1e-3 * max(|x_i|, 0.1)), so the
+        grids do not move between the differenced points.  Laplace: MEGLM's central
+        differences of the exact gradient.
         """
         eng = self.engine
         quad = eng.intmethod != "laplace"
