@@ -76,7 +76,11 @@ class CrossedEngine:
         llf, gb, ga = self.core.beta_aux_gradient(beta, aux, lams)
         gL = np.zeros_like(L)
         # with L = 0 (the fixed-effects fit) the caller uses only the beta/aux gradient
-        if np.isfinite(llf) and L.any():
+        if np.isfinite(llf) and L.any() and all(len(idx) == 1 for idx in self.slots.slots):
+            g = self.core.scalar_lambda_gradient(beta, aux)
+            for k, idx in enumerate(self.slots.slots):
+                gL[idx[0], idx[0]] = g[k]
+        elif np.isfinite(llf) and L.any():
             u_keep = self.core._u.copy()
             for k, idx in enumerate(self.slots.slots):
                 for a, b in zip(*np.tril_indices(len(idx))):
