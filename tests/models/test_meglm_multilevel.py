@@ -204,3 +204,23 @@ def test_four_levels_random_slope_laplace_vs_glmmtmb():
     assert rel(res.bse["x"], 0.07053004709) < 1e-3
     assert rel(res.bse["_cons"], 0.14205503181) < 1e-3
     assert [g.level_label for g in res.info.vcomp_groups] == ["a", "a>b", "a>b>c"]
+
+
+def test_example7_laplace_vs_clmm():
+    # reference: R 4.2.2, ordinal 2022.11.16 on the same data (cls = interaction(school, class)):
+    #   clmm(factor(thk) ~ prethk + cc*tv + (1|school) + (1|cls), data=d, link="probit",
+    #        nAGQ=1, control=clmm.control(gradTol=1e-8))
+    #   logLik -2116.71258425; coef(m); VarCorr(m); sqrt(diag(vcov(m)))
+    res = smf.meoprobit("thk prethk cc##tv || school: || class:", load("tvsfpors"),
+                        intmethod="laplace").fit()
+    assert res.llf == pytest.approx(-2116.71258425, abs=2e-6)
+    ref = {"prethk": (0.23884232216, 0.02314412168), "1.cc": (0.52550989311, 0.12853782284),
+           "1.tv": (0.14561077121, 0.12553585717), "1.cc#1.tv": (-0.24270246829, 0.18113520185),
+           "/cut1": (-0.07458954889, 0.10295026898), "/cut2": (0.68630139010, 0.10345274556),
+           "/cut3": (1.41365956864, 0.10646107797), "/var(_cons[school])": (0.01864002836, None),
+           "/var(_cons[school>class])": (0.05186285786, None)}
+    for name, (b, se) in ref.items():
+        # same optimum (llf equal to 1e-9); both optimizers stop within ~1e-5 of it
+        assert abs(res.params[name] - b) < 1e-5, name
+        if se is not None:
+            assert rel(res.bse[name], se) < 1e-3, name
