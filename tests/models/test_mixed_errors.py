@@ -138,6 +138,7 @@ def test_response_fit_exactly_by_fixed_effects(y):
         smf.mixed("y x || g:", data=_tiny(y))
 
 
+@pytest.mark.filterwarnings("ignore:mixed. the Hessian")
 def test_response_constant_within_groups_warns():
     d = _tiny(lambda d: d["g"].astype(float))
     with pytest.warns(ConvergenceWarning, match="residual variance is estimated at zero"):
