@@ -373,7 +373,7 @@ class NestedGLMM:
         return self._codes_sorted[k][self._rowptr[self._rowoff[k]:self._rowoff[k]
                                                   + self.n_groups[k]]]
 
-    def ebmodes(self, beta, aux, L):
+    def ebmodes_levels(self, beta, aux, L):
         """Joint posterior modes of every level's effects and the matching blocks of the
         inverse Hessian (Laplace), on the b scale.
 
@@ -404,9 +404,9 @@ class NestedGLMM:
             o += q
         return out
 
-    def ebmeans(self, beta, aux, L):
+    def ebmeans_levels(self, beta, aux, L):
         """Empirical Bayes posterior means and covariances of every level's effects, on the b
-        scale, by the quadrature of ``intmethod`` (Laplace: :meth:`ebmodes`).
+        scale, by the quadrature of ``intmethod`` (Laplace: :meth:`ebmodes_levels`).
 
         An inner group's posterior given the outer nodes is mixed over the posterior weights
         of those nodes: E[u_c | y] = sum_s P(s | y) E[u_c | y, s] (and likewise the second
@@ -417,7 +417,7 @@ class NestedGLMM:
         list of (means (G_k, q_k), covs (G_k, q_k, q_k)), groups in :meth:`group_codes` order.
         """
         if self._method == METHOD_CODES["laplace"]:
-            return self.ebmodes(beta, aux, L)
+            return self.ebmodes_levels(beta, aux, L)
         beta, aux, L = self._check(beta, aux, L)
         post = self._post_arrays()
         self._cluster_ll(beta, aux, L, post=post)
@@ -440,6 +440,15 @@ class NestedGLMM:
                 prob = child[self.parents[k + 1]]
             o += q
         return out
+
+    def ebmeans(self, beta, aux, L):
+        """The two-level engine's single-level interface: not meaningful with several
+        levels (see :meth:`ebmeans_levels`)."""
+        raise NotImplementedError(
+            "predictions of random effects after multilevel GLMMs are not implemented yet in "
+            "predict(); the engine's ebmeans_levels() / ebmodes_levels() give them per level")
+
+    ebmodes = ebmeans
 
     @property
     def status(self):

@@ -276,7 +276,7 @@ def test_ebmeans_vs_brute_force(tiny, method, points):
     one = np.ones((len(y), 1))
     eng = NestedGLMM(y, X, [one, one], [school, klass], "bernoulli", "logit",
                      intmethod=method, intpoints=points)
-    (ms, vs), (mc, vc) = eng.ebmeans(beta, [], np.diag([s1, s2]))
+    (ms, vs), (mc, vc) = eng.ebmeans_levels(beta, [], np.diag([s1, s2]))
     means, variances = _brute_force_eb(y, X @ beta, school, klass, s1, s2)
     for k, (m, v) in enumerate([(ms, vs), (mc, vc)]):
         lab = ("school", "class")[k]
@@ -292,7 +292,7 @@ def test_ebmodes_are_the_joint_mode():
     eng = NestedGLMM(y, X, [one, one], [school, klass], "bernoulli", "logit",
                      intmethod="laplace")
     beta, L = np.array([0.7, -0.3]), np.diag([0.9, 1.2])
-    (ms, vs), (mc, vc) = eng.ebmodes(beta, [], L)
+    (ms, vs), (mc, vc) = eng.ebmodes_levels(beta, [], L)
     for s_idx, s in enumerate(eng.group_codes(0)):
         r = school == s
         cls = list(eng.group_codes(1)[eng.parents[1] == s_idx])

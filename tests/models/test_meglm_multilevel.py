@@ -224,3 +224,11 @@ def test_example7_laplace_vs_clmm():
         assert abs(res.params[name] - b) < 1e-5, name
         if se is not None:
             assert rel(res.bse[name], se) < 1e-3, name
+
+
+def test_predict_random_effects_not_yet():
+    d = simulate("poisson", n_school=20, n_class=4, n_obs=6, seed=12)
+    res = smf.mepoisson("y x || school: || class:", d, intmethod="laplace").fit()
+    assert np.allclose(res.predict("xb"), res.params["x"] * d["x"] + res.params["_cons"])
+    with pytest.raises(NotImplementedError, match="multilevel GLMMs"):
+        res.predict("mu")
