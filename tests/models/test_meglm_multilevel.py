@@ -232,3 +232,20 @@ def test_predict_random_effects_not_yet():
     assert np.allclose(res.predict("xb"), res.params["x"] * d["x"] + res.params["_cons"])
     with pytest.raises(NotImplementedError, match="multilevel GLMMs"):
         res.predict("mu")
+
+
+@pytest.mark.parametrize("intmethod", ["mvaghermite", "laplace"])
+def test_gaussian_three_levels_equals_mixed(intmethod):
+    # reference: the exact ML fit of the same linear mixed model by ``mixed`` (the posterior of
+    # the effects is Gaussian, so Laplace and adaptive quadrature are exact)
+    d = simulate("poisson", n_school=20, n_class=4, n_obs=6, seed=12)
+    d["yc"] = np.log1p(d["y"]) + 0.3 * d["x"]
+    lmm = smf.mixed("yc x || school: || class:", d).fit()
+    res = smf.meglm("yc x || school: || class:", d, intmethod=intmethod).fit()
+    assert res.llf == pytest.approx(lmm.llf, abs=1e-7)
+    assert list(res.params.index) == list(lmm.params.index)
+    assert np.allclose(res.params, lmm.params, rtol=2e-5, atol=1e-7)
+    # variance-component SEs (observed information in both); the fixed-effect SEs of mixed
+    # use the expected (block-diagonal) information, so they are not compared
+    var = [n for n in lmm.params.index if n.startswith("/var")]
+    assert np.allclose(res.bse[var], lmm.bse[var], rtol=1e-3)
