@@ -97,47 +97,16 @@ class MEGLM(MEModel):
         super().__init__(endog, exog, groups, exog_re, design=design, **options)
         d = self.design
         opts = self.options
-        if len(d.levels) != 1:
-            raise NotImplementedError(
-                f"{self.spec.command}: models with {len(d.levels)} random-effects levels "
-                "(nested or crossed GLMMs) are not implemented yet; one grouping level is")
         self.family = _engine_family(opts)
         self.link = opts.get("link")
-        level = d.levels[0]
-        self.level = level
-        self.cov = make_level_covariance(level)
-        self.level_covs = [self.cov]
-        X = d.exog
-        xnames = list(d.exog_names)
-        y = d.endog
-        self.categories = None
-        if self.family == "ordinal":
-            if "_cons" in xnames:
-                keep = [i for i, n in enumerate(xnames) if n != "_cons"]
-                X, xnames = X[:, keep], [xnames[i] for i in keep]
-            cats = np.unique(y)
-            if len(cats) < 2:
-                raise DataError(f"ordinal outcome '{d.endog_names[0]}' has only one category "
-                                f"({cats[0]:g}); at least two are needed")
-            if not np.allclose(cats, np.round(cats)):
-                raise DataError(f"ordinal outcome '{d.endog_names[0]}' has non-integer "
-                                "values")
-            self.categories = cats
-            y = np.searchsorted(cats, y).astype(float)
-        self._X, self.k_fe = X, X.shape[1]
-        self._xnames = xnames
-        Z = self._level_Z(level)
-        trials = d.trials
-        if self.family == "binomial" and trials is None:
+        self._setup_levels(d)
+        X, xnames, y = self._prepare_outcome(d)
+        self._X, self.k_fe, self._xnames = X, X.shape[1], xnames
+        if self.family == "binomial" and d.trials is None:
             raise SpecificationError(f"{self.spec.command}: family(binomial) needs the number "
                                      "of trials: binomial(varname|#)")
-        self.intmethod = str(opts.get("intmethod") or "mvaghermite").lower()
-        if self.intmethod == "pclaplace":
-            self.intmethod = "laplace"
-        self.intpoints = int(opts.get("intpoints") or (1 if self.intmethod == "laplace" else 7))
-        self.engine = TwoLevelGLMM(y, X, Z, level.codes.astype(np.int64), self.family,
-                                   self.link, trials=trials, offset=d.offset,
-                                   intmethod=self.intmethod, intpoints=self.intpoints)
+        self.intmethod, self.intpoints = self._integration(opts)
+        self.engine = self._make_engine(y, X)
         self.link = self.engine.link
         self._check_outcome_varies()
         self.k_aux = self.engine.k_aux
@@ -149,6 +118,49 @@ class MEGLM(MEModel):
             names.append(f"/var(e.{yname})")
         self._set_param_names(names)
         self.n_theta = self.cov.n_theta
+
+    # -- setup hooks (the multilevel and crossed variants override the first and last) -----
+    def _setup_levels(self, design):
+        """Levels and their covariance structures (one level here)."""
+        if len(design.levels) != 1:
+            raise NotImplementedError(
+                f"{self.spec.command}: construct multilevel GLMMs through "
+                "from_text / statsmodels_me.formula.api, which routes them to their engine")
+        self.levels = list(design.levels)
+        self.level = self.levels[0]
+        self.cov = make_level_covariance(self.level)
+        self.level_covs = [self.cov]
+
+    def _prepare_outcome(self, d):
+        """Fixed design and response; ordinal outcomes lose ``_cons`` and are recoded 0..K-1."""
+        X, xnames, y = d.exog, list(d.exog_names), d.endog
+        self.categories = None
+        if self.family != "ordinal":
+            return X, xnames, y
+        if "_cons" in xnames:
+            keep = [i for i, n in enumerate(xnames) if n != "_cons"]
+            X, xnames = X[:, keep], [xnames[i] for i in keep]
+        cats = np.unique(y)
+        if len(cats) < 2:
+            raise DataError(f"ordinal outcome '{d.endog_names[0]}' has only one category "
+                            f"({cats[0]:g}); at least two are needed")
+        if not np.allclose(cats, np.round(cats)):
+            raise DataError(f"ordinal outcome '{d.endog_names[0]}' has non-integer values")
+        self.categories = cats
+        return X, xnames, np.searchsorted(cats, y).astype(float)
+
+    def _integration(self, opts):
+        """(intmethod, intpoints) from the options; pclaplace is Laplace here."""
+        method = str(opts.get("intmethod") or "mvaghermite").lower()
+        if method == "pclaplace":
+            method = "laplace"
+        return method, int(opts.get("intpoints") or (1 if method == "laplace" else 7))
+
+    def _make_engine(self, y, X):
+        d = self.design
+        return TwoLevelGLMM(y, X, self._level_Z(self.level), self.level.codes.astype(np.int64),
+                            self.family, self.link, trials=d.trials, offset=d.offset,
+                            intmethod=self.intmethod, intpoints=self.intpoints)
 
     # -- setup helpers -------------------------------------------------------------------
     def _check_outcome_varies(self):

@@ -16,7 +16,6 @@ import numpy as np
 from scipy import optimize
 
 from statsmodels_me.covariance import make_level_covariance
-from statsmodels_me.models.base import MEModel
 from statsmodels_me.models.glmm_crossed_engine import CrossedLaplaceGLMM
 from statsmodels_me.models.meglm_multilevel import LevelsCovariance, MultilevelMixin
 from statsmodels_me.models.mixed import build_terms
@@ -99,43 +98,26 @@ class CrossedEngine:
 class CrossedMixin(MultilevelMixin):
     """MEGLM on crossed random effects: Laplace over the whole random-effects vector."""
 
-    def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
-                 **options):
-        MEModel.__init__(self, endog, exog, groups, exog_re, design=design, **options)
-        from statsmodels_me.models.meglm import _engine_family
-        d = self.design
-        opts = self.options
-        self.family = _engine_family(opts)
-        self.link = opts.get("link")
+    def _setup_levels(self, design):
+        self.levels = list(design.levels)
+        self.level = self.levels[-1]
+        self.level_covs = [make_level_covariance(lev) for lev in self.levels]
+        self.cov = LevelsCovariance(self.level_covs)
+
+    def _integration(self, opts):
         method = str(opts.get("intmethod") or "laplace").lower()
         if method not in ("laplace", "pclaplace"):
             raise SpecificationError(
                 f"{self.spec.command}: crossed random effects are integrated by the Laplace "
                 f"approximation; intmethod({method}) is not available for them")
-        self.intmethod, self.intpoints = "laplace", 1
-        self.levels = list(d.levels)
-        self.level = self.levels[-1]
-        self.level_covs = [make_level_covariance(lev) for lev in self.levels]
-        self.cov = LevelsCovariance(self.level_covs)
-        X, xnames, y = self._prepare_outcome(d)
-        self._X, self.k_fe, self._xnames = X, X.shape[1], xnames
-        if self.family == "binomial" and d.trials is None:
-            raise SpecificationError(f"{self.spec.command}: family(binomial) needs the number "
-                                     "of trials: binomial(varname|#)")
+        return "laplace", 1
+
+    def _make_engine(self, y, X):
+        d = self.design
         terms, _ = build_terms(d)
         core = CrossedLaplaceGLMM(y, X, terms, self.family, self.link, trials=d.trials,
                                   offset=d.offset)
-        self.engine = CrossedEngine(core, _TermSlots(d, self.level_covs), self.cov.q)
-        self.link = core.link
-        self._check_outcome_varies()
-        self.k_aux = core.k_aux
-        self._diverging = []
-        self.ancillary_names = self._aux_names()
-        names = xnames + list(self.ancillary_names) + list(self.cov.display_names)
-        if self.family == "gaussian":
-            names.append(f"/var(e.{d.endog_names[0]})")
-        self._set_param_names(names)
-        self.n_theta = self.cov.n_theta
+        return CrossedEngine(core, _TermSlots(d, self.level_covs), self.cov.q)
 
     def _laplace_engine(self):
         return self.engine

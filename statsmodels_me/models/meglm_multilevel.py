@@ -11,11 +11,10 @@ import numpy as np
 from scipy.linalg import block_diag
 
 from statsmodels_me.covariance import make_level_covariance
-from statsmodels_me.models.base import MEModel
 from statsmodels_me.models.glmm_nested_engine import NestedGLMM, nesting_order
 from statsmodels_me.postestimation.lrtest import lr_test_vs_fixed
 from statsmodels_me.results.fit_info import VCompGroup
-from statsmodels_me.spec.errors import DataError, SpecificationError
+from statsmodels_me.spec.errors import DataError
 
 
 class LevelsCovariance:
@@ -136,60 +135,19 @@ class MultilevelMixin:
     """MEGLM on nested levels: the engine is :class:`NestedGLMM`, theta is every level's
     structure parameters concatenated (outermost first), ``L`` is block diagonal."""
 
-    def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
-                 **options):
-        MEModel.__init__(self, endog, exog, groups, exog_re, design=design, **options)
-        from statsmodels_me.models.meglm import _engine_family
-        d = self.design
-        opts = self.options
-        _check_nested(d, self.spec.command)
-        self.family = _engine_family(opts)
-        self.link = opts.get("link")
-        self.levels = list(d.levels)
+    def _setup_levels(self, design):
+        _check_nested(design, self.spec.command)
+        self.levels = list(design.levels)
         self.level = self.levels[-1]
         self.level_covs = [make_level_covariance(lev) for lev in self.levels]
         self.cov = LevelsCovariance(self.level_covs)
-        X, xnames, y = self._prepare_outcome(d)
-        self._X, self.k_fe, self._xnames = X, X.shape[1], xnames
-        if self.family == "binomial" and d.trials is None:
-            raise SpecificationError(f"{self.spec.command}: family(binomial) needs the number "
-                                     "of trials: binomial(varname|#)")
-        self.intmethod = str(opts.get("intmethod") or "mvaghermite").lower()
-        if self.intmethod == "pclaplace":
-            self.intmethod = "laplace"
-        self.intpoints = int(opts.get("intpoints") or (1 if self.intmethod == "laplace" else 7))
-        Zs = [self._level_Z(lev) for lev in self.levels]
-        self.engine = NestedGLMM(y, X, Zs, [lev.codes for lev in self.levels], self.family,
-                                 self.link, trials=d.trials, offset=d.offset,
-                                 intmethod=self.intmethod, intpoints=self.intpoints)
-        self.link = self.engine.link
-        self._check_outcome_varies()
-        self.k_aux = self.engine.k_aux
-        self._diverging = []
-        self.ancillary_names = self._aux_names()
-        names = xnames + list(self.ancillary_names) + list(self.cov.display_names)
-        if self.family == "gaussian":
-            names.append(f"/var(e.{d.endog_names[0]})")
-        self._set_param_names(names)
-        self.n_theta = self.cov.n_theta
 
-    def _prepare_outcome(self, d):
-        """Fixed design and response; ordinal outcomes lose ``_cons`` and are recoded 0..K-1."""
-        X, xnames, y = d.exog, list(d.exog_names), d.endog
-        self.categories = None
-        if self.family != "ordinal":
-            return X, xnames, y
-        if "_cons" in xnames:
-            keep = [i for i, n in enumerate(xnames) if n != "_cons"]
-            X, xnames = X[:, keep], [xnames[i] for i in keep]
-        cats = np.unique(y)
-        if len(cats) < 2:
-            raise DataError(f"ordinal outcome '{d.endog_names[0]}' has only one category "
-                            f"({cats[0]:g}); at least two are needed")
-        if not np.allclose(cats, np.round(cats)):
-            raise DataError(f"ordinal outcome '{d.endog_names[0]}' has non-integer values")
-        self.categories = cats
-        return X, xnames, np.searchsorted(cats, y).astype(float)
+    def _make_engine(self, y, X):
+        d = self.design
+        Zs = [self._level_Z(lev) for lev in self.levels]
+        return NestedGLMM(y, X, Zs, [lev.codes for lev in self.levels], self.family,
+                          self.link, trials=d.trials, offset=d.offset,
+                          intmethod=self.intmethod, intpoints=self.intpoints)
 
     def _laplace_engine(self):
         e = self.engine
