@@ -282,3 +282,19 @@ def solve_lower(const double[:, ::1] L, B, bint transpose=False):
                         s -= L[k, i] * X[k, c]
                     X[i, c] = s / L[i, i]
     return Barr[:, 0] if one_d else Barr
+
+
+def sparse_column_quadratic(const long[::1] indptr, const int[::1] indices,
+                            const double[::1] data, const double[:, ::1] S):
+    """``sum_j s_j' S s_j`` over the columns ``s_j`` of a CSC matrix, for a dense symmetric
+    ``S``: the trace of ``A' S A`` in O(sum_j nnz_j^2) operations."""
+    cdef Py_ssize_t ncol = indptr.shape[0] - 1, j, a, b
+    cdef double total = 0.0, s
+    with nogil:
+        for j in range(ncol):
+            for a in range(indptr[j], indptr[j + 1]):
+                s = 0.0
+                for b in range(indptr[j], indptr[j + 1]):
+                    s += S[indices[a], indices[b]] * data[b]
+                total += data[a] * s
+    return total

@@ -20,8 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
+from scipy.linalg import lapack
 
-from statsmodels_me._integrate.lmm_kernels import one_term_deviance, solve_lower
+from statsmodels_me._integrate.lmm_kernels import (
+    one_term_deviance,
+    solve_lower,
+    sparse_column_quadratic,
+)
 
 
 @dataclass
@@ -126,6 +131,67 @@ class LMMEngine:
                 self._rest_owner = np.concatenate(
                     [np.full(self.terms[k].size, j) for j, k in enumerate(self.rest)])
 
+    @property
+    def analytic_gradient(self):
+        """Whether :meth:`deviance_and_grad` is analytic (one term, or crossed scalar ML)."""
+        return not self.rest or (self.scalar and not self.reml)
+
+    def _scalar_grad_parts(self, theta):
+        """Crossed scalar random intercepts (ML): d log|M| / d theta and d r2 / d theta.
+
+        With Lambda = diag(lambda_k on term k's effects) and M = I + Lambda A Lambda,
+        d log|M| / d lambda_k = (2 / lambda_k) sum_{j in k} (1 - (M^-1)_jj), the diagonal of
+        M^-1 coming from the blocked factor (L11^-2 (1 + |L22^-1 L21 e_j|^2) for the first
+        term, column norms of L22^-1 for the others); by the envelope theorem
+        d r2 / d lambda_k = -2 sum_{j in k} u_j (Z' (y - X beta - Z Lambda u))_j.
+
+        Returns
+        -------
+        f, dlogdet, dr2 : dict, ndarray (n_theta,), ndarray (n_theta,)
+        """
+        theta = np.asarray(theta, dtype=float)
+        lams = self._lambdas(theta)
+        f = self._factor_scalar(lams)
+        L11 = f["L11"][:, 0, 0]
+        # (L22 L22')^-1 from the factor (LAPACK potri fills the lower triangle)
+        P22, info = lapack.dpotri(f["L22"], lower=1)
+        if info != 0:
+            raise np.linalg.LinAlgError("potri failed")
+        P22 = np.tril(P22)
+        P22 = P22 + np.tril(P22, -1).T
+        diag2 = np.diag(P22).copy()
+        # sum over term 1 of (M^-1)_jj = sum 1/L11^2 + tr(S' P22 S), S = L21 L11^-1
+        S = sp.csc_matrix(f["L21"] @ sp.diags(1.0 / L11))
+        sum1 = float((1.0 / (L11 * L11)).sum()) + sparse_column_quadratic(
+            S.indptr.astype(np.int64), S.indices.astype(np.int32), S.data,
+            np.ascontiguousarray(P22))
+        u = self.conditional_modes(f)
+        b1 = lams[self.first][0, 0] * u[self.first][:, 0]
+        b2 = np.concatenate([lams[k][0, 0] * u[k][:, 0] for k in self.rest])
+        u2 = np.concatenate([u[k][:, 0] for k in self.rest])
+        beta = f["beta"]
+        zr1 = (self.Z1ty[:, 0] - self.Z1tX[:, 0, :] @ beta - self.A11[:, 0, 0] * b1
+               - self.A21.T @ b2)
+        zr2 = self.Z2ty - self.Z2tX @ beta - self.A21 @ b1 - self.A22 @ b2
+        dld = np.zeros(self.n_theta)
+        dr2 = np.zeros(self.n_theta)
+        parts = [(self.first, sum1, u[self.first][:, 0], zr1)]
+        pos = 0
+        for k in self.rest:
+            size = self.terms[k].size
+            parts.append((k, float(diag2[pos:pos + size].sum()), u2[pos:pos + size],
+                          zr2[pos:pos + size]))
+            pos += size
+        for k, dg, uk, zrk in parts:
+            tk = self.terms[k]
+            lam = lams[k][0, 0]
+            g_ld = 2.0 * (tk.size - dg) / lam if lam != 0.0 else 0.0
+            g_r2 = -2.0 * float(uk @ zrk)
+            jac = self._lambda_jacobian(tk, theta[tk.theta_index])[0]   # d lambda / d theta
+            dld[tk.theta_index] += g_ld * jac
+            dr2[tk.theta_index] += g_r2 * jac
+        return f, dld, dr2
+
     # -- deviance and gradient -------------------------------------------------------------
     def _lambda_jacobian(self, term, theta_k, h=1e-7):
         """d vec(Lambda) / d theta for one term (central differences on a q x q map)."""
@@ -142,7 +208,8 @@ class LMMEngine:
         """Deviance and its gradient in theta.
 
         One-term models use the Cython kernel's analytic gradient in Lambda, chained with
-        d Lambda / d theta; models with several terms use central differences.
+        d Lambda / d theta; crossed scalar intercepts (ML) use :meth:`_scalar_grad_parts`;
+        other models with several terms use central differences.
         """
         theta = np.asarray(theta, dtype=float)
         if not self.rest:
@@ -158,6 +225,15 @@ class LMMEngine:
                 grad[t1.theta_index] = gL.ravel() @ self._lambda_jacobian(
                     t1, theta[t1.theta_index])
             return dev, grad
+        if self.analytic_gradient:
+            try:
+                f, dld, dr2 = self._scalar_grad_parts(theta)
+            except np.linalg.LinAlgError:
+                return np.inf, np.zeros(self.n_theta)
+            dev = self._deviance_from(f)
+            if not np.isfinite(dev):
+                return np.inf, np.zeros(self.n_theta)
+            return dev, dld + (self.n / f["r2"]) * dr2
         dev = self.deviance(theta)
         grad = np.zeros(self.n_theta)
         for i in range(self.n_theta):
@@ -276,8 +352,20 @@ class LMMEngine:
     def loglike_s2_and_grad(self, theta, s2):
         """Log likelihood at (theta, s2) with beta profiled, and its analytic gradient.
 
-        Only for one-term models (the Cython kernel); ``None`` otherwise.
+        For one-term models (the Cython kernel) and crossed scalar intercepts under ML;
+        ``None`` otherwise.
         """
+        if self.rest and self.analytic_gradient:
+            try:
+                f, dld, dr2 = self._scalar_grad_parts(theta)
+            except np.linalg.LinAlgError:
+                return None
+            r2 = f["r2"]
+            ll = -0.5 * (self.n * np.log(2.0 * np.pi * s2) + f["logdet"] + r2 / s2)
+            g = np.zeros(self.n_theta + 1)
+            g[:-1] = -0.5 * (dld + dr2 / s2)
+            g[-1] = -0.5 * (self.n / s2 - r2 / s2 ** 2)
+            return ll, g
         if self.rest:
             return None
         theta = np.asarray(theta, float)

@@ -455,10 +455,10 @@ class Mixed(MEModel):
         # (small problems) it need not resolve the optimum below 1e-6
         tr0 = 0.1 if log and log[0].startswith("Performing EM") else 1.0
         tr1 = 1e-6 if self._small_dense_block() else 1e-9
-        if eng.rest:
-            # several terms: the gradient would cost 2k evaluations of the blocked
-            # factorization, so use the derivative-free trust-region method (like lme4's and
-            # MixedModels.jl's BOBYQA).
+        if not eng.analytic_gradient:
+            # several terms (other than crossed scalar intercepts under ML): the gradient
+            # would cost 2k evaluations of the blocked factorization, so use the
+            # derivative-free trust-region method (like lme4's and MixedModels.jl's BOBYQA).
             def run(start):
                 return optimize.minimize(
                     objective, start, method="COBYQA", bounds=bounds, callback=callback,
@@ -568,7 +568,7 @@ class Mixed(MEModel):
             res = run(best)
             theta = res.x
         if not _hit_limit(res):
-            if self._small_dense_block():
+            if self._small_dense_block() or eng.analytic_gradient:
                 # (several terms: second differences cost ~4k^2 deviance evaluations, which
                 # only pays off when the dense block is small; COBYQA's own final radius
                 # of 1e-9 is otherwise the precision)
@@ -639,7 +639,8 @@ class Mixed(MEModel):
         fbest, g = eng.deviance_and_grad(best)
         idx = np.flatnonzero(free)
         # one Hessian serves every step: near the optimum it barely changes
-        H = self._dev_hessian(best, idx) if eng.rest else self._grad_hessian(best, idx)
+        H = (self._grad_hessian(best, idx) if eng.analytic_gradient
+             else self._dev_hessian(best, idx))
         H = 0.5 * (H + H.T)
         for _ in range(3):
             try:
