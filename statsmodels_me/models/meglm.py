@@ -689,11 +689,12 @@ class MEGLM(MEModel):
         k = self.k_fe
         groups = []
         pos = k + (0 if self.family == "gaussian" else self.k_aux)
-        rows = []
-        for lab in self.cov.vcomp_labels:
-            rows.append((lab.split(": ", 1)[1], pos))
-            pos += 1
-        groups.append(VCompGroup(self.cov.level_label, self.cov.kind_label, rows))
+        for c in self.level_covs:          # one random-effects section per level
+            rows = []
+            for lab in c.vcomp_labels:
+                rows.append((lab.split(": ", 1)[1], pos))
+                pos += 1
+            groups.append(VCompGroup(c.level_label, c.kind_label, rows))
         test = [i for i, n in enumerate(self._xnames) if n != "_cons"]
         wald = None
         if test:
@@ -708,8 +709,9 @@ class MEGLM(MEModel):
                                   ("GLM", "linear model" if self.family == "gaussian"
                                    else "fixed-effects model"))
         fixed_cov = self.cov.n_theta == 0
+        n_var = int(sum(self.cov.theta_is_variance))
         lr = None if fixed_cov or self.options.get("constraints") else lr_test_vs_fixed(
-            llf, llf_fixed, self.n_theta, 0, versus)
+            llf, llf_fixed, n_var, self.n_theta - n_var, versus)
         eform = next((_EFORM[k] for k in ("or", "irr", "eform", "hr") if self.options.get(k)),
                      None)
         notes = []

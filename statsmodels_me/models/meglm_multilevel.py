@@ -12,8 +12,6 @@ from scipy.linalg import block_diag
 
 from statsmodels_me.covariance import make_level_covariance
 from statsmodels_me.models.glmm_nested_engine import NestedGLMM, nesting_order
-from statsmodels_me.postestimation.lrtest import lr_test_vs_fixed
-from statsmodels_me.results.fit_info import VCompGroup
 from statsmodels_me.spec.errors import DataError
 
 
@@ -186,22 +184,3 @@ class MultilevelMixin:
                      + f(x - E[a] - E[b])) / (4 * h[a] * h[b])
                 H[a, b] = H[b, a] = v
         return H
-
-
-    def _fit_info(self, params, cov, llf, llf_fixed, iterations, log):
-        info = super()._fit_info(params, cov, llf, llf_fixed, iterations, log)
-        pos = self.k_fe + (0 if self.family == "gaussian" else self.k_aux)
-        groups = []
-        for c in self.level_covs:
-            rows = []
-            for lab in c.vcomp_labels:
-                rows.append((lab.split(": ", 1)[1], pos))
-                pos += 1
-            groups.append(VCompGroup(c.level_label, c.kind_label, rows))
-        info.vcomp_groups = groups
-        if info.lr_test is not None:
-            is_var = self.cov.theta_is_variance
-            info.lr_test = lr_test_vs_fixed(llf, llf_fixed, int(sum(is_var)),
-                                            len(is_var) - int(sum(is_var)),
-                                            info.lr_test.versus)
-        return info
