@@ -133,11 +133,11 @@ class LMMEngine:
 
     @property
     def analytic_gradient(self):
-        """Whether :meth:`deviance_and_grad` is analytic (one term, or crossed scalar ML)."""
-        return not self.rest or (self.scalar and not self.reml)
+        """Whether :meth:`deviance_and_grad` is analytic (one term, or crossed scalar terms)."""
+        return not self.rest or self.scalar
 
     def _scalar_grad_parts(self, theta):
-        """Crossed scalar random intercepts (ML): d log|M| / d theta and d r2 / d theta.
+        """Crossed scalar random intercepts: d log|M| (+ d log|C| for REML) and d r2 / d theta.
 
         With Lambda = diag(lambda_k on term k's effects) and M = I + Lambda A Lambda,
         d log|M| / d lambda_k = (2 / lambda_k) sum_{j in k} (1 - (M^-1)_jj), the diagonal of
@@ -148,6 +148,7 @@ class LMMEngine:
         Returns
         -------
         f, dlogdet, dr2 : dict, ndarray (n_theta,), ndarray (n_theta,)
+            ``dlogdet`` includes d log|R_X|^2 under REML.
         """
         theta = np.asarray(theta, dtype=float)
         lams = self._lambdas(theta)
@@ -182,10 +183,25 @@ class LMMEngine:
             parts.append((k, float(diag2[pos:pos + size].sum()), u2[pos:pos + size],
                           zr2[pos:pos + size]))
             pos += size
+        if self.reml:
+            # d log|C| / d lambda_k = -(2 / lambda_k) |T_k R_X^-T|_F^2 with
+            # T = M^-1 Lambda Z' X = L^-T R_ZX, since X' V^-1 Z Lambda = T'
+            T2 = _tri(f["L22"], f["RZX2"], transpose=True)
+            T1 = (f["RZX1"][:, 0, :] - np.asarray(f["L21"].T @ T2)) / L11[:, None]
+            Q = _tri(f["RX"], np.vstack([T1, T2]).T).T
+            qn = (Q * Q).sum(axis=1)
+            G1 = T1.shape[0]
+            qsum = {self.first: float(qn[:G1].sum())}
+            pos = G1
+            for k in self.rest:
+                qsum[k] = float(qn[pos:pos + self.terms[k].size].sum())
+                pos += self.terms[k].size
         for k, dg, uk, zrk in parts:
             tk = self.terms[k]
             lam = lams[k][0, 0]
             g_ld = 2.0 * (tk.size - dg) / lam if lam != 0.0 else 0.0
+            if self.reml and lam != 0.0:
+                g_ld -= 2.0 * qsum[k] / lam
             g_r2 = -2.0 * float(uk @ zrk)
             jac = self._lambda_jacobian(tk, theta[tk.theta_index])[0]   # d lambda / d theta
             dld[tk.theta_index] += g_ld * jac
@@ -233,7 +249,8 @@ class LMMEngine:
             dev = self._deviance_from(f)
             if not np.isfinite(dev):
                 return np.inf, np.zeros(self.n_theta)
-            return dev, dld + (self.n / f["r2"]) * dr2
+            m = self.n - self.p if self.reml else self.n
+            return dev, dld + (m / f["r2"]) * dr2
         dev = self.deviance(theta)
         grad = np.zeros(self.n_theta)
         for i in range(self.n_theta):
@@ -352,8 +369,8 @@ class LMMEngine:
     def loglike_s2_and_grad(self, theta, s2):
         """Log likelihood at (theta, s2) with beta profiled, and its analytic gradient.
 
-        For one-term models (the Cython kernel) and crossed scalar intercepts under ML;
-        ``None`` otherwise.
+        For one-term models (the Cython kernel) and crossed scalar intercepts; ``None``
+        otherwise.
         """
         if self.rest and self.analytic_gradient:
             try:
@@ -361,10 +378,12 @@ class LMMEngine:
             except np.linalg.LinAlgError:
                 return None
             r2 = f["r2"]
-            ll = -0.5 * (self.n * np.log(2.0 * np.pi * s2) + f["logdet"] + r2 / s2)
+            m = self.n - self.p if self.reml else self.n
+            logdet = f["logdet"] + (f["logdetX"] if self.reml else 0.0)
+            ll = -0.5 * (m * np.log(2.0 * np.pi * s2) + logdet + r2 / s2)
             g = np.zeros(self.n_theta + 1)
             g[:-1] = -0.5 * (dld + dr2 / s2)
-            g[-1] = -0.5 * (self.n / s2 - r2 / s2 ** 2)
+            g[-1] = -0.5 * (m / s2 - r2 / s2 ** 2)
             return ll, g
         if self.rest:
             return None

@@ -20,13 +20,14 @@ def _fd(fun, x, h=1e-4):
     return out
 
 
+@pytest.mark.parametrize("reml", [False, True])
 @pytest.mark.parametrize("text", [
     "weight week || _all: R.id || _all: R.week",
     "weight week || _all: R.week || id:",
 ])
 @pytest.mark.parametrize("theta", [[1.8, 0.14], [0.5, 1.3], [2.0, 1e-3]])
-def test_crossed_scalar_gradient(text, theta):
-    model = smf.mixed(text, data=load("pig"))
+def test_crossed_scalar_gradient(text, theta, reml):
+    model = smf.mixed(text, data=load("pig"), reml=reml)
     eng = model.engine
     assert eng.analytic_gradient
     theta = np.array(theta)
@@ -41,8 +42,7 @@ def test_crossed_scalar_gradient(text, theta):
     assert np.allclose(g, fd, rtol=1e-5, atol=1e-5)
 
 
-def test_crossed_scalar_reml_uses_differences():
-    model = smf.mixed("weight week || _all: R.id || _all: R.week", data=load("pig"),
-                      reml=True)
+def test_other_multi_term_models_use_differences():
+    model = smf.mixed("weight week || _all: R.week || id: week", data=load("pig"))
     assert not model.engine.analytic_gradient
-    assert model.engine.loglike_s2_and_grad(np.array([1.0, 0.1]), 4.0) is None
+    assert model.engine.loglike_s2_and_grad(np.array([0.3, 0.5, 2.0]), 1.5) is None
