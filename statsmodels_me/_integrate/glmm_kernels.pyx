@@ -31,6 +31,9 @@ from libc.math cimport INFINITY, exp, fabs, log, sqrt
 from libc.stdlib cimport free, malloc
 
 from statsmodels_me._integrate.family_math cimport fam_d3, fam_daux, fam_eval
+from statsmodels_me._integrate.small_dense cimport chol as _chol
+from statsmodels_me._integrate.small_dense cimport chol_inverse as _chol_inverse
+from statsmodels_me._integrate.small_dense cimport chol_solve as _chol_solve
 
 cdef int _num_threads = 1
 cdef double _FD_H = 1e-4
@@ -80,53 +83,6 @@ cdef struct Out:
     double* s
     double* gaux
     int* status
-
-
-# ---------------------------------------------------------------- small dense algebra
-
-cdef inline int _chol(double* M, int q) noexcept nogil:
-    """In-place lower Cholesky of a row-major q x q matrix; upper part zeroed. 0 on failure."""
-    cdef int i, j, k
-    cdef double s
-    for j in range(q):
-        s = M[j * q + j]
-        for k in range(j):
-            s -= M[j * q + k] * M[j * q + k]
-        if not (s > 0):
-            return 0
-        s = sqrt(s)
-        M[j * q + j] = s
-        for i in range(j + 1, q):
-            for k in range(j):
-                M[i * q + j] -= M[i * q + k] * M[j * q + k]
-            M[i * q + j] /= s
-        for i in range(j + 1, q):
-            M[j * q + i] = 0.0
-    return 1
-
-
-cdef inline void _chol_solve(const double* R, int q, double* b) noexcept nogil:
-    """Solve (R R') x = b in place, R lower."""
-    cdef int i, k
-    for i in range(q):
-        for k in range(i):
-            b[i] -= R[i * q + k] * b[k]
-        b[i] /= R[i * q + i]
-    for i in range(q - 1, -1, -1):
-        for k in range(i + 1, q):
-            b[i] -= R[k * q + i] * b[k]
-        b[i] /= R[i * q + i]
-
-
-cdef inline void _chol_inverse(const double* R, int q, double* Minv, double* col) noexcept nogil:
-    """Minv = (R R')^-1."""
-    cdef int i, j
-    for j in range(q):
-        for i in range(q):
-            col[i] = 1.0 if i == j else 0.0
-        _chol_solve(R, q, col)
-        for i in range(q):
-            Minv[i * q + j] = col[i]
 
 
 # ---------------------------------------------------------------- cluster pieces

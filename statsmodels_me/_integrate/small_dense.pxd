@@ -1,0 +1,49 @@
+# cython: language_level=3
+"""Small dense linear algebra on row-major q x q buffers, for per-cluster kernels (nogil)."""
+from libc.math cimport sqrt
+
+
+cdef inline int chol(double* M, int q) noexcept nogil:
+    """In-place lower Cholesky of a row-major q x q matrix (reads the lower triangle; the
+    upper part is zeroed). Returns 1, or 0 when M is not positive definite."""
+    cdef int i, j, k
+    cdef double s
+    for j in range(q):
+        s = M[j * q + j]
+        for k in range(j):
+            s -= M[j * q + k] * M[j * q + k]
+        if not (s > 0):
+            return 0
+        s = sqrt(s)
+        M[j * q + j] = s
+        for i in range(j + 1, q):
+            for k in range(j):
+                M[i * q + j] -= M[i * q + k] * M[j * q + k]
+            M[i * q + j] /= s
+        for i in range(j + 1, q):
+            M[j * q + i] = 0.0
+    return 1
+
+
+cdef inline void chol_solve(const double* R, int q, double* b) noexcept nogil:
+    """Solve (R R') x = b in place, R lower."""
+    cdef int i, k
+    for i in range(q):
+        for k in range(i):
+            b[i] -= R[i * q + k] * b[k]
+        b[i] /= R[i * q + i]
+    for i in range(q - 1, -1, -1):
+        for k in range(i + 1, q):
+            b[i] -= R[k * q + i] * b[k]
+        b[i] /= R[i * q + i]
+
+
+cdef inline void chol_inverse(const double* R, int q, double* Minv, double* col) noexcept nogil:
+    """Minv = (R R')^-1 (``col`` is q doubles of scratch)."""
+    cdef int i, j
+    for j in range(q):
+        for i in range(q):
+            col[i] = 1.0 if i == j else 0.0
+        chol_solve(R, q, col)
+        for i in range(q):
+            Minv[i * q + j] = col[i]
