@@ -12,6 +12,10 @@ The random-effects terms are ordered like MixedModels.jl's blocked Cholesky: the
 most random effects first, kept block-diagonal (one q x q block per group, handled in batches),
 and every other term in a second, dense block. A model with one grouping level has no dense
 block, and the cost of an evaluation is O(G q^3) after the O(n) sufficient statistics.
+
+Analytic gradients: the Cython kernel's for one term; for crossed/nested scalar intercepts the
+diagonal of M^-1 from the blocked factor (LAPACK potri on the dense block) and the envelope
+theorem for r2 (``_scalar_grad_parts``); other multi-term models use central differences.
 """
 from __future__ import annotations
 

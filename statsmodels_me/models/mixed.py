@@ -214,9 +214,9 @@ class Mixed(MEModel):
     variance/covariance scale by the delta method.
 
     Starting values come from EM iterations on the BLUPs and their conditional variances
-    (Stata's ``emiterate()``, default 20); one-term models are then optimized by L-BFGS-B with
-    the kernel's analytic gradient and Newton-polished, models with several terms by COBYQA
-    (polished too when the dense block is small).
+    (Stata's ``emiterate()``, default 20); one-term models and crossed or nested scalar
+    intercepts are then optimized by L-BFGS-B with an analytic gradient and Newton-polished,
+    other models with several terms by COBYQA (polished too when the dense block is small).
 
     A model with a ``covariance(fixed())`` block cannot profile the residual variance out
     (the fixed matrix is on the absolute scale); it is fitted on the absolute scale with the
@@ -456,7 +456,7 @@ class Mixed(MEModel):
         tr0 = 0.1 if log and log[0].startswith("Performing EM") else 1.0
         tr1 = 1e-6 if self._small_dense_block() else 1e-9
         if not eng.analytic_gradient:
-            # several terms (other than crossed scalar intercepts under ML): the gradient
+            # several terms (other than crossed scalar intercepts): the gradient
             # would cost 2k evaluations of the blocked factorization, so use the
             # derivative-free trust-region method (like lme4's and MixedModels.jl's BOBYQA).
             def run(start):
