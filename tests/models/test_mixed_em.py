@@ -75,6 +75,7 @@ def test_disp_prints_the_log(pig, capsys):
     assert "Computing standard errors ..." in out
 
 
+@pytest.mark.filterwarnings("ignore:mixed. the Hessian")
 @pytest.mark.parametrize("how", ["keyword", "option", "command"])
 def test_iterate_limit_warns_and_flags(pig, how):
     text = EX4 + (" iterate(1)" if how == "command" else "")
