@@ -13,6 +13,18 @@ from scipy.special import logsumexp
 METHOD_CODES = {"ghermite": 0, "mcaghermite": 1, "mvaghermite": 2, "laplace": 3}
 
 
+def check_integration(intmethod: str, intpoints) -> int:
+    """Validate ``intmethod`` / ``intpoints``; returns the number of points as an int."""
+    from statsmodels_me.spec.errors import SpecificationError
+    if intmethod not in METHOD_CODES:
+        raise SpecificationError(f"intmethod '{intmethod}' is not supported; expected one "
+                                 f"of {sorted(METHOD_CODES)}")
+    intpoints = int(intpoints)
+    if intpoints < 1:
+        raise SpecificationError(f"intpoints({intpoints}) must be a positive integer")
+    return intpoints
+
+
 def gh_grid(npoints: int, q: int):
     """Tensor-product probabilists' Gauss-Hermite rule for N(0, I_q).
 

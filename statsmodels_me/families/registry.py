@@ -133,6 +133,24 @@ def check_endog(name: str, y, trials) -> None:
         raise DataError(f"the response has {bad} for family '{name}'")
 
 
+def response_arrays(name: str, endog, trials=None, offset=None):
+    """Response, trials and offset as float vectors, checked for the family.
+
+    Returns
+    -------
+    y, t, off : ndarray (n,)
+        ``t`` is ones and ``off`` zeros when not given.
+    """
+    y = np.asarray(endog, float).ravel()
+    n = y.shape[0]
+    if name == "binomial" and trials is None:
+        raise DataError("family 'binomial' needs trials")
+    t = np.ones(n) if trials is None else np.asarray(trials, float).ravel()
+    off = np.zeros(n) if offset is None else np.asarray(offset, float).ravel()
+    check_endog(name, y, t)
+    return y, t, off
+
+
 def obs_constant(name: str, y, trials, aux):
     """Terms of log f(y | eta) that do not depend on eta, and their aux-derivatives.
 

@@ -21,11 +21,11 @@ import scipy.linalg as sla
 from statsmodels_me._integrate.family_eval import family_eval
 from statsmodels_me.families.registry import (
     FAMILY_CODES,
-    check_endog,
     get_family,
     link_code,
     n_aux,
     obs_constant,
+    response_arrays,
 )
 from statsmodels_me.spec.errors import DataError
 
@@ -73,12 +73,10 @@ class CrossedLaplaceGLMM:
     def __init__(self, endog, exog, terms, family, link=None, trials=None, offset=None):
         fam, link = get_family(family, link)
         self.family, self.link = family, link
-        self.y = np.ascontiguousarray(endog, float)
+        y, t, off = response_arrays(family, endog, trials, offset)
+        self.y, self.t, self.offset = (np.ascontiguousarray(v) for v in (y, t, off))
         self.X = np.ascontiguousarray(exog, float)
         n = len(self.y)
-        self.t = np.ones(n) if trials is None else np.ascontiguousarray(trials, float)
-        self.offset = np.zeros(n) if offset is None else np.ascontiguousarray(offset, float)
-        check_endog(family, self.y, self.t)
         self._fam, self._link = FAMILY_CODES[fam.name], link_code(link)
         self.k_aux = n_aux(family, self.y)
         self.terms = list(terms)

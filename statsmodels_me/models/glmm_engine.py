@@ -20,16 +20,16 @@ from __future__ import annotations
 import numpy as np
 
 from statsmodels_me._integrate import glmm_kernels as _k
-from statsmodels_me._integrate.quadrature import METHOD_CODES, gh_grid
+from statsmodels_me._integrate.quadrature import METHOD_CODES, check_integration, gh_grid
 from statsmodels_me.families.registry import (
     FAMILY_CODES,
-    check_endog,
     get_family,
     link_code,
     n_aux,
     obs_constant,
+    response_arrays,
 )
-from statsmodels_me.spec.errors import DataError, SpecificationError
+from statsmodels_me.spec.errors import DataError
 
 set_num_threads = _k.set_num_threads
 
@@ -107,13 +107,8 @@ class TwoLevelGLMM:
     def __init__(self, endog, exog, Z, groups, family, link=None, trials=None, offset=None,
                  intmethod="mvaghermite", intpoints=7):
         fam, link = get_family(family, link)
-        if intmethod not in METHOD_CODES:
-            raise SpecificationError(f"intmethod '{intmethod}' is not supported; expected one "
-                                     f"of {sorted(METHOD_CODES)}")
-        intpoints = int(intpoints)
-        if intpoints < 1:
-            raise SpecificationError(f"intpoints({intpoints}) must be a positive integer")
-        y = np.asarray(endog, float).ravel()
+        intpoints = check_integration(intmethod, intpoints)
+        y, t, off = response_arrays(family, endog, trials, offset)
         X = np.asarray(exog, float)
         Zm = np.asarray(Z, float)
         g = np.asarray(groups)
@@ -131,11 +126,6 @@ class TwoLevelGLMM:
             raise DataError("Z must have at least one column")
         if not np.issubdtype(g.dtype, np.integer) or (n and g.min() < 0):
             raise DataError("groups must be non-negative integer codes 0..G-1")
-        t = np.ones(n) if trials is None else np.asarray(trials, float).ravel()
-        if family == "binomial" and trials is None:
-            raise DataError("family 'binomial' needs trials")
-        off = np.zeros(n) if offset is None else np.asarray(offset, float).ravel()
-        check_endog(family, y, t)
         order = np.argsort(g, kind="stable")
         self.order = order
         self._gsorted = np.ascontiguousarray(g[order])

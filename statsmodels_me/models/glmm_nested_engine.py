@@ -14,14 +14,14 @@ from scipy.linalg import block_diag
 
 from statsmodels_me._integrate import glmm_kernels as _gk
 from statsmodels_me._integrate import nested_kernels as _nk
-from statsmodels_me._integrate.quadrature import METHOD_CODES, gh_grid
+from statsmodels_me._integrate.quadrature import METHOD_CODES, check_integration, gh_grid
 from statsmodels_me.families.registry import (
     FAMILY_CODES,
-    check_endog,
     get_family,
     link_code,
     n_aux,
     obs_constant,
+    response_arrays,
 )
 from statsmodels_me.spec.errors import DataError, SpecificationError
 
@@ -90,23 +90,13 @@ class NestedGLMM:
     def __init__(self, endog, exog, Zs, codes, family, link=None, trials=None, offset=None,
                  intmethod="mvaghermite", intpoints=7):
         fam, link = get_family(family, link)
-        if intmethod not in METHOD_CODES:
-            raise SpecificationError(f"intmethod '{intmethod}' is not supported; expected one "
-                                     f"of {sorted(METHOD_CODES)}")
-        intpoints = int(intpoints)
-        if intpoints < 1:
-            raise SpecificationError(f"intpoints({intpoints}) must be a positive integer")
-        y = np.asarray(endog, float).ravel()
+        intpoints = check_integration(intmethod, intpoints)
+        y, t, off = response_arrays(family, endog, trials, offset)
         n = y.shape[0]
         X = np.asarray(exog, float).reshape(n, -1)
         Zs = [np.asarray(Z, float).reshape(n, -1) for Z in Zs]
         if len(Zs) != len(codes) or len(Zs) < 1:
             raise DataError("one Z matrix and one code array per level are needed")
-        t = np.ones(n) if trials is None else np.asarray(trials, float).ravel()
-        if family == "binomial" and trials is None:
-            raise DataError("family 'binomial' needs trials")
-        off = np.zeros(n) if offset is None else np.asarray(offset, float).ravel()
-        check_endog(family, y, t)
         order, gidx = nesting_order(codes)
         self.order = order
         self.family, self.link = family, link
