@@ -400,7 +400,7 @@ class CrossedLaplaceGLMM:
         self._set_theta(theta)
         return llf, np.concatenate([g_beta, g_other])
 
-    def modes(self, beta, aux, theta):
+    def modes(self, beta, aux, theta=None, lams=None):
         """Conditional modes of the random effects b = Lambda u^, one (G, q) array per term."""
-        self.loglike(beta, aux, theta)
+        self.loglike(beta, aux, theta, lams=lams)
         return [U @ lam.T for U, lam in zip(self._split_u(self._u), self._lams)]

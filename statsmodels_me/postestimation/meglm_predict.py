@@ -26,12 +26,35 @@ def _inverse_link(link, eta):
     raise SpecificationError(f"unknown link '{link}'")
 
 
-def _eb(results, ebmodes):
+def _random_parts(results, ebmodes):
+    """Predicted random effects of every term: list of (codes, Z, means, covs, column names).
+
+    ``codes`` (n,) index the rows of ``means`` (G, q); ``covs`` (G, q, q) are posterior
+    covariances, or None where the engine gives none (crossed Laplace: modes only).
+    """
     model = results.model
     beta, aux, theta = model._split(results._internal)
     L = model.cov.cholesky(theta)
-    fn = model.engine.ebmodes if ebmodes else model.engine.ebmeans
-    return fn(beta, aux, L)
+    eng = model.engine
+    if hasattr(eng, "ebmeans_levels"):                     # nested levels
+        fn = eng.ebmodes_levels if ebmodes else eng.ebmeans_levels
+        out = []
+        for k, (lev, (m, c)) in enumerate(zip(model.levels, fn(beta, aux, L))):
+            order = eng.group_codes(k)
+            means, covs = np.empty_like(m), np.empty_like(c)
+            means[order], covs[order] = m, c
+            out.append((lev.codes, model._level_Z(lev), means, covs,
+                        [f"{n}[{lev.label}]" for n in _effect_names(lev)]))
+        return out
+    if hasattr(eng, "core"):                               # crossed: Laplace modes per term
+        core = eng.core
+        modes = core.modes(beta, aux, lams=eng.slots.lams(L))
+        return [(t.codes, t.Z, b, None, [f"{n}[{t.label}]" for n in t.names])
+                for t, b in zip(core.terms, modes)]
+    fn = eng.ebmodes if ebmodes else eng.ebmeans
+    means, covs = fn(beta, aux, L)
+    return [(model.level.codes, model._level_Z(model.level), means, covs,
+             [f"{n}[{model.level.label}]" for n in _effect_names(model.level)])]
 
 
 def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=None,
@@ -66,24 +89,27 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
         raise SpecificationError(f"predict: unknown statistic '{statistic}'; expected one of "
                                  f"{', '.join(PREDICT_STATISTICS)}")
     model = results.model
-    eng = model.engine
     idx = model.design.row_index
     beta, aux, theta = model._split(results._internal)
-    codes = model.level.codes
-    # the engine sorts rows by cluster; the design rows are in data order
-    X, Z, off = model._X, model._level_Z(model.level), model.design.offset
+    X, off = model._X, model.design.offset
     off = np.zeros(len(X)) if off is None or nooffset else off
     xb = X @ beta + off
     if statistic == "xb":
         return pd.Series(xb, index=idx, name="xb")
     if statistic in ("reffects", "reses"):
-        means, covs = _eb(results, ebmodes)
-        vals = means if statistic == "reffects" else np.sqrt(np.diagonal(covs, axis1=1, axis2=2))
-        cols = [f"{n}[{model.level.label}]" for n in _effect_names(model)]
-        return pd.DataFrame(vals[codes], index=idx, columns=cols)
+        frames = []
+        for codes, _, means, covs, cols in _random_parts(results, ebmodes):
+            if statistic == "reses" and covs is None:
+                raise SpecificationError("predict reses: posterior standard deviations are not "
+                                         "available for crossed random effects (Laplace modes)")
+            vals = means if statistic == "reffects" else np.sqrt(
+                np.diagonal(covs, axis1=1, axis2=2))
+            frames.append(pd.DataFrame(vals[codes], index=idx, columns=cols))
+        return pd.concat(frames, axis=1)
     if conditional:
-        means, _ = _eb(results, ebmodes)
-        eta = xb + np.einsum("ij,ij->i", Z, means[codes])
+        eta = xb.copy()
+        for codes, Z, means, _, _ in _random_parts(results, ebmodes):
+            eta += np.einsum("ij,ij->i", Z, means[codes])
     else:
         eta = None
     if statistic == "eta":
@@ -107,7 +133,7 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
                                                                              cut[k] - e)
         vals = pr(eta) if conditional else _marginal(results, xb, pr)
         return pd.Series(vals, index=idx, name=f"pr{cats[k]:g}")
-    trials = eng.trials[np.argsort(eng.order)]
+    trials = model.design.trials if model.design.trials is not None else np.ones(len(xb))
     mu = (_inverse_link(model.link, eta) if conditional else
           _marginal(results, xb, lambda e: _inverse_link(model.link, e)))
     mu = mu * trials if model.family == "binomial" else mu
@@ -118,24 +144,28 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
                      name=statistic)
 
 
-def _effect_names(model):
-    return [n for b in model.level.blocks for n in (
+def _effect_names(level):
+    return [n for b in level.blocks for n in (
         [f"{v:g}.{b.names[0][2:]}" for v in b.factor_levels] if b.factor_codes is not None
         else b.names)]
 
 
 def _marginal(results, fixed_eta, fn, points=15):
-    """E over b ~ N(0, Sigma) of fn(fixed_eta + z'b), by Gauss-Hermite quadrature."""
+    """E over the random effects of fn(fixed_eta + z_i'b), by Gauss-Hermite quadrature.
+
+    z_i'b is normal with variance z_i' Sigma z_i whatever the levels (nested, crossed), so
+    the marginal mean is a one-dimensional integral per observation.
+    """
     model = results.model
     theta = model._split(results._internal)[2]
     L = model.cov.cholesky(theta)
-    Z = model._level_Z(model.level)
-    nodes, logw = gh_grid(points if L.shape[0] <= 2 else 5, L.shape[0])
+    Z = np.hstack([model._level_Z(lev) for lev in model.levels])
+    sd = np.sqrt(np.einsum("ij,ij->i", Z @ L, Z @ L))
+    nodes, logw = gh_grid(points, 1)
     w = np.exp(logw)
     out = np.zeros(len(fixed_eta))
-    ZL = Z @ L
-    for node, wk in zip(nodes, w):
-        out += wk * fn(fixed_eta + ZL @ node)
+    for node, wk in zip(nodes[:, 0], w):
+        out += wk * fn(fixed_eta + sd * node)
     return out / w.sum()
 
 

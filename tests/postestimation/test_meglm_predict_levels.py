@@ -1,0 +1,64 @@
+"""predict after multilevel (nested) and crossed GLMMs.
+
+References are computed in the tests: the conditional mean from the predicted random effects,
+the marginal mean by scipy quadrature over z'b ~ N(0, z' Sigma z), and probabilities that must
+sum to one over the outcome categories.
+"""
+import numpy as np
+import pandas as pd
+import pytest
+from _crossed_ref_path import CROSSED
+from scipy import integrate, special, stats
+
+import statsmodels_me.formula.api as smf
+from statsmodels_me.datasets import load
+
+
+@pytest.fixture(scope="module")
+def crossed():
+    df = pd.read_csv(CROSSED)
+    return df, smf.melogit("y ~ x + (1 | a) + (1 | b)", data=df).fit()
+
+
+@pytest.fixture(scope="module")
+def three_level():
+    return smf.meoprobit("meoprobit thk prethk cc##tv || school: || class:",
+                         data=load("tvsfpors")).fit()
+
+
+def test_crossed_conditional_mean_uses_both_modes(crossed):
+    df, res = crossed
+    re = res.predict("reffects")
+    assert list(re.columns) == ["_cons[a]", "_cons[b]"]
+    eta = res.predict("xb") + re.sum(axis=1)
+    np.testing.assert_allclose(res.predict("mu"), special.expit(eta), rtol=1e-12)
+    # one effect per level of a: constant within a
+    assert re.groupby(df["a"])["_cons[a]"].nunique().max() == 1
+    with pytest.raises(Exception, match="crossed"):
+        res.predict("reses")
+
+
+def test_crossed_marginal_mean_by_quadrature(crossed):
+    _, res = crossed
+    sd = np.sqrt(res.params["/var(_cons[a])"] + res.params["/var(_cons[b])"])
+    xb = res.predict("xb").to_numpy()[:5]
+    want = [integrate.quad(lambda v, e=e: special.expit(e + sd * v) * stats.norm.pdf(v),
+                           -12, 12, epsabs=1e-13)[0] for e in xb]
+    np.testing.assert_allclose(res.predict("mu", conditional=False).to_numpy()[:5], want,
+                               rtol=1e-7)
+
+
+def test_three_level_effects_and_probabilities(three_level):
+    res = three_level
+    d = load("tvsfpors")
+    re = res.predict("reffects")
+    assert list(re.columns) == ["_cons[school]", "_cons[school>class]"]
+    assert re.groupby(d["school"])["_cons[school]"].nunique().max() == 1
+    assert re.groupby(d["class"])["_cons[school>class]"].nunique().max() == 1
+    se = res.predict("reses")
+    assert (se.to_numpy() > 0).all()
+    # posterior sd below the prior sd
+    assert (se["_cons[school]"] < np.sqrt(res.params["/var(_cons[school])"])).all()
+    for cond in (True, False):
+        total = sum(res.predict("pr", outcome=k, conditional=cond) for k in (1, 2, 3, 4))
+        np.testing.assert_allclose(total, 1.0, rtol=1e-12)
