@@ -226,12 +226,14 @@ def test_example7_laplace_vs_clmm():
             assert rel(res.bse[name], se) < 1e-3, name
 
 
-def test_predict_random_effects_not_yet():
+def test_predict_uses_every_level():
     d = simulate("poisson", n_school=20, n_class=4, n_obs=6, seed=12)
     res = smf.mepoisson("y x || school: || class:", d, intmethod="laplace").fit()
     assert np.allclose(res.predict("xb"), res.params["x"] * d["x"] + res.params["_cons"])
-    with pytest.raises(NotImplementedError, match="multilevel GLMMs"):
-        res.predict("mu")
+    re = res.predict("reffects")
+    assert list(re.columns) == ["_cons[school]", "_cons[school>class]"]
+    np.testing.assert_allclose(res.predict("mu"), np.exp(res.predict("xb") + re.sum(axis=1)),
+                               rtol=1e-12)
 
 
 @pytest.mark.parametrize("intmethod", ["mvaghermite", "laplace"])
