@@ -34,6 +34,7 @@ from statsmodels_me._integrate.family_math cimport fam_d3, fam_daux, fam_eval
 from statsmodels_me._integrate.small_dense cimport chol as _chol
 from statsmodels_me._integrate.small_dense cimport chol_inverse as _chol_inverse
 from statsmodels_me._integrate.small_dense cimport chol_solve as _chol_solve
+from statsmodels_me._integrate.small_dense cimport lse_moments
 
 cdef int _num_threads = 1
 cdef double _FD_H = 1e-4
@@ -203,7 +204,7 @@ cdef double _grid(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* m, const
     l'_ik in D1 (n_j x K), posterior mean pm and covariance pv.  Returns log L_j."""
     cdef int q = P.q, K = P.K, a, b, k
     cdef Py_ssize_t i, nj = e - s
-    cdef double logdet = 0.0, v, eta, d1, d2, zz, uu, mx, tot, lse
+    cdef double logdet = 0.0, v, eta, d1, d2, zz, uu, tot, lse
     cdef const double* z
     cdef const double* ai
     for a in range(q):
@@ -229,29 +230,9 @@ cdef double _grid(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* m, const
             if P.want_grad:
                 D1[(i - s) * K + k] = d1
         f[k] = tot
-    mx = -INFINITY
-    for k in range(K):
-        if f[k] > mx:
-            mx = f[k]
-    if mx == -INFINITY:
+    lse = lse_moments(f, K, U, q, pm, pv)
+    if lse == -INFINITY:
         return -INFINITY
-    tot = 0.0
-    for k in range(K):
-        f[k] = exp(f[k] - mx)
-        tot += f[k]
-    lse = mx + log(tot)
-    for k in range(K):
-        f[k] /= tot
-    for a in range(q):
-        pm[a] = 0.0
-        for k in range(K):
-            pm[a] += f[k] * U[k * q + a]
-    for a in range(q):
-        for b in range(q):
-            v = 0.0
-            for k in range(K):
-                v += f[k] * (U[k * q + a] - pm[a]) * (U[k * q + b] - pm[b])
-            pv[a * q + b] = v
     return logdet + lse
 
 

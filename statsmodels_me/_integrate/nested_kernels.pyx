@@ -33,6 +33,7 @@ from statsmodels_me._integrate.family_math cimport fam_d3, fam_daux, fam_eval
 from statsmodels_me._integrate.small_dense cimport chol as _chol
 from statsmodels_me._integrate.small_dense cimport chol_inverse as _chol_inverse
 from statsmodels_me._integrate.small_dense cimport chol_solve as _chol_solve
+from statsmodels_me._integrate.small_dense cimport lse_moments
 
 cdef enum:
     MAXLEV = 16
@@ -328,7 +329,7 @@ cdef double _qgrid(NP* P, int k, Py_ssize_t g, Py_ssize_t slot, const double* ex
     """Quadrature of group g of level k on the grid u = m + C z; posterior moments in pm, pv."""
     cdef int q = P.q[k], K = P.K[k], a, b, j, Q = P.Q
     cdef Py_ssize_t r0 = P.rowptr[k][g], r1 = P.rowptr[k][g + 1], i, c
-    cdef double zz, uu, v, val, mx, tot, logdet = 0.0
+    cdef double zz, uu, v, val, lse, logdet = 0.0
     cdef const double* z
     cdef const double* ai
     for a in range(q):
@@ -359,29 +360,10 @@ cdef double _qgrid(NP* P, int k, Py_ssize_t g, Py_ssize_t slot, const double* ex
                 val += _qlevel(P, k + 1, c, slot * K + j, ext + (P.rowptr[k + 1][c] - r0),
                                status)
         f[j] = P.logw[k][j] + 0.5 * _zz(z, q) - 0.5 * uu + val
-    mx = -INFINITY
-    for j in range(K):
-        if f[j] > mx:
-            mx = f[j]
-    if mx == -INFINITY:
+    lse = lse_moments(f, K, U, q, pm, pv)
+    if lse == -INFINITY:
         return -INFINITY
-    tot = 0.0
-    for j in range(K):
-        f[j] = exp(f[j] - mx)
-        tot += f[j]
-    for j in range(K):
-        f[j] /= tot
-    for a in range(q):
-        pm[a] = 0.0
-        for j in range(K):
-            pm[a] += f[j] * U[j * q + a]
-    for a in range(q):
-        for b in range(q):
-            v = 0.0
-            for j in range(K):
-                v += f[j] * (U[j * q + a] - pm[a]) * (U[j * q + b] - pm[b])
-            pv[a * q + b] = v
-    return logdet + mx + log(tot)
+    return logdet + lse
 
 
 cdef double _qlevel(NP* P, int k, Py_ssize_t g, Py_ssize_t slot, const double* extra,

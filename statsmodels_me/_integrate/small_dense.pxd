@@ -1,6 +1,6 @@
 # cython: language_level=3
 """Small dense linear algebra on row-major q x q buffers, for per-cluster kernels (nogil)."""
-from libc.math cimport sqrt
+from libc.math cimport INFINITY, exp, log, sqrt
 
 
 cdef inline int chol(double* M, int q) noexcept nogil:
@@ -47,3 +47,33 @@ cdef inline void chol_inverse(const double* R, int q, double* Minv, double* col)
         chol_solve(R, q, col)
         for i in range(q):
             Minv[i * q + j] = col[i]
+
+
+cdef inline double lse_moments(double* f, int K, const double* U, int q, double* pm,
+                               double* pv) noexcept nogil:
+    """Normalize the node log-weights ``f`` (K) in place to probabilities and return their
+    log-sum-exp; ``pm`` (q) and ``pv`` (q x q) receive the mean and covariance of the nodes
+    ``U`` (K x q, row-major) under those probabilities. -inf when every weight is zero."""
+    cdef int k, a, b
+    cdef double mx = -INFINITY, tot = 0.0, v
+    for k in range(K):
+        if f[k] > mx:
+            mx = f[k]
+    if mx == -INFINITY:
+        return -INFINITY
+    for k in range(K):
+        f[k] = exp(f[k] - mx)
+        tot += f[k]
+    for k in range(K):
+        f[k] /= tot
+    for a in range(q):
+        pm[a] = 0.0
+        for k in range(K):
+            pm[a] += f[k] * U[k * q + a]
+    for a in range(q):
+        for b in range(q):
+            v = 0.0
+            for k in range(K):
+                v += f[k] * (U[k * q + a] - pm[a]) * (U[k * q + b] - pm[b])
+            pv[a * q + b] = v
+    return mx + log(tot)
