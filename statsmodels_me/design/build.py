@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import warnings
 from dataclasses import replace
 from numbers import Real
 
@@ -26,7 +25,7 @@ from statsmodels_me.design.factors import (
     is_numeric,
     mark_omitted,
 )
-from statsmodels_me.spec.errors import DataError, DataWarning, SpecificationError
+from statsmodels_me.spec.errors import DataError, SpecificationError
 from statsmodels_me.spec.model_spec import ModelSpec, REEquation
 
 __all__ = ["build_design"]
@@ -332,19 +331,19 @@ def _levels(spec: ModelSpec, sample: pd.DataFrame, codings) -> list[Level]:
         parent = None
         if levels and _extends(path, levels[-1].path):
             parent = levels[-1].codes[first]
-            _warn_split_groups(sample, path, levels[-1], codes, first)
+            _check_split_groups(sample, path, levels[-1], codes, first)
         levels.append(Level(path=path, label=">".join(path), codes=codes,
                             n_groups=len(first), group_values=values, blocks=blocks,
                             parent=parent))
     return levels
 
 
-def _warn_split_groups(sample, path, outer, codes, first):
-    """Warn when the inner variable looks like a global identifier that the nesting splits.
+def _check_split_groups(sample, path, outer, codes, first):
+    """Refuse a declared nesting that splits an inner variable whose labels are global.
 
     ``|| school: || class:`` makes a class of two schools two groups. That is right when class
     labels restart in each school (1, 2, ... per school), but when almost every label belongs
-    to one school, the few that do not are probably data errors: name them.
+    to one school (at most 10% do not), the few that do are taken for data errors: name them.
     """
     inner = sample[path[-1]].to_numpy()[first]
     labels, n_parents = np.unique(inner, return_counts=True)
@@ -358,10 +357,11 @@ def _warn_split_groups(sample, path, outer, codes, first):
         shown.append(f"{path[-1]} {lab} in {outer.path[-1]} "
                      f"{', '.join(str(v) for v in outer_vals)}")
     more = f" (and {len(split) - 5} more)" if len(split) > 5 else ""
-    warnings.warn(
-        f"level '{'>'.join(path)}': {len(split)} of {len(labels)} values of '{path[-1]}' occur in "
-        f"more than one '{outer.path[-1]}' and are treated as different groups: "
-        f"{'; '.join(shown)}{more}", DataWarning, stacklevel=4)
+    raise DataError(
+        f"level '{'>'.join(path)}' is declared nested in '{outer.path[-1]}', but {len(split)} of "
+        f"{len(labels)} values of '{path[-1]}' occur in more than one '{outer.path[-1]}': "
+        f"{'; '.join(shown)}{more}. Fix those rows, or give '{path[-1]}' labels that restart "
+        f"within each '{outer.path[-1]}' if the groups really are different")
 
 
 def _one_constant(eqs: list[REEquation]) -> list[REEquation]:

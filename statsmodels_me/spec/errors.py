@@ -18,7 +18,3 @@ class ConvergenceWarning(UserWarning):
 
 class BoundaryWarning(ConvergenceWarning):
     """A variance component was estimated at (or numerically near) zero."""
-
-
-class DataWarning(UserWarning):
-    """The data fit the specification, but something about them looks unintended."""

@@ -62,3 +62,14 @@ def test_three_level_effects_and_probabilities(three_level):
     for cond in (True, False):
         total = sum(res.predict("pr", outcome=k, conditional=cond) for k in (1, 2, 3, 4))
         np.testing.assert_allclose(total, 1.0, rtol=1e-12)
+
+
+def test_three_level_icc_on_the_latent_scale(three_level):
+    """Ordered probit: residual variance 1 on the latent scale (Stata's estat icc), so
+    icc(school) = s2_s / (s2_s + s2_c + 1) and icc(school>class) = (s2_s + s2_c) / (...)."""
+    res = three_level
+    s, c = res.params["/var(_cons[school])"], res.params["/var(_cons[school>class])"]
+    icc = res.estat_icc()
+    assert icc.loc["school", "icc"] == pytest.approx(s / (s + c + 1), rel=1e-12)
+    assert icc.loc["school>class", "icc"] == pytest.approx((s + c) / (s + c + 1), rel=1e-12)
+    assert (icc["ci_lower"] < icc["icc"]).all() and (icc["icc"] < icc["ci_upper"]).all()
