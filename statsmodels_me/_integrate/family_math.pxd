@@ -318,3 +318,25 @@ cdef inline double fam_d3(int fam, int link, double y, double t, double eta, con
     fam_eval(fam, link, y, t, eta + h, aux, naux, &d1p, &d2p)
     fam_eval(fam, link, y, t, eta - h, aux, naux, &d1m, &d2m)
     return (d2p - d2m) / (2.0 * h)
+
+
+cdef inline void laplace_aux_gradient(int fam, int link, double y, double t, double eta,
+                                      const double* aux, double* auxp, int naux, double h,
+                                      double aw, double step, double* tmp,
+                                      double* out) noexcept nogil:
+    """Add one observation's contribution to the gradient of the Laplace log likelihood in the
+    ancillary parameters: d log f / d aux, plus the curvature terms 0.5 h d(d2)/d aux and
+    0.5 aw d(d1)/d aux by central differences of ``step`` (``auxp`` is a scratch copy of aux;
+    ``h`` and ``aw`` are the observation's leverage and mode-response weights)."""
+    cdef int m
+    cdef double save, d1p, d2p, d1m, d2m
+    fam_daux(fam, link, y, t, eta, aux, naux, tmp)
+    for m in range(naux):
+        out[m] += tmp[m]
+        save = auxp[m]
+        auxp[m] = save + step
+        fam_eval(fam, link, y, t, eta, auxp, naux, &d1p, &d2p)
+        auxp[m] = save - step
+        fam_eval(fam, link, y, t, eta, auxp, naux, &d1m, &d2m)
+        auxp[m] = save
+        out[m] += (0.5 * h * (d2p - d2m) + 0.5 * aw * (d1p - d1m)) / (2 * step)

@@ -30,7 +30,12 @@ from cython.parallel cimport prange
 from libc.math cimport INFINITY, exp, fabs, log, sqrt
 from libc.stdlib cimport free, malloc
 
-from statsmodels_me._integrate.family_math cimport fam_d3, fam_daux, fam_eval
+from statsmodels_me._integrate.family_math cimport (
+    fam_d3,
+    fam_daux,
+    fam_eval,
+    laplace_aux_gradient,
+)
 from statsmodels_me._integrate.small_dense cimport chol as _chol
 from statsmodels_me._integrate.small_dense cimport chol_inverse as _chol_inverse
 from statsmodels_me._integrate.small_dense cimport chol_solve as _chol_solve
@@ -283,7 +288,7 @@ cdef void _laplace_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_s
     cdef double* Ha = w + q
     cdef double* auxp = Ha + q
     cdef double* tmp = auxp + P.naux
-    cdef double eta, d1, d2, d1p, d2p, d1m, d2m, d3, h, aw, r, save
+    cdef double eta, d1, d2, d3, h, aw, r
     cdef const double* ai
     for a in range(q):
         v[a] = 0.0
@@ -332,17 +337,8 @@ cdef void _laplace_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_s
             eta = P.eta0[i]
             for a in range(q):
                 eta += ai[a] * u[a]
-            fam_daux(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, tmp)
-            for m in range(P.naux):
-                O.gaux[j * P.naux + m] += tmp[m]
-                save = auxp[m]
-                auxp[m] = save + _FD_H
-                fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, auxp, P.naux, &d1p, &d2p)
-                auxp[m] = save - _FD_H
-                fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, auxp, P.naux, &d1m, &d2m)
-                auxp[m] = save
-                O.gaux[j * P.naux + m] += (0.5 * h * (d2p - d2m) + 0.5 * aw * (d1p - d1m)) / (
-                    2 * _FD_H)
+            laplace_aux_gradient(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, auxp, P.naux, h,
+                                 aw, _FD_H, tmp, O.gaux + j * P.naux)
 
 
 cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:

@@ -29,7 +29,12 @@ from cython.parallel cimport prange
 from libc.math cimport INFINITY, exp, fabs, log, sqrt
 from libc.stdlib cimport free, malloc
 
-from statsmodels_me._integrate.family_math cimport fam_d3, fam_daux, fam_eval
+from statsmodels_me._integrate.family_math cimport (
+    fam_d3,
+    fam_daux,
+    fam_eval,
+    laplace_aux_gradient,
+)
 from statsmodels_me._integrate.small_dense cimport chol as _chol
 from statsmodels_me._integrate.small_dense cimport chol_inverse as _chol_inverse
 from statsmodels_me._integrate.small_dense cimport chol_solve as _chol_solve
@@ -561,7 +566,7 @@ cdef void _laplace_grad(NP* P, Py_ssize_t j) noexcept nogil:
     cdef Py_ssize_t hi[MAXLEV]
     cdef int D = P.D, Q = P.Q, a, c, m, l
     cdef Py_ssize_t i, i0, i1, gg, g
-    cdef double eta, d1, d2, d3, h, vw, rr, save, d1p, d2p, d1m, d2m
+    cdef double eta, d1, d2, d3, h, vw, rr
     cdef double col[MAXLEV * 8]
     cdef double Hv[MAXLEV * 8]
     cdef double u[MAXLEV * 8]
@@ -625,17 +630,8 @@ cdef void _laplace_grad(NP* P, Py_ssize_t j) noexcept nogil:
             P.gS[i * Q + a] = rr * u[a] + 0.5 * d1 * om[a] + d2 * Hv[a]
         if P.naux > 0:
             eta = _row_eta(P, 0, i, P.eta0[i])
-            fam_daux(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, tmp)
-            for m in range(P.naux):
-                P.gaux[j * P.naux + m] += tmp[m]
-                save = auxp[m]
-                auxp[m] = save + _FD_H
-                fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, auxp, P.naux, &d1p, &d2p)
-                auxp[m] = save - _FD_H
-                fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, auxp, P.naux, &d1m, &d2m)
-                auxp[m] = save
-                P.gaux[j * P.naux + m] += (0.5 * h * (d2p - d2m) + 0.5 * vw * (d1p - d1m)) / (
-                    2 * _FD_H)
+            laplace_aux_gradient(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, auxp, P.naux, h,
+                                 vw, _FD_H, tmp, P.gaux + j * P.naux)
 
 
 # ---------------------------------------------------------------- fixed-grid quadrature gradient
