@@ -187,11 +187,18 @@ class TwoLevelGLMM:
         warm = self._warm if state is None else True
         if warm and update and state is None:
             self._carry_state(L)
-        _k.cluster_pass(self.endog, self.trials, eta0, A, aux, self._fam, self._link,
-                        self.ptr, nodes, logw, method, mode, center, chol, self._pmean,
-                        self._pcov, ll, r, s, gaux, self._status, warm=warm,
-                        want_grad=want_grad, update=update, tol=self.tol,
-                        maxiter=self.maxiter)
+        def run(warm):
+            gaux[:] = 0.0
+            _k.cluster_pass(self.endog, self.trials, eta0, A, aux, self._fam, self._link,
+                            self.ptr, nodes, logw, method, mode, center, chol, self._pmean,
+                            self._pcov, ll, r, s, gaux, self._status, warm=warm,
+                            want_grad=want_grad, update=update, tol=self.tol,
+                            maxiter=self.maxiter)
+        run(warm)
+        if warm and update and np.any(self._status != 0):
+            # a grid warm-started far from its new posterior can fail to adapt (status 1-3);
+            # the cold start (mode search from u = 0) recovers it
+            run(False)
         if state is None:
             self._warm = True
             self._last_L = L

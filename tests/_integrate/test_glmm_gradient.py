@@ -128,3 +128,27 @@ def test_numerical_hessian_matches_second_differences():
         fd = (f(x0 + E[i] + E[j]) - f(x0 + E[i] - E[j]) - f(x0 - E[i] + E[j])
               + f(x0 - E[i] - E[j])) / (4 * h * h)
         assert H[i, j] == pytest.approx(fd, rel=1e-4, abs=1e-4)
+
+
+def test_warm_start_from_a_distant_covariance_recovers():
+    """A grid warm-started at a far-away covariance (q = 4, bangladesh example-5 design) used
+    to stay stuck (status 2 in three districts, llf -1274.48 instead of -1206.10); the engine
+    now redoes such a pass from a cold start. Reference: a fresh engine at the same point."""
+    import statsmodels_me.formula.api as smf
+    from statsmodels_me.datasets import load
+    from statsmodels_me.models.glmm_engine import TwoLevelGLMM
+
+    m = smf.melogit("melogit c_use i.urban age i.children || district: i.children, "
+                    "cov(exchangeable) || district:", data=load("bangladesh"))
+    e = m.engine
+
+    def fresh():
+        return TwoLevelGLMM(e.endog, e.exog, e.Z, e._gsorted, "bernoulli", "logit",
+                            intmethod="mvaghermite", intpoints=7)
+    beta = np.array([0.74368, -0.026822, 1.08875, 1.364653, 1.330398, -1.681993])
+    L = m.cov.cholesky(np.array([0.27461247, 0.81544459, 0.42911321]))
+    want = fresh().loglike(beta, [], L)
+    eng = fresh()
+    eng.loglike(beta, [], m.cov.cholesky(2 * m.cov.theta_start()))
+    assert eng.loglike(beta, [], L) == pytest.approx(want, rel=1e-10)
+    assert not np.any(eng.status)
