@@ -12,48 +12,12 @@ with e_g = c_g - B_g beta, w_g = M_g^-1 Lam' e_g, W_g = M_g^-1 Lam' B_g):
               [- 2 sum_g (B_g - A_g Lam W_g) C^-1 W_g'   (REML)]
 with m = n (ML) or n - p (REML).
 """
-from libc.math cimport log, sqrt, M_PI
+from libc.math cimport M_PI, log
 from libc.stdlib cimport malloc, free
 import numpy as np
 cimport numpy as cnp
 
-
-cdef inline int chol_inplace(double* a, int q) noexcept nogil:
-    """Lower Cholesky of the q x q row-major matrix a, in place; returns -1 if not PD."""
-    cdef int i, j, k
-    cdef double s
-    for j in range(q):
-        s = a[j * q + j]
-        for k in range(j):
-            s -= a[j * q + k] * a[j * q + k]
-        if s <= 0.0:
-            return -1
-        a[j * q + j] = sqrt(s)
-        for i in range(j + 1, q):
-            s = a[i * q + j]
-            for k in range(j):
-                s -= a[i * q + k] * a[j * q + k]
-            a[i * q + j] = s / a[j * q + j]
-        for i in range(j):
-            a[i * q + j] = 0.0
-    return 0
-
-
-cdef inline void chol_solve(const double* L, double* b, int q, int ncol) noexcept nogil:
-    """Solve (L L') x = b for a q x ncol row-major b, in place."""
-    cdef int i, k, c
-    cdef double s
-    for c in range(ncol):
-        for i in range(q):
-            s = b[i * ncol + c]
-            for k in range(i):
-                s -= L[i * q + k] * b[k * ncol + c]
-            b[i * ncol + c] = s / L[i * q + i]
-        for i in range(q - 1, -1, -1):
-            s = b[i * ncol + c]
-            for k in range(i + 1, q):
-                s -= L[k * q + i] * b[k * ncol + c]
-            b[i * ncol + c] = s / L[i * q + i]
+from statsmodels_me._integrate.small_dense cimport chol, chol_solve_cols
 
 
 def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
@@ -114,7 +78,7 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
                     for k in range(q):
                         s += Lam[k, i] * AL[k * q + j]
                     Lf[g, i, j] = s
-            if chol_inplace(&Lf[g, 0, 0], q) != 0:
+            if chol(&Lf[g, 0, 0], q) == 0:
                 bad = 1
                 break
             for i in range(q):
@@ -132,7 +96,7 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
                 LB[i * (p + 1) + p] = s
             for i in range(q * (p + 1)):
                 W[g, i // (p + 1), i % (p + 1)] = LB[i]
-            chol_solve(&Lf[g, 0, 0], &W[g, 0, 0], q, p + 1)
+            chol_solve_cols(&Lf[g, 0, 0], &W[g, 0, 0], q, p + 1)
             for j in range(p):
                 for l in range(p):
                     s = 0.0
@@ -188,7 +152,7 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
             for i in range(q):
                 for j in range(q):
                     Minv[i * q + j] = 1.0 if i == j else 0.0
-            chol_solve(&Lf[g, 0, 0], Minv, q, q)
+            chol_solve_cols(&Lf[g, 0, 0], Minv, q, q)
             # w = W[:, p] - W[:, :p] beta  (= M^-1 Lam' e_g),  e = c - B beta
             for i in range(q):
                 s = W[g, i, p]

@@ -25,17 +25,26 @@ cdef inline int chol(double* M, int q) noexcept nogil:
     return 1
 
 
+cdef inline void chol_solve_cols(const double* R, double* b, int q, int ncol) noexcept nogil:
+    """Solve (R R') X = B in place for a q x ncol row-major B, R lower."""
+    cdef int i, k, c
+    cdef double s
+    for c in range(ncol):
+        for i in range(q):
+            s = b[i * ncol + c]
+            for k in range(i):
+                s -= R[i * q + k] * b[k * ncol + c]
+            b[i * ncol + c] = s / R[i * q + i]
+        for i in range(q - 1, -1, -1):
+            s = b[i * ncol + c]
+            for k in range(i + 1, q):
+                s -= R[k * q + i] * b[k * ncol + c]
+            b[i * ncol + c] = s / R[i * q + i]
+
+
 cdef inline void chol_solve(const double* R, int q, double* b) noexcept nogil:
-    """Solve (R R') x = b in place, R lower."""
-    cdef int i, k
-    for i in range(q):
-        for k in range(i):
-            b[i] -= R[i * q + k] * b[k]
-        b[i] /= R[i * q + i]
-    for i in range(q - 1, -1, -1):
-        for k in range(i + 1, q):
-            b[i] -= R[k * q + i] * b[k]
-        b[i] /= R[i * q + i]
+    """Solve (R R') x = b in place for one vector, R lower."""
+    chol_solve_cols(R, b, q, 1)
 
 
 cdef inline void chol_inverse(const double* R, int q, double* Minv, double* col) noexcept nogil:
