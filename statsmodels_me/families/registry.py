@@ -151,6 +151,16 @@ def response_arrays(name: str, endog, trials=None, offset=None):
     return y, t, off
 
 
+def parameter_arrays(beta, aux, p: int, k_aux: int):
+    """Fixed effects and ancillary parameters as contiguous float vectors of the right sizes."""
+    beta = np.ascontiguousarray(beta, float).ravel()
+    aux = np.ascontiguousarray(aux if aux is not None else [], float).ravel()
+    if beta.size != p or aux.size != k_aux:
+        raise DataError(f"expected {p} coefficients and {k_aux} ancillary parameters, got "
+                        f"{beta.size} and {aux.size}")
+    return beta, aux
+
+
 def obs_constant(name: str, y, trials, aux):
     """Terms of log f(y | eta) that do not depend on eta, and their aux-derivatives.
 

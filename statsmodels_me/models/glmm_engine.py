@@ -27,6 +27,7 @@ from statsmodels_me.families.registry import (
     link_code,
     n_aux,
     obs_constant,
+    parameter_arrays,
     response_arrays,
 )
 from statsmodels_me.spec.errors import DataError
@@ -162,12 +163,8 @@ class TwoLevelGLMM:
 
     # ------------------------------------------------------------------ core pass
     def _check(self, beta, aux, L):
-        beta = np.ascontiguousarray(beta, float).ravel()
-        aux = np.ascontiguousarray(aux if aux is not None else [], float).ravel()
+        beta, aux = parameter_arrays(beta, aux, self.p, self.k_aux)
         L = np.ascontiguousarray(L, float).reshape(self.q, self.q)
-        if beta.size != self.p or aux.size != self.k_aux:
-            raise DataError(f"expected {self.p} coefficients and {self.k_aux} ancillary "
-                            f"parameters, got {beta.size} and {aux.size}")
         return beta, aux, np.tril(L)
 
     def _pass(self, beta, aux, L, want_grad, update=True, method=None, state=None):

@@ -21,6 +21,7 @@ from statsmodels_me.families.registry import (
     link_code,
     n_aux,
     obs_constant,
+    parameter_arrays,
     response_arrays,
 )
 from statsmodels_me.spec.errors import DataError, SpecificationError
@@ -191,12 +192,8 @@ class NestedGLMM:
 
     # ------------------------------------------------------------------ core pass
     def _check(self, beta, aux, L):
-        beta = np.ascontiguousarray(beta, float).ravel()
-        aux = np.ascontiguousarray(aux if aux is not None else [], float).ravel()
+        beta, aux = parameter_arrays(beta, aux, self.p, self.k_aux)
         L = np.asarray(L, float).reshape(self.q, self.q)
-        if beta.size != self.p or aux.size != self.k_aux:
-            raise DataError(f"expected {self.p} coefficients and {self.k_aux} ancillary "
-                            f"parameters, got {beta.size} and {aux.size}")
         blocks, o = [], 0
         for q in self.qs:
             blocks.append(np.tril(L[o:o + q, o:o + q]))
