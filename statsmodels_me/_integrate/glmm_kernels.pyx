@@ -569,3 +569,34 @@ def family_values(int fam, int link, const double[::1] y, const double[::1] tria
             for m in range(naux):
                 da[i, m] = tmp[m]
     return out[0], out[1], out[2], out[3], daux
+
+
+def glm_derivs(int fam, int link, const double[::1] y, const double[::1] trials,
+               const double[::1] eta, const double[::1] aux, double[::1] d1, double[::1] d2):
+    """Variable part of the GLM log likelihood at eta, with its eta-derivatives per observation.
+
+    For the fixed-effects (no random effects) fit: one family evaluation per observation.
+
+    Parameters
+    ----------
+    fam, link : int
+        Family and link codes (see ``family_math.pxd``).
+    y, trials, eta : (n,) arrays.
+    aux : (naux,) ancillary parameters.
+    d1, d2 : (n,) out, d l_i / d eta_i and d2 l_i / d eta_i^2.
+
+    Returns
+    -------
+    float
+        sum_i l_i (the terms free of eta, ``obs_constant``, are not included).
+    """
+    cdef Py_ssize_t i, n = y.shape[0]
+    cdef int naux = aux.shape[0]
+    cdef double dummy = 0.0, tot = 0.0
+    cdef const double* ap = &aux[0] if naux > 0 else &dummy
+    if trials.shape[0] != n or eta.shape[0] != n or d1.shape[0] != n or d2.shape[0] != n:
+        raise ValueError("y, trials, eta, d1 and d2 must have the same length")
+    with nogil:
+        for i in range(n):
+            tot += fam_eval(fam, link, y[i], trials[i], eta[i], ap, naux, &d1[i], &d2[i])
+    return tot

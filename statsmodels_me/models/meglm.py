@@ -14,7 +14,9 @@ import numpy as np
 from scipy import optimize, stats
 
 from statsmodels_me.covariance import make_level_covariance
+from statsmodels_me.families.registry import response_arrays
 from statsmodels_me.models.base import MEModel
+from statsmodels_me.models.glm_newton import glm_newton
 from statsmodels_me.models.glmm_engine import TwoLevelGLMM
 from statsmodels_me.postestimation.lrtest import lr_test_vs_fixed
 from statsmodels_me.results.fit_info import FitInfo, VCompGroup
@@ -183,7 +185,7 @@ class MEGLM(MEModel):
                           "is identified only through the shape of the link (weakly)",
                           ConvergenceWarning, stacklevel=4)
 
-    def _check_separation(self, z_fixed):
+    def _check_separation(self, z_fixed, llf_fixed=None):
         """Perfect prediction by the fixed effects (binary, binomial and ordinal outcomes).
 
         Complete separation (every observation fitted exactly) has no finite MLE and raises
@@ -198,7 +200,8 @@ class MEGLM(MEModel):
         zeroL = np.zeros((eng.q, eng.q))
         # per-observation log likelihood at the fixed-effects fit: 0 means fitted exactly
         aux = z_fixed[k:]
-        ll_obs = eng.loglike_and_grad(beta, aux, zeroL)[0]
+        ll_obs = llf_fixed if llf_fixed is not None else \
+            eng.loglike_and_grad(beta, aux, zeroL)[0]
         sd = np.std(self._X, axis=0)
         # a diverging coefficient leaves (almost) no curvature: the information per
         # observation about beta_j * sd_j is ~exp(-|eta|) on the perfectly predicted side
@@ -362,7 +365,19 @@ class MEGLM(MEModel):
         return np.zeros(self.k_aux)
 
     def _fit_fixed(self, log):
-        """The model without random effects (Stata's "Fitting fixed-effects model")."""
+        """The model without random effects (Stata's "Fitting fixed-effects model"): Newton's
+        method on the GLM for families without ancillary parameters, else quasi-Newton on the
+        engine with L = 0."""
+        log.append("Fitting fixed-effects model:")
+        z0 = np.concatenate([self._beta_start(), self._aux_start()])
+        if self.k_aux == 0 and self.family != "gaussian":
+            d = self.design
+            y, t, off = response_arrays(self.family, d.endog, d.trials, d.offset)
+            out = glm_newton(self.family, self.link, y, t, off, self._X, z0)
+            if out is not None:
+                beta, llf, it = out
+                log.append(f"Iteration {it}:  Log likelihood = {llf:.8g}")
+                return beta, llf
         # with no random effects the integrand is constant in u: every method is exact, and
         # Laplace costs one node per cluster
         eng = self._laplace_engine()
@@ -374,9 +389,7 @@ class MEGLM(MEModel):
             if not np.isfinite(llf):
                 return np.inf, np.zeros_like(z)
             return -llf, -np.concatenate([gb, ga])
-        z0 = np.concatenate([self._beta_start(), self._aux_start()])
         it = [0]
-        log.append("Fitting fixed-effects model:")
 
         def cb(zk, *a):
             it[0] += 1
@@ -421,7 +434,7 @@ class MEGLM(MEModel):
         """
         log = []
         z_fixed, llf_fixed = self._fit_fixed(log)
-        self._check_separation(z_fixed)
+        self._check_separation(z_fixed, llf_fixed)
         constraints = self.options.get("constraints") or ()
         bounds = [(None, None)] * (self.k_fe + self.k_aux) + list(self.cov.theta_bounds())
         if start_params is not None:
