@@ -10,15 +10,29 @@ JSS 67(1), section 5 for the penalized iteratively reweighted least squares)
 where u^ maximizes the penalized log likelihood. H has the structure of the linear mixed
 model's system: the term with most random effects is block-diagonal (one q x q block per
 group) and the remaining terms form a small dense block, so H is factored by block
-elimination with a dense Schur complement. Every product with Z Lambda is done with the
-terms' group codes (bincount), never with an n x n or n x (all effects) matrix.
+elimination with a dense Schur complement. The Newton iterations for u^, the factorization
+and the pieces of the gradient run in one compiled kernel
+(:class:`statsmodels_me._integrate.crossed_kernels.CrossedSystem`) that works from the
+terms' group codes: no n x n or n x (all effects) matrix is formed.
+
+The gradient is analytic. At the mode the penalized likelihood needs no mode response
+(envelope theorem); log|H| depends on a parameter through Lambda and through the weights
+w_i = -l''(eta_i), which change by -l'''_i d eta_i, d eta including the mode's response
+(implicit differentiation of the mode equation Lambda' Z' l' = u). With the leverages
+h_i = z_i' H^-1 z_i (z_i: row i of Z Lambda), s = H^-1 Lambda' Z' (l''' h) and
+c_i = l'_i + (l'''_i h_i + l''_i (Z Lambda s)_i) / 2,
+
+    d l / d beta = X' c,
+    d l / d lambda_k[a, b] = sum_i Z_k[i, a] (u_kgb c_i + l''_i (H^-1 z_i)_kgb + l'_i s_kgb / 2)
+
+(g: the group of observation i in term k); the second uses
+d log|H| = 2 tr(H^-1 Lambda' Z' W Z dLambda) + sum_i h_i dw_i.
 """
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg as sla
 
-from statsmodels_me._integrate.family_eval import family_eval
+from statsmodels_me._integrate.crossed_kernels import CrossedSystem
 from statsmodels_me.families.registry import (
     FAMILY_CODES,
     get_family,
@@ -28,33 +42,6 @@ from statsmodels_me.families.registry import (
     response_arrays,
 )
 from statsmodels_me.spec.errors import DataError
-
-
-class _System:
-    """H = ZL' W ZL + I (plus unpenalized fixed-effects columns) in block-eliminated form."""
-
-    def __init__(self, blocks, H21, H22, n_pen):
-        self.blocks = blocks                       # (G, q, q)
-        self.L11 = np.linalg.cholesky(blocks)
-        self.logdet = 2.0 * np.log(np.diagonal(self.L11, axis1=1, axis2=2)).sum()
-        self.H21 = H21                             # (m, G, q) or None
-        if H21 is not None:
-            Y = np.linalg.solve(blocks, H21.transpose(1, 2, 0))      # B^-1 H12: (G, q, m)
-            S = H22 - np.einsum("rgq,gqs->rs", H21, Y)
-            self.Y = Y
-            self.LS = np.linalg.cholesky(S)
-            self.logdet += 2.0 * np.log(np.diag(self.LS)[:n_pen]).sum()
-        else:
-            self.LS = None
-
-    def solve(self, r1, r2):
-        """Solve H [x1; x2] = [r1; r2]; r1 (G, q), r2 (m,)."""
-        x1 = np.linalg.solve(self.blocks, r1[:, :, None])[:, :, 0]
-        if self.LS is None:
-            return x1, None
-        x2 = sla.cho_solve((self.LS, True), r2 - np.einsum("rgq,gq->r", self.H21, x1))
-        x1 = x1 - np.einsum("gqr,r->gq", self.Y, x2)
-        return x1, x2
 
 
 class CrossedLaplaceGLMM:
@@ -88,150 +75,78 @@ class CrossedLaplaceGLMM:
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
         self.r = int(self.offsets[-1])
         self.n_theta = int(sum(len(t.theta_index) for t in self.terms))
-        # columns of the dense block: every rest term's effects, in rest order
-        cols, pos = [], 0
+        # the dense block: every rest term's effects, in rest order (start in u2, column in
+        # the per-observation dense rows)
+        cols, pos, col = [], 0, 0
+        self._pos2, self._col2 = {}, {}
         for k in self.rest:
             t = self.terms[k]
             cols.append(pos + t.codes[:, None] * t.q + np.arange(t.q)[None, :])
+            self._pos2[k], self._col2[k] = pos, col
             pos += t.size
+            col += t.q
         self.m2 = pos
         self._idx2 = np.hstack(cols) if cols else np.zeros((n, 0), int)
-        self._u = np.zeros(self.r)
+        t1 = self.terms[self.first]
+        self._sys = CrossedSystem(self._fam, self._link, self.y, self.t, t1.codes, self._idx2,
+                                  t1.n_groups, t1.q, self.m2, self.m2)
+        self._sys_beta = None
+        self._u1 = np.zeros(t1.size)
+        self._u2 = np.zeros(self.m2)
+        self._lams = None
+        self._const = None
 
-    # -- Z Lambda as an operator --------------------------------------------------------------
+    # -- Z Lambda ------------------------------------------------------------------------------
     def _set_theta(self, theta):
         theta = np.asarray(theta, float)
         self._set_lams([t.cholesky(theta[t.theta_index]) for t in self.terms])
 
     def _set_lams(self, lams):
         """Use the given relative factors (one q_k x q_k array per term)."""
-        self._lams = [np.asarray(lam, float) for lam in lams]
-        self._ZL = [t.Z @ lam for t, lam in zip(self.terms, self._lams)]
-        self._zl2 = np.hstack([self._ZL[k] for k in self.rest]) if self.rest else \
+        lams = [np.asarray(lam, float) for lam in lams]
+        if self._lams is not None and all(np.array_equal(a, b)
+                                          for a, b in zip(lams, self._lams)):
+            return
+        self._lams = lams
+        ZL = [t.Z @ lam for t, lam in zip(self.terms, lams)]
+        self._z1 = ZL[self.first]
+        self._zl2 = np.hstack([ZL[k] for k in self.rest]) if self.rest else \
             np.zeros((len(self.y), 0))
+        self._sys.set_values(self._z1, self._zl2)
+        if self._sys_beta is not None:
+            self._sys_beta.set_values(self._z1, np.hstack([self._zl2, self.X]))
 
-    def _split_u(self, u):
-        return [u[self.offsets[k]:self.offsets[k + 1]].reshape(t.n_groups, t.q)
-                for k, t in enumerate(self.terms)]
-
-    def _zl_u(self, u):
-        out = np.zeros(len(self.y))
-        for t, ZL, U in zip(self.terms, self._ZL, self._split_u(u)):
-            out += np.einsum("ia,ia->i", ZL, U[t.codes])
-        return out
-
-    def _zlt(self, v):
-        """(Z Lambda)' v for an n-vector v, as a vector over all random effects."""
-        parts = []
-        for t, ZL in zip(self.terms, self._ZL):
-            parts.append(np.column_stack([np.bincount(t.codes, weights=ZL[:, a] * v,
-                                                      minlength=t.n_groups)
-                                          for a in range(t.q)]).ravel())
-        return np.concatenate(parts)
-
-    def _system(self, w, extra=None):
-        """Factor H = ZL' W ZL + I, optionally augmented by unpenalized columns ``extra``."""
-        t1 = self.terms[self.first]
-        G, q = t1.n_groups, t1.q
-        Z1 = self._ZL[self.first]
-        blocks = np.empty((G, q, q))
-        for a in range(q):
-            for b in range(a, q):
-                blocks[:, a, b] = blocks[:, b, a] = np.bincount(
-                    t1.codes, weights=w * Z1[:, a] * Z1[:, b], minlength=G)
-        blocks[:, range(q), range(q)] += 1.0
-        idx2, zl2 = self._idx2, self._zl2
-        m = self.m2
-        if extra is not None:
-            p = extra.shape[1]
-            idx2 = np.hstack([idx2, np.broadcast_to(m + np.arange(p), (len(self.y), p))])
-            zl2 = np.hstack([zl2, extra])
-            m += p
-        if m == 0:
-            return _System(blocks, None, None, 0)
-        wz2 = w[:, None] * zl2
-        pair = (idx2[:, :, None] * m + idx2[:, None, :]).ravel()
-        H22 = np.bincount(pair, weights=(wz2[:, :, None] * zl2[:, None, :]).ravel(),
-                          minlength=m * m).reshape(m, m)
-        H22[range(self.m2), range(self.m2)] += 1.0
-        col1 = t1.codes[:, None] * q + np.arange(q)[None, :]
-        pair = (idx2[:, :, None] * (G * q) + col1[:, None, :]).ravel()
-        H21 = np.bincount(pair, weights=(wz2[:, :, None] * Z1[:, None, :]).ravel(),
-                          minlength=m * G * q).reshape(m, G, q)
-        return _System(blocks, H21, H22, self.m2)
-
-    def _solve_full(self, S, rhs, extra_p=0):
-        """Solve with the system for a right-hand side over all effects (+ extra)."""
-        t1 = self.terms[self.first]
-        s1 = slice(self.offsets[self.first], self.offsets[self.first + 1])
-        r1 = rhs[s1].reshape(t1.n_groups, t1.q)
-        r2 = np.concatenate([rhs[self.offsets[k]:self.offsets[k + 1]] for k in self.rest]
-                            + ([rhs[self.r:]] if extra_p else []))
-        x1, x2 = S.solve(r1, r2)
-        out = np.empty_like(rhs)
-        out[s1] = x1.ravel()
-        pos = 0
+    @property
+    def _u(self):
+        """The last mode over all random effects, in term order."""
+        out = np.empty(self.r)
+        out[self.offsets[self.first]:self.offsets[self.first + 1]] = self._u1
         for k in self.rest:
             size = self.terms[k].size
-            out[self.offsets[k]:self.offsets[k + 1]] = x2[pos:pos + size]
-            pos += size
-        if extra_p:
-            out[self.r:] = x2[pos:]
+            out[self.offsets[k]:self.offsets[k + 1]] = self._u2[self._pos2[k]:
+                                                                self._pos2[k] + size]
         return out
 
-    def _eval(self, eta, aux):
-        return family_eval(self._fam, self._link, self.y, self.t, eta, aux)
+    def _term_u(self, k, u1, u2):
+        """Term k's part of (u1, u2) as (n_groups, q)."""
+        t = self.terms[k]
+        v = u1 if k == self.first else u2[self._pos2[k]:self._pos2[k] + t.size]
+        return v.reshape(t.n_groups, t.q)
 
-    # -- the mode --------------------------------------------------------------------------------
-    def _newton(self, v, evaluate, gradient, system, tol=1e-10, maxiter=100):
-        d1, d2, obj = evaluate(v)
-        for _ in range(maxiter):
-            S = system(np.maximum(-d2, 0.0))
-            step = S(gradient(v, d1))
-            t = 1.0
-            for _ in range(30):
-                vn = v + t * step
-                d1n, d2n, objn = evaluate(vn)
-                if np.isfinite(objn) and objn >= obj - 1e-12 * abs(obj):
-                    break
-                t *= 0.5
-            else:
-                break
-            dec = objn - obj
-            v, d1, d2, obj = vn, d1n, d2n, objn
-            if abs(dec) < tol * (1.0 + abs(obj)) and np.max(np.abs(t * step)) < 1e-8:
-                break
-        return v, d2, obj
-
-    def _mode(self, eta0, aux):
-        def evaluate(u):
-            ll, d1, d2 = self._eval(eta0 + self._zl_u(u), aux)
-            return d1, d2, ll.sum() - 0.5 * u @ u
-
-        def gradient(u, d1):
-            return self._zlt(d1) - u
-
-        def system(w):
-            S = self._system(w)
-            return lambda rhs: self._solve_full(S, rhs)
-        return self._newton(self._u.copy(), evaluate, gradient, system)
-
-    def _finish(self, u, d2, obj, aux):
-        if not np.isfinite(obj):
-            return -np.inf
-        try:
-            logdet = self._system(-d2).logdet
-        except np.linalg.LinAlgError:
-            return -np.inf
-        self._u = u
-        c, _ = obs_constant(self.family, self.y, self.t, aux)
-        return float(obj + c.sum() - 0.5 * logdet)
+    def _constant(self, aux):
+        """Sum over observations of the eta-free part of log f, and its aux gradient."""
+        key = tuple(aux)
+        if self._const is None or self._const[0] != key:
+            c, dc = obs_constant(self.family, self.y, self.t, aux)
+            self._const = (key, float(c.sum()), dc.sum(0))
+        return self._const[1], self._const[2]
 
     # -- public --------------------------------------------------------------------------------
     def loglike(self, beta, aux, theta=None, lams=None):
         """Laplace approximation to the marginal log likelihood at (beta, aux, theta).
 
-        ``lams`` (one factor per term) may be given instead of ``theta``.
+        ``lams`` (one factor per term) may be given instead of ``theta``. The mode search
+        starts from the previous call's mode.
         """
         aux = np.ascontiguousarray(aux if aux is not None else [], float)
         if lams is None:
@@ -239,8 +154,61 @@ class CrossedLaplaceGLMM:
         else:
             self._set_lams(lams)
         eta0 = self.X @ np.asarray(beta, float) + self.offset
-        u, d2, obj = self._mode(eta0, aux)
-        return self._finish(u, d2, obj, aux)
+        u1, u2 = self._u1.copy(), self._u2.copy()
+        obj, logdet, _ = self._sys.mode(eta0, aux, u1, u2)
+        if not (np.isfinite(obj) and np.isfinite(logdet)):
+            return -np.inf
+        self._u1, self._u2 = u1, u2
+        return float(obj + self._constant(aux)[0] - 0.5 * logdet)
+
+    def gradient(self, beta, aux, lams):
+        """Log likelihood and its analytic gradient at term factors ``lams``.
+
+        Returns
+        -------
+        llf : float
+        g_beta : ndarray (p,)
+        g_aux : ndarray (k_aux,)
+        g_lams : list of ndarray
+            d llf / d lams[k][a, b] for every entry (the caller keeps the ones it uses).
+        """
+        beta = np.asarray(beta, float)
+        aux = np.ascontiguousarray(aux if aux is not None else [], float)
+        llf = self.loglike(beta, aux, lams=lams)
+        if not np.isfinite(llf):
+            return llf, np.zeros(len(beta)), np.zeros(len(aux)), \
+                [np.zeros_like(np.asarray(lam, float)) for lam in lams]
+        d1, d2, d3, h, A1, A2, s1, s2, zs, gaux = self._sys.gradient(aux)
+        c = d1 + 0.5 * (d3 * h + d2 * zs)
+        g_beta = self.X.T @ c
+        g_aux = gaux + self._constant(aux)[1]
+        g_lams = []
+        for k, t in enumerate(self.terms):
+            U = self._term_u(k, self._u1, self._u2)[t.codes]
+            Sk = self._term_u(k, s1, s2)[t.codes]
+            A = A1 if k == self.first else A2[:, self._col2[k]:self._col2[k] + t.q]
+            inner = U * c[:, None] + d2[:, None] * A + 0.5 * d1[:, None] * Sk
+            g_lams.append(t.Z.T @ inner)
+        return llf, g_beta, g_aux, g_lams
+
+    def loglike_and_grad(self, beta, aux, theta, h_theta=1e-7):
+        """Laplace log likelihood and its gradient in (beta, aux, theta).
+
+        The theta part chains the analytic gradient in the term factors with central
+        differences of the (cheap) map from theta to the factors.
+        """
+        theta = np.asarray(theta, float)
+        lams = [t.cholesky(theta[t.theta_index]) for t in self.terms]
+        llf, gb, ga, gl = self.gradient(beta, aux, lams)
+        gt = np.zeros(len(theta))
+        for k, t in enumerate(self.terms):
+            for j, i in enumerate(t.theta_index):
+                tp, tm = theta[t.theta_index].copy(), theta[t.theta_index].copy()
+                tp[j] += h_theta
+                tm[j] -= h_theta
+                dlam = (t.cholesky(tp) - t.cholesky(tm)) / (2 * h_theta)
+                gt[i] += np.sum(np.tril(gl[k]) * dlam)
+        return llf, np.concatenate([gb, ga, gt])
 
     def loglike_profiled_beta(self, aux, theta, beta0):
         """Laplace-type criterion with beta in the penalized mode (lme4's nAGQ=0 stage).
@@ -248,159 +216,25 @@ class CrossedLaplaceGLMM:
         Returns the criterion and the joint-mode beta; used for starting values only.
         """
         aux = np.ascontiguousarray(aux if aux is not None else [], float)
-        self._set_theta(theta)
         p = self.X.shape[1]
-
-        def evaluate(v):
-            ll, d1, d2 = self._eval(self.offset + self._zl_u(v[:self.r]) + self.X @ v[self.r:],
-                                    aux)
-            return d1, d2, ll.sum() - 0.5 * v[:self.r] @ v[:self.r]
-
-        def gradient(v, d1):
-            return np.concatenate([self._zlt(d1) - v[:self.r], self.X.T @ d1])
-
-        def system(w):
-            S = self._system(np.maximum(w, 1e-12), extra=self.X)
-            return lambda rhs: self._solve_full(S, rhs, extra_p=p)
-        v, d2, obj = self._newton(np.concatenate([self._u, np.asarray(beta0, float)]),
-                                  evaluate, gradient, system)
-        return self._finish(v[:self.r], d2, obj, aux), v[self.r:]
-
-    def _leverages(self, S):
-        """h_i = zl_i' H^-1 zl_i from the block-eliminated factor."""
-        t1 = self.terms[self.first]
-        a = self._ZL[self.first]
-        Linv = np.linalg.inv(S.L11)
-        at = np.einsum("iab,ib->ia", Linv[t1.codes], a)
-        h = (at ** 2).sum(1)
-        if S.LS is None:
-            return h
-        Ba = np.einsum("iba,ib->ia", Linv[t1.codes], at)            # B_g^-1 a_i
-        V = -np.einsum("rig,ig->ir", S.H21[:, t1.codes, :], Ba)
-        np.add.at(V, (np.arange(len(h))[:, None], self._idx2), self._zl2)
-        W = sla.solve_triangular(S.LS, V.T, lower=True)
-        return h + (W ** 2).sum(0)
-
-    def beta_aux_gradient(self, beta, aux, lams):
-        """Log likelihood with its analytic beta gradient and central-difference aux
-        gradient, at given term factors ``lams``."""
-        beta = np.asarray(beta, float)
-        aux = np.ascontiguousarray(aux if aux is not None else [], float)
-        llf = self.loglike(beta, aux, lams=lams)
-        if not np.isfinite(llf):
-            return llf, np.zeros(len(beta)), np.zeros(len(aux))
-        g_beta = self._beta_gradient(beta, aux)
-        u_keep = self._u.copy()
-        g_aux = np.zeros(len(aux))
-        for i in range(len(aux)):
-            step = 1e-6 * max(1.0, abs(aux[i]))
-            vals = []
-            for sgn in (1.0, -1.0):
-                v = aux.copy()
-                v[i] += sgn * step
-                self._u = u_keep.copy()
-                vals.append(self.loglike(beta, v, lams=lams))
-            g_aux[i] = (vals[0] - vals[1]) / (2 * step)
-        self._u = u_keep
-        self._set_lams(lams)
-        return llf, g_beta, g_aux
-
-    def scalar_lambda_gradient(self, beta, aux):
-        """d llf / d lambda_k for models whose terms are all scalar (q = 1), at the mode of
-        the last ``loglike`` call.
-
-        With Lambda = diag(lambda), H = Lambda G Lambda + I (G = Z' W Z), the derivative of
-        log|H| in lambda_k is 2 sum_{j in k} (1 - (H^-1)_jj) / lambda_k (from
-        Lambda G = (H - I) Lambda^-1) plus the weights' change through the linear predictor,
-        -sum_i d3_i h_i d eta_i, where d eta includes the mode's response
-        du = H^-1 (D_k Z' d1 + Lambda Z' diag(d2) Z D_k u) (implicit differentiation);
-        the penalized likelihood itself contributes (Z' d1)_k . u_k.
-        """
-        eta = self.X @ np.asarray(beta, float) + self.offset + self._zl_u(self._u)
-        _, d1, d2 = self._eval(eta, aux)
-        eps = 1e-5
-        d3 = (self._eval(eta + eps, aux)[2] - self._eval(eta - eps, aux)[2]) / (2 * eps)
-        S = self._system(-d2)
-        h = self._leverages(S)
-        # diagonal of H^-1, first term and dense block
-        diag_first = 1.0 / S.blocks[:, 0, 0]
-        if S.LS is not None:
-            Sinv = sla.cho_solve((S.LS, True), np.eye(S.LS.shape[0]))
-            Yg = S.Y[:, 0, :]                                   # B^-1 H12, (G, m)
-            diag_first = diag_first + np.einsum("gr,rs,gs->g", Yg, Sinv, Yg)
-            diag_rest = np.diag(Sinv)
-        hinv_diag = np.empty(self.r)
-        hinv_diag[self.offsets[self.first]:self.offsets[self.first + 1]] = diag_first
-        pos = 0
-        for k in self.rest:
-            size = self.terms[k].size
-            hinv_diag[self.offsets[k]:self.offsets[k + 1]] = diag_rest[pos:pos + size]
-            pos += size
-        U = self._split_u(self._u)
-        grads = np.zeros(len(self.terms))
-        for k, t in enumerate(self.terms):
-            lam = self._lams[k][0, 0]
-            zu = t.Z[:, 0] * U[k][t.codes, 0]                   # Z D_k u
-            ztd1 = np.bincount(t.codes, weights=t.Z[:, 0] * d1, minlength=t.n_groups)
-            rhs = self._zlt(d2 * zu)
-            sl = slice(self.offsets[k], self.offsets[k + 1])
-            rhs[sl] += ztd1
-            du = self._solve_full(S, rhs)
-            deta = zu + self._zl_u(du)
-            trace = 0.0 if abs(lam) < 1e-12 else \
-                2.0 * np.sum(1.0 - hinv_diag[sl]) / lam
-            grads[k] = ztd1 @ U[k][:, 0] - 0.5 * (trace - np.sum(d3 * h * deta))
-        return grads
-
-    def _beta_gradient(self, beta, aux):
-        """Analytic d llf / d beta at the current mode (see ``loglike_and_grad``)."""
-        eta = self.X @ beta + self.offset + self._zl_u(self._u)
-        _, d1, d2 = self._eval(eta, aux)
-        eps = 1e-5
-        d3 = (self._eval(eta + eps, aux)[2] - self._eval(eta - eps, aux)[2]) / (2 * eps)
-        S = self._system(-d2)
-        h = self._leverages(S)
-        dU = np.column_stack([self._solve_full(S, self._zlt(d2 * self.X[:, j]))
-                              for j in range(self.X.shape[1])])
-        deta = self.X + np.column_stack([self._zl_u(dU[:, j]) for j in range(dU.shape[1])])
-        return self.X.T @ d1 + 0.5 * deta.T @ (d3 * h)
-
-    def loglike_and_grad(self, beta, aux, theta, h_theta=1e-6):
-        """Laplace log likelihood and its gradient in (beta, aux, theta).
-
-        The beta part is analytic: at the mode the penalized likelihood's own derivative is
-        X' d1, and log|H| depends on beta through the weights w_i = -d2(eta_i), whose change
-        d w_i = -d3_i d eta_i includes the mode's response du/dbeta = H^-1 Lambda' Z' diag(d2) X
-        (implicit differentiation of the mode equation). So
-        d l / d beta = X' d1 + 1/2 (X + Z Lambda du/dbeta)' (d3 * h), with h_i the leverages
-        z_i' Lambda H^-1 Lambda' z_i. Ancillary and covariance parameters (few) use central
-        differences.
-        """
-        beta = np.asarray(beta, float)
-        aux = np.ascontiguousarray(aux if aux is not None else [], float)
-        theta = np.asarray(theta, float)
-        llf = self.loglike(beta, aux, theta)
-        if not np.isfinite(llf):
-            return llf, np.zeros(len(beta) + len(aux) + len(theta))
-        g_beta = self._beta_gradient(beta, aux)
-        u_keep = self._u.copy()
-        g_other = []
-        for which, vec in (("aux", aux), ("theta", theta)):
-            for i in range(len(vec)):
-                step = h_theta * max(1.0, abs(vec[i]))
-                vals = []
-                for sgn in (1.0, -1.0):
-                    v = vec.copy()
-                    v[i] += sgn * step
-                    self._u = u_keep.copy()
-                    vals.append(self.loglike(beta, v, theta) if which == "aux"
-                                else self.loglike(beta, aux, v))
-                g_other.append((vals[0] - vals[1]) / (2 * step))
-        self._u = u_keep
+        if self._sys_beta is None:
+            n = len(self.y)
+            t1 = self.terms[self.first]
+            idx = np.hstack([self._idx2, np.broadcast_to(self.m2 + np.arange(p), (n, p))])
+            self._sys_beta = CrossedSystem(self._fam, self._link, self.y, self.t, t1.codes,
+                                           idx, t1.n_groups, t1.q, self.m2 + p, self.m2)
+            self._lams = None
         self._set_theta(theta)
-        return llf, np.concatenate([g_beta, g_other])
+        u1 = self._u1.copy()
+        v2 = np.concatenate([self._u2, np.asarray(beta0, float)])
+        obj, logdet, _ = self._sys_beta.mode(self.offset, aux, u1, v2, wmin=1e-12)
+        if not (np.isfinite(obj) and np.isfinite(logdet)):
+            return -np.inf, np.asarray(beta0, float)
+        self._u1, self._u2 = u1, v2[:self.m2].copy()
+        return float(obj + self._constant(aux)[0] - 0.5 * logdet), v2[self.m2:].copy()
 
     def modes(self, beta, aux, theta=None, lams=None):
         """Conditional modes of the random effects b = Lambda u^, one (G, q) array per term."""
         self.loglike(beta, aux, theta, lams=lams)
-        return [U @ lam.T for U, lam in zip(self._split_u(self._u), self._lams)]
+        return [self._term_u(k, self._u1, self._u2) @ lam.T
+                for k, lam in enumerate(self._lams)]

@@ -69,29 +69,12 @@ class CrossedEngine:
     def loglike(self, beta, aux, L, freeze_grid=False):
         return self.core.loglike(beta, aux, lams=self.slots.lams(np.asarray(L, float)))
 
-    def loglike_and_grad(self, beta, aux, L, h=1e-6):
+    def loglike_and_grad(self, beta, aux, L):
         L = np.asarray(L, float)
-        lams = self.slots.lams(L)
-        llf, gb, ga = self.core.beta_aux_gradient(beta, aux, lams)
+        llf, gb, ga, gl = self.core.gradient(beta, aux, self.slots.lams(L))
         gL = np.zeros_like(L)
-        # with L = 0 (the fixed-effects fit) the caller uses only the beta/aux gradient
-        if np.isfinite(llf) and L.any() and all(len(idx) == 1 for idx in self.slots.slots):
-            g = self.core.scalar_lambda_gradient(beta, aux)
-            for k, idx in enumerate(self.slots.slots):
-                gL[idx[0], idx[0]] = g[k]
-        elif np.isfinite(llf) and L.any():
-            u_keep = self.core._u.copy()
-            for k, idx in enumerate(self.slots.slots):
-                for a, b in zip(*np.tril_indices(len(idx))):
-                    vals = []
-                    for sgn in (1.0, -1.0):
-                        trial = [x.copy() for x in lams]
-                        trial[k][a, b] += sgn * h
-                        self.core._u = u_keep.copy()
-                        vals.append(self.core.loglike(beta, aux, lams=trial))
-                    gL[idx[a], idx[b]] = (vals[0] - vals[1]) / (2 * h)
-            self.core._u = u_keep
-            self.core._set_lams(lams)
+        for k, idx in enumerate(self.slots.slots):
+            gL[np.ix_(idx, idx)] = np.tril(gl[k])
         return llf, gb, ga, gL
 
 

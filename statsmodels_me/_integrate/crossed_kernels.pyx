@@ -1,0 +1,420 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Penalized Newton (PIRLS) and Laplace pieces for GLMMs with crossed random effects.
+
+The random effects are split in two parts (Bates et al. 2015, JSS 67(1), section 3.5 for the
+block structure): the *first* term's effects, one q1-vector per group and block-diagonal in
+H = (Z Lambda)' W (Z Lambda) + I, and the *dense* part of dimension m (the other terms'
+effects, then optionally unpenalized columns such as the fixed effects of lme4's nAGQ=0
+stage). Observation i loads the first part through ``z1[i]`` (q1 values, group ``codes[i]``)
+and the dense part through ``zl2[i]`` at positions ``idx2[i]`` (c2 values); both already hold
+Z Lambda. With B_g = I + sum_i w_i z1_i z1_i' = L_g L_g' and W_g = L_g^-1 H12_g,
+
+    H = [B  H12; H21  H22],   S = H22 - sum_g W_g' W_g = R_S R_S',
+    log|H| = sum_g log|B_g| + log|S|,
+
+so one factorization costs O(n (q1 + c2)^2 + G q1 m^2 + m^3) and no n x n or
+(all effects)^2 matrix is formed. The gradient pieces follow from the blocks of H^-1:
+H^-1_gg = L_g^-T (I + R_g W_g') L_g^-1, H^-1_g,dense = -L_g^-T R_g, H^-1_dense = S^-1,
+with R_g = W_g S^-1.
+"""
+import numpy as np
+
+from libc.math cimport INFINITY, fabs, isfinite, log
+from scipy.linalg.cython_blas cimport dgemm, dsyrk
+from scipy.linalg.cython_lapack cimport dpotrf, dpotri, dpotrs
+
+from statsmodels_me._integrate.family_math cimport fam_d3, fam_eval, laplace_aux_gradient
+from statsmodels_me._integrate.small_dense cimport chol
+
+cdef double _FD_H = 1e-4     # aux steps of the curvature terms (as the two-level kernels)
+cdef double _D3_H = 1e-5     # eta step of the third derivative for non-canonical models
+
+
+cdef class CrossedSystem:
+    """Mode, log determinant and gradient pieces of the crossed Laplace approximation.
+
+    Parameters
+    ----------
+    fam, link : int
+        Family and link codes (``family_math.pxd``).
+    y, t : ndarray (n,)
+        Response and trials.
+    codes : ndarray of int32 (n,)
+        Group of the first term for every observation.
+    idx2 : ndarray of int32 (n, c2)
+        Positions of every observation's dense columns.
+    G, q1, m, npen : int
+        Groups and size of the first term; dense dimension and its penalized leading part.
+
+    Notes
+    -----
+    ``set_values`` supplies ``z1`` (n, q1) and ``zl2`` (n, c2) for the current Lambda.
+    ``mode`` leaves the factor of H at the mode (weights -l'') in place for ``gradient``.
+    """
+    cdef int fam, link, n, G, q1, c2, m, npen, factored
+    cdef object _keep
+    cdef const double[::1] y, t
+    cdef const int[::1] codes
+    cdef const int[:, ::1] idx2
+    cdef const double[:, ::1] z1, zl2
+    cdef double[::1] eta, d1, d2, etan, d1n, d2n, w, Lb, W, S, Sinv, R, r1, r2, u1n, u2n, d3
+    cdef public double logdet
+
+    def __init__(self, int fam, int link, y, t, codes, idx2, int G, int q1, int m, int npen):
+        self.fam, self.link = fam, link
+        self.y = np.ascontiguousarray(y, float)
+        self.t = np.ascontiguousarray(t, float)
+        self.codes = np.ascontiguousarray(codes, np.intc)
+        self.idx2 = np.ascontiguousarray(idx2, np.intc)
+        self.n, self.c2 = self.idx2.shape[0], self.idx2.shape[1]
+        self.G, self.q1, self.m, self.npen = G, q1, m, npen
+        n = self.n
+        self.eta, self.d1, self.d2 = np.zeros(n), np.zeros(n), np.zeros(n)
+        self.etan, self.d1n, self.d2n = np.zeros(n), np.zeros(n), np.zeros(n)
+        self.w, self.d3 = np.zeros(n), np.zeros(n)
+        self.Lb = np.zeros(G * q1 * q1)
+        self.W = np.zeros(max(G * q1 * m, 1))
+        self.R = np.zeros(max(G * q1 * m, 1))
+        self.S = np.zeros(max(m * m, 1))
+        self.Sinv = np.zeros(max(m * m, 1))
+        self.r1, self.u1n = np.zeros(G * q1), np.zeros(G * q1)
+        self.r2, self.u2n = np.zeros(max(m, 1)), np.zeros(max(m, 1))
+        self.factored = 0
+
+    def set_values(self, z1, zl2):
+        """Z Lambda of the first term (n, q1) and of the dense columns (n, c2)."""
+        z1 = np.ascontiguousarray(z1, float).reshape(self.n, self.q1)
+        zl2 = np.ascontiguousarray(zl2, float).reshape(self.n, self.c2)
+        self._keep = (z1, zl2)
+        self.z1, self.zl2 = z1, zl2
+        self.factored = 0
+
+    # -- building blocks (nogil) -------------------------------------------------------------
+    cdef void _predict(self, const double* eta0, const double* u1, const double* u2,
+                       double* out) noexcept nogil:
+        cdef Py_ssize_t i
+        cdef int a, c, q1 = self.q1, c2 = self.c2
+        cdef double v
+        for i in range(self.n):
+            v = eta0[i] if eta0 != NULL else 0.0
+            for a in range(q1):
+                v += self.z1[i, a] * u1[self.codes[i] * q1 + a]
+            for c in range(c2):
+                v += self.zl2[i, c] * u2[self.idx2[i, c]]
+            out[i] = v
+
+    cdef void _crossprod(self, const double* v, double* o1, double* o2) noexcept nogil:
+        """o1, o2 = (Z Lambda)' v split in the two parts."""
+        cdef Py_ssize_t i
+        cdef int a, c, q1 = self.q1, c2 = self.c2, k
+        for k in range(self.G * q1):
+            o1[k] = 0.0
+        for k in range(self.m):
+            o2[k] = 0.0
+        for i in range(self.n):
+            for a in range(q1):
+                o1[self.codes[i] * q1 + a] += self.z1[i, a] * v[i]
+            for c in range(c2):
+                o2[self.idx2[i, c]] += self.zl2[i, c] * v[i]
+
+    cdef double _evaluate(self, const double* aux, int naux, const double* eta,
+                          const double* u1, const double* u2, double* d1,
+                          double* d2) noexcept nogil:
+        """Penalized log likelihood (without the eta-free constant) and l', l''."""
+        cdef Py_ssize_t i
+        cdef double s = 0.0, pen = 0.0
+        for i in range(self.n):
+            s += fam_eval(self.fam, self.link, self.y[i], self.t[i], eta[i], aux, naux,
+                          &d1[i], &d2[i])
+        for i in range(self.G * self.q1):
+            pen += u1[i] * u1[i]
+        for i in range(self.npen):
+            pen += u2[i] * u2[i]
+        return s - 0.5 * pen
+
+    cdef int _factor(self) noexcept nogil:
+        """Factor H at the weights ``self.w``; sets ``self.logdet`` (penalized part)."""
+        cdef Py_ssize_t i, g, k
+        cdef int a, b, c, cc, r, q1 = self.q1, c2 = self.c2, m = self.m, info = 0
+        cdef int K = self.G * q1
+        cdef double v, wi, ld = 0.0, one = 1.0, mone = -1.0
+        cdef double* Lb = &self.Lb[0]
+        cdef double* W = &self.W[0]
+        cdef double* S = &self.S[0]
+        cdef char up = b'U', no = b'N'
+        self.factored = 0
+        for k in range(K * q1):
+            Lb[k] = 0.0
+        for k in range(K * m):
+            W[k] = 0.0
+        for k in range(m * m):
+            S[k] = 0.0
+        for i in range(self.n):
+            g = self.codes[i]
+            wi = self.w[i]
+            for a in range(q1):
+                v = wi * self.z1[i, a]
+                for b in range(a + 1):
+                    Lb[(g * q1 + a) * q1 + b] += v * self.z1[i, b]
+            for c in range(c2):
+                r = self.idx2[i, c]
+                v = wi * self.zl2[i, c]
+                for a in range(q1):
+                    W[(g * q1 + a) * m + r] += v * self.z1[i, a]
+                for cc in range(c2):
+                    S[r * m + self.idx2[i, cc]] += v * self.zl2[i, cc]
+        for g in range(self.G):
+            for a in range(q1):
+                Lb[(g * q1 + a) * q1 + a] += 1.0
+            if not chol(&Lb[g * q1 * q1], q1):
+                return 0
+            for a in range(q1):
+                ld += 2.0 * log(Lb[(g * q1 + a) * q1 + a])
+            # W_g = L_g^-1 H12_g, row by row (forward substitution)
+            for a in range(q1):
+                for b in range(a):
+                    v = Lb[(g * q1 + a) * q1 + b]
+                    for r in range(m):
+                        W[(g * q1 + a) * m + r] -= v * W[(g * q1 + b) * m + r]
+                v = Lb[(g * q1 + a) * q1 + a]
+                for r in range(m):
+                    W[(g * q1 + a) * m + r] /= v
+        if m > 0:
+            for r in range(self.npen):
+                S[r * m + r] += 1.0
+            # row-major lower triangle = column-major upper: S -= W' W
+            dsyrk(&up, &no, &m, &K, &mone, W, &m, &one, S, &m)
+            dpotrf(&up, &m, S, &m, &info)
+            if info != 0:
+                return 0
+            for r in range(self.npen):
+                ld += 2.0 * log(S[r * m + r])
+        self.logdet = ld
+        self.factored = 1
+        return 1
+
+    cdef void _solve(self, double* x1, double* x2) noexcept nogil:
+        """Solve H [x1; x2] = [x1; x2] in place with the current factor."""
+        cdef Py_ssize_t g
+        cdef int a, b, r, q1 = self.q1, m = self.m, one = 1, info = 0
+        cdef double s
+        cdef double* Lb = &self.Lb[0]
+        cdef double* W = &self.W[0]
+        cdef char up = b'U'
+        for g in range(self.G):
+            for a in range(q1):
+                s = x1[g * q1 + a]
+                for b in range(a):
+                    s -= Lb[(g * q1 + a) * q1 + b] * x1[g * q1 + b]
+                x1[g * q1 + a] = s / Lb[(g * q1 + a) * q1 + a]
+                for r in range(m):
+                    x2[r] -= W[(g * q1 + a) * m + r] * x1[g * q1 + a]
+        if m > 0:
+            dpotrs(&up, &m, &one, &self.S[0], &m, x2, &m, &info)
+        for g in range(self.G):
+            for a in range(q1 - 1, -1, -1):
+                s = x1[g * q1 + a]
+                for r in range(m):
+                    s -= W[(g * q1 + a) * m + r] * x2[r]
+                for b in range(a + 1, q1):
+                    s -= Lb[(g * q1 + b) * q1 + a] * x1[g * q1 + b]
+                x1[g * q1 + a] = s / Lb[(g * q1 + a) * q1 + a]
+
+    # -- public ------------------------------------------------------------------------------
+    def mode(self, const double[::1] eta0, const double[::1] aux, double[::1] u1,
+             double[::1] u2, double tol=1e-10, int maxiter=100, double wmin=0.0):
+        """Maximize the penalized log likelihood over (u1, u2) by damped Newton steps from
+        the given values (updated in place), then factor H at the mode with weights -l''.
+
+        Returns
+        -------
+        obj : float
+            Penalized log likelihood at the mode (no eta-free constant); -inf on failure.
+        logdet : float
+            log|H| of the penalized part at the mode (nan when H is not positive definite).
+        iterations : int
+        """
+        cdef int naux = aux.shape[0], it = 0, ls, accepted, ok
+        cdef Py_ssize_t i, k
+        cdef int K = self.G * self.q1, m = self.m
+        cdef const double* ap = &aux[0] if naux > 0 else NULL
+        cdef double obj, objn, t, mx, dec
+        cdef double* p1 = &u1[0] if K > 0 else NULL
+        cdef double* p2 = &u2[0] if m > 0 else NULL
+        cdef double* r1 = &self.r1[0]
+        cdef double* r2 = &self.r2[0]
+        cdef double* n1 = &self.u1n[0]
+        cdef double* n2 = &self.u2n[0]
+        with nogil:
+            self._predict(&eta0[0], p1, p2, &self.eta[0])
+            obj = self._evaluate(ap, naux, &self.eta[0], p1, p2, &self.d1[0], &self.d2[0])
+            if not isfinite(obj):
+                for k in range(K):
+                    p1[k] = 0.0
+                for k in range(m):
+                    p2[k] = 0.0
+                self._predict(&eta0[0], p1, p2, &self.eta[0])
+                obj = self._evaluate(ap, naux, &self.eta[0], p1, p2, &self.d1[0], &self.d2[0])
+            for it in range(1, maxiter + 1):
+                for i in range(self.n):
+                    self.w[i] = -self.d2[i] if -self.d2[i] > wmin else wmin
+                if not self._factor():
+                    break
+                self._crossprod(&self.d1[0], r1, r2)
+                for k in range(K):
+                    r1[k] -= p1[k]
+                for k in range(self.npen):
+                    r2[k] -= p2[k]
+                self._solve(r1, r2)
+                t = 1.0
+                accepted = 0
+                for ls in range(30):
+                    for k in range(K):
+                        n1[k] = p1[k] + t * r1[k]
+                    for k in range(m):
+                        n2[k] = p2[k] + t * r2[k]
+                    self._predict(&eta0[0], n1, n2, &self.etan[0])
+                    objn = self._evaluate(ap, naux, &self.etan[0], n1, n2, &self.d1n[0],
+                                          &self.d2n[0])
+                    if isfinite(objn) and objn >= obj - 1e-12 * fabs(obj):
+                        accepted = 1
+                        break
+                    t *= 0.5
+                if not accepted:
+                    break
+                mx = 0.0
+                for k in range(K):
+                    mx = max(mx, fabs(t * r1[k]))
+                    p1[k] = n1[k]
+                for k in range(m):
+                    mx = max(mx, fabs(t * r2[k]))
+                    p2[k] = n2[k]
+                for i in range(self.n):
+                    self.eta[i] = self.etan[i]
+                    self.d1[i] = self.d1n[i]
+                    self.d2[i] = self.d2n[i]
+                dec = objn - obj
+                obj = objn
+                if fabs(dec) < tol * (1.0 + fabs(obj)) and mx < 1e-8:
+                    break
+            ok = 0
+            if isfinite(obj):
+                for i in range(self.n):
+                    self.w[i] = -self.d2[i]
+                ok = self._factor()
+        if not isfinite(obj):
+            return -INFINITY, np.nan, it
+        return obj, (self.logdet if ok else np.nan), it
+
+    def gradient(self, const double[::1] aux):
+        """Pieces of the Laplace gradient at the last ``mode`` (whose factor must be in place).
+
+        Returns
+        -------
+        d1, d2, d3 : ndarray (n,)
+            l', l'' and l''' at the mode.
+        h : ndarray (n,)
+            Leverages z_i' H^-1 z_i (z_i: observation i's row of Z Lambda).
+        A1, A2 : ndarray (n, q1), (n, c2)
+            H^-1 z_i at the observation's own first-term and dense positions.
+        s1, s2 : ndarray (G * q1,), (m,)
+            s = H^-1 (Z Lambda)' (l''' h).
+        zs : ndarray (n,)
+            Z Lambda s.
+        gaux : ndarray (naux,)
+            Gradient in the ancillary parameters without the eta-free constant's part.
+        """
+        if not self.factored:
+            raise RuntimeError("gradient needs the factor of the last mode")
+        cdef int naux = aux.shape[0], q1 = self.q1, c2 = self.c2, m = self.m
+        cdef int K = self.G * q1, info = 0, a, b, c, cc, r
+        cdef Py_ssize_t i, g, k
+        cdef char up = b'U', no = b'N'
+        cdef double one = 1.0, zero = 0.0, v, hv
+        h_ = np.zeros(self.n)
+        A1_ = np.zeros((self.n, q1))
+        A2_ = np.zeros((self.n, c2))
+        s1_ = np.zeros(K)
+        s2_ = np.zeros(max(m, 1))
+        zs_ = np.zeros(self.n)
+        gaux_ = np.zeros(naux)
+        auxp_ = np.array(aux, float) if naux else np.zeros(1)
+        tmp_ = np.zeros(max(naux, 1))
+        D_ = np.zeros(max(K * q1, 1))
+        x_ = np.zeros(max(q1, 1))
+        cdef double[::1] h = h_, s1 = s1_, s2 = s2_, zs = zs_, gaux = gaux_, auxp = auxp_
+        cdef double[::1] tmp = tmp_, D = D_, x = x_
+        cdef double[:, ::1] A1 = A1_, A2 = A2_
+        cdef double* Lb = &self.Lb[0]
+        cdef double* W = &self.W[0]
+        cdef double* Rm = &self.R[0]
+        cdef double* Si = &self.Sinv[0]
+        cdef const double* ap = &aux[0] if naux > 0 else NULL
+        with nogil:
+            if m > 0:
+                for k in range(m * m):
+                    Si[k] = self.S[k]
+                dpotri(&up, &m, Si, &m, &info)
+                for a in range(m):
+                    for b in range(a + 1, m):
+                        Si[a * m + b] = Si[b * m + a]
+                # R = W S^-1 (row-major K x m), i.e. column-major R' = S^-1 W'
+                dgemm(&no, &no, &m, &K, &m, &one, Si, &m, W, &m, &zero, Rm, &m)
+                # D_g = R_g W_g'
+                for g in range(self.G):
+                    for a in range(q1):
+                        for b in range(q1):
+                            v = 0.0
+                            for r in range(m):
+                                v += Rm[(g * q1 + a) * m + r] * W[(g * q1 + b) * m + r]
+                            D[(g * q1 + a) * q1 + b] = v
+            for i in range(self.n):
+                g = self.codes[i]
+                # x = L_g^-1 z1_i
+                for a in range(q1):
+                    v = self.z1[i, a]
+                    for b in range(a):
+                        v -= Lb[(g * q1 + a) * q1 + b] * x[b]
+                    x[a] = v / Lb[(g * q1 + a) * q1 + a]
+                # A1 = L_g^-T (x + D_g x - R_g zl2s_i)
+                for a in range(q1):
+                    v = x[a]
+                    if m > 0:
+                        for b in range(q1):
+                            v += D[(g * q1 + a) * q1 + b] * x[b]
+                        for c in range(c2):
+                            v -= Rm[(g * q1 + a) * m + self.idx2[i, c]] * self.zl2[i, c]
+                    A1[i, a] = v
+                for a in range(q1 - 1, -1, -1):
+                    v = A1[i, a]
+                    for b in range(a + 1, q1):
+                        v -= Lb[(g * q1 + b) * q1 + a] * A1[i, b]
+                    A1[i, a] = v / Lb[(g * q1 + a) * q1 + a]
+                # A2 at r: -R_g[:, r] . x + S^-1[r, :] zl2s_i
+                for cc in range(c2):
+                    r = self.idx2[i, cc]
+                    v = 0.0
+                    for a in range(q1):
+                        v -= Rm[(g * q1 + a) * m + r] * x[a]
+                    for c in range(c2):
+                        v += Si[r * m + self.idx2[i, c]] * self.zl2[i, c]
+                    A2[i, cc] = v
+                hv = 0.0
+                for a in range(q1):
+                    hv += self.z1[i, a] * A1[i, a]
+                for c in range(c2):
+                    hv += self.zl2[i, c] * A2[i, c]
+                h[i] = hv
+                self.d3[i] = fam_d3(self.fam, self.link, self.y[i], self.t[i], self.eta[i],
+                                    ap, naux, _D3_H)
+                zs[i] = self.d3[i] * hv
+            self._crossprod(&zs[0], &s1[0], &s2[0])
+            self._solve(&s1[0], &s2[0])
+            self._predict(NULL, &s1[0], &s2[0], &zs[0])
+            if naux > 0:
+                for i in range(self.n):
+                    laplace_aux_gradient(self.fam, self.link, self.y[i], self.t[i], self.eta[i],
+                                         ap, &auxp[0], naux, h[i], zs[i], _FD_H, &tmp[0],
+                                         &gaux[0])
+        return (np.asarray(self.d1).copy(), np.asarray(self.d2).copy(),
+                np.asarray(self.d3).copy(), h_, A1_, A2_, s1_, s2_[:m], zs_, gaux_)
