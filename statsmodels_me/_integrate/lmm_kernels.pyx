@@ -17,7 +17,7 @@ from libc.stdlib cimport malloc, free
 import numpy as np
 cimport numpy as cnp
 
-from statsmodels_me._integrate.small_dense cimport chol, chol_solve_cols
+from statsmodels_me._integrate.small_dense cimport chol
 
 
 def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
@@ -42,10 +42,21 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
         u_g = M_g^-1 Lam' (c_g - B_g beta) is the spherical conditional mode; the EM update
         of the random-effects covariance is Lam (em_S + s2 em_T) Lam' / G (Laird and Ware
         1982, Biometrics 38, 963-974, in the relative parameterization).
+    C : ndarray (p, p) or None
+        X' V^-1 X relative to s2 (the Schur complement of the blocked factor), so that
+        the covariance of the GLS beta is s2 C^-1.
+
+    Notes
+    -----
+    With M_g = L_g L_g', the first pass forms V_g = L_g^-1 Lam' [B_g | c_g] (one triangular
+    solve), so that C = X'X - sum_g V_B' V_B and the reduced X'y, y'y follow from the same
+    inner products; log|M_g| is accumulated as a running product of the determinants
+    (each is >= 1, since M_g - I is positive semidefinite), taking one logarithm per batch.
     """
     cdef Py_ssize_t G = A.shape[0], q = A.shape[1], p = B.shape[2]
-    cdef Py_ssize_t g, i, j, k, l
-    cdef double logdet = 0.0, s, r2, m
+    cdef Py_ssize_t P1 = p + 1, g, gi, i, j, k, l
+    cdef Py_ssize_t store = 1 if want_grad else 0
+    cdef double logdet = 0.0, detprod = 1.0, s, r2, m
     cdef double[:, ::1] C = np.array(XtX, dtype=np.float64, copy=True)
     cdef double[::1] Xy = np.array(Xty, dtype=np.float64, copy=True)
     cdef double ytyadj = yty
@@ -54,18 +65,21 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
     cdef double[:, ::1] emS = np.zeros((q, q))
     cdef double[:, ::1] emT = np.zeros((q, q))
     cdef double[:, ::1] emU = np.zeros((q, q))
-    cdef double[::1] beta = np.zeros(p)
-    # M_g factors and the solves M^-1 Lam' [B_g c_g] are stored for the gradient pass
-    cdef double[:, :, ::1] Lf = np.empty((G, q, q))
-    cdef double[:, :, ::1] W = np.empty((G, q, p + 1))   # M^-1 Lam' [B_g | c_g]
-    cdef double* LB = <double*> malloc(q * (p + 1) * sizeof(double))
+    cdef double[::1] beta
+    # the factors L_g and V_g are kept for the gradient pass only
+    cdef double[:, :, ::1] Lf = np.empty((G if want_grad else 1, q, q))
+    cdef double[:, :, ::1] V = np.empty((G if want_grad else 1, q, P1))
     cdef double* AL = <double*> malloc(q * q * sizeof(double))
-    cdef double* wtmp = <double*> malloc(q * sizeof(double))
-    cdef double* Cinv = NULL
+    cdef double* rd = <double*> malloc(q * sizeof(double))
+    cdef double* L
+    cdef double* Vg
     cdef int bad = 0
     with nogil:
         for g in range(G):
-            # M = I + Lam' A Lam
+            gi = g * store
+            L = &Lf[gi, 0, 0]
+            Vg = &V[gi, 0, 0]
+            # M = I + Lam' A Lam (lower triangle), A symmetric
             for i in range(q):
                 for j in range(q):
                     s = 0.0
@@ -73,53 +87,60 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
                         s += A[g, i, k] * Lam[k, j]
                     AL[i * q + j] = s
             for i in range(q):
-                for j in range(q):
+                for j in range(i + 1):
                     s = 1.0 if i == j else 0.0
                     for k in range(q):
                         s += Lam[k, i] * AL[k * q + j]
-                    Lf[g, i, j] = s
-            if chol(&Lf[g, 0, 0], q) == 0:
+                    L[i * q + j] = s
+            if chol(L, q) == 0:
                 bad = 1
                 break
             for i in range(q):
-                logdet += 2.0 * log(Lf[g, i, i])
-            # LB = Lam' [B_g | c_g]
+                rd[i] = 1.0 / L[i * q + i]
+                detprod *= L[i * q + i] * L[i * q + i]
+            if detprod > 1e200:
+                logdet += log(detprod)
+                detprod = 1.0
+            # V = L^-1 Lam' [B | c], row by row (forward substitution)
             for i in range(q):
-                for j in range(p):
+                for j in range(P1):
                     s = 0.0
-                    for k in range(q):
-                        s += Lam[k, i] * B[g, k, j]
-                    LB[i * (p + 1) + j] = s
-                s = 0.0
-                for k in range(q):
-                    s += Lam[k, i] * c[g, k]
-                LB[i * (p + 1) + p] = s
-            for i in range(q * (p + 1)):
-                W[g, i // (p + 1), i % (p + 1)] = LB[i]
-            chol_solve_cols(&Lf[g, 0, 0], &W[g, 0, 0], q, p + 1)
+                    if j < p:
+                        for k in range(q):
+                            s += Lam[k, i] * B[g, k, j]
+                    else:
+                        for k in range(q):
+                            s += Lam[k, i] * c[g, k]
+                    for k in range(i):
+                        s -= L[i * q + k] * Vg[k * P1 + j]
+                    Vg[i * P1 + j] = s * rd[i]
+            # C -= V_B' V_B (upper triangle), X'y -= V_B' V_c, y'y -= V_c' V_c
             for j in range(p):
-                for l in range(p):
+                for l in range(j, P1):
                     s = 0.0
                     for k in range(q):
-                        s += LB[k * (p + 1) + j] * W[g, k, l]
-                    C[j, l] -= s
-                s = 0.0
-                for k in range(q):
-                    s += LB[k * (p + 1) + j] * W[g, k, p]
-                Xy[j] -= s
+                        s += Vg[k * P1 + j] * Vg[k * P1 + l]
+                    if l < p:
+                        C[j, l] -= s
+                    else:
+                        Xy[j] -= s
             s = 0.0
             for k in range(q):
-                s += LB[k * (p + 1) + p] * W[g, k, p]
+                s += Vg[k * P1 + p] * Vg[k * P1 + p]
             ytyadj -= s
+        logdet += log(detprod)
+        for j in range(p):
+            for l in range(j):
+                C[j, l] = C[l, j]
     if bad:
-        free(LB); free(AL); free(wtmp)
-        return np.inf, None, None, np.nan, np.nan, None, None, None, None, None
+        free(AL); free(rd)
+        return np.inf, None, None, np.nan, np.nan, None, None, None, None, None, None
     Carr = np.asarray(C)
     try:
         RX = np.linalg.cholesky(Carr)
     except np.linalg.LinAlgError:
-        free(LB); free(AL); free(wtmp)
-        return np.inf, None, None, np.nan, np.nan, None, None, None, None, None
+        free(AL); free(rd)
+        return np.inf, None, None, np.nan, np.nan, None, None, None, None, None, None
     beta_arr = np.linalg.solve(Carr, np.asarray(Xy))
     beta = beta_arr
     r2 = ytyadj - float(beta_arr @ np.asarray(Xy))
@@ -131,86 +152,113 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
     if reml:
         dev += logdetC
     if not want_grad:
-        free(LB); free(AL); free(wtmp)
-        return dev, None, beta_arr, r2, logdetC, None, None, None, None, None
+        free(AL); free(rd)
+        return dev, None, beta_arr, r2, logdetC, None, None, None, None, None, Carr
     Cinv_arr = np.ascontiguousarray(np.linalg.inv(Carr))
     cdef double[:, ::1] Ci = Cinv_arr
     cdef double fac = m / r2
     cdef double* e = <double*> malloc(q * sizeof(double))
+    cdef double* w = <double*> malloc(q * sizeof(double))
+    cdef double* Li = <double*> malloc(q * q * sizeof(double))
     cdef double* Minv = <double*> malloc(q * q * sizeof(double))
-    cdef double* T = <double*> malloc(q * p * sizeof(double))
+    cdef double* W = <double*> malloc(q * p * sizeof(double))
+    cdef double* WC = <double*> malloc(q * p * sizeof(double))
     with nogil:
         for g in range(G):
-            # AL = A_g Lam
+            L = &Lf[g, 0, 0]
+            Vg = &V[g, 0, 0]
+            for i in range(q):
+                rd[i] = 1.0 / L[i * q + i]
             for i in range(q):
                 for j in range(q):
                     s = 0.0
                     for k in range(q):
                         s += A[g, i, k] * Lam[k, j]
                     AL[i * q + j] = s
-            # M^-1 (identity solved)
+            # L^-1 (lower), then M^-1 = L^-T L^-1
+            for j in range(q):
+                for i in range(q):
+                    if i < j:
+                        Li[i * q + j] = 0.0
+                        continue
+                    s = 1.0 if i == j else 0.0
+                    for k in range(j, i):
+                        s -= L[i * q + k] * Li[k * q + j]
+                    Li[i * q + j] = s * rd[i]
             for i in range(q):
-                for j in range(q):
-                    Minv[i * q + j] = 1.0 if i == j else 0.0
-            chol_solve_cols(&Lf[g, 0, 0], Minv, q, q)
-            # w = W[:, p] - W[:, :p] beta  (= M^-1 Lam' e_g),  e = c - B beta
+                for j in range(i + 1):
+                    s = 0.0
+                    for k in range(i, q):
+                        s += Li[k * q + i] * Li[k * q + j]
+                    Minv[i * q + j] = s
+                    Minv[j * q + i] = s
+            # u = L^-T (V_c - V_B beta) = M^-1 Lam' e_g,  e = c - B beta
             for i in range(q):
-                s = W[g, i, p]
+                s = Vg[i * P1 + p]
                 for j in range(p):
-                    s -= W[g, i, j] * beta[j]
-                wtmp[i] = s
+                    s -= Vg[i * P1 + j] * beta[j]
+                e[i] = s
+            for i in range(q - 1, -1, -1):
+                s = e[i]
+                for k in range(i + 1, q):
+                    s -= L[k * q + i] * w[k]
+                w[i] = s * rd[i]
+            for i in range(q):
                 s = c[g, i]
                 for j in range(p):
                     s -= B[g, i, j] * beta[j]
                 e[i] = s
             for i in range(q):
-                for j in range(q):
-                    emS[i, j] += wtmp[i] * wtmp[j]
-                    emT[i, j] += Minv[i * q + j]
-                    if reml:
-                        # (M^-1 Lam' B_g) C^-1 (M^-1 Lam' B_g)': the uncertainty of beta
-                        s = 0.0
-                        for l in range(p):
-                            for k in range(p):
-                                s += W[g, i, l] * Ci[l, k] * W[g, j, k]
-                        emU[i, j] += s
-            for i in range(q):
-                # r_i = (e - A Lam w)_i
+                # r_i = (e - A Lam u)_i
                 s = e[i]
                 for k in range(q):
-                    s -= AL[i * q + k] * wtmp[k]
+                    s -= AL[i * q + k] * w[k]
                 for j in range(q):
-                    # d log|M| part: 2 (A Lam M^-1)_ij;  d r2 part: -2 r_i w_j
-                    gr2[i, j] -= 2.0 * s * wtmp[j]
+                    emS[i, j] += w[i] * w[j]
+                    emT[i, j] += Minv[i * q + j]
+                    # d log|M| part: 2 (A Lam M^-1)_ij;  d r2 part: -2 r_i u_j
+                    gr2[i, j] -= 2.0 * s * w[j]
                     for k in range(q):
                         grad[i, j] += 2.0 * AL[i * q + k] * Minv[k * q + j]
             if reml:
-                # T = (B_g - A_g Lam W_g) C^-1  (q x p), then grad -= 2 T W_g'
+                # W = M^-1 Lam' B_g = L^-T V_B;  WC = W C^-1
+                for j in range(p):
+                    for i in range(q - 1, -1, -1):
+                        s = Vg[i * P1 + j]
+                        for k in range(i + 1, q):
+                            s -= L[k * q + i] * W[k * p + j]
+                        W[i * p + j] = s * rd[i]
                 for i in range(q):
                     for l in range(p):
                         s = 0.0
                         for j in range(p):
-                            s += (B[g, i, j] - _alw(AL, W, g, i, j, q)) * Ci[j, l]
-                        T[i * p + l] = s
+                            s += W[i * p + j] * Ci[j, l]
+                        WC[i * p + l] = s
                 for i in range(q):
                     for j in range(q):
+                        # emU += W C^-1 W';  grad -= 2 (B - A Lam W) C^-1 W'
                         s = 0.0
                         for l in range(p):
-                            s += T[i * p + l] * W[g, j, l]
+                            s += W[i * p + l] * WC[j * p + l]
+                        emU[i, j] += s
+                        s = 0.0
+                        for l in range(p):
+                            s += (B[g, i, l] - _alw(AL, W, i, l, q, p)) * WC[j * p + l]
                         grad[i, j] -= 2.0 * s
-    free(LB); free(AL); free(wtmp); free(e); free(Minv); free(T)
+    free(AL); free(rd); free(e); free(w); free(Li); free(Minv); free(W); free(WC)
     gld = np.asarray(grad)
     gr2_arr = np.asarray(gr2)
     return (dev, gld + fac * gr2_arr, beta_arr, r2, logdetC, gld, gr2_arr, np.asarray(emS),
-            np.asarray(emT), np.asarray(emU))
+            np.asarray(emT), np.asarray(emU), Carr)
 
 
-cdef inline double _alw(const double* AL, double[:, :, ::1] W, Py_ssize_t g, Py_ssize_t i,
-                        Py_ssize_t j, Py_ssize_t q) noexcept nogil:
+cdef inline double _alw(const double* AL, const double* W, Py_ssize_t i, Py_ssize_t j,
+                        Py_ssize_t q, Py_ssize_t p) noexcept nogil:
+    """(A Lam W)_ij for row-major q x q ``AL`` and q x p ``W``."""
     cdef double s = 0.0
     cdef Py_ssize_t k
     for k in range(q):
-        s += AL[i * q + k] * W[g, k, j]
+        s += AL[i * q + k] * W[k * p + j]
     return s
 
 
@@ -262,3 +310,49 @@ def sparse_column_quadratic(const long[::1] indptr, const int[::1] indices,
                     s += S[indices[a], indices[b]] * data[b]
                 total += data[a] * s
     return total
+
+
+def grouped_cross_products(const long[::1] codes, Py_ssize_t G, const double[:, ::1] Z,
+                           const double[:, ::1] X, const double[::1] y):
+    """Per-group sufficient statistics of a one-term LMM in one pass over the rows.
+
+    Returns
+    -------
+    A : ndarray (G, q, q)
+        ``Z_g' Z_g``.
+    B : ndarray (G, q, p)
+        ``Z_g' X_g``.
+    c : ndarray (G, q)
+        ``Z_g' y_g``.
+    """
+    cdef Py_ssize_t n = Z.shape[0], q = Z.shape[1], p = X.shape[1], r, g, i, j
+    cdef double zi
+    cdef int bad = 0
+    if X.shape[0] != n or y.shape[0] != n or codes.shape[0] != n:
+        raise ValueError("grouped_cross_products: row counts differ")
+    Aarr = np.zeros((G, q, q))
+    Barr = np.zeros((G, q, p))
+    carr = np.zeros((G, q))
+    cdef double[:, :, ::1] A = Aarr
+    cdef double[:, :, ::1] B = Barr
+    cdef double[:, ::1] c = carr
+    with nogil:
+        for r in range(n):
+            g = codes[r]
+            if g < 0 or g >= G:
+                bad = 1
+                break
+            for i in range(q):
+                zi = Z[r, i]
+                for j in range(i + 1):
+                    A[g, i, j] += zi * Z[r, j]
+                for j in range(p):
+                    B[g, i, j] += zi * X[r, j]
+                c[g, i] += zi * y[r]
+        for g in range(G):
+            for i in range(q):
+                for j in range(i):
+                    A[g, j, i] = A[g, i, j]
+    if bad:
+        raise ValueError("grouped_cross_products: a group code is outside 0..G-1")
+    return Aarr, Barr, carr

@@ -152,8 +152,40 @@ def check_random_design(design):
                 f"noconstant")
 
 
-def check_response(design):
+def least_squares(X, y):
+    """Least-squares coefficients of ``y`` on ``X`` and the residual sum of squares.
+
+    From the p x p normal equations with one step of iterative refinement when ``X'X`` is
+    well conditioned and the fit is not (nearly) exact; otherwise from the QR-based
+    ``lstsq`` on the n x p matrix, whose accuracy the exact-fit check needs.
+
+    Returns
+    -------
+    beta : ndarray (p,)
+    rss : float
+    """
+    XtX = X.T @ X
+    if XtX.size and np.all(np.isfinite(XtX)) and np.linalg.cond(XtX) < 1e8:
+        beta = np.linalg.solve(XtX, X.T @ y)
+        r = y - X @ beta
+        beta = beta + np.linalg.solve(XtX, X.T @ r)
+        r = y - X @ beta
+        rss = float(r @ r)
+        if rss > 1e-8 * float(y @ y):
+            return beta, rss
+    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    r = y - X @ beta
+    return beta, float(r @ r)
+
+
+def check_response(design, fit=None):
     """Refuse a response that the fixed effects fit exactly (no residual variance).
+
+    Parameters
+    ----------
+    design : Design
+    fit : tuple, optional
+        ``least_squares(design.exog, design.endog)`` when already computed.
 
     Raises
     ------
@@ -161,8 +193,7 @@ def check_response(design):
         Naming the response: the likelihood is unbounded there.
     """
     X, y = design.exog, design.endog
-    beta = np.linalg.lstsq(X, y, rcond=None)[0]
-    rss = float(((y - X @ beta) ** 2).sum())
+    rss = (least_squares(X, y) if fit is None else fit)[1]
     if rss <= 1e-20 * max(float(y @ y), 1e-300):
         raise DataError(
             f"mixed: the response '{design.endog_names[0]}' is an exact linear function of "
@@ -236,7 +267,8 @@ class Mixed(MEModel):
                 "mixed: no random-effects equation; add one such as '|| id:' (Stata) or "
                 "'(1 | id)' (formula), or fit the linear regression with OLS")
         check_random_design(self.design)
-        check_response(self.design)
+        self._ols = least_squares(self.design.exog, self.design.endog)
+        check_response(self.design, self._ols)
         self.terms, self.level_covs = build_terms(self.design)
         check_terms_identified(self.terms, self.design.nobs)
         self.absolute = any(c.kind_label == "Fixed" for cov in self.level_covs
@@ -245,7 +277,8 @@ class Mixed(MEModel):
         if self.absolute:
             for t in self.terms:
                 t.cholesky = _RelativeFactor(t.cholesky, self._scale)
-        self.engine = LMMEngine(self.design.endog, self.design.exog, self.terms, reml=self.reml)
+        self.engine = LMMEngine(self.design.endog, self.design.exog, self.terms, reml=self.reml,
+                                center=self._ols[0])
         self.k_fe = self.design.exog.shape[1]
         yname = self.design.endog_names[0]
         names = list(self.design.exog_names)
@@ -653,7 +686,11 @@ class Mixed(MEModel):
                 if lo is not None and cand[i] < lo:
                     cand[i] = lo
             fc, gc = eng.deviance_and_grad(cand)
-            if not fc <= fbest:
+            # a step that only loses rounding noise in the deviance (a flat ridge, an
+            # optimum already resolved to ~1e-15) is still taken when it shrinks the gradient
+            flat = (fc <= fbest + 1e-13 * max(abs(fbest), 1.0)
+                    and np.linalg.norm(gc[idx]) < np.linalg.norm(g[idx]))
+            if not (fc <= fbest or flat):
                 break
             done = fbest - fc < 1e-12
             best, fbest, g = cand, fc, gc
@@ -813,10 +850,9 @@ class Mixed(MEModel):
 
     def _llf_linear(self):
         """(Restricted) log likelihood of the linear regression without random effects."""
-        X, y = self.design.exog, self.design.endog
+        X = self.design.exog
         n, p = X.shape
-        beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-        rss = float(((y - X @ beta) ** 2).sum())
+        rss = self._ols[1]
         if self.reml:
             d = n - p
             logdet = np.linalg.slogdet(X.T @ X)[1]
