@@ -24,14 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
-from scipy.linalg import lapack
 
 from statsmodels_me._integrate.lmm_kernels import (
     grouped_cross_products,
     one_term_deviance,
     solve_lower,
-    sparse_column_quadratic,
 )
+from statsmodels_me.models.lmm_crossed import CrossedScalarFactor
 
 
 @dataclass
@@ -136,10 +135,7 @@ class LMMEngine:
             if not self.scalar and r2 <= 600 and r2 * t1.size <= 2_000_000:
                 self.A21_dense = self.A21.toarray().reshape(r2, t1.n_groups, t1.q)
             if self.scalar:
-                A21 = self.A21.tocoo()
-                self._a21_row, self._a21_col, self._a21_val = A21.row, A21.col, A21.data
-                self._rest_owner = np.concatenate(
-                    [np.full(self.terms[k].size, j) for j, k in enumerate(self.rest)])
+                self._crossed = CrossedScalarFactor(self, Z2.T @ Z2)
 
     @property
     def analytic_gradient(self):
@@ -149,74 +145,14 @@ class LMMEngine:
     def _scalar_grad_parts(self, theta):
         """Crossed scalar random intercepts: d log|M| (+ d log|C| for REML) and d r2 / d theta.
 
-        With Lambda = diag(lambda_k on term k's effects) and M = I + Lambda A Lambda,
-        d log|M| / d lambda_k = (2 / lambda_k) sum_{j in k} (1 - (M^-1)_jj), the diagonal of
-        M^-1 coming from the blocked factor (L11^-2 (1 + |L22^-1 L21 e_j|^2) for the first
-        term, column norms of L22^-1 for the others); by the envelope theorem
-        d r2 / d lambda_k = -2 sum_{j in k} u_j (Z' (y - X beta - Z Lambda u))_j.
+        See :meth:`statsmodels_me.models.lmm_crossed.CrossedScalarFactor.grad_parts`.
 
         Returns
         -------
         f, dlogdet, dr2 : dict, ndarray (n_theta,), ndarray (n_theta,)
             ``dlogdet`` includes d log|R_X|^2 under REML.
         """
-        theta = np.asarray(theta, dtype=float)
-        lams = self._lambdas(theta)
-        f = self._factor_scalar(lams)
-        L11 = f["L11"][:, 0, 0]
-        # (L22 L22')^-1 from the factor (LAPACK potri fills the lower triangle)
-        P22, info = lapack.dpotri(f["L22"], lower=1)
-        if info != 0:
-            raise np.linalg.LinAlgError("potri failed")
-        P22 = np.tril(P22)
-        P22 = P22 + np.tril(P22, -1).T
-        diag2 = np.diag(P22).copy()
-        # sum over term 1 of (M^-1)_jj = sum 1/L11^2 + tr(S' P22 S), S = L21 L11^-1
-        S = sp.csc_matrix(f["L21"] @ sp.diags(1.0 / L11))
-        sum1 = float((1.0 / (L11 * L11)).sum()) + sparse_column_quadratic(
-            S.indptr.astype(np.int64), S.indices.astype(np.int32), S.data,
-            np.ascontiguousarray(P22))
-        u = self.conditional_modes(f)
-        b1 = lams[self.first][0, 0] * u[self.first][:, 0]
-        b2 = np.concatenate([lams[k][0, 0] * u[k][:, 0] for k in self.rest])
-        u2 = np.concatenate([u[k][:, 0] for k in self.rest])
-        beta = f["beta"]
-        zr1 = (self.Z1ty[:, 0] - self.Z1tX[:, 0, :] @ beta - self.A11[:, 0, 0] * b1
-               - self.A21.T @ b2)
-        zr2 = self.Z2ty - self.Z2tX @ beta - self.A21 @ b1 - self.A22 @ b2
-        dld = np.zeros(self.n_theta)
-        dr2 = np.zeros(self.n_theta)
-        parts = [(self.first, sum1, u[self.first][:, 0], zr1)]
-        pos = 0
-        for k in self.rest:
-            size = self.terms[k].size
-            parts.append((k, float(diag2[pos:pos + size].sum()), u2[pos:pos + size],
-                          zr2[pos:pos + size]))
-            pos += size
-        if self.reml:
-            # d log|C| / d lambda_k = -(2 / lambda_k) |T_k R_X^-T|_F^2 with
-            # T = M^-1 Lambda Z' X = L^-T R_ZX, since X' V^-1 Z Lambda = T'
-            T2 = _tri(f["L22"], f["RZX2"], transpose=True)
-            T1 = (f["RZX1"][:, 0, :] - np.asarray(f["L21"].T @ T2)) / L11[:, None]
-            Q = _tri(f["RX"], np.vstack([T1, T2]).T).T
-            qn = (Q * Q).sum(axis=1)
-            G1 = T1.shape[0]
-            qsum = {self.first: float(qn[:G1].sum())}
-            pos = G1
-            for k in self.rest:
-                qsum[k] = float(qn[pos:pos + self.terms[k].size].sum())
-                pos += self.terms[k].size
-        for k, dg, uk, zrk in parts:
-            tk = self.terms[k]
-            lam = lams[k][0, 0]
-            g_ld = 2.0 * (tk.size - dg) / lam if lam != 0.0 else 0.0
-            if self.reml and lam != 0.0:
-                g_ld -= 2.0 * qsum[k] / lam
-            g_r2 = -2.0 * float(uk @ zrk)
-            jac = self._lambda_jacobian(tk, theta[tk.theta_index])[0]   # d lambda / d theta
-            dld[tk.theta_index] += g_ld * jac
-            dr2[tk.theta_index] += g_r2 * jac
-        return f, dld, dr2
+        return self._crossed.grad_parts(theta)
 
     # -- deviance and gradient -------------------------------------------------------------
     def _lambda_jacobian(self, term, theta_k, h=1e-7):
@@ -277,28 +213,7 @@ class LMMEngine:
 
     def _factor_scalar(self, lams):
         """``factor`` when every term is a scalar random intercept (diagonal Lambda)."""
-        t1 = self.terms[self.first]
-        G = t1.n_groups
-        lam1 = lams[self.first][0, 0]
-        d2 = np.array([lams[k][0, 0] for k in self.rest])[self._rest_owner]
-        L11 = np.sqrt(1.0 + lam1 * lam1 * self.A11[:, 0, 0])
-        RZX1 = (lam1 * self.Z1tX[:, 0, :]) / L11[:, None]
-        ry1 = (lam1 * self.Z1ty[:, 0]) / L11
-        r2 = len(d2)
-        L21 = sp.csr_matrix((self._a21_val * d2[self._a21_row] * lam1 / L11[self._a21_col],
-                             (self._a21_row, self._a21_col)), shape=(r2, G))
-        M22 = self.A22 * np.outer(d2, d2)
-        M22[np.diag_indices(r2)] += 1.0
-        M22 -= (L21 @ L21.T).toarray()
-        L22 = np.linalg.cholesky(M22)
-        RZX2 = _tri(L22, d2[:, None] * self.Z2tX - L21 @ RZX1)
-        ry2 = _tri(L22, d2 * self.Z2ty - L21 @ ry1)
-        logdet = 2.0 * np.log(L11).sum() + 2.0 * np.log(np.diag(L22)).sum()
-        lam2 = sp.diags(d2).tocsr()
-        f = {"lams": lams, "L11": L11[:, None, None], "RZX1": RZX1[:, None, :],
-             "ry1": ry1[:, None], "L21": L21, "L22": L22, "RZX2": RZX2, "ry2": ry2,
-             "lam2": lam2}
-        return self._finish(f, logdet, np.vstack([RZX1, RZX2]), np.concatenate([ry1, ry2]))
+        return self._crossed.factor(lams)
 
     def _finish(self, f, logdet, RZX, ry):
         XtX = self.XtX - RZX.T @ RZX
