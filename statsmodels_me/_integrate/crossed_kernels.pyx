@@ -135,7 +135,7 @@ cdef class CrossedSystem:
     cdef int _factor(self) noexcept nogil:
         """Factor H at the weights ``self.w``; sets ``self.logdet`` (penalized part)."""
         cdef Py_ssize_t i, g, k
-        cdef int a, b, c, cc, r, q1 = self.q1, c2 = self.c2, m = self.m, info = 0
+        cdef int a, b, c, cc, r, rr, q1 = self.q1, c2 = self.c2, m = self.m, info = 0
         cdef int K = self.G * q1
         cdef double v, wi, ld = 0.0, one = 1.0, mone = -1.0
         cdef double* Lb = &self.Lb[0]
@@ -161,8 +161,13 @@ cdef class CrossedSystem:
                 v = wi * self.zl2[i, c]
                 for a in range(q1):
                     W[(g * q1 + a) * m + r] += v * self.z1[i, a]
-                for cc in range(c2):
-                    S[r * m + self.idx2[i, cc]] += v * self.zl2[i, cc]
+                # lower triangle only (dsyrk and dpotrf read it)
+                for cc in range(c + 1):
+                    rr = self.idx2[i, cc]
+                    if rr <= r:
+                        S[r * m + rr] += v * self.zl2[i, cc]
+                    else:
+                        S[rr * m + r] += v * self.zl2[i, cc]
         for g in range(self.G):
             for a in range(q1):
                 Lb[(g * q1 + a) * q1 + a] += 1.0
@@ -222,9 +227,14 @@ cdef class CrossedSystem:
 
     # -- public ------------------------------------------------------------------------------
     def mode(self, const double[::1] eta0, const double[::1] aux, double[::1] u1,
-             double[::1] u2, double tol=1e-10, int maxiter=100, double wmin=0.0):
+             double[::1] u2, double tol=1e-10, int maxiter=100, double wmin=0.0,
+             double step_tol=1e-6):
         """Maximize the penalized log likelihood over (u1, u2) by damped Newton steps from
         the given values (updated in place), then factor H at the mode with weights -l''.
+
+        Converged when the objective's change is below ``tol`` (relative) with steps below
+        1e-8, or after a full step shorter than ``step_tol`` (Newton's quadratic convergence
+        leaves an error of the order of its square).
 
         Returns
         -------
@@ -234,7 +244,7 @@ cdef class CrossedSystem:
             log|H| of the penalized part at the mode (nan when H is not positive definite).
         iterations : int
         """
-        cdef int naux = aux.shape[0], it = 0, ls, accepted, ok
+        cdef int naux = aux.shape[0], it = 0, ls, accepted, ok, done = 0, fresh = 0, clamped = 0
         cdef Py_ssize_t i, k
         cdef int K = self.G * self.q1, m = self.m
         cdef const double* ap = &aux[0] if naux > 0 else NULL
@@ -256,9 +266,15 @@ cdef class CrossedSystem:
                 self._predict(&eta0[0], p1, p2, &self.eta[0])
                 obj = self._evaluate(ap, naux, &self.eta[0], p1, p2, &self.d1[0], &self.d2[0])
             for it in range(1, maxiter + 1):
+                clamped = 0
                 for i in range(self.n):
-                    self.w[i] = -self.d2[i] if -self.d2[i] > wmin else wmin
-                if not self._factor():
+                    if -self.d2[i] > wmin:
+                        self.w[i] = -self.d2[i]
+                    else:
+                        self.w[i] = wmin
+                        clamped = 1
+                fresh = self._factor()
+                if done or not fresh:
                     break
                 self._crossprod(&self.d1[0], r1, r2)
                 for k in range(K):
@@ -282,6 +298,7 @@ cdef class CrossedSystem:
                     t *= 0.5
                 if not accepted:
                     break
+                fresh = 0
                 mx = 0.0
                 for k in range(K):
                     mx = max(mx, fabs(t * r1[k]))
@@ -295,13 +312,19 @@ cdef class CrossedSystem:
                     self.d2[i] = self.d2n[i]
                 dec = objn - obj
                 obj = objn
-                if fabs(dec) < tol * (1.0 + fabs(obj)) and mx < 1e-8:
-                    break
+                # a full Newton step this short leaves an error of its square (quadratic
+                # convergence): the next pass only factors H at the new point
+                if (fabs(dec) < tol * (1.0 + fabs(obj)) and mx < 1e-8) or \
+                        (t == 1.0 and mx < step_tol):
+                    done = 1
             ok = 0
             if isfinite(obj):
-                for i in range(self.n):
-                    self.w[i] = -self.d2[i]
-                ok = self._factor()
+                if fresh and not clamped:
+                    ok = 1
+                else:
+                    for i in range(self.n):
+                        self.w[i] = -self.d2[i]
+                    ok = self._factor()
         if not isfinite(obj):
             return -INFINITY, np.nan, it
         return obj, (self.logdet if ok else np.nan), it
@@ -309,16 +332,21 @@ cdef class CrossedSystem:
     def gradient(self, const double[::1] aux):
         """Pieces of the Laplace gradient at the last ``mode`` (whose factor must be in place).
 
+        With unpenalized dense columns (``npen < m``), the leverages and ``A`` refer to the
+        penalized part H_u of the system (whose log determinant the criterion uses) and ``s``
+        to the whole system, i.e. the joint mode's response.
+
         Returns
         -------
         d1, d2, d3 : ndarray (n,)
             l', l'' and l''' at the mode.
         h : ndarray (n,)
-            Leverages z_i' H^-1 z_i (z_i: observation i's row of Z Lambda).
+            Leverages z_i' H_u^-1 z_i (z_i: observation i's row of Z Lambda).
         A1, A2 : ndarray (n, q1), (n, c2)
-            H^-1 z_i at the observation's own first-term and dense positions.
+            H_u^-1 z_i at the observation's own first-term and dense positions (0 at
+            unpenalized columns).
         s1, s2 : ndarray (G * q1,), (m,)
-            s = H^-1 (Z Lambda)' (l''' h).
+            s = H^-1 (Z Lambda)' (l''' h) (with the unpenalized columns' rows).
         zs : ndarray (n,)
             Z Lambda s.
         gaux : ndarray (naux,)
@@ -327,7 +355,7 @@ cdef class CrossedSystem:
         if not self.factored:
             raise RuntimeError("gradient needs the factor of the last mode")
         cdef int naux = aux.shape[0], q1 = self.q1, c2 = self.c2, m = self.m
-        cdef int K = self.G * q1, info = 0, a, b, c, cc, r
+        cdef int K = self.G * q1, info = 0, a, b, c, cc, r, mp = self.npen
         cdef Py_ssize_t i, g, k
         cdef char up = b'U', no = b'N'
         cdef double one = 1.0, zero = 0.0, v, hv
@@ -351,21 +379,23 @@ cdef class CrossedSystem:
         cdef double* Si = &self.Sinv[0]
         cdef const double* ap = &aux[0] if naux > 0 else NULL
         with nogil:
-            if m > 0:
+            if mp > 0:
+                # the penalized block's factor is the leading block of the whole one
                 for k in range(m * m):
                     Si[k] = self.S[k]
-                dpotri(&up, &m, Si, &m, &info)
-                for a in range(m):
-                    for b in range(a + 1, m):
+                dpotri(&up, &mp, Si, &m, &info)
+                for a in range(mp):
+                    for b in range(a + 1, mp):
                         Si[a * m + b] = Si[b * m + a]
-                # R = W S^-1 (row-major K x m), i.e. column-major R' = S^-1 W'
-                dgemm(&no, &no, &m, &K, &m, &one, Si, &m, W, &m, &zero, Rm, &m)
+                # R = W S^-1 (row-major K x m, first mp columns), i.e. column-major
+                # R' = S^-1 W'
+                dgemm(&no, &no, &mp, &K, &mp, &one, Si, &m, W, &m, &zero, Rm, &m)
                 # D_g = R_g W_g'
                 for g in range(self.G):
                     for a in range(q1):
                         for b in range(q1):
                             v = 0.0
-                            for r in range(m):
+                            for r in range(mp):
                                 v += Rm[(g * q1 + a) * m + r] * W[(g * q1 + b) * m + r]
                             D[(g * q1 + a) * q1 + b] = v
             for i in range(self.n):
@@ -379,11 +409,13 @@ cdef class CrossedSystem:
                 # A1 = L_g^-T (x + D_g x - R_g zl2s_i)
                 for a in range(q1):
                     v = x[a]
-                    if m > 0:
+                    if mp > 0:
                         for b in range(q1):
                             v += D[(g * q1 + a) * q1 + b] * x[b]
                         for c in range(c2):
-                            v -= Rm[(g * q1 + a) * m + self.idx2[i, c]] * self.zl2[i, c]
+                            r = self.idx2[i, c]
+                            if r < mp:
+                                v -= Rm[(g * q1 + a) * m + r] * self.zl2[i, c]
                     A1[i, a] = v
                 for a in range(q1 - 1, -1, -1):
                     v = A1[i, a]
@@ -393,11 +425,14 @@ cdef class CrossedSystem:
                 # A2 at r: -R_g[:, r] . x + S^-1[r, :] zl2s_i
                 for cc in range(c2):
                     r = self.idx2[i, cc]
+                    if r >= mp:
+                        continue
                     v = 0.0
                     for a in range(q1):
                         v -= Rm[(g * q1 + a) * m + r] * x[a]
                     for c in range(c2):
-                        v += Si[r * m + self.idx2[i, c]] * self.zl2[i, c]
+                        if self.idx2[i, c] < mp:
+                            v += Si[r * m + self.idx2[i, c]] * self.zl2[i, c]
                     A2[i, cc] = v
                 hv = 0.0
                 for a in range(q1):

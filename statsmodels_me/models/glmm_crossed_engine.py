@@ -182,14 +182,18 @@ class CrossedLaplaceGLMM:
         c = d1 + 0.5 * (d3 * h + d2 * zs)
         g_beta = self.X.T @ c
         g_aux = gaux + self._constant(aux)[1]
-        g_lams = []
+        g_lams = self._lams_gradient(c, d1, d2, A1, A2, s1, s2)
+        return llf, g_beta, g_aux, g_lams
+
+    def _lams_gradient(self, c, d1, d2, A1, A2, s1, s2):
+        """d llf / d lams[k] from the kernel's pieces (formula in the module docstring)."""
+        out = []
         for k, t in enumerate(self.terms):
             U = self._term_u(k, self._u1, self._u2)[t.codes]
             Sk = self._term_u(k, s1, s2)[t.codes]
             A = A1 if k == self.first else A2[:, self._col2[k]:self._col2[k] + t.q]
-            inner = U * c[:, None] + d2[:, None] * A + 0.5 * d1[:, None] * Sk
-            g_lams.append(t.Z.T @ inner)
-        return llf, g_beta, g_aux, g_lams
+            out.append(t.Z.T @ (U * c[:, None] + d2[:, None] * A + 0.5 * d1[:, None] * Sk))
+        return out
 
     def loglike_and_grad(self, beta, aux, theta, h_theta=1e-7):
         """Laplace log likelihood and its gradient in (beta, aux, theta).
@@ -215,6 +219,25 @@ class CrossedLaplaceGLMM:
 
         Returns the criterion and the joint-mode beta; used for starting values only.
         """
+        theta = np.asarray(theta, float)
+        lams = [t.cholesky(theta[t.theta_index]) for t in self.terms]
+        return self.profiled_beta_gradient(aux, lams, beta0, gradient=False)[:2]
+
+    def profiled_beta_gradient(self, aux, lams, beta0, gradient=True):
+        """The nAGQ=0 criterion at term factors ``lams``, the joint-mode beta, and the
+        criterion's gradient in the factors' entries.
+
+        The criterion is max over (u, beta) of the penalized log likelihood minus
+        log|H_u| / 2 (H_u: the random effects' part of the system). Its gradient is the
+        formula of the module docstring with the mode's response taken over (u, beta)
+        jointly.
+
+        Returns
+        -------
+        crit : float
+        beta : ndarray (p,)
+        g_lams : list of ndarray or None
+        """
         aux = np.ascontiguousarray(aux if aux is not None else [], float)
         p = self.X.shape[1]
         if self._sys_beta is None:
@@ -224,14 +247,19 @@ class CrossedLaplaceGLMM:
             self._sys_beta = CrossedSystem(self._fam, self._link, self.y, self.t, t1.codes,
                                            idx, t1.n_groups, t1.q, self.m2 + p, self.m2)
             self._lams = None
-        self._set_theta(theta)
+        self._set_lams(lams)
         u1 = self._u1.copy()
         v2 = np.concatenate([self._u2, np.asarray(beta0, float)])
         obj, logdet, _ = self._sys_beta.mode(self.offset, aux, u1, v2, wmin=1e-12)
         if not (np.isfinite(obj) and np.isfinite(logdet)):
-            return -np.inf, np.asarray(beta0, float)
+            return -np.inf, np.asarray(beta0, float), None
         self._u1, self._u2 = u1, v2[:self.m2].copy()
-        return float(obj + self._constant(aux)[0] - 0.5 * logdet), v2[self.m2:].copy()
+        crit = float(obj + self._constant(aux)[0] - 0.5 * logdet)
+        if not gradient:
+            return crit, v2[self.m2:].copy(), None
+        d1, d2, d3, h, A1, A2, s1, s2, zs, _ = self._sys_beta.gradient(aux)
+        c = d1 + 0.5 * (d3 * h + d2 * zs)
+        return crit, v2[self.m2:].copy(), self._lams_gradient(c, d1, d2, A1, A2, s1, s2)
 
     def modes(self, beta, aux, theta=None, lams=None):
         """Conditional modes of the random effects b = Lambda u^, one (G, q) array per term."""

@@ -136,23 +136,59 @@ class CrossedMixin(MultilevelMixin):
         x, it = self._chord_newton(x0, H, free, bounds, log)
         return x, it
 
+    def _fit_fixed(self, log):
+        """The fixed-effects fit, computed once (the start and ``fit`` both need it)."""
+        if getattr(self, "_fixed_fit", None) is None:
+            lines = []
+            self._fixed_fit = (super()._fit_fixed(lines), lines)
+        (z, llf), lines = self._fixed_fit
+        log.extend(lines)
+        return z.copy(), llf
+
     def _joint_mode_start(self):
+        """Covariance parameters maximizing lme4's nAGQ=0 criterion (beta in the penalized
+        mode), by L-BFGS-B with the criterion's analytic gradient; beta from its joint
+        mode.
+
+        Standard deviations are optimized on the log scale: the criterion is even in them,
+        so zero is a stationary point where a bounded quasi-Newton search that lands there
+        would stop.
+        """
         z_fixed, _ = self._fit_fixed([])
         beta, aux = z_fixed[:self.k_fe], z_fixed[self.k_fe:]
-        core = self.engine.core
+        eng = self.engine
+        bounds = list(self.cov.theta_bounds())
+        pos = np.array([lo == 0.0 for lo, _ in bounds])
         state = {"beta": beta}
 
-        def crit(theta):
-            val, b = core.loglike_profiled_beta(aux, theta, state["beta"])
-            if np.isfinite(val):
-                state["beta"] = b
-                return -val
-            return np.inf
-        res = optimize.minimize(crit, self.cov.theta_start(), method="COBYQA",
-                                bounds=self.cov.theta_bounds(),
-                                options={"final_tr_radius": 1e-4, "maxiter": 2000})
-        crit(res.x)
-        return np.concatenate([state["beta"], aux, res.x])
+        def theta_of(phi):
+            theta = np.array(phi, float)
+            theta[pos] = np.exp(phi[pos])
+            return theta
+
+        def f(phi):
+            theta = theta_of(phi)
+            L = self.cov.cholesky(theta)
+            if not np.all(np.isfinite(L)):
+                return np.inf, np.zeros_like(phi)
+            crit, b, gl = eng.core.profiled_beta_gradient(aux, eng.slots.lams(L), state["beta"])
+            if not np.isfinite(crit):
+                return np.inf, np.zeros_like(phi)
+            state["beta"], state["phi"] = b, np.array(phi, float)
+            gL = np.zeros_like(L)
+            for k, idx in enumerate(eng.slots.slots):
+                gL[np.ix_(idx, idx)] = np.tril(gl[k])
+            g = gL.ravel() @ self._lambda_jacobian(theta)
+            g[pos] *= theta[pos]
+            return -crit, -g
+        phi0 = np.array(self.cov.theta_start(), float)
+        phi0[pos] = np.log(np.maximum(phi0[pos], 1e-3))
+        res = optimize.minimize(f, phi0, jac=True, method="L-BFGS-B",
+                                bounds=[(None, None) if p else b for p, b in zip(pos, bounds)],
+                                options={"ftol": 1e-12, "gtol": 1e-4, "maxiter": 200})
+        if not np.array_equal(res.x, state.get("phi")):
+            f(res.x)
+        return np.concatenate([state["beta"], aux, theta_of(res.x)])
 
 
 _CLASSES = {}

@@ -163,3 +163,21 @@ def test_profiled_beta_stage_matches_dense_joint_mode():
             - 0.5 * np.linalg.slogdet(Hu)[1])
     assert crit == pytest.approx(want, rel=1e-10)
     np.testing.assert_allclose(b, v[r:], rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("vector_first", [True, False])
+@pytest.mark.parametrize("family,link,aux", CASES[:3])
+def test_profiled_beta_gradient_matches_central_differences(family, link, aux, vector_first):
+    y, X, terms, lams, _ = _problem(family, vector_first)
+    eng = CrossedLaplaceGLMM(y, X, terms, family, link)
+    crit, beta, gl = eng.profiled_beta_gradient(aux, lams, np.zeros(3))
+    h = 1e-5
+    for k, lam in enumerate(lams):
+        for a, b in zip(*np.tril_indices(lam.shape[0])):
+            vals = []
+            for d in (h, -h):
+                trial = [m.copy() for m in lams]
+                trial[k][a, b] += d
+                vals.append(eng.profiled_beta_gradient(aux, trial, beta, gradient=False)[0])
+            assert gl[k][a, b] == pytest.approx((vals[0] - vals[1]) / (2 * h), rel=1e-6,
+                                                abs=1e-6)
