@@ -340,3 +340,19 @@ cdef inline void laplace_aux_gradient(int fam, int link, double y, double t, dou
         fam_eval(fam, link, y, t, eta, auxp, naux, &d1m, &d2m)
         auxp[m] = save
         out[m] += (0.5 * h * (d2p - d2m) + 0.5 * aw * (d1p - d1m)) / (2 * step)
+
+
+cdef inline bint fam_canonical(int fam, int link) noexcept nogil:
+    """True for the canonical bernoulli/binomial logit and poisson log models, whose log f is
+    concave in eta and whose third derivative follows from the first two (``fam_d3_from``)."""
+    return ((fam == 1 or fam == 2) and link == 2) or (fam == 3 and link == 1)
+
+
+cdef inline double fam_d3_from(int fam, double y, double t, double d1, double d2) noexcept nogil:
+    """Third eta-derivative of a canonical model (``fam_canonical``) from its first two, with
+    no exp: logit mu = (y - l') / t and l''' = l'' (1 - 2 mu); poisson log l''' = l''."""
+    if fam == 3:
+        return d2
+    if t <= 0:
+        return 0.0
+    return d2 * (1.0 - 2.0 * (y - d1) / t)
