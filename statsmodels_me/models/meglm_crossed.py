@@ -50,6 +50,33 @@ class _TermSlots:
         return [L[np.ix_(idx, idx)] for idx in self.slots]
 
 
+class _Levels(LevelsCovariance):
+    """The levels' structures side by side, with the block-diagonal factor and its theta
+    Jacobian assembled block by block (called at every likelihood evaluation)."""
+
+    def __init__(self, structures):
+        super().__init__(structures)
+        qs = np.cumsum([0] + [st.q for st in self.structures])
+        self._q = [slice(qs[k], qs[k + 1]) for k in range(len(self.structures))]
+
+    def cholesky(self, theta):
+        L = np.zeros((self.q, self.q))
+        for st, t, sq in zip(self.structures, self._parts(theta), self._q):
+            L[sq, sq] = st.cholesky(t)
+        return L
+
+    def jacobian(self, theta, h=1e-7):
+        """d vec(L) / d theta by central differences of each structure's factor."""
+        J = np.zeros((self.q, self.q, self.n_theta))
+        for st, t, sq, sl in zip(self.structures, self._parts(theta), self._q, self._t):
+            for j in range(len(t)):
+                tp, tm = t.copy(), t.copy()
+                tp[j] += h
+                tm[j] -= h
+                J[sq, sq, sl.start + j] = (st.cholesky(tp) - st.cholesky(tm)) / (2 * h)
+        return J.reshape(self.q * self.q, self.n_theta)
+
+
 class CrossedEngine:
     """:class:`CrossedLaplaceGLMM` behind the interface MEGLM drives (``loglike(beta, aux, L)``
     and ``loglike_and_grad`` returning the gradient in the entries of the full factor L)."""
@@ -85,7 +112,7 @@ class CrossedMixin(MultilevelMixin):
         self.levels = list(design.levels)
         self.level = self.levels[-1]
         self.level_covs = [make_level_covariance(lev) for lev in self.levels]
-        self.cov = LevelsCovariance(self.level_covs)
+        self.cov = _Levels(self.level_covs)
 
     def _integration(self, opts):
         method = str(opts.get("intmethod") or "laplace").lower()
@@ -116,11 +143,13 @@ class CrossedMixin(MultilevelMixin):
             start_params = self._joint_mode_start()
         return super().fit(start_params=start_params, maxiter=maxiter, disp=disp, **kwargs)
 
-    def _hessian_internal(self, x, free, **kwargs):
-        """Differences of the gradient (analytic in beta): about half the likelihood
-        evaluations of second differences of the likelihood."""
+    def _lambda_jacobian(self, theta, h=1e-7):
+        return self.cov.jacobian(np.asarray(theta, float), h)
+
+    def _hessian_internal(self, x, free, forward=False, **kwargs):
+        """Central (or forward) differences of the analytic gradient."""
         from statsmodels_me.models.meglm import MEGLM
-        return MEGLM._hessian_internal(self, x, free)
+        return MEGLM._hessian_internal(self, x, free, forward=forward)
 
     def _optimize(self, x0, bounds, log, maxiter, warn=True):
         """Newton steps with the Hessian at the start (chord method).
@@ -130,7 +159,8 @@ class CrossedMixin(MultilevelMixin):
         scales, variance parameters).
         """
         free = self._free(x0, bounds)
-        H = self._hessian_internal(x0, free)
+        # only the steps use this Hessian: forward differences (half the gradients) suffice
+        H = self._hessian_internal(x0, free, forward=True)
         if not np.all(np.isfinite(H)) or np.any(np.linalg.eigvalsh(H) >= 0):
             return super()._optimize(x0, bounds, log, maxiter, warn)
         x, it = self._chord_newton(x0, H, free, bounds, log)
