@@ -135,7 +135,7 @@ class LMMEngine:
             if not self.scalar and r2 <= 600 and r2 * t1.size <= 2_000_000:
                 self.A21_dense = self.A21.toarray().reshape(r2, t1.n_groups, t1.q)
             if self.scalar:
-                self._crossed = CrossedScalarFactor(self, Z2.T @ Z2)
+                self._crossed = CrossedScalarFactor(self, Z2.T @ Z2, y, X)
 
     @property
     def analytic_gradient(self):
@@ -278,17 +278,72 @@ class LMMEngine:
         return self._finish(f, logdet, RZX, ry)
 
     def _one_term(self, theta, want_grad=False):
+        """The kernel's outputs at ``theta`` (see ``one_term_deviance``), beta uncentred.
+
+        The last evaluation is kept: the optimizer, the polish and the results ask again
+        for the point they last evaluated (keyed by Lambda, which also carries the residual
+        variance of models on the absolute scale).
+        """
         t1 = self.terms[self.first]
         lam = np.ascontiguousarray(t1.cholesky(np.asarray(theta, float)[t1.theta_index]))
         if not np.all(np.isfinite(lam)):
             # a linear structure (pattern) outside the positive semidefinite cone
             return np.inf, None, None, np.nan, np.nan, None, None, None, None, None, None
+        key = lam.tobytes()
+        last = getattr(self, "_last_eval", None)
+        if last is not None and last[0] == key and (last[1] or not want_grad):
+            return last[2]
         b0, yty, Xty, Zty = self._centered
         out = one_term_deviance(self.A11, self.Z1tX, Zty, lam, self.XtX, Xty, yty, self.n,
                                 self.reml, want_grad)
-        if out[2] is None:
-            return out
-        return out[:2] + (out[2] + b0,) + out[3:]
+        if out[2] is not None:
+            out = out[:2] + (out[2] + b0,) + out[3:]
+        self._last_eval = (key, want_grad, out)
+        return out
+
+    def grad_parts(self, theta):
+        """Deviance, r2 and the gradients of its two parts, for analytic-gradient models.
+
+        The deviance is ``logdet + m (1 + log(2 pi r2 / m))`` (``logdet`` includes log|C|
+        under REML, m = n or n - p), so its gradient is ``dlogdet + (m / r2) dr2`` and the
+        log likelihood at (theta, s2) has gradient ``-(dlogdet + dr2 / s2) / 2`` in theta.
+
+        Returns
+        -------
+        (dev, r2, dlogdet, dr2) or None
+            ``None`` for models without an analytic gradient, or where the factorization
+            fails.
+        """
+        theta = np.asarray(theta, dtype=float)
+        if not self.rest:
+            out = self._one_term(theta, want_grad=True)
+            if not np.isfinite(out[0]):
+                return None
+            t1 = self.terms[self.first]
+            J = self._lambda_jacobian(t1, theta[t1.theta_index])
+            dld = np.zeros(self.n_theta)
+            dr2 = np.zeros(self.n_theta)
+            dld[t1.theta_index] = out[5].ravel() @ J
+            dr2[t1.theta_index] = out[6].ravel() @ J
+            return out[0], out[3], dld, dr2
+        if not self.analytic_gradient:
+            return None
+        try:
+            f, dld, dr2 = self._scalar_grad_parts(theta)
+        except np.linalg.LinAlgError:
+            return None
+        dev = self._deviance_from(f)
+        return (dev, f["r2"], dld, dr2) if np.isfinite(dev) else None
+
+    def gls_summary(self, theta):
+        """One-term models: (deviance, beta, r2, C) at ``theta`` from the kernel, where
+        ``s2 C^-1`` is the covariance of the GLS beta; ``None`` for other models."""
+        if self.rest:
+            return None
+        out = self._one_term(theta)
+        if not np.isfinite(out[0]):
+            return None
+        return out[0], out[2], out[3], out[10]
 
     def loglike_s2_and_grad(self, theta, s2):
         """Log likelihood at (theta, s2) with beta profiled, and its analytic gradient.

@@ -610,7 +610,7 @@ class Mixed(MEModel):
         # report an exact zero rather than 1e-70 with a meaningless standard error
         snapped = theta.copy()
         snapped[np.abs(snapped) <= 1e-6] = 0.0
-        if eng.deviance(snapped) <= eng.deviance(theta) + 1e-9:
+        if (snapped != theta).any() and eng.deviance(snapped) <= eng.deviance(theta) + 1e-9:
             theta = snapped
         return theta, not _hit_limit(res)
 
@@ -669,12 +669,14 @@ class Mixed(MEModel):
         if not free.any():
             return theta
         best = theta.copy()
-        fbest, g = eng.deviance_and_grad(best)
         idx = np.flatnonzero(free)
         # one Hessian serves every step: near the optimum it barely changes
-        H = (self._grad_hessian(best, idx) if eng.analytic_gradient
-             else self._dev_hessian(best, idx))
+        H = self._parts_hessian(best, idx) if eng.analytic_gradient else None
+        if H is None:
+            H = (self._grad_hessian(best, idx) if eng.analytic_gradient
+                 else self._dev_hessian(best, idx))
         H = 0.5 * (H + H.T)
+        fbest, g = eng.deviance_and_grad(best)
         for _ in range(3):
             try:
                 step = np.linalg.solve(H, g[idx])
@@ -686,17 +688,63 @@ class Mixed(MEModel):
                 if lo is not None and cand[i] < lo:
                     cand[i] = lo
             fc, gc = eng.deviance_and_grad(cand)
-            # a step that only loses rounding noise in the deviance (a flat ridge, an
-            # optimum already resolved to ~1e-15) is still taken when it shrinks the gradient
-            flat = (fc <= fbest + 1e-13 * max(abs(fbest), 1.0)
-                    and np.linalg.norm(gc[idx]) < np.linalg.norm(g[idx]))
-            if not (fc <= fbest or flat):
+            # within the deviance's rounding noise (an optimum already resolved to ~1e-15,
+            # a flat ridge) the gradient decides: the step must shrink it
+            noise = 1e-13 * max(abs(fbest), 1.0)
+            if not (fc < fbest - noise or (fc <= fbest + noise and
+                                           np.linalg.norm(gc[idx]) < np.linalg.norm(g[idx]))):
                 break
             done = fbest - fc < 1e-12
             best, fbest, g = cand, fc, gc
             if done:
                 break
         return best
+
+    def _hessian_steps(self, theta, idx):
+        """Difference steps for theta[idx]: 1e-5 of each parameter's scale (floored at a
+        tenth of the largest |theta|)."""
+        floor = 0.1 * np.abs(theta).max() if len(theta) else 1.0
+        return 1e-5 * np.maximum(np.abs(theta[idx]), floor if floor > 0 else 1.0)
+
+    def _second_parts(self, theta, idx):
+        """Hessians in theta[idx] of the deviance's two parts, log det and r2, by central
+        differences of their analytic gradients (``engine.grad_parts``).
+
+        Both the Newton polish (the deviance's Hessian) and the observed information of
+        (theta, s2) are exact functions of these two matrices and of first derivatives,
+        so one set of differences serves both. The result is kept on the model for
+        :meth:`_cov_display`. Returns ``(Hld, Hr2)`` or ``None``.
+        """
+        eng = self.engine
+        k = len(idx)
+        Hld, Hr2 = np.empty((k, k)), np.empty((k, k))
+        for a, (i, h) in enumerate(zip(idx, self._hessian_steps(theta, idx))):
+            tp, tm = theta.copy(), theta.copy()
+            tp[i] += h
+            tm[i] -= h
+            pp, pm = eng.grad_parts(tp), eng.grad_parts(tm)
+            if pp is None or pm is None:
+                return None
+            Hld[:, a] = (pp[2][idx] - pm[2][idx]) / (2 * h)
+            Hr2[:, a] = (pp[3][idx] - pm[3][idx]) / (2 * h)
+        out = (0.5 * (Hld + Hld.T), 0.5 * (Hr2 + Hr2.T))
+        self._parts_at = (theta.copy(), tuple(int(i) for i in idx), out)
+        return out
+
+    def _parts_hessian(self, theta, idx):
+        """Hessian of the deviance in theta[idx] from :meth:`_second_parts`:
+        D = logdet + m log r2 + const, so
+        D'' = logdet'' + (m / r2) r2'' - (m / r2^2) r2' r2'."""
+        eng = self.engine
+        at = eng.grad_parts(theta)
+        parts = self._second_parts(theta, idx) if at is not None else None
+        if parts is None:
+            return None
+        _, r2, _, dr2 = at
+        m = eng.n - eng.p if eng.reml else eng.n
+        Hld, Hr2 = parts
+        d = dr2[idx]
+        return Hld + (m / r2) * Hr2 - (m / r2 ** 2) * np.outer(d, d)
 
     def _dev_hessian(self, theta, idx):
         """Hessian of the deviance in theta[idx] from second differences (several terms)."""
@@ -724,12 +772,21 @@ class Mixed(MEModel):
 
     def _results(self, theta, converged, iterations, log):
         eng = self.engine
-        f = eng.factor(theta)
-        if self.absolute:
-            f["s2"] = self._scale["s2"]
-        s2 = eng.sigma2(f)
-        beta = f["beta"]
-        cov_beta = eng.cov_beta(f)
+        summary = None if self.absolute else eng.gls_summary(theta)
+        if summary is not None:
+            # one term: the kernel's outputs; the blocked factor that postestimation needs
+            # is built on first use (MixedResults._factor)
+            dev, beta, r2, C = summary
+            f = None
+            s2 = r2 / (eng.n - eng.p if eng.reml else eng.n)
+            cov_beta = s2 * np.linalg.inv(C)
+        else:
+            f = eng.factor(theta)
+            if self.absolute:
+                f["s2"] = self._scale["s2"]
+            s2 = eng.sigma2(f)
+            beta = f["beta"]
+            cov_beta = eng.cov_beta(f)
         y = self.design.endog
         if s2 <= 1e-10 * max(float(np.var(y)), 1e-300):
             warnings.warn("mixed: the residual variance is estimated at zero (the random "
@@ -745,13 +802,16 @@ class Mixed(MEModel):
         cov = np.zeros((k, k))
         cov[:self.k_fe, :self.k_fe] = cov_beta
         cov[self.k_fe:, self.k_fe:] = cov_disp
-        llf = (eng.loglike_profile_s2(theta, s2) if self.absolute
-               else -0.5 * eng._deviance_from(f))
+        if self.absolute:
+            llf = eng.loglike_profile_s2(theta, s2)
+        else:
+            llf = -0.5 * (dev if f is None else eng._deviance_from(f))
         info = self._fit_info(theta, params, cov, llf, converged, iterations, log)
         from statsmodels_me.results.mixed_results import MixedResults, MixedResultsWrapper
         res = MixedResults(self, params, cov, info)
         res._theta = theta
-        res._factor = f
+        if f is not None:
+            res._factor = f
         return MixedResultsWrapper(res)
 
     def _cov_display(self, theta, s2):
@@ -779,18 +839,8 @@ class Mixed(MEModel):
             x = x0.copy()
             x[keep] = sub
             return nll(x)
-        if not self.absolute and eng.loglike_s2_and_grad(x0[:-1], x0[-1]) is not None:
-            H = np.empty((len(keep), len(keep)))
-            for a, i in enumerate(keep):
-                h = 1e-5 * max(abs(x0[i]), floor if floor > 0 else 1.0)
-                xp, xm = x0.copy(), x0.copy()
-                xp[i] += h
-                xm[i] -= h
-                gp = eng.loglike_s2_and_grad(xp[:-1], xp[-1])[1]
-                gm = eng.loglike_s2_and_grad(xm[:-1], xm[-1])[1]
-                H[:, a] = -(gp - gm)[keep] / (2 * h)
-            H = 0.5 * (H + H.T)
-        else:
+        H = None if self.absolute else self._parts_information(theta, s2, keep)
+        if H is None:
             H = approx_hess3(xk, nll_sub, epsilon=steps)
             if self.absolute:
                 self._scale["s2"] = s2
@@ -817,6 +867,40 @@ class Mixed(MEModel):
                           BoundaryWarning, stacklevel=3)
         J = self._display_jacobian(theta, s2)
         return J @ cov_t @ J.T
+
+    def _parts_information(self, theta, s2, keep):
+        """Observed information of (theta[keep], s2) for analytic-gradient models.
+
+        With l = -(m log(2 pi s2) + logdet + r2 / s2) / 2 (beta profiled),
+        -l_tt = (logdet'' + r2'' / s2) / 2, -l_ts = -r2' / (2 s2^2) and
+        -l_ss = r2 / s2^3 - m / (2 s2^2); the two second-derivative matrices come from
+        :meth:`_second_parts`, reused from the Newton polish when it ended within 1e-7
+        (relative) of ``theta``. ``None`` for other models.
+        """
+        eng = self.engine
+        at = eng.grad_parts(theta)
+        if at is None:
+            return None
+        _, r2, _, dr2 = at
+        idx = np.array([i for i in keep if i < eng.n_theta], dtype=int)
+        parts = None
+        cached = getattr(self, "_parts_at", None)
+        if cached is not None and cached[1] == tuple(int(i) for i in idx):
+            scale = max(float(np.abs(theta).max()) if len(theta) else 0.0, 1e-300)
+            if np.abs(theta - cached[0]).max() <= 1e-7 * scale:
+                parts = cached[2]
+        if parts is None:
+            parts = self._second_parts(theta, idx)
+            if parts is None:
+                return None
+        Hld, Hr2 = parts
+        m = eng.n - eng.p if eng.reml else eng.n
+        k = len(idx)
+        info = np.empty((k + 1, k + 1))
+        info[:k, :k] = 0.5 * (Hld + Hr2 / s2)
+        info[:k, k] = info[k, :k] = -0.5 * dr2[idx] / s2 ** 2
+        info[k, k] = r2 / s2 ** 3 - 0.5 * m / s2 ** 2
+        return info
 
     def _fit_info(self, theta, params, cov, llf, converged, iterations, log):
         eng = self.engine

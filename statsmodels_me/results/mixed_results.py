@@ -17,6 +17,18 @@ class MixedResults(RandomEffectsPostestimation, MEResults):
     ``estat_*`` methods.
     """
 
+    @property
+    def _factor(self):
+        """The engine's blocked factorization at the estimates (built on first use)."""
+        f = self.__dict__.get("_factor_value")
+        if f is None:
+            f = self.__dict__["_factor_value"] = self.model.engine.factor(self._theta)
+        return f
+
+    @_factor.setter
+    def _factor(self, f):
+        self.__dict__["_factor_value"] = f
+
     def predict(self, statistic="xb"):
         """Stata's ``predict`` after ``mixed``; see :func:`~.mixed_predict.predict`."""
         return mixed_predict.predict(self, statistic)
