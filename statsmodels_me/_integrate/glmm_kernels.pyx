@@ -27,7 +27,7 @@ point when ``warm``; clusters are independent, so ``prange`` over clusters (``se
 gives results identical to the serial loop.
 """
 from cython.parallel cimport prange
-from libc.math cimport INFINITY, exp, fabs, log, sqrt
+from libc.math cimport INFINITY, exp, fabs, log, log1p, sqrt
 from libc.stdlib cimport free, malloc
 
 from statsmodels_me._integrate.family_math cimport (
@@ -135,6 +135,117 @@ cdef double _eval_u(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, dou
     return val
 
 
+cdef void _eval_canon(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, double* grad,
+                      double* H, double* D) noexcept nogil:
+    """Gradient and curvature H of g(u) for the canonical models without g itself (no log):
+    D receives (l'_i, l''_i) in its first 2 n_j entries and (eta_i, exp(-|eta_i|)) in the
+    next 2 n_j, from which ``_value_canon`` gets g when it is needed."""
+    cdef int q = P.q, a, b
+    cdef Py_ssize_t i, k, nj = e - s
+    cdef double* E = D + 2 * nj
+    cdef int logit = P.fam != 3
+    cdef double eta, d1, d2, a1, mu, w, g0, g1, h00, h10, h11
+    cdef const double* ai
+    if q == 2:
+        g0 = -u[0]
+        g1 = -u[1]
+        h00 = 1.0
+        h10 = 0.0
+        h11 = 1.0
+        for i in range(s, e):
+            ai = P.A + 2 * i
+            eta = P.eta0[i] + ai[0] * u[0] + ai[1] * u[1]
+            if logit:
+                if eta >= 0:
+                    a1 = exp(-eta)
+                    mu = 1.0 / (1.0 + a1)
+                else:
+                    a1 = exp(eta)
+                    mu = a1 / (1.0 + a1)
+                d1 = P.y[i] - P.t[i] * mu
+                d2 = -P.t[i] * mu * (1.0 - mu)
+            else:
+                a1 = 0.0
+                d2 = -exp(eta)
+                d1 = P.y[i] + d2
+            k = i - s
+            D[2 * k] = d1
+            D[2 * k + 1] = d2
+            E[2 * k] = eta
+            E[2 * k + 1] = a1
+            g0 += d1 * ai[0]
+            g1 += d1 * ai[1]
+            w = -d2
+            h00 += w * ai[0] * ai[0]
+            h10 += w * ai[1] * ai[0]
+            h11 += w * ai[1] * ai[1]
+        grad[0] = g0
+        grad[1] = g1
+        H[0] = h00
+        H[1] = h10
+        H[2] = h10
+        H[3] = h11
+        return
+    for a in range(q):
+        grad[a] = -u[a]
+        for b in range(q):
+            H[a * q + b] = 1.0 if a == b else 0.0
+    for i in range(s, e):
+        ai = P.A + i * q
+        eta = P.eta0[i]
+        for a in range(q):
+            eta += ai[a] * u[a]
+        if logit:
+            if eta >= 0:
+                a1 = exp(-eta)
+                mu = 1.0 / (1.0 + a1)
+            else:
+                a1 = exp(eta)
+                mu = a1 / (1.0 + a1)
+            d1 = P.y[i] - P.t[i] * mu
+            d2 = -P.t[i] * mu * (1.0 - mu)
+        else:
+            a1 = 0.0
+            d2 = -exp(eta)
+            d1 = P.y[i] + d2
+        k = i - s
+        D[2 * k] = d1
+        D[2 * k + 1] = d2
+        E[2 * k] = eta
+        E[2 * k + 1] = a1
+        w = -d2
+        for a in range(q):
+            grad[a] += d1 * ai[a]
+            for b in range(a + 1):
+                H[a * q + b] += w * ai[a] * ai[b]
+    for a in range(q):
+        for b in range(a + 1, q):
+            H[a * q + b] = H[b * q + a]
+
+
+cdef double _value_canon(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u,
+                         const double* D) noexcept nogil:
+    """g(u) = sum_i l_i - |u|^2 / 2 from what ``_eval_canon`` stored at u (the same
+    operations as ``fam_eval``: logit l = y eta - t (max(eta, 0) + log1p(exp(-|eta|))),
+    poisson log l = y eta - exp(eta) = y eta + l'')."""
+    cdef int q = P.q, a
+    cdef Py_ssize_t i, k, nj = e - s
+    cdef const double* E = D + 2 * nj
+    cdef double val = 0.0, eta
+    for a in range(q):
+        val -= 0.5 * u[a] * u[a]
+    for i in range(s, e):
+        k = i - s
+        eta = E[2 * k]
+        if P.fam == 3:
+            val += P.y[i] * eta + D[2 * k + 1]
+        elif eta >= 0:
+            val += P.y[i] * eta - P.t[i] * (eta + log1p(E[2 * k + 1]))
+        else:
+            val += P.y[i] * eta - P.t[i] * log1p(E[2 * k + 1])
+    return val
+
+
 cdef double _taylor_finish(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* step,
                            double obj, const double* grad, const double* H, double* D,
                            double* Hn) noexcept nogil:
@@ -177,12 +288,15 @@ cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double
     """Newton with step halving for the mode of g(u); u holds the start and returns the mode,
     R the lower Cholesky factor of the curvature H at the mode.  Returns g(u^).  Steps use the
     exact curvature where it is positive definite (quadratic convergence) and the clipped one
-    elsewhere.  D (room for 2 n_j doubles) receives (l'_i, l''_i) at the mode when
-    ``want_store``; for the canonical models (concave: H is its own clipped version) it is
-    filled at every iterate and the last, tiny, Newton step is applied by ``_taylor_finish``
-    instead of a new evaluation."""
-    cdef int q = P.q, a, it, half, accepted, exact
-    cdef int taylor = fam_canonical(P.fam, P.link)
+    elsewhere.  D (room for 4 n_j doubles) receives (l'_i, l''_i) at the mode when
+    ``want_store``.
+
+    The canonical models (concave: H >= I) take the steps without evaluating g: a step is
+    accepted when it decreases |grad g|^2 enough (the Newton direction is a descent direction
+    of |grad g|^2, and since H >= I, |step| <= |grad g|); g is computed once, at the last
+    iterate, and the last (< 1e-6) step is applied by ``_taylor_finish``."""
+    cdef int q = P.q, a, it, half, accepted
+    cdef int canon = fam_canonical(P.fam, P.link)
     cdef double* grad = ws
     cdef double* H = ws + q
     cdef double* step = ws + q + q * q
@@ -191,18 +305,20 @@ cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double
     cdef double* Hn = gradn + q
     cdef double* Hc = Hn + q * q
     cdef double* Hcn = Hc + q * q
-    cdef double* keep = D if taylor else NULL
-    cdef double obj, objn, lam, smax
-    obj = _eval_u(P, s, e, u, grad, H, NULL if taylor else Hc, keep)
+    cdef double obj = 0.0, objn, lam, smax, merit, meritn
+    if canon:
+        _eval_canon(P, s, e, u, grad, H, D)
+    else:
+        obj = _eval_u(P, s, e, u, grad, H, Hc, NULL)
     ok[0] = 1
     for it in range(200):
         for a in range(q * q):
             R[a] = H[a]
-        exact = _chol(R, q)
-        if not exact:
-            if taylor:
+        if not _chol(R, q):
+            if canon:
+                # H >= I in exact arithmetic: only overflowed weights get here
                 ok[0] = 0
-                return obj
+                return _value_canon(P, s, e, u, D)
             for a in range(q * q):
                 R[a] = Hc[a]
             if not _chol(R, q):
@@ -217,9 +333,11 @@ cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double
                 smax = fabs(step[a])
         if smax < 1e-6:
             # quadratic convergence: after this step the error is O(smax^2)
+            if canon:
+                obj = _value_canon(P, s, e, u, D)
             for a in range(q):
                 u[a] += step[a]
-            if taylor:
+            if canon:
                 objn = _taylor_finish(P, s, e, step, obj, grad, H, D, Hn)
                 for a in range(q * q):
                     R[a] = Hn[a]
@@ -228,13 +346,25 @@ cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double
             break
         lam = 1.0
         accepted = 0
+        merit = 0.0
+        for a in range(q):
+            merit += grad[a] * grad[a]
         for half in range(60):
             for a in range(q):
                 un[a] = u[a] + lam * step[a]
-            objn = _eval_u(P, s, e, un, gradn, Hn, NULL if taylor else Hcn, keep)
-            if objn >= obj - 1e-13 * (1.0 + fabs(obj)):
-                accepted = 1
-                break
+            if canon:
+                _eval_canon(P, s, e, un, gradn, Hn, D)
+                meritn = 0.0
+                for a in range(q):
+                    meritn += gradn[a] * gradn[a]
+                if meritn <= (1.0 - 1e-4 * lam) * merit:
+                    accepted = 1
+                    break
+            else:
+                objn = _eval_u(P, s, e, un, gradn, Hn, Hcn, NULL)
+                if objn >= obj - 1e-13 * (1.0 + fabs(obj)):
+                    accepted = 1
+                    break
             lam *= 0.5
         if not accepted:
             break
@@ -246,7 +376,7 @@ cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double
             Hc[a] = Hcn[a]
         obj = objn
     # curvature at the mode without clipping; fall back to the clipped one if not PD
-    objn = _eval_u(P, s, e, u, gradn, Hn, Hcn, D if (want_store or taylor) else NULL)
+    objn = _eval_u(P, s, e, u, gradn, Hn, Hcn, D if want_store else NULL)
     for a in range(q * q):
         R[a] = Hn[a]
     if not _chol(R, q):
