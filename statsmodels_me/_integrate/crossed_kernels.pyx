@@ -42,31 +42,48 @@ cdef class CrossedSystem:
     codes : ndarray of int32 (n,)
         Group of the first term for every observation.
     idx2 : ndarray of int32 (n, c2)
-        Positions of every observation's dense columns.
+        Positions of every observation's dense columns, increasing along each row.
     G, q1, m, npen : int
         Groups and size of the first term; dense dimension and its penalized leading part.
+    nfix : int
+        Trailing dense columns that every observation has, at positions m - nfix .. m - 1
+        (the fixed effects of the nAGQ=0 stage): their block is one matrix product.
 
     Notes
     -----
     ``set_values`` supplies ``z1`` (n, q1) and ``zl2`` (n, c2) for the current Lambda.
     ``mode`` leaves the factor of H at the mode (weights -l'') in place for ``gradient``.
     """
-    cdef int fam, link, n, G, q1, c2, m, npen, factored
+    cdef int fam, link, n, G, q1, c2, m, npen, factored, nfix
     cdef object _keep
     cdef const double[::1] y, t
     cdef const int[::1] codes
     cdef const int[:, ::1] idx2
     cdef const double[:, ::1] z1, zl2
-    cdef double[::1] eta, d1, d2, etan, d1n, d2n, w, Lb, W, S, Sinv, R, r1, r2, u1n, u2n, d3
+    cdef double[::1] eta, d1, d2, etan, d1n, d2n, w, Lb, W, S, Sinv, R, r1, r2, u1n, u2n, d3, T, F
+    cdef const double* pz1
+    cdef const double* pzl2
+    cdef const int* pcodes
+    cdef const int* pidx
     cdef public double logdet
 
-    def __init__(self, int fam, int link, y, t, codes, idx2, int G, int q1, int m, int npen):
+    def __init__(self, int fam, int link, y, t, codes, idx2, int G, int q1, int m, int npen,
+                 int nfix=0):
         self.fam, self.link = fam, link
         self.y = np.ascontiguousarray(y, float)
         self.t = np.ascontiguousarray(t, float)
         self.codes = np.ascontiguousarray(codes, np.intc)
         self.idx2 = np.ascontiguousarray(idx2, np.intc)
+        if self.idx2.shape[1] > 1 and np.any(np.diff(np.asarray(self.idx2), axis=1) <= 0):
+            raise ValueError("dense positions must increase along each row of idx2")
         self.n, self.c2 = self.idx2.shape[0], self.idx2.shape[1]
+        self.pcodes = &self.codes[0]
+        self.nfix = nfix
+        if nfix and np.any(np.asarray(self.idx2)[:, self.c2 - nfix:] != np.arange(m - nfix, m)):
+            raise ValueError("the last nfix dense columns must sit at positions m - nfix .. m - 1")
+        self.T = np.zeros(max(self.n * nfix, 1))
+        self.F = np.zeros(max(nfix * nfix, 1))
+        self.pidx = &self.idx2[0, 0] if self.c2 > 0 else NULL
         self.G, self.q1, self.m, self.npen = G, q1, m, npen
         n = self.n
         self.eta, self.d1, self.d2 = np.zeros(n), np.zeros(n), np.zeros(n)
@@ -87,6 +104,8 @@ cdef class CrossedSystem:
         zl2 = np.ascontiguousarray(zl2, float).reshape(self.n, self.c2)
         self._keep = (z1, zl2)
         self.z1, self.zl2 = z1, zl2
+        self.pz1 = &self.z1[0, 0]
+        self.pzl2 = &self.zl2[0, 0] if self.c2 > 0 else NULL
         self.factored = 0
 
     # -- building blocks (nogil) -------------------------------------------------------------
@@ -95,27 +114,35 @@ cdef class CrossedSystem:
         cdef Py_ssize_t i
         cdef int a, c, q1 = self.q1, c2 = self.c2
         cdef double v
+        cdef const double* z1 = self.pz1
+        cdef const double* zl2 = self.pzl2
+        cdef const int* codes = self.pcodes
+        cdef const int* idx = self.pidx
         for i in range(self.n):
             v = eta0[i] if eta0 != NULL else 0.0
             for a in range(q1):
-                v += self.z1[i, a] * u1[self.codes[i] * q1 + a]
+                v += z1[i * q1 + a] * u1[codes[i] * q1 + a]
             for c in range(c2):
-                v += self.zl2[i, c] * u2[self.idx2[i, c]]
+                v += zl2[i * c2 + c] * u2[idx[i * c2 + c]]
             out[i] = v
 
     cdef void _crossprod(self, const double* v, double* o1, double* o2) noexcept nogil:
         """o1, o2 = (Z Lambda)' v split in the two parts."""
         cdef Py_ssize_t i
         cdef int a, c, q1 = self.q1, c2 = self.c2, k
+        cdef const double* z1 = self.pz1
+        cdef const double* zl2 = self.pzl2
+        cdef const int* codes = self.pcodes
+        cdef const int* idx = self.pidx
         for k in range(self.G * q1):
             o1[k] = 0.0
         for k in range(self.m):
             o2[k] = 0.0
         for i in range(self.n):
             for a in range(q1):
-                o1[self.codes[i] * q1 + a] += self.z1[i, a] * v[i]
+                o1[codes[i] * q1 + a] += z1[i * q1 + a] * v[i]
             for c in range(c2):
-                o2[self.idx2[i, c]] += self.zl2[i, c] * v[i]
+                o2[idx[i * c2 + c]] += zl2[i * c2 + c] * v[i]
 
     cdef double _evaluate(self, const double* aux, int naux, const double* eta,
                           const double* u1, const double* u2, double* d1,
@@ -123,9 +150,11 @@ cdef class CrossedSystem:
         """Penalized log likelihood (without the eta-free constant) and l', l''."""
         cdef Py_ssize_t i
         cdef double s = 0.0, pen = 0.0
+        cdef int fam = self.fam, link = self.link
+        cdef const double* y = &self.y[0]
+        cdef const double* t = &self.t[0]
         for i in range(self.n):
-            s += fam_eval(self.fam, self.link, self.y[i], self.t[i], eta[i], aux, naux,
-                          &d1[i], &d2[i])
+            s += fam_eval(fam, link, y[i], t[i], eta[i], aux, naux, &d1[i], &d2[i])
         for i in range(self.G * self.q1):
             pen += u1[i] * u1[i]
         for i in range(self.npen):
@@ -135,13 +164,27 @@ cdef class CrossedSystem:
     cdef int _factor(self) noexcept nogil:
         """Factor H at the weights ``self.w``; sets ``self.logdet`` (penalized part)."""
         cdef Py_ssize_t i, g, k
-        cdef int a, b, c, cc, r, rr, q1 = self.q1, c2 = self.c2, m = self.m, info = 0
+        cdef int a, b, c, cc, r, q1 = self.q1, c2 = self.c2, m = self.m, info = 0
         cdef int K = self.G * q1
         cdef double v, wi, ld = 0.0, one = 1.0, mone = -1.0
         cdef double* Lb = &self.Lb[0]
         cdef double* W = &self.W[0]
         cdef double* S = &self.S[0]
-        cdef char up = b'U', no = b'N'
+        cdef double* Wg
+        cdef double* Sr
+        cdef const double* w = &self.w[0]
+        cdef const double* z1 = self.pz1
+        cdef const double* zi
+        cdef const double* zl2 = self.pzl2
+        cdef const double* zli
+        cdef const int* codes = self.pcodes
+        cdef const int* idx = self.pidx
+        cdef const int* idi
+        cdef char up = b'U', no = b'N', tr = b'T'
+        cdef int nfix = self.nfix, cs = self.c2 - self.nfix, nn = self.n
+        cdef double zero = 0.0
+        cdef double* T = &self.T[0]
+        cdef double* F = &self.F[0]
         self.factored = 0
         for k in range(K * q1):
             Lb[k] = 0.0
@@ -150,24 +193,36 @@ cdef class CrossedSystem:
         for k in range(m * m):
             S[k] = 0.0
         for i in range(self.n):
-            g = self.codes[i]
-            wi = self.w[i]
+            g = codes[i]
+            wi = w[i]
+            zi = z1 + i * q1
+            zli = zl2 + i * c2
+            idi = idx + i * c2
             for a in range(q1):
-                v = wi * self.z1[i, a]
+                v = wi * zi[a]
                 for b in range(a + 1):
-                    Lb[(g * q1 + a) * q1 + b] += v * self.z1[i, b]
+                    Lb[(g * q1 + a) * q1 + b] += v * zi[b]
+            Wg = W + g * q1 * m
             for c in range(c2):
-                r = self.idx2[i, c]
-                v = wi * self.zl2[i, c]
+                r = idi[c]
+                v = wi * zli[c]
                 for a in range(q1):
-                    W[(g * q1 + a) * m + r] += v * self.z1[i, a]
-                # lower triangle only (dsyrk and dpotrf read it)
-                for cc in range(c + 1):
-                    rr = self.idx2[i, cc]
-                    if rr <= r:
-                        S[r * m + rr] += v * self.zl2[i, cc]
-                    else:
-                        S[rr * m + r] += v * self.zl2[i, cc]
+                    Wg[a * m + r] += v * zi[a]
+                # lower triangle only (dsyrk and dpotrf read it); positions increase
+                # along an observation's dense columns; the fixed columns' own block is
+                # added below by one matrix product
+                Sr = S + r * m
+                for cc in range(c + 1 if c < cs else cs):
+                    Sr[idi[cc]] += v * zli[cc]
+            for c in range(nfix):
+                T[i * nfix + c] = wi * zli[cs + c]
+        if nfix > 0:
+            # F = Xf' diag(w) Xf, column-major: Xf' is nfix x n at zl2 + cs (ld c2)
+            dgemm(&no, &tr, &nfix, &nfix, &nn, &one, &zl2[cs], &c2, T, &nfix, &zero, F,
+                  &nfix)
+            for a in range(nfix):
+                for b in range(a + 1):
+                    S[(m - nfix + a) * m + m - nfix + b] += F[a * nfix + b]
         for g in range(self.G):
             for a in range(q1):
                 Lb[(g * q1 + a) * q1 + a] += 1.0

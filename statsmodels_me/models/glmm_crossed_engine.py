@@ -223,7 +223,7 @@ class CrossedLaplaceGLMM:
         lams = [t.cholesky(theta[t.theta_index]) for t in self.terms]
         return self.profiled_beta_gradient(aux, lams, beta0, gradient=False)[:2]
 
-    def profiled_beta_gradient(self, aux, lams, beta0, gradient=True):
+    def profiled_beta_gradient(self, aux, lams, beta0, gradient=True, step_tol=1e-6):
         """The nAGQ=0 criterion at term factors ``lams``, the joint-mode beta, and the
         criterion's gradient in the factors' entries.
 
@@ -245,12 +245,13 @@ class CrossedLaplaceGLMM:
             t1 = self.terms[self.first]
             idx = np.hstack([self._idx2, np.broadcast_to(self.m2 + np.arange(p), (n, p))])
             self._sys_beta = CrossedSystem(self._fam, self._link, self.y, self.t, t1.codes,
-                                           idx, t1.n_groups, t1.q, self.m2 + p, self.m2)
+                                           idx, t1.n_groups, t1.q, self.m2 + p, self.m2, p)
             self._lams = None
         self._set_lams(lams)
         u1 = self._u1.copy()
         v2 = np.concatenate([self._u2, np.asarray(beta0, float)])
-        obj, logdet, _ = self._sys_beta.mode(self.offset, aux, u1, v2, wmin=1e-12)
+        obj, logdet, _ = self._sys_beta.mode(self.offset, aux, u1, v2, wmin=1e-12,
+                                             step_tol=step_tol)
         if not (np.isfinite(obj) and np.isfinite(logdet)):
             return -np.inf, np.asarray(beta0, float), None
         self._u1, self._u2 = u1, v2[:self.m2].copy()

@@ -201,7 +201,8 @@ class CrossedMixin(MultilevelMixin):
             L = self.cov.cholesky(theta)
             if not np.all(np.isfinite(L)):
                 return np.inf, np.zeros_like(phi)
-            crit, b, gl = eng.core.profiled_beta_gradient(aux, eng.slots.lams(L), state["beta"])
+            crit, b, gl = eng.core.profiled_beta_gradient(aux, eng.slots.lams(L), state["beta"],
+                                                          step_tol=_ST)
             if not np.isfinite(crit):
                 return np.inf, np.zeros_like(phi)
             state["beta"], state["phi"] = b, np.array(phi, float)
@@ -215,13 +216,14 @@ class CrossedMixin(MultilevelMixin):
         phi0[pos] = np.log(np.maximum(phi0[pos], 1e-3))
         res = optimize.minimize(f, phi0, jac=True, method="L-BFGS-B",
                                 bounds=[(None, None) if p else b for p, b in zip(pos, bounds)],
-                                options={"ftol": 1e-12, "gtol": 1e-4, "maxiter": 200})
+                                options={"ftol": 1e-12, "gtol": _GT, "maxiter": 200})
         if not np.array_equal(res.x, state.get("phi")):
             f(res.x)
         return np.concatenate([state["beta"], aux, theta_of(res.x)])
 
 
 _CLASSES = {}
+_ST, _GT = 1e-3, 1e-3
 
 
 def crossed_class(cls):
