@@ -135,7 +135,7 @@ class LMMEngine:
             if not self.scalar and r2 <= 600 and r2 * t1.size <= 2_000_000:
                 self.A21_dense = self.A21.toarray().reshape(r2, t1.n_groups, t1.q)
             if self.scalar:
-                self._crossed = CrossedScalarFactor(self, Z2.T @ Z2)
+                self._crossed = CrossedScalarFactor(self, Z2.T @ Z2, y, X)
 
     @property
     def analytic_gradient(self):

@@ -3,10 +3,14 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from statsmodels_me._integrate.lmm_crossed_kernels import (
+    hessian_traces,
     inverse_traces,
     lower_solve,
+    mirror_lower,
     schur_factor,
     sym_lower_matvec,
+    symm_product,
+    weighted_gram,
 )
 
 
@@ -75,11 +79,47 @@ def test_inverse_traces_and_solves(system):
     A21 = system[1]
     owner = np.r_[np.zeros(17), np.ones(3)].astype(np.int64)
     sums = np.empty(2)
+    quad = np.empty(G)
+    L21 = sp.csc_matrix((l21, A21.indices, A21.indptr), shape=A21.shape).toarray()
+    P = np.linalg.inv(np.tril(S) @ np.tril(S).T)
     tr1 = inverse_traces(S, L11, A21.indptr.astype(np.int64), A21.indices.astype(np.int32),
-                         l21, owner, sums)
+                         l21, owner, sums, quad)
     dg = np.diag(Minv)
     assert tr1 == pytest.approx(dg[:G].sum(), rel=1e-12)
     np.testing.assert_allclose(sums, [dg[G:G + 17].sum(), dg[G + 17:].sum()], rtol=1e-12)
+    np.testing.assert_allclose(quad, np.einsum("rg,rs,sg->g", L21, P, L21), rtol=1e-12)
+    np.testing.assert_allclose(np.tril(S), np.tril(P), rtol=1e-12, atol=1e-15)
+
+
+def test_gram_product_and_block_sums(system):
+    info, S, L11, l21 = _factor(system)
+    A21 = system[1]
+    n2 = S.shape[0]
+    L21 = sp.csc_matrix((l21, A21.indices, A21.indptr), shape=A21.shape).toarray()
+    w = 1.0 / L11 ** 2
+    W = np.empty((n2, n2), dtype=np.float32, order="F")
+    weighted_gram(A21.indptr.astype(np.int64), A21.indices.astype(np.int32), l21, w, W)
+    Wd = (L21 * w) @ L21.T
+    np.testing.assert_allclose(W, Wd, rtol=1e-6, atol=1e-7)
+    P = np.linalg.inv(np.tril(S) @ np.tril(S).T)
+    Pl = np.asfortranarray(np.tril(P))
+    mirror_lower(Pl)
+    np.testing.assert_array_equal(Pl, Pl.T)
+    U = np.empty((n2, n2), dtype=np.float32, order="F")
+    symm_product(Pl, W, np.empty_like(U), U)
+    np.testing.assert_allclose(U, P @ Wd, rtol=1e-5, atol=1e-6 * np.abs(P @ Wd).max())
+    owner = np.r_[np.zeros(17), np.ones(3)].astype(np.int64)
+    R = np.empty((2, 2))
+    R1 = np.empty(2)
+    t = hessian_traces(Pl, U, owner, R, R1)
+    Ud = P @ Wd
+    assert t == pytest.approx(np.trace(Ud @ Ud), rel=1e-5)
+    blocks = [slice(0, 17), slice(17, 20)]
+    PWP = P @ Wd @ P
+    for a, sa in enumerate(blocks):
+        assert R1[a] == pytest.approx(np.trace(PWP[sa, sa]), rel=1e-5)
+        for b, sb in enumerate(blocks):
+            assert R[a, b] == pytest.approx((P[sa, sb] ** 2).sum(), rel=1e-12)
 
 
 def test_sym_lower_matvec(system):

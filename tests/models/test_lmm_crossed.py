@@ -77,3 +77,77 @@ def test_work_buffer_does_not_leak_into_results(data):
     eng.deviance_and_grad(np.array([1.5, 0.2, 0.9]))
     eng.deviance_and_grad(np.array([1.5, 0.2, 0.9]))
     np.testing.assert_array_equal(f["L22"], L22)
+
+
+def _fd_parts(eng, theta, h=1e-5):
+    """Central differences of the analytic (log det, r2) gradients."""
+    k = len(theta)
+    H1, H2 = np.empty((k, k)), np.empty((k, k))
+    for i in range(k):
+        e = np.zeros(k)
+        e[i] = h
+        _, a_p, b_p = eng._crossed.grad_parts(theta + e)
+        _, a_m, b_m = eng._crossed.grad_parts(theta - e)
+        H1[:, i] = (a_p - a_m) / (2 * h)
+        H2[:, i] = (b_p - b_m) / (2 * h)
+    return H1, H2
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+@pytest.mark.parametrize("theta", [[0.8, 0.6, 0.4], [2.0, 0.05, 1.5], [0.3, 1.2, 1e-2]])
+def test_exact_hessian_matches_gradient_differences(data, formula, theta):
+    eng = smf.mixed(formula, data).engine
+    theta = np.array(theta)
+    f, dld, dr2, hld, hr2 = eng._crossed.hessian_parts(theta)
+    H1, H2 = _fd_parts(eng, theta)
+    # the differences are accurate to ~1e-9 of the largest entry here
+    np.testing.assert_allclose(hld, H1, rtol=1e-6, atol=1e-7 * np.abs(H1).max())
+    np.testing.assert_allclose(hr2, H2, rtol=1e-6, atol=1e-7 * np.abs(H2).max())
+    dev, g, H = eng._crossed.deviance_grad_hess(theta)
+    dev0, g0 = eng.deviance_and_grad(theta)
+    assert dev == pytest.approx(dev0, rel=1e-14)
+    np.testing.assert_allclose(g, g0, rtol=1e-12, atol=1e-12)
+    s2 = 1.7
+    Hs = eng._crossed.loglike_s2_hessian(theta, s2)
+    x = np.r_[theta, s2]
+    fd = np.empty((4, 4))
+    for i in range(4):
+        e = np.zeros(4)
+        e[i] = 1e-5
+        fd[:, i] = (eng.loglike_s2_and_grad((x + e)[:-1], (x + e)[-1])[1]
+                    - eng.loglike_s2_and_grad((x - e)[:-1], (x - e)[-1])[1]) / 2e-5
+    np.testing.assert_allclose(Hs, fd, rtol=1e-6, atol=1e-7 * np.abs(fd).max())
+
+
+def test_exact_hessian_not_offered_for_reml_or_zero_scale(data):
+    eng = smf.mixed(FORMULAS[0], data, reml=True).engine
+    assert eng._crossed.hessian_parts(np.array([0.8, 0.6, 0.4])) is None
+    assert eng._crossed.newton(np.array([0.8, 0.6, 0.4]), [(0.0, None)] * 3) is None
+    eng = smf.mixed(FORMULAS[0], data).engine
+    assert eng._crossed.hessian_parts(np.array([0.8, 0.0, 0.4])) is None
+
+
+def test_newton_reaches_the_default_optimum(data):
+    model = smf.mixed(FORMULAS[0], data)
+    res = model.fit()
+    eng = model.engine
+    cr = eng._crossed
+    start = cr.start_values()
+    assert start is not None and np.all(start > 0)
+    # the start comes from sub-models: close, not the estimate
+    np.testing.assert_allclose(start, res._theta, rtol=0.5)
+    for own in (True, False):
+        out = cr.newton(np.array([1.0, 1.0, 1.0]), model.theta_bounds(), own_start=own)
+        assert out.success and out.converged_newton
+        np.testing.assert_allclose(out.x, res._theta, rtol=1e-6)
+        assert -0.5 * out.fun == pytest.approx(res.llf, abs=1e-8)
+        # the standard errors' Hessian at the final iterate is remembered
+        assert cr._lookup(out.x) is not None
+
+
+def test_newton_hands_over_at_a_zero_variance(data):
+    """A term without variance: the log-scale iteration gives up, the caller's bounded
+    optimizer finds the boundary estimate."""
+    model = smf.mixed(FORMULAS[1], data)
+    assert model.fit()._theta[2] == 0.0
+    assert model.engine._crossed.newton(np.ones(3), model.theta_bounds()) is None
