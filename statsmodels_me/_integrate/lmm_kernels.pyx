@@ -12,7 +12,7 @@ with e_g = c_g - B_g beta, w_g = M_g^-1 Lam' e_g, W_g = M_g^-1 Lam' B_g):
               [- 2 sum_g (B_g - A_g Lam W_g) C^-1 W_g'   (REML)]
 with m = n (ML) or n - p (REML).
 """
-from libc.math cimport M_PI, log
+from libc.math cimport M_PI, log, sqrt
 from libc.stdlib cimport malloc, free
 import numpy as np
 cimport numpy as cnp
@@ -74,8 +74,12 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
     cdef double* L
     cdef double* Vg
     cdef int bad = 0
+    # groups for the general-q loops; q = 2 (intercept and slope) has its own passes
+    cdef Py_ssize_t Ggen = 0 if q == 2 else G
     with nogil:
-        for g in range(G):
+        if q == 2:
+            bad = 1 - _first_pass_q2(A, B, c, Lam, C, Xy, &ytyadj, Lf, V, store, &logdet)
+        for g in range(Ggen):
             gi = g * store
             L = &Lf[gi, 0, 0]
             Vg = &V[gi, 0, 0]
@@ -128,7 +132,8 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
             for k in range(q):
                 s += Vg[k * P1 + p] * Vg[k * P1 + p]
             ytyadj -= s
-        logdet += log(detprod)
+        if q != 2:
+            logdet += log(detprod)
         for j in range(p):
             for l in range(j):
                 C[j, l] = C[l, j]
@@ -163,8 +168,19 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
     cdef double* Minv = <double*> malloc(q * q * sizeof(double))
     cdef double* W = <double*> malloc(q * p * sizeof(double))
     cdef double* WC = <double*> malloc(q * p * sizeof(double))
+    cdef double[::1] acc2 = np.zeros(20)
+    if q == 2:
+        with nogil:
+            _second_pass_q2(A, B, c, Lam, Lf, V, beta, Ci, reml, &acc2[0])
+        for i in range(2):
+            for j in range(2):
+                grad[i, j] = acc2[2 * i + j]
+                gr2[i, j] = acc2[4 + 2 * i + j]
+                emS[i, j] = acc2[8 + 2 * i + j]
+                emT[i, j] = acc2[12 + 2 * i + j]
+                emU[i, j] = acc2[16 + 2 * i + j]
     with nogil:
-        for g in range(G):
+        for g in range(Ggen):
             L = &Lf[g, 0, 0]
             Vg = &V[g, 0, 0]
             for i in range(q):
@@ -356,3 +372,185 @@ def grouped_cross_products(const long[::1] codes, Py_ssize_t G, const double[:, 
     if bad:
         raise ValueError("grouped_cross_products: a group code is outside 0..G-1")
     return Aarr, Barr, carr
+
+
+cdef int _first_pass_q2(const double[:, :, ::1] A, const double[:, :, ::1] B,
+                        const double[:, ::1] c, const double[:, ::1] Lam, double[:, ::1] C,
+                        double[::1] Xy, double* ytyadj, double[:, :, ::1] Lf,
+                        double[:, :, ::1] V, Py_ssize_t store, double* logdet) noexcept nogil:
+    """The first pass of ``one_term_deviance`` written out for q = 2 (random intercept and
+    slope): the same arithmetic, with the 2 x 2 blocks in registers. Returns 0 when some
+    M_g is not positive definite."""
+    cdef Py_ssize_t G = A.shape[0], p = B.shape[2], P1 = p + 1, g, gi, j, l
+    cdef double l00 = Lam[0, 0], l01 = Lam[0, 1], l10 = Lam[1, 0], l11 = Lam[1, 1]
+    cdef double a00, a01, a11, al00, al01, al10, al11, m00, m10, m11
+    cdef double f00, f10, f11, r0, r1, t0, t1, v0, v1, s, det = 1.0, acc = 0.0
+    cdef double* Vg
+    for g in range(G):
+        gi = g * store
+        a00 = A[g, 0, 0]
+        a01 = A[g, 0, 1]
+        a11 = A[g, 1, 1]
+        al00 = a00 * l00 + a01 * l10
+        al01 = a00 * l01 + a01 * l11
+        al10 = a01 * l00 + a11 * l10
+        al11 = a01 * l01 + a11 * l11
+        m00 = 1.0 + l00 * al00 + l10 * al10
+        m10 = l01 * al00 + l11 * al10
+        m11 = 1.0 + l01 * al01 + l11 * al11
+        if not (m00 > 0):
+            return 0
+        f00 = sqrt(m00)
+        f10 = m10 / f00
+        s = m11 - f10 * f10
+        if not (s > 0):
+            return 0
+        f11 = sqrt(s)
+        Lf[gi, 0, 0] = f00
+        Lf[gi, 0, 1] = 0.0
+        Lf[gi, 1, 0] = f10
+        Lf[gi, 1, 1] = f11
+        det *= m00 * s
+        if det > 1e200:
+            acc += log(det)
+            det = 1.0
+        r0 = 1.0 / f00
+        r1 = 1.0 / f11
+        Vg = &V[gi, 0, 0]
+        for j in range(p):
+            t0 = l00 * B[g, 0, j] + l10 * B[g, 1, j]
+            t1 = l01 * B[g, 0, j] + l11 * B[g, 1, j]
+            v0 = t0 * r0
+            Vg[j] = v0
+            Vg[P1 + j] = (t1 - f10 * v0) * r1
+        t0 = l00 * c[g, 0] + l10 * c[g, 1]
+        t1 = l01 * c[g, 0] + l11 * c[g, 1]
+        v0 = t0 * r0
+        v1 = (t1 - f10 * v0) * r1
+        Vg[p] = v0
+        Vg[P1 + p] = v1
+        for j in range(p):
+            for l in range(j, p):
+                C[j, l] -= Vg[j] * Vg[l] + Vg[P1 + j] * Vg[P1 + l]
+            Xy[j] -= Vg[j] * v0 + Vg[P1 + j] * v1
+        ytyadj[0] -= v0 * v0 + v1 * v1
+    logdet[0] += acc + log(det)
+    return 1
+
+
+cdef void _second_pass_q2(const double[:, :, ::1] A, const double[:, :, ::1] B,
+                          const double[:, ::1] c, const double[:, ::1] Lam,
+                          const double[:, :, ::1] Lf, const double[:, :, ::1] V,
+                          const double[::1] beta, const double[:, ::1] Ci, bint reml,
+                          double* out) noexcept nogil:
+    """The gradient pass of ``one_term_deviance`` written out for q = 2. ``out`` receives
+    grad (log-det part), gr2, emS, emT, emU as five row-major 2 x 2 blocks (20 doubles,
+    added to)."""
+    cdef Py_ssize_t G = A.shape[0], p = B.shape[2], P1 = p + 1, g, j, l
+    cdef double l00 = Lam[0, 0], l01 = Lam[0, 1], l10 = Lam[1, 0], l11 = Lam[1, 1]
+    cdef double a00, a01, a11, al00, al01, al10, al11, f10, i00, i11, i10
+    cdef double n00, n01, n11, ev0, ev1, w0, w1, e0, e1, q0, q1, s
+    cdef double W0j, W1j, x0, x1, y0, y1, b0, b1
+    cdef double gd00 = 0, gd01 = 0, gd10 = 0, gd11 = 0
+    cdef double gr00 = 0, gr01 = 0, gr10 = 0, gr11 = 0
+    cdef double s00 = 0, s01 = 0, s11 = 0, t00 = 0, t01 = 0, t11 = 0
+    cdef double u00 = 0, u01 = 0, u11 = 0
+    cdef const double* Vg
+    cdef double* W = <double*> malloc(2 * p * sizeof(double))
+    cdef double* WC = <double*> malloc(2 * p * sizeof(double))
+    for g in range(G):
+        a00 = A[g, 0, 0]
+        a01 = A[g, 0, 1]
+        a11 = A[g, 1, 1]
+        al00 = a00 * l00 + a01 * l10
+        al01 = a00 * l01 + a01 * l11
+        al10 = a01 * l00 + a11 * l10
+        al11 = a01 * l01 + a11 * l11
+        # L^-1 = [[i00, 0], [i10, i11]], M^-1 = L^-T L^-1
+        i00 = 1.0 / Lf[g, 0, 0]
+        i11 = 1.0 / Lf[g, 1, 1]
+        f10 = Lf[g, 1, 0]
+        i10 = -f10 * i00 * i11
+        n00 = i00 * i00 + i10 * i10
+        n01 = i10 * i11
+        n11 = i11 * i11
+        Vg = &V[g, 0, 0]
+        ev0 = Vg[p]
+        ev1 = Vg[P1 + p]
+        e0 = c[g, 0]
+        e1 = c[g, 1]
+        for j in range(p):
+            ev0 -= Vg[j] * beta[j]
+            ev1 -= Vg[P1 + j] * beta[j]
+            e0 -= B[g, 0, j] * beta[j]
+            e1 -= B[g, 1, j] * beta[j]
+        # u = L^-T ev = M^-1 Lam' e;  r = e - A Lam u
+        w1 = ev1 * i11
+        w0 = (ev0 - f10 * w1) * i00
+        q0 = e0 - al00 * w0 - al01 * w1
+        q1 = e1 - al10 * w0 - al11 * w1
+        s00 += w0 * w0
+        s01 += w0 * w1
+        s11 += w1 * w1
+        t00 += n00
+        t01 += n01
+        t11 += n11
+        gr00 -= 2.0 * q0 * w0
+        gr01 -= 2.0 * q0 * w1
+        gr10 -= 2.0 * q1 * w0
+        gr11 -= 2.0 * q1 * w1
+        gd00 += 2.0 * (al00 * n00 + al01 * n01)
+        gd01 += 2.0 * (al00 * n01 + al01 * n11)
+        gd10 += 2.0 * (al10 * n00 + al11 * n01)
+        gd11 += 2.0 * (al10 * n01 + al11 * n11)
+        if reml:
+            # W = L^-T V_B (2 x p), WC = W C^-1
+            for j in range(p):
+                W1j = Vg[P1 + j] * i11
+                W[p + j] = W1j
+                W[j] = (Vg[j] - f10 * W1j) * i00
+            for l in range(p):
+                x0 = 0.0
+                x1 = 0.0
+                for j in range(p):
+                    x0 += W[j] * Ci[j, l]
+                    x1 += W[p + j] * Ci[j, l]
+                WC[l] = x0
+                WC[p + l] = x1
+            # emU += W C^-1 W';  grad -= 2 (B - A Lam W) C^-1 W'
+            for l in range(p):
+                W0j = W[l]
+                W1j = W[p + l]
+                u00 += W0j * WC[l]
+                u01 += W0j * WC[p + l]
+                u11 += W1j * WC[p + l]
+                b0 = B[g, 0, l] - al00 * W0j - al01 * W1j
+                b1 = B[g, 1, l] - al10 * W0j - al11 * W1j
+                y0 = WC[l]
+                y1 = WC[p + l]
+                gd00 -= 2.0 * b0 * y0
+                gd01 -= 2.0 * b0 * y1
+                gd10 -= 2.0 * b1 * y0
+                gd11 -= 2.0 * b1 * y1
+    free(W)
+    free(WC)
+    out[0] += gd00
+    out[1] += gd01
+    out[2] += gd10
+    out[3] += gd11
+    out[4] += gr00
+    out[5] += gr01
+    out[6] += gr10
+    out[7] += gr11
+    out[8] += s00
+    out[9] += s01
+    out[10] += s01
+    out[11] += s11
+    out[12] += t00
+    out[13] += t01
+    out[14] += t01
+    out[15] += t11
+    out[16] += u00
+    out[17] += u01
+    out[18] += u01
+    out[19] += u11
