@@ -255,9 +255,34 @@ cdef double _taylor_finish(Problem* P, Py_ssize_t s, Py_ssize_t e, const double*
     O(|step|^2) for the derivatives and O(|step|^3) for g, are below the error the Newton
     iteration leaves in the mode; this saves evaluating the family at the final mode."""
     cdef int q = P.q, a, b
-    cdef Py_ssize_t i
-    cdef double t, d1, d2, d3, w, val = obj
+    cdef Py_ssize_t i, k
+    cdef double t, d1, d2, d3, w, val = obj, h00, h10, h11
     cdef const double* ai
+    if q == 2:
+        val += grad[0] * step[0] + grad[1] * step[1] - 0.5 * (
+            step[0] * (H[0] * step[0] + H[1] * step[1])
+            + step[1] * (H[2] * step[0] + H[3] * step[1]))
+        h00 = 1.0
+        h10 = 0.0
+        h11 = 1.0
+        for i in range(s, e):
+            k = i - s
+            ai = P.A + 2 * i
+            t = ai[0] * step[0] + ai[1] * step[1]
+            d1 = D[2 * k]
+            d2 = D[2 * k + 1]
+            d3 = fam_d3_from(P.fam, P.y[i], P.t[i], d1, d2)
+            D[2 * k] = d1 + t * (d2 + 0.5 * t * d3)
+            D[2 * k + 1] = d2 + t * d3
+            w = -(d2 + t * d3)
+            h00 += w * ai[0] * ai[0]
+            h10 += w * ai[1] * ai[0]
+            h11 += w * ai[1] * ai[1]
+        Hn[0] = h00
+        Hn[1] = h10
+        Hn[2] = h10
+        Hn[3] = h11
+        return val
     for a in range(q):
         val += grad[a] * step[a]
         for b in range(q):
@@ -460,6 +485,44 @@ cdef void _grid_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_ssiz
                 O.gaux[j * P.naux + m] += p[k] * tmp[m]
 
 
+cdef void _laplace_gradient_canon2(Problem* P, Out* O, Py_ssize_t s, Py_ssize_t e,
+                                   const double* u, const double* Hinv,
+                                   double* D) noexcept nogil:
+    """``_laplace_gradient`` for the canonical models (no ancillary parameters) with q = 2:
+    D holds (l'_i, l''_i) in its first 2 n_j entries; the third derivative and the leverage
+    a_i' H^-1 a_i of each observation go to the next 2 n_j."""
+    cdef Py_ssize_t i, k, nj = e - s
+    cdef double* E = D + 2 * nj
+    cdef double h00 = Hinv[0], h01 = Hinv[1], h11 = Hinv[3]
+    cdef double v0 = 0.0, v1 = 0.0, w0, w1, a0, a1, b0, b1, d1, d2, d3, h, r
+    for i in range(s, e):
+        k = i - s
+        a0 = P.A[2 * i]
+        a1 = P.A[2 * i + 1]
+        d3 = fam_d3_from(P.fam, P.y[i], P.t[i], D[2 * k], D[2 * k + 1])
+        h = a0 * (h00 * a0 + h01 * a1) + a1 * (h01 * a0 + h11 * a1)
+        E[2 * k] = d3
+        E[2 * k + 1] = h
+        v0 += h * d3 * a0
+        v1 += h * d3 * a1
+    w0 = h00 * v0 + h01 * v1
+    w1 = h01 * v0 + h11 * v1
+    for i in range(s, e):
+        k = i - s
+        a0 = P.A[2 * i]
+        a1 = P.A[2 * i + 1]
+        d1 = D[2 * k]
+        d2 = D[2 * k + 1]
+        d3 = E[2 * k]
+        h = E[2 * k + 1]
+        b0 = h00 * a0 + h01 * a1
+        b1 = h01 * a0 + h11 * a1
+        r = d1 + 0.5 * h * d3 + 0.5 * d2 * (a0 * w0 + a1 * w1)
+        O.r[i] = r
+        O.s[2 * i] = r * u[0] + d2 * b0 + 0.5 * d1 * w0
+        O.s[2 * i + 1] = r * u[1] + d2 * b1 + 0.5 * d1 * w1
+
+
 cdef void _laplace_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_ssize_t e,
                             const double* u, const double* Hinv, double* D,
                             double* ws) noexcept nogil:
@@ -475,6 +538,9 @@ cdef void _laplace_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_s
     cdef double eta, d1, d2, d3, h, aw, r
     cdef const double* ai
     cdef int canon = fam_canonical(P.fam, P.link)
+    if canon and q == 2:
+        _laplace_gradient_canon2(P, O, s, e, u, Hinv, D)
+        return
     for a in range(q):
         v[a] = 0.0
     for m in range(P.naux):

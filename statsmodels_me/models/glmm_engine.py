@@ -160,6 +160,7 @@ class TwoLevelGLMM:
         self._warm = False
         self._last_L = None
         self.tol, self.maxiter = 1e-8, 100
+        self._work = (np.empty(n), np.empty((n, q)), np.empty(n), np.empty((n, q)))
 
     # ------------------------------------------------------------------ core pass
     def _check(self, beta, aux, L):
@@ -172,12 +173,13 @@ class TwoLevelGLMM:
         method = self._method if method is None else method
         nodes, logw = (self._nodes, self._logw) if method != 3 else (
             np.zeros((1, self.q)), np.zeros(1))
-        eta0 = self.exog @ beta + self.offset
-        A = np.ascontiguousarray(self.Z @ L)
-        n, G, q = self.endog.shape[0], self.n_groups, self.q
+        G = self.n_groups
+        # work arrays of n rows are kept between passes: fresh ones cost page faults
+        eta0, A, r, s = self._work
+        np.matmul(self.exog, beta, out=eta0)
+        eta0 += self.offset
+        np.matmul(self.Z, L, out=A)
         ll = np.empty(G)
-        r = np.empty(n if want_grad else 1)
-        s = np.empty((n if want_grad else 1, q))
         gaux = np.zeros((G if want_grad else 1, self.k_aux))
         mode, center, chol = state if state is not None else (
             self._mode, self._center, self._chol)
