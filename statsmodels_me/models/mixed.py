@@ -155,8 +155,8 @@ def check_random_design(design):
 def least_squares(X, y):
     """Least-squares coefficients of ``y`` on ``X`` and the residual sum of squares.
 
-    From the p x p normal equations with one step of iterative refinement when ``X'X`` is
-    well conditioned and the fit is not (nearly) exact; otherwise from the QR-based
+    From the p x p normal equations (refined once when cond(X'X) exceeds 1e4) when
+    cond(X'X) < 1e8 and the fit is not (nearly) exact; otherwise from the QR-based
     ``lstsq`` on the n x p matrix, whose accuracy the exact-fit check needs.
 
     Returns
@@ -165,11 +165,14 @@ def least_squares(X, y):
     rss : float
     """
     XtX = X.T @ X
-    if XtX.size and np.all(np.isfinite(XtX)) and np.linalg.cond(XtX) < 1e8:
+    cond = np.linalg.cond(XtX) if XtX.size and np.all(np.isfinite(XtX)) else np.inf
+    if cond < 1e8:
         beta = np.linalg.solve(XtX, X.T @ y)
         r = y - X @ beta
-        beta = beta + np.linalg.solve(XtX, X.T @ r)
-        r = y - X @ beta
+        if cond >= 1e4:
+            # beta's relative error is ~1e-16 cond: refine once
+            beta = beta + np.linalg.solve(XtX, X.T @ r)
+            r = y - X @ beta
         rss = float(r @ r)
         if rss > 1e-8 * float(y @ y):
             return beta, rss

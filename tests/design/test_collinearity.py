@@ -37,3 +37,20 @@ def test_scale_does_not_matter():
 def test_more_columns_than_rows():
     X = np.random.default_rng(3).normal(size=(3, 5))
     np.testing.assert_array_equal(collinear_columns(X), [False, False, False, True, True])
+
+
+def test_gram_screen_agrees_with_the_qr_path():
+    # the Gram-matrix shortcut must never keep what the QR path would drop
+    from statsmodels_me.design import collinearity
+    rng = np.random.default_rng(4)
+    for eps in [1.0, 1e-2, 1e-4, 1e-7, 1e-9, 1e-12, 0.0]:
+        a, b, c = rng.normal(size=(3, 60))
+        X = np.column_stack([np.ones(60), a, b, a - b + eps * c])
+        gram = X.T @ X
+        screened = collinearity._clearly_independent(gram, range(4))
+        if screened:
+            assert eps >= 1e-3
+        qr = collinear_columns(X + 0.0)
+        assert not (screened and qr.any())
+    X = np.column_stack([np.ones(20), np.zeros(20)])
+    assert not collinearity._clearly_independent(X.T @ X, [0, 1])
