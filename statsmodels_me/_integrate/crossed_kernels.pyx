@@ -20,6 +20,7 @@ with R_g = W_g S^-1.
 import numpy as np
 
 from libc.math cimport INFINITY, fabs, isfinite, log
+from libc.stdint cimport int64_t
 from scipy.linalg.cython_blas cimport dgemm, dsyrk
 from scipy.linalg.cython_lapack cimport dpotrf, dpotri, dpotrs
 
@@ -508,3 +509,27 @@ cdef class CrossedSystem:
                                          &gaux[0])
         return (np.asarray(self.d1).copy(), np.asarray(self.d2).copy(),
                 np.asarray(self.d3).copy(), h_, A1_, A2_, s1_, s2_[:m], zs_, gaux_)
+
+
+def factor_gradient(const int64_t[::1] codes, const double[:, ::1] Z, const double[:, ::1] U,
+                    const double[:, ::1] S, const double[:, ::1] A, const double[::1] c,
+                    const double[::1] d1, const double[::1] d2):
+    """One term's gradient in the entries of its relative factor lambda (q x q):
+
+        sum_i Z[i, a] (U[g_i, b] c_i + d2_i A[i, b] + d1_i S[g_i, b] / 2),
+
+    with U the term's modes, S its part of H^-1 Lambda' Z' (l''' h) and A its part of
+    H^-1 z_i (see ``CrossedSystem.gradient``)."""
+    cdef Py_ssize_t i, g, n = Z.shape[0]
+    cdef int a, b, q = Z.shape[1]
+    out_ = np.zeros((q, q))
+    cdef double[:, ::1] out = out_
+    cdef double v
+    with nogil:
+        for i in range(n):
+            g = codes[i]
+            for b in range(q):
+                v = U[g, b] * c[i] + d2[i] * A[i, b] + 0.5 * d1[i] * S[g, b]
+                for a in range(q):
+                    out[a, b] += Z[i, a] * v
+    return out_

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from statsmodels_me._integrate.crossed_kernels import CrossedSystem
+from statsmodels_me._integrate.crossed_kernels import CrossedSystem, factor_gradient
 from statsmodels_me.families.registry import (
     FAMILY_CODES,
     get_family,
@@ -67,6 +67,8 @@ class CrossedLaplaceGLMM:
         self._fam, self._link = FAMILY_CODES[fam.name], link_code(link)
         self.k_aux = n_aux(family, self.y)
         self.terms = list(terms)
+        self._Z = [np.ascontiguousarray(t.Z, float) for t in self.terms]
+        self._codes = [np.ascontiguousarray(t.codes, np.int64) for t in self.terms]
         if not self.terms:
             raise DataError("a crossed GLMM needs at least one random-effects term")
         order = sorted(range(len(self.terms)), key=lambda k: -self.terms[k].size)
@@ -126,6 +128,15 @@ class CrossedLaplaceGLMM:
             out[self.offsets[k]:self.offsets[k + 1]] = self._u2[self._pos2[k]:
                                                                 self._pos2[k] + size]
         return out
+
+    @property
+    def warm_start(self):
+        """The mode the next search starts from (copies of both parts)."""
+        return self._u1.copy(), self._u2.copy()
+
+    @warm_start.setter
+    def warm_start(self, value):
+        self._u1, self._u2 = (np.array(v, float) for v in value)
 
     def _term_u(self, k, u1, u2):
         """Term k's part of (u1, u2) as (n_groups, q)."""
@@ -189,10 +200,11 @@ class CrossedLaplaceGLMM:
         """d llf / d lams[k] from the kernel's pieces (formula in the module docstring)."""
         out = []
         for k, t in enumerate(self.terms):
-            U = self._term_u(k, self._u1, self._u2)[t.codes]
-            Sk = self._term_u(k, s1, s2)[t.codes]
             A = A1 if k == self.first else A2[:, self._col2[k]:self._col2[k] + t.q]
-            out.append(t.Z.T @ (U * c[:, None] + d2[:, None] * A + 0.5 * d1[:, None] * Sk))
+            out.append(factor_gradient(self._codes[k], self._Z[k],
+                                       self._term_u(k, self._u1, self._u2),
+                                       self._term_u(k, s1, s2), np.ascontiguousarray(A),
+                                       c, d1, d2))
         return out
 
     def loglike_and_grad(self, beta, aux, theta, h_theta=1e-7):
