@@ -10,7 +10,7 @@ from statsmodels.tools.numdiff import approx_hess3
 
 from statsmodels_me.covariance import make_covariance, make_level_covariance
 from statsmodels_me.models.base import MEModel
-from statsmodels_me.models.lmm_engine import LMMEngine, LMMTerm
+from statsmodels_me.models.lmm_engine import LMMEngine, LMMTerm, sum_of_squares
 from statsmodels_me.postestimation.lrtest import lr_test_vs_fixed
 from statsmodels_me.results.fit_info import FitInfo, VCompGroup
 from statsmodels_me.spec.errors import (
@@ -173,12 +173,12 @@ def least_squares(X, y):
             # beta's relative error is ~1e-16 cond: refine once
             beta = beta + np.linalg.solve(XtX, X.T @ r)
             r = y - X @ beta
-        rss = float(r @ r)
-        if rss > 1e-8 * float(y @ y):
+        rss = sum_of_squares(r)
+        if rss > 1e-8 * sum_of_squares(y):
             return beta, rss
     beta = np.linalg.lstsq(X, y, rcond=None)[0]
     r = y - X @ beta
-    return beta, float(r @ r)
+    return beta, sum_of_squares(r)
 
 
 def check_response(design, fit=None):
@@ -197,7 +197,7 @@ def check_response(design, fit=None):
     """
     X, y = design.exog, design.endog
     rss = (least_squares(X, y) if fit is None else fit)[1]
-    if rss <= 1e-20 * max(float(y @ y), 1e-300):
+    if rss <= 1e-20 * max(sum_of_squares(y), 1e-300):
         raise DataError(
             f"mixed: the response '{design.endog_names[0]}' is an exact linear function of "
             f"the fixed effects ({' '.join(design.exog_names)}); there is no residual "
@@ -533,7 +533,7 @@ class Mixed(MEModel):
         maxiter = int(self._option({"iterate": maxiter, **kwargs}, "iterate", 1000))
         X, y = self.design.exog, self.design.endog
         resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
-        v0 = float(resid @ resid) / len(y)
+        v0 = sum_of_squares(resid) / len(y)
         if start_theta is None:
             theta0 = np.concatenate([c.theta_start(0.5 * v0 * np.eye(c.q))
                                      for c in self.level_covs])
