@@ -385,6 +385,29 @@ cdef class CrossedSystem:
             return -INFINITY, np.nan, it
         return obj, (self.logdet if ok else np.nan), it
 
+    def response(self, const double[::1] v, double[::1] x1, double[::1] x2):
+        """x = H^-1 ((Z Lambda)' v + x) in place, with the factor of the last ``mode``.
+
+        The mode's first-order response to a parameter change (implicit differentiation
+        of Lambda' Z' l' = u) is such a solve.
+        """
+        if not self.factored:
+            raise RuntimeError("response needs the factor of the last mode")
+        cdef Py_ssize_t k
+        cdef double* r1 = &self.r1[0]
+        cdef double* r2 = &self.r2[0]
+        with nogil:
+            self._crossprod(&v[0], r1, r2)
+            for k in range(self.G * self.q1):
+                x1[k] += r1[k]
+            for k in range(self.m):
+                x2[k] += r2[k]
+            self._solve(&x1[0], &x2[0] if self.m > 0 else r2)
+
+    def derivatives(self):
+        """l' and l'' at the last mode (copies)."""
+        return np.array(self.d1), np.array(self.d2)
+
     def gradient(self, const double[::1] aux):
         """Pieces of the Laplace gradient at the last ``mode`` (whose factor must be in place).
 

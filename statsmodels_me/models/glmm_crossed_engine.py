@@ -167,10 +167,19 @@ class CrossedLaplaceGLMM:
         eta0 = self.X @ np.asarray(beta, float) + self.offset
         u1, u2 = self._u1.copy(), self._u2.copy()
         obj, logdet, _ = self._sys.mode(eta0, aux, u1, u2)
+        self._last = None
         if not (np.isfinite(obj) and np.isfinite(logdet)):
             return -np.inf
         self._u1, self._u2 = u1, u2
+        self._last = (np.array(beta, float), aux.copy(), [lam.copy() for lam in self._lams])
         return float(obj + self._constant(aux)[0] - 0.5 * logdet)
+
+    def at_last(self, beta, aux, lams):
+        """Whether the last mode (and the factor kept with it) is at these parameters."""
+        last = getattr(self, "_last", None)
+        return last is not None and np.array_equal(last[0], beta) and \
+            np.array_equal(last[1], np.asarray(aux, float)) and \
+            all(np.array_equal(a, b) for a, b in zip(last[2], lams))
 
     def gradient(self, beta, aux, lams):
         """Log likelihood and its analytic gradient at term factors ``lams``.
@@ -206,6 +215,28 @@ class CrossedLaplaceGLMM:
                                        self._term_u(k, s1, s2), np.ascontiguousarray(A),
                                        c, d1, d2))
         return out
+
+    def mode_response(self, dbeta, dlams):
+        """First-order change of the mode (u1, u2) of the last ``loglike`` call for a
+        change ``dbeta`` of beta and ``dlams`` of the term factors.
+
+        From the mode equation Lambda' Z' l'(eta) = u: H du = Lambda' Z' (l'' deta0)
+        + dLambda' Z' l', with deta0 = X dbeta + Z dLambda u (the change of eta at fixed u).
+        """
+        d1, d2 = self._sys.derivatives()
+        deta = self.X @ np.asarray(dbeta, float)
+        x1, x2 = np.zeros_like(self._u1), np.zeros_like(self._u2)
+        for k, (t, dlam) in enumerate(zip(self.terms, dlams)):
+            dlam = np.asarray(dlam, float)
+            if not dlam.any():
+                continue
+            U = self._term_u(k, self._u1, self._u2)
+            deta += np.einsum("ia,ia->i", self._Z[k] @ dlam, U[t.codes])
+            ztd1 = np.column_stack([np.bincount(t.codes, weights=self._Z[k][:, a] * d1,
+                                                minlength=t.n_groups) for a in range(t.q)])
+            self._term_u(k, x1, x2)[:] += ztd1 @ dlam
+        self._sys.response(d2 * deta, x1, x2)
+        return x1, x2
 
     def loglike_and_grad(self, beta, aux, theta, h_theta=1e-7):
         """Laplace log likelihood and its gradient in (beta, aux, theta).
@@ -260,6 +291,7 @@ class CrossedLaplaceGLMM:
                                            idx, t1.n_groups, t1.q, self.m2 + p, self.m2, p)
             self._lams = None
         self._set_lams(lams)
+        self._last = None
         u1 = self._u1.copy()
         v2 = np.concatenate([self._u2, np.asarray(beta0, float)])
         obj, logdet, _ = self._sys_beta.mode(self.offset, aux, u1, v2, wmin=1e-12,

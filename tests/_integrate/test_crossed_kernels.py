@@ -181,3 +181,23 @@ def test_profiled_beta_gradient_matches_central_differences(family, link, aux, v
                 vals.append(eng.profiled_beta_gradient(aux, trial, beta, gradient=False)[0])
             assert gl[k][a, b] == pytest.approx((vals[0] - vals[1]) / (2 * h), rel=1e-6,
                                                 abs=1e-6)
+
+
+@pytest.mark.parametrize("vector_first", [True, False])
+def test_mode_response_matches_differences_of_modes(vector_first):
+    y, X, terms, lams, beta = _problem("poisson", vector_first)
+    eng = CrossedLaplaceGLMM(y, X, terms, "poisson", "log")
+    rng = np.random.default_rng(1)
+    dbeta = rng.normal(size=3)
+    dlams = [np.tril(rng.normal(size=lam.shape)) for lam in lams]
+    eng.loglike(beta, [], lams=lams)
+    du1, du2 = eng.mode_response(dbeta, dlams)
+    h = 1e-6
+    modes = []
+    for s in (h, -h):
+        eng.loglike(beta + s * dbeta, [], lams=[lam + s * d for lam, d in zip(lams, dlams)])
+        modes.append(eng.warm_start)
+    np.testing.assert_allclose(du1, (modes[0][0] - modes[1][0]) / (2 * h), rtol=1e-5,
+                               atol=1e-7)
+    np.testing.assert_allclose(du2, (modes[0][1] - modes[1][1]) / (2 * h), rtol=1e-5,
+                               atol=1e-7)
