@@ -78,6 +78,8 @@ cdef struct Problem:
     int update
     double tol
     int maxiter
+    double* prev
+    int* pvalid
 
 
 cdef struct Out:
@@ -308,13 +310,101 @@ cdef double _taylor_finish(Problem* P, Py_ssize_t s, Py_ssize_t e, const double*
     return val
 
 
+cdef void _predict_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u,
+                        double* ws) noexcept nogil:
+    """Move the warm start u towards the new mode by one Newton step computed from the
+    (l'_i, l''_i, eta_i) kept at the previous mode (``P.prev``) instead of evaluating the
+    family: l'_i(eta) ~ l'_i + l''_i (eta - eta_i) (Taylor in the change of the linear
+    predictor).  Skipped when some eta moved by more than 0.5."""
+    cdef int q = P.q, a, b
+    cdef Py_ssize_t i
+    cdef double* grad = ws
+    cdef double* H = ws + q
+    cdef double eta, delta, d1, w, g0, g1, h00, h10, h11
+    cdef const double* ai
+    cdef const double* pr
+    if q == 2:
+        g0 = -u[0]
+        g1 = -u[1]
+        h00 = 1.0
+        h10 = 0.0
+        h11 = 1.0
+        for i in range(s, e):
+            ai = P.A + 2 * i
+            pr = P.prev + 3 * i
+            delta = P.eta0[i] + ai[0] * u[0] + ai[1] * u[1] - pr[2]
+            if fabs(delta) > 0.5:
+                return
+            d1 = pr[0] + pr[1] * delta
+            w = -pr[1]
+            g0 += d1 * ai[0]
+            g1 += d1 * ai[1]
+            h00 += w * ai[0] * ai[0]
+            h10 += w * ai[1] * ai[0]
+            h11 += w * ai[1] * ai[1]
+        grad[0] = g0
+        grad[1] = g1
+        H[0] = h00
+        H[1] = 0.0
+        H[2] = h10
+        H[3] = h11
+        if not _chol(H, q):
+            return
+        _chol_solve(H, q, grad)
+        u[0] += grad[0]
+        u[1] += grad[1]
+        return
+    for a in range(q):
+        grad[a] = -u[a]
+        for b in range(q):
+            H[a * q + b] = 1.0 if a == b else 0.0
+    for i in range(s, e):
+        ai = P.A + i * q
+        pr = P.prev + 3 * i
+        eta = P.eta0[i]
+        for a in range(q):
+            eta += ai[a] * u[a]
+        delta = eta - pr[2]
+        if fabs(delta) > 0.5:
+            return
+        d1 = pr[0] + pr[1] * delta
+        w = -pr[1]
+        for a in range(q):
+            grad[a] += d1 * ai[a]
+            for b in range(a + 1):
+                H[a * q + b] += w * ai[a] * ai[b]
+    if not _chol(H, q):
+        return
+    _chol_solve(H, q, grad)
+    for a in range(q):
+        u[a] += grad[a]
+
+
+cdef void _keep_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u,
+                     const double* D) noexcept nogil:
+    """Store (l'_i, l''_i, eta_i) at the mode u for ``_predict_mode`` of the next pass."""
+    cdef int q = P.q, a
+    cdef Py_ssize_t i
+    cdef double eta
+    cdef double* pr
+    for i in range(s, e):
+        pr = P.prev + 3 * i
+        eta = P.eta0[i]
+        for a in range(q):
+            eta += P.A[i * q + a] * u[a]
+        pr[0] = D[2 * (i - s)]
+        pr[1] = D[2 * (i - s) + 1]
+        pr[2] = eta
+
+
 cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double* R,
-                       double* ws, int* ok, double* D, int want_store) noexcept nogil:
+                       double* ws, int* ok, double* D, int want_store,
+                       int* stored) noexcept nogil:
     """Newton with step halving for the mode of g(u); u holds the start and returns the mode,
     R the lower Cholesky factor of the curvature H at the mode.  Returns g(u^).  Steps use the
     exact curvature where it is positive definite (quadratic convergence) and the clipped one
     elsewhere.  D (room for 4 n_j doubles) receives (l'_i, l''_i) at the mode when
-    ``want_store``.
+    ``want_store``; ``stored`` tells whether it holds them on return.
 
     The canonical models (concave: H >= I) take the steps without evaluating g: a step is
     accepted when it decreases |grad g|^2 enough (the Newton direction is a descent direction
@@ -336,6 +426,7 @@ cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double
     else:
         obj = _eval_u(P, s, e, u, grad, H, Hc, NULL)
     ok[0] = 1
+    stored[0] = 0
     for it in range(200):
         for a in range(q * q):
             R[a] = H[a]
@@ -367,6 +458,7 @@ cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double
                 for a in range(q * q):
                     R[a] = Hn[a]
                 if _chol(R, q):
+                    stored[0] = 1
                     return objn
             break
         lam = 1.0
@@ -402,6 +494,7 @@ cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double
         obj = objn
     # curvature at the mode without clipping; fall back to the clipped one if not PD
     objn = _eval_u(P, s, e, u, gradn, Hn, Hcn, D if want_store else NULL)
+    stored[0] = want_store
     for a in range(q * q):
         R[a] = Hn[a]
     if not _chol(R, q):
@@ -596,7 +689,8 @@ cdef void _laplace_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_s
 
 
 cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
-    cdef int q = P.q, K = P.K, a, b, it, ok
+    cdef int q = P.q, K = P.K, a, b, it, ok, stored
+    cdef int predict = P.method == 3 and P.prev != NULL and fam_canonical(P.fam, P.link)
     cdef Py_ssize_t s = P.ptr[j], e = P.ptr[j + 1], nj = e - s
     cdef Py_ssize_t size = 16 * q * q + 16 * q + K * (q + 1) + nj * (K + 3) + 4 * P.naux + 16
     cdef double* ws = <double*>malloc(size * sizeof(double))
@@ -625,7 +719,14 @@ cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
     if P.method == 1 or P.method == 3 or (P.method == 2 and P.update and not P.warm):
         for a in range(q):
             u[a] = mo[a] if P.warm else 0.0
-        gmode = _find_mode(P, s, e, u, R, scratch, &ok, D1, P.method == 3 and P.want_grad)
+        if predict and P.warm and P.pvalid[j]:
+            _predict_mode(P, s, e, u, scratch)
+        gmode = _find_mode(P, s, e, u, R, scratch, &ok, D1, P.method == 3 and P.want_grad,
+                           &stored)
+        if predict:
+            if stored and ok:
+                _keep_mode(P, s, e, u, D1)
+            P.pvalid[j] = stored and ok
         if not ok:
             O.status[j] = 1
         for a in range(q):
@@ -725,7 +826,8 @@ def cluster_pass(const double[::1] y, const double[::1] trials, const double[::1
                  double[:, :, ::1] chol, double[:, ::1] pmean, double[:, :, ::1] pcov,
                  double[::1] ll, double[::1] r, double[:, ::1] s, double[:, ::1] gaux,
                  int[::1] status, bint warm=False, bint want_grad=False, bint update=True,
-                 double tol=1e-8, int maxiter=100):
+                 double tol=1e-8, int maxiter=100, double[:, ::1] prev=None,
+                 int[::1] pvalid=None):
     """Evaluate every cluster's log likelihood contribution (and gradient pieces).
 
     Parameters
@@ -748,6 +850,10 @@ def cluster_pass(const double[::1] y, const double[::1] trials, const double[::1
         ``mode`` / ``center`` / ``chol`` hold starting values from a previous call.
     update : bool
         If False, the stored grid (center, chol) is used as is (mcaghermite, mvaghermite).
+    prev, pvalid : (n, 3) and (G,) in/out, optional
+        Laplace, canonical models: (l'_i, l''_i, eta_i) at each cluster's mode and whether
+        they are current, kept from pass to pass to predict the next modes (the modes
+        themselves are unchanged: only the starting point of their Newton search moves).
     """
     cdef Problem P
     cdef Out O
@@ -773,6 +879,13 @@ def cluster_pass(const double[::1] y, const double[::1] trials, const double[::1
     P.update = update
     P.tol = tol
     P.maxiter = maxiter
+    P.prev = NULL
+    P.pvalid = NULL
+    if prev is not None and pvalid is not None:
+        if prev.shape[0] != y.shape[0] or prev.shape[1] != 3 or pvalid.shape[0] != G:
+            raise ValueError("prev must be (n, 3) and pvalid (G,)")
+        P.prev = &prev[0, 0]
+        P.pvalid = &pvalid[0]
     O.ll = &ll[0]
     O.mode = &mode[0, 0]
     O.center = &center[0, 0]

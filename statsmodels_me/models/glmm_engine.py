@@ -161,6 +161,8 @@ class TwoLevelGLMM:
         self._last_L = None
         self.tol, self.maxiter = 1e-8, 100
         self._work = (np.empty(n), np.empty((n, q)), np.empty(n), np.empty((n, q)))
+        # Laplace: (l', l'', eta) per observation at the stored modes, to predict the next
+        self._prev, self._pvalid = np.empty((n, 3)), np.zeros(G, np.intc)
 
     # ------------------------------------------------------------------ core pass
     def _check(self, beta, aux, L):
@@ -186,13 +188,15 @@ class TwoLevelGLMM:
         warm = self._warm if state is None else True
         if warm and update and state is None:
             self._carry_state(L)
+        prev = self._prev if state is None and method == 3 else None
+
         def run(warm):
             gaux[:] = 0.0
             _k.cluster_pass(self.endog, self.trials, eta0, A, aux, self._fam, self._link,
                             self.ptr, nodes, logw, method, mode, center, chol, self._pmean,
                             self._pcov, ll, r, s, gaux, self._status, warm=warm,
                             want_grad=want_grad, update=update, tol=self.tol,
-                            maxiter=self.maxiter)
+                            maxiter=self.maxiter, prev=prev, pvalid=self._pvalid)
         run(warm)
         if warm and update and np.any(self._status != 0):
             # a grid warm-started far from its new posterior can fail to adapt (status 1-3);
