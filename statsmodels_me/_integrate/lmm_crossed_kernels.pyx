@@ -13,6 +13,7 @@ triangle in coordinate form. Every loop is O(nnz) or O(sum_g nnz_g^2); the dense
 LAPACK call (``dpotrf``/``dpotri``) on the whole block, called without the GIL.
 """
 from libc.math cimport log, sqrt
+from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dtrsm, ssymm
 from scipy.linalg.cython_lapack cimport dpotrf, dpotri
@@ -223,34 +224,49 @@ def symm_product(const double[::1, :] P, const float[::1, :] W, float[::1, :] P3
     return U
 
 
-def hessian_traces(const double[::1, :] P, const float[::1, :] U, const long[::1] owner,
+def hessian_traces(const double[::1, :] P, const float[::1, :] U, const long[::1] starts,
                    double[:, ::1] R, double[::1] R1):
     """Block sums for the Hessian of log|M| (see :mod:`statsmodels_me.models.lmm_crossed`).
 
-    ``P`` symmetric (both triangles), ``U = P W``; ``R[k, l] = sum_{r in k, s in l} P_rs^2``,
-    ``R1[k] = sum_{r in k} (U P)_rr``.
+    ``P`` symmetric (both triangles), ``U = P W``; the terms occupy the consecutive index
+    ranges ``starts[k]:starts[k + 1]``. ``R[k, l] = sum_{r in k, s in l} P_rs^2``,
+    ``R1[k] = sum_{r in k} (U P)_rr = sum_{r in k} sum_s U_rs P_rs`` (P symmetric).
 
     Returns
     -------
     trUU : float
         trace(U U).
     """
-    cdef Py_ssize_t n = P.shape[0], K = R.shape[0], r, s, k, i0, j0, i, j
-    cdef double t = 0.0, p
+    cdef Py_ssize_t n = P.shape[0], K = R.shape[0], r, s, k, l, i0, j0, i, j
+    cdef double t = 0.0, p, acc, acc1
+    cdef double* row1 = <double*>malloc(n * sizeof(double))
+    if row1 == NULL:
+        raise MemoryError()
     with nogil:
         for k in range(K):
-            R1[k] = 0.0
-            for r in range(K):
-                R[k, r] = 0.0
-        for s in range(n):
-            k = owner[s]
-            for r in range(n):
-                p = P[r, s]
-                R[owner[r], k] += p * p
-                R1[owner[r]] += U[r, s] * p
+            for l in range(K):
+                R[k, l] = 0.0
+        for r in range(n):
+            row1[r] = 0.0
+        for l in range(K):
+            for s in range(starts[l], starts[l + 1]):
+                for k in range(K):
+                    acc = 0.0
+                    for r in range(starts[k], starts[k + 1]):
+                        p = P[r, s]
+                        acc = acc + p * p
+                    R[k, l] += acc
+                for r in range(n):
+                    row1[r] += U[r, s] * P[r, s]
+        for k in range(K):
+            acc1 = 0.0
+            for r in range(starts[k], starts[k + 1]):
+                acc1 = acc1 + row1[r]
+            R1[k] = acc1
         for j0 in range(0, n, 32):
             for i0 in range(0, n, 32):
                 for j in range(j0, min(j0 + 32, n)):
                     for i in range(i0, min(i0 + 32, n)):
                         t += U[i, j] * U[j, i]
+    free(row1)
     return t

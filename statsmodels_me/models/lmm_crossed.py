@@ -63,6 +63,7 @@ class CrossedScalarFactor:
         self.sizes = [eng.terms[k].size for k in self.rest]
         self.n2 = int(sum(self.sizes))
         self.owner = np.repeat(np.arange(len(self.rest), dtype=np.int64), self.sizes)
+        self.starts = np.concatenate([[0], np.cumsum(self.sizes)]).astype(np.int64)
         # right-hand sides [Z2'X | Z2'y] and [Z1'X | Z1'y], column-major for the solves
         self.z2 = np.asfortranarray(np.column_stack([eng.Z2tX, eng.Z2ty]))
         self.z1 = np.column_stack([self.z1tx, self.z1ty])
@@ -315,7 +316,7 @@ class CrossedScalarFactor:
         symm_product(P, W, P32, U)
         Rr = np.empty((K - 1, K - 1))
         R1 = np.empty(K - 1)
-        trUU = hessian_traces(P, U, self.owner, Rr, R1)
+        trUU = hessian_traces(P, U, self.starts, Rr, R1)
         R = np.empty((K, K))
         R[0, 0] = float((w * w).sum() + 2.0 * (w * w * quad).sum()) + trUU
         R[0, 1:] = R1
