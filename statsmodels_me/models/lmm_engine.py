@@ -342,6 +342,28 @@ class LMMEngine:
         dev = self._deviance_from(f)
         return (dev, f["r2"], dld, dr2) if np.isfinite(dev) else None
 
+    def exact_second_parts(self, theta):
+        """Exact Hessians in theta of the deviance's two parts (log det, r2), where the model
+        has them (crossed scalar intercepts under ML, ``CrossedScalarFactor.second_parts``);
+        ``None`` otherwise, and the caller differentiates :meth:`grad_parts`."""
+        crossed = getattr(self, "_crossed", None)
+        return None if crossed is None else crossed.second_parts(theta)
+
+    def newton(self, theta0, bounds, maxiter, callback=None):
+        """A Newton optimizer with the exact Hessian, where the model has one (crossed
+        scalar intercepts under ML, ``CrossedScalarFactor.newton``).
+
+        Returns
+        -------
+        scipy.optimize.OptimizeResult or None
+            ``None`` when it does not apply or gives up (the caller's general optimizer
+            takes over). ``callback(theta, deviance)`` follows each iteration.
+        """
+        crossed = getattr(self, "_crossed", None)
+        if crossed is None:
+            return None
+        return crossed.newton(theta0, bounds, maxiter=maxiter, callback=callback)
+
     def gls_summary(self, theta):
         """One-term models: (deviance, beta, r2, C) at ``theta`` from the kernel, where
         ``s2 C^-1`` is the covariance of the GLS beta; ``None`` for other models."""

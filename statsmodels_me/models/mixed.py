@@ -249,8 +249,10 @@ class Mixed(MEModel):
 
     Starting values come from EM iterations on the BLUPs and their conditional variances
     (Stata's ``emiterate()``, default 20); one-term models and crossed or nested scalar
-    intercepts are then optimized by L-BFGS-B with an analytic gradient and Newton-polished,
-    other models with several terms by COBYQA (polished too when the dense block is small).
+    intercepts are then optimized by L-BFGS-B with an analytic gradient and Newton-polished
+    (crossed scalar intercepts under ML first by the engine's Newton iteration with the exact
+    Hessian, :meth:`LMMEngine.newton`), other models with several terms by COBYQA (polished
+    too when the dense block is small).
 
     A model with a ``covariance(fixed())`` block cannot profile the residual variance out
     (the fixed matrix is on the absolute scale); it is fitted on the absolute scale with the
@@ -502,7 +504,16 @@ class Mixed(MEModel):
                              "initial_tr_radius": tr0,
                              "final_tr_radius": tr1 if tol is None else float(tol)})
         else:
+            def newton_callback(xk, dev):
+                it[0] += 1
+                log.append(f"Iteration {it[0]}:  {label} = {-0.5 * dev:.8g}")
+
             def run(start):
+                # the model's own Newton iteration with an exact Hessian where it has one
+                # (it declines boundary estimates, REML, ...); L-BFGS-B otherwise
+                res = eng.newton(start, bounds, maxiter, newton_callback)
+                if res is not None:
+                    return res
                 return optimize.minimize(objective_grad, start, jac=True,
                                          method="L-BFGS-B", bounds=bounds,
                                          callback=callback, options=opts)
@@ -603,7 +614,7 @@ class Mixed(MEModel):
                 break
             res = run(best)
             theta = res.x
-        if not _hit_limit(res):
+        if not _hit_limit(res) and not getattr(res, "converged_newton", False):
             if self._small_dense_block() or eng.analytic_gradient:
                 # (several terms: second differences cost ~4k^2 deviance evaluations, which
                 # only pays off when the dense block is small; COBYQA's own final radius
@@ -710,8 +721,9 @@ class Mixed(MEModel):
         return 1e-5 * np.maximum(np.abs(theta[idx]), floor if floor > 0 else 1.0)
 
     def _second_parts(self, theta, idx):
-        """Hessians in theta[idx] of the deviance's two parts, log det and r2, by central
-        differences of their analytic gradients (``engine.grad_parts``).
+        """Hessians in theta[idx] of the deviance's two parts, log det and r2: exact where
+        the engine has them, else central differences of their analytic gradients
+        (``engine.grad_parts``).
 
         Both the Newton polish (the deviance's Hessian) and the observed information of
         (theta, s2) are exact functions of these two matrices and of first derivatives,
@@ -719,6 +731,11 @@ class Mixed(MEModel):
         :meth:`_cov_display`. Returns ``(Hld, Hr2)`` or ``None``.
         """
         eng = self.engine
+        exact = eng.exact_second_parts(theta)
+        if exact is not None:
+            out = (exact[0][np.ix_(idx, idx)], exact[1][np.ix_(idx, idx)])
+            self._parts_at = (theta.copy(), tuple(int(i) for i in idx), out)
+            return out
         k = len(idx)
         Hld, Hr2 = np.empty((k, k)), np.empty((k, k))
         for a, (i, h) in enumerate(zip(idx, self._hessian_steps(theta, idx))):
