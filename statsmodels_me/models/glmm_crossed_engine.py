@@ -157,15 +157,27 @@ class CrossedLaplaceGLMM:
         """Laplace approximation to the marginal log likelihood at (beta, aux, theta).
 
         ``lams`` (one factor per term) may be given instead of ``theta``. The mode search
-        starts from the previous call's mode.
+        starts from the previous call's mode moved by its first-order response to the
+        change of beta and the factors (``mode_response``), within the square of the
+        change of the new mode.
         """
         aux = np.ascontiguousarray(aux if aux is not None else [], float)
+        beta = np.asarray(beta, float)
         if lams is None:
-            self._set_theta(theta)
-        else:
-            self._set_lams(lams)
-        eta0 = self.X @ np.asarray(beta, float) + self.offset
+            theta = np.asarray(theta, float)
+            lams = [t.cholesky(theta[t.theta_index]) for t in self.terms]
+        lams = [np.asarray(lam, float) for lam in lams]
         u1, u2 = self._u1.copy(), self._u2.copy()
+        last = getattr(self, "_last", None)
+        if last is not None:
+            dlams = [a - b for a, b in zip(lams, last[2])]
+            if np.any(beta != last[0]) or any(d.any() for d in dlams):
+                du1, du2 = self.mode_response(beta - last[0], dlams)
+                u1 += du1
+                u2 += du2
+        self._set_lams(lams)
+        self._last_joint = None
+        eta0 = self.X @ beta + self.offset
         obj, logdet, _ = self._sys.mode(eta0, aux, u1, u2)
         self._last = None
         if not (np.isfinite(obj) and np.isfinite(logdet)):
@@ -216,16 +228,18 @@ class CrossedLaplaceGLMM:
                                        c, d1, d2))
         return out
 
-    def mode_response(self, dbeta, dlams):
+    def mode_response(self, dbeta, dlams, system=None):
         """First-order change of the mode (u1, u2) of the last ``loglike`` call for a
         change ``dbeta`` of beta and ``dlams`` of the term factors.
 
         From the mode equation Lambda' Z' l'(eta) = u: H du = Lambda' Z' (l'' deta0)
         + dLambda' Z' l', with deta0 = X dbeta + Z dLambda u (the change of eta at fixed u).
         """
-        d1, d2 = self._sys.derivatives()
+        system = self._sys if system is None else system
+        d1, d2 = system.derivatives()
         deta = self.X @ np.asarray(dbeta, float)
-        x1, x2 = np.zeros_like(self._u1), np.zeros_like(self._u2)
+        x1 = np.zeros_like(self._u1)
+        x2 = np.zeros(self.m2 if system is self._sys else self.m2 + self.X.shape[1])
         for k, (t, dlam) in enumerate(zip(self.terms, dlams)):
             dlam = np.asarray(dlam, float)
             if not dlam.any():
@@ -235,7 +249,7 @@ class CrossedLaplaceGLMM:
             ztd1 = np.column_stack([np.bincount(t.codes, weights=self._Z[k][:, a] * d1,
                                                 minlength=t.n_groups) for a in range(t.q)])
             self._term_u(k, x1, x2)[:] += ztd1 @ dlam
-        self._sys.response(d2 * deta, x1, x2)
+        system.response(d2 * deta, x1, x2)
         return x1, x2
 
     def loglike_and_grad(self, beta, aux, theta, h_theta=1e-7):
@@ -290,15 +304,24 @@ class CrossedLaplaceGLMM:
             self._sys_beta = CrossedSystem(self._fam, self._link, self.y, self.t, t1.codes,
                                            idx, t1.n_groups, t1.q, self.m2 + p, self.m2, p)
             self._lams = None
-        self._set_lams(lams)
-        self._last = None
+        lams = [np.asarray(lam, float) for lam in lams]
         u1 = self._u1.copy()
         v2 = np.concatenate([self._u2, np.asarray(beta0, float)])
+        last = getattr(self, "_last_joint", None)
+        if last is not None and any((a != b).any() for a, b in zip(lams, last)):
+            # the joint mode's first-order response (beta0 is the last joint beta)
+            du1, dv2 = self.mode_response(np.zeros(p), [a - b for a, b in zip(lams, last)],
+                                          self._sys_beta)
+            u1 += du1
+            v2 += dv2
+        self._set_lams(lams)
+        self._last = self._last_joint = None
         obj, logdet, _ = self._sys_beta.mode(self.offset, aux, u1, v2, wmin=1e-12,
                                              step_tol=step_tol)
         if not (np.isfinite(obj) and np.isfinite(logdet)):
             return -np.inf, np.asarray(beta0, float), None
         self._u1, self._u2 = u1, v2[:self.m2].copy()
+        self._last_joint = [lam.copy() for lam in lams]
         crit = float(obj + self._constant(aux)[0] - 0.5 * logdet)
         if not gradient:
             return crit, v2[self.m2:].copy(), None

@@ -153,47 +153,12 @@ class CrossedMixin(MultilevelMixin):
         return self.cov.jacobian(np.asarray(theta, float), h)
 
     def _hessian_internal(self, x, free, forward=False, **kwargs):
-        """Central (or forward) differences of the analytic gradient.
+        """Central (or forward) differences of the analytic gradient (every mode search
+        starts from the previous mode's first-order prediction: one Newton step)."""
+        from statsmodels_me.models.meglm import MEGLM
+        return MEGLM._hessian_internal(self, x, free, forward=forward)
 
-        Every mode search starts from the first-order prediction u(x) + du/dx_i (+-h) of
-        its mode (implicit differentiation at the center), within O(h^2) of it, so one
-        Newton step reaches it.
-        """
-        core = self.engine.core
-        beta, aux, theta = self._split(x)
-        L = self.cov.cholesky(theta)
-        g0 = self.score_internal(x)[1][free]
-        if not core.at_last(beta, aux, self.engine.slots.lams(L)):
-            self.engine.loglike(beta, aux, L)
-        center = core.warm_start
-        J = self._lambda_jacobian(theta) if self.n_theta else None
-        k, a_aux = self.k_fe, self.k_aux
-        H = np.empty((len(free), len(free)))
-        for a, i in enumerate(free):
-            dbeta = np.zeros(k)
-            dL = np.zeros_like(L)
-            if i < k:
-                dbeta[i] = 1.0
-            elif i >= k + a_aux:
-                dL = J[:, i - k - a_aux].reshape(L.shape)
-            du = core.mode_response(dbeta, self.engine.slots.lams(dL)) if i < k or \
-                i >= k + a_aux else (np.zeros_like(center[0]), np.zeros_like(center[1]))
-            h = 1e-5 * max(abs(x[i]), 1e-1)
-            xp = x.copy()
-            xp[i] += h
-            core.warm_start = (center[0] + h * du[0], center[1] + h * du[1])
-            gp = self.score_internal(xp)[1][free]
-            if forward:
-                H[:, a] = (gp - g0) / h
-                continue
-            core.warm_start = (center[0] - h * du[0], center[1] - h * du[1])
-            xm = x.copy()
-            xm[i] -= h
-            H[:, a] = (gp - self.score_internal(xm)[1][free]) / (2 * h)
-        core.warm_start = center
-        return 0.5 * (H + H.T)
-
-    def _optimize(self, x0, bounds, log, maxiter, warn=True):
+    def _optimize(self, x0, bounds, log, maxiter, warn=True, **kwargs):
         """Newton steps with the Hessian at the start (chord method).
 
         From the nAGQ=0 start the Laplace optimum is a few Newton steps away, while a
@@ -204,7 +169,7 @@ class CrossedMixin(MultilevelMixin):
         # only the steps use this Hessian: forward differences (half the gradients) suffice
         H = self._hessian_internal(x0, free, forward=True)
         if not np.all(np.isfinite(H)) or np.any(np.linalg.eigvalsh(H) >= 0):
-            return super()._optimize(x0, bounds, log, maxiter, warn)
+            return super()._optimize(x0, bounds, log, maxiter, warn, **kwargs)
         x, it = self._chord_newton(x0, H, free, bounds, log)
         return x, it
 
