@@ -459,6 +459,7 @@ class MEGLM(MEModel):
         if constraints:
             x, cov_disp, it = self._fit_constrained(x0, constraints, log, maxiter)
         else:
+            H = None  # the Hessian for the standard errors, when the fit already has it
             if self.intmethod != "laplace":
                 # The Laplace approximation costs one node per cluster instead of
                 # intpoints**q: optimize it first, then run Newton steps on the quadrature
@@ -482,9 +483,14 @@ class MEGLM(MEModel):
                     x, more = self._optimize(x, bounds, log, maxiter)
                     it += more
             else:
-                x, it = self._optimize(x0, bounds, log, maxiter)
+                polish = self.intmethod == "laplace" and isinstance(self.engine, TwoLevelGLMM)
+                x, it = self._optimize(x0, bounds, log, maxiter,
+                                       ftol=self._POLISH_FTOL if polish else 1e-14)
+                if polish:
+                    x, H, more = self._newton_polish(x, bounds, log, maxiter, it + 1)
+                    it += more
             llf = self.loglike_internal(x)
-            cov_disp = self._cov_display(x, bounds)
+            cov_disp = self._cov_display(x, bounds, H)
         if constraints:
             llf = self.loglike_internal(x)
         params = self._display(x)
@@ -506,7 +512,7 @@ class MEGLM(MEModel):
                                      trials=e.trials, offset=e.offset, intmethod="laplace")
         return self._lap
 
-    def _optimize(self, x0, bounds, log, maxiter, warn=True):
+    def _optimize(self, x0, bounds, log, maxiter, warn=True, ftol=1e-14):
         last = {}
 
         def f(x):
@@ -521,7 +527,7 @@ class MEGLM(MEModel):
             it[0] += 1
             log.append(f"Iteration {it[0]}:  Log likelihood = {last.get('f', np.nan):.8g}")
         res = optimize.minimize(f, x0, jac=True, method="L-BFGS-B", bounds=bounds, callback=cb,
-                                options={"maxiter": maxiter, "ftol": 1e-14, "gtol": 1e-7,
+                                options={"maxiter": maxiter, "ftol": ftol, "gtol": 1e-7,
                                          "maxls": 50})
         x = res.x
         # variance parameters that stalled at zero (a stationary point of the likelihood,
@@ -546,16 +552,46 @@ class MEGLM(MEModel):
                           f"{res.message}", ConvergenceWarning, stacklevel=3)
         return x, it[0]
 
+    # L-BFGS-B's relative-decrease tolerance before the Newton polish (two-level Laplace)
+    _POLISH_FTOL = 1e-10
+
+    def _newton_polish(self, x, bounds, log, maxiter, first=1):
+        """Finish a loosely converged quasi-Newton fit with Newton steps on the Hessian from
+        forward differences of the exact gradient, which the standard errors need anyway.
+
+        Quasi-Newton iterations near the optimum make slow progress and, once the changes
+        reach the rounding level of a log likelihood of large magnitude, fail line searches
+        at the same point (the evaluation count then grows with the sample size).  Returns
+        ``(x, H, iterations)``; ``H`` is the Hessian on the free coordinates for the standard
+        errors when ``x`` is within 1e-3 standard errors of where it was computed, else None.
+        """
+        free = [i for i in self._free(x, bounds) if i not in self._diverging]
+        if not free:
+            return x, None, 0
+        H = self._hessian_internal(x, free, forward=True)
+        if not np.all(np.isfinite(H)) or np.linalg.eigvalsh(H).max() >= 0:
+            x, more = self._optimize(x, bounds, log, maxiter)
+            return x, None, more
+        g = self.score_internal(x)[1][free]
+        decrement = float(-g @ np.linalg.solve(H, g))
+        x, it = self._chord_newton(x, H, free, bounds, log, first=first)
+        if not self._chord_converged:
+            x, more = self._optimize(x, bounds, log, maxiter)
+            return x, None, it + more
+        same = [i for i in self._free(x, bounds) if i not in self._diverging] == free
+        return x, (H if decrement < 1e-6 and same else None), it
+
     @staticmethod
     def _free(x, bounds):
         return [i for i, (lo, _) in enumerate(bounds)
                 if not (lo is not None and abs(x[i] - lo) < 1e-6)]
 
-    def _chord_newton(self, x, H, free, bounds, log, maxit=50):
+    def _chord_newton(self, x, H, free, bounds, log, maxit=50, first=1):
         """Newton iterations with a fixed Hessian ``H`` (on the ``free`` coordinates).
 
         Returns ``(x, iterations)``; ``self._chord_converged`` tells whether the Newton
         decrement fell below tolerance (or the remaining steps were at the noise floor).
+        The iteration log numbers the steps from ``first``.
         """
         lo = np.array([b[0] if b[0] is not None else -np.inf for b in bounds])
         f, g = self.score_internal(x)
@@ -590,7 +626,7 @@ class MEGLM(MEModel):
                 break
             done = fc - f < 1e-10 and np.max(np.abs(t * step)) < 1e-6
             x, f, g = cand, fc, gc
-            log.append(f"Iteration {it}:  Log likelihood = {f:.8g}")
+            log.append(f"Iteration {it + first - 1}:  Log likelihood = {f:.8g}")
             if done:
                 converged = True
                 break
@@ -615,11 +651,12 @@ class MEGLM(MEModel):
                 / (2 * h)
         return 0.5 * (H + H.T)
 
-    def _cov_display(self, x, bounds):
+    def _cov_display(self, x, bounds, H=None):
         free = [i for i in self._free(x, bounds) if i not in self._diverging]
-        # forward differences of the exact gradient: half the engine passes of central ones,
-        # standard errors within ~1e-5 relative of them
-        H = self._hessian_internal(x, free, forward=True)
+        if H is None:
+            # forward differences of the exact gradient: half the engine passes of central
+            # ones, standard errors within ~1e-5 relative of them
+            H = self._hessian_internal(x, free, forward=True)
         try:
             cinv = np.linalg.inv(-H)
             if np.any(np.diag(cinv) < 0):

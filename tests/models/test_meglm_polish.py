@@ -1,0 +1,87 @@
+"""Two-level Laplace fits: the loosely converged quasi-Newton fit is finished by Newton steps
+on the Hessian the standard errors need; the optimum is tighter than before, the standard
+errors equal those from a fresh Hessian at the optimum, and the number of engine passes does
+not grow with the sample size (it did: failed line searches at the rounding level of a large
+log likelihood)."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import statsmodels_me.formula.api as smf
+from statsmodels_me.models.glmm_engine import TwoLevelGLMM
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from gen_data import glmm_logit  # noqa: E402
+
+TEXT = "y ~ x + z + (1 + x | g)"
+
+
+def _fit_counting(df):
+    count = [0]
+    orig = TwoLevelGLMM._pass
+
+    def counted(self, *a, **k):
+        count[0] += 1
+        return orig(self, *a, **k)
+    TwoLevelGLMM._pass = counted
+    try:
+        model = smf.melogit(TEXT, df, intmethod="laplace")
+        res = model.fit()
+    finally:
+        TwoLevelGLMM._pass = orig
+    return model, res, count[0]
+
+
+@pytest.fixture(scope="module")
+def fits():
+    return {s: _fit_counting(glmm_logit(scale=s, seed=3)) for s in (0.05, 0.4)}
+
+
+def test_optimum_is_a_newton_fixed_point(fits):
+    model, res, _ = fits[0.05]
+    x = res._internal
+    llf, g = model.score_internal(x)
+    free = list(range(len(x)))
+    H = model._hessian_internal(x, free)
+    assert -g @ np.linalg.solve(H, g) < 1e-12
+    assert llf == pytest.approx(res.llf, rel=1e-14)
+
+
+def test_standard_errors_equal_a_fresh_hessian_at_the_optimum(fits):
+    model, res, _ = fits[0.05]
+    x = res._internal
+    free = list(range(len(x)))
+    H = model._hessian_internal(x, free)  # central differences, at the final point
+    J = model._display_jacobian(x)
+    se = np.sqrt(np.diag(J @ np.linalg.inv(-H) @ J.T))
+    np.testing.assert_allclose(np.asarray(res.bse), se, rtol=1e-4)
+
+
+def test_polish_finishes_a_loose_fit_in_few_passes(fits):
+    """From a point where L-BFGS-B stopped early (relative decrease 1e-7), the Newton polish
+    reaches the optimum of the full fit with the Hessian plus one or two engine passes."""
+    model, res, _ = fits[0.4]
+    bounds = [(None, None)] * model.k_fe + list(model.cov.theta_bounds())
+    x0 = np.concatenate([res._internal[:model.k_fe], model.cov.theta_start()])
+    x_loose, _ = model._optimize(x0, bounds, [], 500, ftol=1e-7)
+    count = [0]
+    orig = TwoLevelGLMM._pass
+
+    def counted(self, *a, **k):
+        count[0] += 1
+        return orig(self, *a, **k)
+    TwoLevelGLMM._pass = counted
+    try:
+        x, H, _ = model._newton_polish(x_loose, bounds, [], 500)
+    finally:
+        TwoLevelGLMM._pass = orig
+    assert count[0] <= len(x) + 3
+    np.testing.assert_allclose(x, res._internal, rtol=1e-7, atol=1e-8)
+
+
+def test_engine_passes_do_not_grow_with_the_sample_size(fits):
+    small, large = fits[0.05][2], fits[0.4][2]
+    assert large <= small + 4, (small, large)
+    assert large <= 32
