@@ -556,3 +556,23 @@ def factor_gradient(const int64_t[::1] codes, const double[:, ::1] Z, const doub
                 for a in range(q):
                     out[a, b] += Z[i, a] * v
     return out_
+
+
+def factor_response(const int64_t[::1] codes, const double[:, ::1] Z, const double[:, ::1] U,
+                    const double[:, ::1] dlam, const double[::1] d1, double[::1] deta,
+                    double[:, ::1] x):
+    """One term's part of the mode response to a change ``dlam`` of its factor: adds
+    Z dlam u to ``deta`` (the change of eta at fixed u) and dlam' Z' l' to ``x``
+    (the term's (G, q) block of the right-hand side)."""
+    cdef Py_ssize_t i, g, n = Z.shape[0]
+    cdef int a, b, q = Z.shape[1]
+    cdef double v
+    with nogil:
+        for i in range(n):
+            g = codes[i]
+            for b in range(q):
+                v = 0.0
+                for a in range(q):
+                    v += Z[i, a] * dlam[a, b]
+                deta[i] += v * U[g, b]
+                x[g, b] += v * d1[i]

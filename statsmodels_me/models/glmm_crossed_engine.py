@@ -32,7 +32,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from statsmodels_me._integrate.crossed_kernels import CrossedSystem, factor_gradient
+from statsmodels_me._integrate.crossed_kernels import (
+    CrossedSystem,
+    factor_gradient,
+    factor_response,
+)
 from statsmodels_me.families.registry import (
     FAMILY_CODES,
     get_family,
@@ -89,6 +93,7 @@ class CrossedLaplaceGLMM:
             col += t.q
         self.m2 = pos
         self._idx2 = np.hstack(cols) if cols else np.zeros((n, 0), int)
+        self._zl2x = np.hstack([np.zeros(self._idx2.shape), self.X])
         t1 = self.terms[self.first]
         self._sys = CrossedSystem(self._fam, self._link, self.y, self.t, t1.codes, self._idx2,
                                   t1.n_groups, t1.q, self.m2, self.m2)
@@ -110,13 +115,15 @@ class CrossedLaplaceGLMM:
                                           for a, b in zip(lams, self._lams)):
             return
         self._lams = lams
-        ZL = [t.Z @ lam for t, lam in zip(self.terms, lams)]
-        self._z1 = ZL[self.first]
-        self._zl2 = np.hstack([ZL[k] for k in self.rest]) if self.rest else \
-            np.zeros((len(self.y), 0))
+        self._z1 = self._Z[self.first] @ lams[self.first]
+        # the dense columns, with the fixed effects after them for the nAGQ=0 system
+        for k in self.rest:
+            c = self._col2[k]
+            self._zl2x[:, c:c + self.terms[k].q] = self._Z[k] @ lams[k]
+        self._zl2 = self._zl2x[:, :self._idx2.shape[1]]
         self._sys.set_values(self._z1, self._zl2)
         if self._sys_beta is not None:
-            self._sys_beta.set_values(self._z1, np.hstack([self._zl2, self.X]))
+            self._sys_beta.set_values(self._z1, self._zl2x)
 
     @property
     def _u(self):
@@ -240,15 +247,11 @@ class CrossedLaplaceGLMM:
         deta = self.X @ np.asarray(dbeta, float)
         x1 = np.zeros_like(self._u1)
         x2 = np.zeros(self.m2 if system is self._sys else self.m2 + self.X.shape[1])
-        for k, (t, dlam) in enumerate(zip(self.terms, dlams)):
-            dlam = np.asarray(dlam, float)
-            if not dlam.any():
-                continue
-            U = self._term_u(k, self._u1, self._u2)
-            deta += np.einsum("ia,ia->i", self._Z[k] @ dlam, U[t.codes])
-            ztd1 = np.column_stack([np.bincount(t.codes, weights=self._Z[k][:, a] * d1,
-                                                minlength=t.n_groups) for a in range(t.q)])
-            self._term_u(k, x1, x2)[:] += ztd1 @ dlam
+        for k, dlam in enumerate(dlams):
+            dlam = np.ascontiguousarray(dlam, float)
+            if dlam.any():
+                factor_response(self._codes[k], self._Z[k], self._term_u(k, self._u1, self._u2),
+                                dlam, d1, deta, self._term_u(k, x1, x2))
         system.response(d2 * deta, x1, x2)
         return x1, x2
 
