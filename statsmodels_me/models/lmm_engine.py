@@ -162,15 +162,26 @@ class LMMEngine:
         return self._crossed.grad_parts(theta)
 
     # -- deviance and gradient -------------------------------------------------------------
-    def _lambda_jacobian(self, term, theta_k, h=1e-7):
-        """d vec(Lambda) / d theta for one term (central differences on a q x q map)."""
+    def _lambda_jacobian(self, term, theta_k, h=1e-5):
+        """d vec(Lambda) / d theta for one term (central differences on a q x q map).
+
+        Lambda is linear in theta for most structures (no truncation error) and smooth for
+        the others (error ~h^2); h = 1e-5 keeps the rounding error near 1e-11, which the
+        differences of gradients behind the standard errors divide by their own 1e-5 step
+        (h = 1e-7 left 3e-4 of noise in an exchangeable structure's standard errors).
+        A one-sided difference is taken where theta - h leaves the structure's domain.
+        """
         q = term.q
         J = np.empty((q * q, len(theta_k)))
         for i in range(len(theta_k)):
             tp, tm = theta_k.copy(), theta_k.copy()
             tp[i] += h
             tm[i] -= h
-            J[:, i] = ((term.cholesky(tp) - term.cholesky(tm)) / (2 * h)).ravel()
+            lp, lm = term.cholesky(tp), term.cholesky(tm)
+            if np.all(np.isfinite(lm)):
+                J[:, i] = ((lp - lm) / (2 * h)).ravel()
+            else:
+                J[:, i] = ((lp - term.cholesky(theta_k)) / h).ravel()
         return J
 
     def deviance_and_grad(self, theta):
@@ -287,8 +298,8 @@ class LMMEngine:
     def _one_term(self, theta, want_grad=False):
         """The kernel's outputs at ``theta`` (see ``one_term_deviance``), beta uncentred.
 
-        The last evaluation is kept: the optimizer, the polish and the results ask again
-        for the point they last evaluated (keyed by Lambda, which also carries the residual
+        The last few evaluations are kept: the optimizer, the polish and the results ask
+        again for points they evaluated (keyed by Lambda, which also carries the residual
         variance of models on the absolute scale).
         """
         t1 = self.terms[self.first]
@@ -297,15 +308,19 @@ class LMMEngine:
             # a linear structure (pattern) outside the positive semidefinite cone
             return np.inf, None, None, np.nan, np.nan, None, None, None, None, None, None
         key = lam.tobytes()
-        last = getattr(self, "_last_eval", None)
-        if last is not None and last[0] == key and (last[1] or not want_grad):
-            return last[2]
+        cache = self.__dict__.setdefault("_evals", {})
+        hit = cache.pop(key, None)
+        if hit is not None and (hit[0] or not want_grad):
+            cache[key] = hit        # most recently used last
+            return hit[1]
         b0, yty, Xty, Zty = self._centered
         out = one_term_deviance(self.A11, self.Z1tX, Zty, lam, self.XtX, Xty, yty, self.n,
                                 self.reml, want_grad)
         if out[2] is not None:
             out = out[:2] + (out[2] + b0,) + out[3:]
-        self._last_eval = (key, want_grad, out)
+        if len(cache) >= 16:
+            del cache[next(iter(cache))]
+        cache[key] = (want_grad, out)
         return out
 
     def grad_parts(self, theta):

@@ -459,10 +459,12 @@ class Mixed(MEModel):
         ltol = self._option(kwargs, "ltolerance", None)
         theta0 = self.theta_start() if start_theta is None else np.asarray(start_theta, float)
         log = []
+        em_converged = False
         if start_theta is None and emiterate > 0:
             theta0, n_em = self._em(theta0, emiterate, emtol)
             if n_em:
                 log += ["Performing EM optimization ...", ""]
+            em_converged = 0 < n_em < emiterate
         log.append("Performing gradient-based optimization:")
         bounds = self.theta_bounds()
         it = [0]
@@ -508,10 +510,18 @@ class Mixed(MEModel):
                 it[0] += 1
                 log.append(f"Iteration {it[0]}:  {label} = {-0.5 * dev:.8g}")
 
+            # one term, EM converged, default tolerances: the start is close, and Newton's
+            # method with a Hessian from differences of the analytic gradient (the same
+            # differences the standard errors need) converges in one or two steps
+            near = [not eng.rest and em_converged and tol is None and ltol is None]
+
             def run(start):
                 # the model's own Newton iteration with an exact Hessian where it has one
                 # (it declines boundary estimates, REML, ...); L-BFGS-B otherwise
                 res = eng.newton(start, bounds, maxiter, newton_callback)
+                if res is None and near[0]:
+                    near[0] = False
+                    res = self._newton_near(start, bounds, min(maxiter, 4), newton_callback)
                 if res is not None:
                     return res
                 return optimize.minimize(objective_grad, start, jac=True,
@@ -627,6 +637,57 @@ class Mixed(MEModel):
         if (snapped != theta).any() and eng.deviance(snapped) <= eng.deviance(theta) + 1e-9:
             theta = snapped
         return theta, not _hit_limit(res)
+
+    def _newton_near(self, theta0, bounds, maxiter, callback):
+        """Newton's method on the deviance from a start near the optimum (a converged EM).
+
+        Each iteration takes the Hessian from :meth:`_parts_hessian` (central differences
+        of the analytic gradient's log-det and r2 parts) and stops when half the Newton
+        decrement g' H^-1 g is below 1e-10; the last parts, at the estimate itself, serve
+        the standard errors. Returns ``None`` (the caller runs L-BFGS-B from ``theta0``)
+        when a parameter is within 1e-2 (relative) of its bound, the Hessian is not
+        positive definite, a step does not decrease the deviance (Armijo, within its
+        rounding noise) or ``maxiter`` steps do not converge.
+        """
+        from scipy.optimize import OptimizeResult
+
+        eng = self.engine
+        x = np.asarray(theta0, dtype=float).copy()
+        lo = np.array([b[0] if b[0] is not None else -np.inf for b in bounds])
+        hi = np.array([b[1] if b[1] is not None else np.inf for b in bounds])
+        idx = np.arange(len(x))
+        nit = 0
+        while True:
+            scale = max(float(np.abs(x).max()), 1e-300)
+            if np.any(x - lo < 1e-2 * scale) or np.any(hi - x < 1e-2 * scale):
+                return None
+            out = eng.deviance_and_grad(x)
+            f, g = out
+            if not np.isfinite(f):
+                return None
+            H = self._parts_hessian(x, idx)
+            if H is None:
+                return None
+            try:
+                c = np.linalg.cholesky(0.5 * (H + H.T))
+            except np.linalg.LinAlgError:
+                return None
+            step = np.linalg.solve(c.T, np.linalg.solve(c, g))
+            dec = float(g @ step)
+            if 0.5 * dec <= 1e-10:
+                return OptimizeResult(x=x, fun=f, jac=g, nit=nit, success=True, status=0,
+                                      message="Newton decrement below tolerance",
+                                      converged_newton=True)
+            if nit >= maxiter:
+                return None
+            cand = x - step
+            fc = eng.deviance_and_grad(cand)[0]
+            if not fc <= f - 1e-4 * dec + 1e-13 * abs(f):
+                return None
+            x = cand
+            nit += 1
+            if callback is not None:
+                callback(x, fc)
 
     def _theta_labels(self, theta):
         """A label per theta element naming its random effect: ``id: var(week)``.
