@@ -44,11 +44,27 @@ from statsmodels_me._integrate.small_dense cimport chol_solve as _chol_solve
 from statsmodels_me._integrate.small_dense cimport lse_moments
 
 cdef int _num_threads = 1
+
+
+def _threads_from_environment():
+    """OMP_NUM_THREADS when it is a positive integer (its first entry), else 1."""
+    import os
+    try:
+        n = int(os.environ.get("OMP_NUM_THREADS", "1").split(",")[0])
+    except ValueError:
+        return 1
+    return n if n > 0 else 1
+
+
+_num_threads = _threads_from_environment()
 cdef double _FD_H = 1e-4
 
 
 def set_num_threads(int n):
-    """Set the number of OpenMP threads used over clusters (default 1: reproducible sums)."""
+    """Set the number of OpenMP threads used over clusters (default: OMP_NUM_THREADS, else 1).
+
+    Clusters are independent and the sums over them are taken afterwards in a fixed order,
+    so the results do not depend on the number of threads."""
     global _num_threads
     _num_threads = n if n > 0 else 1
 
