@@ -67,3 +67,22 @@ def test_crossed_models_use_laplace_only():
     df = pd.read_csv(DATA)
     with pytest.raises(SpecificationError, match="Laplace"):
         smf.melogit("y ~ x + (1 | a) + (1 | b)", data=df, intmethod="mvaghermite")
+
+
+def test_vector_term_fit_leaves_the_zero_variance_stationary_point():
+    """A random slope crossed with a random intercept: the likelihood is even in the slope's
+    standard deviation, so zero is a stationary point; the fit must reach the interior
+    maximum (a higher likelihood than the model without the slope), with a zero gradient
+    there (analytic, checked against central differences of the likelihood)."""
+    df = pd.read_csv(DATA)
+    df["x2"] = np.random.default_rng(5).normal(size=len(df))
+    m = smf.melogit("y ~ x + (1 + x2 | a) + (1 | b)", data=df)
+    res = m.fit()
+    base = smf.melogit("y ~ x + (1 | a) + (1 | b)", data=df).fit()
+    assert res.llf > base.llf + 0.2
+    x = res._results._internal
+    _, g = m.score_internal(x)
+    fd = [(m.loglike_internal(x + 1e-6 * e) - m.loglike_internal(x - 1e-6 * e)) / 2e-6
+          for e in np.eye(len(x))]
+    np.testing.assert_allclose(g, fd, atol=1e-6)
+    assert np.max(np.abs(g)) < 1e-3
