@@ -26,6 +26,9 @@ from statsmodels_me.spec.errors import SpecificationError
 # in log standard deviations)
 _START_STEP_TOL = 1e-3
 _START_GTOL = 1e-2
+# chord Newton: steps per Hessian, Hessians before the quasi-Newton fallback
+_CHORD_MAXIT = 10
+_CHORD_ROUNDS = 3
 
 
 class _TermSlots:
@@ -159,19 +162,28 @@ class CrossedMixin(MultilevelMixin):
         return MEGLM._hessian_internal(self, x, free, forward=forward)
 
     def _optimize(self, x0, bounds, log, maxiter, warn=True, **kwargs):
-        """Newton steps with the Hessian at the start (chord method).
+        """Newton steps with the Hessian at the start (chord method), refreshed when the
+        steps stall.
 
         From the nAGQ=0 start the Laplace optimum is a few Newton steps away, while a
         quasi-Newton method crawls on this badly scaled problem (covariates on different
-        scales, variance parameters).
+        scales, variance parameters). A chord whose steps stop converging (the Hessian at
+        the start too far from the optimum's) restarts with the Hessian where it stopped;
+        MEGLM's quasi-Newton optimizer is the last resort.
         """
-        free = self._free(x0, bounds)
-        # only the steps use this Hessian: forward differences (half the gradients) suffice
-        H = self._hessian_internal(x0, free, forward=True)
-        if not np.all(np.isfinite(H)) or np.any(np.linalg.eigvalsh(H) >= 0):
-            return super()._optimize(x0, bounds, log, maxiter, warn, **kwargs)
-        x, it = self._chord_newton(x0, H, free, bounds, log)
-        return x, it
+        x, total = x0, 0
+        for _ in range(_CHORD_ROUNDS):
+            free = self._free(x, bounds)
+            # only the steps use this Hessian: forward differences (half the gradients)
+            H = self._hessian_internal(x, free, forward=True)
+            if not np.all(np.isfinite(H)) or np.any(np.linalg.eigvalsh(H) >= 0):
+                break
+            x, it = self._chord_newton(x, H, free, bounds, log, maxit=_CHORD_MAXIT)
+            total += it
+            if self._chord_converged:
+                return x, total
+        x, more = super()._optimize(x, bounds, log, maxiter, warn, **kwargs)
+        return x, total + more
 
     def _fit_fixed(self, log):
         """The fixed-effects fit, computed once (the start and ``fit`` both need it)."""
