@@ -330,7 +330,9 @@ def sparse_column_quadratic(const long[::1] indptr, const int[::1] indices,
 
 def grouped_cross_products(const long[::1] codes, Py_ssize_t G, const double[:, ::1] Z,
                            const double[:, ::1] X, const double[::1] y):
-    """Per-group sufficient statistics of a one-term LMM in one pass over the rows.
+    """Per-group sufficient statistics of a one-term LMM, and the global ones of the fixed
+    part, in one pass over the rows (no BLAS: a threaded BLAS on n-long vectors waits for
+    busy cores).
 
     Returns
     -------
@@ -340,38 +342,86 @@ def grouped_cross_products(const long[::1] codes, Py_ssize_t G, const double[:, 
         ``Z_g' X_g``.
     c : ndarray (G, q)
         ``Z_g' y_g``.
+    XtX : ndarray (p, p)
+    Xty : ndarray (p,)
+    yty : float
     """
     cdef Py_ssize_t n = Z.shape[0], q = Z.shape[1], p = X.shape[1], r, g, i, j
-    cdef double zi
+    cdef Py_ssize_t cur = -1
+    cdef double zi, xi, yr, z0, z1, s00 = 0, s01 = 0, s11 = 0, c0 = 0, c1 = 0
+    cdef double yy = 0.0
     cdef int bad = 0
     if X.shape[0] != n or y.shape[0] != n or codes.shape[0] != n:
         raise ValueError("grouped_cross_products: row counts differ")
     Aarr = np.zeros((G, q, q))
     Barr = np.zeros((G, q, p))
     carr = np.zeros((G, q))
+    XtXarr = np.zeros((p, p))
+    Xtyarr = np.zeros(p)
     cdef double[:, :, ::1] A = Aarr
     cdef double[:, :, ::1] B = Barr
     cdef double[:, ::1] c = carr
+    cdef double[:, ::1] XtX = XtXarr
+    cdef double[::1] Xty = Xtyarr
     with nogil:
         for r in range(n):
             g = codes[r]
             if g < 0 or g >= G:
                 bad = 1
                 break
-            for i in range(q):
-                zi = Z[r, i]
-                for j in range(i + 1):
-                    A[g, i, j] += zi * Z[r, j]
+            yr = y[r]
+            yy += yr * yr
+            for i in range(p):
+                xi = X[r, i]
+                Xty[i] += xi * yr
+                for j in range(i, p):
+                    XtX[i, j] += xi * X[r, j]
+            if q == 2:
+                # rows of a group are usually adjacent: keep its Z'Z and Z'y in registers
+                if g != cur:
+                    if cur >= 0:
+                        A[cur, 0, 0] += s00
+                        A[cur, 1, 0] += s01
+                        A[cur, 1, 1] += s11
+                        c[cur, 0] += c0
+                        c[cur, 1] += c1
+                    cur = g
+                    s00 = s01 = s11 = c0 = c1 = 0.0
+                z0 = Z[r, 0]
+                z1 = Z[r, 1]
+                s00 += z0 * z0
+                s01 += z1 * z0
+                s11 += z1 * z1
+                c0 += z0 * yr
+                c1 += z1 * yr
                 for j in range(p):
-                    B[g, i, j] += zi * X[r, j]
-                c[g, i] += zi * y[r]
+                    xi = X[r, j]
+                    B[g, 0, j] += z0 * xi
+                    B[g, 1, j] += z1 * xi
+            else:
+                for i in range(q):
+                    zi = Z[r, i]
+                    for j in range(i + 1):
+                        A[g, i, j] += zi * Z[r, j]
+                    for j in range(p):
+                        B[g, i, j] += zi * X[r, j]
+                    c[g, i] += zi * yr
+        if q == 2 and cur >= 0 and not bad:
+            A[cur, 0, 0] += s00
+            A[cur, 1, 0] += s01
+            A[cur, 1, 1] += s11
+            c[cur, 0] += c0
+            c[cur, 1] += c1
         for g in range(G):
             for i in range(q):
                 for j in range(i):
                     A[g, j, i] = A[g, i, j]
+        for i in range(p):
+            for j in range(i):
+                XtX[i, j] = XtX[j, i]
     if bad:
         raise ValueError("grouped_cross_products: a group code is outside 0..G-1")
-    return Aarr, Barr, carr
+    return Aarr, Barr, carr, XtXarr, Xtyarr, yy
 
 
 cdef int _first_pass_q2(const double[:, :, ::1] A, const double[:, :, ::1] B,

@@ -224,7 +224,7 @@ def _fixed_part(spec: ModelSpec, sample: pd.DataFrame, codings) -> dict:
         col += 1
     keep = ~drop
     return {
-        "X": np.ascontiguousarray(X[:, keep]),
+        "X": X if keep.all() else np.ascontiguousarray(X[:, keep]),
         "names": [nm for nm, k in zip(names, keep, strict=True) if k],
         "omitted": omitted,
         "notes": notes,
@@ -243,6 +243,9 @@ def _path_of(eq: REEquation) -> tuple[str, ...]:
 
 def _first_rows(codes: np.ndarray) -> np.ndarray:
     """Row of the first observation of each group, in code order."""
+    if len(codes) and codes[0] == 0 and np.all(np.diff(codes) >= 0):
+        # data sorted by group (the common layout): the rows where the code changes
+        return np.flatnonzero(np.diff(codes, prepend=-1))
     first = np.flatnonzero(~pd.Series(codes).duplicated().to_numpy())
     return first[np.argsort(codes[first], kind="stable")]
 

@@ -107,10 +107,7 @@ class LMMEngine:
         self.first = order[0]
         self.rest = order[1:]
         t1 = self.terms[self.first]
-        self.yty = sum_of_squares(y)
-        self.XtX = X.T @ X
-        self.Xty = X.T @ y
-        self.A11, self.Z1tX, self.Z1ty = grouped_cross_products(
+        self.A11, self.Z1tX, self.Z1ty, self.XtX, self.Xty, self.yty = grouped_cross_products(
             np.ascontiguousarray(t1.codes, dtype=np.int64), t1.n_groups,
             np.ascontiguousarray(t1.Z, dtype=float), np.ascontiguousarray(X, dtype=float),
             np.ascontiguousarray(y, dtype=float))

@@ -44,7 +44,7 @@ def _stats(codes, Z, X, y):
 
 def test_grouped_cross_products_match_bincount():
     codes, Z, X, y, _ = _problem(0)
-    A, B, c = _stats(codes, Z, X, y)
+    A, B, c = _stats(codes, Z, X, y)[:3]
     G = codes.max() + 1
     for i in range(Z.shape[1]):
         for j in range(Z.shape[1]):
@@ -52,6 +52,21 @@ def test_grouped_cross_products_match_bincount():
         for j in range(X.shape[1]):
             np.testing.assert_allclose(B[:, i, j], np.bincount(codes, Z[:, i] * X[:, j], G))
         np.testing.assert_allclose(c[:, i], np.bincount(codes, Z[:, i] * y, G))
+
+
+@pytest.mark.parametrize("q", [1, 2, 3])
+def test_grouped_cross_products_any_row_order_and_global_sums(q):
+    codes, Z, X, y, _ = _problem(11, q=q)
+    A, B, c, XtX, Xty, yty = _stats(codes, Z, X, y)
+    np.testing.assert_allclose(XtX, X.T @ X, rtol=1e-13)
+    np.testing.assert_allclose(Xty, X.T @ y, rtol=1e-13)
+    assert yty == pytest.approx(y @ y, rel=1e-13)
+    perm = np.random.default_rng(0).permutation(len(y))
+    A2, B2, c2 = _stats(codes[perm], np.ascontiguousarray(Z[perm]),
+                        np.ascontiguousarray(X[perm]), y[perm])[:3]
+    np.testing.assert_allclose(A2, A, rtol=1e-12)
+    np.testing.assert_allclose(B2, B, rtol=1e-12)
+    np.testing.assert_allclose(c2, c, rtol=1e-12)
 
 
 def test_grouped_cross_products_refuse_bad_codes():
@@ -64,7 +79,7 @@ def test_grouped_cross_products_refuse_bad_codes():
 @pytest.mark.parametrize("q", [1, 2, 3])
 def test_one_term_deviance_matches_dense(q, reml):
     codes, Z, X, y, Lam = _problem(q, q=q)
-    A, B, c = _stats(codes, Z, X, y)
+    A, B, c = _stats(codes, Z, X, y)[:3]
     out = one_term_deviance(A, B, c, Lam, X.T @ X, X.T @ y, float(y @ y), len(y), reml, True)
     dev, beta, r2, C = _dense_deviance(codes, Z, X, y, Lam, reml)
     assert out[0] == pytest.approx(dev, rel=1e-12)
@@ -79,7 +94,7 @@ def test_one_term_deviance_matches_dense(q, reml):
 @pytest.mark.parametrize("reml", [False, True])
 def test_one_term_gradient_matches_differences(reml):
     codes, Z, X, y, Lam = _problem(5, q=3)
-    A, B, c = _stats(codes, Z, X, y)
+    A, B, c = _stats(codes, Z, X, y)[:3]
 
     def dev(L):
         return one_term_deviance(A, B, c, L, X.T @ X, X.T @ y, float(y @ y), len(y), reml,
@@ -98,7 +113,7 @@ def test_one_term_gradient_matches_differences(reml):
 
 def test_em_sums_match_dense_conditional_moments():
     codes, Z, X, y, Lam = _problem(7, q=2)
-    A, B, c = _stats(codes, Z, X, y)
+    A, B, c = _stats(codes, Z, X, y)[:3]
     out = one_term_deviance(A, B, c, Lam, X.T @ X, X.T @ y, float(y @ y), len(y), False, True)
     beta = out[2]
     S = np.zeros((2, 2))
@@ -116,7 +131,7 @@ def test_em_sums_match_dense_conditional_moments():
 
 def test_factorization_failure_is_infinite():
     codes, Z, X, y, _ = _problem(2)
-    A, B, c = _stats(codes, Z, X, y)
+    A, B, c = _stats(codes, Z, X, y)[:3]
     Lam = np.array([[np.nan, 0.0], [0.0, 1.0]])
     assert one_term_deviance(A, B, c, Lam, X.T @ X, X.T @ y, float(y @ y), len(y), False,
                              False)[0] == np.inf
