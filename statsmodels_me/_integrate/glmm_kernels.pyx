@@ -243,13 +243,16 @@ cdef void _eval_canon(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, d
 
 cdef double _value_canon(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u,
                          const double* D) noexcept nogil:
-    """g(u) = sum_i l_i - |u|^2 / 2 from what ``_eval_canon`` stored at u (the same
-    operations as ``fam_eval``: logit l = y eta - t (max(eta, 0) + log1p(exp(-|eta|))),
-    poisson log l = y eta - exp(eta) = y eta + l'')."""
-    cdef int q = P.q, a
+    """g(u) = sum_i l_i - |u|^2 / 2 from what ``_eval_canon`` stored at u: logit
+    l = y eta - t (max(eta, 0) + log(1 + exp(-|eta|))), poisson log l = y eta - exp(eta)
+    = y eta + l''.  For t = 1 the logarithms are taken of products of up to 512 factors
+    1 + exp(-|eta|) in (1, 2] (one log instead of one log1p per observation); the rounding of
+    1 + exp(-|eta|) costs at most 1.2e-16 per observation, the order of the rounding of the
+    sum itself."""
+    cdef int q = P.q, a, nprod = 0
     cdef Py_ssize_t i, k, nj = e - s
     cdef const double* E = D + 2 * nj
-    cdef double val = 0.0, eta
+    cdef double val = 0.0, eta, prod = 1.0
     for a in range(q):
         val -= 0.5 * u[a] * u[a]
     for i in range(s, e):
@@ -257,25 +260,37 @@ cdef double _value_canon(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u
         eta = E[2 * k]
         if P.fam == 3:
             val += P.y[i] * eta + D[2 * k + 1]
+        elif P.t[i] == 1.0:
+            val += P.y[i] * eta - (eta if eta >= 0 else 0.0)
+            prod *= 1.0 + E[2 * k + 1]
+            nprod += 1
+            if nprod == 512:
+                val -= log(prod)
+                prod = 1.0
+                nprod = 0
         elif eta >= 0:
             val += P.y[i] * eta - P.t[i] * (eta + log1p(E[2 * k + 1]))
         else:
             val += P.y[i] * eta - P.t[i] * log1p(E[2 * k + 1])
-    return val
+    return val - log(prod)
 
 
 cdef double _taylor_finish(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* step,
                            double obj, const double* grad, const double* H, double* D,
-                           double* Hn) noexcept nogil:
+                           double* Hn, int keep) noexcept nogil:
     """g, H and (l'_i, l''_i) at u + step from their values at u (D holds the pairs at u and
     receives them at u + step) by Taylor expansion in t_i = a_i' step, for the canonical
     models (third derivative from the first two).  With |step| < 1e-6 the remainders,
     O(|step|^2) for the derivatives and O(|step|^3) for g, are below the error the Newton
-    iteration leaves in the mode; this saves evaluating the family at the final mode."""
+    iteration leaves in the mode; this saves evaluating the family at the final mode.  With
+    ``keep`` it also stores (l'_i, l''_i, eta_i) at u + step in ``P.prev`` (``_keep_mode``),
+    eta_i from the value ``_eval_canon`` left in D at u."""
     cdef int q = P.q, a, b
-    cdef Py_ssize_t i, k
+    cdef Py_ssize_t i, k, nj = e - s
     cdef double t, d1, d2, d3, w, val = obj, h00, h10, h11
     cdef const double* ai
+    cdef const double* E = D + 2 * nj
+    cdef double* pr
     if q == 2:
         val += grad[0] * step[0] + grad[1] * step[1] - 0.5 * (
             step[0] * (H[0] * step[0] + H[1] * step[1])
@@ -293,6 +308,11 @@ cdef double _taylor_finish(Problem* P, Py_ssize_t s, Py_ssize_t e, const double*
             D[2 * k] = d1 + t * (d2 + 0.5 * t * d3)
             D[2 * k + 1] = d2 + t * d3
             w = -(d2 + t * d3)
+            if keep:
+                pr = P.prev + 3 * i
+                pr[0] = D[2 * k]
+                pr[1] = -w
+                pr[2] = E[2 * k] + t
             h00 += w * ai[0] * ai[0]
             h10 += w * ai[1] * ai[0]
             h11 += w * ai[1] * ai[1]
@@ -317,6 +337,11 @@ cdef double _taylor_finish(Problem* P, Py_ssize_t s, Py_ssize_t e, const double*
         D[2 * (i - s)] = d1 + t * (d2 + 0.5 * t * d3)
         D[2 * (i - s) + 1] = d2 + t * d3
         w = -(d2 + t * d3)
+        if keep:
+            pr = P.prev + 3 * i
+            pr[0] = D[2 * (i - s)]
+            pr[1] = -w
+            pr[2] = E[2 * (i - s)] + t
         for a in range(q):
             for b in range(a + 1):
                 Hn[a * q + b] += w * ai[a] * ai[b]
@@ -420,13 +445,14 @@ cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double
     R the lower Cholesky factor of the curvature H at the mode.  Returns g(u^).  Steps use the
     exact curvature where it is positive definite (quadratic convergence) and the clipped one
     elsewhere.  D (room for 4 n_j doubles) receives (l'_i, l''_i) at the mode when
-    ``want_store``; ``stored`` tells whether it holds them on return.
+    ``want_store``; ``stored`` tells whether it holds them on return (2: and ``P.prev`` was
+    written by ``_taylor_finish``).
 
     The canonical models (concave: H >= I) take the steps without evaluating g: a step is
     accepted when it decreases |grad g|^2 enough (the Newton direction is a descent direction
     of |grad g|^2, and since H >= I, |step| <= |grad g|); g is computed once, at the last
     iterate, and the last (< 1e-6) step is applied by ``_taylor_finish``."""
-    cdef int q = P.q, a, it, half, accepted
+    cdef int q = P.q, a, it, half, accepted, keep
     cdef int canon = fam_canonical(P.fam, P.link)
     cdef double* grad = ws
     cdef double* H = ws + q
@@ -470,11 +496,12 @@ cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double
             for a in range(q):
                 u[a] += step[a]
             if canon:
-                objn = _taylor_finish(P, s, e, step, obj, grad, H, D, Hn)
+                keep = P.prev != NULL and P.method == 3
+                objn = _taylor_finish(P, s, e, step, obj, grad, H, D, Hn, keep)
                 for a in range(q * q):
                     R[a] = Hn[a]
                 if _chol(R, q):
-                    stored[0] = 1
+                    stored[0] = 2 if keep else 1
                     return objn
             break
         lam = 1.0
@@ -740,7 +767,7 @@ cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
         gmode = _find_mode(P, s, e, u, R, scratch, &ok, D1, P.method == 3 and P.want_grad,
                            &stored)
         if predict:
-            if stored and ok:
+            if stored == 1 and ok:
                 _keep_mode(P, s, e, u, D1)
             P.pvalid[j] = stored and ok
         if not ok:
