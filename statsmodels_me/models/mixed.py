@@ -641,10 +641,10 @@ class Mixed(MEModel):
     def _newton_near(self, theta0, bounds, maxiter, callback):
         """Newton's method on the deviance from a start near the optimum (a converged EM).
 
-        Each iteration takes the Hessian from :meth:`_parts_hessian` (central differences
-        of the analytic gradient's log-det and r2 parts) and stops when half the Newton
-        decrement g' H^-1 g is below 1e-10; the last parts, at the estimate itself, serve
-        the standard errors. Returns ``None`` (the caller runs L-BFGS-B from ``theta0``)
+        Each iteration takes the Hessian from :meth:`_parts_hessian` (differences of the
+        analytic gradient's log-det and r2 parts: forward at the start, central after it)
+        and stops when half the Newton decrement g' H^-1 g is below 1e-10; the last
+        (central) parts, at the estimate itself, serve the standard errors. Returns ``None`` (the caller runs L-BFGS-B from ``theta0``)
         when a parameter is within 1e-2 (relative) of its bound, the Hessian is not
         positive definite, a step does not decrease the deviance (Armijo, within its
         rounding noise) or ``maxiter`` steps do not converge.
@@ -665,7 +665,7 @@ class Mixed(MEModel):
             f, g = out
             if not np.isfinite(f):
                 return None
-            H = self._parts_hessian(x, idx)
+            H = self._parts_hessian(x, idx, central=nit > 0)
             if H is None:
                 return None
             try:
@@ -781,7 +781,7 @@ class Mixed(MEModel):
         floor = 0.1 * np.abs(theta).max() if len(theta) else 1.0
         return 1e-5 * np.maximum(np.abs(theta[idx]), floor if floor > 0 else 1.0)
 
-    def _second_parts(self, theta, idx):
+    def _second_parts(self, theta, idx, central=True):
         """Hessians in theta[idx] of the deviance's two parts, log det and r2: exact where
         the engine has them, else central differences of their analytic gradients
         (``engine.grad_parts``).
@@ -790,6 +790,10 @@ class Mixed(MEModel):
         (theta, s2) are exact functions of these two matrices and of first derivatives,
         so one set of differences serves both. The result is kept on the model for
         :meth:`_cov_display`. Returns ``(Hld, Hr2)`` or ``None``.
+
+        ``central=False`` takes forward differences from the gradient at ``theta`` (half
+        the evaluations, error ~1e-5 relative): enough for a Newton step, not kept for the
+        standard errors.
         """
         eng = self.engine
         exact = eng.exact_second_parts(theta)
@@ -799,26 +803,30 @@ class Mixed(MEModel):
             return out
         k = len(idx)
         Hld, Hr2 = np.empty((k, k)), np.empty((k, k))
+        p0 = None if central else eng.grad_parts(theta)
         for a, (i, h) in enumerate(zip(idx, self._hessian_steps(theta, idx))):
             tp, tm = theta.copy(), theta.copy()
             tp[i] += h
             tm[i] -= h
-            pp, pm = eng.grad_parts(tp), eng.grad_parts(tm)
+            pp = eng.grad_parts(tp)
+            pm = eng.grad_parts(tm) if central else p0
             if pp is None or pm is None:
                 return None
-            Hld[:, a] = (pp[2][idx] - pm[2][idx]) / (2 * h)
-            Hr2[:, a] = (pp[3][idx] - pm[3][idx]) / (2 * h)
+            d = 2 * h if central else h
+            Hld[:, a] = (pp[2][idx] - pm[2][idx]) / d
+            Hr2[:, a] = (pp[3][idx] - pm[3][idx]) / d
         out = (0.5 * (Hld + Hld.T), 0.5 * (Hr2 + Hr2.T))
-        self._parts_at = (theta.copy(), tuple(int(i) for i in idx), out)
+        if central:
+            self._parts_at = (theta.copy(), tuple(int(i) for i in idx), out)
         return out
 
-    def _parts_hessian(self, theta, idx):
+    def _parts_hessian(self, theta, idx, central=True):
         """Hessian of the deviance in theta[idx] from :meth:`_second_parts`:
         D = logdet + m log r2 + const, so
         D'' = logdet'' + (m / r2) r2'' - (m / r2^2) r2' r2'."""
         eng = self.engine
         at = eng.grad_parts(theta)
-        parts = self._second_parts(theta, idx) if at is not None else None
+        parts = self._second_parts(theta, idx, central) if at is not None else None
         if parts is None:
             return None
         _, r2, _, dr2 = at
