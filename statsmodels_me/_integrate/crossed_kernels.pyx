@@ -19,7 +19,7 @@ with R_g = W_g S^-1.
 """
 import numpy as np
 
-from libc.math cimport INFINITY, fabs, isfinite, log
+from libc.math cimport INFINITY, exp, fabs, isfinite, log
 from libc.stdint cimport int64_t
 from scipy.linalg.cython_blas cimport dgemm, dsyrk
 from scipy.linalg.cython_lapack cimport dpotrf, dpotri, dpotrs
@@ -62,6 +62,7 @@ cdef class CrossedSystem:
     cdef const int[:, ::1] idx2
     cdef const double[:, ::1] z1, zl2
     cdef double[::1] eta, d1, d2, etan, d1n, d2n, w, Lb, W, S, Sinv, R, r1, r2, u1n, u2n, d3, T, F
+    cdef double[::1] g1, g2
     cdef const double* pz1
     cdef const double* pzl2
     cdef const int* pcodes
@@ -97,6 +98,7 @@ cdef class CrossedSystem:
         self.Sinv = np.zeros(max(m * m, 1))
         self.r1, self.u1n = np.zeros(G * q1), np.zeros(G * q1)
         self.r2, self.u2n = np.zeros(max(m, 1)), np.zeros(max(m, 1))
+        self.g1, self.g2 = np.zeros(G * q1), np.zeros(max(m, 1))
         self.factored = 0
 
     def set_values(self, z1, zl2):
@@ -161,6 +163,26 @@ cdef class CrossedSystem:
         for i in range(self.npen):
             pen += u2[i] * u2[i]
         return s - 0.5 * pen
+
+    cdef void _derivs(self, const double* aux, int naux, const double* eta, double* d1,
+                      double* d2) noexcept nogil:
+        """l' and l'' only (the canonical logit without its logarithm)."""
+        cdef Py_ssize_t i
+        cdef double e, mu
+        cdef const double* y = &self.y[0]
+        cdef const double* t = &self.t[0]
+        if (self.fam == 1 or self.fam == 2) and self.link == 2:
+            for i in range(self.n):
+                if eta[i] >= 0:
+                    mu = 1.0 / (1.0 + exp(-eta[i]))
+                else:
+                    e = exp(eta[i])
+                    mu = e / (1.0 + e)
+                d1[i] = y[i] - t[i] * mu
+                d2[i] = -t[i] * mu * (1.0 - mu)
+            return
+        for i in range(self.n):
+            fam_eval(self.fam, self.link, y[i], t[i], eta[i], aux, naux, &d1[i], &d2[i])
 
     cdef int _factor(self) noexcept nogil:
         """Factor H at the weights ``self.w``; sets ``self.logdet`` (penalized part)."""
@@ -304,7 +326,9 @@ cdef class CrossedSystem:
         cdef Py_ssize_t i, k
         cdef int K = self.G * self.q1, m = self.m
         cdef const double* ap = &aux[0] if naux > 0 else NULL
-        cdef double obj, objn, t, mx, dec
+        cdef double obj, objn, t, mx, dec, quad
+        cdef double* g1 = &self.g1[0]
+        cdef double* g2 = &self.g2[0]
         cdef double* p1 = &u1[0] if K > 0 else NULL
         cdef double* p2 = &u2[0] if m > 0 else NULL
         cdef double* r1 = &self.r1[0]
@@ -337,10 +361,33 @@ cdef class CrossedSystem:
                     r1[k] -= p1[k]
                 for k in range(self.npen):
                     r2[k] -= p2[k]
+                for k in range(K):
+                    g1[k] = r1[k]
+                for k in range(m):
+                    g2[k] = r2[k]
                 self._solve(r1, r2)
                 t = 1.0
                 accepted = 0
-                for ls in range(30):
+                mx = 0.0
+                quad = 0.0
+                for k in range(K):
+                    mx = max(mx, fabs(r1[k]))
+                    quad += g1[k] * r1[k]
+                for k in range(m):
+                    mx = max(mx, fabs(r2[k]))
+                    quad += g2[k] * r2[k]
+                if mx < step_tol and not clamped:
+                    # a step this short: the objective's quadratic model g's - s'Hs/2 =
+                    # g's/2 is exact to O(|s|^3), and only l', l'' are needed there
+                    for k in range(K):
+                        n1[k] = p1[k] + r1[k]
+                    for k in range(m):
+                        n2[k] = p2[k] + r2[k]
+                    self._predict(&eta0[0], n1, n2, &self.etan[0])
+                    self._derivs(ap, naux, &self.etan[0], &self.d1n[0], &self.d2n[0])
+                    objn = obj + 0.5 * quad
+                    accepted = 1
+                for ls in range(0 if accepted else 30):
                     for k in range(K):
                         n1[k] = p1[k] + t * r1[k]
                     for k in range(m):
@@ -435,6 +482,7 @@ cdef class CrossedSystem:
             raise RuntimeError("gradient needs the factor of the last mode")
         cdef int naux = aux.shape[0], q1 = self.q1, c2 = self.c2, m = self.m
         cdef int K = self.G * q1, info = 0, a, b, c, cc, r, mp = self.npen
+        cdef bint canon = (self.fam == 1 or self.fam == 2) and self.link == 2
         cdef Py_ssize_t i, g, k
         cdef char up = b'U', no = b'N'
         cdef double one = 1.0, zero = 0.0, v, hv
@@ -519,8 +567,12 @@ cdef class CrossedSystem:
                 for c in range(c2):
                     hv += self.zl2[i, c] * A2[i, c]
                 h[i] = hv
-                self.d3[i] = fam_d3(self.fam, self.link, self.y[i], self.t[i], self.eta[i],
-                                    ap, naux, _D3_H)
+                if canon and self.t[i] > 0:
+                    # third derivative l'' (1 - 2 mu), with mu = (y - l') / t
+                    self.d3[i] = self.d2[i] * (1.0 - 2.0 * (self.y[i] - self.d1[i]) / self.t[i])
+                else:
+                    self.d3[i] = fam_d3(self.fam, self.link, self.y[i], self.t[i], self.eta[i],
+                                        ap, naux, _D3_H)
                 zs[i] = self.d3[i] * hv
             self._crossprod(&zs[0], &s1[0], &s2[0])
             self._solve(&s1[0], &s2[0])

@@ -12,6 +12,8 @@ covariance map); only the engine differs, wrapped to the interface MEGLM drives.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import optimize
 
@@ -19,7 +21,7 @@ from statsmodels_me.covariance import make_level_covariance
 from statsmodels_me.models.glmm_crossed_engine import CrossedLaplaceGLMM
 from statsmodels_me.models.meglm_multilevel import LevelsCovariance, MultilevelMixin
 from statsmodels_me.models.mixed import build_terms
-from statsmodels_me.spec.errors import SpecificationError
+from statsmodels_me.spec.errors import ConvergenceWarning, SpecificationError
 
 # the nAGQ=0 start only has to be close: the chord Newton steps on the Laplace likelihood
 # converge from it (inner Newton step tolerance, and L-BFGS-B's projected-gradient tolerance
@@ -169,7 +171,8 @@ class CrossedMixin(MultilevelMixin):
         quasi-Newton method crawls on this badly scaled problem (covariates on different
         scales, variance parameters). A chord whose steps stop converging (the Hessian at
         the start too far from the optimum's) restarts with the Hessian where it stopped;
-        MEGLM's quasi-Newton optimizer is the last resort.
+        MEGLM's quasi-Newton optimizer only when the start's Hessian is not negative
+        definite.
         """
         x, total = x0, 0
         for _ in range(_CHORD_ROUNDS):
@@ -182,8 +185,14 @@ class CrossedMixin(MultilevelMixin):
             total += it
             if self._chord_converged:
                 return x, total
-        x, more = super()._optimize(x, bounds, log, maxiter, warn, **kwargs)
-        return x, total + more
+        if total == 0:
+            return super()._optimize(x, bounds, log, maxiter, warn, **kwargs)
+        if warn:
+            # e.g. an ancillary parameter running to its limit (nbinomial alpha -> 0), where
+            # a quasi-Newton search would follow it into the rounding noise
+            warnings.warn(f"{self.spec.command}: Newton steps stopped without convergence",
+                          ConvergenceWarning, stacklevel=3)
+        return x, total
 
     def _fit_fixed(self, log):
         """The fixed-effects fit, computed once (the start and ``fit`` both need it)."""
