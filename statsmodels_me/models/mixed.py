@@ -644,10 +644,11 @@ class Mixed(MEModel):
         Each iteration takes the Hessian from :meth:`_parts_hessian` (differences of the
         analytic gradient's log-det and r2 parts: forward at the start, central after it)
         and stops when half the Newton decrement g' H^-1 g is below 1e-10; the last
-        (central) parts, at the estimate itself, serve the standard errors. Returns ``None`` (the caller runs L-BFGS-B from ``theta0``)
-        when a parameter is within 1e-2 (relative) of its bound, the Hessian is not
-        positive definite, a step does not decrease the deviance (Armijo, within its
-        rounding noise) or ``maxiter`` steps do not converge.
+        (central) parts, at the estimate itself, serve the standard errors. Returns
+        ``None`` (the caller runs L-BFGS-B from ``theta0``) when a parameter is within 1e-2
+        (relative) of its bound, the Hessian is not positive definite, a step does not
+        decrease the deviance (Armijo, within its rounding noise) or ``maxiter`` steps do
+        not converge.
         """
         from scipy.optimize import OptimizeResult
 
