@@ -11,9 +11,12 @@ built per evaluation.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import scipy.sparse as sp
 
+from statsmodels_me._integrate.blas_threads import single_threaded_blas
 from statsmodels_me._integrate.lmm_crossed_kernels import (
     hessian_traces,
     inverse_traces,
@@ -25,6 +28,20 @@ from statsmodels_me._integrate.lmm_crossed_kernels import (
     symm_product,
     weighted_gram,
 )
+
+# dense blocks up to this size run their LAPACK calls on one thread (see blas_threads)
+SINGLE_THREAD_MAX = 2500
+
+
+def _blas_scope(method):
+    """Run ``method`` with single-threaded OpenBLAS when the dense block is small."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if self.n2 > SINGLE_THREAD_MAX:
+            return method(self, *args, **kwargs)
+        with single_threaded_blas():
+            return method(self, *args, **kwargs)
+    return wrapper
 
 
 class CrossedScalarFactor:
@@ -94,6 +111,7 @@ class CrossedScalarFactor:
         d = np.array([lams[k][0, 0] for k in self.rest], dtype=float)[self.owner]
         return lam1, d
 
+    @_blas_scope
     def factor(self, lams, work=False):
         """The blocked factor as the dict of :meth:`LMMEngine.factor`.
 
@@ -180,6 +198,7 @@ class CrossedScalarFactor:
             return None
         return self._evaluate(theta, True, f)
 
+    @_blas_scope
     def _evaluate(self, theta, hess, f=None):
         """Gradient (and Hessian) parts at ``theta``; ``f`` is this point's factor from the
         work buffer when the caller has it already."""

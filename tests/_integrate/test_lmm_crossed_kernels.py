@@ -128,3 +128,18 @@ def test_sym_lower_matvec(system):
     out = np.empty_like(x)
     sym_lower_matvec(low.row.astype(np.int32), low.col.astype(np.int32), low.data, x, out)
     np.testing.assert_allclose(out, A22 @ x, rtol=1e-13)
+
+
+def test_single_threaded_blas_scope_restores():
+    from statsmodels_me._integrate.blas_threads import _local_setters, single_threaded_blas
+    setters = _local_setters()
+    before = [fn(0) for fn in setters]     # 0: the process-wide setting
+    for fn, old in zip(setters, before):
+        fn(old)
+    with single_threaded_blas():
+        inside = [fn(1) for fn in setters]
+    assert all(v == 1 for v in inside)
+    after = [fn(0) for fn in setters]
+    for fn, old in zip(setters, after):
+        fn(old)
+    assert after == before
