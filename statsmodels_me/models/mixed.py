@@ -517,13 +517,20 @@ class Mixed(MEModel):
 
             def run(start):
                 # the model's own Newton iteration with an exact Hessian where it has one
-                # (it declines boundary estimates, REML, ...); L-BFGS-B otherwise
+                # (it declines boundary estimates, REML, ...); L-BFGS-B otherwise. A Newton
+                # iteration that gives up leaves no lines in the log: L-BFGS-B restarts
+                # from ``start`` and counts its own iterations.
+                mark = (len(log), it[0])
                 res = eng.newton(start, bounds, maxiter, newton_callback)
                 if res is None and near[0]:
                     near[0] = False
+                    del log[mark[0]:]
+                    it[0] = mark[1]
                     res = self._newton_near(start, bounds, min(maxiter, 4), newton_callback)
                 if res is not None:
                     return res
+                del log[mark[0]:]
+                it[0] = mark[1]
                 return optimize.minimize(objective_grad, start, jac=True,
                                          method="L-BFGS-B", bounds=bounds,
                                          callback=callback, options=opts)
