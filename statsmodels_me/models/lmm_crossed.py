@@ -467,14 +467,20 @@ class CrossedScalarFactor:
         if any(b[0] != 0.0 or b[1] is not None for b in bounds):
             return None
         x = np.asarray(theta0, dtype=float).copy()
+        fac = None
         if own_start:
             alt = self.start_values()
-            if alt is not None and (np.any(x <= 0.0) or self._work_deviance(alt)[0]
-                                    < self._work_deviance(x)[0]):
-                x = alt
+            if alt is not None:
+                f0 = self._work_deviance(x)[0] if np.all(x > 0.0) else np.inf
+                # the work buffer keeps the last factor: reused when alt is the start
+                f1, fac = self._work_deviance(alt)
+                if f1 < f0:
+                    x = alt
+                else:
+                    fac = None
         if np.any(x <= 0.0):
             return None
-        out = self.deviance_grad_hess(x)
+        out = self.deviance_grad_hess(x, fac)
         if out is None:
             return None
         f, g, H = out
