@@ -1,16 +1,15 @@
 """Newton's method for the fixed-effects GLM (the model without random effects).
 
-Families without ancillary parameters (bernoulli, binomial, poisson): the log likelihood and
-its first two eta-derivatives come from the GLMM kernels' family math in one pass over the
-data, so the score is X' l' and the Hessian X' diag(l'') X (observed, not expected,
-information: exact Newton for every link). Used by ``MEGLM._fit_fixed`` (Stata's "Fitting
-fixed-effects model").
+Families without ancillary parameters (bernoulli, binomial, poisson): the log likelihood, the
+score X' l' and the Hessian X' diag(l'') X (observed, not expected, information: exact Newton
+for every link) come from the GLMM kernels' family math in one pass over the data.  Used by
+``MEGLM._fit_fixed`` (Stata's "Fitting fixed-effects model").
 """
 from __future__ import annotations
 
 import numpy as np
 
-from statsmodels_me._integrate.glmm_kernels import glm_derivs
+from statsmodels_me._integrate.glmm_kernels import glm_score_info
 from statsmodels_me.families.registry import FAMILY_CODES, link_code, obs_constant
 
 
@@ -41,22 +40,21 @@ def glm_newton(family, link, y, trials, offset, X, beta0, tol=1e-12, maxiter=60)
     fam, lk = FAMILY_CODES[family], link_code(link)
     X = np.ascontiguousarray(X, float)
     y, t, off = (np.ascontiguousarray(a, float) for a in (y, trials, offset))
-    n = y.shape[0]
     noaux = np.zeros(0)
     const = float(obs_constant(family, y, t, noaux)[0].sum())
-    d1, d2 = np.empty(n), np.empty(n)
+    p = X.shape[1]
+    g, info = np.empty(p), np.empty((p, p))
+    g_c, info_c = np.empty(p), np.empty((p, p))
 
-    def evaluate(b):
-        ll = glm_derivs(fam, lk, y, t, X @ b + off, noaux, d1, d2)
+    def evaluate(b, g, info):
+        ll = glm_score_info(fam, lk, y, t, off, X, b, noaux, g, info)
         return ll if np.isfinite(ll) else -np.inf
 
-    beta = np.asarray(beta0, float).copy()
-    ll = evaluate(beta)
+    beta = np.ascontiguousarray(beta0, float).copy()
+    ll = evaluate(beta, g, info)
     if not np.isfinite(ll):
         return None
     for it in range(1, maxiter + 1):
-        g = X.T @ d1
-        info = (X * -d2[:, None]).T @ X
         try:
             R = np.linalg.cholesky(info)
         except np.linalg.LinAlgError:
@@ -69,13 +67,14 @@ def glm_newton(family, link, y, trials, offset, X, beta0, tol=1e-12, maxiter=60)
         lam = 1.0
         for _ in range(40):
             cand = beta + lam * step
-            llc = evaluate(cand)
+            llc = evaluate(cand, g_c, info_c)
             if llc >= ll - 1e-12 * (1.0 + abs(ll)):
                 break
             lam *= 0.5
         else:
             return None
         beta, ll = cand, llc
+        g, g_c, info, info_c = g_c, g, info_c, info
         if decrement < tol:
             return beta, ll + const, it
     return None

@@ -761,8 +761,11 @@ class MEGLM(MEModel):
                                    else "fixed-effects model"))
         fixed_cov = self.cov.n_theta == 0
         n_var = int(sum(self.cov.theta_is_variance))
+        # the two log likelihoods come from different code paths (the GLM and the GLMM
+        # engine): a difference at their rounding level (a variance at zero) is no difference
+        llf_lr = llf_fixed if abs(llf - llf_fixed) <= 1e-12 * max(1.0, abs(llf)) else llf
         lr = None if fixed_cov or self.options.get("constraints") else lr_test_vs_fixed(
-            llf, llf_fixed, n_var, self.n_theta - n_var, versus)
+            llf_lr, llf_fixed, n_var, self.n_theta - n_var, versus)
         eform = next((_EFORM[k] for k in ("or", "irr", "eform", "hr") if self.options.get(k)),
                      None)
         notes = []

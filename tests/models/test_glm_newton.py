@@ -3,7 +3,7 @@ quasi-Newton fit on the GLMM engine with no random effects (the path it replaces
 import numpy as np
 import pytest
 import statsmodels.api as sm
-from statsmodels_me._integrate.glmm_kernels import glm_derivs
+from statsmodels_me._integrate.glmm_kernels import family_values, glm_score_info
 
 from statsmodels_me.families.registry import FAMILY_CODES, link_code
 from statsmodels_me.models.glm_newton import glm_newton
@@ -60,20 +60,25 @@ def test_glm_newton_matches_the_engine_with_no_random_effects(family, link):
     assert np.max(np.abs(gb)) < 1e-7
 
 
-def test_glm_derivs_are_derivatives():
+def test_glm_score_info_matches_the_family_derivatives():
     y, t, off, X = data("binomial", "probit", seed=2, n=50)
-    eta = X @ np.array([0.3, 0.1, -0.5])
-    d1, d2 = np.empty(50), np.empty(50)
-    d1p, d2p, d1m, d2m = (np.empty(50) for _ in range(4))
-    fam, lk, h = FAMILY_CODES["binomial"], link_code("probit"), 1e-5
-    glm_derivs(fam, lk, y, t, eta, np.zeros(0), d1, d2)
-    lp = [glm_derivs(fam, lk, y[i:i + 1], t[i:i + 1], eta[i:i + 1] + h, np.zeros(0),
-                     d1p[i:i + 1], d2p[i:i + 1]) for i in range(50)]
-    lm = [glm_derivs(fam, lk, y[i:i + 1], t[i:i + 1], eta[i:i + 1] - h, np.zeros(0),
-                     d1m[i:i + 1], d2m[i:i + 1]) for i in range(50)]
-    np.testing.assert_allclose((np.array(lp) - np.array(lm)) / (2 * h), d1, rtol=1e-6,
-                               atol=1e-9)
-    np.testing.assert_allclose((d1p - d1m) / (2 * h), d2, rtol=1e-6, atol=1e-9)
+    beta = np.array([0.3, 0.1, -0.5])
+    fam, lk = FAMILY_CODES["binomial"], link_code("probit")
+    g, info = np.empty(3), np.empty((3, 3))
+    ll = glm_score_info(fam, lk, y, t, off, X, beta, np.zeros(0), g, info)
+    l0, d1, d2, _, _ = family_values(fam, lk, y, t, X @ beta + off, np.zeros(0))
+    assert ll == pytest.approx(l0.sum(), rel=1e-14)
+    np.testing.assert_allclose(g, X.T @ d1, rtol=1e-12)
+    np.testing.assert_allclose(info, -(X * d2[:, None]).T @ X, rtol=1e-12)
+    # and the score is the derivative of the log likelihood
+    h = 1e-6
+    for j in range(3):
+        e = np.eye(3)[j] * h
+        lp = glm_score_info(fam, lk, y, t, off, X, beta + e, np.zeros(0), np.empty(3),
+                            np.empty((3, 3)))
+        lm = glm_score_info(fam, lk, y, t, off, X, beta - e, np.zeros(0), np.empty(3),
+                            np.empty((3, 3)))
+        assert (lp - lm) / (2 * h) == pytest.approx(g[j], rel=1e-6)
 
 
 def test_glm_newton_under_complete_separation_drives_the_log_likelihood_to_zero():
