@@ -104,8 +104,19 @@ class CategoricalCoding:
 
 def code_categorical(data: pd.DataFrame, var: str) -> CategoricalCoding:
     """Factorize ``data[var]`` with sorted levels (numbers numerically, strings lexically)."""
+    col = data[var]
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind in "iu" and len(col):
+        # non-negative integer ids of moderate range (the usual group variable): sorted
+        # levels from a presence count, without hashing
+        v = col.to_numpy()
+        lo, hi = int(v.min()), int(v.max())
+        if lo >= 0 and hi <= 4 * len(v) + 1000:
+            present = np.bincount(v, minlength=hi + 1) > 0
+            remap = np.cumsum(present) - 1
+            return CategoricalCoding(var, remap[v].astype(np.int64),
+                                     np.flatnonzero(present).astype(v.dtype))
     try:
-        codes, uniques = pd.factorize(data[var], sort=True)
+        codes, uniques = pd.factorize(col, sort=True)
     except TypeError:
         raise DataError(f"variable '{var}' mixes numbers and strings; its levels cannot be "
                         f"ordered") from None

@@ -112,3 +112,16 @@ def test_continuous_by_factor_names_factor_first(df):
         np.testing.assert_array_equal(tc.X[:, 0], np.where(df["g"] == 2, df["x"], 0.0))
         np.testing.assert_array_equal(tc.X[:, 1], np.where(df["g"] == 3, df["x"], 0.0))
     assert expand_term(Term((Factor("x"), Factor("g", "i"))), df).full_names[0] == "1b.g#co.x"
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+@pytest.mark.parametrize("high", [1, 7, 250])
+def test_integer_fast_path_matches_pandas_factorize(dtype, high):
+    from statsmodels_me.design.factors import code_categorical
+    v = np.random.default_rng(high).integers(0, high + 1, size=500).astype(dtype)
+    df = pd.DataFrame({"g": v})
+    got = code_categorical(df, "g")
+    codes, uniques = pd.factorize(df["g"], sort=True)
+    np.testing.assert_array_equal(got.codes, codes)
+    np.testing.assert_array_equal(got.levels, np.asarray(uniques))
+    assert got.levels.dtype == np.asarray(uniques).dtype
