@@ -272,8 +272,6 @@ class Mixed(MEModel):
                 "mixed: no random-effects equation; add one such as '|| id:' (Stata) or "
                 "'(1 | id)' (formula), or fit the linear regression with OLS")
         check_random_design(self.design)
-        self._ols = least_squares(self.design.exog, self.design.endog)
-        check_response(self.design, self._ols)
         self.terms, self.level_covs = build_terms(self.design)
         check_terms_identified(self.terms, self.design.nobs)
         self.absolute = any(c.kind_label == "Fixed" for cov in self.level_covs
@@ -282,8 +280,9 @@ class Mixed(MEModel):
         if self.absolute:
             for t in self.terms:
                 t.cholesky = _RelativeFactor(t.cholesky, self._scale)
-        self.engine = LMMEngine(self.design.endog, self.design.exog, self.terms, reml=self.reml,
-                                center=self._ols[0])
+        self.engine = LMMEngine(self.design.endog, self.design.exog, self.terms, reml=self.reml)
+        self._ols = self._least_squares()
+        check_response(self.design, self._ols)
         self.k_fe = self.design.exog.shape[1]
         yname = self.design.endog_names[0]
         names = list(self.design.exog_names)
@@ -291,6 +290,17 @@ class Mixed(MEModel):
             names += list(cov.display_names)
         names.append(f"/var(e.{yname})")
         self._set_param_names(names)
+
+    def _least_squares(self):
+        """:func:`least_squares` of the response on the fixed effects, read off the one-term
+        engine's centring (its normal equations and residual pass) when X'X is well
+        conditioned and the fit is not nearly exact."""
+        eng = self.engine
+        if not eng.rest and np.all(np.isfinite(eng.XtX)) and np.linalg.cond(eng.XtX) < 1e4:
+            b0, rss0 = eng._centered[:2]
+            if rss0 > 1e-8 * eng.yty:
+                return b0, rss0
+        return least_squares(self.design.exog, self.design.endog)
 
     # -- pieces of the parameter vector ----------------------------------------------------
     def _theta_split(self, theta):
