@@ -376,7 +376,7 @@ cdef class CrossedSystem:
                 for k in range(m):
                     mx = max(mx, fabs(r2[k]))
                     quad += g2[k] * r2[k]
-                if mx < step_tol and not clamped:
+                if mx < step_tol and isfinite(quad) and not clamped:
                     # a step this short: the objective's quadratic model g's - s'Hs/2 =
                     # g's/2 is exact to O(|s|^3), and only l', l'' are needed there
                     for k in range(K):
