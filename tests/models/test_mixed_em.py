@@ -108,3 +108,18 @@ def test_multi_term_options(pig):
         res = smf.mixed("weight week || _all: R.week || id:", data=pig).fit(emiterate=3)
     assert res.info.converged
     assert "Performing EM optimization ..." in res.info.iteration_log
+
+
+@pytest.mark.parametrize("reml", [False, True])
+@pytest.mark.parametrize("text", [EX4, "weight week || id: week, covariance(exchangeable)"])
+def test_newton_after_em_matches_lbfgs(pig, text, reml):
+    # after a converged EM, one-term models take Newton steps with a Hessian from
+    # differences of the analytic gradient; a user tolerance sends them to L-BFGS-B instead
+    newton = smf.mixed(text, data=pig, reml=reml).fit()
+    lbfgs = smf.mixed(text, data=pig, reml=reml).fit(tolerance=1e-7)
+    assert abs(newton.llf - lbfgs.llf) < 1e-8
+    np.testing.assert_allclose(newton.params, lbfgs.params, rtol=1e-6)
+    np.testing.assert_allclose(newton.bse, lbfgs.bse, rtol=1e-5)
+    its = [line for line in newton.info.iteration_log if line.startswith("Iteration ")]
+    assert [int(line.split()[1].rstrip(":")) for line in its] == list(range(len(its)))
+    assert newton.info.iterations == len(its) - 1 < lbfgs.info.iterations
