@@ -94,6 +94,7 @@ class CrossedScalarFactor:
         self._work = None
         self._hwork = None
         self._hcache = None
+        self._last_dev = None
 
     @staticmethod
     def _is_linear(term):
@@ -147,8 +148,10 @@ class CrossedScalarFactor:
         f = {"lams": lams, "L11": L11[:, None, None], "RZX1": RZX1[:, None, :],
              "ry1": ry1[:, None], "L21": L21, "L22": L22, "RZX2": RZX2, "ry2": ry2,
              "lam2": sp.diags(d).tocsr(), "_l21": l21, "_d": d, "_lam1": lam1}
-        return self.engine._finish(f, logdet, np.vstack([RZX1, RZX2]),
-                                   np.concatenate([ry1, ry2]))
+        f = self.engine._finish(f, logdet, np.vstack([RZX1, RZX2]),
+                                np.concatenate([ry1, ry2]))
+        self._last_dev = (lam1, d.tobytes(), self.engine._deviance_from(f))
+        return f
 
     # -- gradient ----------------------------------------------------------------------
     def modes(self, f):
@@ -429,10 +432,18 @@ class CrossedScalarFactor:
         self._hcache = (key, out)
         return out
 
-    def _work_deviance(self, theta):
-        """Deviance and the factor in the work buffer (``inf, None`` if it fails)."""
+    def _work_deviance(self, theta, need_factor=True):
+        """Deviance and the factor in the work buffer (``inf, None`` if it fails); without
+        ``need_factor``, the deviance of the last factorization when it was at ``theta``
+        (the caller's log evaluates the start just before) and ``None``."""
+        lams = self.engine._lambdas(np.asarray(theta, dtype=float))
+        if not need_factor and self._last_dev is not None:
+            lam1, d = self.scales(lams)
+            if self._last_dev[:2] == (lam1, d.tobytes()):
+                dev = self._last_dev[2]
+                return (dev if np.isfinite(dev) else np.inf), None
         try:
-            f = self.factor(self.engine._lambdas(np.asarray(theta, dtype=float)), work=True)
+            f = self.factor(lams, work=True)
         except np.linalg.LinAlgError:
             return np.inf, None
         dev = self.engine._deviance_from(f)
@@ -471,7 +482,7 @@ class CrossedScalarFactor:
         if own_start:
             alt = self.start_values()
             if alt is not None:
-                f0 = self._work_deviance(x)[0] if np.all(x > 0.0) else np.inf
+                f0 = self._work_deviance(x, False)[0] if np.all(x > 0.0) else np.inf
                 # the work buffer keeps the last factor: reused when alt is the start
                 f1, fac = self._work_deviance(alt)
                 if f1 < f0:
@@ -497,6 +508,7 @@ class CrossedScalarFactor:
             if 0.5 * dec <= tol:
                 nit -= 1
                 status, message = 0, "Newton decrement below tolerance"
+                x, f, g = self._last_step(x, f, g, phi + step)
                 break
             big = np.abs(step).max()
             if big > 2.0:
@@ -523,6 +535,28 @@ class CrossedScalarFactor:
                 callback(x, f)
         return OptimizeResult(x=x, fun=f, jac=g, hess=H, nit=nit, success=status == 0,
                               status=status, message=message, converged_newton=status == 0)
+
+    def _last_step(self, x, f, g, phi):
+        """Take the converged iteration's last Newton step to ``exp(phi)``.
+
+        The step is below the convergence tolerance, so it changes the deviance by less than
+        its rounding noise but still moves theta (by ~1e-7 relative on InstEval); the
+        gradient parts are evaluated there, and the Hessian parts of ``x``, to which those
+        at the new point are equal to the size of the step, are remembered for it (the
+        standard errors use them). Returns the accepted ``(theta, deviance, gradient)``.
+        """
+        prev = self._lookup(x)
+        cand = np.exp(phi)
+        try:
+            out = self._evaluate(cand, False)
+        except np.linalg.LinAlgError:
+            return x, f, g
+        eng = self.engine
+        fc = eng._deviance_from(out[0])
+        if prev is None or not fc <= f + 1e-13 * abs(f):
+            return x, f, g
+        self._hcache = (self._key(cand), tuple(out) + tuple(prev[3:]))
+        return cand, fc, out[1] + (eng.n / out[0]["r2"]) * out[2]
 
     def start_values(self, max_dense=300):
         """Starting theta from cheaper sub-models, or ``None``.

@@ -151,3 +151,16 @@ def test_newton_hands_over_at_a_zero_variance(data):
     model = smf.mixed(FORMULAS[1], data)
     assert model.fit()._theta[2] == 0.0
     assert model.engine._crossed.newton(np.ones(3), model.theta_bounds()) is None
+
+
+def test_fit_with_newton_matches_the_general_optimizer(data, monkeypatch):
+    """mixed's fit with the exact-Hessian Newton iteration and exact standard errors against
+    the same fit by L-BFGS-B, the Newton polish and differences of the gradient parts."""
+    fast = smf.mixed(FORMULAS[0], data).fit()
+    model = smf.mixed(FORMULAS[0], data)
+    monkeypatch.setattr(model.engine._crossed, "newton", lambda *a, **k: None)
+    monkeypatch.setattr(model.engine._crossed, "second_parts", lambda *a, **k: None)
+    slow = model.fit()
+    assert fast.llf == pytest.approx(slow.llf, abs=1e-9)
+    np.testing.assert_allclose(fast.params, slow.params, rtol=1e-6)
+    np.testing.assert_allclose(fast.bse, slow.bse, rtol=1e-5)
