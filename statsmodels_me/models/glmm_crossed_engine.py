@@ -102,6 +102,8 @@ class CrossedLaplaceGLMM:
         self._u2 = np.zeros(self.m2)
         self._lams = None
         self._const = None
+        # the last modes (and their factors) the next searches are predicted from
+        self._last = self._last_joint = None
 
     # -- Z Lambda ------------------------------------------------------------------------------
     def _set_theta(self, theta):
@@ -144,6 +146,7 @@ class CrossedLaplaceGLMM:
     @warm_start.setter
     def warm_start(self, value):
         self._u1, self._u2 = (np.array(v, float) for v in value)
+        self._last = self._last_joint = None
 
     def _term_u(self, k, u1, u2):
         """Term k's part of (u1, u2) as (n_groups, q)."""
@@ -175,9 +178,9 @@ class CrossedLaplaceGLMM:
             lams = [t.cholesky(theta[t.theta_index]) for t in self.terms]
         lams = [np.asarray(lam, float) for lam in lams]
         u1, u2 = self._u1.copy(), self._u2.copy()
-        last = getattr(self, "_last", None)
+        last = self._last
         if last is not None:
-            dlams = [a - b for a, b in zip(lams, last[2])]
+            dlams = [a - b for a, b in zip(lams, last[1])]
             if np.any(beta != last[0]) or any(d.any() for d in dlams):
                 du1, du2 = self.mode_response(beta - last[0], dlams)
                 u1 += du1
@@ -190,15 +193,8 @@ class CrossedLaplaceGLMM:
         if not (np.isfinite(obj) and np.isfinite(logdet)):
             return -np.inf
         self._u1, self._u2 = u1, u2
-        self._last = (np.array(beta, float), aux.copy(), [lam.copy() for lam in self._lams])
+        self._last = (beta.copy(), [lam.copy() for lam in self._lams])
         return float(obj + self._constant(aux)[0] - 0.5 * logdet)
-
-    def at_last(self, beta, aux, lams):
-        """Whether the last mode (and the factor kept with it) is at these parameters."""
-        last = getattr(self, "_last", None)
-        return last is not None and np.array_equal(last[0], beta) and \
-            np.array_equal(last[1], np.asarray(aux, float)) and \
-            all(np.array_equal(a, b) for a, b in zip(last[2], lams))
 
     def gradient(self, beta, aux, lams):
         """Log likelihood and its analytic gradient at term factors ``lams``.
@@ -310,7 +306,7 @@ class CrossedLaplaceGLMM:
         lams = [np.asarray(lam, float) for lam in lams]
         u1 = self._u1.copy()
         v2 = np.concatenate([self._u2, np.asarray(beta0, float)])
-        last = getattr(self, "_last_joint", None)
+        last = self._last_joint
         if last is not None and any((a != b).any() for a, b in zip(lams, last)):
             # the joint mode's first-order response (beta0 is the last joint beta)
             du1, dv2 = self.mode_response(np.zeros(p), [a - b for a, b in zip(lams, last)],
