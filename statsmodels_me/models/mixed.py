@@ -101,9 +101,10 @@ def build_terms(design):
     return terms, level_covs
 
 
-def _collinear_columns(Z, names):
-    """Names of columns of ``Z`` in the span of the columns before them (scaled Gram matrix)."""
-    G = Z.T @ Z
+def _collinear_columns(Z, names, gram=None):
+    """Names of columns of ``Z`` in the span of the columns before them (scaled Gram matrix;
+    ``gram`` is Z'Z when the caller has it)."""
+    G = Z.T @ Z if gram is None else gram
     d = np.sqrt(np.clip(np.diag(G), 0.0, None))
     bad, kept = [], []
     # the intercept first, so that a constant covariate is the one reported
@@ -121,8 +122,11 @@ def _collinear_columns(Z, names):
     return bad
 
 
-def check_random_design(design):
+def check_random_design(design, grams=None):
     """Refuse random-effects designs whose variances cannot be identified.
+
+    ``grams`` optionally maps a level label to Z'Z of its covariates (the one-term engine's
+    per-group sums give it without another pass over the rows).
 
     Raises
     ------
@@ -139,9 +143,9 @@ def check_random_design(design):
         blocks = [b for b in level.blocks if b.factor_codes is None]
         if not blocks:
             continue
-        Z = np.hstack([b.Z for b in blocks])
+        Z = blocks[0].Z if len(blocks) == 1 else np.hstack([b.Z for b in blocks])
         names = [n for b in blocks for n in b.names]
-        bad = _collinear_columns(Z, names)
+        bad = _collinear_columns(Z, names, (grams or {}).get(level.label))
         if bad:
             raise DataError(
                 f"mixed: random effects at level '{level.label}' are collinear: "
@@ -271,8 +275,10 @@ class Mixed(MEModel):
             raise SpecificationError(
                 "mixed: no random-effects equation; add one such as '|| id:' (Stata) or "
                 "'(1 | id)' (formula), or fit the linear regression with OLS")
-        check_random_design(self.design)
         self.terms, self.level_covs = build_terms(self.design)
+        one_term = len(self.terms) == 1 and self.terms[0].label == self.design.levels[0].label
+        if not one_term:
+            check_random_design(self.design)
         check_terms_identified(self.terms, self.design.nobs)
         self.absolute = any(c.kind_label == "Fixed" for cov in self.level_covs
                             for c in getattr(cov, "blocks", [cov]))
@@ -281,6 +287,12 @@ class Mixed(MEModel):
             for t in self.terms:
                 t.cholesky = _RelativeFactor(t.cholesky, self._scale)
         self.engine = LMMEngine(self.design.endog, self.design.exog, self.terms, reml=self.reml)
+        if one_term:
+            # checked after the engine, whose per-group sums give Z'Z
+            grams = None
+            if all(b.factor_codes is None for b in self.design.levels[0].blocks):
+                grams = {self.terms[0].label: self.engine.A11.sum(axis=0)}
+            check_random_design(self.design, grams)
         self._ols = self._least_squares()
         check_response(self.design, self._ols)
         self.k_fe = self.design.exog.shape[1]
