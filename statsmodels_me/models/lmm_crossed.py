@@ -95,6 +95,7 @@ class CrossedScalarFactor:
         self._hwork = None
         self._hcache = None
         self._last_dev = None
+        self._kept = None
 
     @staticmethod
     def _is_linear(term):
@@ -126,6 +127,8 @@ class CrossedScalarFactor:
         """
         lam1, d = self.scales(lams)
         n2 = self.n2
+        if not work and self._kept is not None and self._kept[0] == (lam1, d.tobytes()):
+            return dict(self._kept[1])
         if work:
             if self._work is None:
                 self._work = np.empty((n2, n2), order="F")
@@ -202,9 +205,10 @@ class CrossedScalarFactor:
         return self._evaluate(theta, True, f)
 
     @_blas_scope
-    def _evaluate(self, theta, hess, f=None):
+    def _evaluate(self, theta, hess, f=None, keep_factor=False):
         """Gradient (and Hessian) parts at ``theta``; ``f`` is this point's factor from the
-        work buffer when the caller has it already."""
+        work buffer when the caller has it already; with ``keep_factor`` a copy of the factor
+        is kept for :meth:`factor` at the same point."""
         eng = self.engine
         theta = np.asarray(theta, dtype=float)
         lams = eng._lambdas(theta)
@@ -224,6 +228,10 @@ class CrossedScalarFactor:
         zr2 = eng.Z2ty - eng.Z2tX @ beta - A21 @ b1 - a22b2
         qsum = self._reml_parts(f) if eng.reml else None
         hr2 = self._r2_hessian(f, lam1, d, u1, u2, zr1, zr2) if hess else None
+        if keep_factor:
+            # the estimate's factor, asked for again by the results
+            kept = dict(f, L22=np.array(f["L22"], order="F"))
+            self._kept = ((lam1, d.tobytes()), kept)
         # from here on the buffer holds P = S^-1, not the factor
         L22 = f.pop("L22")
         diag2 = np.empty(len(self.rest))
@@ -548,7 +556,7 @@ class CrossedScalarFactor:
         prev = self._lookup(x)
         cand = np.exp(phi)
         try:
-            out = self._evaluate(cand, False)
+            out = self._evaluate(cand, False, keep_factor=True)
         except np.linalg.LinAlgError:
             return x, f, g
         eng = self.engine

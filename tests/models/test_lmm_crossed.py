@@ -164,3 +164,16 @@ def test_fit_with_newton_matches_the_general_optimizer(data, monkeypatch):
     assert fast.llf == pytest.approx(slow.llf, abs=1e-9)
     np.testing.assert_allclose(fast.params, slow.params, rtol=1e-6)
     np.testing.assert_allclose(fast.bse, slow.bse, rtol=1e-5)
+
+
+def test_kept_factor_at_the_estimate_equals_a_fresh_one(data):
+    model = smf.mixed(FORMULAS[0], data)
+    cr = model.engine._crossed
+    out = cr.newton(np.ones(3), model.theta_bounds())
+    kept = model.engine.factor(out.x)
+    assert cr._kept is not None
+    cr._kept = None
+    fresh = model.engine.factor(out.x)
+    for key in ("L22", "RZX2", "ry2", "beta", "RX"):
+        np.testing.assert_array_equal(kept[key], fresh[key])
+    assert kept["r2"] == fresh["r2"] and kept["logdet"] == fresh["logdet"]
