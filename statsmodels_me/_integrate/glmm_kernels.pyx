@@ -58,6 +58,8 @@ def _threads_from_environment():
 
 _num_threads = _threads_from_environment()
 cdef double _FD_H = 1e-4
+cdef enum:
+    _STACK_DOUBLES = 4096
 
 
 def set_num_threads(int n):
@@ -736,7 +738,10 @@ cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
     cdef int predict = P.method == 3 and P.prev != NULL and fam_canonical(P.fam, P.link)
     cdef Py_ssize_t s = P.ptr[j], e = P.ptr[j + 1], nj = e - s
     cdef Py_ssize_t size = 16 * q * q + 16 * q + K * (q + 1) + nj * (K + 3) + 4 * P.naux + 16
-    cdef double* ws = <double*>malloc(size * sizeof(double))
+    # small clusters work on the (thread's own) stack: no malloc per cluster and pass
+    cdef double small[_STACK_DOUBLES]
+    cdef double* ws = &small[0] if size <= _STACK_DOUBLES else <double*>malloc(
+        size * sizeof(double))
     cdef double* u = ws
     cdef double* R = u + q
     cdef double* Hinv = R + q * q
@@ -798,7 +803,8 @@ cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
         if P.want_grad:
             _laplace_gradient(P, O, j, s, e, u, Hinv, D1, scratch)
         O.ll[j] = ll
-        free(ws)
+        if ws != &small[0]:
+            free(ws)
         return
     if P.method == 0:
         for a in range(q):
@@ -859,7 +865,8 @@ cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
         O.pcov[j * q * q + a] = pv[a]
     if P.want_grad:
         _grid_gradient(P, O, j, s, e, U, f, D1, scratch)
-    free(ws)
+    if ws != &small[0]:
+        free(ws)
 
 
 def cluster_pass(const double[::1] y, const double[::1] trials, const double[::1] eta0,
@@ -940,7 +947,8 @@ def cluster_pass(const double[::1] y, const double[::1] trials, const double[::1
     O.gaux = &gaux[0, 0] if gaux.shape[1] > 0 else &dummy
     O.status = &status[0]
     if nthreads > 1:
-        for j in prange(G, nogil=True, schedule="static", num_threads=nthreads):
+        for j in prange(G, nogil=True, schedule="dynamic", chunksize=64,
+                        num_threads=nthreads):
             _do_cluster(&P, &O, j)
     else:
         with nogil:
