@@ -92,8 +92,9 @@ def test_one_term_deviance_matches_dense(q, reml):
 
 
 @pytest.mark.parametrize("reml", [False, True])
-def test_one_term_gradient_matches_differences(reml):
-    codes, Z, X, y, Lam = _problem(5, q=3)
+@pytest.mark.parametrize("q", [2, 3])
+def test_one_term_gradient_matches_differences(q, reml):
+    codes, Z, X, y, Lam = _problem(5, q=q)
     A, B, c = _stats(codes, Z, X, y)[:3]
 
     def dev(L):
@@ -103,8 +104,8 @@ def test_one_term_gradient_matches_differences(reml):
                              True)[1]
     fd = np.zeros_like(Lam)
     h = 1e-6
-    for i in range(3):
-        for j in range(3):
+    for i in range(q):
+        for j in range(q):
             E = np.zeros_like(Lam)
             E[i, j] = h
             fd[i, j] = (dev(Lam + E) - dev(Lam - E)) / (2 * h)
