@@ -182,7 +182,7 @@ class CrossedScalarFactor:
         return self._evaluate(theta, False)[:3]
 
     def second_parts(self, theta):
-        """Exact Hessians (log|M|, r2) in theta for the ML fit, or ``None``; remembered for
+        """Exact Hessians (log|M| [+ log|C| for REML], r2) in theta, or ``None``; kept for
         the last point, so that the standard errors at the optimizer's final iterate cost
         nothing more."""
         try:
@@ -192,15 +192,16 @@ class CrossedScalarFactor:
         return None if out is None else out[3:]
 
     def hessian_parts(self, theta, f=None):
-        """:meth:`grad_parts` and the Hessians of log|M| and of r2 in theta (ML only).
+        """:meth:`grad_parts` and the Hessians of log|M| (+ log|C| for REML) and of r2 in
+        theta.
 
         Returns
         -------
         f, dlogdet, dr2, hlogdet, hr2 : dict, ndarray, ndarray, ndarray, ndarray
-            ``None`` when the exact Hessian is not available here (REML, a relative scale
-            at zero, or a term whose Lambda is not linear in theta).
+            ``None`` when the exact Hessian is not available here (a relative scale at
+            zero, or a term whose Lambda is not linear in theta).
         """
-        if self.engine.reml or not self.linear:
+        if not self.linear:
             return None
         return self._evaluate(theta, True, f)
 
@@ -228,6 +229,7 @@ class CrossedScalarFactor:
         zr2 = eng.Z2ty - eng.Z2tX @ beta - A21 @ b1 - a22b2
         qsum = self._reml_parts(f) if eng.reml else None
         hr2 = self._r2_hessian(f, lam1, d, u1, u2, zr1, zr2) if hess else None
+        hC = self._logdetC_hessian(f, lam1, d) if hess and eng.reml else None
         if keep_factor:
             # the estimate's factor, asked for again by the results
             kept = dict(f, L22=np.array(f["L22"], order="F"))
@@ -255,6 +257,8 @@ class CrossedScalarFactor:
         if not hess:
             return f, dld, dr2
         hld = self._logdet_hessian(L22, L11, f["_l21"], quad, lam_b, n_b, p_b)
+        if hC is not None:
+            hld = hld + hC
         return f, dld, dr2, J.T @ hld @ J, J.T @ hr2 @ J
 
     def _jacobian(self, theta):
@@ -322,6 +326,85 @@ class CrossedScalarFactor:
         H = 2.0 * (uau - V)
         return 0.5 * (H + H.T)
 
+    # -- REML: the Hessian of log|C| ---------------------------------------------------
+    def _blocks(self, top, bot):
+        """Split an (n_u, p) array given as (first-term rows, other rows) by term block:
+        a list of (top, bot) pairs, each zero outside its block (E_k v)."""
+        out = [(top, np.zeros_like(bot))]
+        for sl in self.slices:
+            b = np.zeros_like(bot)
+            b[sl] = bot[sl]
+            out.append((np.zeros_like(top), b))
+        return out
+
+    def _a_times(self, top, bot):
+        """Z'Z v for v = (top, bot) with columns."""
+        eng = self.engine
+        a22 = np.column_stack([self._a22_times(np.ascontiguousarray(bot[:, j]))
+                               for j in range(bot.shape[1])])
+        return (self.a11[:, None] * top + eng.A21.T @ bot, eng.A21 @ top + a22)
+
+    def _m_solve(self, f, top, bot):
+        """M^-1 v with the blocked factor (L22 must still hold the factor)."""
+        L11 = f["L11"][:, 0, 0][:, None]
+        L21 = f["L21"]
+        w1 = top / L11
+        w2 = np.asfortranarray(bot - L21 @ w1)
+        lower_solve(f["L22"], w2)
+        lower_solve(f["L22"], w2, True)
+        x1 = (w1 - L21.T @ w2) / L11
+        return x1, np.asarray(w2)
+
+    def _logdetC_hessian(self, f, lam1, d):
+        """Hessian of log|C| in lambda (REML), C = X'X - B' M^-1 B with B = Lambda Z'X.
+
+        With T = M^-1 B, B_k = E_k Z'X (dB/dl_k), M_k = E_k A Lambda + Lambda A E_k and
+        T_l = dT/dl_l = M^-1 (B_l - M_l T):
+            C_k  = T' M_k T - B_k'T - T'B_k,
+            C_kl = T_l' M_k T + T' M_k T_l + T' M_kl T - B_k'T_l - T_l'B_k,
+        M_kl = E_k A E_l + E_l A E_k, and d2 log|C| = tr(C^-1 C_kl) - tr(C^-1 C_k C^-1 C_l).
+        Every product is n_u x p (p the number of fixed effects); needs the factor L22.
+        """
+        eng = self.engine
+        K = 1 + len(self.rest)
+        Bt, Bb = lam1 * self.z1tx, d[:, None] * eng.Z2tX
+        Bk = self._blocks(self.z1tx, np.asarray(eng.Z2tX, dtype=float))
+        Tt, Tb = self._m_solve(f, Bt, Bb)
+        Tk = self._blocks(Tt, Tb)
+        ATt, ATb = self._a_times(lam1 * Tt, d[:, None] * Tb)     # A Lambda T
+
+        def dot(u, v):
+            return u[0].T @ v[0] + u[1].T @ v[1]
+
+        def m_k(k, v):
+            """M_k v = E_k A Lambda v + Lambda A E_k v."""
+            av = self._a_times(lam1 * v[0], d[:, None] * v[1])
+            ek = self._blocks(*av)[k]
+            ae = self._a_times(*self._blocks(*v)[k])
+            return (ek[0] + lam1 * ae[0], ek[1] + d[:, None] * ae[1])
+
+        MkT = [(self._blocks(ATt, ATb)[k][0] + lam1 * self._a_times(*Tk[k])[0],
+                self._blocks(ATt, ATb)[k][1] + d[:, None] * self._a_times(*Tk[k])[1])
+               for k in range(K)]
+        Tl = [self._m_solve(f, Bk[k][0] - MkT[k][0], Bk[k][1] - MkT[k][1])
+              for k in range(K)]
+        AE = [self._a_times(*Tk[k]) for k in range(K)]            # A E_k T
+        Ck = [dot((Tt, Tb), MkT[k]) - dot(Bk[k], (Tt, Tb)) - dot((Tt, Tb), Bk[k])
+              for k in range(K)]
+        from statsmodels_me.models.lmm_engine import _tri
+        RXinv = _tri(f["RX"], np.eye(eng.p))
+        Cinv = RXinv.T @ RXinv
+        H = np.empty((K, K))
+        for k in range(K):
+            for l in range(K):
+                Mk_Tl = m_k(k, Tl[l])
+                # T' M_kl T = T'E_k A E_l T + T'E_l A E_k T
+                TMklT = dot(self._blocks(Tt, Tb)[k], AE[l]) + dot(self._blocks(Tt, Tb)[l], AE[k])
+                Ckl = (dot(Tl[l], MkT[k]) + dot((Tt, Tb), Mk_Tl) + TMklT
+                       - dot(Bk[k], Tl[l]) - dot(Tl[l], Bk[k]))
+                H[k, l] = (np.trace(Cinv @ Ckl) - np.trace(Cinv @ Ck[k] @ Cinv @ Ck[l]))
+        return 0.5 * (H + H.T)
+
     def _logdet_hessian(self, P, L11, l21, quad, lam_b, n_b, p_b):
         """Hessian of log|M| in lambda from P = S^-1 (lower triangle, overwritten).
 
@@ -361,7 +444,7 @@ class CrossedScalarFactor:
         d log|C| / d lambda_k = -(2 / lambda_k) |T_k R_X^-T|_F^2 (X' V^-1 Z Lambda = T')."""
         from statsmodels_me.models.lmm_engine import _tri
         L11 = f["L11"][:, 0, 0]
-        T2 = np.asfortranarray(f["RZX2"])
+        T2 = np.array(f["RZX2"], order="F")      # (a copy: RZX2 is F-contiguous)
         lower_solve(f["L22"], T2, True)
         T1 = (f["RZX1"][:, 0, :] - np.asarray(f["L21"].T @ T2)) / L11[:, None]
         Q = _tri(f["RX"], np.vstack([T1, T2]).T).T
@@ -372,13 +455,13 @@ class CrossedScalarFactor:
             qsum[j + 1] = qn[self.G:][sl].sum()
         return qsum
 
-    # -- exact second derivatives and a Newton optimizer (ML) -----------------------------
+    # -- exact second derivatives and a Newton optimizer -----------------------------------
     def deviance_grad_hess(self, theta, f=None):
-        """ML deviance, its gradient and its exact Hessian in theta, or ``None`` when the
-        exact Hessian is not available (see :meth:`hessian_parts`).
+        """Deviance, its gradient and its exact Hessian in theta, or ``None`` when the exact
+        Hessian is not available (see :meth:`hessian_parts`).
 
-        D = log|M| + n log r2 + const, so
-        d2 D = d2 log|M| + (n / r2) d2 r2 - (n / r2^2) (d r2)(d r2)'.
+        D = log|M| [+ log|C|] + m log r2 + const (m = n, or n - p for REML), so
+        d2 D = d2 log|M| [+ d2 log|C|] + (m / r2) d2 r2 - (m / r2^2) (d r2)(d r2)'.
         ``f``: the factor at ``theta`` in the work buffer, when the caller has it.
         """
         try:
@@ -389,19 +472,24 @@ class CrossedScalarFactor:
             return None
         f, dld, dr2, hld, hr2 = out
         eng = self.engine
-        n, r2 = eng.n, f["r2"]
+        n, r2 = self._m(), f["r2"]
         dev = eng._deviance_from(f)
         if not np.isfinite(dev):
             return None
-        grad = dld + (n / r2) * dr2
+        grad = dld + (n / r2) * dr2           # (n: m above)
         H = hld + (n / r2) * hr2 - (n / r2 ** 2) * np.outer(dr2, dr2)
         return dev, grad, 0.5 * (H + H.T)
 
-    def loglike_s2_hessian(self, theta, s2):
-        """Exact Hessian of the ML log likelihood in (theta, s2), beta profiled out, or
-        ``None`` (see :meth:`hessian_parts`).
+    def _m(self):
+        """n, or n - p under REML (the power of r2 in the profiled likelihood)."""
+        eng = self.engine
+        return eng.n - eng.p if eng.reml else eng.n
 
-        l = -(n log(2 pi s2) + log|M| + r2 / s2) / 2.
+    def loglike_s2_hessian(self, theta, s2):
+        """Exact Hessian of the (restricted) log likelihood in (theta, s2), beta profiled
+        out, or ``None`` (see :meth:`hessian_parts`).
+
+        l = -(m log(2 pi s2) + log|M| [+ log|C|] + r2 / s2) / 2, m = n (n - p for REML).
         """
         try:
             out = self._cached_hessian_parts(theta)
@@ -410,7 +498,7 @@ class CrossedScalarFactor:
         if out is None:
             return None
         f, dld, dr2, hld, hr2 = out
-        n, r2 = self.engine.n, f["r2"]
+        n, r2 = self._m(), f["r2"]
         k = len(dld)
         H = np.empty((k + 1, k + 1))
         H[:k, :k] = -0.5 * (hld + hr2 / s2)
@@ -458,7 +546,7 @@ class CrossedScalarFactor:
         return (dev, f) if np.isfinite(dev) else (np.inf, None)
 
     def newton(self, theta0, bounds, maxiter=200, callback=None, tol=1e-10, own_start=True):
-        """Minimize the ML deviance by Newton's method with the exact Hessian.
+        """Minimize the (REML) deviance by Newton's method with the exact Hessian.
 
         The iteration runs in phi = log(theta) (relative scales act multiplicatively, which
         keeps the steps inside the bounds and shortens the approach from a distant start):
@@ -474,14 +562,14 @@ class CrossedScalarFactor:
         Returns
         -------
         scipy.optimize.OptimizeResult or None
-            ``None`` when this method does not apply (REML, a nonlinear Lambda, bounds
+            ``None`` when this method does not apply (a nonlinear Lambda, bounds
             other than theta >= 0) or gives up: a relative scale heading to zero (a boundary
             estimate, where the deviance is even and the log scale has no optimum) or a failed
             factorization. The caller then uses its general optimizer.
         """
         from scipy.optimize import OptimizeResult
 
-        if self.engine.reml or not self.linear:
+        if not self.linear:
             return None
         if any(b[0] != 0.0 or b[1] is not None for b in bounds):
             return None
@@ -589,7 +677,7 @@ class CrossedScalarFactor:
         if prev is None or not fc <= f + 1e-13 * abs(f):
             return x, f, g
         self._hcache = (self._key(cand), tuple(out) + tuple(prev[3:]))
-        return cand, fc, out[1] + (eng.n / out[0]["r2"]) * out[2]
+        return cand, fc, out[1] + (self._m() / out[0]["r2"]) * out[2]
 
     def start_values(self, max_dense=300):
         """Starting theta from cheaper sub-models, or ``None``.

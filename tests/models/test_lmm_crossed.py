@@ -93,10 +93,13 @@ def _fd_parts(eng, theta, h=1e-5):
     return H1, H2
 
 
+@pytest.mark.parametrize("reml", [False, True])
 @pytest.mark.parametrize("formula", FORMULAS)
 @pytest.mark.parametrize("theta", [[0.8, 0.6, 0.4], [2.0, 0.05, 1.5], [0.3, 1.2, 1e-2]])
-def test_exact_hessian_matches_gradient_differences(data, formula, theta):
-    eng = smf.mixed(formula, data).engine
+def test_exact_hessian_matches_gradient_differences(data, formula, theta, reml):
+    """Both parts (log|M| [+ log|C| under REML], r2) against differences of their
+    analytic gradients; the (theta, s2) Hessian against differences of its gradient."""
+    eng = smf.mixed(formula, data, reml=reml).engine
     theta = np.array(theta)
     f, dld, dr2, hld, hr2 = eng._crossed.hessian_parts(theta)
     H1, H2 = _fd_parts(eng, theta)
@@ -119,10 +122,7 @@ def test_exact_hessian_matches_gradient_differences(data, formula, theta):
     np.testing.assert_allclose(Hs, fd, rtol=1e-6, atol=1e-7 * np.abs(fd).max())
 
 
-def test_exact_hessian_not_offered_for_reml_or_zero_scale(data):
-    eng = smf.mixed(FORMULAS[0], data, reml=True).engine
-    assert eng._crossed.hessian_parts(np.array([0.8, 0.6, 0.4])) is None
-    assert eng._crossed.newton(np.array([0.8, 0.6, 0.4]), [(0.0, None)] * 3) is None
+def test_exact_hessian_not_offered_at_a_zero_scale(data):
     eng = smf.mixed(FORMULAS[0], data).engine
     assert eng._crossed.hessian_parts(np.array([0.8, 0.0, 0.4])) is None
 
@@ -159,11 +159,13 @@ def test_newton_hands_over_at_a_zero_variance(data):
     assert len(calls) <= 4
 
 
-def test_fit_with_newton_matches_the_general_optimizer(data, monkeypatch):
+@pytest.mark.parametrize("reml", [False, True])
+def test_fit_with_newton_matches_the_general_optimizer(data, monkeypatch, reml):
     """mixed's fit with the exact-Hessian Newton iteration and exact standard errors against
     the same fit by L-BFGS-B, the Newton polish and differences of the gradient parts."""
-    fast = smf.mixed(FORMULAS[0], data).fit()
-    model = smf.mixed(FORMULAS[0], data)
+    fast = smf.mixed(FORMULAS[0], data, reml=reml).fit()
+    assert fast.model.engine._crossed._lookup(fast._theta) is not None
+    model = smf.mixed(FORMULAS[0], data, reml=reml)
     monkeypatch.setattr(model.engine._crossed, "newton", lambda *a, **k: None)
     monkeypatch.setattr(model.engine._crossed, "second_parts", lambda *a, **k: None)
     slow = model.fit()
