@@ -550,6 +550,42 @@ cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double
     return objn
 
 
+cdef double _grid_logit(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* uk,
+                        double* d1out, int stride) noexcept nogil:
+    """sum_i l_i at the node u_k for the canonical logit models, without l'' and with the
+    logs of products of up to 512 factors 1 + exp(-|eta|) for t = 1 (see ``_value_canon``);
+    l'_i goes to d1out[(i - s) * stride] when d1out is not NULL."""
+    cdef int q = P.q, a, nprod = 0
+    cdef Py_ssize_t i
+    cdef double val = 0.0, prod = 1.0, eta, a1, t
+    cdef const double* ai
+    for i in range(s, e):
+        ai = P.A + i * q
+        eta = P.eta0[i]
+        for a in range(q):
+            eta += ai[a] * uk[a]
+        t = P.t[i]
+        if eta >= 0:
+            a1 = exp(-eta)
+            val += (P.y[i] - t) * eta
+        else:
+            a1 = exp(eta)
+            val += P.y[i] * eta
+        if t == 1.0:
+            prod *= 1.0 + a1
+            nprod += 1
+            if nprod == 512:
+                val -= log(prod)
+                prod = 1.0
+                nprod = 0
+        else:
+            val -= t * log1p(a1)
+        if d1out != NULL:
+            d1out[(i - s) * stride] = P.y[i] - t * (1.0 / (1.0 + a1) if eta >= 0
+                                                    else a1 / (1.0 + a1))
+    return val - log(prod)
+
+
 cdef double _grid(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* m, const double* C,
                   double* U, double* f, double* D1, double* pm, double* pv) noexcept nogil:
     """Quadrature on the grid u_k = m + C z_k; fills U (K x q), posterior weights f (K),
@@ -559,6 +595,7 @@ cdef double _grid(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* m, const
     cdef double logdet = 0.0, v, eta, d1, d2, zz, uu, tot, lse
     cdef const double* z
     cdef const double* ai
+    cdef int logit = (P.fam == 1 or P.fam == 2) and P.link == 2
     for a in range(q):
         logdet += log(C[a * q + a])
     for k in range(K):
@@ -573,6 +610,10 @@ cdef double _grid(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* m, const
             zz += z[a] * z[a]
             uu += v * v
         tot = P.logw[k] + 0.5 * zz - 0.5 * uu
+        if logit:
+            tot += _grid_logit(P, s, e, U + k * q, D1 + k if P.want_grad else NULL, K)
+            f[k] = tot
+            continue
         for i in range(s, e):
             ai = P.A + i * q
             eta = P.eta0[i]
