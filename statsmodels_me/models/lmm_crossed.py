@@ -545,6 +545,7 @@ class CrossedScalarFactor:
         dev = self.engine._deviance_from(f)
         return (dev, f) if np.isfinite(dev) else (np.inf, None)
 
+    @_blas_scope
     def newton(self, theta0, bounds, maxiter=200, callback=None, tol=1e-10, own_start=True):
         """Minimize the (REML) deviance by Newton's method with the exact Hessian.
 
@@ -679,6 +680,7 @@ class CrossedScalarFactor:
         self._hcache = (self._key(cand), tuple(out) + tuple(prev[3:]))
         return cand, fc, out[1] + (self._m() / out[0]["r2"]) * out[2]
 
+    @_blas_scope
     def start_values(self, max_dense=300):
         """Starting theta from cheaper sub-models, or ``None``.
 
