@@ -1,4 +1,5 @@
-"""Blocked factor and analytic gradient of a linear mixed model with crossed scalar intercepts.
+"""Linear mixed models with crossed scalar intercepts: blocked factor, exact derivatives and
+a Newton optimizer.
 
 Every term has one effect per group (``(1|s) + (1|d)``, ``_all: R.a || _all: R.b``), so
 Lambda is diagonal: ``lam1`` on the first (largest) term, ``d_r`` on effect ``r`` of the
@@ -8,6 +9,12 @@ Schur complement ``S = I + D A22 D - L21 L21'`` with ``L21 = D A21 lam1 L11^-1``
 (MixedModels.jl's blocked Cholesky). The Cython kernels form ``S`` in place from the sparse
 cross products and factor it with LAPACK; nothing of size n x n and no sparse matrix product is
 built per evaluation.
+
+Sections: the factorization; the gradient (the diagonal of M^-1 from ``S^-1``); the exact
+Hessian of the (REML) deviance, whose log|M| part needs block norms of M^-1 and one product
+``S^-1 W`` (:meth:`CrossedScalarFactor._logdet_hessian`); Newton's method on log(theta) with it
+(:meth:`CrossedScalarFactor.newton`), started from sub-model fits. ``mixed`` uses the last two
+through ``LMMEngine.newton`` and ``LMMEngine.exact_second_parts``.
 """
 from __future__ import annotations
 
