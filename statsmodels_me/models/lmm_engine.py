@@ -356,14 +356,14 @@ class LMMEngine:
 
     def exact_second_parts(self, theta):
         """Exact Hessians in theta of the deviance's two parts (log det, r2), where the model
-        has them (crossed scalar intercepts under ML, ``CrossedScalarFactor.second_parts``);
+        has them (crossed scalar intercepts, ML or REML, ``CrossedScalarFactor.second_parts``);
         ``None`` otherwise, and the caller differentiates :meth:`grad_parts`."""
         crossed = getattr(self, "_crossed", None)
         return None if crossed is None else crossed.second_parts(theta)
 
     def newton(self, theta0, bounds, maxiter, callback=None):
         """A Newton optimizer with the exact Hessian, where the model has one (crossed
-        scalar intercepts under ML, ``CrossedScalarFactor.newton``).
+        scalar intercepts, ML or REML, ``CrossedScalarFactor.newton``).
 
         Returns
         -------

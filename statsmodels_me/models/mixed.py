@@ -254,7 +254,7 @@ class Mixed(MEModel):
     Starting values come from EM iterations on the BLUPs and their conditional variances
     (Stata's ``emiterate()``, default 20); one-term models and crossed or nested scalar
     intercepts are then optimized by L-BFGS-B with an analytic gradient and Newton-polished
-    (crossed scalar intercepts under ML first by the engine's Newton iteration with the exact
+    (crossed scalar intercepts, ML or REML, first by the engine's Newton iteration with the exact
     Hessian, :meth:`LMMEngine.newton`), other models with several terms by COBYQA (polished
     too when the dense block is small).
 
