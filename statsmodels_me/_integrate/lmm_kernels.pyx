@@ -424,6 +424,16 @@ def grouped_cross_products(const long[::1] codes, Py_ssize_t G, const double[:, 
     return Aarr, Barr, carr, XtXarr, Xtyarr, yy
 
 
+cdef inline void _a_lam_q2(const double[:, :, ::1] A, Py_ssize_t g, double l00, double l01,
+                           double l10, double l11, double* al) noexcept nogil:
+    """A_g Lam for q = 2 (A_g symmetric), row-major into al[0..3]."""
+    cdef double a00 = A[g, 0, 0], a01 = A[g, 0, 1], a11 = A[g, 1, 1]
+    al[0] = a00 * l00 + a01 * l10
+    al[1] = a00 * l01 + a01 * l11
+    al[2] = a01 * l00 + a11 * l10
+    al[3] = a01 * l01 + a11 * l11
+
+
 cdef int _first_pass_q2(const double[:, :, ::1] A, const double[:, :, ::1] B,
                         const double[:, ::1] c, const double[:, ::1] Lam, double[:, ::1] C,
                         double[::1] Xy, double* ytyadj, double[:, :, ::1] Lf,
@@ -433,18 +443,14 @@ cdef int _first_pass_q2(const double[:, :, ::1] A, const double[:, :, ::1] B,
     M_g is not positive definite."""
     cdef Py_ssize_t G = A.shape[0], p = B.shape[2], P1 = p + 1, g, gi, j, l
     cdef double l00 = Lam[0, 0], l01 = Lam[0, 1], l10 = Lam[1, 0], l11 = Lam[1, 1]
-    cdef double a00, a01, a11, al00, al01, al10, al11, m00, m10, m11
+    cdef double al[4]
+    cdef double al00, al01, al10, al11, m00, m10, m11
     cdef double f00, f10, f11, r0, r1, t0, t1, v0, v1, s, det = 1.0, acc = 0.0
     cdef double* Vg
     for g in range(G):
         gi = g * store
-        a00 = A[g, 0, 0]
-        a01 = A[g, 0, 1]
-        a11 = A[g, 1, 1]
-        al00 = a00 * l00 + a01 * l10
-        al01 = a00 * l01 + a01 * l11
-        al10 = a01 * l00 + a11 * l10
-        al11 = a01 * l01 + a11 * l11
+        _a_lam_q2(A, g, l00, l01, l10, l11, al)
+        al00, al01, al10, al11 = al[0], al[1], al[2], al[3]
         m00 = 1.0 + l00 * al00 + l10 * al10
         m10 = l01 * al00 + l11 * al10
         m11 = 1.0 + l01 * al01 + l11 * al11
@@ -498,7 +504,8 @@ cdef void _second_pass_q2(const double[:, :, ::1] A, const double[:, :, ::1] B,
     added to)."""
     cdef Py_ssize_t G = A.shape[0], p = B.shape[2], P1 = p + 1, g, j, l
     cdef double l00 = Lam[0, 0], l01 = Lam[0, 1], l10 = Lam[1, 0], l11 = Lam[1, 1]
-    cdef double a00, a01, a11, al00, al01, al10, al11, f10, i00, i11, i10
+    cdef double al[4]
+    cdef double al00, al01, al10, al11, f10, i00, i11, i10
     cdef double n00, n01, n11, ev0, ev1, w0, w1, e0, e1, q0, q1, s
     cdef double W0j, W1j, x0, x1, y0, y1, b0, b1
     cdef double gd00 = 0, gd01 = 0, gd10 = 0, gd11 = 0
@@ -509,13 +516,8 @@ cdef void _second_pass_q2(const double[:, :, ::1] A, const double[:, :, ::1] B,
     cdef double* W = <double*> malloc(2 * p * sizeof(double))
     cdef double* WC = <double*> malloc(2 * p * sizeof(double))
     for g in range(G):
-        a00 = A[g, 0, 0]
-        a01 = A[g, 0, 1]
-        a11 = A[g, 1, 1]
-        al00 = a00 * l00 + a01 * l10
-        al01 = a00 * l01 + a01 * l11
-        al10 = a01 * l00 + a11 * l10
-        al11 = a01 * l01 + a11 * l11
+        _a_lam_q2(A, g, l00, l01, l10, l11, al)
+        al00, al01, al10, al11 = al[0], al[1], al[2], al[3]
         # L^-1 = [[i00, 0], [i10, i11]], M^-1 = L^-T L^-1
         i00 = 1.0 / Lf[g, 0, 0]
         i11 = 1.0 / Lf[g, 1, 1]
