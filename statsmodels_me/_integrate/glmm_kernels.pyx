@@ -27,8 +27,10 @@ point when ``warm``; clusters are independent, so ``prange`` over clusters (``se
 gives results identical to the serial loop.
 """
 from cython.parallel cimport prange
-from libc.math cimport INFINITY, exp, fabs, log, log1p, sqrt
+from libc.math cimport INFINITY, exp, fabs, fmax, log, log1p, sqrt
 from libc.stdlib cimport free, malloc
+
+import numpy as np
 
 from statsmodels_me._integrate.family_math cimport (
     fam_canonical,
@@ -98,6 +100,7 @@ cdef struct Problem:
     int maxiter
     double* prev
     int* pvalid
+    int n1       # q = 2 tensor-product rule with n1 points per dimension (0: not one)
 
 
 cdef struct Out:
@@ -586,6 +589,79 @@ cdef double _grid_logit(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* uk
     return val - log(prod)
 
 
+cdef int _grid_logit_q2(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* m,
+                        const double* C, double* f, double* D1) noexcept nogil:
+    """Adds sum_i l_i(eta_ik) to f[k] for every node of a q = 2 tensor-product rule, for
+    the canonical logit models (D1 receives l'_ik when not NULL).
+
+    On the grid u_k = m + C z_k with z_k = (x_a, x_b), eta_ik = eta_i(m) + c_i0 x_a + c_i1 x_b
+    with c_i = C' a_i, so exp(eta_ik) = exp(eta_i(m)) exp(c_i0 x_a) exp(c_i1 x_b): 2 n1 + 1
+    exponentials per observation instead of n1^2.  l = y eta - t max(eta, 0)
+    - t log(1 + exp(-|eta|)) as in ``_grid_logit``.  Returns 0 (nothing added) when some
+    exponent could leave the double range; the caller then evaluates node by node.
+    """
+    cdef int n1 = P.n1, K = P.K, ja, jb, k, nprod = 0
+    cdef Py_ssize_t i
+    cdef double xmax = 0.0, a0, a1, etam, c0, c1, ea, ba, eta, ev, av, y, t, sg
+    cdef double Ea[64]
+    cdef double Eb[64]
+    cdef double pr[4096]
+    cdef const double* x = P.nodes  # x_b of node (0, b) is nodes[2 b + 1]
+    if n1 == 0 or n1 > 64:
+        return 0
+    for jb in range(n1):
+        xmax = fmax(xmax, fabs(x[2 * jb + 1]))
+    for i in range(s, e):
+        a0 = P.A[2 * i]
+        a1 = P.A[2 * i + 1]
+        etam = P.eta0[i] + a0 * m[0] + a1 * m[1]
+        if fabs(etam) + (fabs(a0 * C[0] + a1 * C[2]) + fabs(a1 * C[3])) * xmax > 600.0:
+            return 0
+    for k in range(K):
+        pr[k] = 1.0
+    for i in range(s, e):
+        a0 = P.A[2 * i]
+        a1 = P.A[2 * i + 1]
+        etam = P.eta0[i] + a0 * m[0] + a1 * m[1]
+        c0 = a0 * C[0] + a1 * C[2]
+        c1 = a1 * C[3]  # C is lower triangular
+        for jb in range(n1):
+            Ea[jb] = exp(c0 * x[2 * jb + 1])
+            Eb[jb] = exp(c1 * x[2 * jb + 1])
+        ev = exp(etam)
+        y = P.y[i]
+        t = P.t[i]
+        for ja in range(n1):
+            ea = ev * Ea[ja]
+            ba = etam + c0 * x[2 * ja + 1]
+            for jb in range(n1):
+                k = ja * n1 + jb
+                eta = ba + c1 * x[2 * jb + 1]
+                av = ea * Eb[jb]
+                # av = exp(eta); exp(-|eta|) is av or 1 / av
+                sg = 1.0
+                if av > 1.0:
+                    av = 1.0 / av
+                else:
+                    sg = av
+                f[k] += y * eta - t * fmax(eta, 0.0)
+                if t == 1.0:
+                    pr[k] *= 1.0 + av
+                else:
+                    f[k] -= t * log1p(av)
+                if D1 != NULL:
+                    D1[(i - s) * K + k] = y - t * sg / (1.0 + av)
+        nprod += 1
+        if nprod == 512:
+            for k in range(K):
+                f[k] -= log(pr[k])
+                pr[k] = 1.0
+            nprod = 0
+    for k in range(K):
+        f[k] -= log(pr[k])
+    return 1
+
+
 cdef double _grid(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* m, const double* C,
                   double* U, double* f, double* D1, double* pm, double* pv) noexcept nogil:
     """Quadrature on the grid u_k = m + C z_k; fills U (K x q), posterior weights f (K),
@@ -596,8 +672,13 @@ cdef double _grid(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* m, const
     cdef const double* z
     cdef const double* ai
     cdef int logit = (P.fam == 1 or P.fam == 2) and P.link == 2
+    cdef int fast = 0
     for a in range(q):
         logdet += log(C[a * q + a])
+    if logit and q == 2 and P.n1 > 0:
+        for k in range(K):
+            f[k] = 0.0
+        fast = _grid_logit_q2(P, s, e, m, C, f, D1 if P.want_grad else NULL)
     for k in range(K):
         z = P.nodes + k * q
         zz = 0.0
@@ -611,8 +692,9 @@ cdef double _grid(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* m, const
             uu += v * v
         tot = P.logw[k] + 0.5 * zz - 0.5 * uu
         if logit:
-            tot += _grid_logit(P, s, e, U + k * q, D1 + k if P.want_grad else NULL, K)
-            f[k] = tot
+            f[k] = tot + (f[k] if fast else 0.0)
+            if not fast:
+                f[k] += _grid_logit(P, s, e, U + k * q, D1 + k if P.want_grad else NULL, K)
             continue
         for i in range(s, e):
             ai = P.A + i * q
@@ -635,17 +717,31 @@ cdef void _grid_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_ssiz
     """Fixed-grid gradient contributions r_i, s_i and the cluster's aux gradient."""
     cdef int q = P.q, K = P.K, a, k, m
     cdef Py_ssize_t i
-    cdef double r, eta, w
+    cdef double r, eta, w, s0, s1
     cdef const double* ai
+    cdef const double* d
     for i in range(s, e):
-        for a in range(q):
-            O.s[i * q + a] = 0.0
+        d = D1 + (i - s) * K
         r = 0.0
-        for k in range(K):
-            w = p[k] * D1[(i - s) * K + k]
-            r += w
+        if q == 2:
+            # sums in registers (O.s may alias the inputs as far as the compiler knows)
+            s0 = 0.0
+            s1 = 0.0
+            for k in range(K):
+                w = p[k] * d[k]
+                r += w
+                s0 += w * U[2 * k]
+                s1 += w * U[2 * k + 1]
+            O.s[2 * i] = s0
+            O.s[2 * i + 1] = s1
+        else:
             for a in range(q):
-                O.s[i * q + a] += w * U[k * q + a]
+                O.s[i * q + a] = 0.0
+            for k in range(K):
+                w = p[k] * d[k]
+                r += w
+                for a in range(q):
+                    O.s[i * q + a] += w * U[k * q + a]
         O.r[i] = r
     for m in range(P.naux):
         O.gaux[j * P.naux + m] = 0.0
@@ -910,6 +1006,22 @@ cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
         free(ws)
 
 
+def _tensor_points(nodes):
+    """n1 when ``nodes`` is the q = 2 tensor-product rule of ``gh_grid`` (node k = (x[k // n1],
+    x[k % n1])) with at most 64 points per dimension and 4,096 nodes, else 0."""
+    nodes = np.asarray(nodes)
+    K = nodes.shape[0]
+    if nodes.ndim != 2 or nodes.shape[1] != 2 or K < 4:
+        return 0
+    n1 = int(round(K ** 0.5))
+    if n1 * n1 != K or n1 > 64:
+        return 0
+    x = nodes[:n1, 1]
+    ok = (np.array_equal(nodes[:, 0], np.repeat(x, n1))
+          and np.array_equal(nodes[:, 1], np.tile(x, n1)))
+    return n1 if ok else 0
+
+
 def cluster_pass(const double[::1] y, const double[::1] trials, const double[::1] eta0,
                  const double[:, ::1] A, const double[::1] aux, int fam, int link,
                  const Py_ssize_t[::1] ptr, const double[:, ::1] nodes, const double[::1] logw,
@@ -972,6 +1084,7 @@ def cluster_pass(const double[::1] y, const double[::1] trials, const double[::1
     P.maxiter = maxiter
     P.prev = NULL
     P.pvalid = NULL
+    P.n1 = _tensor_points(nodes)
     if prev is not None and pvalid is not None:
         if prev.shape[0] != y.shape[0] or prev.shape[1] != 3 or pvalid.shape[0] != G:
             raise ValueError("prev must be (n, 3) and pvalid (G,)")
