@@ -480,10 +480,15 @@ class MEGLM(MEModel):
                 # differ by the quadrature correction only, so few steps are needed).
                 full = self.engine
                 self.engine = self._laplace_engine()
+                # two-level: the Laplace optimum only starts the quadrature steps (it lies
+                # a few standard errors away from theirs), so L-BFGS-B stops at a relative
+                # decrease of 1e-10 and the chord Hessian is a forward difference
+                two_level = isinstance(self.engine, TwoLevelGLMM)
                 try:
-                    x0, _ = self._optimize(x0, bounds, [], maxiter, warn=False)
+                    x0, _ = self._optimize(x0, bounds, [], maxiter, warn=False,
+                                           ftol=self._POLISH_FTOL if two_level else 1e-14)
                     free = self._free(x0, bounds)
-                    H0 = self._hessian_internal(x0, free)
+                    H0 = self._hessian_internal(x0, free, forward=two_level)
                 finally:
                     self.engine = full
                 # a cold start of the adaptive grids: a warm start carried over from a
