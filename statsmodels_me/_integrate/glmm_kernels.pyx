@@ -596,11 +596,11 @@ cdef int _grid_logit_q2(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* m,
 
     On the grid u_k = m + C z_k with z_k = (x_a, x_b), eta_ik = eta_i(m) + c_i0 x_a + c_i1 x_b
     with c_i = C' a_i, so exp(eta_ik) = exp(eta_i(m)) exp(c_i0 x_a) exp(c_i1 x_b): 2 n1 + 1
-    exponentials per observation instead of n1^2.  l = y eta - t max(eta, 0)
+    exponentials per observation instead of n1^2 (n1 + 1 on a symmetric rule).  l = y eta - t max(eta, 0)
     - t log(1 + exp(-|eta|)) as in ``_grid_logit``.  Returns 0 (nothing added) when some
     exponent could leave the double range; the caller then evaluates node by node.
     """
-    cdef int n1 = P.n1, K = P.K, ja, jb, k, nprod = 0
+    cdef int n1 = P.n1, K = P.K, ja, jb, k, nprod = 0, sym = 1, half = P.n1 // 2
     cdef Py_ssize_t i
     cdef double xmax = 0.0, a0, a1, etam, c0, c1, ea, ba, eta, ev, av, y, t, sg
     cdef double Ea[64]
@@ -611,6 +611,8 @@ cdef int _grid_logit_q2(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* m,
         return 0
     for jb in range(n1):
         xmax = fmax(xmax, fabs(x[2 * jb + 1]))
+        if x[2 * jb + 1] != -x[2 * (n1 - 1 - jb) + 1]:
+            sym = 0
     for i in range(s, e):
         a0 = P.A[2 * i]
         a1 = P.A[2 * i + 1]
@@ -626,8 +628,15 @@ cdef int _grid_logit_q2(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* m,
         c0 = a0 * C[0] + a1 * C[2]
         c1 = a1 * C[3]  # C is lower triangular
         for jb in range(n1):
+            if sym and jb < half:
+                continue
             Ea[jb] = exp(c0 * x[2 * jb + 1])
             Eb[jb] = exp(c1 * x[2 * jb + 1])
+        if sym:
+            # Gauss-Hermite nodes are symmetric (x_j = -x_{n1-1-j}): exp(-v) = 1 / exp(v)
+            for jb in range(half):
+                Ea[jb] = 1.0 / Ea[n1 - 1 - jb]
+                Eb[jb] = 1.0 / Eb[n1 - 1 - jb]
         ev = exp(etam)
         y = P.y[i]
         t = P.t[i]
@@ -644,7 +653,7 @@ cdef int _grid_logit_q2(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* m,
                     av = 1.0 / av
                 else:
                     sg = av
-                f[k] += y * eta - t * fmax(eta, 0.0)
+                f[k] += y * eta - t * (eta if eta > 0.0 else 0.0)  # (fmax is a libm call)
                 if t == 1.0:
                     pr[k] *= 1.0 + av
                 else:
