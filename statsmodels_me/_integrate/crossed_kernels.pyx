@@ -24,7 +24,12 @@ from libc.stdint cimport int64_t
 from scipy.linalg.cython_blas cimport dgemm, dsyrk
 from scipy.linalg.cython_lapack cimport dpotrf, dpotri, dpotrs
 
-from statsmodels_me._integrate.family_math cimport fam_d3, fam_eval, laplace_aux_gradient
+from statsmodels_me._integrate.family_math cimport (
+    fam_d3,
+    fam_eval,
+    laplace_aux_gradient,
+    logistic_tail,
+)
 from statsmodels_me._integrate.small_dense cimport chol
 
 cdef double _FD_H = 1e-4     # aux steps of the curvature terms (as the two-level kernels)
@@ -173,11 +178,7 @@ cdef class CrossedSystem:
         cdef const double* t = &self.t[0]
         if (self.fam == 1 or self.fam == 2) and self.link == 2:
             for i in range(self.n):
-                if eta[i] >= 0:
-                    mu = 1.0 / (1.0 + exp(-eta[i]))
-                else:
-                    e = exp(eta[i])
-                    mu = e / (1.0 + e)
+                mu = logistic_tail(eta[i], &e)
                 d1[i] = y[i] - t[i] * mu
                 d2[i] = -t[i] * mu * (1.0 - mu)
             return

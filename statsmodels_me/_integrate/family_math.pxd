@@ -15,11 +15,18 @@ the kernels never evaluate ``lgamma(y + 1)`` at every node.  The correspondence 
 statsmodels' link objects: identity <-> ``links.Identity``, log <-> ``links.Log``, logit <->
 ``links.Logit``, probit <-> ``links.Probit``, cloglog <-> ``links.CLogLog`` (mu = g^{-1}(eta)).
 """
-from libc.math cimport INFINITY, erfc, exp, expm1, log, log1p
+from libc.math cimport INFINITY, erfc, exp, expm1, fabs, log, log1p
 
 cdef extern from "math.h" nogil:
     double lgamma_r(double x, int* sign)
 
+
+
+cdef inline double logistic_tail(double eta, double* e) noexcept nogil:
+    """The logistic function 1 / (1 + exp(-eta)) from e = exp(-|eta|) (stored in ``e``),
+    without overflow for any eta."""
+    e[0] = exp(-fabs(eta))
+    return 1.0 / (1.0 + e[0]) if eta >= 0 else e[0] / (1.0 + e[0])
 
 
 cdef inline double log1pexp(double x) noexcept nogil:
@@ -196,14 +203,8 @@ cdef inline double fam_eval(int fam, int link, double y, double t, double eta,
     cdef double mu, m1, m2, logmu, lm, lmm, v, a1, a2, b1, b2, s2, r, k, delta, dca, dcb
     if (fam == 1 or fam == 2) and link == 2:
         # canonical logit: l = y eta - t log(1 + e^eta), one exp and one log1p
-        if eta >= 0:
-            a1 = exp(-eta)
-            mu = 1.0 / (1.0 + a1)
-            v = y * eta - t * (eta + log1p(a1))
-        else:
-            a1 = exp(eta)
-            mu = a1 / (1.0 + a1)
-            v = y * eta - t * log1p(a1)
+        mu = logistic_tail(eta, &a1)
+        v = y * eta - t * ((eta if eta >= 0 else 0.0) + log1p(a1))
         d1[0] = y - t * mu
         d2[0] = -t * mu * (1.0 - mu)
         return v
@@ -306,12 +307,7 @@ cdef inline double fam_d3(int fam, int link, double y, double t, double eta, con
     (step h) otherwise."""
     cdef double mu, e, d1p, d2p, d1m, d2m
     if (fam == 1 or fam == 2) and link == 2:
-        if eta >= 0:
-            e = exp(-eta)
-            mu = 1.0 / (1.0 + e)
-        else:
-            e = exp(eta)
-            mu = e / (1.0 + e)
+        mu = logistic_tail(eta, &e)
         return -t * mu * (1.0 - mu) * (1.0 - 2.0 * mu)
     if fam == 3 and link == 1:
         return -exp(eta)

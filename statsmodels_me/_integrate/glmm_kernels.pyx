@@ -39,6 +39,7 @@ from statsmodels_me._integrate.family_math cimport (
     fam_daux,
     fam_eval,
     laplace_aux_gradient,
+    logistic_tail,
 )
 from statsmodels_me._integrate.small_dense cimport chol as _chol
 from statsmodels_me._integrate.small_dense cimport chol_inverse as _chol_inverse
@@ -158,6 +159,20 @@ cdef double _eval_u(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, dou
     return val
 
 
+cdef inline void _canon_derivs(int logit, double y, double t, double eta, double* d1,
+                               double* d2, double* a1) noexcept nogil:
+    """l', l'' of the canonical logit (a1 = exp(-|eta|)) or poisson log (a1 = 0) model."""
+    cdef double mu
+    if logit:
+        mu = logistic_tail(eta, a1)
+        d1[0] = y - t * mu
+        d2[0] = -t * mu * (1.0 - mu)
+    else:
+        a1[0] = 0.0
+        d2[0] = -exp(eta)
+        d1[0] = y + d2[0]
+
+
 cdef void _eval_canon(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, double* grad,
                       double* H, double* D) noexcept nogil:
     """Gradient and curvature H of g(u) for the canonical models without g itself (no log):
@@ -167,7 +182,7 @@ cdef void _eval_canon(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, d
     cdef Py_ssize_t i, k, nj = e - s
     cdef double* E = D + 2 * nj
     cdef int logit = P.fam != 3
-    cdef double eta, d1, d2, a1, mu, w, g0, g1, h00, h10, h11
+    cdef double eta, d1, d2, a1, w, g0, g1, h00, h10, h11
     cdef const double* ai
     if q == 2:
         g0 = -u[0]
@@ -178,19 +193,7 @@ cdef void _eval_canon(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, d
         for i in range(s, e):
             ai = P.A + 2 * i
             eta = P.eta0[i] + ai[0] * u[0] + ai[1] * u[1]
-            if logit:
-                if eta >= 0:
-                    a1 = exp(-eta)
-                    mu = 1.0 / (1.0 + a1)
-                else:
-                    a1 = exp(eta)
-                    mu = a1 / (1.0 + a1)
-                d1 = P.y[i] - P.t[i] * mu
-                d2 = -P.t[i] * mu * (1.0 - mu)
-            else:
-                a1 = 0.0
-                d2 = -exp(eta)
-                d1 = P.y[i] + d2
+            _canon_derivs(logit, P.y[i], P.t[i], eta, &d1, &d2, &a1)
             k = i - s
             D[2 * k] = d1
             D[2 * k + 1] = d2
@@ -218,19 +221,7 @@ cdef void _eval_canon(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, d
         eta = P.eta0[i]
         for a in range(q):
             eta += ai[a] * u[a]
-        if logit:
-            if eta >= 0:
-                a1 = exp(-eta)
-                mu = 1.0 / (1.0 + a1)
-            else:
-                a1 = exp(eta)
-                mu = a1 / (1.0 + a1)
-            d1 = P.y[i] - P.t[i] * mu
-            d2 = -P.t[i] * mu * (1.0 - mu)
-        else:
-            a1 = 0.0
-            d2 = -exp(eta)
-            d1 = P.y[i] + d2
+        _canon_derivs(logit, P.y[i], P.t[i], eta, &d1, &d2, &a1)
         k = i - s
         D[2 * k] = d1
         D[2 * k + 1] = d2
@@ -1198,14 +1189,8 @@ def glm_score_info(int fam, int link, const double[::1] y, const double[::1] tri
             if logit1 and trials[i] == 1.0:
                 # bernoulli logit: as fam_eval, with the logs of products of up to 512
                 # factors 1 + exp(-|eta|) in (1, 2] (see _value_canon)
-                if eta >= 0:
-                    e1 = exp(-eta)
-                    mu = 1.0 / (1.0 + e1)
-                    tot += (y[i] - 1.0) * eta
-                else:
-                    e1 = exp(eta)
-                    mu = e1 / (1.0 + e1)
-                    tot += y[i] * eta
+                mu = logistic_tail(eta, &e1)
+                tot += y[i] * eta - (eta if eta >= 0 else 0.0)
                 prod *= 1.0 + e1
                 nprod += 1
                 if nprod == 512:
