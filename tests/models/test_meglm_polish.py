@@ -4,6 +4,7 @@ errors equal those from a fresh Hessian at the optimum, and the number of engine
 not grow with the sample size (it did: failed line searches at the rounding level of a large
 log likelihood)."""
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,9 @@ from gen_data import glmm_logit  # noqa: E402
 TEXT = "y ~ x + z + (1 + x | g)"
 
 
-def _fit_counting(df):
+@contextmanager
+def _counting_passes():
+    """Counts the two-level engine's passes (the unit of cost of a fit) in ``count[0]``."""
     count = [0]
     orig = TwoLevelGLMM._pass
 
@@ -27,10 +30,15 @@ def _fit_counting(df):
         return orig(self, *a, **k)
     TwoLevelGLMM._pass = counted
     try:
-        model = smf.melogit(TEXT, df, intmethod="laplace")
-        res = model.fit()
+        yield count
     finally:
         TwoLevelGLMM._pass = orig
+
+
+def _fit_counting(df):
+    with _counting_passes() as count:
+        model = smf.melogit(TEXT, df, intmethod="laplace")
+        res = model.fit()
     return model, res, count[0]
 
 
@@ -66,17 +74,8 @@ def test_polish_finishes_a_loose_fit_in_few_passes(fits):
     bounds = [(None, None)] * model.k_fe + list(model.cov.theta_bounds())
     x0 = np.concatenate([res._internal[:model.k_fe], model.cov.theta_start()])
     x_loose, _ = model._optimize(x0, bounds, [], 500, ftol=1e-7)
-    count = [0]
-    orig = TwoLevelGLMM._pass
-
-    def counted(self, *a, **k):
-        count[0] += 1
-        return orig(self, *a, **k)
-    TwoLevelGLMM._pass = counted
-    try:
+    with _counting_passes() as count:
         x, H, _ = model._newton_polish(x_loose, bounds, [], 500)
-    finally:
-        TwoLevelGLMM._pass = orig
     assert count[0] <= len(x) + 3
     np.testing.assert_allclose(x, res._internal, rtol=1e-7, atol=1e-8)
 
