@@ -11,30 +11,34 @@ calling thread's calls without touching the process-wide setting; where it is no
 from __future__ import annotations
 
 import ctypes
-import functools
 from contextlib import contextmanager
 
+_SETTERS = {}  # OpenBLAS path -> its openblas_set_num_threads_local, or None
 
-@functools.lru_cache(maxsize=1)
+
 def _local_setters():
-    """``openblas_set_num_threads_local`` of every OpenBLAS mapped into this process."""
+    """``openblas_set_num_threads_local`` of every OpenBLAS mapped into this process.
+
+    The maps are read on every call (a few per fit): a library loaded later (scipy's OpenBLAS
+    after numpy's) must not be missed; each library is opened once.
+    """
     try:
         with open("/proc/self/maps") as fh:
             paths = sorted({line.split()[-1] for line in fh
                             if "openblas" in line.lower() and line.split()[-1].startswith("/")})
     except OSError:
         return ()
-    out = []
     for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-            fn = lib.openblas_set_num_threads_local
-        except (OSError, AttributeError):
-            continue
-        fn.argtypes = [ctypes.c_int]
-        fn.restype = ctypes.c_int
-        out.append(fn)
-    return tuple(out)
+        if path not in _SETTERS:
+            try:
+                fn = ctypes.CDLL(path).openblas_set_num_threads_local
+            except (OSError, AttributeError):
+                _SETTERS[path] = None
+                continue
+            fn.argtypes = [ctypes.c_int]
+            fn.restype = ctypes.c_int
+            _SETTERS[path] = fn
+    return tuple(_SETTERS[p] for p in paths if _SETTERS[p] is not None)
 
 
 @contextmanager

@@ -1,5 +1,6 @@
 """``single_threaded_blas``: one OpenBLAS thread for the calling thread inside the block, the
 previous setting restored after it (also when the block raises)."""
+import numpy as np  # noqa: F401  (maps numpy's OpenBLAS into the process)
 import pytest
 
 from statsmodels_me._integrate.blas_threads import _local_setters, single_threaded_blas
