@@ -20,6 +20,19 @@ cimport numpy as cnp
 from statsmodels_me._integrate.small_dense cimport chol
 
 
+cdef inline void _a_lam(const double[:, :, ::1] A, Py_ssize_t g, const double[:, ::1] Lam,
+                        Py_ssize_t q, double* AL) noexcept nogil:
+    """A_g Lam (q x q, row-major) into AL."""
+    cdef Py_ssize_t i, j, k
+    cdef double s
+    for i in range(q):
+        for j in range(q):
+            s = 0.0
+            for k in range(q):
+                s += A[g, i, k] * Lam[k, j]
+            AL[i * q + j] = s
+
+
 def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
                       const double[:, ::1] c, const double[:, ::1] Lam,
                       const double[:, ::1] XtX, const double[::1] Xty, double yty,
@@ -84,12 +97,7 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
             L = &Lf[gi, 0, 0]
             Vg = &V[gi, 0, 0]
             # M = I + Lam' A Lam (lower triangle), A symmetric
-            for i in range(q):
-                for j in range(q):
-                    s = 0.0
-                    for k in range(q):
-                        s += A[g, i, k] * Lam[k, j]
-                    AL[i * q + j] = s
+            _a_lam(A, g, Lam, q, AL)
             for i in range(q):
                 for j in range(i + 1):
                     s = 1.0 if i == j else 0.0
@@ -185,12 +193,7 @@ def one_term_deviance(const double[:, :, ::1] A, const double[:, :, ::1] B,
             Vg = &V[g, 0, 0]
             for i in range(q):
                 rd[i] = 1.0 / L[i * q + i]
-            for i in range(q):
-                for j in range(q):
-                    s = 0.0
-                    for k in range(q):
-                        s += A[g, i, k] * Lam[k, j]
-                    AL[i * q + j] = s
+            _a_lam(A, g, Lam, q, AL)
             # L^-1 (lower), then M^-1 = L^-T L^-1
             for j in range(q):
                 for i in range(q):
