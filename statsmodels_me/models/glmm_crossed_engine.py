@@ -54,7 +54,7 @@ class CrossedLaplaceGLMM:
     Parameters
     ----------
     endog, exog : ndarray
-    terms : list of statsmodels_me.models.lmm_engine.LMMTerm
+    terms : list of statsmodels_me.terms.RETerm
         Random-effects terms (codes, Z, and the map from theta to the term's factor).
     family, link : str
         Engine family names as in ``statsmodels_me.families.registry``.

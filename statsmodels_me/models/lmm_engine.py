@@ -19,8 +19,6 @@ theorem for r2 (``_scalar_grad_parts``); other multi-term models use central dif
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
@@ -31,33 +29,6 @@ from statsmodels_me._integrate.lmm_kernels import (
     solve_lower,
 )
 from statsmodels_me.models.lmm_crossed import CrossedScalarFactor
-
-
-@dataclass
-class LMMTerm:
-    """One random-effects term: ``q`` effects per group, covariates ``Z``, group ``codes``."""
-
-    codes: np.ndarray          # (n,) int64, 0..G-1
-    n_groups: int
-    Z: np.ndarray              # (n, q)
-    cholesky: object           # callable theta[theta_index] -> q x q lower factor (relative to s2)
-    theta_index: np.ndarray    # positions of this term's parameters in the full theta
-    names: tuple = ()          # random-effect names (["week", "_cons"], ["R.week"])
-    label: str = ""            # level label ("id", "school>class", "_all")
-
-    @property
-    def q(self) -> int:
-        return self.Z.shape[1]
-
-    @property
-    def size(self) -> int:
-        return self.n_groups * self.q
-
-    def sparse_Z(self) -> sp.csr_matrix:
-        n, q = self.Z.shape
-        rows = np.repeat(np.arange(n), q)
-        cols = (self.codes[:, None] * q + np.arange(q)[None, :]).ravel()
-        return sp.csr_matrix((self.Z.ravel(), (rows, cols)), shape=(n, self.size))
 
 
 def _tri(L, B, transpose=False):
@@ -90,7 +61,7 @@ class LMMEngine:
     ----------
     y : ndarray (n,)
     X : ndarray (n, p)
-    terms : list of LMMTerm
+    terms : list of RETerm
         In parameter order (theta is their concatenation).
     reml : bool
     center : ndarray (p,), optional

@@ -20,8 +20,8 @@ from scipy import optimize
 from statsmodels_me.covariance import make_level_covariance
 from statsmodels_me.models.glmm_crossed_engine import CrossedLaplaceGLMM
 from statsmodels_me.models.meglm_multilevel import LevelsCovariance, MultilevelMixin
-from statsmodels_me.models.mixed import build_terms
 from statsmodels_me.spec.errors import ConvergenceWarning, SpecificationError
+from statsmodels_me.terms import build_terms
 
 # the nAGQ=0 start only has to be close: the chord Newton steps on the Laplace likelihood
 # converge from it (inner Newton step tolerance, and L-BFGS-B's projected-gradient tolerance
@@ -36,7 +36,7 @@ _CHORD_ROUNDS = 3
 class _TermSlots:
     """Where each engine term's relative factor sits inside the model's block-diagonal L.
 
-    Mirrors :func:`statsmodels_me.models.mixed.build_terms`: per level, every ``R.`` block
+    Mirrors :func:`statsmodels_me.terms.build_terms`: per level, every ``R.`` block
     is a term of its own (its factor is the one diagonal value of the identity block), then
     the level's regular equations form one term.
     """

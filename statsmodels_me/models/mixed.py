@@ -4,13 +4,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 from scipy import optimize, stats
 from statsmodels.tools.numdiff import approx_hess3
 
-from statsmodels_me.covariance import make_covariance, make_level_covariance
 from statsmodels_me.models.base import MEModel
-from statsmodels_me.models.lmm_engine import LMMEngine, LMMTerm, sum_of_squares
+from statsmodels_me.models.lmm_engine import LMMEngine, sum_of_squares
 from statsmodels_me.postestimation.lrtest import lr_test_vs_fixed
 from statsmodels_me.results.fit_info import FitInfo, VCompGroup
 from statsmodels_me.spec.errors import (
@@ -19,86 +17,13 @@ from statsmodels_me.spec.errors import (
     DataError,
     SpecificationError,
 )
-
-
-class _FirstEffectFactor:
-    """Lambda of an ``R.x`` term: the 1 x 1 corner of the identity structure's factor."""
-
-    def __init__(self, cov):
-        self.cov = cov
-
-    def __call__(self, theta):
-        return self.cov.cholesky(theta)[:1, :1]
-
-
-class _BlockFactor:
-    """Blocked-diagonal Lambda of several equations at one level (theta concatenated)."""
-
-    def __init__(self, covs):
-        self.covs = covs
-        self.q = sum(c.q for c in covs)
-
-    def __call__(self, theta):
-        out = np.zeros((self.q, self.q))
-        pos = tpos = 0
-        for c in self.covs:
-            out[pos:pos + c.q, pos:pos + c.q] = c.cholesky(theta[tpos:tpos + c.n_theta])
-            pos += c.q
-            tpos += c.n_theta
-        return out
-
-
-class _RelativeFactor:
-    """Lambda of a structure on the absolute scale: its Cholesky factor / sqrt(s2).
-
-    Used by models with a ``covariance(fixed())`` block, where the residual variance is a
-    parameter (``scale["s2"]``, set before each evaluation) instead of being profiled out.
-    """
-
-    def __init__(self, inner, scale):
-        self.inner = inner
-        self.scale = scale
-
-    def __call__(self, theta):
-        return self.inner(theta) / np.sqrt(self.scale["s2"])
-
-
-def _unwrap(chol):
-    return getattr(chol, "inner", chol)
-
-
-def build_terms(design):
-    """LMM terms and the per-level covariance structures, with theta laid out level by level.
-
-    Regular equations at one level form one term (blocked-diagonal Lambda); each ``R.x``
-    equation is its own term whose groups are the (level group, x level) pairs with one
-    random intercept each, which is the identity structure over the levels of x.
-    """
-    terms, level_covs = [], []
-    tpos = 0
-    for level in design.levels:
-        level_covs.append(make_level_covariance(level))
-        regular = []
-        for block in level.blocks:
-            bcov = make_covariance(block, level.label)
-            idx = np.arange(tpos, tpos + bcov.n_theta)
-            tpos += bcov.n_theta
-            if block.factor_codes is not None:
-                nlev = len(block.factor_levels)
-                codes, uniq = pd.factorize(level.codes * nlev + block.factor_codes, sort=True)
-                terms.append(LMMTerm(codes.astype(np.int64), len(uniq),
-                                     np.ones((design.nobs, 1)), _FirstEffectFactor(bcov), idx,
-                                     tuple(block.names), level.label))
-            else:
-                regular.append((block, bcov, idx))
-        if regular:
-            Z = np.hstack([b.Z for b, _, _ in regular])
-            idx = np.concatenate([i for _, _, i in regular])
-            names = tuple(n for b, _, _ in regular for n in b.names)
-            terms.append(LMMTerm(level.codes.astype(np.int64), level.n_groups, Z,
-                                 _BlockFactor([c for _, c, _ in regular]), idx,
-                                 names, level.label))
-    return terms, level_covs
+from statsmodels_me.terms import (
+    BlockFactor,
+    FirstEffectFactor,
+    RelativeFactor,
+    build_terms,
+    unwrap_factor,
+)
 
 
 def _collinear_columns(Z, names, gram=None):
@@ -285,7 +210,7 @@ class Mixed(MEModel):
         self._scale = {"s2": 1.0}
         if self.absolute:
             for t in self.terms:
-                t.cholesky = _RelativeFactor(t.cholesky, self._scale)
+                t.cholesky = RelativeFactor(t.cholesky, self._scale)
         self.engine = LMMEngine(self.design.endog, self.design.exog, self.terms, reml=self.reml)
         if one_term:
             # checked after the engine, whose per-group sums give Z'Z
@@ -398,14 +323,14 @@ class Mixed(MEModel):
         """theta from per-term relative-covariance moments, projected onto each structure."""
         theta = np.zeros(self.engine.n_theta)
         for term, mom in zip(self.terms, moments):
-            chol = _unwrap(term.cholesky)
-            covs = chol.covs if isinstance(chol, _BlockFactor) else [chol.cov]
+            chol = unwrap_factor(term.cholesky)
+            covs = chol.covs if isinstance(chol, BlockFactor) else [chol.cov]
             qpos = tpos = 0
             for cov in covs:
-                q = mom.shape[0] if not isinstance(chol, _BlockFactor) else cov.q
+                q = mom.shape[0] if not isinstance(chol, BlockFactor) else cov.q
                 if cov.n_theta:
                     sub = mom[qpos:qpos + q, qpos:qpos + q]
-                    if isinstance(chol, _FirstEffectFactor):
+                    if isinstance(chol, FirstEffectFactor):
                         sub = float(sub[0, 0]) * np.eye(cov.q)
                     theta[term.theta_index[tpos:tpos + cov.n_theta]] = cov.theta_start(sub)
                 qpos += q
@@ -727,8 +652,8 @@ class Mixed(MEModel):
         """
         labels = [""] * self.engine.n_theta
         for term in self.terms:
-            chol = _unwrap(term.cholesky)
-            covs = chol.covs if isinstance(chol, _BlockFactor) else [chol.cov]
+            chol = unwrap_factor(term.cholesky)
+            covs = chol.covs if isinstance(chol, BlockFactor) else [chol.cov]
             tpos = 0
             for cov in covs:
                 li = getattr(cov, "_li", None)
@@ -751,8 +676,8 @@ class Mixed(MEModel):
         """Global theta index of each Unstructured Cholesky diagonal -> the indices below it."""
         out = {}
         for term in self.terms:
-            chol = _unwrap(term.cholesky)
-            covs = chol.covs if isinstance(chol, _BlockFactor) else [chol.cov]
+            chol = unwrap_factor(term.cholesky)
+            covs = chol.covs if isinstance(chol, BlockFactor) else [chol.cov]
             tpos = 0
             for cov in covs:
                 li, lj = getattr(cov, "_li", None), getattr(cov, "_lj", None)

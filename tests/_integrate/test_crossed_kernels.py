@@ -12,7 +12,7 @@ from statsmodels_me._integrate.family_eval import family_eval
 
 from statsmodels_me.families.registry import FAMILY_CODES, link_code, reference_logpdf
 from statsmodels_me.models.glmm_crossed_engine import CrossedLaplaceGLMM
-from statsmodels_me.models.lmm_engine import LMMTerm
+from statsmodels_me.terms import RETerm
 
 CASES = [("bernoulli", "logit", []), ("bernoulli", "probit", []), ("poisson", "log", []),
          ("nbinomial_mean", "log", [-0.7])]
@@ -33,7 +33,7 @@ def _problem(family, vector_first, seed=3):
 
     def term(codes, Z):
         codes = np.unique(codes, return_inverse=True)[1].astype(np.int64)
-        return LMMTerm(codes, int(codes.max()) + 1, Z, None, np.array([], int))
+        return RETerm(codes, int(codes.max()) + 1, Z, None, np.array([], int))
     terms = [term(ga, np.ones((n, 1))), term(gv, np.column_stack([np.ones(n), x])),
              term(gb, np.ones((n, 1)))]
     lams = [np.array([[0.7]]), np.array([[0.6, 0.0], [-0.2, 0.35]]), np.array([[0.45]])]
@@ -138,7 +138,7 @@ def test_gradient_at_and_near_zero_variances():
 def test_profiled_beta_stage_matches_dense_joint_mode():
     """lme4's nAGQ=0 criterion: maximize over (u, beta), log|H| of the u-part only."""
     y, X, terms, lams, beta = _problem("bernoulli", False)
-    theta_terms = [LMMTerm(t.codes, t.n_groups, t.Z, (lambda th, lam=lam: lam),
+    theta_terms = [RETerm(t.codes, t.n_groups, t.Z, (lambda th, lam=lam: lam),
                            np.array([k])) for k, (t, lam) in enumerate(zip(terms, lams))]
     eng = CrossedLaplaceGLMM(y, X, theta_terms, "bernoulli", "logit")
     crit, b = eng.loglike_profiled_beta([], np.zeros(3), np.zeros(3))

@@ -16,8 +16,8 @@ from scipy import optimize
 
 from statsmodels_me.design import build_design
 from statsmodels_me.models.glmm_crossed_engine import CrossedLaplaceGLMM
-from statsmodels_me.models.mixed import build_terms
 from statsmodels_me.spec import parse
+from statsmodels_me.terms import build_terms
 
 
 def fit(family, yvar):
