@@ -20,11 +20,10 @@ from statsmodels_me.optimization.em import em_iterations
 from statsmodels_me.optimization.lmm_polish import (
     DevianceCurvature,
     hit_limit,
-    newton_near,
     polish,
     rescan_zeros,
 )
-from statsmodels_me.optimization.log_newton import minimize_log_newton
+from statsmodels_me.optimization.lmm_runs import GradientRuns
 from statsmodels_me.optimization.record import OptimizationRecord
 from statsmodels_me.postestimation.lrtest import lr_test_vs_fixed
 from statsmodels_me.results.fit_info import FitInfo, VCompGroup
@@ -118,7 +117,7 @@ class Mixed(MEModel):
         objective's centring (its normal equations and residual pass) when X'X is well
         conditioned and the fit is not nearly exact."""
         obj = self.objective
-        center = getattr(obj, "center", None)
+        center = obj.center
         if center is not None and np.all(np.isfinite(obj.XtX)) \
                 and np.linalg.cond(obj.XtX) < 1e4:
             b0, rss0 = center
@@ -233,10 +232,11 @@ class Mixed(MEModel):
         record.x_initial = np.array(theta0, dtype=float)
         log.append("Performing gradient-based optimization:")
         curvature = DevianceCurvature(obj) if obj.analytic_gradient else None
-        runner = _GradientRuns(self, log, record, curvature, maxiter, tol, ltol,
-                               near=(obj.dense_block_size == 0 and em_converged
-                                     and tol is None and ltol is None),
-                               em_start=bool(log) and log[0].startswith("Performing EM"))
+        runner = GradientRuns(obj, self.theta_bounds(), log, record, curvature, maxiter, tol,
+                              ltol, near=(obj.dense_block_size == 0 and em_converged
+                                          and tol is None and ltol is None),
+                              em_start=bool(log) and log[0].startswith("Performing EM"),
+                              small_dense=self._small_dense_block())
         log.append(f"Iteration 0:  {runner.label} = {-0.5 * obj.deviance(theta0):.8g}")
         if maxiter <= 0:
             theta, converged = theta0, False
@@ -432,97 +432,3 @@ class Mixed(MEModel):
             logdet = np.linalg.slogdet(X.T @ X)[1]
             return -0.5 * (d * (1 + np.log(2 * np.pi * rss / d)) + logdet)
         return -0.5 * n * (1 + np.log(2 * np.pi * rss / n))
-
-
-class _GradientRuns:
-    """One optimizer run from a start, as ``fit`` chooses it, with Stata's iteration log.
-
-    Analytic-gradient objectives: Newton's method on log theta with the exact Hessian
-    where the objective has one (it declines boundary estimates), else Newton's method from
-    a near start (a converged EM, one term), else L-BFGS-B; a Newton iteration that gives
-    up leaves no lines in the log, and L-BFGS-B restarts from the same start counting its
-    own iterations. Other objectives: COBYQA (the gradient would cost 2k factorizations;
-    like lme4's and MixedModels.jl's BOBYQA).
-    """
-
-    def __init__(self, model, log, record, curvature, maxiter, tol, ltol, near, em_start):
-        self.model, self.obj = model, model.objective
-        self.log, self.record, self.curvature = log, record, curvature
-        self.maxiter, self.tol, self.ltol = maxiter, tol, ltol
-        self.near = near
-        self.em_start = em_start
-        self.label = "Log restricted-likelihood" if model.reml else "Log likelihood"
-        self.iterations = 0
-        self.bounds = model.theta_bounds()
-        self._last_f = np.nan
-
-    def _line(self, dev):
-        self.iterations += 1
-        self.log.append(f"Iteration {self.iterations}:  {self.label} = {-0.5 * dev:.8g}")
-
-    def _callback(self, xk, *args):
-        # the optimizer evaluated its new iterate last: log that value, not a new one
-        self._line(self._last_f)
-
-    def _newton_callback(self, xk, dev):
-        self._line(dev)
-
-    def _objective(self, theta):
-        self._last_f = self.obj.deviance(theta)
-        return self._last_f
-
-    def _objective_grad(self, theta):
-        out = self.obj.deviance_and_grad(theta)
-        self._last_f = out[0]
-        return out
-
-    def run(self, start):
-        mark = self.iterations
-        if not self.obj.analytic_gradient:
-            res = self._cobyqa(start)
-            self.record.add_stage("COBYQA", self.iterations - mark, res.nfev)
-            return res
-        mark_log = len(self.log)
-        res = None
-        if self.obj.exact_hessian:
-            res = minimize_log_newton(self.obj, start, self.bounds, self.maxiter,
-                                      self._newton_callback)
-            name = "Newton (log scale, exact Hessian)"
-        if res is None and self.near:
-            self.near = False
-            del self.log[mark_log:]
-            self.iterations = mark
-            res = newton_near(self.obj, self.curvature, start, self.bounds,
-                              min(self.maxiter, 4), self._newton_callback)
-            name = "Newton"
-        if res is not None:
-            self.record.add_stage(name, res.nit)
-            self.record.criterion = res.message
-            return res
-        del self.log[mark_log:]
-        self.iterations = mark
-        opts = {"maxiter": self.maxiter,
-                "ftol": 1e-12 if self.ltol is None else float(self.ltol),
-                "gtol": 1e-7 if self.tol is None else float(self.tol), "maxls": 50}
-        # ftol 1e-12: below that L-BFGS-B chases rounding noise in line searches; the
-        # Newton polish after it resolves the optimum
-        res = optimize.minimize(self._objective_grad, start, jac=True, method="L-BFGS-B",
-                                bounds=self.bounds, callback=self._callback, options=opts)
-        self.record.add_stage("L-BFGS-B", self.iterations - mark, res.nfev)
-        self.record.criterion = str(res.message)
-        return res
-
-    def _cobyqa(self, start):
-        # an EM start is close to the optimum: a smaller first trust region saves the
-        # derivative-free method its exploration; with the Newton polish afterwards
-        # (small problems) it need not resolve the optimum below 1e-6
-        tr0 = 0.1 if self.em_start else 1.0
-        tr1 = 1e-6 if self.model._small_dense_block() else 1e-9
-        res = optimize.minimize(
-            self._objective, start, method="COBYQA", bounds=self.bounds,
-            callback=self._callback,
-            options={"maxiter": self.maxiter, "maxfev": max(500 * len(start), self.maxiter),
-                     "initial_tr_radius": tr0,
-                     "final_tr_radius": tr1 if self.tol is None else float(self.tol)})
-        self.record.criterion = str(res.message)
-        return res

@@ -55,6 +55,8 @@ class BlockedLMM:
     exact_hessian = False
     # whether the general factorization's dense copies of Z2'Z2 and Z2'Z1 are kept
     general_blocks = True
+    # (b0, ||y - X b0||^2) of a least-squares centring, where the objective has one
+    center = None
 
     def __init__(self, y, X, terms, reml=False, bounds=None):
         self.n, self.p = X.shape
