@@ -37,6 +37,12 @@ from statsmodels_me.terms import (
 )
 
 
+def _warn(record, message):
+    """Issue a ConvergenceWarning from the caller of ``fit`` and keep it on the record."""
+    record.warnings.append(message)
+    warnings.warn(message, ConvergenceWarning, stacklevel=3)
+
+
 class Mixed(MEModel):
     """Linear mixed-effects model (Stata's ``mixed``), ML or REML.
 
@@ -227,7 +233,7 @@ class Mixed(MEModel):
             theta0, n_em = self._em(theta0, emiterate, emtol)
             if n_em:
                 log += ["Performing EM optimization ...", ""]
-                record.add_stage("EM", n_em, n_em)
+                record.add_stage("EM", 0, n_em)
             em_converged = 0 < n_em < emiterate
         record.x_initial = np.array(theta0, dtype=float)
         log.append("Performing gradient-based optimization:")
@@ -243,9 +249,8 @@ class Mixed(MEModel):
         else:
             theta, converged = self._optimize(runner.run, theta0, curvature)
         if not converged:
-            warnings.warn(f"mixed: convergence not achieved in iterate({maxiter}) "
-                          f"iterations; the estimates are those of the last iteration",
-                          ConvergenceWarning, stacklevel=2)
+            _warn(record, f"mixed: convergence not achieved in iterate({maxiter}) "
+                  f"iterations; the estimates are those of the last iteration")
         log.append("")
         log.append("Computing standard errors ...")
         if disp:
@@ -299,9 +304,8 @@ class Mixed(MEModel):
             record.add_stage("L-BFGS-B", it[0], res.nfev)
             record.criterion = str(res.message)
         if not converged:
-            warnings.warn(f"mixed: convergence not achieved in iterate({maxiter}) "
-                          f"iterations; the estimates are those of the last iteration",
-                          ConvergenceWarning, stacklevel=2)
+            _warn(record, f"mixed: convergence not achieved in iterate({maxiter}) "
+                  f"iterations; the estimates are those of the last iteration")
         log += ["", "Computing standard errors ..."]
         if disp:
             print("\n".join(log))
@@ -348,9 +352,9 @@ class Mixed(MEModel):
             cov_beta = obj.cov_beta(f)
         y = self.design.endog
         if s2 <= 1e-10 * max(float(np.var(y)), 1e-300):
-            warnings.warn("mixed: the residual variance is estimated at zero (the random "
-                          "effects reproduce the response); the likelihood is unbounded and "
-                          "the estimates are not meaningful", ConvergenceWarning, stacklevel=3)
+            _warn(record, "mixed: the residual variance is estimated at zero (the random "
+                  "effects reproduce the response); the likelihood is unbounded and the "
+                  "estimates are not meaningful")
         disp_vals = self.components.display(theta, s2)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             # difference steps may leave the parameter space in degenerate fits; the

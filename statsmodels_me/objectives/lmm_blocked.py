@@ -106,10 +106,11 @@ class BlockedLMM:
     def contributions(self, theta, beta, s2):
         """Per top-level cluster log likelihood and scores; see
         :func:`statsmodels_me.objectives.lmm_contributions.cluster_contributions`."""
+        named = "; ".join(f"{t.label}: {' '.join(t.names)}" for t in self.terms)
         raise NotImplementedError(
-            "mixed: per-cluster contributions are implemented for one grouping level; this "
-            "model has several random-effects terms "
-            f"({', '.join(repr(t.label) for t in self.terms)})")
+            f"mixed: per-cluster contributions are implemented for one grouping level; this "
+            f"model's random effects form several terms ({named}), crossed or nested, and "
+            f"their top-level clusters are not computed yet")
 
     # -- deviance -----------------------------------------------------------------------
     def deviance(self, theta):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from statsmodels_me.terms.random_effects import BlockFactor, FirstEffectFactor, term_structures
+from statsmodels_me.covariance.blocked import BlockDiagonal
+from statsmodels_me.terms.random_effects import FirstEffectFactor, term_structures
 
 
 def theta_from_moments(terms, moments, n_theta):
@@ -25,7 +26,7 @@ def theta_from_moments(terms, moments, n_theta):
     theta = np.zeros(n_theta)
     for term, mom in zip(terms, moments):
         chol = term.cholesky
-        blocked = isinstance(chol, BlockFactor)
+        blocked = isinstance(term.covariance, BlockDiagonal)
         qpos = tpos = 0
         for cov in term_structures(term):
             q = cov.q if blocked else mom.shape[0]
