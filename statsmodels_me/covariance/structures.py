@@ -271,6 +271,11 @@ class Unstructured(CovarianceStructure):
     def n_theta(self) -> int:
         return self.q * (self.q + 1) // 2
 
+    @property
+    def lower_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """(row, column) in L of each theta element, column-major over the lower triangle."""
+        return self._li.copy(), self._lj.copy()
+
     def theta_bounds(self):
         return [(0.0, None) if i == j else (None, None)
                 for i, j in zip(self._li, self._lj, strict=True)]

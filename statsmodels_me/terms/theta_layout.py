@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from statsmodels_me.covariance.blocked import BlockDiagonal
+from statsmodels_me.covariance.structures import Unstructured
 from statsmodels_me.terms.random_effects import FirstEffectFactor, term_structures
 
 
@@ -50,7 +51,7 @@ def theta_labels(terms, theta, n_theta):
     for term in terms:
         tpos = 0
         for cov in term_structures(term):
-            li = getattr(cov, "_li", None)
+            li = cov.lower_positions[0] if isinstance(cov, Unstructured) else None
             glob = term.theta_index[tpos:tpos + cov.n_theta]
             for k in range(cov.n_theta):
                 if li is not None:
@@ -73,8 +74,8 @@ def cholesky_column_partners(terms):
     for term in terms:
         tpos = 0
         for cov in term_structures(term):
-            li, lj = getattr(cov, "_li", None), getattr(cov, "_lj", None)
-            if li is not None:
+            if isinstance(cov, Unstructured):
+                li, lj = cov.lower_positions
                 glob = term.theta_index[tpos:tpos + cov.n_theta]
                 for k, (i, j) in enumerate(zip(li, lj)):
                     if i == j:

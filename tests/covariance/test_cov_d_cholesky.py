@@ -74,3 +74,12 @@ def test_singular_factor_uses_one_sided_differences():
         else:
             ref = (lp - lm) / (2 * h)
         np.testing.assert_allclose(d[i], ref, rtol=1e-12, atol=1e-12)
+
+
+def test_unstructured_lower_positions_follow_theta():
+    cov = Unstructured(NAMES3, "id")
+    rows, cols = cov.lower_positions
+    theta = np.arange(1.0, 7.0)
+    L = cov.cholesky(theta)
+    np.testing.assert_array_equal(L[rows, cols], theta)
+    assert list(zip(rows, cols)) == [(0, 0), (1, 0), (2, 0), (1, 1), (2, 1), (2, 2)]
