@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import stats
 
 from statsmodels_me._integrate.blas_threads import single_threaded_blas
 from statsmodels_me.covariance import make_level_covariance
@@ -19,6 +19,14 @@ from statsmodels_me.families.registry import response_arrays
 from statsmodels_me.models.base import MEModel
 from statsmodels_me.models.glm_newton import glm_newton
 from statsmodels_me.models.glmm_engine import TwoLevelGLMM
+from statsmodels_me.optimization.constrained import maximize_constrained
+from statsmodels_me.optimization.hessian import gradient_hessian, relative_step
+from statsmodels_me.optimization.newton import chord_newton, lower_bounds
+from statsmodels_me.optimization.quasi_newton import (
+    ZeroRescan,
+    maximize_bounded,
+    maximize_unbounded,
+)
 from statsmodels_me.postestimation.lrtest import lr_test_vs_fixed
 from statsmodels_me.results.fit_info import FitInfo, VCompGroup
 from statsmodels_me.spec.errors import (
@@ -385,18 +393,11 @@ class MEGLM(MEModel):
         zeroL = np.zeros((eng.q, eng.q))
         k = self.k_fe
 
-        def f(z):
+        def value_and_grad(z):
             llf, gb, ga, _ = eng.loglike_and_grad(z[:k], z[k:], zeroL)
-            if not np.isfinite(llf):
-                return np.inf, np.zeros_like(z)
-            return -llf, -np.concatenate([gb, ga])
-        it = [0]
-
-        def cb(zk, *a):
-            it[0] += 1
-        res = optimize.minimize(f, z0, jac=True, method="BFGS", callback=cb,
-                                options={"gtol": 1e-8, "maxiter": 500})
-        log.append(f"Iteration {it[0]}:  Log likelihood = {-res.fun:.8g}")
+            return llf, np.concatenate([gb, ga])
+        res = maximize_unbounded(value_and_grad, z0, {"gtol": 1e-8, "maxiter": 500})
+        log.append(f"Iteration {res.nit}:  Log likelihood = {-res.fun:.8g}")
         return res.x, -res.fun
 
     def _beta_start(self):
@@ -531,44 +532,19 @@ class MEGLM(MEModel):
         return self._lap
 
     def _optimize(self, x0, bounds, log, maxiter, warn=True, ftol=1e-14):
-        last = {}
-
-        def f(x):
-            llf, g = self.score_internal(x)
-            last["f"] = llf
-            if not np.isfinite(llf):
-                return np.inf, np.zeros_like(x)
-            return -llf, -g
-        it = [0]
-
-        def cb(xk, *a):
-            it[0] += 1
-            log.append(f"Iteration {it[0]}:  Log likelihood = {last.get('f', np.nan):.8g}")
-        res = optimize.minimize(f, x0, jac=True, method="L-BFGS-B", bounds=bounds, callback=cb,
-                                options={"maxiter": maxiter, "ftol": ftol, "gtol": 1e-7,
-                                         "maxls": 50})
-        x = res.x
-        # variance parameters that stalled at zero (a stationary point of the likelihood,
-        # which is even in a standard deviation): scan away from zero and restart if better
-        at_zero = [i for i, (lo, _) in enumerate(bounds) if lo == 0.0 and x[i] <= 1e-6]
-        if at_zero:
-            best, fbest = x, -self.loglike_internal(x)
-            for i in at_zero:
-                for v in np.geomspace(1e-2, 3.0, 10):
-                    t = best.copy()
-                    t[i] = v
-                    fv = -self.loglike_internal(t)
-                    if fv < fbest - 1e-8:
-                        best, fbest = t, fv
-            if best is not x:
-                res = optimize.minimize(f, best, jac=True, method="L-BFGS-B", bounds=bounds,
-                                        callback=cb, options={"maxiter": maxiter,
-                                                              "ftol": 1e-14, "gtol": 1e-7})
-                x = res.x
+        def on_iteration(k, value):
+            log.append(f"Iteration {k}:  Log likelihood = {value:.8g}")
+        rescan = ZeroRescan(grid=np.geomspace(1e-2, 3.0, 10), improvement=1e-8,
+                            skip_on_limit=False,
+                            restart_options={"maxiter": maxiter, "ftol": 1e-14, "gtol": 1e-7})
+        res = maximize_bounded(self.score_internal, x0, bounds,
+                               {"maxiter": maxiter, "ftol": ftol, "gtol": 1e-7, "maxls": 50},
+                               on_iteration=on_iteration, rescan=rescan,
+                               value=self.loglike_internal)
         if warn and not res.success:
             warnings.warn(f"{self.spec.command}: optimizer stopped without convergence: "
                           f"{res.message}", ConvergenceWarning, stacklevel=3)
-        return x, it[0]
+        return res.x, res.nit
 
     # L-BFGS-B's relative-decrease tolerance before the Newton polish (two-level Laplace)
     _POLISH_FTOL = 1e-10
@@ -611,63 +587,19 @@ class MEGLM(MEModel):
         decrement fell below tolerance (or the remaining steps were at the noise floor).
         The iteration log numbers the steps from ``first``.
         """
-        lo = np.array([b[0] if b[0] is not None else -np.inf for b in bounds])
-        f, g = self.score_internal(x)
-        try:
-            Hinv = np.linalg.inv(H)
-        except np.linalg.LinAlgError:
-            Hinv = np.linalg.pinv(H)
-        it, converged = 0, False
-        for it in range(1, maxit + 1):
-            step = np.zeros_like(x)
-            step[free] = -Hinv @ g[free]
-            # Newton decrement g'(-H)^-1 g: the squared step length in standard-error units
-            decrement = abs(g[free] @ step[free])
-            if it > 1 and decrement < 1e-9:
-                converged = True
-                break
-            t, accepted = 1.0, False
-            for _ in range(12):
-                cand = np.maximum(x + t * step, lo)
-                fc, gc = self.score_internal(cand)
-                if np.isfinite(fc) and fc >= f - 1e-12:
-                    accepted = True
-                    break
-                if decrement < 1e-7:
-                    # a step of < 3e-4 standard errors that does not improve: the remaining
-                    # differences are at the level of the evaluation noise (mode tolerances)
-                    # and of the fixed-grid gradient; stop rather than halve
-                    break
-                t *= 0.5
-            if not accepted:
-                converged = decrement < 1e-7
-                break
-            done = fc - f < 1e-10 and np.max(np.abs(t * step)) < 1e-6
-            x, f, g = cand, fc, gc
-            log.append(f"Iteration {it + first - 1}:  Log likelihood = {f:.8g}")
-            if done:
-                converged = True
-                break
-        self._last_score = (self.engine, x.copy(), f, g.copy())  # the point returned
-        self._chord_converged = converged
-        return x, it
+        def on_step(it, value):
+            log.append(f"Iteration {it + first - 1}:  Log likelihood = {value:.8g}")
+        out = chord_newton(self.score_internal, x, H, free, lower_bounds(bounds), maxit=maxit,
+                           on_step=on_step)
+        self._last_score = (self.engine, out.x.copy(), out.value, out.gradient.copy())
+        self._chord_converged = out.converged
+        return out.x, out.iterations
 
     def _hessian_internal(self, x, free, forward=False):
         """Hessian on the ``free`` coordinates from differences of the analytic gradient:
         central, or forward (half the engine passes; the standard errors)."""
-        H = np.empty((len(free), len(free)))
-        g0 = self.score_internal(x)[1][free] if forward else None
-        for a, i in enumerate(free):
-            h = 1e-5 * max(abs(x[i]), 1e-1)
-            xp, xm = x.copy(), x.copy()
-            xp[i] += h
-            if forward:
-                H[:, a] = (self.score_internal(xp)[1][free] - g0) / h
-                continue
-            xm[i] -= h
-            H[:, a] = (self.score_internal(xp)[1][free] - self.score_internal(xm)[1][free]) \
-                / (2 * h)
-        return 0.5 * (H + H.T)
+        return gradient_hessian(lambda z: self.score_internal(z)[1], x, free,
+                                relative_step(1e-5, 1e-1), forward=forward)
 
     def _cov_display(self, x, bounds, H=None):
         free = [i for i in self._free(x, bounds) if i not in self._diverging]
@@ -703,56 +635,26 @@ class MEGLM(MEModel):
         from statsmodels_me.results.constraints import linear_constraints
         names = self.param_names
         R, r = linear_constraints(list(constraints), names)
-        R, r = np.atleast_2d(R), np.atleast_1d(r).astype(float)
-        d0 = self._display(x0)
-        # particular solution closest to the start, and a basis of the null space of R
-        p0 = d0 - np.linalg.pinv(R) @ (R @ d0 - r)
-        _, s, vt = np.linalg.svd(R)
-        rank = int((s > 1e-10).sum())
-        N = vt[rank:].T
-
         var_idx = [self.k_fe + (0 if self.family == "gaussian" else self.k_aux) + i
                    for i, row in enumerate(self.cov.rows) if row.is_variance]
         if self.family == "gaussian":
             var_idx.append(len(names) - 1)
 
-        def internal(z):
-            d = p0 + N @ z
-            if np.any(d[var_idx] <= 0):
-                return None
+        def to_internal(d):
             try:
                 return self._internal_from_display(d)
             except (SpecificationError, ValueError, FloatingPointError):
                 return None
 
-        def f(z):
-            xi = internal(z)
-            if xi is None:
-                return np.inf
-            v = self.loglike_internal(xi)
-            return -v if np.isfinite(v) else np.inf
-        z0 = np.zeros(N.shape[1])
-        it = [0]
-
-        def cb(zk, *a):
-            it[0] += 1
-            log.append(f"Iteration {it[0]}:  Log likelihood = {-f(zk):.8g}")
-        with np.errstate(invalid="ignore"):  # infeasible trial points are +inf
-            res = optimize.minimize(f, z0, method="BFGS", callback=cb,
-                                    options={"gtol": 1e-7, "maxiter": maxiter})
-            res = optimize.minimize(f, res.x, method="Nelder-Mead",
-                                    options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
-        z = res.x
-        from statsmodels.tools.numdiff import approx_hess3
-        H = approx_hess3(z, f, epsilon=1e-4 * np.maximum(np.abs(z), 1e-1))
-        try:
-            covz = np.linalg.inv(H)
-        except np.linalg.LinAlgError:
-            covz = np.linalg.pinv(H)
+        def on_iteration(k, value):
+            log.append(f"Iteration {k}:  Log likelihood = {value:.8g}")
+        out = maximize_constrained(self.loglike_internal, to_internal, self._display(x0), R, r,
+                                   var_idx, maxiter, on_iteration=on_iteration)
+        if out.singular:
             warnings.warn(f"{self.spec.command}: Hessian of the constrained problem is "
                           "singular; standard errors are unreliable", ConvergenceWarning,
                           stacklevel=3)
-        return internal(z), N @ covz @ N.T, it[0]
+        return out.x, out.cov_display, out.iterations
 
     def _fit_info(self, params, cov, llf, llf_fixed, iterations, log):
         k = self.k_fe

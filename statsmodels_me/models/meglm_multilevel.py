@@ -12,6 +12,7 @@ from scipy.linalg import block_diag
 
 from statsmodels_me.covariance import make_level_covariance
 from statsmodels_me.models.glmm_nested_engine import NestedGLMM, nesting_order
+from statsmodels_me.optimization.hessian import relative_step, value_hessian
 from statsmodels_me.spec.errors import DataError
 
 
@@ -169,18 +170,4 @@ class MultilevelMixin:
             beta, aux, theta = self._split(z)
             return eng.loglike(beta, aux, self.cov.cholesky(theta), freeze_grid=freeze)
         f0 = f(x, freeze=False)  # adapt the grids at x
-        n = len(free)
-        h = np.array([1e-3 * max(abs(x[i]), 0.1) for i in free])
-        E = np.zeros((n, len(x)))
-        for a, i in enumerate(free):
-            E[a, i] = h[a]
-        H = np.empty((n, n))
-        fp = np.array([f(x + E[a]) for a in range(n)])
-        fm = np.array([f(x - E[a]) for a in range(n)])
-        for a in range(n):
-            H[a, a] = (fp[a] - 2 * f0 + fm[a]) / h[a] ** 2
-            for b in range(a):
-                v = (f(x + E[a] + E[b]) - f(x + E[a] - E[b]) - f(x - E[a] + E[b])
-                     + f(x - E[a] - E[b])) / (4 * h[a] * h[b])
-                H[a, b] = H[b, a] = v
-        return H
+        return value_hessian(f, x, free, relative_step(1e-3, 0.1), f0=f0)
