@@ -1,5 +1,6 @@
 """Boundary likelihood-ratio tests (Stata [ME] me, "Distribution theory for likelihood-ratio
-test"); reference numbers from /work/shared/validation/seed_examples.json."""
+test"); reference numbers: Stata's [ME] me entry, examples 1-8, as bundled in
+statsmodels_me/datasets/seed_examples.json."""
 from types import SimpleNamespace
 
 import numpy as np

@@ -1,20 +1,18 @@
 """MEResults: labels, tests, information criteria, vcomp intervals and pickling.
 
-Reference numbers are the seed's printed output (/work/shared/validation/seed_examples.json,
-examples ex1 and ex4, from /work/shared/spec/000_0f4636fa6ec97535.txt); see me_fakes.py.
+Reference numbers are the printed output of Stata's [ME] me entry, examples 1, 3 and 4, as
+bundled in statsmodels_me/datasets/seed_examples.json; see me_fakes.py.
 """
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 from me_fakes import ex1_results, ex3_results, ex4_results
 
+from statsmodels_me import datasets
 from statsmodels_me.results import MEResults
 from statsmodels_me.spec.errors import SpecificationError
 
-SEED = json.load(open("/work/shared/validation/seed_examples.json"))
-EXAMPLES = {e["id"]: e for e in SEED["examples"]}
+EXAMPLES = datasets.seed_examples()
 
 
 def test_pandas_labels_are_stata_names():

@@ -1,6 +1,6 @@
 """lme4-style formulas -> ModelSpec, and equality with the Stata syntax of the same model.
 
-The Stata forms come from the seed document (/work/shared/spec/000_0f4636fa6ec97535.txt).
+The Stata forms come from the seed document, Stata's [ME] me entry.
 """
 import dataclasses
 
