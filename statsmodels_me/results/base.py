@@ -228,6 +228,33 @@ class MEResults(LikelihoodModelResults):
         """Variance components with ``1 - alpha`` confidence intervals."""
         return vcomp_frame(self.info, self.params, self.bse, alpha)
 
+    # ------------------------------------------------------------------ random-effects layout
+    @property
+    def re_covariances(self):
+        """Covariance structure of each random-effects level and where its parameters are.
+
+        Returns
+        -------
+        list of (CovarianceStructure, slice)
+            One pair per level, in display order; the slice selects the level's display-scale
+            parameters (variances, then covariances) in ``params``, which follow the fixed
+            effects and the ancillary parameters.
+        """
+        model = self.model
+        pos = model.k_fe + len(getattr(model, "ancillary_names", []))
+        out = []
+        for cov in model.level_covs:
+            k = len(cov.display_names)
+            out.append((cov, slice(pos, pos + k)))
+            pos += k
+        return out
+
+    @property
+    def latent_residual_variance(self):
+        """Residual variance of the latent response (pi^2/3 for logit, 1 for probit GLMMs);
+        None for models without one."""
+        return getattr(self.model, "latent_residual_variance", None)
+
     # ------------------------------------------------------------------ hypothesis tests
     def _restriction(self, r_matrix):
         if isinstance(r_matrix, str) or (

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from statsmodels_me.inference.lrtests import LRTest
+
+__all__ = ["FitInfo", "LRTest", "VCompGroup"]
+
 
 @dataclass
 class VCompGroup:
@@ -15,17 +19,6 @@ class VCompGroup:
     level_label: str
     kind_label: str
     rows: list[tuple[str, int]]
-
-
-@dataclass
-class LRTest:
-    """LR test against the model without random effects."""
-
-    stat: float
-    df: int
-    kind: str          # "chibar2(01)" or "chi2(k)"
-    pvalue: float
-    versus: str        # "linear model", "logistic model", "ologit model", ...
 
 
 @dataclass

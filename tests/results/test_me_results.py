@@ -160,3 +160,26 @@ def test_save_load_real_mixed(tmp_path):
     pd.testing.assert_series_equal(back.params, res.params)
     assert str(back.summary()) == str(res.summary())
     assert back.model.loglike(np.asarray(back.params)) == pytest.approx(res.llf, rel=1e-10)
+
+
+def test_re_covariances_locate_each_level_in_params():
+    # Stata's e(b) of example 4 holds the id-level parameters in positions 3-5 (0-based 2:5)
+    import statsmodels_me.formula.api as smf
+    res = smf.mixed(EXAMPLES["ex4_pig_random_slope_unstructured"]["command"],
+                    data=datasets.load("pig")).fit()
+    (cov, sl), = res.re_covariances
+    assert sl == slice(2, 5)
+    assert list(res.params.index[sl]) == ["/var(week[id])", "/var(_cons[id])",
+                                          "/cov(week[id],_cons[id])"]
+    assert cov.level_label == "id" and cov.kind_label == "Unstructured"
+    assert res.latent_residual_variance is None
+
+
+def test_latent_residual_variance_of_a_logit_glmm():
+    # the standard logistic distribution has variance pi^2/3 ([ME] melogit, estat icc)
+    import statsmodels_me.formula.api as smf
+    res = smf.melogit("nadmitted female || department:, binomial(napplied)",
+                      data=datasets.load("admissions")).fit()
+    assert res.latent_residual_variance == pytest.approx(np.pi ** 2 / 3, rel=1e-14)
+    (cov, sl), = res.re_covariances
+    assert list(res.params.index[sl]) == ["/var(_cons[department])"]
