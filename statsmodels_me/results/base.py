@@ -118,6 +118,8 @@ class MEResults(LikelihoodModelResults):
     wald : tuple (chi2, df, pvalue) or None
     converged : bool
     method : str
+    optimization : OptimizationRecord or None
+    mle_retvals : dict
     vcomp : DataFrame
         Variance components with Stata's confidence intervals.
 
@@ -197,6 +199,29 @@ class MEResults(LikelihoodModelResults):
     @property
     def method(self):
         return self.info.method
+
+    @property
+    def optimization(self):
+        """What the optimizer did (:class:`~statsmodels_me.optimization.OptimizationRecord`),
+        or None when the estimator kept no record."""
+        return self.info.optimization
+
+    @property
+    def mle_retvals(self):
+        """The optimizer's outcome as statsmodels reports it: a dict.
+
+        Always ``converged`` and ``iterations``; with an optimization record also ``fcalls``
+        (objective evaluations), ``stages``, ``criterion``, ``scaled_gradient`` (g' H^-1 g at
+        the estimate), ``hessian_condition`` and ``warnings``.
+        """
+        out = {"converged": bool(self.info.converged), "iterations": int(self.info.iterations)}
+        record = self.info.optimization
+        if record is not None:
+            out.update(fcalls=record.evaluations, stages=list(record.stages),
+                       criterion=record.criterion, scaled_gradient=record.scaled_gradient,
+                       hessian_condition=record.hessian_condition,
+                       warnings=list(record.warnings))
+        return out
 
     @cached_property
     def df_modelwc(self):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from statsmodels_me.inference.lrtests import LRTest
+from statsmodels_me.optimization.record import OptimizationRecord
 
 __all__ = ["FitInfo", "LRTest", "VCompGroup"]
 
@@ -62,6 +63,9 @@ class FitInfo:
         "ML" or "REML".
     df_resid_fe : None
         Reserved for small-sample degrees of freedom (``dfmethod()``).
+    optimization : OptimizationRecord or None
+        The course and outcome of the optimization (stages, iterations, evaluations,
+        criterion, scaled gradient, Hessian condition, warnings), when the estimator keeps one.
     """
 
     title: str
@@ -84,3 +88,4 @@ class FitInfo:
     iteration_log: list[str] = field(default_factory=list)
     method: str = "ML"
     df_resid_fe: None = None
+    optimization: OptimizationRecord | None = None

@@ -183,3 +183,35 @@ def test_latent_residual_variance_of_a_logit_glmm():
     assert res.latent_residual_variance == pytest.approx(np.pi ** 2 / 3, rel=1e-14)
     (cov, sl), = res.re_covariances
     assert list(res.params.index[sl]) == ["/var(_cons[department])"]
+
+
+def test_optimization_record_and_mle_retvals(tmp_path):
+    import dataclasses
+
+    from statsmodels_me.optimization import OptimizationRecord
+    from statsmodels_me.results import MEResultsWrapper
+    base = ex1_results()._results
+    record = OptimizationRecord()
+    record.add_stage("EM", iterations=0, evaluations=3)
+    record.add_stage("Newton", iterations=4, evaluations=5)
+    # g' H^-1 g = 1^2 / 2 + 2^2 / 4 = 1.5 and cond(diag(2, 4)) = 2
+    record.finish([0.1, 0.2], -1014.9268, True, "Newton decrement", gradient=np.array([1.0, 2.0]),
+                  hessian=np.diag([2.0, 4.0]))
+    info = dataclasses.replace(base.info, iterations=4, optimization=record)
+    res = MEResultsWrapper(MEResults(base.model, base.params, base.normalized_cov_params, info))
+    assert res.optimization is record
+    retvals = res.mle_retvals
+    assert retvals["converged"] is True and retvals["iterations"] == 4
+    assert retvals["fcalls"] == 8 and retvals["stages"] == ["EM", "Newton"]
+    assert retvals["criterion"] == "Newton decrement"
+    assert retvals["scaled_gradient"] == pytest.approx(1.5)
+    assert retvals["hessian_condition"] == pytest.approx(2.0)
+    path = tmp_path / "res.pickle"
+    res.save(str(path))
+    assert MEResults.load(str(path)).mle_retvals == retvals
+
+
+def test_mle_retvals_without_a_record():
+    res = ex1_results()
+    assert res.optimization is None
+    assert res.mle_retvals == {"converged": True, "iterations": 0}
