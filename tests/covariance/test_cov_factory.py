@@ -15,7 +15,7 @@ from statsmodels_me.covariance import (
     make_level_covariance,
 )
 from statsmodels_me.design.design import Level, REBlock
-from statsmodels_me.postestimation.lrtest import restricted_counts
+from statsmodels_me.inference.lrtests import restricted_counts
 from statsmodels_me.spec.errors import SpecificationError
 
 
