@@ -386,9 +386,8 @@ class Family:
                 f"{', '.join(COMMON_STATISTICS + self.predict_statistics)}")
 
     def mean(self, eta, trials=None, aux=()):
-        """Conditional mean E(y | eta) (binomial: trials times the probability)."""
-        mu = self.inverse_link(eta)
-        return mu if trials is None else mu * np.asarray(trials, float)
+        """Conditional mean E(y | eta) = g^{-1}(eta) (binomial: times the trials)."""
+        return self.inverse_link(eta)
 
     def probability(self, eta, trials=None, aux=(), outcome=None):
         """``predict pr``: the probability of a positive outcome (per trial) for binary and
