@@ -176,11 +176,18 @@ def test_gaussian_variance_is_displayed_after_the_random_effects():
 def test_other_ancillaries_are_displayed_as_estimated(name):
     fam = get_family(name)
     y, _, aux = _data(name)
-    front, back = fam.ancillary_display(aux, y)
+    front, back = fam.ancillary_display(aux)
     np.testing.assert_array_equal(front, aux)
     assert back.size == 0
-    np.testing.assert_array_equal(fam.ancillary_display_derivative(aux, y), np.ones(aux.size))
-    np.testing.assert_array_equal(fam.ancillary_from_display(front, back, y), aux)
+    np.testing.assert_array_equal(fam.ancillary_display_derivative(aux), np.ones(aux.size))
+    np.testing.assert_array_equal(fam.ancillary_from_display(front, back), aux)
+    assert [p.name for p in fam.ancillary_for(aux.size)] == [
+        p.name for p in fam.ancillary(y)]
+
+
+def test_ancillary_count_is_checked():
+    with pytest.raises(SpecificationError, match="'gamma' has 1 ancillary parameter"):
+        get_family("gamma").ancillary_display(np.zeros(2))
 
 
 def test_ancillary_starts():
