@@ -304,8 +304,23 @@ class Family:
         m = float(np.clip((y / t).mean(), 1e-3, self._max_mean_start))
         return float(self.link_obj(np.array(m)))
 
-    def ancillary_display(self, aux, y=None):
-        """Display values of the ancillary parameters.
+    def ancillary_for(self, n: int) -> tuple[AncillaryParameter, ...]:
+        """The ``n`` ancillary parameters of a fitted model (the families whose number of
+        ancillary parameters depends on the data override this).
+
+        Raises
+        ------
+        SpecificationError
+            ``n`` is not the family's number of ancillary parameters.
+        """
+        params = self.ancillary()
+        if len(params) != n:
+            raise SpecificationError(f"family '{self.name}' has {len(params)} ancillary "
+                                     f"parameter(s), not {n}")
+        return params
+
+    def ancillary_display(self, aux):
+        """Display values of the ancillary parameters (internal values ``aux``).
 
         Returns
         -------
@@ -313,24 +328,27 @@ class Family:
             Values shown right after the fixed effects and in the residual section (after
             the random-effects parameters).
         """
-        params = self.ancillary(y)
-        aux = np.asarray(aux, float)
+        aux = np.atleast_1d(np.asarray(aux, float))
+        params = self.ancillary_for(aux.size)
         vals = np.array([p.display(a) for p, a in zip(params, aux)], float)
         res = np.array([p.residual for p in params], bool)
         return vals[~res], vals[res]
 
-    def ancillary_display_derivative(self, aux, y=None):
-        """d display / d internal of every ancillary parameter (internal order)."""
-        aux = np.asarray(aux, float)
-        return np.array([p.display_derivative(a) for p, a in zip(self.ancillary(y), aux)],
-                        float)
+    def ancillary_display_derivative(self, aux):
+        """d display / d internal of every ancillary parameter (internal order): the
+        diagonal of the ancillary block of the display Jacobian."""
+        aux = np.atleast_1d(np.asarray(aux, float))
+        return np.array([p.display_derivative(a)
+                         for p, a in zip(self.ancillary_for(aux.size), aux)], float)
 
-    def ancillary_from_display(self, front, back, y=None):
+    def ancillary_from_display(self, front, back):
         """Internal ancillary values from the two display groups of
         :meth:`ancillary_display`."""
-        front, back = iter(np.atleast_1d(front)), iter(np.atleast_1d(back))
-        return np.array([p.internal(next(back) if p.residual else next(front))
-                         for p in self.ancillary(y)], float)
+        front, back = np.atleast_1d(front), np.atleast_1d(back)
+        params = self.ancillary_for(front.size + back.size)
+        fi, bi = iter(front), iter(back)
+        return np.array([p.internal(next(bi) if p.residual else next(fi)) for p in params],
+                        float)
 
     # -- log density ---------------------------------------------------------------------
     def obs_constant(self, y, trials, aux):
@@ -386,9 +404,8 @@ class Family:
                 f"{', '.join(COMMON_STATISTICS + self.predict_statistics)}")
 
     def mean(self, eta, trials=None, aux=()):
-        """Conditional mean E(y | eta) (binomial: trials times the probability)."""
-        mu = self.inverse_link(eta)
-        return mu if trials is None else mu * np.asarray(trials, float)
+        """Conditional mean E(y | eta) = g^{-1}(eta) (binomial: times the trials)."""
+        return self.inverse_link(eta)
 
     def probability(self, eta, trials=None, aux=(), outcome=None):
         """``predict pr``: the probability of a positive outcome (per trial) for binary and

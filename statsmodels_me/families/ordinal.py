@@ -48,8 +48,11 @@ class Ordinal(Family):
 
     def ancillary(self, y=None, depvar="y"):
         """Cutpoints ``/cut1`` ... ``/cut{K-1}``; K - 1 is the largest code of ``y``."""
-        k = int(np.max(y)) if y is not None and len(y) else 0
-        return tuple(AncillaryParameter(f"/cut{j + 1}") for j in range(k))
+        return self.ancillary_for(int(np.max(y)) if y is not None and len(y) else 0)
+
+    def ancillary_for(self, n):
+        """Cutpoints ``/cut1`` ... ``/cut{n}``."""
+        return tuple(AncillaryParameter(f"/cut{j + 1}") for j in range(n))
 
     def ancillary_start(self, y, trials=None):
         """The link of the cumulative proportions P(y <= k), clipped to [1e-3, 1 - 1e-3]."""
