@@ -9,7 +9,6 @@ import pytest
 
 import statsmodels_me.formula.api as smf
 from statsmodels_me.models.meglm import MEPoisson
-from statsmodels_me.models.meglm_crossed import crossed_class
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from pclaplace import simulate  # noqa: E402
@@ -25,7 +24,7 @@ def data():
 def test_pclaplace_equals_general_laplace(data):
     nested = smf.mepoisson(TEXT, data=data, intmethod="pclaplace").fit()
     design = smf.mepoisson(TEXT, data=data, intmethod="laplace").design
-    general = crossed_class(MEPoisson)(design=design).fit()
+    general = MEPoisson(design=design, kind="crossed").fit()
     assert nested.llf == pytest.approx(general.llf, rel=1e-9)
     np.testing.assert_allclose(nested.params, general.params, rtol=2e-4, atol=1e-5)
 
