@@ -20,7 +20,6 @@ from scipy import special
 
 import statsmodels_me.formula.api as smf
 from statsmodels_me.models.meglm import MEPoisson
-from statsmodels_me.models.meglm_crossed import crossed_class
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from pclaplace import simulate  # noqa: E402
@@ -76,7 +75,7 @@ def dense_laplace(df, params):
 
 def test_pclaplace_equals_general_laplace(data, nested):
     design = smf.mepoisson(TEXT, data=data, intmethod="laplace").design
-    general = crossed_class(MEPoisson)(design=design).fit()
+    general = MEPoisson(design=design, kind="crossed").fit()
     assert nested.llf == pytest.approx(general.llf, rel=1e-9)
     np.testing.assert_allclose(nested.params, general.params, rtol=2e-4, atol=1e-5)
 
