@@ -25,6 +25,7 @@ from statsmodels_me.design.factors import (
     is_numeric,
     mark_omitted,
 )
+from statsmodels_me.design.stata_eval import evaluate_stata, stata_truth
 from statsmodels_me.spec.errors import DataError, SpecificationError
 from statsmodels_me.spec.model_spec import ModelSpec, REEquation
 
@@ -62,7 +63,11 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
         data = pd.DataFrame(data)
     extra = _extra_variables(spec)
     _check_columns(spec, data, extra)
-    sample, n_missing = _listwise_delete(spec, data, extra)
+    select = _qualifier_rows(spec, data)
+    weight_values = _weight_expression(spec, data)
+    if weight_values is not None:
+        select = select & ~np.isnan(weight_values)
+    sample, n_missing, used_rows = _listwise_delete(spec, data, extra, select)
     notes = []
     if n_missing:
         noun = "observation" if n_missing == 1 else "observations"
@@ -81,7 +86,8 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
         notes.append(nesting_note)
     offset = _offset(spec, sample)
     trials = _trials(spec, sample, endog)
-    weight_type, weights, level_weights = _weights(spec, sample)
+    weight_type, weights, level_weights = _weights(
+        spec, sample, None if weight_values is None else weight_values[used_rows])
     residual_vars = {key: sample[var].to_numpy() for key, var in extra.items()
                      if key in ("t", "by")}
 
@@ -107,6 +113,7 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
         weight_type=weight_type,
         level_weights=level_weights,
         residual_vars=residual_vars,
+        sample=pd.Series(used_rows, index=data.index, name="sample"),
     )
 
 
@@ -118,7 +125,7 @@ def _extra_variables(spec: ModelSpec) -> dict[str, str]:
     ``"by"``)."""
     out = {}
     weight = spec.options.get("weight")
-    if weight:
+    if weight and isinstance(weight[1], str):
         out["weight"] = weight[1]
     for level, (_, var) in dict(spec.options.get("level_weights") or {}).items():
         out[f"weight:{level}"] = var
@@ -154,8 +161,60 @@ def _missing(col: pd.Series) -> np.ndarray:
     return miss
 
 
-def _listwise_delete(spec: ModelSpec, data: pd.DataFrame,
-                     extra: dict[str, str]) -> tuple[pd.DataFrame, int]:
+def _qualifier_rows(spec: ModelSpec, data: pd.DataFrame) -> np.ndarray:
+    """Rows selected by Stata's ``in range`` and ``if exp`` (all rows without them)."""
+    n = len(data)
+    select = np.ones(n, dtype=bool)
+    rng = spec.obs_range
+    if rng is not None:
+        first = _obs_number(rng.first, n, rng.text)
+        last = _obs_number(rng.last, n, rng.text)
+        if first > last:
+            raise DataError(f"range 'in {rng.text}': the first observation ({first}) comes "
+                            f"after the last ({last}) in data with {n} rows")
+        select[:] = False
+        select[first - 1:last] = True
+    if spec.condition is not None:
+        select &= stata_truth(spec.condition.text, data)
+        if not select.any():
+            where = f" in {rng.text}" if rng is not None else ""
+            raise DataError(f"no observations: 'if {spec.condition.text}'{where} selects no "
+                            "row of the data")
+    return select
+
+
+def _obs_number(value, n: int, text: str) -> int:
+    """1-based observation number of one end of a range (``f``, ``l``, ``-1`` = last)."""
+    if value == "f":
+        return 1
+    if value == "l":
+        return n
+    k = n + 1 + value if value < 0 else value
+    if not 1 <= k <= n:
+        raise DataError(f"range 'in {text}': observation {value} is out of range; the data "
+                        f"have {n} rows")
+    return k
+
+
+def _weight_expression(spec: ModelSpec, data: pd.DataFrame) -> np.ndarray | None:
+    """Values of a weight given as an expression (``[pw=1/p]``) on every row, else None."""
+    weight = spec.options.get("weight")
+    if not weight or isinstance(weight[1], str):
+        return None
+    kind, expr = weight
+    values = evaluate_stata(expr.text, data)
+    if values.dtype == object:
+        raise DataError(f"[{kind}={expr.text}]: the weight expression is a string")
+    return values
+
+
+def _listwise_delete(spec: ModelSpec, data: pd.DataFrame, extra: dict[str, str],
+                     select: np.ndarray) -> tuple[pd.DataFrame, int, np.ndarray]:
+    """The estimation sample: selected rows without a missing value in a used variable.
+
+    Returns the sample, the number of selected rows dropped for missing values and the
+    boolean mask of the rows used.
+    """
     used = list(spec.variables())
     used += [v for v in extra.values() if v not in used]
     drop = np.zeros(len(data), dtype=bool)
@@ -167,9 +226,10 @@ def _listwise_delete(spec: ModelSpec, data: pd.DataFrame,
         if censored and var in response:
             continue
         drop |= _missing(data[var])
-    n_missing = int(drop.sum())
-    sample = data.loc[~drop, used] if n_missing else data[used]
-    return sample, n_missing
+    n_missing = int((drop & select).sum())
+    keep = select & ~drop
+    sample = data[used] if keep.all() else data.loc[keep, used]
+    return sample, n_missing, keep
 
 
 def _response(spec: ModelSpec, sample: pd.DataFrame) -> np.ndarray:
@@ -422,7 +482,10 @@ def _structure(levels: list[Level]) -> tuple[bool, bool, str | None]:
 # -- weights, offset and trials ----------------------------------------------------------------
 
 def _weight_values(sample: pd.DataFrame, kind: str, var: str) -> np.ndarray:
-    w = continuous_values(sample, var)
+    return _check_weights(continuous_values(sample, var), kind, var)
+
+
+def _check_weights(w: np.ndarray, kind: str, var) -> np.ndarray:
     if np.any(w < 0):
         raise DataError(f"{kind} variable '{var}' has {int(np.sum(w < 0))} negative values")
     if kind == "fweight" and np.any(w != np.round(w)):
@@ -430,12 +493,15 @@ def _weight_values(sample: pd.DataFrame, kind: str, var: str) -> np.ndarray:
     return w
 
 
-def _weights(spec: ModelSpec, sample: pd.DataFrame):
+def _weights(spec: ModelSpec, sample: pd.DataFrame, expression_values: np.ndarray | None):
     """Observation-level weights and the per-level weights of ``mixed``."""
     weight_type, weights = None, None
     if spec.options.get("weight"):
         weight_type, var = spec.options["weight"]
-        weights = _weight_values(sample, weight_type, var)
+        if expression_values is not None:
+            weights = _check_weights(expression_values, weight_type, var)
+        else:
+            weights = _weight_values(sample, weight_type, var)
     level_weights = {level: (kind, _weight_values(sample, kind, var))
                      for level, (kind, var)
                      in dict(spec.options.get("level_weights") or {}).items()}

@@ -147,6 +147,9 @@ class Design:
     residual_vars : dict
         Row values of the variables named in ``mixed``'s ``residuals(..., t(var) by(var))``:
         keys ``"t"`` and ``"by"``.
+    sample : pandas.Series of bool or None
+        Stata's ``e(sample)``: True for the rows of the input data used in estimation (after
+        ``if``/``in`` and listwise deletion), indexed like the input DataFrame.
     """
 
     spec: ModelSpec
@@ -170,6 +173,7 @@ class Design:
     weight_type: str | None = None
     level_weights: dict = field(default_factory=dict)
     residual_vars: dict = field(default_factory=dict)
+    sample: pd.Series | None = None
 
     @property
     def nobs(self) -> int:

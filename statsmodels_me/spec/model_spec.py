@@ -85,6 +85,40 @@ class REEquation:
 
 
 @dataclass(frozen=True)
+class Expression:
+    """An expression over data columns, kept as text and evaluated by the design layer.
+
+    Attributes
+    ----------
+    text : str
+        As written (``"id <= 24 & !missing(x)"``, ``"np.log(n)"``).
+    syntax : {"stata", "formula"}
+        ``"stata"``: Stata's expression grammar (:mod:`statsmodels_me.spec.expressions`);
+        ``"formula"``: a patsy factor (:mod:`statsmodels_me.spec.formula_terms`).
+    variables : tuple of str
+        The data columns it reads.
+    """
+
+    text: str
+    syntax: str = "stata"
+    variables: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class ObsRange:
+    """Stata's ``in first/last``: 1-based observation numbers; negative numbers count from the
+    end (``-1`` is the last observation); ``"f"`` and ``"l"`` are the first and the last.
+    """
+
+    first: int | str
+    last: int | str
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A parsed model: response, fixed part, random equations and command options.
 
@@ -110,6 +144,13 @@ class ModelSpec:
         Which front end produced it (parameter naming differs only in fixed-effect labels).
     source : str
         The text that was parsed (for error messages and output headers).
+    condition : Expression or None
+        Stata's ``if exp``: only rows where it is true (nonzero, missing included) are used.
+    obs_range : ObsRange or None
+        Stata's ``in range``.
+    tsset : tuple (panel or None, time) or None
+        Panel and time variables of the time-series operators (``L.x``, ``D.y``), as Stata's
+        ``tsset panel time``.
     """
 
     command: str
@@ -121,6 +162,9 @@ class ModelSpec:
     matrices: Mapping[str, Any] = field(default_factory=dict, compare=False)
     syntax: str = "stata"
     source: str = field(default="", compare=False)
+    condition: Expression | None = None
+    obs_range: ObsRange | None = None
+    tsset: tuple[str | None, str] | None = None
 
     def variables(self) -> list[str]:
         """Every data column the model uses (for listwise deletion), in first-use order."""
@@ -146,4 +190,7 @@ class ModelSpec:
             val = self.options.get(key)
             if isinstance(val, str):
                 add(val)
+            elif isinstance(val, Expression):
+                for v in val.variables:
+                    add(v)
         return out
