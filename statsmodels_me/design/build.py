@@ -19,15 +19,18 @@ from statsmodels_me.design.collinearity import collinear_columns
 from statsmodels_me.design.design import Design, Level, REBlock
 from statsmodels_me.design.factors import (
     CategoricalCoding,
+    TermColumns,
     code_categorical,
     continuous_values,
     expand_term,
     is_numeric,
     mark_omitted,
 )
+from statsmodels_me.design.formula_columns import formula_columns, needs_patsy
+from statsmodels_me.design.formula_eval import evaluate_transform
 from statsmodels_me.design.stata_eval import evaluate_stata, stata_truth
 from statsmodels_me.spec.errors import DataError, SpecificationError
-from statsmodels_me.spec.model_spec import ModelSpec, REEquation
+from statsmodels_me.spec.model_spec import Expression, ModelSpec, REEquation, Term
 
 __all__ = ["build_design"]
 
@@ -77,10 +80,11 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
                         f"{', '.join(spec.variables())}")
 
     codings: dict[str, CategoricalCoding] = {}
+    transforms: dict = {}
     endog = _response(spec, sample)
-    fixed = _fixed_part(spec, sample, codings)
+    fixed = _fixed_part(spec, sample, codings, transforms)
     notes.extend(fixed["notes"])
-    levels = _levels(spec, sample, codings)
+    levels = _levels(spec, sample, codings, transforms)
     nested, crossed, nesting_note = _structure(levels)
     if nesting_note:
         notes.append(nesting_note)
@@ -114,6 +118,7 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
         level_weights=level_weights,
         residual_vars=residual_vars,
         sample=pd.Series(used_rows, index=data.index, name="sample"),
+        transforms=transforms,
     )
 
 
@@ -246,11 +251,34 @@ def _response(spec: ModelSpec, sample: pd.DataFrame) -> np.ndarray:
 
 # -- fixed effects ---------------------------------------------------------------------------
 
-def _fixed_part(spec: ModelSpec, sample: pd.DataFrame, codings) -> dict:
+def _auto_factors(terms, spec: ModelSpec, sample: pd.DataFrame) -> list[Term]:
+    """In formulas, a bare string or categorical column is a factor, as patsy treats it."""
+    if spec.syntax != "formula":
+        return list(terms)
+    out = []
+    for term in terms:
+        factors = tuple(replace(f, kind="i") if f.kind == "c" and f.var in sample.columns
+                        and not is_numeric(sample[f.var]) else f for f in term.factors)
+        out.append(Term(factors))
+    return out
+
+
+def _term_columns(terms: list[Term], sample: pd.DataFrame, codings, transforms: dict,
+                  intercept: bool, key: str) -> list[TermColumns]:
+    """Columns of each term: Stata's expansion, or patsy's for terms with transforms."""
+    from_patsy = {}
+    if any(needs_patsy(t) for t in terms):
+        where = "fixed part" if key == "fixed" else f"random effects at {key}"
+        from_patsy, transforms[key] = formula_columns(terms, sample, intercept, where)
+    return [from_patsy[k] if k in from_patsy else expand_term(t, sample, codings)
+            for k, t in enumerate(terms)]
+
+
+def _fixed_part(spec: ModelSpec, sample: pd.DataFrame, codings, transforms) -> dict:
     n = len(sample)
     blocks, names, full, full_base, parts = [], [], [], [], []
-    for term in spec.fixed:
-        tc = expand_term(term, sample, codings)
+    terms = _auto_factors(spec.fixed, spec, sample)
+    for tc in _term_columns(terms, sample, codings, transforms, spec.constant, "fixed"):
         blocks.append(tc.X)
         names.extend(tc.names)
         full.extend(tc.full_names)
@@ -324,7 +352,8 @@ def _path_codes(sample: pd.DataFrame, path: tuple[str, ...], codings) -> np.ndar
     return np.asarray(key, dtype=np.int64)
 
 
-def _block(eq: REEquation, spec: ModelSpec, sample: pd.DataFrame, codings) -> REBlock:
+def _block(eq: REEquation, spec: ModelSpec, sample: pd.DataFrame, codings,
+           transforms) -> REBlock:
     n = len(sample)
     if eq.factor:
         if eq.factor not in codings:
@@ -337,8 +366,11 @@ def _block(eq: REEquation, spec: ModelSpec, sample: pd.DataFrame, codings) -> RE
                         factor_codes=c.codes, factor_levels=c.levels)
     else:
         cols, names = [], []
-        for term in eq.terms:
-            tc = expand_term(term, sample, codings)
+        terms = _auto_factors(eq.terms, spec, sample)
+        key = ">".join(_path_of(eq))
+        while key in transforms:
+            key += "'"
+        for tc in _term_columns(terms, sample, codings, transforms, eq.constant, key):
             cols.append(tc.X)
             names.extend(tc.names)
         if eq.constant:
@@ -371,7 +403,7 @@ def _cov_matrix(eq: REEquation, spec: ModelSpec, q: int) -> np.ndarray:
     return mat
 
 
-def _levels(spec: ModelSpec, sample: pd.DataFrame, codings) -> list[Level]:
+def _levels(spec: ModelSpec, sample: pd.DataFrame, codings, transforms) -> list[Level]:
     groups: dict[tuple[str, ...], list[REEquation]] = {}
     for eq in spec.random:
         groups.setdefault(_path_of(eq), []).append(eq)
@@ -379,7 +411,7 @@ def _levels(spec: ModelSpec, sample: pd.DataFrame, codings) -> list[Level]:
     levels: list[Level] = []
     for path, eqs in groups.items():
         eqs = _one_constant(eqs)
-        blocks = [_block(eq, spec, sample, codings) for eq in eqs]
+        blocks = [_block(eq, spec, sample, codings, transforms) for eq in eqs]
         if path == ("_all",):
             levels.append(Level(path=path, label="_all", codes=np.zeros(n, dtype=np.int64),
                                 n_groups=1, group_values=pd.Index(["_all"]), blocks=blocks))
@@ -513,6 +545,8 @@ def _offset(spec: ModelSpec, sample: pd.DataFrame) -> np.ndarray | None:
     exp = spec.options.get("exposure")
     if off and exp:
         raise SpecificationError("only one of offset() or exposure() can be specified")
+    if isinstance(off, Expression):
+        return evaluate_transform(off.text, sample)
     if off:
         return continuous_values(sample, off)
     if exp:
@@ -528,7 +562,10 @@ def _trials(spec: ModelSpec, sample: pd.DataFrame, endog: np.ndarray) -> np.ndar
     spec_n = spec.options.get("binomial")
     if spec_n is None or spec_n is False:
         return None
-    if isinstance(spec_n, str):
+    if isinstance(spec_n, Expression):
+        trials = evaluate_transform(spec_n.text, sample)
+        what = f"binomial({spec_n.text})"
+    elif isinstance(spec_n, str):
         trials = continuous_values(sample, spec_n)
         what = f"binomial({spec_n})"
     elif isinstance(spec_n, Real) and not isinstance(spec_n, bool):

@@ -150,6 +150,12 @@ class Design:
     sample : pandas.Series of bool or None
         Stata's ``e(sample)``: True for the rows of the input data used in estimation (after
         ``if``/``in`` and listwise deletion), indexed like the input DataFrame.
+    transforms : dict
+        patsy ``DesignInfo`` of each equation that holds formula transforms: key ``"fixed"``
+        or the level label (``"id"``, ``"school>class"``). They carry the stateful transforms
+        fitted on the estimation sample (``center``, ``bs``, ...), so
+        ``patsy.build_design_matrices([info], new_data)`` transforms new data with the same
+        constants.
     """
 
     spec: ModelSpec
@@ -174,6 +180,7 @@ class Design:
     level_weights: dict = field(default_factory=dict)
     residual_vars: dict = field(default_factory=dict)
     sample: pd.Series | None = None
+    transforms: dict = field(default_factory=dict)
 
     @property
     def nobs(self) -> int:

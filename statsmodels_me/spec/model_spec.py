@@ -23,18 +23,22 @@ class Factor:
     Attributes
     ----------
     var : str
-        Variable name.
-    kind : {"c", "i", "ibn"}
+        Variable name; for ``kind="formula"`` patsy's name of the transform (``"I(x ** 2)"``).
+    kind : {"c", "i", "ibn", "formula"}
         ``c`` continuous; ``i`` categorical with a base level dropped; ``ibn`` categorical with
-        no base level (all indicators).
+        no base level (all indicators); ``formula`` a formula transform evaluated with patsy's
+        coding rules (:mod:`statsmodels_me.spec.formula_terms`).
     base : int or float or None
         Explicit base level from ``b#.`` (``b2.block`` gives 2); ``None`` means Stata's default
         (the lowest level).
+    inputs : tuple of str
+        For ``kind="formula"``: the data columns the transform reads.
     """
 
     var: str
     kind: str = "c"
     base: Any = None
+    inputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,18 +178,21 @@ class ModelSpec:
             if v and v != "_all" and v not in out:
                 out.append(v)
 
+        def add_term(t):
+            for f in t.factors:
+                for v in (f.inputs if f.kind == "formula" else (f.var,)):
+                    add(v)
+
         for v in self.response:
             add(v)
         for t in self.fixed:
-            for f in t.factors:
-                add(f.var)
+            add_term(t)
         for eq in self.random:
             for v in eq.path:
                 add(v)
             add(eq.factor)
             for t in eq.terms:
-                for f in t.factors:
-                    add(f.var)
+                add_term(t)
         for key in ("binomial", "exposure", "offset"):
             val = self.options.get(key)
             if isinstance(val, str):
