@@ -151,10 +151,11 @@ class Design:
         Stata's ``e(sample)``: True for the rows of the input data used in estimation (after
         ``if``/``in`` and listwise deletion), indexed like the input DataFrame.
     transforms : dict
-        patsy ``DesignInfo`` of each equation that holds formula transforms: key ``"fixed"``
-        or the level label (``"id"``, ``"school>class"``). They carry the stateful transforms
-        fitted on the estimation sample (``center``, ``bs``, ...), so
-        ``patsy.build_design_matrices([info], new_data)`` transforms new data with the same
+        :class:`~statsmodels_me.design.formula_columns.EquationTransforms` of each equation
+        that holds formula transforms: key ``"fixed"`` or the level label (``"id"``,
+        ``"school>class"``). Their patsy ``DesignInfo`` (``.info``) carries the stateful
+        transforms fitted on the estimation sample (``center``, ``bs``, ...);
+        ``.transform(new_data)`` builds the equation's columns for new data with the same
         constants.
     """
 

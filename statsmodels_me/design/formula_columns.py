@@ -19,7 +19,9 @@ from statsmodels_me.design.formula_eval import TransformFactor
 from statsmodels_me.spec.errors import DataError
 from statsmodels_me.spec.model_spec import Factor, Term
 
-__all__ = ["needs_patsy", "formula_columns"]
+__all__ = ["EquationTransforms", "needs_patsy", "formula_columns"]
+
+_NA_ACTION = patsy.NAAction(on_NA="raise", NA_types=["None", "NaN"])
 
 
 def needs_patsy(term: Term) -> bool:
@@ -27,18 +29,56 @@ def needs_patsy(term: Term) -> bool:
     return any(f.kind == "formula" for f in term.factors)
 
 
-def _patsy_factor(f: Factor) -> TransformFactor:
+class EquationTransforms:
+    """patsy's ``DesignInfo`` of one equation, with its stateful transforms fitted.
+
+    patsy's objects cannot be pickled, so this is pickled as its recipe -- the factor codes of
+    each term, the intercept and the estimation-sample columns the factors read -- and the
+    ``DesignInfo`` is rebuilt from them when loaded (the same constants: the fit is
+    deterministic).
+
+    Attributes
+    ----------
+    info : patsy.DesignInfo
+    """
+
+    def __init__(self, term_codes: list[list[str]], intercept: bool, training: pd.DataFrame):
+        self.term_codes = [list(c) for c in term_codes]
+        self.intercept = bool(intercept)
+        self.training = training
+        pterms = [patsy.Term([TransformFactor(c) for c in codes]) for codes in self.term_codes]
+        self.patsy_terms = pterms
+        termlist = ([patsy.INTERCEPT] if self.intercept else []) + pterms
+        self.info = patsy.design_matrix_builders([termlist], lambda: iter([training]),
+                                                 patsy.EvalEnvironment([{}]),
+                                                 NA_action=_NA_ACTION)[0]
+
+    def __getstate__(self):
+        return {"term_codes": self.term_codes, "intercept": self.intercept,
+                "training": self.training}
+
+    def __setstate__(self, state):
+        self.__init__(state["term_codes"], state["intercept"], state["training"])
+
+    def transform(self, data: pd.DataFrame) -> pd.DataFrame:
+        """Columns of every term of the equation for ``data``, with the training constants."""
+        try:
+            return patsy.build_design_matrices([self.info], data, NA_action=_NA_ACTION,
+                                               return_type="dataframe")[0]
+        except patsy.PatsyError as err:
+            raise DataError(err.message) from None
+
+
+def _factor_code(f: Factor) -> str:
     if f.kind == "formula":
-        return TransformFactor(f.var)
+        return f.var
     if f.kind in ("i", "ibn"):
-        if f.base is None:
-            return TransformFactor(f"C({f.var})")
-        return TransformFactor(f"C({f.var}, Treatment({f.base!r}))")
-    return TransformFactor(f.var)
+        return f"C({f.var})" if f.base is None else f"C({f.var}, Treatment({f.base!r}))"
+    return f.var
 
 
 def formula_columns(terms: list[Term], data: pd.DataFrame, intercept: bool, where: str
-                    ) -> tuple[dict[int, TermColumns], patsy.DesignInfo]:
+                    ) -> tuple[dict[int, TermColumns], EquationTransforms]:
     """Columns of the transform terms among ``terms``, by position in ``terms``.
 
     Parameters
@@ -56,31 +96,30 @@ def formula_columns(terms: list[Term], data: pd.DataFrame, intercept: bool, wher
     -------
     columns : dict
         Position in ``terms`` -> :class:`TermColumns` with patsy's column names.
-    info : patsy.DesignInfo
+    transforms : EquationTransforms
     """
-    pterms = [patsy.Term([_patsy_factor(f) for f in t.factors]) for t in terms]
-    termlist = ([patsy.INTERCEPT] if intercept else []) + pterms
-    na_action = patsy.NAAction(on_NA="raise", NA_types=["None", "NaN"])
+    inputs: list[str] = []
+    for t in terms:
+        for f in t.factors:
+            for v in (f.inputs if f.kind == "formula" else (f.var,)):
+                if v not in inputs:
+                    inputs.append(v)
     try:
-        info = patsy.design_matrix_builders([termlist], lambda: iter([data]),
-                                            patsy.EvalEnvironment([{}]), NA_action=na_action)[0]
-        matrix = patsy.build_design_matrices([info], data, NA_action=na_action,
+        eq = EquationTransforms([[_factor_code(f) for f in t.factors] for t in terms],
+                                intercept, data[inputs])
+        matrix = patsy.build_design_matrices([eq.info], data, NA_action=_NA_ACTION,
                                              return_type="matrix")[0]
     except patsy.PatsyError as err:
         raise DataError(f"{where}: {err.message}") from None
+    info = eq.info
     X = np.asarray(matrix, dtype=np.float64)
     out = {}
-    for k, (term, pterm) in enumerate(zip(terms, pterms, strict=True)):
+    for k, (term, pterm) in enumerate(zip(terms, eq.patsy_terms, strict=True)):
         if not needs_patsy(term):
             continue
         cols = info.term_slices[pterm]
         block = np.ascontiguousarray(X[:, cols])
         names = list(info.column_names[cols])
-        bad = ~np.isfinite(block).all(axis=0)
-        if bad.any():
-            raise DataError(f"{where}: formula term {names[int(np.argmax(bad))]!r} has "
-                            f"{int((~np.isfinite(block)).any(axis=1).sum())} infinite or "
-                            "missing values")
         out[k] = TermColumns(block, names, names, [False] * len(names),
                              [[("", nm)] for nm in names])
-    return out, info
+    return out, eq
