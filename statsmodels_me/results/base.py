@@ -173,6 +173,13 @@ class MEResults(LikelihoodModelResults):
 
     # ------------------------------------------------------------------ fit statistics
     @property
+    def sample(self):
+        """Stata's ``e(sample)``: boolean Series over the input data's index, True for the
+        rows used (after ``if``/``in`` and listwise deletion); None without a design."""
+        design = getattr(self.model, "design", None)
+        return None if design is None else design.sample
+
+    @property
     def llf(self):
         """Maximized log likelihood (restricted log likelihood for REML)."""
         return self.info.llf
