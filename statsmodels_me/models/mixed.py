@@ -374,8 +374,8 @@ class Mixed(MEModel):
         info = self._fit_info(params, cov, llf, converged, iterations, log)
         self._finish_record(record, theta, s2, llf, converged, curvature)
         from statsmodels_me.results.mixed_results import MixedResults, MixedResultsWrapper
-        res = MixedResults(self, params, cov, info, theta=theta, factor=f,
-                           optimization=record)
+        info.optimization = record
+        res = MixedResults(self, params, cov, info, theta=theta, factor=f)
         return MixedResultsWrapper(res)
 
     def _finish_record(self, record, theta, s2, llf, converged, curvature):

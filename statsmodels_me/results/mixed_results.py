@@ -20,15 +20,11 @@ class MixedResults(RandomEffectsPostestimation, MEResults):
     ----------
     theta : ndarray
         The relative-covariance parameters at the estimates (the objective's theta).
-    optimization : OptimizationRecord
-        What the optimizer did.
     """
 
-    def __init__(self, model, params, cov_params, info, theta=None, factor=None,
-                 optimization=None):
+    def __init__(self, model, params, cov_params, info, theta=None, factor=None):
         super().__init__(model, params, cov_params, info)
         self.theta = theta
-        self.optimization = optimization
         self._factor_value = factor
 
     def factor(self):
