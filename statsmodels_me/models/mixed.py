@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 from scipy import optimize, stats
 
+from statsmodels_me.inference.lrtests import lr_test_vs_fixed
 from statsmodels_me.models.base import MEModel
 from statsmodels_me.models.lmm_checks import (
     check_random_design,
@@ -17,15 +18,10 @@ from statsmodels_me.models.lmm_inference import VarianceComponents, covariance_o
 from statsmodels_me.objectives.lmm_chooser import lmm_objective
 from statsmodels_me.objectives.lmm_profiled import deviance_hessian, sum_of_squares
 from statsmodels_me.optimization.em import em_iterations
-from statsmodels_me.optimization.lmm_polish import (
-    DevianceCurvature,
-    hit_limit,
-    polish,
-    rescan_zeros,
-)
+from statsmodels_me.optimization.lmm_polish import DevianceCurvature, polish, rescan_zeros
 from statsmodels_me.optimization.lmm_runs import GradientRuns
+from statsmodels_me.optimization.quasi_newton import hit_limit
 from statsmodels_me.optimization.record import OptimizationRecord
-from statsmodels_me.postestimation.lrtest import lr_test_vs_fixed
 from statsmodels_me.results.fit_info import FitInfo, VCompGroup
 from statsmodels_me.spec.errors import ConvergenceWarning, DataError, SpecificationError
 from statsmodels_me.terms import (
