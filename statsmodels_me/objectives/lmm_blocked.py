@@ -15,6 +15,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from statsmodels_me._integrate.lmm_kernels import grouped_cross_products
+from statsmodels_me.objectives.lmm_contributions import nested_contributions
 from statsmodels_me.objectives.lmm_profiled import (
     block_diag_sparse,
     deviance_from_factor,
@@ -60,6 +61,7 @@ class BlockedLMM:
 
     def __init__(self, y, X, terms, reml=False, bounds=None):
         self.n, self.p = X.shape
+        self._y, self._X = y, X
         self.reml = reml
         self.terms = list(terms)
         self.n_theta = int(sum(len(t.theta_index) for t in self.terms))
@@ -104,13 +106,22 @@ class BlockedLMM:
         return None
 
     def contributions(self, theta, beta, s2):
-        """Per top-level cluster log likelihood and scores; see
-        :func:`statsmodels_me.objectives.lmm_contributions.cluster_contributions`."""
-        named = "; ".join(f"{t.label}: {' '.join(t.names)}" for t in self.terms)
-        raise NotImplementedError(
-            f"mixed: per-cluster contributions are implemented for one grouping level; this "
-            f"model's random effects form several terms ({named}), crossed or nested, and "
-            f"their top-level clusters are not computed yet")
+        """Per top-level cluster log likelihood and scores in (beta, theta, s2) (ML) of a
+        nested design; see
+        :func:`~statsmodels_me.objectives.lmm_contributions.nested_contributions`.
+
+        Raises
+        ------
+        NotImplementedError
+            Under REML (the restricted likelihood does not split over clusters) and for
+            crossed designs (naming the crossing).
+        """
+        if self.reml:
+            raise NotImplementedError(
+                "mixed: per-cluster contributions are not defined for the restricted (REML) "
+                "likelihood, which does not split over clusters; fit by ML")
+        return nested_contributions(self._y, self._X, self.terms, np.asarray(theta, float),
+                                    np.asarray(beta, float), float(s2))
 
     # -- deviance -----------------------------------------------------------------------
     def deviance(self, theta):

@@ -60,7 +60,6 @@ class CrossedScalarLMM(BlockedLMM):
         super().__init__(y, X, terms, reml, bounds)
         if not self.rest or any(t.q != 1 for t in self.terms):
             raise ValueError("CrossedScalarLMM takes two or more scalar terms")
-        self._y, self._X = y, X
         self.sizes = [self.terms[k].size for k in self.rest]
         self.cf = CrossedScalarFactor(
             self.A11[:, 0, 0], self.Z1tX[:, 0, :], self.Z1ty[:, 0], self.A21,

@@ -38,7 +38,6 @@ class OneTermLMM(BlockedLMM):
         super().__init__(y, X, terms, reml, bounds)
         if self.rest:
             raise ValueError("OneTermLMM takes exactly one random-effects term")
-        self._y, self._X = y, X
         # The kernel runs on y centred at the least-squares fit b0: r2 = y'y - ... then
         # cancels ||y - X b0||^2 instead of y'y, which removes the rounding noise of
         # the deviance (4e-10 -> 1e-12 on Stata's example 4) that misleads the
