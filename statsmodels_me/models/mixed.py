@@ -28,6 +28,7 @@ from statsmodels_me.terms import (
     absolute_scale_terms,
     build_terms,
     cholesky_column_partners,
+    term_structures,
     theta_from_moments,
     theta_labels,
 )
@@ -90,8 +91,8 @@ class Mixed(MEModel):
         if not one_term:
             check_random_design(self.design)
         check_terms_identified(self.terms, self.design.nobs)
-        self.absolute = any(c.kind_label == "Fixed" for cov in self.level_covs
-                            for c in getattr(cov, "blocks", [cov]))
+        self.absolute = any(cov.kind_label == "Fixed" for t in self.terms
+                            for cov in term_structures(t))
         self.components = VarianceComponents(self.level_covs, self.absolute)
         self.n_theta = self.components.n_theta
         obj_terms = (absolute_scale_terms(self.terms, self.n_theta) if self.absolute
