@@ -50,6 +50,10 @@ class BlockedLMM:
         Whether :meth:`second_parts` gives the exact Hessians of the deviance's parts.
     dense_block_size : int
         Random effects outside the first term (the dense block of the factor).
+    y, X : ndarray
+        The data (kept, not copied).
+    first, rest : int, list of int
+        The term with the most random effects (block-diagonal in the factor) and the others.
     """
 
     analytic_gradient = False
@@ -61,7 +65,7 @@ class BlockedLMM:
 
     def __init__(self, y, X, terms, reml=False, bounds=None):
         self.n, self.p = X.shape
-        self._y, self._X = y, X
+        self.y, self.X = y, X
         self.reml = reml
         self.terms = list(terms)
         self.n_theta = int(sum(len(t.theta_index) for t in self.terms))
@@ -120,7 +124,7 @@ class BlockedLMM:
             raise NotImplementedError(
                 "mixed: per-cluster contributions are not defined for the restricted (REML) "
                 "likelihood, which does not split over clusters; fit by ML")
-        return nested_contributions(self._y, self._X, self.terms, np.asarray(theta, float),
+        return nested_contributions(self.y, self.X, self.terms, np.asarray(theta, float),
                                     np.asarray(beta, float), float(s2))
 
     # -- deviance -----------------------------------------------------------------------

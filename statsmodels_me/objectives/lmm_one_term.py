@@ -177,6 +177,6 @@ class OneTermLMM(BlockedLMM):
             raise NotImplementedError(
                 "mixed: per-cluster contributions are not defined for the restricted (REML) "
                 "likelihood, which does not split over clusters; fit by ML")
-        return one_level_contributions(self._y, self._X, self.terms[self.first],
+        return one_level_contributions(self.y, self.X, self.terms[self.first],
                                        np.asarray(theta, float), np.asarray(beta, float),
                                        float(s2))

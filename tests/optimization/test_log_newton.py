@@ -11,9 +11,8 @@ class LogQuadratic:
     """D(theta) = sum_i w_i (log theta_i - a_i)^2 + c (log theta_0 - a_0)(log theta_1 - a_1),
     minimized at theta = exp(a) (positive definite in log theta for c^2 < 4 w_0 w_1)."""
 
-    def __init__(self, a, w, c=0.0, start=None):
+    def __init__(self, a, w, c=0.0):
         self.a, self.w, self.c = np.asarray(a, float), np.asarray(w, float), c
-        self.start = start
         self.evaluations = 0
 
     def _parts(self, theta):
@@ -44,9 +43,6 @@ class LogQuadratic:
         D, gc, _ = self._parts(cand)
         return cand, D, gc
 
-    def start_values(self):
-        return self.start
-
     def blas_scope(self):
         return contextlib.nullcontext()
 
@@ -67,15 +63,17 @@ def test_reaches_the_minimizer_and_logs_each_iteration():
     assert seen == sorted(seen, reverse=True)
 
 
-def test_own_start_is_taken_when_better():
+def test_alternative_start_is_taken_when_better():
     good = np.exp([0.5, -1.0]) * 1.001
-    prob = LogQuadratic([0.5, -1.0], [1.0, 3.0], start=good)
-    res = minimize_log_newton(prob, np.array([30.0, 0.01]), BOUNDS)
+    prob = LogQuadratic([0.5, -1.0], [1.0, 3.0])
+    res = minimize_log_newton(prob, np.array([30.0, 0.01]), BOUNDS, alternative=good)
     assert res.nit <= 1
     np.testing.assert_allclose(res.x, np.exp([0.5, -1.0]), rtol=1e-8)
-    res = minimize_log_newton(LogQuadratic([0.5, -1.0], [1.0, 3.0], start=good),
-                              np.array([30.0, 0.01]), BOUNDS, own_start=False)
+    res = minimize_log_newton(prob, np.array([30.0, 0.01]), BOUNDS)
     assert res.nit >= 2
+    # a worse alternative is not taken
+    res = minimize_log_newton(prob, good, BOUNDS, alternative=np.array([30.0, 0.01]))
+    assert res.nit <= 1
 
 
 def test_declines_other_bounds_and_zero_starts():
