@@ -333,7 +333,7 @@ class Mixed(MEModel):
     # -- results -----------------------------------------------------------------------------
     def _results(self, theta, s2_abs, converged, iterations, log, record, curvature):
         obj = self.objective
-        summary = obj.gls_summary(theta) if obj.dense_block_size == 0 and not self.absolute \
+        summary = obj.gls_summary(theta) if obj.gls_from_kernel and not self.absolute \
             else None
         if summary is not None:
             # one term: the kernel's outputs; the blocked factor that postestimation needs

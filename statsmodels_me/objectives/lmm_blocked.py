@@ -50,6 +50,9 @@ class BlockedLMM:
         Whether :meth:`second_parts` gives the exact Hessians of the deviance's parts.
     dense_block_size : int
         Random effects outside the first term (the dense block of the factor).
+    gls_from_kernel : bool
+        Whether ``gls_summary(theta)`` gives (deviance, beta, r2, C) from the evaluation
+        itself, without the blocked factor.
     y, X : ndarray
         The data (kept, not copied).
     first, rest : int, list of int
@@ -58,6 +61,7 @@ class BlockedLMM:
 
     analytic_gradient = False
     exact_hessian = False
+    gls_from_kernel = False
     # whether the general factorization's dense copies of Z2'Z2 and Z2'Z1 are kept
     general_blocks = True
     # (b0, ||y - X b0||^2) of a least-squares centring, where the objective has one

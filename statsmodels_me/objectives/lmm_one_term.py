@@ -33,6 +33,7 @@ class OneTermLMM(BlockedLMM):
 
     analytic_gradient = True
     exact_hessian = False
+    gls_from_kernel = True
 
     def __init__(self, y, X, terms, reml=False, bounds=None, center=None):
         super().__init__(y, X, terms, reml, bounds)
