@@ -597,6 +597,10 @@ def finish_spec(*, command: str, response: tuple[str, ...], fixed: tuple, consta
         opts.update(updates)
     for key, value in keywords.items():
         opts.update(_keyword_updates(key, value, command))
+    for key in ("binomial", "offset"):
+        # lme4's cbind() and offset() terms outrank the default trials of family(binomial)
+        if key in (extra or {}):
+            opts[key] = extra[key]
     if weight_kw is not None:
         opts["weight"] = _weight_keyword(weight_kw)
     constant = constant and not opts.pop("noconstant", False)
