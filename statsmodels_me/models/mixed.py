@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 from scipy import optimize, stats
 
+from statsmodels_me.inference.lrtests import lr_test_vs_fixed
 from statsmodels_me.models.base import MEModel
 from statsmodels_me.models.lmm_checks import (
     check_random_design,
@@ -25,7 +26,6 @@ from statsmodels_me.optimization.lmm_polish import (
 )
 from statsmodels_me.optimization.lmm_runs import GradientRuns
 from statsmodels_me.optimization.record import OptimizationRecord
-from statsmodels_me.postestimation.lrtest import lr_test_vs_fixed
 from statsmodels_me.results.fit_info import FitInfo, VCompGroup
 from statsmodels_me.spec.errors import ConvergenceWarning, DataError, SpecificationError
 from statsmodels_me.terms import (
