@@ -22,10 +22,6 @@ from statsmodels.genmod.families import links as sm_links
 from statsmodels_me._integrate.codes import FAMILY_CODES, LINK_CODES
 from statsmodels_me.spec.errors import DataError, SpecificationError
 
-#: Stata's labels of exponentiated coefficients, by display option
-EFORM_LABELS = {"or": "Odds ratio", "irr": "IRR", "eform": "exp(b)", "hr": "Haz. ratio"}
-
-
 
 class Logit(sm_links.Logit):
     """statsmodels' logit link with an inverse that does not overflow (``expit``)."""
@@ -198,6 +194,23 @@ class Family:
     def fixed_model_name(self) -> str:
         """Stata's name of the model without random effects, in the LR test line."""
         return self._titles.get(self.link, ("", self._glm_versus))[1]
+
+    @property
+    def model_title(self) -> str:
+        """Stata's header: "Mixed-effects logistic regression", "Mixed-effects GLM"."""
+        return "Mixed-effects GLM" if self.title == "GLM" else \
+            f"Mixed-effects {self.title} regression"
+
+    def header_rows(self, trials_variable=None) -> list[tuple[str, str]]:
+        """Stata's header lines naming the model: the binomial trials variable (when trials
+        come from a variable), and the family and link of models without a command of their
+        own (``title == "GLM"``)."""
+        rows = []
+        if self.needs_trials and isinstance(trials_variable, str):
+            rows.append(("Binomial variable", trials_variable))
+        if self.title == "GLM":
+            rows += [("Family", self.stata_name), ("Link", self.link)]
+        return rows
 
     @property
     def latent_residual_variance(self) -> float | None:

@@ -352,3 +352,32 @@ def test_residuals_against_statsmodels_glm_families():
                                    ref.resid_anscombe(yy, mm), rtol=1e-10)
     with pytest.raises(SpecificationError, match="predict deviance: not available"):
         get_family("nbinomial", dispersion="constant").resid_deviance(y, mu)
+
+
+def test_eform_labels_and_notes():
+    """Stata's meglm output with or / irr / eform (the header notes under the table)."""
+    from statsmodels_me.families import eform_label, eform_notes
+    assert eform_label({"or": True}) == "Odds ratio"
+    assert eform_label({"irr": True, "eform": True}) == "IRR"
+    assert eform_label({"hr": False}) is None
+    assert eform_notes("Odds ratio", True) == [
+        "Estimates are transformed only in the first equation to odds ratios.",
+        "_cons estimates baseline odds (conditional on zero random effects)."]
+    assert eform_notes("IRR", False) == [
+        "Estimates are transformed only in the first equation to incidence-rate ratios."]
+    assert eform_notes("exp(b)", True)[1] == (
+        "_cons estimates the baseline (conditional on zero random effects).")
+    assert eform_notes(None, True) == []
+
+
+def test_model_titles_and_header_rows():
+    """Stata's meglm headers: melogit with binomial(n) names the trials variable; meglm with
+    a family-link pair that has no command shows Family and Link."""
+    assert get_family("bernoulli").model_title == "Mixed-effects logistic regression"
+    assert get_family("binomial").header_rows("n") == [("Binomial variable", "n")]
+    assert get_family("binomial").header_rows(5) == []
+    assert get_family("gamma").model_title == "Mixed-effects GLM"
+    assert get_family("gamma").header_rows() == [("Family", "gamma"), ("Link", "log")]
+    assert get_family("nbinomial", "identity").header_rows() == [("Family", "nbinomial"),
+                                                                 ("Link", "identity")]
+    assert get_family("poisson").header_rows() == []
