@@ -24,22 +24,48 @@ from statsmodels_me.spec.errors import DataError, SpecificationError
 
 
 class Logit(sm_links.Logit):
-    """statsmodels' logit link with an inverse that does not overflow (``expit``)."""
+    """statsmodels' logit link with an inverse and its derivatives that neither overflow nor
+    lose the tails: p = expit(z), p' = p (1 - p), p'' = p (1 - p) (1 - 2 p)."""
 
     def inverse(self, z):
         return special.expit(z)
 
+    def inverse_deriv(self, z):
+        return special.expit(z) * special.expit(-z)
+
+    def inverse_deriv2(self, z):
+        p, q = special.expit(z), special.expit(-z)
+        return p * q * (q - p)
+
 
 class CLogLog(sm_links.CLogLog):
     """statsmodels' complementary log-log link with an inverse accurate in the lower tail
-    (``-expm1(-exp(z))``: ``1 - exp(-exp(z))`` loses the digits of small probabilities)."""
+    (``-expm1(-exp(z))``: ``1 - exp(-exp(z))`` loses the digits of small probabilities) and
+    closed-form derivatives: p' = exp(z - e^z), p'' = p' (1 - e^z)."""
 
     def inverse(self, z):
         with np.errstate(over="ignore"):
             return -np.expm1(-np.exp(z))
 
+    def inverse_deriv(self, z):
+        with np.errstate(over="ignore"):
+            return np.exp(z - np.exp(z))
 
-_LINK_CLASSES = {"identity": sm_links.Identity, "log": sm_links.Log, "logit": Logit,
+    def inverse_deriv2(self, z):
+        with np.errstate(over="ignore", invalid="ignore"):
+            d1 = np.exp(z - np.exp(z))
+            return np.where(d1 == 0, 0.0, -d1 * np.expm1(z))
+
+
+class Log(sm_links.Log):
+    """statsmodels' log link with the closed-form second derivative of its inverse
+    (exp(z); the generic formula loses the lower tail)."""
+
+    def inverse_deriv2(self, z):
+        return np.exp(z)
+
+
+_LINK_CLASSES = {"identity": sm_links.Identity, "log": Log, "logit": Logit,
                  "probit": sm_links.Probit, "cloglog": CLogLog}
 
 #: statistics every GLMM answers whatever its family (``predict``)

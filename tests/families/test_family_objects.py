@@ -381,3 +381,25 @@ def test_model_titles_and_header_rows():
     assert get_family("nbinomial", "identity").header_rows() == [("Family", "nbinomial"),
                                                                  ("Link", "identity")]
     assert get_family("poisson").header_rows() == []
+
+
+def test_inverse_link_derivatives_in_the_tails():
+    """Closed forms at |eta| = 30 and 40: logit p' = e^-|z| / (1 + e^-|z|)^2 and
+    p'' = sign(-z) p' (1 - e^-|z|) / (1 + e^-|z|); cloglog p' = exp(z - e^z) and
+    p'' = p' (1 - e^z), whose series for z -> -inf are e^z (1 - e^z) and e^z (1 - 2 e^z)
+    (exactly 0 where p' underflows); log: exp(z)."""
+    z = np.array([-40.0, -30.0, 30.0, 40.0])
+    e = np.exp(-np.abs(z))
+    logit = get_family("bernoulli", "logit")
+    np.testing.assert_allclose(logit.inverse_link_deriv(z), e / (1 + e) ** 2, rtol=1e-14)
+    np.testing.assert_allclose(logit.inverse_link_deriv2(z),
+                               -np.sign(z) * e * (1 - e) / (1 + e) ** 3, rtol=1e-14)
+    cll = get_family("bernoulli", "cloglog")
+    with np.errstate(over="raise", invalid="raise"):
+        d1, d2 = cll.inverse_link_deriv(z), cll.inverse_link_deriv2(z)
+    np.testing.assert_allclose(d1[:2], np.exp(z[:2]) * (1 - np.exp(z[:2])), rtol=1e-14)
+    np.testing.assert_allclose(d2[:2], np.exp(z[:2]) * (1 - 2 * np.exp(z[:2])), rtol=1e-14)
+    np.testing.assert_array_equal(d1[2:], 0.0)
+    np.testing.assert_array_equal(d2[2:], 0.0)
+    np.testing.assert_allclose(get_family("poisson").inverse_link_deriv2(z), np.exp(z),
+                               rtol=1e-15)
