@@ -403,3 +403,29 @@ def test_inverse_link_derivatives_in_the_tails():
     np.testing.assert_array_equal(d2[2:], 0.0)
     np.testing.assert_allclose(get_family("poisson").inverse_link_deriv2(z), np.exp(z),
                                rtol=1e-15)
+
+
+@pytest.mark.parametrize("command,text,opts", [
+    ("melogit", "yb x || g:", {}), ("meprobit", "yb x || g:", {}),
+    ("mecloglog", "yb x || g:", {}), ("melogit", "yk x || g:", {"binomial": "n"}),
+    ("mepoisson", "yk x || g:", {}), ("menbreg", "yk x || g:", {}),
+    ("menbreg", "yk x || g:", {"dispersion": "constant"}), ("meologit", "yk x || g:", {}),
+    ("meoprobit", "yk x || g:", {}), ("meglm", "yc x || g:", {}),
+    ("meglm", "yc x || g:", {"family": "gamma"}),
+    ("meglm", "yk x || g:", {"family": "nbinomial constant", "link": "identity"}),
+    ("meglm", "yb x || g:", {"family": "bernoulli", "link": "probit"})])
+def test_get_family_from_the_parsed_options(command, text, opts):
+    """get_family(family, link, dispersion=...) on the options as the specification parser
+    leaves them gives the family the estimator fits."""
+    import pandas as pd
+
+    import statsmodels_me.formula.api as smf
+    g = np.repeat(np.arange(10), 4)
+    d = pd.DataFrame({"g": g, "x": np.sin(np.arange(40.0)), "yb": np.arange(40) % 2,
+                      "yk": np.arange(40) % 3, "n": np.full(40, 3), "yc": 1 + np.arange(40.0)})
+    m = getattr(smf, command)(text, data=d, **opts)
+    o = m.options
+    kw = {"dispersion": o["dispersion"]} if o.get("dispersion") else {}
+    fam = get_family(o["family"], o["link"], **kw)
+    fitted = get_family(m.family, m.link)
+    assert (fam.name, fam.link) == (fitted.name, fitted.link)
