@@ -45,6 +45,7 @@ class GLMMFitter:
         self.maxiter, self.log, self.record = maxiter, log, record
         self.command, self.diverging = command, list(diverging)
         self.converged = False
+        self.criterion = ""
 
     def _logger(self, first=1):
         def on_step(k, value):
@@ -63,6 +64,7 @@ class GLMMFitter:
                                on_iteration=self._logger() if log else None, rescan=rescan,
                                value=objective.value, record=self.record)
         self.converged = bool(res.success)
+        self.criterion = f"L-BFGS-B: {res.message}"
         if warn and not res.success:
             warnings.warn(f"{self.command}: optimizer stopped without convergence: "
                           f"{res.message}", ConvergenceWarning, stacklevel=4)
@@ -74,6 +76,7 @@ class GLMMFitter:
                            maxit=maxit, on_step=self._logger(first), record=self.record)
         objective.remember(out.x, out.value, out.gradient)  # the point returned
         self.converged = out.converged
+        self.criterion = f"chord Newton: {out.criterion}"
         return out.x, out.iterations, out.converged
 
     def chord_rounds(self, x0, warn=True):

@@ -93,6 +93,14 @@ def display_covariance(objective, x, display_map, names, command, diverging=(), 
     Parameters at a lower bound (a variance estimated at zero) get no standard error (a
     ``BoundaryWarning`` names them); ``diverging`` fixed effects (quasi-complete separation)
     get NaN.
+
+    Returns
+    -------
+    cov : ndarray (n_display, n_display)
+    free : list of int
+        The internal coordinates the Hessian covers.
+    H : ndarray
+        The Hessian on them.
     """
     free = free_coordinates(x, objective.bounds, diverging)
     if H is None:
@@ -118,4 +126,4 @@ def display_covariance(objective, x, display_map, names, command, diverging=(), 
     cov = J @ cov @ J.T
     for j in diverging:  # fixed effects: same position on both scales
         cov[j, j] = np.nan
-    return cov
+    return cov, free, H

@@ -256,17 +256,20 @@ class MEGLM(MEModel):
         record.x_initial = np.array(x0, float)
         log.append("Fitting full model:")
         if constraints:
-            x, cov_disp, it = self._fit_constrained(x0, constraints, log, maxiter, record)
+            x, cov_disp, it, converged = self._fit_constrained(x0, constraints, log, maxiter,
+                                                               record)
             llf = obj.value(x)
+            record.finish(x, llf, converged, "constrained: Nelder-Mead polish")
         else:
             fitter = GLMMFitter(obj, maxiter, log, record, self.spec.command, diverging)
             x, H, it = fitter.run(x0)
-            record.converged = fitter.converged
             llf = obj.value(x)
-            cov_disp = display_covariance(obj, x, self.display_map, self.param_names,
-                                          self.spec.command, diverging, H)
+            at_x = obj.cached_value_and_grad(x)
+            cov_disp, free, H = display_covariance(obj, x, self.display_map, self.param_names,
+                                                   self.spec.command, diverging, H)
+            record.finish(x, llf, fitter.converged, fitter.criterion,
+                          None if at_x is None else at_x[1][free], H)
         params = self.display_map.display(x)
-        record.finish(x, llf, record.converged, record.criterion)
         if disp:
             print("\n".join(log))
         info = self._fit_info(params, cov_disp, llf, llf_fixed, it, log)
@@ -296,7 +299,7 @@ class MEGLM(MEModel):
             warnings.warn(f"{self.spec.command}: Hessian of the constrained problem is "
                           "singular; standard errors are unreliable", ConvergenceWarning,
                           stacklevel=3)
-        return out.x, out.cov_display, out.iterations
+        return out.x, out.cov_display, out.iterations, out.converged
 
     def _fit_info(self, params, cov, llf, llf_fixed, iterations, log):
         k = self.k_fe

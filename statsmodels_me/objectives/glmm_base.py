@@ -88,6 +88,12 @@ class GLMMObjective:
             return last[1], last[2]
         return None
 
+    def cached_value_and_grad(self, x):
+        """``(value, gradient)`` at ``x`` if that was the last evaluation, else ``None``
+        (never an engine pass)."""
+        cached = self._cached(np.asarray(x, float))
+        return None if cached is None else (cached[0], cached[1].copy())
+
     def remember(self, x, value, grad):
         """Make ``(value, grad)`` the answer at ``x`` (an evaluation the caller already
         made, e.g. the point a Newton run returned): an engine pass is a fit's unit of cost."""
