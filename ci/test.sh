@@ -10,3 +10,7 @@ if [ "$status" -eq 5 ]; then
 fi
 [ "$status" -eq 0 ] || exit "$status"
 ruff check statsmodels_me tests benchmarks
+ruff_status=$?
+[ "$ruff_status" -eq 0 ] || exit "$ruff_status"
+# The documentation: every example is executed while the pages are built; no warning allowed.
+pip install -e '.[docs]' && python -m sphinx -W -b html docs docs/_build/html

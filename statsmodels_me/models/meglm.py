@@ -274,7 +274,8 @@ class MEGLM(MEModel):
             print("\n".join(log))
         info = self._fit_info(params, cov_disp, llf, llf_fixed, it, log)
         from statsmodels_me.results.meglm_results import MEGLMResults, MEGLMResultsWrapper
-        res = MEGLMResults(self, params, cov_disp, info, optimization=record)
+        info.optimization = record
+        res = MEGLMResults(self, params, cov_disp, info)
         res._internal = x
         return MEGLMResultsWrapper(res)
 

@@ -15,17 +15,7 @@ class MEGLMResults(RandomEffectsPostestimation, MEResults):
     Adds ``predict`` (``mu``, ``eta``, ``xb``, ``reffects``, ``reses``, residuals, ordinal
     ``pr``), ``lrtest`` and the ``estat_*`` methods (``estat_icc`` on the latent scale for
     logit/probit).
-
-    Attributes
-    ----------
-    optimization : OptimizationRecord or None
-        What the optimizer did (stages, iterations, evaluations, convergence, the internal
-        estimate and the log likelihood there).
     """
-
-    def __init__(self, model, params, cov_params, info, optimization=None):
-        super().__init__(model, params, cov_params, info)
-        self.optimization = optimization
 
     def predict(self, statistic="mu", conditional=True, ebmodes=False, outcome=None,
                 nooffset=False):

@@ -7,7 +7,8 @@ from statsmodels_me.spec.errors import SpecificationError
 
 
 class RandomEffectsPostestimation:
-    """Mixin for results whose model exposes ``design`` and ``level_covs``.
+    """Mixin for results whose model exposes ``design`` and ``level_covs`` (read through
+    :attr:`MEResults.re_covariances`).
 
     Subclasses add their own compatibility checks for ``lrtest`` in ``_check_lrtest``.
     """
@@ -67,7 +68,7 @@ class RandomEffectsPostestimation:
                 f"{b.design.nobs} observations)")
         self._check_lrtest(other)
         if boundary is None:
-            def n_var(model):
-                return sum(sum(c.display_is_variance) for c in model.level_covs)
-            boundary = abs(n_var(a) - n_var(b))
+            def n_var(res):
+                return sum(sum(c.display_is_variance) for c, _ in res.re_covariances)
+            boundary = abs(n_var(self) - n_var(other))
         return _lrtest(self, other, boundary=boundary)

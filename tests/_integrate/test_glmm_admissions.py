@@ -1,8 +1,8 @@
 """The seed's example 3 (melogit nadmitted female || department:, binomial(napplied)).
 
-Data: the bundled ``statsmodels_me.datasets.load("admissions")`` (same file as
-/work/shared/data/admissions.csv).
-Reference numbers: /work/shared/validation/seed_examples.json, id "ex3_admissions_binomial"
+Data: the bundled ``statsmodels_me.datasets.load("admissions")``.
+Reference numbers: Stata's [ME] me entry, example 3, as bundled in
+statsmodels_me/datasets/seed_examples.json, id "ex3_admissions_binomial"
 (Stata's printed output: llf -140.61628, OR female 1.176898, OR _cons 0.7907009,
 var(_cons) 1.345383, fixed-only llf -299.99934).
 """

@@ -1,7 +1,8 @@
 """The seed's example 6, alternative form: meglm lnor || trial: std, nocons with
 var(std[trial]) constrained to 1 (a Gaussian GLMM with one observation per cluster).
 
-Reference: /work/shared/validation/seed_examples.json, id "ex6_diuretics_fixed_covariance":
+Reference: Stata's [ME] me entry, example 6, as bundled in
+statsmodels_me/datasets/seed_examples.json, id "ex6_diuretics_fixed_covariance":
 llf -9.4552759 at _cons -0.5166151, var(e.lnor) 0.2377469 (mvaghermite 7 and laplace).
 Data: the bundled ``statsmodels_me.datasets.load("diuretics")``.
 """

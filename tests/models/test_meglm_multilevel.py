@@ -1,7 +1,7 @@
 """meglm shortcuts with nested random-effects levels (``meglm_multilevel``).
 
 References: Stata's [ME] me example 7 (seed_examples.json, transcribed from the printed output
-of /work/shared/spec/000_0f4636fa6ec97535.txt; bundled as statsmodels_me/datasets/
+of that entry; bundled as statsmodels_me/datasets/
 seed_examples.json), and R fits of simulated three-level data (numbers hard-coded below with
 the R call and package versions).
 """

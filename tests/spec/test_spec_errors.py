@@ -74,7 +74,10 @@ from statsmodels_me.spec import SpecificationError, parse
     ("mixed y x || id: R.a z", {}, ["R.varname must be alone"]),
     ("mixed y a# || id:", {}, ["empty operand", "'a#'"]),
     ("mixed y x-1 || id:", {}, ["'x-1'"]),
-    ("mixed y x if x>1 || id:", {}, ["'if' qualifiers"]),
+    ("mixed y x if x = 1 || id:", {}, ["use == to compare", "'x = 1'"]),
+    ("mixed y x if || id:", {}, ["'if' qualifier without an expression"]),
+    ("mixed y x in 0/5 || id:", {}, ["observation numbers start at 1"]),
+    ("mixed y x if x > 1 if x < 3 || id:", {}, ["more than one 'if'"]),
     ("mixed y x [pweight] || id:", {}, ["cannot read weight"]),
     # command
     ("mixed y x || id:", {"command": "melogit"}, ["starts with command 'mixed'",
