@@ -15,6 +15,7 @@ import numpy as np
 from scipy import stats
 
 from statsmodels_me._integrate.blas_threads import single_threaded_blas
+from statsmodels_me.inference import lr_test_vs_fixed
 from statsmodels_me.models.base import MEModel
 from statsmodels_me.models.glmm_fitting import GLMMFitter
 from statsmodels_me.models.glmm_inference import DisplayMap, display_covariance
@@ -33,7 +34,6 @@ from statsmodels_me.objectives.glmm_choose import (
 )
 from statsmodels_me.optimization import OptimizationRecord
 from statsmodels_me.optimization.constrained import maximize_constrained
-from statsmodels_me.postestimation.lrtest import lr_test_vs_fixed
 from statsmodels_me.results.fit_info import FitInfo, VCompGroup
 from statsmodels_me.spec.errors import ConvergenceWarning, DataError, SpecificationError
 
