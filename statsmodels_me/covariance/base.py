@@ -122,6 +122,32 @@ class CovarianceStructure:
         """``dSigma / dtheta_k`` stacked, shape ``(n_theta, q, q)``."""
         raise NotImplementedError
 
+    def cholesky_jacobian(self, theta) -> np.ndarray:
+        """``dL / dtheta_k`` stacked, shape ``(n_theta, q, q)``.
+
+        For a nonsingular factor, ``dL = L Phi(L^-1 dSigma L^-T)`` with ``Phi`` the lower
+        triangle with half the diagonal (the derivative of the Cholesky factorization,
+        Murray 2016, arXiv:1602.07527, eq. 9); on the boundary (a singular factor) central
+        differences of :meth:`cholesky` with step 1e-7. Structures whose factor is linear
+        in theta override this with the exact constant.
+        """
+        theta = np.asarray(theta, dtype=float).ravel()
+        L = self.cholesky(theta)
+        d = np.abs(np.diag(L))
+        if self.q and d.min() > 1e-8 * max(d.max(), 1e-300):
+            Linv = np.linalg.solve(L, np.eye(self.q))
+            M = Linv @ self.d_matrix(theta) @ Linv.T
+            P = np.tril(M)
+            P[:, np.arange(self.q), np.arange(self.q)] *= 0.5
+            return L @ P
+        out = np.empty((len(theta), self.q, self.q))
+        for k in range(len(theta)):
+            tp, tm = theta.copy(), theta.copy()
+            tp[k] += 1e-7
+            tm[k] -= 1e-7
+            out[k] = (self.cholesky(tp) - self.cholesky(tm)) / 2e-7
+        return out
+
     # ------------------------------------------------------------------ display
     @property
     def n_display(self) -> int:

@@ -68,6 +68,10 @@ class Identity(CovarianceStructure):
         s = _as_theta(theta, 1)[0]
         return (2.0 * s * np.eye(self.q))[None]
 
+    def cholesky_jacobian(self, theta):
+        _as_theta(theta, 1)
+        return np.eye(self.q)[None]
+
     def _theta_from_sigma(self, sigma):
         v = sigma[0, 0]
         if v < 0:
@@ -107,6 +111,13 @@ class Independent(CovarianceStructure):
         out = np.zeros((self.q, self.q, self.q))
         k = np.arange(self.q)
         out[k, k, k] = 2.0 * theta
+        return out
+
+    def cholesky_jacobian(self, theta):
+        _as_theta(theta, self.q)
+        out = np.zeros((self.q, self.q, self.q))
+        k = np.arange(self.q)
+        out[k, k, k] = 1.0
         return out
 
     def _theta_from_sigma(self, sigma):
@@ -272,6 +283,12 @@ class Unstructured(CovarianceStructure):
     def matrix(self, theta):
         L = self.cholesky(theta)
         return L @ L.T
+
+    def cholesky_jacobian(self, theta):
+        _as_theta(theta, self.n_theta)
+        out = np.zeros((self.n_theta, self.q, self.q))
+        out[np.arange(self.n_theta), self._li, self._lj] = 1.0
+        return out
 
     def d_matrix(self, theta):
         # d(L L')/dL_ij = E_ij L' + L E_ji: row i of the result gets L[:, j]', column i gets L[:, j]

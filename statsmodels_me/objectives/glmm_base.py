@@ -69,17 +69,11 @@ class GLMMObjective:
         structures' domain)."""
         return self.cov.cholesky(theta)
 
-    def factor_jacobian(self, theta, h=1e-7):
-        """d vec(L) / d theta, shape (q*q, n_theta), by central differences of the map
-        (step ``h``)."""
+    def factor_jacobian(self, theta):
+        """d vec(L) / d theta, shape (q*q, n_theta), from the covariance structures
+        (:meth:`~statsmodels_me.covariance.base.CovarianceStructure.cholesky_jacobian`)."""
         q = self.cov.q
-        J = np.empty((q * q, len(theta)))
-        for i in range(len(theta)):
-            tp, tm = theta.copy(), theta.copy()
-            tp[i] += h
-            tm[i] -= h
-            J[:, i] = ((self.cov.cholesky(tp) - self.cov.cholesky(tm)) / (2 * h)).ravel()
-        return J
+        return self.cov.cholesky_jacobian(theta).reshape(len(theta), q * q).T
 
     # -- evaluation --------------------------------------------------------------------
     def _cached(self, x):
