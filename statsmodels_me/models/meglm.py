@@ -12,14 +12,13 @@ import contextlib
 import warnings
 
 import numpy as np
-from scipy import stats
 
 from statsmodels_me._integrate.blas_threads import single_threaded_blas
 from statsmodels_me.families import get_family
-from statsmodels_me.inference import lr_test_vs_fixed
 from statsmodels_me.models.base import MEModel
 from statsmodels_me.models.glmm_fitting import GLMMFitter
 from statsmodels_me.models.glmm_inference import DisplayMap, display_covariance
+from statsmodels_me.models.glmm_report import glmm_fit_info
 from statsmodels_me.models.glmm_starts import check_separation, fit_fixed, grid_start
 from statsmodels_me.objectives.glmm_choose import (
     design_kind,
@@ -29,10 +28,7 @@ from statsmodels_me.objectives.glmm_choose import (
 )
 from statsmodels_me.optimization import OptimizationRecord
 from statsmodels_me.optimization.constrained import maximize_constrained
-from statsmodels_me.results.fit_info import FitInfo, VCompGroup
 from statsmodels_me.spec.errors import ConvergenceWarning, SpecificationError
-
-_EFORM = {"or": "Odds ratio", "irr": "IRR", "eform": "exp(b)", "hr": "Haz. ratio"}
 
 
 def _family(options):
@@ -224,7 +220,7 @@ class MEGLM(MEModel):
         params = self.display_map.display(x)
         if disp:
             print("\n".join(log))
-        info = self._fit_info(params, cov_disp, llf, llf_fixed, it, log)
+        info = glmm_fit_info(self, self._xnames, params, cov_disp, llf, llf_fixed, it, log)
         from statsmodels_me.results.meglm_results import MEGLMResults, MEGLMResultsWrapper
         info.optimization = record
         res = MEGLMResults(self, params, cov_disp, info)
@@ -253,62 +249,6 @@ class MEGLM(MEModel):
                           "singular; standard errors are unreliable", ConvergenceWarning,
                           stacklevel=3)
         return out.x, out.cov_display, out.iterations, out.converged
-
-    def _fit_info(self, params, cov, llf, llf_fixed, iterations, log):
-        k, dm, fam = self.k_fe, self.display_map, self.family
-        groups = []
-        pos = dm.covariance_start
-        for c in self.level_covs:          # one random-effects section per level
-            rows = []
-            for lab in c.vcomp_labels:
-                rows.append((lab.split(": ", 1)[1], pos))
-                pos += 1
-            groups.append(VCompGroup(c.level_label, c.kind_label, rows))
-        test = [i for i, n in enumerate(self._xnames) if n != "_cons"]
-        wald = None
-        if test:
-            b = params[test]
-            V = cov[np.ix_(test, test)]
-            try:
-                chi2 = float(b @ np.linalg.solve(V, b))
-                wald = (chi2, len(test), float(stats.chi2.sf(chi2, len(test))))
-            except np.linalg.LinAlgError:
-                wald = None
-        ttl, versus = fam.title, fam.fixed_model_name
-        fixed_cov = self.cov.n_theta == 0
-        n_var = int(sum(self.cov.theta_is_variance))
-        # the two log likelihoods come from different code paths (the GLM and the GLMM
-        # engine): a difference at their rounding level (a variance at zero) is no difference
-        llf_lr = llf_fixed if abs(llf - llf_fixed) <= 1e-12 * max(1.0, abs(llf)) else llf
-        lr = None if fixed_cov or self.options.get("constraints") else lr_test_vs_fixed(
-            llf_lr, llf_fixed, n_var, self.n_theta - n_var, versus)
-        eform = next((_EFORM[k] for k in ("or", "irr", "eform", "hr") if self.options.get(k)),
-                     None)
-        notes = []
-        if eform:
-            what = {"Odds ratio": "odds ratios", "IRR": "incidence-rate ratios"}.get(
-                eform, "exponentiated coefficients")
-            notes.append(f"Estimates are transformed only in the first equation to {what}.")
-            if "_cons" in self._xnames:
-                base = {"Odds ratio": "baseline odds", "IRR": "baseline incidence rate"}.get(
-                    eform, "the baseline")
-                notes.append(f"_cons estimates {base} (conditional on zero random effects).")
-        extra = []
-        if fam.needs_trials and isinstance(self.options.get(fam.stata_name), str):
-            extra.append(("Binomial variable", self.options[fam.stata_name]))
-        if ttl == "GLM":
-            extra += [("Family", fam.stata_name), ("Link", self.link)]
-        residual = None
-        if dm.residual_rows:
-            row = dm.residual_rows[0]
-            residual = (self.param_names[row].lstrip("/"), row)
-        return FitInfo(
-            title=f"Mixed-effects {ttl} regression" if ttl != "GLM" else "Mixed-effects GLM",
-            llf=float(llf), k_fe=k, ancillary=dm.ancillary_rows,
-            vcomp_groups=groups, residual=residual, eform=eform, wald=wald, lr_test=lr,
-            llf_fixed=float(llf_fixed), intmethod=self.intmethod,
-            intpoints=None if self.intmethod == "laplace" else self.intpoints,
-            extra_header=extra, notes=notes, iterations=iterations, iteration_log=log)
 
     @property
     def latent_residual_variance(self):

@@ -82,3 +82,14 @@ def test_optimization_record(fits, kind):
     assert rec.stages and rec.evaluations > 0
     assert rec.iterations >= res.info.iterations
     assert len(rec.x_initial) == len(rec.x_final)
+
+
+def test_quadrature_record_names_the_laplace_stage():
+    # a quadrature fit optimizes the Laplace approximation first, then takes chord Newton
+    # steps on the quadrature likelihood
+    res = smf.melogit("c_use urban age || district:", data=load("bangladesh")).fit()
+    rec = res.optimization
+    assert rec.stages[0] == "L-BFGS-B (Laplace)"
+    assert rec.stages[1] == "chord Newton"
+    assert rec.criterion.startswith("chord Newton")
+    assert np.isfinite(rec.hessian_condition) and rec.hessian_condition > 1
