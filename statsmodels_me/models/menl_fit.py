@@ -147,11 +147,11 @@ class AlternatingResult:
     solution: dict = field(default_factory=dict)
 
 
-def _lme_step(mean, lme, y, beta, b, theta):
+def _lme_step(mean, lme, y, beta, b, theta, warm=True):
     f, X, Z = mean.evaluate(beta, b)
     w = y - f + X @ beta + np.sum(Z * b[mean.codes], axis=1)
     lme.set_data(w, X, Z)
-    theta = lme.fit_theta(theta)
+    theta = lme.fit_theta(theta, warm=warm)
     sol = lme.solve(theta)
     return theta, sol
 
@@ -167,7 +167,7 @@ def alternate(mean, lme, y, beta0, maxiter=100, tolerance=1e-6, ltolerance=1e-7,
     """
     b = np.zeros((mean.n_groups, mean.q))
     beta = np.asarray(beta0, float)
-    theta, sol = _lme_step(mean, lme, y, beta, b, lme.theta_start())
+    theta, sol = _lme_step(mean, lme, y, beta, b, lme.theta_start(), warm=False)
     llf = -0.5 * sol["deviance"]
     params = np.concatenate([beta, lme.display(theta, sol["s2"])])
     log, converged, change, it = [], False, np.inf, 0

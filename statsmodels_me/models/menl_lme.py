@@ -191,20 +191,38 @@ class GroupedLME:
         M = np.einsum("ba,gbc,cd->gad", Lam, self.ZtZ, Lam) + np.eye(self.q)
         return np.linalg.cholesky(M)
 
-    def solve(self, theta):
-        """Penalized least squares at ``theta``: deviance, beta, modes, ``s2``."""
-        return self.solve_at(self.factor(theta))
-
-    def solve_at(self, Lam):
-        """:meth:`solve` at the relative factor ``Lam`` itself."""
+    def _inverse_factor(self, Lam):
+        """``L_g^-1`` (G, q, q) of ``L_g L_g' = Lam' Z_g'Z_g Lam + I`` and ``sum log|.|``."""
         L = self._chol(Lam)
-        cw = _solve(L, self.Ztw @ Lam)
-        CX = _solve(L, np.einsum("ba,gbp->gap", Lam, self.ZtX))
-        XVX = self.XtX - np.einsum("gqp,gqr->pr", CX, CX)
-        XVw = self.Xtw - np.einsum("gqp,gq->p", CX, cw)
+        logdet = 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
+        return np.linalg.inv(L), logdet
+
+    def solve(self, theta, modes=True):
+        """Penalized least squares at ``theta``: deviance, beta, modes, ``s2``."""
+        return self.solve_at(self.factor(theta), modes)
+
+    def solve_at(self, Lam, modes=True):
+        """:meth:`solve` at the relative factor ``Lam`` itself."""
+        if self.q == 1:
+            # one random effect: every group's factor is a scalar
+            lam = Lam[0, 0]
+            m = 1.0 + lam * lam * self.ZtZ[:, 0, 0]
+            sl = lam / np.sqrt(m)
+            cw = sl * self.Ztw[:, 0]
+            CX = sl[:, None] * self.ZtX[:, 0, :]
+            logdet = float(np.log(m).sum())
+            XVX = self.XtX - CX.T @ CX
+            XVw = self.Xtw - CX.T @ cw
+            cw, CX = cw[:, None], CX[:, None, :]
+            Linv = (1.0 / np.sqrt(m))[:, None, None]
+        else:
+            Linv, logdet = self._inverse_factor(Lam)
+            cw = np.einsum("gab,gb->ga", Linv, self.Ztw @ Lam)
+            CX = Linv @ np.einsum("ba,gbp->gap", Lam, self.ZtX)
+            XVX = self.XtX - np.einsum("gqp,gqr->pr", CX, CX)
+            XVw = self.Xtw - np.einsum("gqp,gq->p", CX, cw)
         beta = np.linalg.solve(XVX, XVw)
         r2 = self.wtw - float(np.sum(cw * cw)) - float(beta @ XVw)
-        logdet = 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
         n, p = self.n, self.p
         if self.reml:
             m = n - p
@@ -212,63 +230,94 @@ class GroupedLME:
         else:
             m = n
             dev = logdet + n * (1 + np.log(2 * np.pi * r2 / n))
-        u = np.linalg.solve(np.transpose(L, (0, 2, 1)), (cw - CX @ beta)[..., None])[..., 0]
-        return {"deviance": float(dev), "beta": beta, "b": u @ Lam.T, "u": u,
-                "s2": r2 / m, "XVX": XVX, "Lambda": Lam}
+        out = {"deviance": float(dev), "beta": beta, "s2": r2 / m, "XVX": XVX, "Lambda": Lam}
+        if modes:
+            u = np.einsum("gba,gb->ga", Linv, cw - CX @ beta)
+            out.update(u=u, b=u @ Lam.T)
+        return out
 
     def deviance(self, theta):
         try:
-            return self.solve(theta)["deviance"]
+            return self.solve(theta, modes=False)["deviance"]
         except np.linalg.LinAlgError:
             return np.inf
 
-    def fit_theta(self, theta0, tol=1e-12):
-        """Minimize the profiled deviance over ``theta`` from ``theta0``: L-BFGS-B, then
-        Newton steps on central differences (see :meth:`_newton`)."""
+    def fit_theta(self, theta0, tol=1e-9, warm=False):
+        """Minimize the profiled deviance over ``theta`` from ``theta0``.
+
+        Newton's steps on central differences (:meth:`_newton`); when they fail (a Hessian
+        that is not positive definite, an optimum on a bound), L-BFGS-B and then Newton's
+        steps again. ``warm`` is accepted for symmetry with callers that restart from the
+        previous optimum; both cases take the same path.
+        """
+        theta, ok = self._newton(np.asarray(theta0, float), maxiter=50)
+        if ok:
+            return theta
         res = optimize.minimize(self.deviance, theta0, method="L-BFGS-B", bounds=self.bounds(),
-                                options={"ftol": tol, "gtol": 1e-10, "maxiter": 500})
-        return self._newton(res.x)
+                                options={"ftol": tol, "gtol": 1e-6, "maxiter": 500})
+        return self._newton(res.x)[0]
 
     def _newton(self, theta, maxiter=8):
-        """Newton polish of an interior optimum.
+        """Newton's method with step halving for an interior optimum.
 
         Forward-difference gradients of the deviance carry noise of order
-        ``eps_machine * deviance / h``, which stops L-BFGS-B short in the flat directions of
-        an overparameterized model; central differences with steps of ``1e-4`` of each
-        parameter's scale have truncation error ``O(h^2)`` instead, so Newton's steps place
-        ``theta`` to about 1e-7 (relative). Parameters on a bound are left alone.
+        ``eps_machine * deviance / h``, which stops quasi-Newton methods short in the flat
+        directions of an overparameterized model; central differences with steps of ``1e-4``
+        of each parameter's scale have truncation error ``O(h^2)`` instead, so Newton's steps
+        place ``theta`` to about 1e-7 (relative). Parameters on a bound are left alone.
+
+        Returns
+        -------
+        theta : ndarray
+        ok : bool
+            Whether the steps converged (the last one below 1e-8 relative, or a step below
+            1e-6 that no longer lowers the deviance).
         """
         bounds = self.bounds()
         free = [i for i, (lo, _) in enumerate(bounds)
                 if lo is None or theta[i] - lo > 1e-4 * max(abs(theta[i]), 1.0)]
         if not free:
-            return theta
+            return theta, False
         dev = self.deviance(theta)
+        if not np.isfinite(dev):
+            return theta, False
+
+        def inside(t):
+            return all((lo is None or t[i] > lo) and (hi is None or t[i] < hi)
+                       for i, (lo, hi) in enumerate(bounds))
         for _ in range(maxiter):
-            g, H = self._derivatives(theta, free)
+            g, H = self._derivatives(theta, free, dev)
             try:
                 if np.any(np.linalg.eigvalsh(H) <= 0):
-                    break
+                    return theta, False
                 step = -np.linalg.solve(H, g)
             except np.linalg.LinAlgError:
-                break
-            new = theta.copy()
-            new[free] += step
-            if any(lo is not None and new[i] <= lo for i, (lo, _) in enumerate(bounds)) or \
-                    any(hi is not None and new[i] >= hi for i, (_, hi) in enumerate(bounds)):
-                break
-            new_dev = self.deviance(new)
-            if not new_dev <= dev + 1e-12 * abs(dev):
-                break
+                return theta, False
+            size = float(np.max(np.abs(step) / (np.abs(theta[free]) + 1e-3)))
+            scale = 1.0
+            for _ in range(30):
+                new = theta.copy()
+                new[free] += scale * step
+                if inside(new):
+                    new_dev = self.deviance(new)
+                    if new_dev <= dev + 1e-12 * abs(dev):
+                        break
+                    if size < 1e-6:
+                        # no decrease from a tiny step: the optimum within the deviance's
+                        # rounding
+                        return theta, True
+                scale *= 0.5
+            else:
+                return theta, False
             theta, dev = new, new_dev
-            if np.max(np.abs(step) / (np.abs(theta[free]) + 1e-3)) < 1e-9:
-                break
-        return theta
+            if size < 1e-8:
+                return theta, True
+        return theta, False
 
-    def _derivatives(self, theta, free):
+    def _derivatives(self, theta, free, f0):
+        """Central-difference gradient and Hessian of the deviance (``f0`` at ``theta``)."""
         h = 1e-4 * np.maximum(np.abs(theta[free]), 0.1)
         k = len(free)
-        f0 = self.deviance(theta)
         g, H = np.empty(k), np.empty((k, k))
 
         def at(di, dj=None, si=1.0, sj=1.0):

@@ -9,10 +9,11 @@ __all__ = ["MeanFunction"]
 class _Env:
     """What the expression nodes read while they evaluate (see ``spec.menl_expr``)."""
 
-    def __init__(self, mean, beta, b):
+    def __init__(self, mean, beta, b, derivatives=True):
         self.mean = mean
         self.beta = beta
         self.b = b
+        self.derivatives = derivatives
 
     def column(self, name):
         return self.mean.columns[name]
@@ -58,12 +59,12 @@ class MeanFunction:
 
     def value(self, beta, b):
         """The mean function only."""
-        return self._evaluate(beta, b)[0]
+        return self.value_of(self.expr, beta, b)
 
     def value_of(self, node, beta, b):
         """Value of another expression (a ``define()``) on the same rows."""
-        out = node.evaluate(_Env(self, np.asarray(beta, float), np.asarray(b, float)))
-        return np.broadcast_to(np.asarray(out.v, dtype=float), (self.n,)).copy()
+        env = _Env(self, np.asarray(beta, float), np.asarray(b, float), derivatives=False)
+        return np.broadcast_to(np.asarray(node.evaluate(env).v, dtype=float), (self.n,)).copy()
 
     def evaluate(self, beta, b):
         """``(f, X, Z)``: values and derivatives with respect to beta and the random effects."""
