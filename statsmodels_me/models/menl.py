@@ -129,13 +129,13 @@ class MENL(MEModel):
         beta0 = np.array([spec.initial.get(p, np.nan) for p in spec.params])
         free = [j for j, v in enumerate(beta0) if np.isnan(v)]
         if not free:
-            with np.errstate(all="ignore"):
-                f = self.mean.value(beta0, np.zeros((d.n_groups, len(self.re_names))))
-            if not np.all(np.isfinite(f)):
+            f, X, _ = self.mean.evaluate(beta0, np.zeros((d.n_groups, len(self.re_names))))
+            bad = ~(np.isfinite(f) & np.isfinite(X).all(axis=1))
+            if bad.any():
                 vals = ", ".join(f"{p}={v:g}" for p, v in zip(spec.params, beta0))
-                raise DataError(f"menl: the mean function {spec.text!r} is not finite at the "
-                                f"initial values ({vals}) for {int(np.sum(~np.isfinite(f)))} "
-                                "observations")
+                raise DataError(f"menl: the mean function {spec.text!r} or its derivatives are "
+                                f"not finite at the initial values ({vals}) for "
+                                f"{int(bad.sum())} observations")
         cands = [-1.0, 0.1, 1.0]
         for col in [d.y, *d.columns.values()]:
             cands += [float(np.mean(col)), float(np.std(col))]

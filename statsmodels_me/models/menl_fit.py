@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
+from statsmodels_me.spec.errors import DataError
+
 __all__ = ["AlternatingResult", "alternate", "nls_start", "pnls"]
 
 
@@ -55,9 +57,9 @@ def nls_start(mean, y, beta0, free, candidates, max_grid=4096):
     beta0 = np.asarray(beta0, float).copy()
 
     def sse(beta):
+        r = y - mean.value(beta, b0)
         with np.errstate(all="ignore"):
-            r = y - mean.value(beta, b0)
-        return float(r @ r) if np.all(np.isfinite(r)) else np.inf
+            return float(r @ r) if np.all(np.isfinite(r)) else np.inf
 
     starts = []
     if free:
@@ -93,6 +95,23 @@ def nls_start(mean, y, beta0, free, candidates, max_grid=4096):
     return None if best is None else best[1]
 
 
+def linearize(mean, y, beta, b):
+    """Derivatives and working response ``w = y - f + X beta + Z b`` at ``(beta, b)``.
+
+    Raises
+    ------
+    DataError
+        When the mean function or its derivatives are not finite there.
+    """
+    f, X, Z = mean.evaluate(beta, b)
+    if not (np.all(np.isfinite(f)) and np.all(np.isfinite(X)) and np.all(np.isfinite(Z))):
+        bad = int(np.sum(~(np.isfinite(f) & np.isfinite(X).all(1) & np.isfinite(Z).all(1))))
+        vals = ", ".join(f"{v:.6g}" for v in beta)
+        raise DataError(f"menl: the mean function or its derivatives are not finite for {bad} "
+                        f"observations at the parameters ({vals}); give other initial values")
+    return f, X, Z, y - f + X @ beta + np.sum(Z * b[mean.codes], axis=1)
+
+
 def pnls(mean, lme, y, Lam, beta, b, maxiter=100, tol=1e-10):
     """Penalized nonlinear least squares at the relative factor ``Lam``.
 
@@ -111,8 +130,7 @@ def pnls(mean, lme, y, Lam, beta, b, maxiter=100, tol=1e-10):
 
     obj = objective(beta, u, b)
     for _ in range(maxiter):
-        f, X, Z = mean.evaluate(beta, b)
-        w = y - f + X @ beta + np.sum(Z * b[mean.codes], axis=1)
+        f, X, Z, w = linearize(mean, y, beta, b)
         lme.set_data(w, X, Z)
         sol = lme.solve_at(Lam)
         d_beta, d_u = sol["beta"] - beta, sol["u"] - u
@@ -148,8 +166,7 @@ class AlternatingResult:
 
 
 def _lme_step(mean, lme, y, beta, b, theta, warm=True):
-    f, X, Z = mean.evaluate(beta, b)
-    w = y - f + X @ beta + np.sum(Z * b[mean.codes], axis=1)
+    f, X, Z, w = linearize(mean, y, beta, b)
     lme.set_data(w, X, Z)
     theta = lme.fit_theta(theta, warm=warm)
     sol = lme.solve(theta)

@@ -64,14 +64,21 @@ class MeanFunction:
     def value_of(self, node, beta, b):
         """Value of another expression (a ``define()``) on the same rows."""
         env = _Env(self, np.asarray(beta, float), np.asarray(b, float), derivatives=False)
-        return np.broadcast_to(np.asarray(node.evaluate(env).v, dtype=float), (self.n,)).copy()
+        with np.errstate(all="ignore"):
+            v = node.evaluate(env).v
+        return np.broadcast_to(np.asarray(v, dtype=float), (self.n,)).copy()
 
     def evaluate(self, beta, b):
-        """``(f, X, Z)``: values and derivatives with respect to beta and the random effects."""
+        """``(f, X, Z)``: values and derivatives with respect to beta and the random effects.
+
+        Non-finite values are returned as they are (no floating-point warnings); callers
+        check them.
+        """
         return self._evaluate(beta, b)
 
     def _evaluate(self, beta, b):
-        out = self.expr.evaluate(_Env(self, np.asarray(beta, float), np.asarray(b, float)))
+        with np.errstate(all="ignore"):
+            out = self.expr.evaluate(_Env(self, np.asarray(beta, float), np.asarray(b, float)))
         n = self.n
         f = np.broadcast_to(np.asarray(out.v, dtype=float), (n,)).copy()
         X = np.zeros((n, self.p))
