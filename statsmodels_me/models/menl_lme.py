@@ -263,7 +263,8 @@ class GroupedLME:
         Forward-difference gradients of the deviance carry noise of order
         ``eps_machine * deviance / h``, which stops quasi-Newton methods short in the flat
         directions of an overparameterized model; central differences with steps of ``1e-4``
-        of each parameter's scale have truncation error ``O(h^2)`` instead, so Newton's steps
+        of each parameter (at least ``1e-6`` of the largest) have truncation error
+        ``O(h^2)`` instead, so Newton's steps
         place ``theta`` to about 1e-7 (relative). Parameters on a bound are left alone.
 
         Returns
@@ -316,7 +317,8 @@ class GroupedLME:
 
     def _derivatives(self, theta, free, f0):
         """Central-difference gradient and Hessian of the deviance (``f0`` at ``theta``)."""
-        h = 1e-4 * np.maximum(np.abs(theta[free]), 0.1)
+        t = np.abs(theta[free])
+        h = 1e-4 * np.maximum(t, max(1e-2 * float(t.max()), 1e-8))
         k = len(free)
         g, H = np.empty(k), np.empty((k, k))
 
