@@ -338,10 +338,12 @@ def _split_terms(text, where):
 
 
 def _collect_vars(node, builder):
-    """Register the data variables used directly in the expression."""
-    for kind, *rest in node.names():
-        if kind == "var":
-            builder._var(rest[0])
+    """Register the data variables of the expression in order of appearance."""
+    if isinstance(node, Var):
+        builder._var(node.name)
+    for child in ("left", "right", "arg"):
+        if hasattr(node, child):
+            _collect_vars(getattr(node, child), builder)
 
 
 def _parse_initial(text, spec_initial, original):
