@@ -53,7 +53,7 @@ def nls_start(mean, y, beta0, free, candidates, max_grid=4096):
     ndarray or None
         None when no start gives a finite mean function.
     """
-    b0 = np.zeros((mean.n_groups, mean.q))
+    b0 = np.zeros(mean.n_re)
     beta0 = np.asarray(beta0, float).copy()
 
     def sse(beta):
@@ -109,7 +109,8 @@ def linearize(mean, y, beta, b):
         vals = ", ".join(f"{v:.6g}" for v in beta)
         raise DataError(f"menl: the mean function or its derivatives are not finite for {bad} "
                         f"observations at the parameters ({vals}); give other initial values")
-    return f, X, Z, y - f + X @ beta + np.sum(Z * b[mean.codes], axis=1)
+    zb = sum(Z[:, a] * b[rows] for a, rows in enumerate(mean.re_rows))
+    return f, X, Z, y - f + X @ beta + zb
 
 
 def pnls(mean, lme, y, Lam, beta, b, maxiter=100, tol=1e-10):
@@ -119,8 +120,8 @@ def pnls(mean, lme, y, Lam, beta, b, maxiter=100, tol=1e-10):
     -------
     beta, b : ndarray
     """
-    u = np.linalg.lstsq(Lam, b.T, rcond=None)[0].T if b.any() else np.zeros_like(b)
-    b = u @ Lam.T
+    u = lme.to_u(Lam, b)
+    b = lme.to_b(Lam, u)
 
     def objective(beta, u, b):
         with np.errstate(all="ignore"):
@@ -137,7 +138,7 @@ def pnls(mean, lme, y, Lam, beta, b, maxiter=100, tol=1e-10):
         step = 1.0
         for _ in range(30):
             nb, nu = beta + step * d_beta, u + step * d_u
-            nbv = nu @ Lam.T
+            nbv = lme.to_b(Lam, nu)
             new = objective(nb, nu, nbv)
             if new <= obj:
                 break
@@ -182,7 +183,7 @@ def alternate(mean, lme, y, beta0, maxiter=100, tolerance=1e-6, ltolerance=1e-7,
     AlternatingResult
         ``llf`` is the (restricted) log likelihood of the last linearized model.
     """
-    b = np.zeros((mean.n_groups, mean.q))
+    b = np.zeros(mean.n_re)
     beta = np.asarray(beta0, float)
     theta, sol = _lme_step(mean, lme, y, beta, b, lme.theta_start(), warm=False)
     llf = -0.5 * sol["deviance"]

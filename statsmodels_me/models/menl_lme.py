@@ -17,9 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize
+from scipy import linalg, optimize, sparse
+from scipy.sparse import linalg as splinalg
 
-__all__ = ["CovBlock", "GroupedLME"]
+__all__ = ["CovBlock", "GroupedLME", "SparseLME"]
 
 
 @dataclass(frozen=True)
@@ -109,35 +110,24 @@ class CovBlock:
         return [f"var({n})" for n in nm] + [f"cov({nm[i]},{nm[j]})" for i, j in zip(r, c)]
 
 
-def _solve(L, rhs):
-    """Batched ``L^-1 rhs`` for ``L`` of shape (G, q, q) and ``rhs`` (G, q) or (G, q, k)."""
-    if rhs.ndim == 2:
-        return np.linalg.solve(L, rhs[..., None])[..., 0]
-    return np.linalg.solve(L, rhs)
-
-
-class GroupedLME:
-    """Profiled (restricted) likelihood of the linearized model, batched over groups.
+class _LMEBase:
+    """What both engines share: covariance parameters, their optimization and inference.
 
     Parameters
     ----------
-    codes : ndarray of int (n,)
-        Group of each row, ``0 .. n_groups - 1``.
-    n_groups : int
+    levels : list of Level
+        The levels of random effects (``MenlDesign.levels``).
     blocks : list of CovBlock
-        Covering the q random effects.
+        Covering the q random effects (positions in the model's order).
     reml : bool
     """
 
-    def __init__(self, codes, n_groups, blocks, reml=False):
-        self.codes = np.asarray(codes)
-        self.order = np.argsort(self.codes, kind="stable")
-        sorted_codes = self.codes[self.order]
-        self.starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
-        self.n_groups = int(n_groups)
+    def __init__(self, levels, blocks, reml=False):
+        self.levels = list(levels)
         self.blocks = list(blocks)
         self.q = sum(len(b.index) for b in self.blocks)
         self.n_theta = sum(b.n_theta for b in self.blocks)
+        self.n_re = sum(lev.size for lev in self.levels)
         self.reml = bool(reml)
 
     # ------------------------------------------------------------------ parameters
@@ -148,7 +138,7 @@ class GroupedLME:
         return [bd for b in self.blocks for bd in b.bounds()]
 
     def factor(self, theta):
-        """Relative covariance factor ``Lambda`` (q x q) from ``theta``."""
+        """Relative covariance factor ``Lambda`` (q x q, all levels) from ``theta``."""
         Lam = np.zeros((self.q, self.q))
         pos = 0
         for b in self.blocks:
@@ -173,56 +163,46 @@ class GroupedLME:
             pos += k
         return D, values[pos]
 
-    # ------------------------------------------------------------------ data
-    def set_data(self, w, X, Z):
-        """Group sums of the linearized model's cross products."""
-        o, s = self.order, self.starts
-        Zs, Xs, ws = Z[o], X[o], w[o]
-        self.n, self.p = X.shape
-        self.ZtZ = np.add.reduceat(Zs[:, :, None] * Zs[:, None, :], s, axis=0)
-        self.ZtX = np.add.reduceat(Zs[:, :, None] * Xs[:, None, :], s, axis=0)
-        self.Ztw = np.add.reduceat(Zs * ws[:, None], s, axis=0)
-        self.XtX = X.T @ X
-        self.Xtw = X.T @ w
-        self.wtw = float(w @ w)
+    # ------------------------------------------------------------------ layout
+    def _level_blocks(self, vec, Lam):
+        for lev in self.levels:
+            eff = np.asarray(lev.effects)
+            part = vec[lev.offset:lev.offset + lev.size].reshape(lev.n_groups, len(eff))
+            yield lev, part, Lam[np.ix_(eff, eff)]
+
+    def to_b(self, Lam, u):
+        """Random effects ``b = Lambda u`` (flat, level by level)."""
+        out = np.empty(self.n_re)
+        for lev, part, L in self._level_blocks(u, Lam):
+            out[lev.offset:lev.offset + lev.size] = (part @ L.T).ravel()
+        return out
+
+    def to_u(self, Lam, b):
+        """Spherical effects ``u`` with ``Lambda u = b`` (least squares when singular)."""
+        out = np.empty(self.n_re)
+        for lev, part, L in self._level_blocks(b, Lam):
+            sol = np.linalg.lstsq(L, part.T, rcond=None)[0].T if part.any() else part
+            out[lev.offset:lev.offset + lev.size] = sol.ravel()
+        return out
+
 
     # ------------------------------------------------------------------ solution
-    def _chol(self, Lam):
-        M = np.einsum("ba,gbc,cd->gad", Lam, self.ZtZ, Lam) + np.eye(self.q)
-        return np.linalg.cholesky(M)
-
-    def _inverse_factor(self, Lam):
-        """``L_g^-1`` (G, q, q) of ``L_g L_g' = Lam' Z_g'Z_g Lam + I`` and ``sum log|.|``."""
-        L = self._chol(Lam)
-        logdet = 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
-        return np.linalg.inv(L), logdet
-
     def solve(self, theta, modes=True):
         """Penalized least squares at ``theta``: deviance, beta, modes, ``s2``."""
         return self.solve_at(self.factor(theta), modes)
 
     def solve_at(self, Lam, modes=True):
-        """:meth:`solve` at the relative factor ``Lam`` itself."""
-        if self.q == 1:
-            # one random effect: every group's factor is a scalar
-            lam = Lam[0, 0]
-            m = 1.0 + lam * lam * self.ZtZ[:, 0, 0]
-            sl = lam / np.sqrt(m)
-            cw = sl * self.Ztw[:, 0]
-            CX = sl[:, None] * self.ZtX[:, 0, :]
-            logdet = float(np.log(m).sum())
-            XVX = self.XtX - CX.T @ CX
-            XVw = self.Xtw - CX.T @ cw
-            cw, CX = cw[:, None], CX[:, None, :]
-            Linv = (1.0 / np.sqrt(m))[:, None, None]
-        else:
-            Linv, logdet = self._inverse_factor(Lam)
-            cw = np.einsum("gab,gb->ga", Linv, self.Ztw @ Lam)
-            CX = Linv @ np.einsum("ba,gbp->gap", Lam, self.ZtX)
-            XVX = self.XtX - np.einsum("gqp,gqr->pr", CX, CX)
-            XVw = self.Xtw - np.einsum("gqp,gq->p", CX, cw)
-        beta = np.linalg.solve(XVX, XVw)
-        r2 = self.wtw - float(np.sum(cw * cw)) - float(beta @ XVw)
+        """:meth:`solve` at the relative factor ``Lam`` itself.
+
+        Returns
+        -------
+        dict
+            ``deviance`` (profiled, eq. 34 or 41 of Bates et al. 2015), ``beta`` (GLS),
+            ``s2``, ``XVX`` (``X' V^-1 X`` on the relative scale), ``Lambda`` and, with
+            ``modes``, the spherical and actual random effects ``u`` and ``b`` (flat).
+        """
+        parts = self._parts(Lam, modes=modes)
+        logdet, XVX, r2 = parts["logdet"], parts["XVX"], parts["r2"]
         n, p = self.n, self.p
         if self.reml:
             m = n - p
@@ -230,10 +210,10 @@ class GroupedLME:
         else:
             m = n
             dev = logdet + n * (1 + np.log(2 * np.pi * r2 / n))
-        out = {"deviance": float(dev), "beta": beta, "s2": r2 / m, "XVX": XVX, "Lambda": Lam}
+        out = {"deviance": float(dev), "beta": parts["beta"], "s2": r2 / m, "XVX": XVX,
+               "Lambda": Lam}
         if modes:
-            u = np.einsum("gba,gb->ga", Linv, cw - CX @ beta)
-            out.update(u=u, b=u @ Lam.T)
+            out.update(u=parts["u"], b=self.to_b(Lam, parts["u"]))
         return out
 
     def deviance(self, theta):
@@ -247,12 +227,18 @@ class GroupedLME:
 
         Newton's steps on central differences (:meth:`_newton`); when they fail (a Hessian
         that is not positive definite, an optimum on a bound), L-BFGS-B and then Newton's
-        steps again. ``warm`` is accepted for symmetry with callers that restart from the
-        previous optimum; both cases take the same path.
+        steps again (also when ``theta0`` has a parameter on its bound, which Newton's steps
+        would keep there). ``warm`` is accepted for symmetry with callers that restart from
+        the previous optimum; both cases take the same path.
         """
-        theta, ok = self._newton(np.asarray(theta0, float), maxiter=50)
-        if ok:
-            return theta
+        theta0 = np.asarray(theta0, float)
+        at_bound = any(lo is not None and t - lo <= 1e-4 * max(abs(t), 1.0)
+                       for t, (lo, _) in zip(theta0, self.bounds()))
+        if not at_bound:
+            # Newton's steps keep parameters on a bound fixed: start them only from inside
+            theta, ok = self._newton(theta0, maxiter=50)
+            if ok:
+                return theta
         res = optimize.minimize(self.deviance, theta0, method="L-BFGS-B", bounds=self.bounds(),
                                 options={"ftol": tol, "gtol": 1e-6, "maxiter": 500})
         return self._newton(res.x)[0]
@@ -349,22 +335,168 @@ class GroupedLME:
             return -np.inf
         try:
             Lam = np.linalg.cholesky(D / s2 + 1e-300 * np.eye(self.q))
-            L = self._chol(Lam)
+            parts = self._parts(Lam, beta=None if self.reml else beta)
         except np.linalg.LinAlgError:
             return -np.inf
-        logdet = 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
         if self.reml:
-            cw = _solve(L, self.Ztw @ Lam)
-            CX = _solve(L, np.einsum("ba,gbp->gap", Lam, self.ZtX))
-            XVX = self.XtX - np.einsum("gqp,gqr->pr", CX, CX)
-            XVw = self.Xtw - np.einsum("gqp,gq->p", CX, cw)
-            bhat = np.linalg.solve(XVX, XVw)
-            r2 = self.wtw - float(np.sum(cw * cw)) - float(bhat @ XVw)
             m = self.n - self.p
-            ld_x = np.linalg.slogdet(XVX)[1] - self.p * np.log(s2)
-            return -0.5 * (m * np.log(2 * np.pi * s2) + logdet + ld_x + r2 / s2)
-        Zte = self.Ztw - self.ZtX @ beta
-        ete = self.wtw - 2.0 * float(beta @ self.Xtw) + float(beta @ self.XtX @ beta)
-        ce = _solve(L, Zte @ Lam)
-        r2 = ete - float(np.sum(ce * ce))
-        return -0.5 * (self.n * np.log(2 * np.pi * s2) + logdet + r2 / s2)
+            ld_x = np.linalg.slogdet(parts["XVX"])[1] - self.p * np.log(s2)
+            return -0.5 * (m * np.log(2 * np.pi * s2) + parts["logdet"] + ld_x
+                           + parts["r2"] / s2)
+        return -0.5 * (self.n * np.log(2 * np.pi * s2) + parts["logdet"] + parts["r2"] / s2)
+
+
+class GroupedLME(_LMEBase):
+    """The linearized model with one level of random effects, batched over groups."""
+
+    def __init__(self, levels, blocks, reml=False):
+        super().__init__(levels, blocks, reml)
+        if len(self.levels) != 1:
+            raise ValueError("GroupedLME takes one level; use SparseLME")
+        self.codes = self.levels[0].codes
+        self.order = np.argsort(self.codes, kind="stable")
+        sorted_codes = self.codes[self.order]
+        self.starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+        self.n_groups = self.levels[0].n_groups
+
+    # ------------------------------------------------------------------ data
+    def set_data(self, w, X, Z):
+        """Group sums of the linearized model's cross products."""
+        o, s = self.order, self.starts
+        Zs, Xs, ws = Z[o], X[o], w[o]
+        self.n, self.p = X.shape
+        self.ZtZ = np.add.reduceat(Zs[:, :, None] * Zs[:, None, :], s, axis=0)
+        self.ZtX = np.add.reduceat(Zs[:, :, None] * Xs[:, None, :], s, axis=0)
+        self.Ztw = np.add.reduceat(Zs * ws[:, None], s, axis=0)
+        self.XtX = X.T @ X
+        self.Xtw = X.T @ w
+        self.wtw = float(w @ w)
+
+    # ------------------------------------------------------------------ solution
+    def _chol(self, Lam):
+        M = np.einsum("ba,gbc,cd->gad", Lam, self.ZtZ, Lam) + np.eye(self.q)
+        return np.linalg.cholesky(M)
+
+    def _parts(self, Lam, beta=None, modes=False):
+        if self.q == 1:
+            # one random effect: every group's factor is a scalar
+            lam = Lam[0, 0]
+            m = 1.0 + lam * lam * self.ZtZ[:, 0, 0]
+            sl = lam / np.sqrt(m)
+            cw = (sl * self.Ztw[:, 0])[:, None]
+            CX = (sl[:, None] * self.ZtX[:, 0, :])[:, None, :]
+            logdet = float(np.log(m).sum())
+            Linv = (1.0 / np.sqrt(m))[:, None, None]
+        else:
+            L = self._chol(Lam)
+            logdet = 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
+            Linv = np.linalg.inv(L)
+            cw = np.einsum("gab,gb->ga", Linv, self.Ztw @ Lam)
+            CX = Linv @ np.einsum("ba,gbp->gap", Lam, self.ZtX)
+        XVX = self.XtX - np.einsum("gqp,gqr->pr", CX, CX)
+        XVw = self.Xtw - np.einsum("gqp,gq->p", CX, cw)
+        if beta is None:
+            beta = np.linalg.solve(XVX, XVw)
+            r2 = self.wtw - float(np.sum(cw * cw)) - float(beta @ XVw)
+        else:
+            ce = cw - CX @ beta
+            ete = self.wtw - 2.0 * float(beta @ self.Xtw) + float(beta @ self.XtX @ beta)
+            r2 = ete - float(np.sum(ce * ce))
+        out = {"logdet": logdet, "XVX": XVX, "beta": beta, "r2": r2}
+        if modes:
+            out["u"] = np.einsum("gba,gb->ga", Linv, cw - CX @ beta).ravel()
+        return out
+
+
+class SparseLME(_LMEBase):
+    """The linearized model with nested levels of random effects, by sparse algebra.
+
+    ``Z`` (n x Q, Q the number of random effects over all groups of all levels) is sparse;
+    the penalized system ``Lambda' Z'Z Lambda + I`` (Q x Q; Bates et al. 2015, sec. 3) is
+    factored by a dense Cholesky factorization up to ``DENSE_LIMIT`` random effects and by
+    SuperLU beyond.
+
+    Parameters
+    ----------
+    levels : list of Level
+    re_rows : list of ndarray of int
+        For each random effect, the position of each row's value in the flat vector.
+    blocks : list of CovBlock
+    reml : bool
+    """
+
+    #: up to this many random effects (all groups) the system is factored as a dense matrix
+    DENSE_LIMIT = 1000
+
+    def __init__(self, levels, re_rows, blocks, reml=False):
+        super().__init__(levels, blocks, reml)
+        self.re_rows = [np.asarray(r) for r in re_rows]
+        self.dense = self.n_re <= self.DENSE_LIMIT
+
+    def set_data(self, w, X, Z):
+        """Cross products of the linearized model (``Z'Z`` sparse)."""
+        n = len(w)
+        self.n, self.p = X.shape
+        rows = np.tile(np.arange(n), self.q)
+        cols = np.concatenate(self.re_rows)
+        Zs = sparse.csr_matrix((Z.T.ravel(), (rows, cols)), shape=(n, self.n_re))
+        self.ZtZ = (Zs.T @ Zs).toarray() if self.dense else (Zs.T @ Zs).tocsc()
+        self.ZtX = np.asarray(Zs.T @ X)
+        self.Ztw = np.asarray(Zs.T @ w).ravel()
+        self.XtX = X.T @ X
+        self.Xtw = X.T @ w
+        self.wtw = float(w @ w)
+
+    def _lambda_full(self, Lam):
+        if self.dense:
+            out = np.zeros((self.n_re, self.n_re))
+            for lev in self.levels:
+                eff = np.asarray(lev.effects)
+                q = len(eff)
+                blk = Lam[np.ix_(eff, eff)]
+                for i in range(q):
+                    for j in range(q):
+                        if blk[i, j] != 0.0:
+                            idx = lev.offset + np.arange(lev.n_groups) * q
+                            out[idx + i, idx + j] = blk[i, j]
+            return out
+        parts = []
+        for lev in self.levels:
+            eff = np.asarray(lev.effects)
+            parts.append(sparse.kron(sparse.identity(lev.n_groups),
+                                     sparse.csr_matrix(Lam[np.ix_(eff, eff)])))
+        return sparse.block_diag(parts, format="csc")
+
+    def _factor_solve(self, Lf, rhs):
+        """``log|A|`` and ``A^-1 rhs`` for ``A = Lf' Z'Z Lf + I``."""
+        if self.dense:
+            A = Lf.T @ self.ZtZ @ Lf
+            A[np.diag_indices_from(A)] += 1.0
+            c = linalg.cho_factor(A, lower=True)
+            return 2.0 * float(np.sum(np.log(np.diag(c[0])))), linalg.cho_solve(c, rhs)
+        A = (Lf.T @ self.ZtZ @ Lf + sparse.identity(self.n_re)).tocsc()
+        try:
+            lu = splinalg.splu(A, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                               options={"SymmetricMode": True})
+        except RuntimeError as exc:
+            raise np.linalg.LinAlgError(str(exc)) from None
+        return float(np.sum(np.log(np.abs(lu.U.diagonal())))), lu.solve(rhs)
+
+    def _parts(self, Lam, beta=None, modes=False):
+        Lf = self._lambda_full(Lam)
+        LZX = np.asarray(Lf.T @ self.ZtX)
+        LZw = np.asarray(Lf.T @ self.Ztw).ravel()
+        p = self.p
+        logdet, S = self._factor_solve(Lf, np.column_stack([LZX, LZw]))
+        XVX = self.XtX - LZX.T @ S[:, :p]
+        XVw = self.Xtw - LZX.T @ S[:, p]
+        if beta is None:
+            beta = np.linalg.solve(XVX, XVw)
+            r2 = self.wtw - float(LZw @ S[:, p]) - float(beta @ XVw)
+        else:
+            ete = self.wtw - 2.0 * float(beta @ self.Xtw) + float(beta @ self.XtX @ beta)
+            r2 = ete - float((LZw - LZX @ beta) @ (S[:, p] - S[:, :p] @ beta))
+        out = {"logdet": logdet, "XVX": XVX, "beta": beta, "r2": r2}
+        if modes:
+            out["u"] = S[:, p] - S[:, :p] @ beta
+        return out

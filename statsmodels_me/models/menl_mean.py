@@ -25,11 +25,14 @@ class _Env:
         return self.mean.re_pos[name]
 
     def re_values(self, a):
-        return self.b[self.mean.codes, a]
+        return self.b[self.mean.re_rows[a]]
 
 
 class MeanFunction:
     """``f(beta, b)`` row by row, with ``df/dbeta`` (n x p) and ``df/db`` (n x q).
+
+    ``b`` is the flat vector of all random effects (all groups of all levels); column ``a``
+    of ``df/db`` is the derivative with respect to random effect ``a`` of each row's group.
 
     Parameters
     ----------
@@ -41,19 +44,21 @@ class MeanFunction:
         Random-effects names, in the order of the columns of ``b``.
     columns : dict of str -> ndarray
         The data variables the expression uses (estimation sample).
-    codes : ndarray of int (n,)
-        Group of each row.
-    n_groups : int
+    re_rows : list of ndarray of int
+        For each random effect, the position of each row's value in the flat vector ``b``
+        (``MenlDesign.re_rows``).
+    n_re : int
+        Length of ``b``.
     """
 
-    def __init__(self, expr, params, re_names, columns, codes, n_groups):
+    def __init__(self, expr, params, re_names, columns, re_rows, n_re):
         self.expr = expr
         self.param_pos = {name: j for j, name in enumerate(params)}
         self.re_pos = {name: a for a, name in enumerate(re_names)}
         self.columns = columns
-        self.codes = np.asarray(codes)
-        self.n_groups = int(n_groups)
-        self.n = len(self.codes)
+        self.re_rows = [np.asarray(r) for r in re_rows]
+        self.n_re = int(n_re)
+        self.n = len(next(iter(columns.values()))) if columns else len(self.re_rows[0])
         self.p = len(params)
         self.q = len(re_names)
 

@@ -27,8 +27,8 @@ def orange():
     (EX9 + ", initial(b1 200 b2 0 b3 0)", DataError, "not finite at the initial values"),
     (EX9.replace("exp(", "expp("), SpecificationError, "unknown function 'expp'"),
     (EX9 + ", resvariance(power _yhat)", NotImplementedError, "resvariance"),
-    (EX9.replace("{U1[tree]}", "{U1[tree]}+{U2[age>tree]}"), NotImplementedError,
-     "more than one level"),
+    (EX9.replace("{U1[tree]}", "{U1[tree]}+{U2[age]}"), NotImplementedError,
+     r"crossed levels \(\[age\], \[tree\]\)"),
     ("menl circumf = {b1}*age", NotImplementedError, "no random effects"),
 ])
 def test_bad_input(orange, text, error, match):

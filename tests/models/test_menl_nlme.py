@@ -1,5 +1,6 @@
 """``menl`` against R's nlme 3.1 (``nlme::nlme`` and, for models linear in everything,
-``nlme::lme``) on the bundled orange and pig data.
+``nlme::lme``) on the bundled orange, pig and tvsfpors data: random effects independent and
+correlated, one level and two nested levels, ML and (linear models) REML.
 
 Reference numbers were computed once with R 4.2.2 and nlme; R is not a dependency of the
 package or of its tests. The R calls are quoted above each block; every nlme call used
@@ -59,6 +60,15 @@ CASES = {
               "r:_cons": (0.121086156378, 0.00135712192829)},
         cov={"/var(U1[id])": 4.77911054734652, "/var(U2[id])": 0.000028371450397,
              "/cov(U1[id],U2[id])": -0.004904356275536, "/var(e)": 7.9837306792}),
+    # t <- read.csv("tvsfpors.csv"); t$school <- factor(t$school); t$class <- factor(t$class)
+    # nlme(thk ~ exp(a) + b1*prethk, data=t, fixed=a+b1~1, random=a~1|school/class,
+    #      start=c(a=0.7,b1=0.2), method="ML")
+    "tvsfpors_nested_ml": dict(
+        text="menl thk = exp({a}+{U[school]}+{W[school>class]})+{b1}*prethk",
+        data="tvsfpors", llf=-2358.4736163587,
+        coef={"/a": (0.787091758841, 0.0333940282930), "/b1": (0.191342076301, 0.0211580685667)},
+        cov={"/var(U[school])": 0.0127072059915, "/var(W[school>class])": 0.00993288803631,
+             "/var(e)": 1.0585526957}),
     # lme(weight ~ week, random = ~ 1 | id, data=p, method="ML")
     "pig_linear_ml": dict(
         text="menl weight = {b0}+{b1}*week+{U0[id]}", data="pig", llf=-1014.9267935783,
@@ -94,3 +104,32 @@ def test_reml_differs_from_ml_as_expected():
     assert reml.info.method == "REML" and ml.info.method == "ML"
     assert reml.params["/var(e)"] > ml.params["/var(e)"]
     assert np.isclose(reml.params["/b1"], ml.params["/b1"], rtol=1e-9)
+
+
+@pytest.mark.parametrize("reml", [False, True])
+def test_linear_nested_model_equals_mixed(reml):
+    # a mean function linear in everything: the linearization is exact and menl must give
+    # mixed's fit (itself checked against Stata); lme's optimum of var(school) is 6e-5 short
+    # of both (its log likelihood is 7e-9 lower), so mixed is the reference here
+    t = load("tvsfpors")
+    opt = ", reml" if reml else ""
+    ref = smf.mixed("thk prethk || school: || class:" + opt, data=t).fit()
+    res = smf.menl("menl thk = {b0}+{b1}*prethk+{U[school]}+{W[school>class]}" + opt,
+                   data=t).fit()
+    assert abs(res.llf - ref.llf) <= 1e-9 * abs(ref.llf)
+    pairs = {"/b0": "_cons", "/b1": "prethk", "/var(U[school])": "/var(_cons[school])",
+             "/var(W[school>class])": "/var(_cons[school>class])", "/var(e)": "/var(e.thk)"}
+    for mine, theirs in pairs.items():
+        assert abs(res.params[mine] - ref.params[theirs]) <= 1e-6 * abs(ref.params[theirs])
+    for mine, theirs in list(pairs.items())[2:]:
+        if reml:
+            assert abs(res.bse[mine] - ref.bse[theirs]) <= 1e-3 * ref.bse[theirs]
+        else:
+            # ML: menl's information holds beta fixed (Stata's menl, example 9), mixed's
+            # profiles it out; the inverse of a block of the information is the smaller
+            assert res.bse[mine] <= ref.bse[theirs] * (1 + 1e-6)
+    # fixed effects: menl's ML standard errors carry nlme's factor sqrt(n / (n - p))
+    factor = 1.0 if reml else np.sqrt(1600 / 1598)
+    for mine, theirs in list(pairs.items())[:2]:
+        assert abs(res.bse[mine] - factor * ref.bse[theirs]) <= 1e-6 * ref.bse[theirs]
+    assert list(res.model.design.group_summary().index) == ["school", "school>class"]

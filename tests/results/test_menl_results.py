@@ -2,6 +2,7 @@
 table and the e(b) names."""
 import numpy as np
 import pytest
+from scipy import stats
 
 import statsmodels_me.formula.api as smf
 from statsmodels_me.datasets import load
@@ -71,3 +72,42 @@ def test_names_table_and_estat(fitted):
     assert sd["tree: sd(U2)"] == pytest.approx(np.sqrt(res.params["/var(U2[tree])"]))
     with pytest.raises(SpecificationError, match="unknown statistic"):
         res.predict("xb")
+
+
+def test_wcorrelation_by_hand(fitted):
+    df, res = fitted
+    p = res.params
+    rows = np.flatnonzero(df["tree"].to_numpy() == df["tree"].iloc[0])
+    # derivatives of the mean function with respect to U1 and U2 at the estimates
+    _, phi1, phi2 = by_hand(df, res)
+    e = np.exp(-(df["age"].to_numpy() - phi2) / p["/b3"])
+    z1 = 1 / (1 + e)
+    z2 = -phi1 * e / (p["/b3"] * (1 + e) ** 2)
+    Z = np.column_stack([z1, z2])[rows]
+    D = np.diag([p["/var(U1[tree])"], p["/var(U2[tree])"]])
+    V = Z @ D @ Z.T + p["/var(e)"] * np.eye(len(rows))
+    want = V / np.sqrt(np.outer(np.diag(V), np.diag(V)))
+    np.testing.assert_allclose(res.estat_wcorrelation().to_numpy(), want, rtol=1e-10)
+
+
+def test_lrtest_ex9_against_ex10(fitted):
+    df, res10 = fitted
+    res9 = smf.menl("menl circumf = {phi1:}/(1+exp(-(age-{phi2:})/{b3})), "
+                    "define(phi1: U1[tree], xb) define(phi2: {phi2:_cons})", data=df).fit()
+    lr = res10.lrtest(res9)
+    # one variance restricted to zero: chibar2(01) of 2 (llf10 - llf9)
+    assert lr.kind == "chibar2(01)"
+    assert lr.stat == pytest.approx(2 * (res10.llf - res9.llf), rel=1e-12)
+    assert lr.pvalue == pytest.approx(0.5 * stats.chi2.sf(lr.stat, 1), rel=1e-10)
+
+
+def test_pickle_round_trip_and_t_test(fitted):
+    import pickle
+    _, res = fitted
+    back = pickle.loads(pickle.dumps(res))
+    assert back.params.equals(res.params) and back.llf == res.llf
+    np.testing.assert_array_equal(back.predict("yhat").to_numpy(),
+                                  res.predict("yhat").to_numpy())
+    t = res.t_test("/b3 = 300")
+    want = (res.params["/b3"] - 300) / res.bse["/b3"]
+    assert float(np.asarray(t.tvalue).ravel()[0]) == pytest.approx(want, rel=1e-12)
