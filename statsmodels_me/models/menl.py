@@ -14,6 +14,7 @@ from statsmodels_me.models.menl_design import MenlDesign
 from statsmodels_me.models.menl_fit import alternate, nls_start
 from statsmodels_me.models.menl_lme import CovBlock, GroupedLME, SparseLME
 from statsmodels_me.models.menl_mean import MeanFunction
+from statsmodels_me.models.menl_resvar import PowerVarianceLME
 from statsmodels_me.results.fit_info import FitInfo, VCompGroup
 from statsmodels_me.spec.errors import (
     BoundaryWarning,
@@ -54,6 +55,9 @@ class MENL(MEModel):
     likelihood in the variances and covariances with the fixed effects held at their
     estimates (ML) or of the restricted log likelihood (REML).
 
+    ``resvariance(power v, noconstant)`` gives errors of variance ``s2 |v|^(2 delta)``
+    (:mod:`.menl_resvar`).
+
     Random effects may sit at nested levels (``{U1[id]}`` and ``{S1[id>visit]}``); one level
     is solved batched over groups (:class:`GroupedLME`), several by sparse algebra
     (:class:`SparseLME`). Crossed levels are refused with NotImplementedError.
@@ -86,6 +90,11 @@ class MENL(MEModel):
                 inner = inner[:-1].replace(",", f"[{lev}],").replace(" ", f"[{lev}] ")
                 names.append(f"/{kind}({inner}[{lev}])")
         names.append("/var(e)")
+        self.resvariance = self.spec.resvariance
+        if self.resvariance is not None:
+            names.append("/Residual:delta")
+        #: position of the residual variance s2 among the parameters
+        self.residual_index = len(names) - (2 if self.resvariance is not None else 1)
         self._set_param_names(names)
 
     @classmethod
@@ -132,8 +141,24 @@ class MENL(MEModel):
     def _engine(self):
         d = self.design
         if len(d.levels) == 1:
-            return GroupedLME(d.levels, self.blocks, reml=self.reml)
-        return SparseLME(d.levels, d.re_rows, self.blocks, reml=self.reml)
+            lme = GroupedLME(d.levels, self.blocks, reml=self.reml)
+        else:
+            lme = SparseLME(d.levels, d.re_rows, self.blocks, reml=self.reml)
+        if self.resvariance is not None:
+            var = self.resvariance[1]
+            lme = PowerVarianceLME(lme, None if var == "_yhat" else d.columns[var])
+        return lme
+
+    def residual_variances(self, params, yhat):
+        """Variance of each row's error: ``s2``, or ``s2 |v|^(2 delta)`` under
+        ``resvariance(power v, noconstant)`` (``v`` the fitted values for ``_yhat``)."""
+        params = np.asarray(params, float)
+        s2 = params[self.residual_index]
+        if self.resvariance is None:
+            return np.full(self.design.nobs, s2)
+        var = self.resvariance[1]
+        v = np.abs(yhat if var == "_yhat" else self.design.columns[var])
+        return s2 * v ** (2.0 * params[-1])
 
     # ------------------------------------------------------------------ start values
     def start_params(self):
@@ -234,7 +259,9 @@ class MENL(MEModel):
         method = "REML" if self.reml else "ML"
         info = FitInfo(title=f"Mixed-effects {method} nonlinear regression", llf=out.llf,
                        ll_label=label, k_fe=p, vcomp_groups=groups,
-                       residual=("var(Residual)", k - 1), converged=out.converged,
+                       residual=("var(Residual)", self.residual_index),
+                       ancillary=[k - 1] if self.resvariance is not None else [],
+                       converged=out.converged,
                        iterations=out.iterations, iteration_log=out.log, method=method,
                        notes=list(self.spec.legends))
         from statsmodels_me.results.menl_results import MENLResults, MENLResultsWrapper

@@ -122,11 +122,16 @@ def pnls(mean, lme, y, Lam, beta, b, maxiter=100, tol=1e-10):
     """
     u = lme.to_u(Lam, b)
     b = lme.to_b(Lam, u)
+    # a residual variance function is held at the fitted values of the start of the step
+    lme.set_covariate(mean.value(beta, b))
+    scale = lme.row_scale()
 
     def objective(beta, u, b):
         with np.errstate(all="ignore"):
             r = y - mean.value(beta, b)
-        s = float(r @ r) + float(np.sum(u * u))
+            if scale is not None:
+                r = r * scale
+            s = float(r @ r) + float(np.sum(u * u))
         return s if np.isfinite(s) else np.inf
 
     obj = objective(beta, u, b)
@@ -168,6 +173,7 @@ class AlternatingResult:
 
 def _lme_step(mean, lme, y, beta, b, theta, warm=True):
     f, X, Z, w = linearize(mean, y, beta, b)
+    lme.set_covariate(f)
     lme.set_data(w, X, Z)
     theta = lme.fit_theta(theta, warm=warm)
     sol = lme.solve(theta)

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import linalg, optimize, sparse
 from scipy.sparse import linalg as splinalg
 
-__all__ = ["CovBlock", "GroupedLME", "SparseLME"]
+__all__ = ["CovBlock", "GroupedLME", "SparseLME", "ThetaOptimizer"]
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,113 @@ class CovBlock:
         return [f"var({n})" for n in nm] + [f"cov({nm[i]},{nm[j]})" for i, j in zip(r, c)]
 
 
-class _LMEBase:
+class ThetaOptimizer:
+    """Minimization of ``self.deviance`` over parameters with ``self.bounds()``."""
+
+    def fit_theta(self, theta0, tol=1e-9, warm=False):
+        """Minimize the profiled deviance over ``theta`` from ``theta0``.
+
+        Newton's steps on central differences (:meth:`_newton`); when they fail (a Hessian
+        that is not positive definite, an optimum on a bound), L-BFGS-B and then Newton's
+        steps again (also when ``theta0`` has a parameter on its bound, which Newton's steps
+        would keep there). ``warm`` is accepted for symmetry with callers that restart from
+        the previous optimum; both cases take the same path.
+        """
+        theta0 = np.asarray(theta0, float)
+        at_bound = any(lo is not None and t - lo <= 1e-4 * max(abs(t), 1.0)
+                       for t, (lo, _) in zip(theta0, self.bounds()))
+        if not at_bound:
+            # Newton's steps keep parameters on a bound fixed: start them only from inside
+            theta, ok = self._newton(theta0, maxiter=50)
+            if ok:
+                return theta
+        res = optimize.minimize(self.deviance, theta0, method="L-BFGS-B", bounds=self.bounds(),
+                                options={"ftol": tol, "gtol": 1e-6, "maxiter": 500})
+        return self._newton(res.x)[0]
+
+    def _newton(self, theta, maxiter=8):
+        """Newton's method with step halving for an interior optimum.
+
+        Forward-difference gradients of the deviance carry noise of order
+        ``eps_machine * deviance / h``, which stops quasi-Newton methods short in the flat
+        directions of an overparameterized model; central differences with steps of ``1e-4``
+        of each parameter (at least ``1e-6`` of the largest) have truncation error
+        ``O(h^2)`` instead, so Newton's steps
+        place ``theta`` to about 1e-7 (relative). Parameters on a bound are left alone.
+
+        Returns
+        -------
+        theta : ndarray
+        ok : bool
+            Whether the steps converged (the last one below 1e-8 relative, or a step below
+            1e-6 that no longer lowers the deviance).
+        """
+        bounds = self.bounds()
+        free = [i for i, (lo, _) in enumerate(bounds)
+                if lo is None or theta[i] - lo > 1e-4 * max(abs(theta[i]), 1.0)]
+        if not free:
+            return theta, False
+        dev = self.deviance(theta)
+        if not np.isfinite(dev):
+            return theta, False
+
+        def inside(t):
+            return all((lo is None or t[i] > lo) and (hi is None or t[i] < hi)
+                       for i, (lo, hi) in enumerate(bounds))
+        for _ in range(maxiter):
+            g, H = self._derivatives(theta, free, dev)
+            try:
+                if np.any(np.linalg.eigvalsh(H) <= 0):
+                    return theta, False
+                step = -np.linalg.solve(H, g)
+            except np.linalg.LinAlgError:
+                return theta, False
+            size = float(np.max(np.abs(step) / (np.abs(theta[free]) + 1e-3)))
+            scale = 1.0
+            for _ in range(30):
+                new = theta.copy()
+                new[free] += scale * step
+                if inside(new):
+                    new_dev = self.deviance(new)
+                    if new_dev <= dev + 1e-12 * abs(dev):
+                        break
+                    if size < 1e-6:
+                        # no decrease from a tiny step: the optimum within the deviance's
+                        # rounding
+                        return theta, True
+                scale *= 0.5
+            else:
+                return theta, False
+            theta, dev = new, new_dev
+            if size < 1e-8:
+                return theta, True
+        return theta, False
+
+    def _derivatives(self, theta, free, f0):
+        """Central-difference gradient and Hessian of the deviance (``f0`` at ``theta``)."""
+        t = np.abs(theta[free])
+        h = 1e-4 * np.maximum(t, max(1e-2 * float(t.max()), 1e-8))
+        k = len(free)
+        g, H = np.empty(k), np.empty((k, k))
+
+        def at(di, dj=None, si=1.0, sj=1.0):
+            t = theta.copy()
+            t[free[di]] += si * h[di]
+            if dj is not None:
+                t[free[dj]] += sj * h[dj]
+            return self.deviance(t)
+        for i in range(k):
+            fp, fm = at(i), at(i, si=-1.0)
+            g[i] = (fp - fm) / (2 * h[i])
+            H[i, i] = (fp - 2 * f0 + fm) / h[i] ** 2
+            for j in range(i):
+                H[i, j] = H[j, i] = (at(i, j) - at(i, j, 1.0, -1.0) - at(i, j, -1.0, 1.0)
+                                     + at(i, j, -1.0, -1.0)) / (4 * h[i] * h[j])
+        return g, H
+
+
+
+class _LMEBase(ThetaOptimizer):
     """What both engines share: covariance parameters, their optimization and inference.
 
     Parameters
@@ -222,106 +328,12 @@ class _LMEBase:
         except np.linalg.LinAlgError:
             return np.inf
 
-    def fit_theta(self, theta0, tol=1e-9, warm=False):
-        """Minimize the profiled deviance over ``theta`` from ``theta0``.
+    def set_covariate(self, yhat):
+        """Fitted values at the current estimates (used by residual variance functions)."""
 
-        Newton's steps on central differences (:meth:`_newton`); when they fail (a Hessian
-        that is not positive definite, an optimum on a bound), L-BFGS-B and then Newton's
-        steps again (also when ``theta0`` has a parameter on its bound, which Newton's steps
-        would keep there). ``warm`` is accepted for symmetry with callers that restart from
-        the previous optimum; both cases take the same path.
-        """
-        theta0 = np.asarray(theta0, float)
-        at_bound = any(lo is not None and t - lo <= 1e-4 * max(abs(t), 1.0)
-                       for t, (lo, _) in zip(theta0, self.bounds()))
-        if not at_bound:
-            # Newton's steps keep parameters on a bound fixed: start them only from inside
-            theta, ok = self._newton(theta0, maxiter=50)
-            if ok:
-                return theta
-        res = optimize.minimize(self.deviance, theta0, method="L-BFGS-B", bounds=self.bounds(),
-                                options={"ftol": tol, "gtol": 1e-6, "maxiter": 500})
-        return self._newton(res.x)[0]
-
-    def _newton(self, theta, maxiter=8):
-        """Newton's method with step halving for an interior optimum.
-
-        Forward-difference gradients of the deviance carry noise of order
-        ``eps_machine * deviance / h``, which stops quasi-Newton methods short in the flat
-        directions of an overparameterized model; central differences with steps of ``1e-4``
-        of each parameter (at least ``1e-6`` of the largest) have truncation error
-        ``O(h^2)`` instead, so Newton's steps
-        place ``theta`` to about 1e-7 (relative). Parameters on a bound are left alone.
-
-        Returns
-        -------
-        theta : ndarray
-        ok : bool
-            Whether the steps converged (the last one below 1e-8 relative, or a step below
-            1e-6 that no longer lowers the deviance).
-        """
-        bounds = self.bounds()
-        free = [i for i, (lo, _) in enumerate(bounds)
-                if lo is None or theta[i] - lo > 1e-4 * max(abs(theta[i]), 1.0)]
-        if not free:
-            return theta, False
-        dev = self.deviance(theta)
-        if not np.isfinite(dev):
-            return theta, False
-
-        def inside(t):
-            return all((lo is None or t[i] > lo) and (hi is None or t[i] < hi)
-                       for i, (lo, hi) in enumerate(bounds))
-        for _ in range(maxiter):
-            g, H = self._derivatives(theta, free, dev)
-            try:
-                if np.any(np.linalg.eigvalsh(H) <= 0):
-                    return theta, False
-                step = -np.linalg.solve(H, g)
-            except np.linalg.LinAlgError:
-                return theta, False
-            size = float(np.max(np.abs(step) / (np.abs(theta[free]) + 1e-3)))
-            scale = 1.0
-            for _ in range(30):
-                new = theta.copy()
-                new[free] += scale * step
-                if inside(new):
-                    new_dev = self.deviance(new)
-                    if new_dev <= dev + 1e-12 * abs(dev):
-                        break
-                    if size < 1e-6:
-                        # no decrease from a tiny step: the optimum within the deviance's
-                        # rounding
-                        return theta, True
-                scale *= 0.5
-            else:
-                return theta, False
-            theta, dev = new, new_dev
-            if size < 1e-8:
-                return theta, True
-        return theta, False
-
-    def _derivatives(self, theta, free, f0):
-        """Central-difference gradient and Hessian of the deviance (``f0`` at ``theta``)."""
-        t = np.abs(theta[free])
-        h = 1e-4 * np.maximum(t, max(1e-2 * float(t.max()), 1e-8))
-        k = len(free)
-        g, H = np.empty(k), np.empty((k, k))
-
-        def at(di, dj=None, si=1.0, sj=1.0):
-            t = theta.copy()
-            t[free[di]] += si * h[di]
-            if dj is not None:
-                t[free[dj]] += sj * h[dj]
-            return self.deviance(t)
-        for i in range(k):
-            fp, fm = at(i), at(i, si=-1.0)
-            g[i] = (fp - fm) / (2 * h[i])
-            H[i, i] = (fp - 2 * f0 + fm) / h[i] ** 2
-            for j in range(i):
-                H[i, j] = H[j, i] = (at(i, j) - at(i, j, 1.0, -1.0) - at(i, j, -1.0, 1.0)
-                                     + at(i, j, -1.0, -1.0)) / (4 * h[i] * h[j])
-        return g, H
+    def row_scale(self):
+        """Weights ``1 / sd`` of the rows relative to ``s2``; None for homoskedastic errors."""
+        return None
 
     # ------------------------------------------------------------------ inference
     def loglike_display(self, values, beta):

@@ -86,7 +86,8 @@ class MENLResults(MEResults):
             return pd.Series(yhat, index=d.row_index, name="yhat")
         resid = d.y - yhat
         if statistic == "rstandard":
-            resid = resid / np.sqrt(np.asarray(self.params)[-1])
+            fitted = model.mean.value(beta, self._modes)
+            resid = resid / np.sqrt(model.residual_variances(self.params, fitted))
         return pd.Series(resid, index=d.row_index, name=statistic)
 
     def estat_recovariance(self):
@@ -121,14 +122,16 @@ class MENLResults(MEResults):
                     if D.iloc[i, j] != 0:
                         rows[f"{level}: corr({names[i]},{names[j]})"] = \
                             D.iloc[i, j] / (sd[i] * sd[j])
-        rows["sd(Residual)"] = float(np.sqrt(np.asarray(self.params)[-1]))
+        rows["sd(Residual)"] = float(np.sqrt(np.asarray(self.params)[
+            self.model.residual_index]))
         return pd.Series(rows, name="estimate")
 
 
     def estat_wcorrelation(self, group=None):
         """Within-group correlation matrix of the linearized model (Stata's ``estat
-        wcorrelation``): ``corr(Z_g D Z_g' + s2 I)`` over the rows of one group of the
-        outermost level, with ``Z_g`` the derivatives of the mean function at the estimates.
+        wcorrelation``): ``corr(Z_g D Z_g' + R_g)`` (``R_g`` the error variances) over the
+        rows of one group of the outermost level, with ``Z_g`` the derivatives of the mean
+        function at the estimates.
 
         Parameters
         ----------
@@ -153,9 +156,9 @@ class MENLResults(MEResults):
                                      f"{top.label!r}")
         rows = np.flatnonzero(top.codes == g)
         params = np.asarray(self.params)
-        _, _, Z = model.mean.evaluate(params[:self.k_fe], self._modes)
+        f, _, Z = model.mean.evaluate(params[:self.k_fe], self._modes)
         D = self.estat_recovariance()
-        V = params[-1] * np.eye(len(rows))
+        V = np.diag(model.residual_variances(params, f)[rows])
         for lev in d.levels:
             same = lev.codes[rows][:, None] == lev.codes[rows][None, :]
             block = D[lev.label].to_numpy()

@@ -27,6 +27,7 @@ def orange():
     (EX9 + ", initial(b1 200 b2 0 b3 0)", DataError, "not finite at the initial values"),
     (EX9.replace("exp(", "expp("), SpecificationError, "unknown function 'expp'"),
     (EX9 + ", resvariance(power _yhat)", NotImplementedError, "resvariance"),
+    (EX9 + ", rescorrelation(ar 1)", NotImplementedError, "rescorrelation"),
     (EX9.replace("{U1[tree]}", "{U1[tree]}+{U2[age]}"), NotImplementedError,
      r"crossed levels \(\[age\], \[tree\]\)"),
     ("menl circumf = {b1}*age", NotImplementedError, "no random effects"),

@@ -106,6 +106,34 @@ def test_reml_differs_from_ml_as_expected():
     assert np.isclose(reml.params["/b1"], ml.params["/b1"], rtol=1e-9)
 
 
+def test_power_variance_against_nlme():
+    # nlme(circumf ~ b1/(1+exp(-(age-b2)/b3)), data=d, fixed=b1+b2+b3~1, random=b1~1|tree,
+    #      weights=varPower(form=~fitted(.)), start=c(b1=192,b2=728,b3=353), method="ML")
+    # gives logLik -131.0381102025, b1 191.878919260 (16.1260784576), b2 725.265995154
+    # (38.3445293521), b3 349.844799308 (25.4529314007), var(b1) 957.0927869, sigma2
+    # 5.3872169636, power 0.265708615354.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = smf.menl("menl circumf = ({b1}+{U1[tree]})/(1+exp(-(age-{b2})/{b3})), "
+                       "resvariance(power _yhat, noconstant)", data=load("orange")).fit()
+    assert abs(res.llf - -131.0381102025) <= LLF_REL * 131.0381102025
+    for name, b, se in [("/b1", 191.878919260, 16.1260784576),
+                        ("/b2", 725.265995154, 38.3445293521),
+                        ("/b3", 349.844799308, 25.4529314007)]:
+        assert abs(res.params[name] - b) <= EST_REL * b, (name, res.params[name])
+        assert abs(res.bse[name] - se) <= SE_REL * se, (name, res.bse[name])
+    assert abs(res.params["/var(U1[tree])"] - 957.0927869) <= EST_REL * 957.0927869
+    # nlme's last iterate stops 1e-4 short along the flat (sigma2, delta) direction: R's
+    # lme(w ~ 0 + X1 + X2 + X3, random = list(tree = pdIdent(~ 0 + Z1)),
+    #     weights = varPower(form = ~ v), method = "ML")
+    # on the linearized model at nlme's own fixed point as we reach it (w, X, Z, v = fitted
+    # values written from our estimates) gives sigma2 5.386664183, power 0.2657199565,
+    # var(Z1) 957.090961, logLik -131.038109436: our LME step, to 1e-6.
+    assert abs(res.params["/var(e)"] - 5.386664183) <= EST_REL * 5.386664183
+    assert abs(res.params["/Residual:delta"] - 0.2657199565) <= EST_REL * 0.2657199565
+    assert abs(res.llf - -131.038109436) <= 1e-9 * 131.038109436
+
+
 @pytest.mark.parametrize("reml", [False, True])
 def test_linear_nested_model_equals_mixed(reml):
     # a mean function linear in everything: the linearization is exact and menl must give

@@ -111,3 +111,15 @@ def test_pickle_round_trip_and_t_test(fitted):
     t = res.t_test("/b3 = 300")
     want = (res.params["/b3"] - 300) / res.bse["/b3"]
     assert float(np.asarray(t.tvalue).ravel()[0]) == pytest.approx(want, rel=1e-12)
+
+
+def test_rstandard_with_power_variance():
+    df = load("orange")
+    res = smf.menl("menl circumf = ({b1}+{U1[tree]})/(1+exp(-(age-{b2})/{b3})), "
+                   "resvariance(power _yhat, noconstant)", data=df).fit()
+    yhat = res.predict("yhat").to_numpy()
+    sd = np.sqrt(res.params["/var(e)"]) * np.abs(yhat) ** res.params["/Residual:delta"]
+    np.testing.assert_allclose(res.predict("rstandard").to_numpy(),
+                               (df["circumf"].to_numpy() - yhat) / sd, rtol=1e-10)
+    assert res.vcomp.index[-1] == "var(Residual)"
+    assert res.vcomp.loc["var(Residual)", "estimate"] == res.params["/var(e)"]

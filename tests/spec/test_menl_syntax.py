@@ -110,7 +110,25 @@ def test_errors_name_the_text(text, match):
         parse_menl(text)
 
 
-@pytest.mark.parametrize("option", ["resvariance(power _yhat)", "rescorrelation(ar 1)",
+def test_resvariance_power_noconstant():
+    s = parse_menl("y = {b}*exp({U[id]}), resvariance(power _yhat, noconstant)")
+    assert s.resvariance == ("power", "_yhat")
+    s = parse_menl("y = {b}*exp({U[id]}), resvar(power x, nocons)")
+    assert s.resvariance == ("power", "x") and s.variables == ["x"]
+
+
+@pytest.mark.parametrize("option, match", [
+    ("resvariance(power _yhat)", "with its constant"),
+    ("resvariance(linear x)", "resvariance"),
+    ("resvariance(exponential _yhat)", "resvariance"),
+    ("resvariance(power x, strata(g) noconstant)", "resvariance"),
+])
+def test_other_variance_functions_refused(option, match):
+    with pytest.raises(NotImplementedError, match=match):
+        parse_menl(f"y = {{b}}*exp({{U[id]}}), {option}")
+
+
+@pytest.mark.parametrize("option", ["rescorrelation(ar 1)",
                                     "rescovariance(unstructured)", "tsorder(t)",
                                     "stddeviations"])
 def test_unimplemented_options_are_refused_by_name(option):
