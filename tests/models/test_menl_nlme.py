@@ -69,6 +69,16 @@ CASES = {
         coef={"/a": (0.787091758841, 0.0333940282930), "/b1": (0.191342076301, 0.0211580685667)},
         cov={"/var(U[school])": 0.0127072059915, "/var(W[school>class])": 0.00993288803631,
              "/var(e)": 1.0585526957}),
+    # nlme(circumf ~ b1/(1+exp(-(age-b2)/b3)), data=d, fixed=b1+b2+b3~1,
+    #      random=pdIdent(b1+b2~1), groups=~tree, start=c(b1=192,b2=728,b3=353), method="ML")
+    "orange_identity_ml": dict(
+        text="menl circumf = {phi1:}/(1+exp(-(age-{phi2:})/{b3})), define(phi1: U1[tree], xb) "
+             "define(phi2: U2[tree], xb) covariance(U1 U2, identity)",
+        data="orange", llf=-131.6119594888,
+        coef={"phi1:_cons": (190.303663238, 16.0920169294),
+              "phi2:_cons": (717.495805372, 36.7059963224),
+              "/b3": (340.753919505, 25.9385012230)},
+        cov={"/var(U1[tree] U2[tree])": 1002.56882383, "/var(e)": 57.7580938283}),
     # lme(weight ~ week, random = ~ 1 | id, data=p, method="ML")
     "pig_linear_ml": dict(
         text="menl weight = {b0}+{b1}*week+{U0[id]}", data="pig", llf=-1014.9267935783,
@@ -161,3 +171,31 @@ def test_linear_nested_model_equals_mixed(reml):
     for mine, theirs in list(pairs.items())[:2]:
         assert abs(res.bse[mine] - factor * ref.bse[theirs]) <= 1e-6 * ref.bse[theirs]
     assert list(res.model.design.group_summary().index) == ["school", "school>class"]
+
+
+# mixed's names of the same parameters, by covariance structure
+MIXED_NAMES = {
+    "exchangeable": {"/var(U0[id] U1[id])": "/var(week[id])",
+                     "/cov(U0[id] U1[id])": "/cov(week[id],_cons[id])"},
+    "identity": {"/var(U0[id] U1[id])": "/var(week _cons[id])"},
+    "unstructured": {"/var(U0[id])": "/var(_cons[id])", "/var(U1[id])": "/var(week[id])",
+                     "/cov(U0[id],U1[id])": "/cov(week[id],_cons[id])"},
+    "independent": {"/var(U0[id])": "/var(_cons[id])", "/var(U1[id])": "/var(week[id])"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MIXED_NAMES))
+def test_covariance_structures_on_a_linear_random_slope_model(kind):
+    # linear in everything: menl's fit is mixed's (checked against Stata), for every
+    # covariance() structure, with the random slope written as c.week#U1[id]
+    pig = load("pig")
+    ref = smf.mixed(f"weight week || id: week, cov({kind})", data=pig).fit()
+    res = smf.menl("menl weight = {lc:}, define(lc: week U0[id] c.week#U1[id]) "
+                   f"covariance(U0 U1, {kind})", data=pig).fit()
+    assert abs(res.llf - ref.llf) <= 1e-9 * abs(ref.llf)
+    pairs = {"lc:week": "week", "lc:_cons": "_cons", "/var(e)": "/var(e.weight)",
+             **MIXED_NAMES[kind]}
+    assert set(res.params.index) == set(pairs)
+    for mine, theirs in pairs.items():
+        assert abs(res.params[mine] - ref.params[theirs]) <= 1e-5 * abs(ref.params[theirs]), \
+            (mine, res.params[mine], ref.params[theirs])
