@@ -34,8 +34,9 @@ def mreldif(a, b):
 
 
 def nls_start(mean, y, beta0, free, candidates, max_grid=4096):
-    """Fixed-effects start values: a grid over ``candidates`` for the ``free`` parameters, then
-    nonlinear least squares with the random effects at zero.
+    """Fixed-effects start values: a grid over ``candidates`` for the ``free`` parameters
+    (coordinate-wise when the grid exceeds ``max_grid`` points), then nonlinear least squares
+    with the random effects at zero from the best points.
 
     Parameters
     ----------
@@ -62,17 +63,29 @@ def nls_start(mean, y, beta0, free, candidates, max_grid=4096):
             return float(r @ r) if np.all(np.isfinite(r)) else np.inf
 
     starts = []
-    if free:
-        k = len(free)
-        combos = itertools.product(candidates, repeat=k) if len(candidates) ** k <= max_grid \
-            else ([c] * k for c in candidates)
+    if free and len(candidates) ** len(free) <= max_grid:
         scored = []
-        for combo in combos:
+        for combo in itertools.product(candidates, repeat=len(free)):
             beta = beta0.copy()
             beta[free] = combo
             scored.append((sse(beta), beta))
         scored.sort(key=lambda t: t[0])
         starts = [beta for s, beta in scored[:5] if np.isfinite(s)]
+    elif free:
+        # too many combinations: coordinate-wise search, two sweeps from all ones
+        beta = beta0.copy()
+        beta[free] = 1.0
+        for _ in range(2):
+            for j in free:
+                trial = []
+                for c in candidates:
+                    t = beta.copy()
+                    t[j] = c
+                    trial.append((sse(t), c))
+                best_s, best_c = min(trial, key=lambda t: t[0])
+                if np.isfinite(best_s):
+                    beta[j] = best_c
+        starts = [beta] if np.isfinite(sse(beta)) else []
     elif np.isfinite(sse(beta0)):
         starts = [beta0]
     best = None
