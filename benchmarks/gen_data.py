@@ -1,6 +1,6 @@
 """Simulate the benchmark workloads W2, W3, W5, W6 and W7.
 
-The designs follow ``/work/shared/bench/WORKLOADS.md``; the draws are our
+The designs follow the shared benchmark data's ``WORKLOADS.md``; the draws are our
 own (different seeds and draw order), so the CSVs are statistically but not
 byte-for-byte equal to the shared ones.  ``scale`` multiplies the number of
 top-level groups and keeps the cluster size, which is what

@@ -40,7 +40,6 @@ def simulate(n_top, seed):
 def main(argv=None):
     import statsmodels_me.formula.api as smf
     from statsmodels_me.models.meglm import MEPoisson
-    from statsmodels_me.models.meglm_crossed import crossed_class
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--top", type=int, default=100)
@@ -53,7 +52,7 @@ def main(argv=None):
     t_nested = time.perf_counter() - t0
     design = smf.mepoisson(text, data=df, intmethod="laplace").design
     t0 = time.perf_counter()
-    general = crossed_class(MEPoisson)(design=design).fit()
+    general = MEPoisson(design=design, kind="crossed").fit()
     t_general = time.perf_counter() - t0
     print(f"{len(df)} observations, {args.top} schools, {args.top * 5} classes, "
           f"{args.top * 20} units")

@@ -39,10 +39,25 @@ from benchmarks import gen_data  # noqa: E402
 from benchmarks.report import markdown  # noqa: E402
 from benchmarks.workloads import ME, ORDER, PEERS, WORKLOADS, data_file  # noqa: E402
 
-SHARED_DATA = "/work/shared/bench"
+#: the repository's parent directory, where the shared benchmark CSVs and the peers' virtual
+#: environments live unless the environment variables below say otherwise
+_REPO_PARENT = os.path.dirname(os.path.dirname(_HERE))
+DATA_ENV = "SME_BENCH_DATA"
+VENVS_ENV = "SME_BENCH_VENVS"
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                "RAYON_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 STARTUP_GRACE = 120.0  # seconds allowed for interpreter start and data loading
+
+
+def default_data_dir():
+    """``$SME_BENCH_DATA``, else ``shared/bench`` next to the repository, if it exists."""
+    path = os.environ.get(DATA_ENV) or os.path.join(_REPO_PARENT, "shared", "bench")
+    return path if os.path.isdir(path) else None
+
+
+def default_venv_root():
+    """``$SME_BENCH_VENVS``, else ``bench-venvs`` next to the repository."""
+    return os.environ.get(VENVS_ENV) or os.path.join(_REPO_PARENT, "bench-venvs")
 
 
 def child_env(threads):
@@ -107,7 +122,7 @@ def _python_for(impl, venv_root):
 
 
 def run_one(impl, workload, csv, *, threads=1, repeats=3, timeout=600.0,
-            venv_root="/work/bench-venvs", max_mem_gb=None):
+            venv_root=None, max_mem_gb=None):
     """Fit ``workload`` with ``impl`` in a subprocess and return its row.
 
     Parameters
@@ -125,8 +140,9 @@ def run_one(impl, workload, csv, *, threads=1, repeats=3, timeout=600.0,
     timeout : float
         Seconds of fitting allowed; the child is killed after
         ``timeout + STARTUP_GRACE``.
-    venv_root : str
-        Directory holding one virtual environment per Python peer.
+    venv_root : str, optional
+        Directory holding one virtual environment per Python peer; default
+        :func:`default_venv_root`.
     max_mem_gb : float or None
         Address-space limit of the child.
 
@@ -144,7 +160,7 @@ def run_one(impl, workload, csv, *, threads=1, repeats=3, timeout=600.0,
            "version": None, "message": ""}
     kind = "py" if impl == ME else PEERS[impl][0]
     if kind == "py":
-        python = _python_for(impl, venv_root)
+        python = _python_for(impl, venv_root or default_venv_root())
         if not os.path.exists(python):
             row.update(status="missing", message=f"{python} not found: run "
                        "benchmarks/setup_peers.sh")
@@ -288,14 +304,18 @@ def parse_args(argv=None):
     ap.add_argument("--no-me", action="store_true", help="skip statsmodels_me")
     ap.add_argument("--me-threads", type=int, default=2,
                     help="thread count of the extra statsmodels_me row (1 = none)")
-    ap.add_argument("--data-dir", default=SHARED_DATA if os.path.isdir(SHARED_DATA) else None)
+    ap.add_argument("--data-dir", default=default_data_dir(),
+                    help=f"the workloads' CSVs (default: ${DATA_ENV}, else shared/bench "
+                         "next to the repository, if it exists)")
     ap.add_argument("--gen-dir", default=os.path.join(_HERE, "data"),
                     help="where simulated data go when --data-dir lacks them")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per fit")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--max-mem-gb", type=float, default=12.0,
                     help="address-space limit per child (0 = none)")
-    ap.add_argument("--venv-root", default="/work/bench-venvs")
+    ap.add_argument("--venv-root", default=default_venv_root(),
+                    help=f"one virtual environment per Python peer (default: ${VENVS_ENV}, "
+                         "else bench-venvs next to the repository)")
     ap.add_argument("--out", default=os.path.join(_HERE, "results", "latest.json"))
     ap.add_argument("--merge", default=None, metavar="JSON",
                     help="start from the rows of an earlier run (e.g. the peers) and "

@@ -32,7 +32,7 @@ if os.path.dirname(_HERE) not in sys.path:
     sys.path.insert(0, os.path.dirname(_HERE))
 
 from benchmarks import gen_data  # noqa: E402
-from benchmarks.run import run_one  # noqa: E402
+from benchmarks.run import default_venv_root, run_one  # noqa: E402
 from benchmarks.workloads import ME  # noqa: E402
 
 ROWS_PER_UNIT = {"W2": 200_000, "W3": 100_000}
@@ -99,7 +99,9 @@ def main(argv=None):
     ap.add_argument("--impls", default=ME, help="statsmodels_me and/or Python/R peers")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=600.0)
-    ap.add_argument("--venv-root", default="/work/bench-venvs")
+    ap.add_argument("--venv-root", default=default_venv_root(),
+                    help="one virtual environment per Python peer (default: $SME_BENCH_VENVS, "
+                         "else bench-venvs next to the repository)")
     ap.add_argument("--gen-dir", default=os.path.join(_HERE, "data", "scaling"))
     ap.add_argument("--out", default=os.path.join(_HERE, "results", "scaling.json"))
     ap.add_argument("--png", default=None, help="also write a log-log plot here")

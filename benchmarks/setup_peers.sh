@@ -2,11 +2,14 @@
 # Create one virtual environment per Python peer so that the peers and
 # statsmodels_me never share (or fight over) numpy/scipy builds.
 #
-# Usage: benchmarks/setup_peers.sh [venv_root]   (default /work/bench-venvs)
+# Usage: benchmarks/setup_peers.sh [venv_root]
+#   venv_root defaults to $SME_BENCH_VENVS, else bench-venvs next to the repository
+#   (the default of run.py's --venv-root).
 # R peers (lme4, glmmTMB, ordinal, nlme) come from Debian:
 #   apt-get install r-cran-lme4 r-cran-glmmtmb r-cran-ordinal r-cran-nlme
 set -euo pipefail
-root="${1:-/work/bench-venvs}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="${1:-${SME_BENCH_VENVS:-$(dirname "$(dirname "$here")")/bench-venvs}}"
 py="${PYTHON:-python3}"
 mkdir -p "$root"
 for peer in statsmodels glmm mixedlm; do

@@ -1,6 +1,6 @@
 """The benchmark workloads and which implementation can fit which.
 
-See ``/work/shared/bench/WORKLOADS.md`` for the designs; ``gen_data.py``
+See ``WORKLOADS.md`` in the benchmark data directory for the designs; ``gen_data.py``
 simulates W2, W3, W5, W6, W7.
 """
 

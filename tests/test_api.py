@@ -18,6 +18,8 @@ def test_mixed_arrays_match_stata_syntax():
     assert res.llf == pytest.approx(ref.llf, rel=1e-10)
     np.testing.assert_allclose(res.params.to_numpy(), ref.params.to_numpy(), rtol=1e-6)
     assert list(res.params.index[:2]) == ["week", "_cons"]
+    # and both are Stata's: example 1 of [ME] me prints Log likelihood = -1014.9268
+    assert res.llf == pytest.approx(-1014.9268, abs=5e-5)
 
 
 def test_mixed_arrays_random_slope():

@@ -2,7 +2,7 @@
 
 Fits W2 at 1/50 of its size (200 groups x 20) once through the runner's
 statsmodels_me adapter in a subprocess, as ``benchmarks/run.py`` does, and
-checks the row; skips if statsmodels_me does not implement ``mixed`` yet.
+checks the row.
 The other tests check the harness's own pieces without fitting anything.
 """
 
@@ -24,8 +24,6 @@ from benchmarks.run import compare, plan, run_one  # noqa: E402
 def test_statsmodels_me_w2_small_gives_finite_llf(tmp_path):
     path = gen_data.write("W2", str(tmp_path), scale=1 / 50)
     row = run_one("statsmodels_me", "W2", path, repeats=1, timeout=60)
-    if row["status"] == "not implemented":
-        pytest.skip(f"statsmodels_me: {row['message']}")
     assert row["status"] == "ok", row["message"]
     assert math.isfinite(row["llf"])
     assert row["time_s"] > 0 and row["peak_mb"] > 0
@@ -40,6 +38,19 @@ def test_simulated_design_has_the_documented_shape():
     df5 = gen_data.poisson_3lvl(scale=0.01)  # 2 regions x 25 sites x 20
     assert df5["site"].nunique() == 50 and df5["region"].nunique() == 2
     assert set(gen_data.ordinal(scale=0.01)["y"]) <= {1, 2, 3, 4}
+
+
+def test_default_locations_come_from_the_environment(monkeypatch, tmp_path):
+    from benchmarks.run import default_data_dir, default_venv_root
+    monkeypatch.setenv("SME_BENCH_VENVS", str(tmp_path / "venvs"))
+    assert default_venv_root() == str(tmp_path / "venvs")
+    monkeypatch.setenv("SME_BENCH_DATA", str(tmp_path))
+    assert default_data_dir() == str(tmp_path)
+    monkeypatch.setenv("SME_BENCH_DATA", str(tmp_path / "absent"))
+    assert default_data_dir() is None
+    monkeypatch.delenv("SME_BENCH_VENVS")
+    # without the variable: bench-venvs in the directory holding the repository
+    assert default_venv_root() == os.path.join(os.path.dirname(ROOT), "bench-venvs")
 
 
 def test_missing_peer_environment_is_reported(tmp_path):

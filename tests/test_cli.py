@@ -1,6 +1,7 @@
 """Command line (python -m statsmodels_me): data resolution, dispatch, errors, end to end.
 
-The end-to-end check compares with seed example 1 (/work/shared/validation/seed_examples.json:
+The end-to-end check compares with Stata's [ME] me entry, example 1 (bundled in
+statsmodels_me/datasets/seed_examples.json:
 ``mixed weight week || id:`` gives week 6.209896, se .0390124 and LR chibar2(01) = 472.65).
 """
 import subprocess

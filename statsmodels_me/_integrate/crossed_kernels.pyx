@@ -24,6 +24,11 @@ from libc.stdint cimport int64_t
 from scipy.linalg.cython_blas cimport dgemm, dsyrk
 from scipy.linalg.cython_lapack cimport dpotrf, dpotri, dpotrs
 
+from statsmodels_me._integrate.kernel_codes cimport (
+    FAM_BERNOULLI,
+    FAM_BINOMIAL,
+    LINK_LOGIT,
+)
 from statsmodels_me._integrate.family_math cimport (
     fam_d3,
     fam_eval,
@@ -42,7 +47,7 @@ cdef class CrossedSystem:
     Parameters
     ----------
     fam, link : int
-        Family and link codes (``family_math.pxd``).
+        Family and link codes (``kernel_codes.pxd``).
     y, t : ndarray (n,)
         Response and trials.
     codes : ndarray of int32 (n,)
@@ -176,7 +181,8 @@ cdef class CrossedSystem:
         cdef double e, mu
         cdef const double* y = &self.y[0]
         cdef const double* t = &self.t[0]
-        if (self.fam == 1 or self.fam == 2) and self.link == 2:
+        if ((self.fam == FAM_BERNOULLI or self.fam == FAM_BINOMIAL)
+                and self.link == LINK_LOGIT):
             for i in range(self.n):
                 mu = logistic_tail(eta[i], &e)
                 d1[i] = y[i] - t[i] * mu
@@ -483,7 +489,8 @@ cdef class CrossedSystem:
             raise RuntimeError("gradient needs the factor of the last mode")
         cdef int naux = aux.shape[0], q1 = self.q1, c2 = self.c2, m = self.m
         cdef int K = self.G * q1, info = 0, a, b, c, cc, r, mp = self.npen
-        cdef bint canon = (self.fam == 1 or self.fam == 2) and self.link == 2
+        cdef bint canon = ((self.fam == FAM_BERNOULLI or self.fam == FAM_BINOMIAL)
+                           and self.link == LINK_LOGIT)
         cdef Py_ssize_t i, g, k
         cdef char up = b'U', no = b'N'
         cdef double one = 1.0, zero = 0.0, v, hv

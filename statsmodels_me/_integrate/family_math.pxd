@@ -2,12 +2,8 @@
 """Conditional log densities of the GLMM families and their eta-derivatives, callable without the GIL.
 
 Every function is ``cdef inline ... noexcept nogil`` so kernels can evaluate the response model at
-quadrature nodes inside ``prange``.  Integer codes (kept in step with
-``statsmodels_me.families.FAMILY_CODES`` / ``LINK_CODES``):
-
-family: 0 gaussian, 1 bernoulli, 2 binomial, 3 poisson, 4 nbinomial mean, 5 nbinomial constant,
-        6 gamma, 7 ordinal
-link:   0 identity, 1 log, 2 logit, 3 probit, 4 cloglog
+quadrature nodes inside ``prange``.  Families and links are the ``FAM_*`` and ``LINK_*``
+constants of ``kernel_codes.pxd``, generated from ``statsmodels_me._integrate.codes``.
 
 ``fam_eval`` returns the *variable part* of log f(y | eta): the terms that do not depend on eta are
 computed once per observation on the Python side (``statsmodels_me.families.obs_constant``) so
@@ -16,6 +12,21 @@ statsmodels' link objects: identity <-> ``links.Identity``, log <-> ``links.Log`
 ``links.Logit``, probit <-> ``links.Probit``, cloglog <-> ``links.CLogLog`` (mu = g^{-1}(eta)).
 """
 from libc.math cimport INFINITY, erfc, exp, expm1, fabs, log, log1p
+
+from statsmodels_me._integrate.kernel_codes cimport (
+    FAM_BERNOULLI,
+    FAM_BINOMIAL,
+    FAM_GAMMA,
+    FAM_GAUSSIAN,
+    FAM_NBINOMIAL_CONSTANT,
+    FAM_NBINOMIAL_MEAN,
+    FAM_ORDINAL,
+    FAM_POISSON,
+    LINK_CLOGLOG,
+    LINK_LOG,
+    LINK_LOGIT,
+    LINK_PROBIT,
+)
 
 cdef extern from "math.h" nogil:
     double lgamma_r(double x, int* sign)
@@ -78,7 +89,7 @@ cdef inline double trigamma(double x) noexcept nogil:
 cdef inline double cdf_logF(int link, double x, double* d1, double* d2) noexcept nogil:
     """log F(x) and its first two derivatives for the logit, probit and cloglog CDFs."""
     cdef double F, S, v, lam, em
-    if link == 2:
+    if link == LINK_LOGIT:
         if x >= 0:
             F = 1.0 / (1.0 + exp(-x))
             S = exp(-x) * F
@@ -88,7 +99,7 @@ cdef inline double cdf_logF(int link, double x, double* d1, double* d2) noexcept
         d1[0] = S
         d2[0] = -F * S
         return -log1pexp(-x)
-    if link == 3:
+    if link == LINK_PROBIT:
         v = log_ndtr(x)
         lam = exp(-0.5 * x * x - 0.9189385332046727 - v)
         d1[0] = lam
@@ -113,7 +124,7 @@ cdef inline double cdf_logF(int link, double x, double* d1, double* d2) noexcept
 cdef inline double cdf_logS(int link, double x, double* d1, double* d2) noexcept nogil:
     """log(1 - F(x)) and its first two derivatives."""
     cdef double v
-    if link == 4:
+    if link == LINK_CLOGLOG:
         v = exp(x)
         d1[0] = -v
         d2[0] = -v
@@ -128,7 +139,7 @@ cdef inline void cdf_Ff(int link, double x, double* F, double* S, double* f,
                         double* fp) noexcept nogil:
     """F(x), 1 - F(x), density f(x) and f'(x)."""
     cdef double v, e
-    if link == 2:
+    if link == LINK_LOGIT:
         if x >= 0:
             F[0] = 1.0 / (1.0 + exp(-x))
             S[0] = exp(-x) * F[0]
@@ -137,7 +148,7 @@ cdef inline void cdf_Ff(int link, double x, double* F, double* S, double* f,
             F[0] = exp(x) * S[0]
         f[0] = F[0] * S[0]
         fp[0] = f[0] * (S[0] - F[0])
-    elif link == 3:
+    elif link == LINK_PROBIT:
         F[0] = 0.5 * erfc(-x * 0.7071067811865476)
         S[0] = 0.5 * erfc(x * 0.7071067811865476)
         f[0] = exp(-0.5 * x * x - 0.9189385332046727)
@@ -201,14 +212,14 @@ cdef inline double fam_eval(int fam, int link, double y, double t, double eta,
                             double* d2) noexcept nogil:
     """Variable part of log f(y | eta) with d/deta and d2/deta2 (see module docstring)."""
     cdef double mu, m1, m2, logmu, lm, lmm, v, a1, a2, b1, b2, s2, r, k, delta, dca, dcb
-    if (fam == 1 or fam == 2) and link == 2:
+    if (fam == FAM_BERNOULLI or fam == FAM_BINOMIAL) and link == LINK_LOGIT:
         # canonical logit: l = y eta - t log(1 + e^eta), one exp and one log1p
         mu = logistic_tail(eta, &a1)
         v = y * eta - t * ((eta if eta >= 0 else 0.0) + log1p(a1))
         d1[0] = y - t * mu
         d2[0] = -t * mu * (1.0 - mu)
         return v
-    if fam == 1 or fam == 2:
+    if fam == FAM_BERNOULLI or fam == FAM_BINOMIAL:
         v = 0.0
         d1[0] = 0.0
         d2[0] = 0.0
@@ -221,10 +232,10 @@ cdef inline double fam_eval(int fam, int link, double y, double t, double eta,
             d1[0] += (t - y) * b1
             d2[0] += (t - y) * b2
         return v
-    if fam == 7:
+    if fam == FAM_ORDINAL:
         return ordinal_eval(link, <int>y, eta, aux, naux, d1, d2, &dca, &dcb)
     # mean-parameterised families with identity or log link
-    if link == 1:
+    if link == LINK_LOG:
         mu = exp(eta)
         m1 = mu
         m2 = mu
@@ -233,26 +244,26 @@ cdef inline double fam_eval(int fam, int link, double y, double t, double eta,
         mu = eta
         m1 = 1.0
         m2 = 0.0
-        if fam != 0 and mu <= 0:
+        if fam != FAM_GAUSSIAN and mu <= 0:
             d1[0] = 0.0
             d2[0] = 0.0
             return -INFINITY
-        logmu = log(mu) if fam != 0 else 0.0
-    if fam == 0:
+        logmu = log(mu) if fam != FAM_GAUSSIAN else 0.0
+    if fam == FAM_GAUSSIAN:
         s2 = exp(aux[0])
         v = -0.5 * (y - mu) * (y - mu) / s2
         lm = (y - mu) / s2
         lmm = -1.0 / s2
-    elif fam == 3:
+    elif fam == FAM_POISSON:
         v = y * logmu - mu
         lm = y / mu - 1.0
         lmm = -y / (mu * mu)
-    elif fam == 4:
+    elif fam == FAM_NBINOMIAL_MEAN:
         r = exp(-aux[0])
         v = y * logmu - (r + y) * log(r + mu)
         lm = y / mu - (r + y) / (r + mu)
         lmm = -y / (mu * mu) + (r + y) / ((r + mu) * (r + mu))
-    elif fam == 5:
+    elif fam == FAM_NBINOMIAL_CONSTANT:
         delta = exp(aux[0])
         r = mu / delta
         v = lgam(y + r) - lgam(r) - r * log1p(delta)
@@ -273,7 +284,7 @@ cdef inline void fam_daux(int fam, int link, double y, double t, double eta,
     """d/daux of the variable part of log f(y | eta), written to out[0:naux]."""
     cdef double mu, r, delta, k, dd1, dd2, dca, dcb
     cdef int j, yk
-    if fam == 7:
+    if fam == FAM_ORDINAL:
         for j in range(naux):
             out[j] = 0.0
         yk = <int>y
@@ -285,19 +296,19 @@ cdef inline void fam_daux(int fam, int link, double y, double t, double eta,
         return
     if naux == 0:
         return
-    mu = exp(eta) if link == 1 else eta
-    if fam == 0:
+    mu = exp(eta) if link == LINK_LOG else eta
+    if fam == FAM_GAUSSIAN:
         out[0] = 0.5 * (y - mu) * (y - mu) * exp(-aux[0])
-    elif fam == 4:
+    elif fam == FAM_NBINOMIAL_MEAN:
         r = exp(-aux[0])
         out[0] = r * (log(r + mu) + (r + y) / (r + mu))
-    elif fam == 5:
+    elif fam == FAM_NBINOMIAL_CONSTANT:
         delta = exp(aux[0])
         r = mu / delta
         out[0] = -r * (digamma(y + r) - digamma(r)) + r * log1p(delta) - r * delta / (1.0 + delta)
-    elif fam == 6:
+    elif fam == FAM_GAMMA:
         k = exp(-aux[0])
-        out[0] = k * (y / mu + (eta if link == 1 else log(mu)))
+        out[0] = k * (y / mu + (eta if link == LINK_LOG else log(mu)))
 
 
 cdef inline double fam_d3(int fam, int link, double y, double t, double eta, const double* aux,
@@ -306,10 +317,10 @@ cdef inline double fam_d3(int fam, int link, double y, double t, double eta, con
     logit and poisson log models, a central difference of the analytic second derivative
     (step h) otherwise."""
     cdef double mu, e, d1p, d2p, d1m, d2m
-    if (fam == 1 or fam == 2) and link == 2:
+    if (fam == FAM_BERNOULLI or fam == FAM_BINOMIAL) and link == LINK_LOGIT:
         mu = logistic_tail(eta, &e)
         return -t * mu * (1.0 - mu) * (1.0 - 2.0 * mu)
-    if fam == 3 and link == 1:
+    if fam == FAM_POISSON and link == LINK_LOG:
         return -exp(eta)
     fam_eval(fam, link, y, t, eta + h, aux, naux, &d1p, &d2p)
     fam_eval(fam, link, y, t, eta - h, aux, naux, &d1m, &d2m)
@@ -341,13 +352,14 @@ cdef inline void laplace_aux_gradient(int fam, int link, double y, double t, dou
 cdef inline bint fam_canonical(int fam, int link) noexcept nogil:
     """True for the canonical bernoulli/binomial logit and poisson log models, whose log f is
     concave in eta and whose third derivative follows from the first two (``fam_d3_from``)."""
-    return ((fam == 1 or fam == 2) and link == 2) or (fam == 3 and link == 1)
+    return (((fam == FAM_BERNOULLI or fam == FAM_BINOMIAL) and link == LINK_LOGIT)
+            or (fam == FAM_POISSON and link == LINK_LOG))
 
 
 cdef inline double fam_d3_from(int fam, double y, double t, double d1, double d2) noexcept nogil:
     """Third eta-derivative of a canonical model (``fam_canonical``) from its first two, with
     no exp: logit mu = (y - l') / t and l''' = l'' (1 - 2 mu); poisson log l''' = l''."""
-    if fam == 3:
+    if fam == FAM_POISSON:
         return d2
     if t <= 0:
         return 0.0

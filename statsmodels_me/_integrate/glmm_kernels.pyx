@@ -32,6 +32,16 @@ from libc.stdlib cimport free, malloc
 
 import numpy as np
 
+from statsmodels_me._integrate.kernel_codes cimport (
+    FAM_BERNOULLI,
+    FAM_BINOMIAL,
+    FAM_POISSON,
+    LINK_LOGIT,
+    METHOD_GHERMITE,
+    METHOD_LAPLACE,
+    METHOD_MCAGHERMITE,
+    METHOD_MVAGHERMITE,
+)
 from statsmodels_me._integrate.family_math cimport (
     fam_canonical,
     fam_d3,
@@ -181,7 +191,7 @@ cdef void _eval_canon(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, d
     cdef int q = P.q, a, b
     cdef Py_ssize_t i, k, nj = e - s
     cdef double* E = D + 2 * nj
-    cdef int logit = P.fam != 3
+    cdef int logit = P.fam != FAM_POISSON
     cdef double eta, d1, d2, a1, w, g0, g1, h00, h10, h11
     cdef const double* ai
     if q == 2:
@@ -254,7 +264,7 @@ cdef double _value_canon(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u
     for i in range(s, e):
         k = i - s
         eta = E[2 * k]
-        if P.fam == 3:
+        if P.fam == FAM_POISSON:
             val += P.y[i] * eta + D[2 * k + 1]
         elif P.t[i] == 1.0:
             val += P.y[i] * eta - (eta if eta >= 0 else 0.0)
@@ -492,7 +502,7 @@ cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double
             for a in range(q):
                 u[a] += step[a]
             if canon:
-                keep = P.prev != NULL and P.method == 3
+                keep = P.prev != NULL and P.method == METHOD_LAPLACE
                 objn = _taylor_finish(P, s, e, step, obj, grad, H, D, Hn, keep)
                 for a in range(q * q):
                     R[a] = Hn[a]
@@ -671,7 +681,8 @@ cdef double _grid(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* m, const
     cdef double logdet = 0.0, v, eta, d1, d2, zz, uu, tot, lse
     cdef const double* z
     cdef const double* ai
-    cdef int logit = (P.fam == 1 or P.fam == 2) and P.link == 2
+    cdef int logit = ((P.fam == FAM_BERNOULLI or P.fam == FAM_BINOMIAL)
+                      and P.link == LINK_LOGIT)
     cdef int fast = 0
     for a in range(q):
         logdet += log(C[a * q + a])
@@ -872,7 +883,8 @@ cdef void _laplace_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_s
 
 cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
     cdef int q = P.q, K = P.K, a, b, it, ok, stored
-    cdef int predict = P.method == 3 and P.prev != NULL and fam_canonical(P.fam, P.link)
+    cdef int predict = (P.method == METHOD_LAPLACE and P.prev != NULL
+                        and fam_canonical(P.fam, P.link))
     cdef Py_ssize_t s = P.ptr[j], e = P.ptr[j + 1], nj = e - s
     cdef Py_ssize_t size = 16 * q * q + 16 * q + K * (q + 1) + nj * (K + 3) + 4 * P.naux + 16
     # small clusters work on the (thread's own) stack: no malloc per cluster and pass
@@ -901,13 +913,14 @@ cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
         return
     O.status[j] = 0
     ok = 1
-    if P.method == 1 or P.method == 3 or (P.method == 2 and P.update and not P.warm):
+    if (P.method == METHOD_MCAGHERMITE or P.method == METHOD_LAPLACE
+            or (P.method == METHOD_MVAGHERMITE and P.update and not P.warm)):
         for a in range(q):
             u[a] = mo[a] if P.warm else 0.0
         if predict and P.warm and P.pvalid[j]:
             _predict_mode(P, s, e, u, scratch)
-        gmode = _find_mode(P, s, e, u, R, scratch, &ok, D1, P.method == 3 and P.want_grad,
-                           &stored)
+        gmode = _find_mode(P, s, e, u, R, scratch, &ok, D1,
+                           P.method == METHOD_LAPLACE and P.want_grad, &stored)
         if predict:
             if stored == 1 and ok:
                 _keep_mode(P, s, e, u, D1)
@@ -927,7 +940,7 @@ cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
                 C[a * q + a] = 1.0
         for a in range(q):
             m[a] = u[a]
-    if P.method == 3:
+    if P.method == METHOD_LAPLACE:
         ll = gmode
         for a in range(q):
             ll -= log(R[a * q + a])
@@ -943,24 +956,24 @@ cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
         if ws != &small[0]:
             free(ws)
         return
-    if P.method == 0:
+    if P.method == METHOD_GHERMITE:
         for a in range(q):
             m[a] = 0.0
             for b in range(q):
                 C[a * q + b] = 1.0 if a == b else 0.0
-    elif P.method == 2 and (P.warm or not P.update):
+    elif P.method == METHOD_MVAGHERMITE and (P.warm or not P.update):
         for a in range(q):
             m[a] = ce[a]
         for a in range(q * q):
             C[a] = ch[a]
-    elif P.method == 1 and not P.update:
+    elif P.method == METHOD_MCAGHERMITE and not P.update:
         for a in range(q):
             m[a] = ce[a]
         for a in range(q * q):
             C[a] = ch[a]
-    for it in range(P.maxiter if (P.method == 2 and P.update) else 1):
+    for it in range(P.maxiter if (P.method == METHOD_MVAGHERMITE and P.update) else 1):
         ll = _grid(P, s, e, m, C, U, f, D1, pm, pv)
-        if P.method != 2 or not P.update:
+        if P.method != METHOD_MVAGHERMITE or not P.update:
             break
         for a in range(q * q):
             R[a] = pv[a]
@@ -1039,7 +1052,7 @@ def cluster_pass(const double[::1] y, const double[::1] trials, const double[::1
     A : (n, q) array, A = Z L.
     aux : (naux,) ancillary parameters (family-specific, see ``statsmodels_me.families``).
     fam, link : int
-        Family and link codes (see ``family_math.pxd``).
+        Family and link codes (``kernel_codes.pxd``).
     ptr : (G + 1,) cluster boundaries in the sorted arrays.
     nodes, logw : (K, q), (K,) tensor-product probabilists' Gauss-Hermite nodes and log weights.
     method : int
@@ -1151,7 +1164,7 @@ def glm_score_info(int fam, int link, const double[::1] y, const double[::1] tri
     Parameters
     ----------
     fam, link : int
-        Family and link codes (see ``family_math.pxd``).
+        Family and link codes (``kernel_codes.pxd``).
     y, trials, offset : (n,) arrays.
     X : (n, p) C-contiguous design.
     beta : (p,) coefficients.
@@ -1166,7 +1179,7 @@ def glm_score_info(int fam, int link, const double[::1] y, const double[::1] tri
     """
     cdef Py_ssize_t i, n = y.shape[0], p = X.shape[1], a, b
     cdef int naux = aux.shape[0], nprod = 0
-    cdef int logit1 = (fam == 1 or fam == 2) and link == 2
+    cdef int logit1 = (fam == FAM_BERNOULLI or fam == FAM_BINOMIAL) and link == LINK_LOGIT
     cdef double dummy = 0.0, tot = 0.0, eta, d1, d2, e1, mu, prod = 1.0
     cdef const double* ap = &aux[0] if naux > 0 else &dummy
     cdef const double* xi

@@ -29,6 +29,12 @@ from cython.parallel cimport prange
 from libc.math cimport INFINITY, exp, fabs, log, sqrt
 from libc.stdlib cimport free, malloc
 
+from statsmodels_me._integrate.kernel_codes cimport (
+    METHOD_GHERMITE,
+    METHOD_LAPLACE,
+    METHOD_MCAGHERMITE,
+    METHOD_MVAGHERMITE,
+)
 from statsmodels_me._integrate.family_math cimport (
     fam_d3,
     fam_daux,
@@ -395,14 +401,14 @@ cdef double _qlevel(NP* P, int k, Py_ssize_t g, Py_ssize_t slot, const double* e
     sidx = g * P.S[k] + slot
     cst = P.center[k] + sidx * q
     Cst = P.chol[k] + sidx * q * q
-    if P.method == 0:
+    if P.method == METHOD_GHERMITE:
         for a in range(q * q):
             C[a] = 0.0
         for a in range(q):
             m[a] = 0.0
             C[a * q + a] = 1.0
     else:
-        need = (P.method == 1 and P.update) or not P.have[k][sidx]
+        need = (P.method == METHOD_MCAGHERMITE and P.update) or not P.have[k][sidx]
         if need:
             _sub_mode(P, k, g, extra, &ld, &ok)
             if not ok:
@@ -421,9 +427,9 @@ cdef double _qlevel(NP* P, int k, Py_ssize_t g, Py_ssize_t slot, const double* e
                 m[a] = cst[a]
             for a in range(q * q):
                 C[a] = Cst[a]
-    for it in range(P.maxiter if (P.method == 2 and P.update) else 1):
+    for it in range(P.maxiter if (P.method == METHOD_MVAGHERMITE and P.update) else 1):
         ll = _qgrid(P, k, g, slot, extra, m, C, U, f, pm, pv, ext, status)
-        if P.method != 2 or not P.update or ll == -INFINITY:
+        if P.method != METHOD_MVAGHERMITE or not P.update or ll == -INFINITY:
             break
         for a in range(q * q):
             Rn[a] = pv[a]
@@ -444,7 +450,7 @@ cdef double _qlevel(NP* P, int k, Py_ssize_t g, Py_ssize_t slot, const double* e
             m[a] = pm[a]
         for a in range(q * q):
             C[a] = Rn[a]
-    if P.method != 0:
+    if P.method != METHOD_GHERMITE:
         for a in range(q):
             cst[a] = m[a]
         for a in range(q * q):
@@ -655,7 +661,7 @@ cdef void _qgrad(NP* P, int k, Py_ssize_t g, Py_ssize_t slot, double prob, const
     if ext == NULL:
         return
     sidx = g * P.S[k] + slot
-    if P.method != 0:
+    if P.method != METHOD_GHERMITE:
         m = P.center[k] + sidx * q
         C = P.chol[k] + sidx * q * q
     w = P.post_w[k] + sidx * K
@@ -665,7 +671,7 @@ cdef void _qgrad(NP* P, int k, Py_ssize_t g, Py_ssize_t slot, double prob, const
             continue
         z = P.nodes[k] + j * q
         for a in range(q):
-            if P.method == 0:
+            if P.method == METHOD_GHERMITE:
                 v = z[a]
             else:
                 v = m[a]
@@ -700,7 +706,7 @@ cdef double _top(NP* P, Py_ssize_t j) noexcept nogil:
     cdef double ld, obj
     cdef int ok
     P.status[j] = 0
-    if P.method == 3:
+    if P.method == METHOD_LAPLACE:
         obj = _sub_mode(P, 0, j, P.eta0 + r0, &ld, &ok)
         if not ok:
             P.status[j] = 1
@@ -745,7 +751,7 @@ def nested_pass(const double[::1] y, const double[::1] trials, const double[::1]
     ----------
     y, trials, eta0 : (n,) rows sorted by the nesting path; eta0 = X beta + offset.
     A : (n, Q) ``[Z_0 L_0, ..., Z_{D-1} L_{D-1}]``.
-    aux : ancillary parameters; fam, link: family and link codes (``family_math.pxd``).
+    aux : ancillary parameters; fam, link: family and link codes (``kernel_codes.pxd``).
     q : (D,) effects per group of each level.
     rowptr, rowoff : per-level row boundaries of the groups, concatenated (level k starts at
         ``rowoff[k]`` and has G_k + 1 entries).
@@ -822,12 +828,12 @@ def nested_pass(const double[::1] y, const double[::1] trials, const double[::1]
     P.X = P.M + gtot * Q * Q
     P.R = P.X + gtot * Q * Q
     P.Pi = P.R + gtot * Q * Q
-    P.record = post_m is not None and method != 3
+    P.record = post_m is not None and method != METHOD_LAPLACE
     P.want_grad = want_grad
     if P.want_grad:
         if rowwork is None or r is None or S is None or gaux is None:
             raise ValueError("want_grad needs rowwork, r, S and gaux")
-        if method != 3 and not P.record:
+        if method != METHOD_LAPLACE and not P.record:
             raise ValueError("the quadrature gradient needs post_m, post_v, post_w, woff")
         if P.naux > 64 or Q > MAXLEV * 8:
             raise ValueError("too many ancillary parameters or random effects for the gradient")

@@ -10,7 +10,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from scipy import optimize
 from scipy.special import logsumexp
 
-METHOD_CODES = {"ghermite": 0, "mcaghermite": 1, "mvaghermite": 2, "laplace": 3}
+from statsmodels_me._integrate.codes import METHOD_CODES
 
 
 def check_integration(intmethod: str, intpoints) -> int:

@@ -15,18 +15,25 @@ class BlockDiagonal(CovarianceStructure):
     display follows Stata's table: the variance rows of all blocks (block order, then each
     block's own order) first, then the covariance rows of all blocks.
 
+    With ``across_levels=True`` the blocks are the structures of different levels (a GLMM's
+    nested or crossed levels side by side): the display then keeps each block's rows
+    together, block after block, with each block's own level in :attr:`vcomp_labels`.
+
     Parameters
     ----------
     blocks : list of CovarianceStructure
-        Structures at one level (same ``level_label``).
+        Structures at one level (same ``level_label``), or at several levels with
+        ``across_levels``.
+    across_levels : bool
     """
 
-    def __init__(self, blocks: list[CovarianceStructure]):
+    def __init__(self, blocks: list[CovarianceStructure], across_levels: bool = False):
         if not blocks:
             raise SpecificationError("a block-diagonal covariance needs at least one block")
         labels = {b.level_label for b in blocks}
-        if len(labels) != 1:
+        if len(labels) != 1 and not across_levels:
             raise SpecificationError(f"blocks at different levels {sorted(labels)}")
+        self.across_levels = bool(across_levels)
         self.blocks = list(blocks)
         super().__init__([n for b in blocks for n in b.names], blocks[0].level_label,
                          q=sum(b.q for b in blocks))
@@ -42,9 +49,17 @@ class BlockDiagonal(CovarianceStructure):
                 shifted = (DisplayRow(r.label, r.name, r.i + o, r.j + o), k, m)
                 (variances if r.is_variance else covariances).append(shifted)
         ordered = variances + covariances
+        if across_levels:
+            ordered.sort(key=lambda row: (row[1], row[2]))
         self.rows = [r for r, _, _ in ordered]
         # (block, row within block) of each displayed row, to split display values back
         self._row_source = [(k, m) for _, k, m in ordered]
+
+    @property
+    def vcomp_labels(self) -> list[str]:
+        if self.across_levels:
+            return [lab for b in self.blocks for lab in b.vcomp_labels]
+        return super().vcomp_labels
 
     @property
     def n_theta(self) -> int:

@@ -9,14 +9,19 @@ Examples
 >>> pig = datasets.load("pig")
 >>> pig.shape
 (432, 3)
+
+``seed_examples.json`` holds the numbers Stata prints for the examples of its [ME] me entry
+(log likelihoods, estimates, standard errors, variance components, tests);
+:func:`seed_examples` reads it.
 """
 from __future__ import annotations
 
+import json
 from importlib import resources
 
 import pandas as pd
 
-__all__ = ["describe", "list_datasets", "load"]
+__all__ = ["describe", "list_datasets", "load", "seed_examples"]
 
 #: one-paragraph provenance of each data set (the full table is in SOURCES.md)
 _DESCRIPTIONS = {
@@ -90,3 +95,24 @@ def load(name: str) -> pd.DataFrame:
 def describe(name: str) -> str:
     """Short provenance note of a bundled data set (full details in ``SOURCES.md``)."""
     return _DESCRIPTIONS[_check(name)]
+
+
+def seed_examples() -> dict[str, dict]:
+    """Stata's printed results for the examples of its [ME] me entry, by example id.
+
+    Returns
+    -------
+    dict
+        ``{"ex1_pig_random_intercept": {...}, ...}``; each entry holds the Stata ``command``,
+        the bundled ``data`` file, and the printed numbers (``llf``, ``coef`` as
+        ``[estimate, std. err.]``, ``vcomp`` as ``[estimate, std. err., ci_lower, ci_upper]``,
+        ``lr_vs_fixed``, ...). The file's ``about`` entry describes every field.
+
+    Examples
+    --------
+    >>> from statsmodels_me import datasets
+    >>> datasets.seed_examples()["ex1_pig_random_intercept"]["llf"]
+    -1014.9268
+    """
+    with resources.files(__name__).joinpath("seed_examples.json").open("r") as fh:
+        return {e["id"]: e for e in json.load(fh)["examples"]}

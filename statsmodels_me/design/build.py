@@ -19,14 +19,19 @@ from statsmodels_me.design.collinearity import collinear_columns
 from statsmodels_me.design.design import Design, Level, REBlock
 from statsmodels_me.design.factors import (
     CategoricalCoding,
+    TermColumns,
     code_categorical,
     continuous_values,
     expand_term,
     is_numeric,
     mark_omitted,
 )
+from statsmodels_me.design.formula_columns import formula_columns, needs_patsy
+from statsmodels_me.design.formula_eval import evaluate_transform
+from statsmodels_me.design.stata_eval import evaluate_stata, stata_truth
+from statsmodels_me.design.timeseries import with_ts_columns
 from statsmodels_me.spec.errors import DataError, SpecificationError
-from statsmodels_me.spec.model_spec import ModelSpec, REEquation
+from statsmodels_me.spec.model_spec import Expression, ModelSpec, REEquation, Term
 
 __all__ = ["build_design"]
 
@@ -60,9 +65,14 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
     """
     if not isinstance(data, pd.DataFrame):
         data = pd.DataFrame(data)
+    data = with_ts_columns(spec, data)
     extra = _extra_variables(spec)
     _check_columns(spec, data, extra)
-    sample, n_missing = _listwise_delete(spec, data, extra)
+    select = _qualifier_rows(spec, data)
+    weight_values = _weight_expression(spec, data)
+    if weight_values is not None:
+        select = select & ~np.isnan(weight_values)
+    sample, n_missing, used_rows = _listwise_delete(spec, data, extra, select)
     notes = []
     if n_missing:
         noun = "observation" if n_missing == 1 else "observations"
@@ -72,16 +82,18 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
                         f"{', '.join(spec.variables())}")
 
     codings: dict[str, CategoricalCoding] = {}
+    transforms: dict = {}
     endog = _response(spec, sample)
-    fixed = _fixed_part(spec, sample, codings)
+    fixed = _fixed_part(spec, sample, codings, transforms)
     notes.extend(fixed["notes"])
-    levels = _levels(spec, sample, codings)
+    levels = _levels(spec, sample, codings, transforms)
     nested, crossed, nesting_note = _structure(levels)
     if nesting_note:
         notes.append(nesting_note)
     offset = _offset(spec, sample)
     trials = _trials(spec, sample, endog)
-    weight_type, weights, level_weights = _weights(spec, sample)
+    weight_type, weights, level_weights = _weights(
+        spec, sample, None if weight_values is None else weight_values[used_rows])
     residual_vars = {key: sample[var].to_numpy() for key, var in extra.items()
                      if key in ("t", "by")}
 
@@ -107,6 +119,8 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
         weight_type=weight_type,
         level_weights=level_weights,
         residual_vars=residual_vars,
+        sample=pd.Series(used_rows, index=data.index, name="sample"),
+        transforms=transforms,
     )
 
 
@@ -118,7 +132,7 @@ def _extra_variables(spec: ModelSpec) -> dict[str, str]:
     ``"by"``)."""
     out = {}
     weight = spec.options.get("weight")
-    if weight:
+    if weight and isinstance(weight[1], str):
         out["weight"] = weight[1]
     for level, (_, var) in dict(spec.options.get("level_weights") or {}).items():
         out[f"weight:{level}"] = var
@@ -154,8 +168,60 @@ def _missing(col: pd.Series) -> np.ndarray:
     return miss
 
 
-def _listwise_delete(spec: ModelSpec, data: pd.DataFrame,
-                     extra: dict[str, str]) -> tuple[pd.DataFrame, int]:
+def _qualifier_rows(spec: ModelSpec, data: pd.DataFrame) -> np.ndarray:
+    """Rows selected by Stata's ``in range`` and ``if exp`` (all rows without them)."""
+    n = len(data)
+    select = np.ones(n, dtype=bool)
+    rng = spec.obs_range
+    if rng is not None:
+        first = _obs_number(rng.first, n, rng.text)
+        last = _obs_number(rng.last, n, rng.text)
+        if first > last:
+            raise DataError(f"range 'in {rng.text}': the first observation ({first}) comes "
+                            f"after the last ({last}) in data with {n} rows")
+        select[:] = False
+        select[first - 1:last] = True
+    if spec.condition is not None:
+        select &= stata_truth(spec.condition.text, data)
+        if not select.any():
+            where = f" in {rng.text}" if rng is not None else ""
+            raise DataError(f"no observations: 'if {spec.condition.text}'{where} selects no "
+                            "row of the data")
+    return select
+
+
+def _obs_number(value, n: int, text: str) -> int:
+    """1-based observation number of one end of a range (``f``, ``l``, ``-1`` = last)."""
+    if value == "f":
+        return 1
+    if value == "l":
+        return n
+    k = n + 1 + value if value < 0 else value
+    if not 1 <= k <= n:
+        raise DataError(f"range 'in {text}': observation {value} is out of range; the data "
+                        f"have {n} rows")
+    return k
+
+
+def _weight_expression(spec: ModelSpec, data: pd.DataFrame) -> np.ndarray | None:
+    """Values of a weight given as an expression (``[pw=1/p]``) on every row, else None."""
+    weight = spec.options.get("weight")
+    if not weight or isinstance(weight[1], str):
+        return None
+    kind, expr = weight
+    values = evaluate_stata(expr.text, data)
+    if values.dtype == object:
+        raise DataError(f"[{kind}={expr.text}]: the weight expression is a string")
+    return values
+
+
+def _listwise_delete(spec: ModelSpec, data: pd.DataFrame, extra: dict[str, str],
+                     select: np.ndarray) -> tuple[pd.DataFrame, int, np.ndarray]:
+    """The estimation sample: selected rows without a missing value in a used variable.
+
+    Returns the sample, the number of selected rows dropped for missing values and the
+    boolean mask of the rows used.
+    """
     used = list(spec.variables())
     used += [v for v in extra.values() if v not in used]
     drop = np.zeros(len(data), dtype=bool)
@@ -167,9 +233,10 @@ def _listwise_delete(spec: ModelSpec, data: pd.DataFrame,
         if censored and var in response:
             continue
         drop |= _missing(data[var])
-    n_missing = int(drop.sum())
-    sample = data.loc[~drop, used] if n_missing else data[used]
-    return sample, n_missing
+    n_missing = int((drop & select).sum())
+    keep = select & ~drop
+    sample = data[used] if keep.all() else data.loc[keep, used]
+    return sample, n_missing, keep
 
 
 def _response(spec: ModelSpec, sample: pd.DataFrame) -> np.ndarray:
@@ -186,11 +253,34 @@ def _response(spec: ModelSpec, sample: pd.DataFrame) -> np.ndarray:
 
 # -- fixed effects ---------------------------------------------------------------------------
 
-def _fixed_part(spec: ModelSpec, sample: pd.DataFrame, codings) -> dict:
+def _auto_factors(terms, spec: ModelSpec, sample: pd.DataFrame) -> list[Term]:
+    """In formulas, a bare string or categorical column is a factor, as patsy treats it."""
+    if spec.syntax != "formula":
+        return list(terms)
+    out = []
+    for term in terms:
+        factors = tuple(replace(f, kind="i") if f.kind == "c" and f.var in sample.columns
+                        and not is_numeric(sample[f.var]) else f for f in term.factors)
+        out.append(Term(factors))
+    return out
+
+
+def _term_columns(terms: list[Term], sample: pd.DataFrame, codings, transforms: dict,
+                  intercept: bool, key: str) -> list[TermColumns]:
+    """Columns of each term: Stata's expansion, or patsy's for terms with transforms."""
+    from_patsy = {}
+    if any(needs_patsy(t) for t in terms):
+        where = "fixed part" if key == "fixed" else f"random effects at {key}"
+        from_patsy, transforms[key] = formula_columns(terms, sample, intercept, where)
+    return [from_patsy[k] if k in from_patsy else expand_term(t, sample, codings)
+            for k, t in enumerate(terms)]
+
+
+def _fixed_part(spec: ModelSpec, sample: pd.DataFrame, codings, transforms) -> dict:
     n = len(sample)
     blocks, names, full, full_base, parts = [], [], [], [], []
-    for term in spec.fixed:
-        tc = expand_term(term, sample, codings)
+    terms = _auto_factors(spec.fixed, spec, sample)
+    for tc in _term_columns(terms, sample, codings, transforms, spec.constant, "fixed"):
         blocks.append(tc.X)
         names.extend(tc.names)
         full.extend(tc.full_names)
@@ -264,7 +354,8 @@ def _path_codes(sample: pd.DataFrame, path: tuple[str, ...], codings) -> np.ndar
     return np.asarray(key, dtype=np.int64)
 
 
-def _block(eq: REEquation, spec: ModelSpec, sample: pd.DataFrame, codings) -> REBlock:
+def _block(eq: REEquation, spec: ModelSpec, sample: pd.DataFrame, codings,
+           transforms) -> REBlock:
     n = len(sample)
     if eq.factor:
         if eq.factor not in codings:
@@ -277,8 +368,11 @@ def _block(eq: REEquation, spec: ModelSpec, sample: pd.DataFrame, codings) -> RE
                         factor_codes=c.codes, factor_levels=c.levels)
     else:
         cols, names = [], []
-        for term in eq.terms:
-            tc = expand_term(term, sample, codings)
+        terms = _auto_factors(eq.terms, spec, sample)
+        key = ">".join(_path_of(eq))
+        while key in transforms:
+            key += "'"
+        for tc in _term_columns(terms, sample, codings, transforms, eq.constant, key):
             cols.append(tc.X)
             names.extend(tc.names)
         if eq.constant:
@@ -311,7 +405,7 @@ def _cov_matrix(eq: REEquation, spec: ModelSpec, q: int) -> np.ndarray:
     return mat
 
 
-def _levels(spec: ModelSpec, sample: pd.DataFrame, codings) -> list[Level]:
+def _levels(spec: ModelSpec, sample: pd.DataFrame, codings, transforms) -> list[Level]:
     groups: dict[tuple[str, ...], list[REEquation]] = {}
     for eq in spec.random:
         groups.setdefault(_path_of(eq), []).append(eq)
@@ -319,7 +413,7 @@ def _levels(spec: ModelSpec, sample: pd.DataFrame, codings) -> list[Level]:
     levels: list[Level] = []
     for path, eqs in groups.items():
         eqs = _one_constant(eqs)
-        blocks = [_block(eq, spec, sample, codings) for eq in eqs]
+        blocks = [_block(eq, spec, sample, codings, transforms) for eq in eqs]
         if path == ("_all",):
             levels.append(Level(path=path, label="_all", codes=np.zeros(n, dtype=np.int64),
                                 n_groups=1, group_values=pd.Index(["_all"]), blocks=blocks))
@@ -422,7 +516,10 @@ def _structure(levels: list[Level]) -> tuple[bool, bool, str | None]:
 # -- weights, offset and trials ----------------------------------------------------------------
 
 def _weight_values(sample: pd.DataFrame, kind: str, var: str) -> np.ndarray:
-    w = continuous_values(sample, var)
+    return _check_weights(continuous_values(sample, var), kind, var)
+
+
+def _check_weights(w: np.ndarray, kind: str, var) -> np.ndarray:
     if np.any(w < 0):
         raise DataError(f"{kind} variable '{var}' has {int(np.sum(w < 0))} negative values")
     if kind == "fweight" and np.any(w != np.round(w)):
@@ -430,12 +527,15 @@ def _weight_values(sample: pd.DataFrame, kind: str, var: str) -> np.ndarray:
     return w
 
 
-def _weights(spec: ModelSpec, sample: pd.DataFrame):
+def _weights(spec: ModelSpec, sample: pd.DataFrame, expression_values: np.ndarray | None):
     """Observation-level weights and the per-level weights of ``mixed``."""
     weight_type, weights = None, None
     if spec.options.get("weight"):
         weight_type, var = spec.options["weight"]
-        weights = _weight_values(sample, weight_type, var)
+        if expression_values is not None:
+            weights = _check_weights(expression_values, weight_type, var)
+        else:
+            weights = _weight_values(sample, weight_type, var)
     level_weights = {level: (kind, _weight_values(sample, kind, var))
                      for level, (kind, var)
                      in dict(spec.options.get("level_weights") or {}).items()}
@@ -447,6 +547,8 @@ def _offset(spec: ModelSpec, sample: pd.DataFrame) -> np.ndarray | None:
     exp = spec.options.get("exposure")
     if off and exp:
         raise SpecificationError("only one of offset() or exposure() can be specified")
+    if isinstance(off, Expression):
+        return evaluate_transform(off.text, sample)
     if off:
         return continuous_values(sample, off)
     if exp:
@@ -462,7 +564,10 @@ def _trials(spec: ModelSpec, sample: pd.DataFrame, endog: np.ndarray) -> np.ndar
     spec_n = spec.options.get("binomial")
     if spec_n is None or spec_n is False:
         return None
-    if isinstance(spec_n, str):
+    if isinstance(spec_n, Expression):
+        trials = evaluate_transform(spec_n.text, sample)
+        what = f"binomial({spec_n.text})"
+    elif isinstance(spec_n, str):
         trials = continuous_values(sample, spec_n)
         what = f"binomial({spec_n})"
     elif isinstance(spec_n, Real) and not isinstance(spec_n, bool):

@@ -147,6 +147,16 @@ class Design:
     residual_vars : dict
         Row values of the variables named in ``mixed``'s ``residuals(..., t(var) by(var))``:
         keys ``"t"`` and ``"by"``.
+    sample : pandas.Series of bool or None
+        Stata's ``e(sample)``: True for the rows of the input data used in estimation (after
+        ``if``/``in`` and listwise deletion), indexed like the input DataFrame.
+    transforms : dict
+        :class:`~statsmodels_me.design.formula_columns.EquationTransforms` of each equation
+        that holds formula transforms: key ``"fixed"`` or the level label (``"id"``,
+        ``"school>class"``). Their patsy ``DesignInfo`` (``.info``) carries the stateful
+        transforms fitted on the estimation sample (``center``, ``bs``, ...);
+        ``.transform(new_data)`` builds the equation's columns for new data with the same
+        constants.
     """
 
     spec: ModelSpec
@@ -170,6 +180,8 @@ class Design:
     weight_type: str | None = None
     level_weights: dict = field(default_factory=dict)
     residual_vars: dict = field(default_factory=dict)
+    sample: pd.Series | None = None
+    transforms: dict = field(default_factory=dict)
 
     @property
     def nobs(self) -> int:

@@ -1,4 +1,8 @@
-"""Family and link registry for the GLMM engine.
+"""Name-based entry points of the family objects, for the engines that take family names.
+
+Every function accepts a family name (``statsmodels_me.families.catalog.FAMILY_CLASSES``) or
+a :class:`~statsmodels_me.families.base.Family` and delegates to the family object; the
+family-specific answers live in the family modules.
 
 Ancillary parameters (``aux``) per family, on the unrestricted scale the optimizer sees:
 
@@ -17,78 +21,36 @@ Ordinal responses are integer codes 0..K-1 (the caller maps the sorted categorie
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from scipy import special, stats
-from statsmodels.genmod.families import links
 
+from statsmodels_me._integrate.codes import FAMILY_CODES, LINK_CODES
+from statsmodels_me.families.base import Family, statsmodels_link
+from statsmodels_me.families.catalog import FAMILY_CLASSES
+from statsmodels_me.families.catalog import get_family as family_object
 from statsmodels_me.spec.errors import DataError, SpecificationError
 
-FAMILY_CODES = {
-    "gaussian": 0, "bernoulli": 1, "binomial": 2, "poisson": 3,
-    "nbinomial_mean": 4, "nbinomial_constant": 5, "gamma": 6, "ordinal": 7,
-}
-LINK_CODES = {"identity": 0, "log": 1, "logit": 2, "probit": 3, "cloglog": 4}
+__all__ = ["FAMILIES", "FAMILY_CODES", "LINK_CODES", "check_endog", "get_family", "link_code",
+           "n_aux", "obs_constant", "parameter_arrays", "reference_logpdf", "response_arrays",
+           "statsmodels_link"]
+
+#: every family at its default link, by engine name
+FAMILIES: dict[str, Family] = {name: cls() for name, cls in FAMILY_CLASSES.items()}
 
 
-@dataclass(frozen=True)
-class Family:
-    """Static description of a conditional family.
-
-    Attributes
-    ----------
-    name : str
-        Engine name (key of ``FAMILY_CODES``).
-    default_link : str
-        Stata's default link for the family.
-    links : tuple of str
-        Links the kernels implement for it.
-    aux_names : tuple of str
-        Stata ``e(b)`` names of the ancillary parameters (ordinal: filled per model).
-    """
-
-    name: str
-    default_link: str
-    links: tuple[str, ...]
-    aux_names: tuple[str, ...]
-
-    @property
-    def code(self) -> int:
-        return FAMILY_CODES[self.name]
+def _family(name, link=None) -> Family:
+    return family_object(name, link)
 
 
-_CDF = ("logit", "probit", "cloglog")
-_MEAN = ("identity", "log")
-FAMILIES = {
-    "gaussian": Family("gaussian", "identity", _MEAN, ("/var(e)",)),
-    "bernoulli": Family("bernoulli", "logit", _CDF, ()),
-    "binomial": Family("binomial", "logit", _CDF, ()),
-    "poisson": Family("poisson", "log", _MEAN, ()),
-    "nbinomial_mean": Family("nbinomial_mean", "log", _MEAN, ("/lnalpha",)),
-    "nbinomial_constant": Family("nbinomial_constant", "log", _MEAN, ("/lndelta",)),
-    "gamma": Family("gamma", "log", _MEAN, ("/logs",)),
-    "ordinal": Family("ordinal", "logit", _CDF, ()),
-}
-
-
-def get_family(name: str, link: str | None = None) -> tuple[Family, str]:
-    """Look up a family and validate (or default) its link.
+def get_family(name, link: str | None = None) -> tuple[Family, str]:
+    """The family object of an engine name and its (validated or default) link name.
 
     Raises
     ------
     SpecificationError
         Unknown family, or a link the family does not support.
     """
-    fam = FAMILIES.get(name)
-    if fam is None:
-        raise SpecificationError(
-            f"family '{name}' is not supported; expected one of {sorted(FAMILIES)}")
-    link = fam.default_link if link is None else link
-    if link not in fam.links:
-        raise SpecificationError(
-            f"link '{link}' is not available for family '{name}'; expected one of {fam.links}")
-    return fam, link
+    fam = _family(name, link)
+    return fam, fam.link
 
 
 def link_code(link: str) -> int:
@@ -99,41 +61,17 @@ def link_code(link: str) -> int:
     return LINK_CODES[link]
 
 
-def statsmodels_link(link: str):
-    """The statsmodels link object matching a kernel link code (mu = link.inverse(eta))."""
-    return {"identity": links.Identity(), "log": links.Log(), "logit": links.Logit(),
-            "probit": links.Probit(), "cloglog": links.CLogLog()}[link]
-
-
-def n_aux(name: str, endog=None) -> int:
+def n_aux(name, endog=None) -> int:
     """Number of ancillary parameters (ordinal: number of categories minus one)."""
-    if name == "ordinal":
-        return int(np.max(endog)) if endog is not None and len(endog) else 0
-    return len(FAMILIES[name].aux_names)
+    return _family(name).n_ancillary(endog)
 
 
-def check_endog(name: str, y, trials) -> None:
+def check_endog(name, y, trials) -> None:
     """Raise DataError when the response is outside the family's support."""
-    y = np.asarray(y, float)
-    bad = None
-    if not np.all(np.isfinite(y)):
-        bad = "non-finite values"
-    elif name == "bernoulli" and not np.all((y == 0) | (y == 1)):
-        bad = "values other than 0 and 1"
-    elif name == "binomial" and (np.any(y < 0) or np.any(y > trials) or np.any(y != np.round(y))):
-        bad = "values outside 0..trials or non-integer"
-    elif name in ("poisson", "nbinomial_mean", "nbinomial_constant") and (
-            np.any(y < 0) or np.any(y != np.round(y))):
-        bad = "negative or non-integer counts"
-    elif name == "gamma" and np.any(y <= 0):
-        bad = "non-positive values"
-    elif name == "ordinal" and (np.any(y < 0) or np.any(y != np.round(y))):
-        bad = "codes that are not 0, 1, ..., K-1"
-    if bad is not None:
-        raise DataError(f"the response has {bad} for family '{name}'")
+    _family(name).check_endog(y, trials)
 
 
-def response_arrays(name: str, endog, trials=None, offset=None):
+def response_arrays(name, endog, trials=None, offset=None):
     """Response, trials and offset as float vectors, checked for the family.
 
     Returns
@@ -141,14 +79,7 @@ def response_arrays(name: str, endog, trials=None, offset=None):
     y, t, off : ndarray (n,)
         ``t`` is ones and ``off`` zeros when not given.
     """
-    y = np.asarray(endog, float).ravel()
-    n = y.shape[0]
-    if name == "binomial" and trials is None:
-        raise DataError("family 'binomial' needs trials")
-    t = np.ones(n) if trials is None else np.asarray(trials, float).ravel()
-    off = np.zeros(n) if offset is None else np.asarray(offset, float).ravel()
-    check_endog(name, y, t)
-    return y, t, off
+    return _family(name).response_arrays(endog, trials, offset)
 
 
 def parameter_arrays(beta, aux, p: int, k_aux: int):
@@ -161,7 +92,7 @@ def parameter_arrays(beta, aux, p: int, k_aux: int):
     return beta, aux
 
 
-def obs_constant(name: str, y, trials, aux):
+def obs_constant(name, y, trials, aux):
     """Terms of log f(y | eta) that do not depend on eta, and their aux-derivatives.
 
     Returns
@@ -169,75 +100,12 @@ def obs_constant(name: str, y, trials, aux):
     c : ndarray (n,)
     dc : ndarray (n, naux)
     """
-    y = np.asarray(y, float)
-    aux = np.asarray(aux, float)
-    n = y.shape[0]
-    dc = np.zeros((n, aux.shape[0]))
-    if name == "gaussian":
-        c = np.full(n, -0.5 * np.log(2 * np.pi) - 0.5 * aux[0])
-        dc[:, 0] = -0.5
-    elif name == "binomial":
-        t = np.asarray(trials, float)
-        c = special.gammaln(t + 1) - special.gammaln(y + 1) - special.gammaln(t - y + 1)
-    elif name == "poisson":
-        c = -special.gammaln(y + 1)
-    elif name == "nbinomial_mean":
-        r = np.exp(-aux[0])
-        c = special.gammaln(y + r) - special.gammaln(r) - special.gammaln(y + 1) + r * np.log(r)
-        dc[:, 0] = -r * (special.digamma(y + r) - special.digamma(r) + np.log(r) + 1)
-    elif name == "nbinomial_constant":
-        d = np.exp(aux[0])
-        c = -special.gammaln(y + 1) + y * np.log(d / (1 + d))
-        dc[:, 0] = y / (1 + d)
-    elif name == "gamma":
-        k = np.exp(-aux[0])
-        c = (k - 1) * np.log(y) + k * np.log(k) - special.gammaln(k)
-        dc[:, 0] = -k * (np.log(y) + np.log(k) + 1 - special.digamma(k))
-    else:
-        c = np.zeros(n)
-    return c, dc
+    return _family(name).obs_constant(y, trials, aux)
 
 
-def reference_logpdf(name: str, link: str, y, eta, trials=None, aux=()):
+def reference_logpdf(name, link, y, eta, trials=None, aux=()):
     """log f(y | eta) from scipy.stats and statsmodels links (independent of the kernels).
 
     Slow but simple: for tests and the pure-Python reference quadrature.
     """
-    y = np.asarray(y, float)
-    eta = np.asarray(eta, float)
-    aux = np.asarray(aux, float)
-    inv = statsmodels_link(link).inverse
-    if name == "ordinal":
-        cut = np.concatenate([[-np.inf], aux, [np.inf]])
-        k = y.astype(int)
-        hi = inv(cut[k + 1] - eta)
-        lo = inv(cut[k] - eta)
-        with np.errstate(divide="ignore"):  # a probability that underflows is log(0) = -inf
-            return np.log(hi - lo)
-    mu = inv(eta)
-    if name not in ("gaussian", "bernoulli", "binomial"):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            val = _reference_counts_gamma(name, y, np.where(mu > 0, mu, 1.0), aux)
-        return np.where(mu > 0, val, -np.inf)
-    if name == "gaussian":
-        return stats.norm.logpdf(y, mu, np.sqrt(np.exp(aux[0])))
-    if name == "bernoulli":
-        return stats.bernoulli.logpmf(y, mu)
-    if name == "binomial":
-        return stats.binom.logpmf(y, trials, mu)
-    raise SpecificationError(f"family '{name}' is not supported")
-
-
-def _reference_counts_gamma(name, y, mu, aux):
-    if name == "poisson":
-        return stats.poisson.logpmf(y, mu)
-    if name == "nbinomial_mean":
-        r = np.exp(-aux[0])
-        return stats.nbinom.logpmf(y, r, r / (r + mu))
-    if name == "nbinomial_constant":
-        d = np.exp(aux[0])
-        return stats.nbinom.logpmf(y, mu / d, 1 / (1 + d))
-    if name == "gamma":
-        k = np.exp(-aux[0])
-        return stats.gamma.logpdf(y, k, scale=mu / k)
-    raise SpecificationError(f"family '{name}' is not supported")
+    return _family(name, link).loglike_obs(y, eta, trials, aux)

@@ -52,6 +52,17 @@ def _array_design_frame(endog, exog, groups, exog_re):
     return df, fixed, has_cons, (eq,), yname
 
 
+def _refuse_weights(design, command, honoured):
+    """NotImplementedError for weights the estimator would otherwise ignore."""
+    if design.weight_type is not None and design.weight_type not in honoured:
+        var = design.spec.options["weight"][1]
+        raise NotImplementedError(f"{command or 'this model'}: [{design.weight_type}={var}] "
+                                  f"weights are not implemented")
+    for level, (kind, _) in dict(design.level_weights).items():
+        raise NotImplementedError(f"{command or 'this model'}: {kind}() weights at level "
+                                  f"'{level}' are not implemented")
+
+
 class MEModel(LikelihoodModel):
     """Base class: holds the :class:`Design`; parameter names are Stata's ``e(b)`` names.
 
@@ -60,6 +71,9 @@ class MEModel(LikelihoodModel):
     """
 
     command = ""
+    #: observation-weight types (``fweight``, ``pweight``, ...) the estimator honours; any
+    #: other weight, and every per-level weight, is refused
+    weight_types: tuple[str, ...] = ()
 
     def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
                  **options):
@@ -70,6 +84,7 @@ class MEModel(LikelihoodModel):
                                constant=has_cons, random=list(random), typed=[],
                                keywords=options, syntax="arrays", source="")
             design = build_design(spec, df)
+        _refuse_weights(design, self.command, self.weight_types)
         self.design: Design = design
         self.spec: ModelSpec = design.spec
         self.options = dict(design.spec.options)

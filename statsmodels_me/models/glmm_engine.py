@@ -1,4 +1,5 @@
-"""Numerical engine of two-level GLMMs on plain arrays: marginal log likelihood and gradient.
+"""Numerical engine of GLMMs with one grouping level, on plain arrays: marginal log
+likelihood and gradient.
 
 Cluster j has random effects b_j = L u_j, u_j ~ N(0, I_q), Sigma = L L'.  The conditional model
 is eta = X beta + Z b_j + offset with a family from ``statsmodels_me.families``.  The integral
@@ -6,7 +7,7 @@ over u_j is computed cluster by cluster in Cython (``statsmodels_me._integrate.g
 
 Typical use from a model class::
 
-    eng = TwoLevelGLMM(y, X, Z, groups, "bernoulli", "logit", intmethod="mvaghermite")
+    eng = OneLevelGLMM(y, X, Z, groups, "bernoulli", "logit", intmethod="mvaghermite")
     ll, g_beta, g_aux, g_L = eng.loglike_and_grad(beta, aux, L)
     g_sigma = sigma_gradient(L, g_L)          # then sum(g_sigma * dSigma/dtheta_k)
     H = eng.numerical_hessian(beta, aux, L)   # order: beta, aux, L[tril_indices(q)]
@@ -57,8 +58,9 @@ def sigma_gradient(L, grad_L):
     return 0.5 * (G + G.T)
 
 
-class TwoLevelGLMM:
-    """Marginal log likelihood of a two-level GLMM with b_j ~ N(0, Sigma) per cluster j.
+class OneLevelGLMM:
+    """Marginal log likelihood of a GLMM with one grouping level: b_j ~ N(0, Sigma) per
+    cluster j.
 
     Parameters
     ----------
@@ -170,7 +172,8 @@ class TwoLevelGLMM:
         L = np.ascontiguousarray(L, float).reshape(self.q, self.q)
         return beta, aux, np.tril(L)
 
-    def _pass(self, beta, aux, L, want_grad, update=True, method=None, state=None):
+    def _pass(self, beta, aux, L, want_grad, update=True, method=None, state=None,
+              clusters=False):
         beta, aux, L = self._check(beta, aux, L)
         method = self._method if method is None else method
         nodes, logw = (self._nodes, self._logw) if method != 3 else (
@@ -209,10 +212,25 @@ class TwoLevelGLMM:
         llf = ll.sum() + c.sum()
         if not want_grad:
             return llf, ll, c
+        if clusters:
+            return self._cluster_gradients(ll, c, dc, gaux, r, s)
         gb = self.exog.T @ r
         gL = np.tril(self.Z.T @ s)
         ga = gaux.sum(0) + dc.sum(0)
         return llf, gb, ga, gL
+
+    def _cluster_gradients(self, ll, c, dc, gaux, r, s):
+        """Per-cluster values and gradients from one pass's per-observation pieces."""
+        G, g, q = self.n_groups, self._gsorted, self.q
+        values = ll + np.bincount(g, weights=c, minlength=G)
+        gb = np.zeros((G, self.p))
+        np.add.at(gb, g, self.exog * r[:, None])
+        ga = gaux + (np.zeros((G, 0)) if not self.k_aux else
+                     np.stack([np.bincount(g, weights=dc[:, j], minlength=G)
+                               for j in range(self.k_aux)], axis=1))
+        zs = np.zeros((G, q, q))
+        np.add.at(zs, g, self.Z[:, :, None] * s[:, None, :])
+        return values, gb, ga, np.tril(zs)
 
     def _carry_state(self, L):
         """Re-express the stored modes and grids for a new L so that they describe the same
@@ -254,6 +272,18 @@ class TwoLevelGLMM:
         """Per-cluster log likelihood contributions (G,) in cluster-code order."""
         _, ll, c = self._pass(beta, aux, L, False)
         return ll + np.bincount(self._gsorted, weights=c, minlength=self.n_groups)
+
+    def loglike_and_grad_clusters(self, beta, aux, L):
+        """Per-cluster log likelihoods and gradients (one pass, as :meth:`loglike_and_grad`).
+
+        Returns
+        -------
+        values : (G,)
+        grad_beta : (G, p)
+        grad_aux : (G, k_aux)
+        grad_L : (G, q, q) lower triangular.
+        """
+        return self._pass(beta, aux, L, True, clusters=True)
 
     def loglike_and_grad(self, beta, aux, L, freeze_grid=False):
         """Log likelihood and its gradient (see the class Notes for what is exact).
@@ -339,7 +369,21 @@ class TwoLevelGLMM:
         return state[0] @ L.T, L @ self._pcov @ L.T
 
     @property
+    def sorted_groups(self):
+        """Cluster code of every row in the engine's (sorted) row order."""
+        return self._gsorted
+
+    def reset_warm_start(self):
+        """Start the next pass cold: modes from 0, adaptive grids re-adapted from scratch
+        (a warm start carried over from a distant parameter point can leave them stuck)."""
+        self._warm = False
+
+    @property
     def status(self):
         """Per-cluster status of the last call: 0 ok, 1 mode or curvature failure,
         2 posterior covariance not positive definite, 3 adaptation did not converge."""
         return self._status.copy()
+
+
+#: the former name (tests/families still import it)
+TwoLevelGLMM = OneLevelGLMM

@@ -74,7 +74,7 @@ class NestedGLMM:
         first).
     codes : list of (n,) integer arrays, the group of each row at each level; inner groups
         must be nested in outer ones (distinct codes across outer groups).
-    family, link : as in :class:`statsmodels_me.models.glmm_engine.TwoLevelGLMM`.
+    family, link : as in :class:`statsmodels_me.models.glmm_engine.OneLevelGLMM`.
     trials, offset : optional (n,) arrays.
     intmethod : {"laplace", "ghermite", "mcaghermite", "mvaghermite"}
     intpoints : int
@@ -354,6 +354,39 @@ class NestedGLMM:
         return (float(ll.sum() + c.sum()), self.exog.T @ g["r"],
                 g["gaux"].sum(0) + dc.sum(0), gL)
 
+    def loglike_and_grad_clusters(self, beta, aux, L):
+        """Per top-level cluster: log likelihoods and gradients (one pass, as
+        :meth:`loglike_and_grad`).
+
+        Returns
+        -------
+        values : (G_0,)
+        grad_beta : (G_0, p)
+        grad_aux : (G_0, k_aux)
+        grad_L : (G_0, Q, Q) lower triangular, zero outside the level blocks.
+        """
+        beta, aux, L = self._check(beta, aux, L)
+        G, top, Q = self.n_groups[0], self.gidx[:, 0], self.q
+        c, dc = obs_constant(self.family, self.endog, self.trials, aux)
+        if not np.any(L):
+            lv, r, _, _, daux = self._fixed_values(beta, aux)
+            ll = np.bincount(top, weights=lv, minlength=G)
+            gaux = np.zeros((G, self.k_aux))
+            np.add.at(gaux, top, daux)
+            S = np.zeros((len(self.endog), Q))
+        else:
+            g = {}
+            ll = self._cluster_ll(beta, aux, L, grad=g)
+            r, S, gaux = g["r"], g["S"], g["gaux"]
+        values = ll + np.bincount(top, weights=c, minlength=G)
+        gb = np.zeros((G, self.p))
+        np.add.at(gb, top, self.exog * r[:, None])
+        ga = gaux.copy()
+        np.add.at(ga, top, dc)
+        zs = np.zeros((G, Q, Q))
+        np.add.at(zs, top, self.Z[:, :, None] * S[:, None, :])
+        return values, gb, ga, zs * self._block_mask
+
     def group_codes(self, k):
         """Codes (as passed to the constructor) of the groups of level ``k``, in the order of
         the arrays returned by :meth:`ebmeans` and :meth:`ebmodes`."""
@@ -436,6 +469,11 @@ class NestedGLMM:
             "predict(); the engine's ebmeans_levels() / ebmodes_levels() give them per level")
 
     ebmodes = ebmeans
+
+    def reset_warm_start(self):
+        """Start the next pass cold: modes from 0, adaptive grids re-adapted from scratch
+        (a warm start carried over from a distant parameter point can leave them stuck)."""
+        self._warm = False
 
     @property
     def status(self):

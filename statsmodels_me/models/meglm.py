@@ -1,32 +1,41 @@
-"""``meglm`` and its shortcuts: two-level generalized linear mixed models.
+"""``meglm`` and its shortcuts: generalized linear mixed models.
 
-The marginal likelihood is integrated cluster by cluster by the Cython kernels of
-:class:`statsmodels_me.models.glmm_engine.TwoLevelGLMM` (Laplace, mode-curvature and
-mean-variance adaptive Gauss-Hermite, plain Gauss-Hermite). The optimizer works on
-(beta, ancillary, theta) with theta the covariance structures' parameters; results are reported
-on Stata's display scale (variances and covariances) by the delta method.
+The estimator builds the objective that fits the design (one grouping level, nested levels,
+crossed effects: :func:`statsmodels_me.objectives.glmm_choose.glmm_objective`), starts it
+from the model without random effects, maximizes it (:class:`~.glmm_fitting.GLMMFitter`)
+and reports the estimates on Stata's display scale (variances and covariances) with their
+observed-information covariance by the delta method (:mod:`.glmm_inference`).
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import stats
 
 from statsmodels_me._integrate.blas_threads import single_threaded_blas
-from statsmodels_me.covariance import make_level_covariance
-from statsmodels_me.families.registry import response_arrays
+from statsmodels_me.inference.lrtests import lr_test_vs_fixed
 from statsmodels_me.models.base import MEModel
-from statsmodels_me.models.glm_newton import glm_newton
-from statsmodels_me.models.glmm_engine import TwoLevelGLMM
-from statsmodels_me.postestimation.lrtest import lr_test_vs_fixed
-from statsmodels_me.results.fit_info import FitInfo, VCompGroup
-from statsmodels_me.spec.errors import (
-    BoundaryWarning,
-    ConvergenceWarning,
-    DataError,
-    SpecificationError,
+from statsmodels_me.models.glmm_fitting import GLMMFitter
+from statsmodels_me.models.glmm_inference import DisplayMap, display_covariance
+from statsmodels_me.models.glmm_starts import (
+    aux_start,
+    beta_start,
+    check_separation,
+    fit_fixed,
+    grid_start,
 )
+from statsmodels_me.objectives.glmm_choose import (
+    design_kind,
+    glmm_objective,
+    integration,
+    level_Z,
+)
+from statsmodels_me.optimization import OptimizationRecord
+from statsmodels_me.optimization.constrained import maximize_constrained
+from statsmodels_me.results.fit_info import FitInfo, VCompGroup
+from statsmodels_me.spec.errors import ConvergenceWarning, DataError, SpecificationError
 
 _TITLES = {
     ("bernoulli", "logit"): ("logistic", "logistic model"),
@@ -54,25 +63,31 @@ def _engine_family(options):
 
 
 class MEGLM(MEModel):
-    """Two-level generalized linear mixed model (Stata's ``meglm`` and its shortcuts).
+    """Generalized linear mixed model (Stata's ``meglm`` and its shortcuts).
 
     Parameters
     ----------
     design : Design
         Built by :meth:`from_text` (``smf.meglm``, ``smf.melogit``, ...).
+    kind : {"one level", "nested", "crossed"}, optional
+        The objective to use instead of the one the design calls for: ``"crossed"`` (Laplace
+        over the whole random-effects vector) fits every design.
     **options
         Stata options as keywords (``intmethod``, ``intpoints``, ``family``, ``link``, ...).
 
     Notes
     -----
-    Models with one grouping level (any number of random effects and equations at that
-    level, any covariance structure, including ``_all`` with factor indicators) are
-    fitted here; designs with more levels are routed by :meth:`class_for_design`.
+    One grouping level (any random effects and equations at it, any covariance structure)
+    is integrated cluster by cluster (Laplace, mvaghermite, mcaghermite, ghermite); nested
+    levels by nested Laplace or adaptive quadrature per top-level cluster; crossed effects
+    (``_all: R.x``, non-nested factors) by Laplace over all random effects.
 
-    Fitting: the fixed-effects model, a grid of starting variances, then the Laplace
-    optimum (L-BFGS-B on the exact Laplace gradient); for the quadrature methods Newton
-    steps on the quadrature likelihood with the Laplace Hessian follow (quasi-Newton if
-    they stall). Standard errors come from differences of the analytic gradient.
+    Fitting: the fixed-effects model, a grid of starting variances (crossed: lme4's nAGQ=0
+    stage), then the Laplace optimum; for the quadrature methods Newton steps on the
+    quadrature likelihood with the Laplace Hessian follow (quasi-Newton if they stall).
+    Standard errors come from differences of the analytic gradient (nested quadrature:
+    second differences of the likelihood). The results carry the
+    :class:`~statsmodels_me.optimization.OptimizationRecord` as ``optimization``.
 
     Hard data: an outcome that never varies or is perfectly predicted by the covariates
     (complete separation) raises :class:`~statsmodels_me.spec.errors.DataError`;
@@ -83,57 +98,54 @@ class MEGLM(MEModel):
 
     command = "meglm"
 
-    @classmethod
-    def class_for_design(cls, design):
-        """Designs with more than one random-effects level go to the multilevel engine."""
-        if len(design.levels) > 1 or any(b.factor_codes is not None
-                                         for b in design.levels[0].blocks):
-            try:
-                from statsmodels_me.models.meglm_multilevel import multilevel_class
-            except ImportError:
-                return cls
-            return multilevel_class(cls, design)
-        return cls
-
     def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
-                 **options):
+                 kind=None, **options):
         super().__init__(endog, exog, groups, exog_re, design=design, **options)
         d = self.design
-        opts = self.options
-        self.family = _engine_family(opts)
-        self.link = opts.get("link")
-        self._setup_levels(d)
+        self.family = _engine_family(self.options)
         X, xnames, y = self._prepare_outcome(d)
         self._X, self.k_fe, self._xnames = X, X.shape[1], xnames
         if self.family == "binomial" and d.trials is None:
             raise SpecificationError(f"{self.spec.command}: family(binomial) needs the number "
                                      "of trials: binomial(varname|#)")
-        self.intmethod, self.intpoints = self._integration(opts)
-        self.engine = self._make_engine(y, X)
-        self.link = self.engine.link
+        natural = design_kind(d)
+        if kind not in (None, natural, "crossed"):
+            raise SpecificationError(f"{self.spec.command}: kind='{kind}' does not fit this "
+                                     f"design; use '{natural}' or 'crossed'")
+        kind = kind or natural
+        self.intmethod, self.intpoints = integration(self.options, kind, self.spec.command)
+        self.levels = list(d.levels)
+        self.level = self.levels[-1]
+        self.objective, self.level_covs = glmm_objective(
+            d, self.family, self.options.get("link"), y, X, self.intmethod, self.intpoints,
+            kind)
+        # the Laplace approximation ranks starting values and starts quadrature fits
+        self.laplace_objective = self.objective.laplace()
+        self.cov = self.objective.cov
+        self.link = self.objective.engine.link
         self._check_outcome_varies()
-        self.k_aux = self.engine.k_aux
-        self._diverging = []
-        self.ancillary_names = self._aux_names()
-        yname = d.endog_names[0]
-        names = xnames + [n for n in self.ancillary_names] + list(self.cov.display_names)
-        if self.family == "gaussian":
-            names.append(f"/var(e.{yname})")
-        self._set_param_names(names)
+        self.k_aux = self.objective.k_aux
         self.n_theta = self.cov.n_theta
+        self.ancillary_names = self._aux_names()
+        self.display_map = DisplayMap(self.k_fe, self.k_aux, self.cov,
+                                      self.family == "gaussian")
+        names = xnames + list(self.ancillary_names) + list(self.cov.display_names)
+        if self.family == "gaussian":
+            names.append(f"/var(e.{d.endog_names[0]})")
+        self._set_param_names(names)
 
-    # -- setup hooks (the multilevel and crossed variants override the first and last) -----
-    def _setup_levels(self, design):
-        """Levels and their covariance structures (one level here)."""
-        if len(design.levels) != 1:
-            raise NotImplementedError(
-                f"{self.spec.command}: construct multilevel GLMMs through "
-                "from_text / statsmodels_me.formula.api, which routes them to their engine")
-        self.levels = list(design.levels)
-        self.level = self.levels[0]
-        self.cov = make_level_covariance(self.level)
-        self.level_covs = [self.cov]
+    # -- names read by predict ------------------------------------------------------------
+    @property
+    def engine(self):
+        """The objective's numerical engine."""
+        return self.objective.engine
 
+    _level_Z = staticmethod(level_Z)
+
+    def _split(self, x):
+        return self.objective.split(x)
+
+    # -- setup helpers ---------------------------------------------------------------------
     def _prepare_outcome(self, d):
         """Fixed design and response; ordinal outcomes lose ``_cons`` and are recoded 0..K-1."""
         X, xnames, y = d.exog, list(d.exog_names), d.endog
@@ -152,23 +164,9 @@ class MEGLM(MEModel):
         self.categories = cats
         return X, xnames, np.searchsorted(cats, y).astype(float)
 
-    def _integration(self, opts):
-        """(intmethod, intpoints) from the options; pclaplace is Laplace here."""
-        method = str(opts.get("intmethod") or "mvaghermite").lower()
-        if method == "pclaplace":
-            method = "laplace"
-        return method, int(opts.get("intpoints") or (1 if method == "laplace" else 7))
-
-    def _make_engine(self, y, X):
-        d = self.design
-        return TwoLevelGLMM(y, X, self._level_Z(self.level), self.level.codes.astype(np.int64),
-                            self.family, self.link, trials=d.trials, offset=d.offset,
-                            intmethod=self.intmethod, intpoints=self.intpoints)
-
-    # -- setup helpers -------------------------------------------------------------------
     def _check_outcome_varies(self):
         """Binary, binomial and count outcomes that never vary have no finite MLE."""
-        eng, yname = self.engine, self.design.endog_names[0]
+        eng, yname = self.objective.engine, self.design.endog_names[0]
         y, t = eng.endog, eng.trials
         if self.family in ("bernoulli", "binomial"):
             if np.all(y == 0):
@@ -186,63 +184,6 @@ class MEGLM(MEModel):
                           "is identified only through the shape of the link (weakly)",
                           ConvergenceWarning, stacklevel=4)
 
-    def _check_separation(self, z_fixed, llf_fixed=None):
-        """Perfect prediction by the fixed effects (binary, binomial and ordinal outcomes).
-
-        Complete separation (every observation fitted exactly) has no finite MLE and raises
-        :class:`DataError`; quasi-complete separation (a subset fitted exactly, a coefficient
-        diverging) is fitted with a :class:`ConvergenceWarning` naming the coefficients, whose
-        standard errors are then not reported (NaN).
-        """
-        if self.family not in ("bernoulli", "binomial", "ordinal"):
-            return
-        eng, k = self._laplace_engine(), self.k_fe  # exact with no random effects
-        beta = z_fixed[:k]
-        zeroL = np.zeros((eng.q, eng.q))
-        # per-observation log likelihood at the fixed-effects fit: 0 means fitted exactly
-        aux = z_fixed[k:]
-        ll_obs = llf_fixed if llf_fixed is not None else \
-            eng.loglike_and_grad(beta, aux, zeroL)[0]
-        sd = np.std(self._X, axis=0)
-        # a diverging coefficient leaves (almost) no curvature: the information per
-        # observation about beta_j * sd_j is ~exp(-|eta|) on the perfectly predicted side
-        big = []
-        for j in range(k):
-            if sd[j] == 0 or abs(beta[j]) * sd[j] < 5.0:
-                continue
-            h = 1e-3 / sd[j]
-            bp, bm = beta.copy(), beta.copy()
-            bp[j] += h
-            bm[j] -= h
-            curv = -(eng.loglike_and_grad(bp, aux, zeroL)[1][j]
-                     - eng.loglike_and_grad(bm, aux, zeroL)[1][j]) / (2 * h)
-            if curv < 1e-6 * len(eng.endog) * sd[j] ** 2:
-                big.append(j)
-        if abs(ll_obs) < 1e-6 * len(eng.endog):
-            raise DataError(
-                f"{self.spec.command}: the covariates predict outcome "
-                f"'{self.design.endog_names[0]}' perfectly (complete separation); the model "
-                "has no finite maximum likelihood estimates")
-        if big:
-            self._diverging = big
-            names = ", ".join(self._xnames[j] for j in big)
-            warnings.warn(
-                f"{self.spec.command}: quasi-complete separation: the coefficient(s) of {names} "
-                "diverge (a covariate predicts the outcome perfectly for some observations); "
-                "their standard errors are not reported", ConvergenceWarning, stacklevel=3)
-
-    @staticmethod
-    def _level_Z(level):
-        cols = []
-        for b in level.blocks:
-            if b.factor_codes is not None:
-                ind = np.zeros((len(b.factor_codes), len(b.factor_levels)))
-                ind[np.arange(len(b.factor_codes)), b.factor_codes] = 1.0
-                cols.append(ind)
-            else:
-                cols.append(b.Z)
-        return np.hstack(cols)
-
     def _aux_names(self):
         if self.family == "ordinal":
             return [f"/cut{k + 1}" for k in range(len(self.categories) - 1)]
@@ -254,170 +195,19 @@ class MEGLM(MEModel):
             return ["/logs"]
         return []
 
-    # -- parameter maps -----------------------------------------------------------------
+    # -- parameter maps ------------------------------------------------------------------
     @property
     def n_internal(self):
-        return self.k_fe + self.k_aux + self.n_theta
-
-    def _split(self, x):
-        k, a = self.k_fe, self.k_aux
-        return x[:k], x[k:k + a], x[k + a:]
-
-    def _display(self, x):
-        beta, aux, theta = self._split(x)
-        disp = self.cov.display(theta)
-        if self.family == "gaussian":
-            return np.concatenate([beta, disp, np.exp(aux)])
-        return np.concatenate([beta, aux, disp])
-
-    def _display_jacobian(self, x):
-        beta, aux, theta = self._split(x)
-        k, a = self.k_fe, self.k_aux
-        nd = len(self.cov.display_names)
-        J = np.zeros((len(self.param_names), self.n_internal))
-        J[:k, :k] = np.eye(k)
-        Jc = self.cov.display_jacobian(theta)
-        if self.family == "gaussian":
-            J[k:k + nd, k + a:] = Jc
-            J[-1, k] = np.exp(aux[0])
-        else:
-            J[k:k + a, k:k + a] = np.eye(a)
-            J[k + a:k + a + nd, k + a:] = Jc
-        return J
-
-    def _lambda_jacobian(self, theta, h=1e-7):
-        q = self.engine.q
-        J = np.empty((q * q, len(theta)))
-        for i in range(len(theta)):
-            tp, tm = theta.copy(), theta.copy()
-            tp[i] += h
-            tm[i] -= h
-            J[:, i] = ((self.cov.cholesky(tp) - self.cov.cholesky(tm)) / (2 * h)).ravel()
-        return J
-
-    def _L(self, theta):
-        L = self.cov.cholesky(theta)
-        return np.nan_to_num(L, nan=0.0) if not np.all(np.isfinite(L)) else L
-
-    def loglike_internal(self, x):
-        """Log likelihood at the internal parameters (beta, ancillary, theta)."""
-        x = np.asarray(x, float)
-        cached = self._cached_score(x)
-        if cached is not None:
-            return cached[0]
-        beta, aux, theta = self._split(x)
-        L = self.cov.cholesky(theta)
-        if not np.all(np.isfinite(L)):
-            return -np.inf
-        return self.engine.loglike(beta, aux, L)
-
-    def score_internal(self, x):
-        """Log likelihood and its gradient in the internal parameters."""
-        x = np.asarray(x, float)
-        cached = self._cached_score(x)
-        if cached is not None:
-            return cached[0], cached[1].copy()
-        beta, aux, theta = self._split(x)
-        L = self.cov.cholesky(theta)
-        if not np.all(np.isfinite(L)):
-            return -np.inf, np.zeros_like(x)
-        llf, gb, ga, gL = self.engine.loglike_and_grad(beta, aux, L)
-        gt = gL.ravel() @ self._lambda_jacobian(theta) if self.n_theta else np.zeros(0)
-        grad = np.concatenate([gb, ga, gt])
-        self._last_score = (self.engine, x.copy(), llf, grad.copy())
-        return llf, grad
-
-    def _cached_score(self, x):
-        """(llf, grad) of the last ``score_internal`` call when it was at ``x`` on the
-        current engine (an engine pass is the unit of cost of a fit)."""
-        last = getattr(self, "_last_score", None)
-        if last is not None and last[0] is self.engine and np.array_equal(last[1], x):
-            return last[2], last[3]
-        return None
+        return self.objective.n_params
 
     def loglike(self, params):
         """Log likelihood at display-scale parameters (``params`` of the results)."""
-        return self.loglike_internal(self._internal_from_display(np.asarray(params, float)))
+        return self.objective.value(self._internal_from_display(np.asarray(params, float)))
 
     def _internal_from_display(self, params):
-        k, a = self.k_fe, self.k_aux
-        nd = len(self.cov.display_names)
-        beta = params[:k]
-        if self.family == "gaussian":
-            disp, aux = params[k:k + nd], np.log(params[-1:])
-        else:
-            aux, disp = params[k:k + a], params[k + a:k + a + nd]
-        theta = self.cov.theta_from_display(disp) if self.n_theta else np.zeros(0)
-        return np.concatenate([beta, aux, theta])
+        return self.display_map.internal(params)
 
     # -- estimation ------------------------------------------------------------------------
-    def _aux_start(self):
-        if self.family == "ordinal":
-            y = self.engine.endog
-            K = len(self.categories)
-            cum = np.array([(y <= k).mean() for k in range(K - 1)])
-            cum = np.clip(cum, 1e-3, 1 - 1e-3)
-            ppf = stats.norm.ppf if self.link == "probit" else (
-                lambda p: np.log(p / (1 - p)) if self.link == "logit"
-                else np.log(-np.log(1 - p)))
-            return ppf(cum)
-        if self.family == "gaussian":
-            return np.array([np.log(max(np.var(self.engine.endog), 1e-8))])
-        return np.zeros(self.k_aux)
-
-    def _fit_fixed(self, log):
-        """The model without random effects (Stata's "Fitting fixed-effects model"): Newton's
-        method on the GLM for families without ancillary parameters, else quasi-Newton on the
-        engine with L = 0."""
-        log.append("Fitting fixed-effects model:")
-        z0 = np.concatenate([self._beta_start(), self._aux_start()])
-        if self.k_aux == 0 and self.family != "gaussian":
-            d = self.design
-            y, t, off = response_arrays(self.family, d.endog, d.trials, d.offset)
-            out = glm_newton(self.family, self.link, y, t, off, self._X, z0)
-            if out is not None:
-                beta, llf, it = out
-                log.append(f"Iteration {it}:  Log likelihood = {llf:.8g}")
-                return beta, llf
-        # with no random effects the integrand is constant in u: every method is exact, and
-        # Laplace costs one node per cluster
-        eng = self._laplace_engine()
-        zeroL = np.zeros((eng.q, eng.q))
-        k = self.k_fe
-
-        def f(z):
-            llf, gb, ga, _ = eng.loglike_and_grad(z[:k], z[k:], zeroL)
-            if not np.isfinite(llf):
-                return np.inf, np.zeros_like(z)
-            return -llf, -np.concatenate([gb, ga])
-        it = [0]
-
-        def cb(zk, *a):
-            it[0] += 1
-        res = optimize.minimize(f, z0, jac=True, method="BFGS", callback=cb,
-                                options={"gtol": 1e-8, "maxiter": 500})
-        log.append(f"Iteration {it[0]}:  Log likelihood = {-res.fun:.8g}")
-        return res.x, -res.fun
-
-    def _beta_start(self):
-        beta = np.zeros(self.k_fe)
-        if "_cons" in self._xnames and self.family != "ordinal":
-            y = self.engine.endog / self.engine.trials
-            m = float(np.clip(y.mean(), 1e-3, None))
-            j = self._xnames.index("_cons")
-            if self.link == "logit":
-                m = min(m, 1 - 1e-3)
-                beta[j] = np.log(m / (1 - m))
-            elif self.link == "probit":
-                beta[j] = stats.norm.ppf(min(m, 1 - 1e-3))
-            elif self.link == "cloglog":
-                beta[j] = np.log(-np.log(1 - min(m, 1 - 1e-3)))
-            elif self.link == "log":
-                beta[j] = np.log(m)
-            else:
-                beta[j] = float(self.engine.endog.mean())
-        return beta
-
     def fit(self, start_params=None, maxiter=500, disp=False, **kwargs):
         """Maximize the (approximate) marginal log likelihood.
 
@@ -435,324 +225,79 @@ class MEGLM(MEModel):
 
         Notes
         -----
-        Two-level fits run with single-threaded OpenBLAS: their BLAS calls are small, and with
-        more OpenBLAS threads the idle workers spin against the OpenMP threads of the cluster
-        kernel (W3 with 2 threads: 0.25 s wall against 0.145 s).
+        One-level fits run with single-threaded OpenBLAS: their BLAS calls are small, and
+        with more OpenBLAS threads the idle workers spin against the OpenMP threads of the
+        cluster kernel (W3 with 2 threads: 0.25 s wall against 0.145 s).
         """
-        if not isinstance(self.engine, TwoLevelGLMM):
-            return self._fit(start_params, maxiter, disp)
-        with single_threaded_blas():
+        blas = single_threaded_blas() if self.objective.single_threaded_blas \
+            else contextlib.nullcontext()
+        with blas:
             return self._fit(start_params, maxiter, disp)
 
     def _fit(self, start_params, maxiter, disp):
-        log = []
-        z_fixed, llf_fixed = self._fit_fixed(log)
-        self._check_separation(z_fixed, llf_fixed)
+        obj, lap = self.objective, self.laplace_objective
+        eng = obj.engine
+        log, record = [], OptimizationRecord()
         constraints = self.options.get("constraints") or ()
-        bounds = [(None, None)] * (self.k_fe + self.k_aux) + list(self.cov.theta_bounds())
+        z0 = np.concatenate([
+            beta_start(self.family, self.link, eng.endog, eng.trials, self._xnames),
+            aux_start(self.family, self.link, eng.endog, self.k_aux,
+                      None if self.categories is None else len(self.categories))])
+        z_fixed, llf_fixed = fit_fixed(lap, self.design, self.family, self.link, self._X,
+                                       z0, log)
+        if start_params is None and not constraints:
+            start_params = obj.joint_start(z_fixed)
+        diverging = check_separation(lap, self.family, self._X, self._xnames, z_fixed,
+                                     llf_fixed, self.spec.command, self.design.endog_names[0])
         if start_params is not None:
             x0 = np.asarray(start_params, float)
         else:
-            t0 = self.cov.theta_start()
-            best = None
-            log.append("Refining starting values:")
-            # the grid only ranks starting points: the Laplace approximation suffices
-            full, self.engine = self.engine, self._laplace_engine()
-            try:
-                for s in (0.25, 0.5, 1.0, 2.0):
-                    cand = np.concatenate([z_fixed, t0 * s])
-                    val = self.loglike_internal(cand)
-                    if best is None or val > best[0]:
-                        best = (val, cand)
-            finally:
-                self.engine = full
-            x0 = best[1]
-            log.append(f"Grid node 0:  Log likelihood = {best[0]:.8g}")
+            x0 = grid_start(lap, z_fixed, self.cov.theta_start(), log)
+        record.x_initial = np.array(x0, float)
         log.append("Fitting full model:")
         if constraints:
-            x, cov_disp, it = self._fit_constrained(x0, constraints, log, maxiter)
+            x, cov_disp, it = self._fit_constrained(x0, constraints, log, maxiter, record)
+            llf = obj.value(x)
         else:
-            H = None  # the Hessian for the standard errors, when the fit already has it
-            if self.intmethod != "laplace":
-                # The Laplace approximation costs one node per cluster instead of
-                # intpoints**q: optimize it first, then run Newton steps on the quadrature
-                # likelihood with the Laplace Hessian (a chord method; the two Hessians
-                # differ by the quadrature correction only, so few steps are needed).
-                full = self.engine
-                self.engine = self._laplace_engine()
-                # two-level: the Laplace optimum only starts the quadrature steps (it lies
-                # a few standard errors away from theirs), so L-BFGS-B stops at a relative
-                # decrease of 1e-10 and the chord Hessian is a forward difference
-                two_level = isinstance(self.engine, TwoLevelGLMM)
-                try:
-                    x0, _ = self._optimize(x0, bounds, [], maxiter, warn=False,
-                                           ftol=self._POLISH_FTOL if two_level else 1e-14)
-                    free = self._free(x0, bounds)
-                    H0 = self._hessian_internal(x0, free, forward=two_level)
-                finally:
-                    self.engine = full
-                # a cold start of the adaptive grids: a warm start carried over from a
-                # distant parameter point can leave them stuck (wrong log likelihood)
-                self.engine._warm = False
-                x, it = self._chord_newton(x0, H0, free, bounds, log)
-                if not self._chord_converged:
-                    # the Laplace curvature is not a good enough model here: finish with the
-                    # quasi-Newton optimizer on the quadrature likelihood itself
-                    x, more = self._optimize(x, bounds, log, maxiter)
-                    it += more
-            else:
-                polish = self.intmethod == "laplace" and isinstance(self.engine, TwoLevelGLMM)
-                x, it = self._optimize(x0, bounds, log, maxiter,
-                                       ftol=self._POLISH_FTOL if polish else 1e-14)
-                if polish:
-                    x, H, more = self._newton_polish(x, bounds, log, maxiter, it + 1)
-                    it += more
-            llf = self.loglike_internal(x)
-            cov_disp = self._cov_display(x, bounds, H)
-        if constraints:
-            llf = self.loglike_internal(x)
-        params = self._display(x)
+            fitter = GLMMFitter(obj, maxiter, log, record, self.spec.command, diverging)
+            x, H, it = fitter.run(x0)
+            record.converged = fitter.converged
+            llf = obj.value(x)
+            cov_disp = display_covariance(obj, x, self.display_map, self.param_names,
+                                          self.spec.command, diverging, H)
+        params = self.display_map.display(x)
+        record.finish(x, llf, record.converged, record.criterion)
         if disp:
             print("\n".join(log))
         info = self._fit_info(params, cov_disp, llf, llf_fixed, it, log)
         from statsmodels_me.results.meglm_results import MEGLMResults, MEGLMResultsWrapper
+        info.optimization = record
         res = MEGLMResults(self, params, cov_disp, info)
         res._internal = x
         return MEGLMResultsWrapper(res)
 
-    def _laplace_engine(self):
-        """The Laplace engine on the same data (built once)."""
-        if self.intmethod == "laplace":
-            return self.engine
-        if getattr(self, "_lap", None) is None:
-            e = self.engine
-            self._lap = TwoLevelGLMM(e.endog, e.exog, e.Z, e._gsorted, e.family, e.link,
-                                     trials=e.trials, offset=e.offset, intmethod="laplace")
-        return self._lap
-
-    def _optimize(self, x0, bounds, log, maxiter, warn=True, ftol=1e-14):
-        last = {}
-
-        def f(x):
-            llf, g = self.score_internal(x)
-            last["f"] = llf
-            if not np.isfinite(llf):
-                return np.inf, np.zeros_like(x)
-            return -llf, -g
-        it = [0]
-
-        def cb(xk, *a):
-            it[0] += 1
-            log.append(f"Iteration {it[0]}:  Log likelihood = {last.get('f', np.nan):.8g}")
-        res = optimize.minimize(f, x0, jac=True, method="L-BFGS-B", bounds=bounds, callback=cb,
-                                options={"maxiter": maxiter, "ftol": ftol, "gtol": 1e-7,
-                                         "maxls": 50})
-        x = res.x
-        # variance parameters that stalled at zero (a stationary point of the likelihood,
-        # which is even in a standard deviation): scan away from zero and restart if better
-        at_zero = [i for i, (lo, _) in enumerate(bounds) if lo == 0.0 and x[i] <= 1e-6]
-        if at_zero:
-            best, fbest = x, -self.loglike_internal(x)
-            for i in at_zero:
-                for v in np.geomspace(1e-2, 3.0, 10):
-                    t = best.copy()
-                    t[i] = v
-                    fv = -self.loglike_internal(t)
-                    if fv < fbest - 1e-8:
-                        best, fbest = t, fv
-            if best is not x:
-                res = optimize.minimize(f, best, jac=True, method="L-BFGS-B", bounds=bounds,
-                                        callback=cb, options={"maxiter": maxiter,
-                                                              "ftol": 1e-14, "gtol": 1e-7})
-                x = res.x
-        if warn and not res.success:
-            warnings.warn(f"{self.spec.command}: optimizer stopped without convergence: "
-                          f"{res.message}", ConvergenceWarning, stacklevel=3)
-        return x, it[0]
-
-    # L-BFGS-B's relative-decrease tolerance before the Newton polish (two-level Laplace)
-    _POLISH_FTOL = 1e-10
-
-    def _newton_polish(self, x, bounds, log, maxiter, first=1):
-        """Finish a loosely converged quasi-Newton fit with Newton steps on the Hessian from
-        forward differences of the exact gradient, which the standard errors need anyway.
-
-        Quasi-Newton iterations near the optimum make slow progress and, once the changes
-        reach the rounding level of a log likelihood of large magnitude, fail line searches
-        at the same point (the evaluation count then grows with the sample size).  Returns
-        ``(x, H, iterations)``; ``H`` is the Hessian on the free coordinates for the standard
-        errors when ``x`` is within 1e-3 standard errors of where it was computed, else None.
-        """
-        free = [i for i in self._free(x, bounds) if i not in self._diverging]
-        if not free:
-            return x, None, 0
-        H = self._hessian_internal(x, free, forward=True)
-        if not np.all(np.isfinite(H)) or np.linalg.eigvalsh(H).max() >= 0:
-            x, more = self._optimize(x, bounds, log, maxiter)
-            return x, None, more
-        g = self.score_internal(x)[1][free]
-        decrement = float(-g @ np.linalg.solve(H, g))
-        x, it = self._chord_newton(x, H, free, bounds, log, first=first)
-        if not self._chord_converged:
-            x, more = self._optimize(x, bounds, log, maxiter)
-            return x, None, it + more
-        same = [i for i in self._free(x, bounds) if i not in self._diverging] == free
-        return x, (H if decrement < 1e-6 and same else None), it
-
-    @staticmethod
-    def _free(x, bounds):
-        return [i for i, (lo, _) in enumerate(bounds)
-                if not (lo is not None and abs(x[i] - lo) < 1e-6)]
-
-    def _chord_newton(self, x, H, free, bounds, log, maxit=50, first=1):
-        """Newton iterations with a fixed Hessian ``H`` (on the ``free`` coordinates).
-
-        Returns ``(x, iterations)``; ``self._chord_converged`` tells whether the Newton
-        decrement fell below tolerance (or the remaining steps were at the noise floor).
-        The iteration log numbers the steps from ``first``.
-        """
-        lo = np.array([b[0] if b[0] is not None else -np.inf for b in bounds])
-        f, g = self.score_internal(x)
-        try:
-            Hinv = np.linalg.inv(H)
-        except np.linalg.LinAlgError:
-            Hinv = np.linalg.pinv(H)
-        it, converged = 0, False
-        for it in range(1, maxit + 1):
-            step = np.zeros_like(x)
-            step[free] = -Hinv @ g[free]
-            # Newton decrement g'(-H)^-1 g: the squared step length in standard-error units
-            decrement = abs(g[free] @ step[free])
-            if it > 1 and decrement < 1e-9:
-                converged = True
-                break
-            t, accepted = 1.0, False
-            for _ in range(12):
-                cand = np.maximum(x + t * step, lo)
-                fc, gc = self.score_internal(cand)
-                if np.isfinite(fc) and fc >= f - 1e-12:
-                    accepted = True
-                    break
-                if decrement < 1e-7:
-                    # a step of < 3e-4 standard errors that does not improve: the remaining
-                    # differences are at the level of the evaluation noise (mode tolerances)
-                    # and of the fixed-grid gradient; stop rather than halve
-                    break
-                t *= 0.5
-            if not accepted:
-                converged = decrement < 1e-7
-                break
-            done = fc - f < 1e-10 and np.max(np.abs(t * step)) < 1e-6
-            x, f, g = cand, fc, gc
-            log.append(f"Iteration {it + first - 1}:  Log likelihood = {f:.8g}")
-            if done:
-                converged = True
-                break
-        self._last_score = (self.engine, x.copy(), f, g.copy())  # the point returned
-        self._chord_converged = converged
-        return x, it
-
-    def _hessian_internal(self, x, free, forward=False):
-        """Hessian on the ``free`` coordinates from differences of the analytic gradient:
-        central, or forward (half the engine passes; the standard errors)."""
-        H = np.empty((len(free), len(free)))
-        g0 = self.score_internal(x)[1][free] if forward else None
-        for a, i in enumerate(free):
-            h = 1e-5 * max(abs(x[i]), 1e-1)
-            xp, xm = x.copy(), x.copy()
-            xp[i] += h
-            if forward:
-                H[:, a] = (self.score_internal(xp)[1][free] - g0) / h
-                continue
-            xm[i] -= h
-            H[:, a] = (self.score_internal(xp)[1][free] - self.score_internal(xm)[1][free]) \
-                / (2 * h)
-        return 0.5 * (H + H.T)
-
-    def _cov_display(self, x, bounds, H=None):
-        free = [i for i in self._free(x, bounds) if i not in self._diverging]
-        if H is None:
-            # forward differences of the exact gradient: half the engine passes of central
-            # ones, standard errors within ~1e-5 relative of them
-            H = self._hessian_internal(x, free, forward=True)
-        try:
-            cinv = np.linalg.inv(-H)
-            if np.any(np.diag(cinv) < 0):
-                raise np.linalg.LinAlgError
-        except np.linalg.LinAlgError:
-            cinv = np.linalg.pinv(-H)
-            warnings.warn(f"{self.spec.command}: Hessian is not negative definite at the "
-                          "optimum (non-concave region); standard errors are unreliable",
-                          ConvergenceWarning, stacklevel=3)
-        cov = np.zeros((len(x), len(x)))
-        cov[np.ix_(free, free)] = cinv
-        at_bound = [i for i in range(len(x)) if i not in free and i not in self._diverging]
-        if at_bound:
-            names = [self.param_names[i] for i in at_bound if i < len(self.param_names)]
-            warnings.warn(f"{self.spec.command}: variance component estimated at the boundary "
-                          f"(zero); its standard error is not reported ({', '.join(names)})",
-                          BoundaryWarning, stacklevel=3)
-        J = self._display_jacobian(x)
-        cov = J @ cov @ J.T
-        for j in self._diverging:  # fixed effects: same position on both scales
-            cov[j, j] = np.nan
-        return cov
-
-    def _fit_constrained(self, x0, constraints, log, maxiter):
+    def _fit_constrained(self, x0, constraints, log, maxiter, record):
         """Linear constraints on display-scale parameters: optimize in their null space."""
         from statsmodels_me.results.constraints import linear_constraints
-        names = self.param_names
-        R, r = linear_constraints(list(constraints), names)
-        R, r = np.atleast_2d(R), np.atleast_1d(r).astype(float)
-        d0 = self._display(x0)
-        # particular solution closest to the start, and a basis of the null space of R
-        p0 = d0 - np.linalg.pinv(R) @ (R @ d0 - r)
-        _, s, vt = np.linalg.svd(R)
-        rank = int((s > 1e-10).sum())
-        N = vt[rank:].T
+        R, r = linear_constraints(list(constraints), self.param_names)
 
-        var_idx = [self.k_fe + (0 if self.family == "gaussian" else self.k_aux) + i
-                   for i, row in enumerate(self.cov.rows) if row.is_variance]
-        if self.family == "gaussian":
-            var_idx.append(len(names) - 1)
-
-        def internal(z):
-            d = p0 + N @ z
-            if np.any(d[var_idx] <= 0):
-                return None
+        def to_internal(d):
             try:
-                return self._internal_from_display(d)
+                return self.display_map.internal(d)
             except (SpecificationError, ValueError, FloatingPointError):
                 return None
 
-        def f(z):
-            xi = internal(z)
-            if xi is None:
-                return np.inf
-            v = self.loglike_internal(xi)
-            return -v if np.isfinite(v) else np.inf
-        z0 = np.zeros(N.shape[1])
-        it = [0]
-
-        def cb(zk, *a):
-            it[0] += 1
-            log.append(f"Iteration {it[0]}:  Log likelihood = {-f(zk):.8g}")
-        with np.errstate(invalid="ignore"):  # infeasible trial points are +inf
-            res = optimize.minimize(f, z0, method="BFGS", callback=cb,
-                                    options={"gtol": 1e-7, "maxiter": maxiter})
-            res = optimize.minimize(f, res.x, method="Nelder-Mead",
-                                    options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
-        z = res.x
-        from statsmodels.tools.numdiff import approx_hess3
-        H = approx_hess3(z, f, epsilon=1e-4 * np.maximum(np.abs(z), 1e-1))
-        try:
-            covz = np.linalg.inv(H)
-        except np.linalg.LinAlgError:
-            covz = np.linalg.pinv(H)
+        def on_iteration(k, value):
+            log.append(f"Iteration {k}:  Log likelihood = {value:.8g}")
+        out = maximize_constrained(self.objective.value, to_internal,
+                                   self.display_map.display(x0), R, r,
+                                   self.display_map.variance_positions(), maxiter,
+                                   on_iteration=on_iteration, record=record)
+        if out.singular:
             warnings.warn(f"{self.spec.command}: Hessian of the constrained problem is "
                           "singular; standard errors are unreliable", ConvergenceWarning,
                           stacklevel=3)
-        return internal(z), N @ covz @ N.T, it[0]
+        return out.x, out.cov_display, out.iterations
 
     def _fit_info(self, params, cov, llf, llf_fixed, iterations, log):
         k = self.k_fe

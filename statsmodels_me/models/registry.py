@@ -14,6 +14,7 @@ _COMMANDS = {
     "menbreg": "statsmodels_me.models.meglm:MENBReg",
     "meologit": "statsmodels_me.models.meglm:MEOLogit",
     "meoprobit": "statsmodels_me.models.meglm:MEOProbit",
+    "menl": "statsmodels_me.models.menl:MENL",
 }
 
 KNOWN_COMMANDS = ("mixed", "meglm", "melogit", "meprobit", "mecloglog", "meologit", "meoprobit",

@@ -1,7 +1,8 @@
 """``estat icc``, ``estat sd``, ``estat group`` and ``estat recovariance``.
 
-They read the fitted model's per-level covariance structures (``model.level_covs``), the
-display-scale parameters and their covariance, so they serve every estimator that exposes those.
+They read the results' public API only: the per-level covariance structures and the position
+of their parameters (``results.re_covariances``), the display-scale parameters and their
+covariance, ``results.info`` and ``results.model.design``.
 """
 from __future__ import annotations
 
@@ -12,16 +13,6 @@ from scipy import stats
 from statsmodels_me.spec.errors import SpecificationError
 
 
-def _level_slices(model):
-    pos = model.k_fe + len(getattr(model, "ancillary_names", []))
-    out = []
-    for cov in model.level_covs:
-        k = len(cov.display_names)
-        out.append((cov, slice(pos, pos + k)))
-        pos += k
-    return out
-
-
 def estat_group(results):
     """Number of groups and observations per group at each level (Stata's ``estat group``)."""
     return results.model.design.group_summary()
@@ -30,9 +21,8 @@ def estat_group(results):
 def estat_recovariance(results):
     """Estimated random-effects covariance matrix of each level: dict ``level -> DataFrame``."""
     params = np.asarray(results.params)
-    model = results.model
     out = {}
-    for cov, sl in _level_slices(model):
+    for cov, sl in results.re_covariances:
         vals = params[sl]
         names = _display_effect_names(cov)
         mat = np.zeros((len(names), len(names)))
@@ -61,9 +51,8 @@ def estat_sd(results, alpha=0.05):
     params = np.asarray(results.params)
     V = np.asarray(results.cov_params())
     z = stats.norm.ppf(1 - alpha / 2)
-    model = results.model
     rows = {}
-    for cov, sl in _level_slices(model):
+    for cov, sl in results.re_covariances:
         idx = np.arange(sl.start, sl.stop)
         var_pos = {}
         for row, k in zip(cov.rows, idx):
@@ -110,11 +99,10 @@ def estat_icc(results, alpha=0.05):
     probit GLMMs the residual variance is the latent one (pi^2/3 or 1). Intervals are computed
     on the logit scale by the delta method.
     """
-    model = results.model
     params = np.asarray(results.params)
     V = np.asarray(results.cov_params())
     z = stats.norm.ppf(1 - alpha / 2)
-    slices = _level_slices(model)
+    slices = results.re_covariances
     for cov, _ in slices:
         if list(cov.names) != ["_cons"]:
             raise SpecificationError("estat icc: requires a random-intercept model (only "
@@ -122,7 +110,7 @@ def estat_icc(results, alpha=0.05):
                                      f"{', '.join(cov.names)}")
     idx = [sl.start for _, sl in slices]
     resid_idx = results.info.residual[1] if getattr(results.info, "residual", None) else None
-    latent = getattr(model, "latent_residual_variance", None)
+    latent = results.latent_residual_variance
     total_g = np.zeros(len(params))
     total = 0.0
     for k in idx:

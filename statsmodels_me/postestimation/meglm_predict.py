@@ -1,29 +1,20 @@
-"""``predict`` after ``meglm`` and its shortcuts."""
+"""``predict`` after ``meglm`` and its shortcuts.
+
+What each statistic means for the response comes from the model's family object
+(:mod:`statsmodels_me.families`): the mean, ``pr``, densities and residuals.
+"""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
 
 from statsmodels_me._integrate.quadrature import gh_grid
+from statsmodels_me.families import COMMON_STATISTICS, get_family
 from statsmodels_me.spec.errors import SpecificationError
 
-PREDICT_STATISTICS = ("mu", "eta", "xb", "reffects", "reses", "pearson", "deviance",
-                      "anscombe", "pr")
-
-
-def _inverse_link(link, eta):
-    if link == "identity":
-        return eta
-    if link == "log":
-        return np.exp(eta)
-    if link == "logit":
-        return special.expit(eta)
-    if link == "probit":
-        return stats.norm.cdf(eta)
-    if link == "cloglog":
-        return -np.expm1(-np.exp(eta))
-    raise SpecificationError(f"unknown link '{link}'")
+PREDICT_STATISTICS = COMMON_STATISTICS + ("mu", "pr", "pearson", "deviance", "anscombe",
+                                          "density", "distribution")
+CONDITIONAL = ("ebmeans", "ebmodes", "fixedonly", "marginal")
 
 
 def _random_parts(results, ebmodes):
@@ -57,6 +48,23 @@ def _random_parts(results, ebmodes):
              [f"{n}[{model.level.label}]" for n in _effect_names(model.level)])]
 
 
+def _prediction_mode(conditional, ebmodes):
+    """One of :data:`CONDITIONAL` from the ``conditional`` and ``ebmodes`` arguments."""
+    if conditional is True:
+        return "ebmodes" if ebmodes else "ebmeans"
+    if conditional is False:
+        mode = "marginal"
+    elif isinstance(conditional, str) and conditional in CONDITIONAL:
+        mode = conditional
+    else:
+        raise SpecificationError(f"predict: conditional={conditional!r} is not one of True, "
+                                 f"False, {', '.join(repr(c) for c in CONDITIONAL)}")
+    if ebmodes and mode != "ebmodes":
+        raise SpecificationError(f"predict: ebmodes=True conflicts with "
+                                 f"conditional={conditional!r}")
+    return mode
+
+
 def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=None,
             nooffset=False):
     """Predictions after ``meglm`` (Stata's ``predict``).
@@ -64,17 +72,21 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
     Parameters
     ----------
     statistic : str
-        ``mu`` (mean response; probability for binary outcomes), ``eta`` (linear predictor
-        with the predicted random effects), ``xb`` (fixed part only), ``reffects``
-        (empirical Bayes means of the random effects, or modes with ``ebmodes=True``),
-        ``reses`` (their posterior standard deviations), ``pearson``, ``deviance`` and
-        ``anscombe`` residuals, ``pr`` (ordinal: probability of ``outcome``).
-    conditional : bool
-        ``True`` (Stata's default ``conditional(ebmeans)``) plugs in the predicted random
-        effects; ``False`` gives the marginal mean, integrating over the random effects
-        (Stata's ``marginal``).
+        ``mu`` (mean response; binomial: trials times the probability), ``pr`` (probability
+        of a success per trial for binary and binomial outcomes, of ``outcome`` for ordinal
+        ones; the mean for counts), ``eta`` (linear predictor with the predicted random
+        effects), ``xb`` (fixed part only), ``reffects`` (empirical Bayes means of the
+        random effects, or modes with ``ebmodes=True``), ``reses`` (their posterior standard
+        deviations), ``pearson``, ``deviance`` and ``anscombe`` residuals, ``density`` and
+        ``distribution`` (f(y | eta) and P(Y <= y | eta) at the observed outcome).  Which
+        exist depends on the family (``family.predict_statistics``).
+    conditional : bool or {"ebmeans", "ebmodes", "fixedonly", "marginal"}
+        ``True`` or ``"ebmeans"`` (Stata's default ``conditional(ebmeans)``) plugs in the
+        empirical Bayes means of the random effects, ``"ebmodes"`` their modes,
+        ``"fixedonly"`` sets them to zero (the linear predictor is ``xb``), ``False`` or
+        ``"marginal"`` integrates over them (Stata's ``marginal``).
     ebmodes : bool
-        Use posterior modes instead of means.
+        Use posterior modes instead of means (same as ``conditional="ebmodes"``).
     outcome : number, optional
         For ``pr`` after ordinal models: the outcome value (default: the first category).
     nooffset : bool
@@ -89,6 +101,10 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
         raise SpecificationError(f"predict: unknown statistic '{statistic}'; expected one of "
                                  f"{', '.join(PREDICT_STATISTICS)}")
     model = results.model
+    family = get_family(model.family, model.link)
+    if statistic not in COMMON_STATISTICS:
+        family.check_statistic(statistic)
+    mode = _prediction_mode(conditional, ebmodes)
     idx = model.design.row_index
     beta, aux, theta = model._split(results._internal)
     X, off = model._X, model.design.offset
@@ -98,7 +114,7 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
         return pd.Series(xb, index=idx, name="xb")
     if statistic in ("reffects", "reses"):
         frames = []
-        for codes, _, means, covs, cols in _random_parts(results, ebmodes):
+        for codes, _, means, covs, cols in _random_parts(results, mode == "ebmodes"):
             if statistic == "reses" and covs is None:
                 raise SpecificationError("predict reses: posterior standard deviations are not "
                                          "available for crossed random effects (Laplace modes)")
@@ -106,42 +122,56 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
                 np.diagonal(covs, axis1=1, axis2=2))
             frames.append(pd.DataFrame(vals[codes], index=idx, columns=cols))
         return pd.concat(frames, axis=1)
-    if conditional:
+    eta = None
+    if mode in ("ebmeans", "ebmodes"):
         eta = xb.copy()
-        for codes, Z, means, _, _ in _random_parts(results, ebmodes):
+        for codes, Z, means, _, _ in _random_parts(results, mode == "ebmodes"):
             eta += np.einsum("ij,ij->i", Z, means[codes])
-    else:
-        eta = None
+    elif mode == "fixedonly":
+        eta = xb
     if statistic == "eta":
         if eta is None:
             raise SpecificationError("predict eta: the marginal linear predictor is xb")
         return pd.Series(eta, index=idx, name="eta")
-    if model.family == "ordinal":
-        if statistic != "pr":
-            raise SpecificationError(f"predict {statistic}: after ordinal models use 'pr' "
-                                     "with outcome=")
+    fn, name = _response_statistic(statistic, family, model, aux, outcome)
+    vals = fn(eta) if eta is not None else _marginal(results, xb, fn)
+    if statistic in ("pearson", "deviance", "anscombe"):
+        y, trials = _response(model)
+        vals = family.residual(statistic, y, vals, trials, aux)
+    return pd.Series(vals, index=idx, name=name)
+
+
+def _response(model):
+    """The outcome as the family sees it (ordinal: codes 0..K-1) and the trials."""
+    y = np.asarray(model.design.endog, float)
+    trials = model.design.trials
+    trials = np.ones(len(y)) if trials is None else np.asarray(trials, float)
+    if model.categories is not None:
+        y = np.searchsorted(model.categories, y).astype(float)
+    return y, trials
+
+
+def _response_statistic(statistic, family, model, aux, outcome):
+    """(function of the linear predictor, series name) of a response statistic; residuals
+    are functions of the mean."""
+    y, trials = _response(model)
+    if statistic == "pr":
         cats = model.categories
-        k = 0 if outcome is None else int(np.flatnonzero(cats == outcome)[0]) \
-            if np.any(cats == outcome) else None
-        if k is None:
+        if cats is None:
+            return (lambda e: family.probability(e, trials, aux)), "pr"
+        if outcome is None:
+            k = 0
+        elif np.any(cats == outcome):
+            k = int(np.flatnonzero(cats == outcome)[0])
+        else:
             raise SpecificationError(f"predict pr: outcome({outcome}) is not one of "
                                      f"{', '.join(f'{c:g}' for c in cats)}")
-
-        def pr(e):
-            cut = np.concatenate([[-np.inf], aux, [np.inf]])
-            return _inverse_link(model.link, cut[k + 1] - e) - _inverse_link(model.link,
-                                                                             cut[k] - e)
-        vals = pr(eta) if conditional else _marginal(results, xb, pr)
-        return pd.Series(vals, index=idx, name=f"pr{cats[k]:g}")
-    trials = model.design.trials if model.design.trials is not None else np.ones(len(xb))
-    mu = (_inverse_link(model.link, eta) if conditional else
-          _marginal(results, xb, lambda e: _inverse_link(model.link, e)))
-    mu = mu * trials if model.family == "binomial" else mu
-    if statistic == "mu":
-        return pd.Series(mu, index=idx, name="mu")
-    y = model.design.endog
-    return pd.Series(_residual(statistic, model.family, y, mu, trials, aux), index=idx,
-                     name=statistic)
+        return (lambda e: family.probability(e, trials, aux, k)), f"pr{cats[k]:g}"
+    if statistic == "density":
+        return (lambda e: np.exp(family.loglike_obs(y, e, trials, aux))), "density"
+    if statistic == "distribution":
+        return (lambda e: family.cdf(y, e, trials, aux)), "distribution"
+    return (lambda e: family.mean(e, trials, aux)), statistic
 
 
 def _effect_names(level):
@@ -167,47 +197,3 @@ def _marginal(results, fixed_eta, fn, points=15):
     for node, wk in zip(nodes[:, 0], w):
         out += wk * fn(fixed_eta + sd * node)
     return out / w.sum()
-
-
-def _residual(kind, family, y, mu, n, aux):
-    """Pearson, deviance and Anscombe residuals of the conditional GLM (McCullagh and Nelder
-    1989, sec. 2.4), unscaled: the ancillary parameter enters only through the variance
-    function of the negative binomial."""
-    anscombe = None
-    if family in ("bernoulli", "binomial"):
-        var = mu * (1 - mu / n)
-        dev_i = 2 * (special.xlogy(y, y / mu) + special.xlogy(n - y, (n - y) / (n - mu)))
-    elif family == "poisson":
-        var = mu
-        dev_i = 2 * (special.xlogy(y, y / mu) - (y - mu))
-        anscombe = 1.5 * (y ** (2 / 3) - mu ** (2 / 3)) / mu ** (1 / 6)
-    elif family == "gaussian":
-        var = np.ones_like(mu)
-        dev_i = (y - mu) ** 2
-        anscombe = y - mu
-    elif family == "gamma":
-        var = mu ** 2
-        dev_i = 2 * ((y - mu) / mu - np.log(y / mu))
-        anscombe = 3 * (np.cbrt(y) - np.cbrt(mu)) / np.cbrt(mu)
-    elif family == "nbinomial_mean":
-        alpha = float(np.exp(aux[0]))
-        var = mu + alpha * mu ** 2
-        dev_i = 2 * (special.xlogy(y, y / mu)
-                     - (y + 1 / alpha) * np.log((1 + alpha * y) / (1 + alpha * mu)))
-        if kind == "anscombe":
-            from statsmodels.genmod.families import NegativeBinomial
-            anscombe = NegativeBinomial(alpha=alpha).resid_anscombe(y, mu)
-    elif family == "nbinomial_constant" and kind == "pearson":
-        var = mu * (1 + float(np.exp(aux[0])))
-    else:
-        raise SpecificationError(f"predict {kind}: not available for family {family}")
-    if kind == "pearson":
-        return (y - mu) / np.sqrt(var)
-    if kind == "deviance":
-        return np.sign(y - mu) * np.sqrt(np.maximum(dev_i, 0))
-    if anscombe is not None:
-        return anscombe
-    p_y, p_mu = y / n, mu / n
-    ib = special.betainc(2 / 3, 2 / 3, np.clip(p_y, 0, 1)) - special.betainc(
-        2 / 3, 2 / 3, np.clip(p_mu, 0, 1))
-    return np.sqrt(n) * special.beta(2 / 3, 2 / 3) * ib / (p_mu * (1 - p_mu)) ** (1 / 6)

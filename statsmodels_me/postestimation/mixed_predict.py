@@ -16,9 +16,8 @@ def _term_columns(term):
 def random_effects(results):
     """BLUPs per group and term: dict ``label -> DataFrame`` (rows: groups; columns: effects)."""
     model = results.model
-    eng, f = model.engine, results._factor
     out = {}
-    for term, b in zip(model.terms, eng.blups(f)):
+    for term, b in zip(model.terms, results.blups()):
         out[_term_key(term)] = pd.DataFrame(b, columns=list(term.names))
     return out
 
@@ -67,19 +66,18 @@ def predict(results, statistic="xb"):
         V = np.asarray(results.cov_params())[:model.k_fe, :model.k_fe]
         se = np.sqrt(np.einsum("ij,jk,ik->i", design.exog, V, design.exog))
         return pd.Series(se, index=idx, name="stdp")
-    eng, f = model.engine, results._factor
     if statistic in ("reffects", "reses"):
         if statistic == "reffects":
-            vals = eng.blups(f)
+            vals = results.blups()
         else:
             # Stata: after ML, Var(b | y) at the estimates (lme4's condVar); after REML,
             # Var(b_hat - b) = G - G Z' P Z G, which adds the uncertainty of beta
-            var = eng.blup_variances(f, fixed_uncertainty=model.reml)
+            var = results.blup_variances(fixed_uncertainty=model.reml)
             vals = [np.sqrt(np.diagonal(v, axis1=1, axis2=2)) for v in var]
         arr, names = _per_observation(model, vals)
         return pd.DataFrame(arr, index=idx, columns=names)
     zb = np.zeros(design.nobs)
-    for term, b in zip(model.terms, eng.blups(f)):
+    for term, b in zip(model.terms, results.blups()):
         zb += np.einsum("ij,ij->i", term.Z, b[term.codes])
     fitted = xb + zb
     if statistic == "fitted":

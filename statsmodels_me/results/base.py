@@ -118,6 +118,8 @@ class MEResults(LikelihoodModelResults):
     wald : tuple (chi2, df, pvalue) or None
     converged : bool
     method : str
+    optimization : OptimizationRecord or None
+    mle_retvals : dict
     vcomp : DataFrame
         Variance components with Stata's confidence intervals.
 
@@ -171,6 +173,13 @@ class MEResults(LikelihoodModelResults):
 
     # ------------------------------------------------------------------ fit statistics
     @property
+    def sample(self):
+        """Stata's ``e(sample)``: boolean Series over the input data's index, True for the
+        rows used (after ``if``/``in`` and listwise deletion); None without a design."""
+        design = getattr(self.model, "design", None)
+        return None if design is None else design.sample
+
+    @property
     def llf(self):
         """Maximized log likelihood (restricted log likelihood for REML)."""
         return self.info.llf
@@ -197,6 +206,29 @@ class MEResults(LikelihoodModelResults):
     @property
     def method(self):
         return self.info.method
+
+    @property
+    def optimization(self):
+        """What the optimizer did (:class:`~statsmodels_me.optimization.OptimizationRecord`),
+        or None when the estimator kept no record."""
+        return self.info.optimization
+
+    @property
+    def mle_retvals(self):
+        """The optimizer's outcome as statsmodels reports it: a dict.
+
+        Always ``converged`` and ``iterations``; with an optimization record also ``fcalls``
+        (objective evaluations), ``stages``, ``criterion``, ``scaled_gradient`` (g' H^-1 g at
+        the estimate), ``hessian_condition`` and ``warnings``.
+        """
+        out = {"converged": bool(self.info.converged), "iterations": int(self.info.iterations)}
+        record = self.info.optimization
+        if record is not None:
+            out.update(fcalls=record.evaluations, stages=list(record.stages),
+                       criterion=record.criterion, scaled_gradient=record.scaled_gradient,
+                       hessian_condition=record.hessian_condition,
+                       warnings=list(record.warnings))
+        return out
 
     @cached_property
     def df_modelwc(self):
@@ -227,6 +259,33 @@ class MEResults(LikelihoodModelResults):
     def vcomp_table(self, alpha=0.05):
         """Variance components with ``1 - alpha`` confidence intervals."""
         return vcomp_frame(self.info, self.params, self.bse, alpha)
+
+    # ------------------------------------------------------------------ random-effects layout
+    @property
+    def re_covariances(self):
+        """Covariance structure of each random-effects level and where its parameters are.
+
+        Returns
+        -------
+        list of (CovarianceStructure, slice)
+            One pair per level, in display order; the slice selects the level's display-scale
+            parameters (variances, then covariances) in ``params``, which follow the fixed
+            effects and the ancillary parameters.
+        """
+        model = self.model
+        pos = model.k_fe + len(getattr(model, "ancillary_names", []))
+        out = []
+        for cov in model.level_covs:
+            k = len(cov.display_names)
+            out.append((cov, slice(pos, pos + k)))
+            pos += k
+        return out
+
+    @property
+    def latent_residual_variance(self):
+        """Residual variance of the latent response (pi^2/3 for logit, 1 for probit GLMMs);
+        None for models without one."""
+        return getattr(self.model, "latent_residual_variance", None)
 
     # ------------------------------------------------------------------ hypothesis tests
     def _restriction(self, r_matrix):

@@ -3,6 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from statsmodels_me.inference.lrtests import LRTest
+from statsmodels_me.optimization.record import OptimizationRecord
+
+__all__ = ["FitInfo", "LRTest", "VCompGroup"]
+
 
 @dataclass
 class VCompGroup:
@@ -15,17 +20,6 @@ class VCompGroup:
     level_label: str
     kind_label: str
     rows: list[tuple[str, int]]
-
-
-@dataclass
-class LRTest:
-    """LR test against the model without random effects."""
-
-    stat: float
-    df: int
-    kind: str          # "chibar2(01)" or "chi2(k)"
-    pvalue: float
-    versus: str        # "linear model", "logistic model", "ologit model", ...
 
 
 @dataclass
@@ -69,6 +63,9 @@ class FitInfo:
         "ML" or "REML".
     df_resid_fe : None
         Reserved for small-sample degrees of freedom (``dfmethod()``).
+    optimization : OptimizationRecord or None
+        The course and outcome of the optimization (stages, iterations, evaluations,
+        criterion, scaled gradient, Hessian condition, warnings), when the estimator keeps one.
     """
 
     title: str
@@ -91,3 +88,4 @@ class FitInfo:
     iteration_log: list[str] = field(default_factory=list)
     method: str = "ML"
     df_resid_fe: None = None
+    optimization: OptimizationRecord | None = None

@@ -15,19 +15,33 @@ class MixedResults(RandomEffectsPostestimation, MEResults):
     Adds ``predict`` (Stata's statistics: ``xb``, ``fitted``, ``reffects``, ``reses``,
     ``residuals``, ``rstandard``, ``stdp``), ``random_effects`` (BLUPs by group) and the
     ``estat_*`` methods.
+
+    Attributes
+    ----------
+    theta : ndarray
+        The relative-covariance parameters at the estimates (the objective's theta).
     """
 
-    @property
-    def _factor(self):
-        """The engine's blocked factorization at the estimates (built on first use)."""
-        f = self.__dict__.get("_factor_value")
-        if f is None:
-            f = self.__dict__["_factor_value"] = self.model.engine.factor(self._theta)
-        return f
+    def __init__(self, model, params, cov_params, info, theta=None, factor=None):
+        super().__init__(model, params, cov_params, info)
+        self.theta = theta
+        self._factor_value = factor
 
-    @_factor.setter
-    def _factor(self, f):
-        self.__dict__["_factor_value"] = f
+    def factor(self):
+        """The model's blocked factorization at the estimates (built on first use)."""
+        if self._factor_value is None:
+            self._factor_value = self.model.factor_at(self.theta, float(self.params[-1]))
+        return self._factor_value
+
+    def blups(self):
+        """Predicted random effects b per term (arrays (G_k, q_k), in ``model.terms``
+        order)."""
+        return self.model.objective.blups(self.factor())
+
+    def blup_variances(self, fixed_uncertainty=False):
+        """Var(b_g | y) per term and group (arrays (G_k, q_k, q_k)); with
+        ``fixed_uncertainty`` also the uncertainty of the GLS fixed effects."""
+        return self.model.objective.blup_variances(self.factor(), fixed_uncertainty)
 
     def predict(self, statistic="xb"):
         """Stata's ``predict`` after ``mixed``; see :func:`~.mixed_predict.predict`."""

@@ -7,7 +7,8 @@ from statsmodels_me.spec.errors import SpecificationError
 
 
 class RandomEffectsPostestimation:
-    """Mixin for results whose model exposes ``design`` and ``level_covs``.
+    """Mixin for results whose model exposes ``design`` and ``level_covs`` (read through
+    :attr:`MEResults.re_covariances`).
 
     Subclasses add their own compatibility checks for ``lrtest`` in ``_check_lrtest``.
     """
@@ -43,12 +44,12 @@ class RandomEffectsPostestimation:
             Variances the restricted model sets to zero. By default the difference in the
             number of random-effects variances of the two models: one gives the ``chibar2``
             mixture of Self and Liang (1987), more a conservative ``chi2`` (see
-            :mod:`statsmodels_me.postestimation.lrtest`). Pass 0 for Stata's plain
+            :mod:`statsmodels_me.inference.lrtests`). Pass 0 for Stata's plain
             ``lrtest`` reference distribution ``chi2(k)``.
 
         Returns
         -------
-        statsmodels_me.postestimation.lrtest.LRTestResult
+        statsmodels_me.inference.lrtests.LRTestResult
 
         Raises
         ------
@@ -67,7 +68,7 @@ class RandomEffectsPostestimation:
                 f"{b.design.nobs} observations)")
         self._check_lrtest(other)
         if boundary is None:
-            def n_var(model):
-                return sum(sum(c.display_is_variance) for c in model.level_covs)
-            boundary = abs(n_var(a) - n_var(b))
+            def n_var(res):
+                return sum(sum(c.display_is_variance) for c, _ in res.re_covariances)
+            boundary = abs(n_var(self) - n_var(other))
         return _lrtest(self, other, boundary=boundary)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from statsmodels_me.inference.lrtests import lr_note
 from statsmodels_me.results.formatting import fmt_count, fmt_f, fmt_g
 
 LINE = 78          # Stata's output width
@@ -17,7 +18,6 @@ FE_WIDTHS = (11, 11, 9, 8, 13, 12)   # estimate, se, z, p, ci lower, ci upper
 RE_WIDTHS = (11, 11, 14, 12)         # estimate, se, ci lower, ci upper
 
 _EFORM_NOTE_STARTS = ("Estimates are transformed", "_cons estimates baseline")
-CONSERVATIVE_NOTE = "Note: LR test is conservative and provided only for reference."
 
 
 def _eform_title(eform, info):
@@ -290,8 +290,9 @@ class MESummary:
             right = f"Prob > chi2 = {fmt_f(lr.pvalue, 4)}"
         gap = max(LINE - len(left) - len(right), 2)
         out = [left + " " * gap + right]
-        if not lr.kind.startswith("chibar2"):
-            out.append(CONSERVATIVE_NOTE)
+        note = lr_note(lr)
+        if note is not None:
+            out.append("Note: " + note)
         return out
 
     def _note_lines(self):

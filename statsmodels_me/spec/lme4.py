@@ -16,21 +16,48 @@ from dataclasses import dataclass, field
 
 from statsmodels_me.spec._scan import check_balanced
 from statsmodels_me.spec.errors import SpecificationError
+from statsmodels_me.spec.formula_terms import transform_expression, transform_factor
 from statsmodels_me.spec.model_spec import Factor, ModelSpec, REEquation, Term
-from statsmodels_me.spec.options import finish_spec
+from statsmodels_me.spec.options import COMMAND_FAMILY, OPTIONS, finish_spec
 from statsmodels_me.spec.stata import clean_text, resolve_command, split_command
 from statsmodels_me.spec.terms import full_factorial
 
 _TOKEN_RE = re.compile(r"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<num>\d+(?:\.\d+)?)"
                        r"|(?P<op>\|\||[~+\-*:/|(),=]))")
-_CATEGORICAL_CALLS = ("C", "factor")
+_CALL_RE = re.compile(r"(?P<fn>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\(")
+_SIMPLE_C_RE = re.compile(
+    r"(?:C|factor)\(\s*(?P<var>[A-Za-z_][A-Za-z0-9_]*)\s*(?:,\s*(?:Treatment|T)\s*"
+    r"(?:\(\s*(?:reference\s*=\s*)?(?P<base>-?\d+(?:\.\d+)?)\s*\))?\s*)?\)\Z")
+_CBIND_RE = re.compile(r"cbind\(\s*(?P<a>[A-Za-z_][A-Za-z0-9_]*)\s*,\s*"
+                       r"(?P<b>[A-Za-z_][A-Za-z0-9_]*)\s*\)\Z")
 
 
 @dataclass
 class _Tok:
-    kind: str      # "name", "num", "op", "end"
+    kind: str      # "name", "num", "op", "call" (a whole function call), "end"
     text: str
     pos: int
+    fn: str = ""   # the function name of a call
+
+
+def _call_end(text: str, open_pos: int) -> int:
+    """Index just after the ')' matching the '(' at ``open_pos`` (quotes skipped)."""
+    depth, k, quote = 0, open_pos, None
+    while k < len(text):
+        ch = text[k]
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0:
+                return k + 1
+        k += 1
+    raise SpecificationError(f"unbalanced '(' at position {open_pos} in formula {text!r}")
 
 
 def _tokenize(text: str) -> list[_Tok]:
@@ -40,6 +67,12 @@ def _tokenize(text: str) -> list[_Tok]:
             i += 1
         if i >= len(text):
             break
+        call = _CALL_RE.match(text, i)
+        if call:
+            end = _call_end(text, call.end() - 1)
+            toks.append(_Tok("call", text[i:end], i, call.group("fn")))
+            i = end
+            continue
         m = _TOKEN_RE.match(text, i)
         if not m:
             raise SpecificationError(f"unexpected character {text[i]!r} at position {i} in "
@@ -58,6 +91,7 @@ class _Sum:
     terms: list[Term] = field(default_factory=list)
     intercept: bool | None = None
     bars: list[tuple[_Sum, list[tuple[str, ...]], bool, str]] = field(default_factory=list)
+    offsets: list[str] = field(default_factory=list)
 
 
 def _key(term: Term):
@@ -116,14 +150,17 @@ class _Parser:
     def response(self) -> tuple[str, ...]:
         if self.tok.kind == "op" and self.tok.text == "~":
             self.error("missing response before '~'")
-        first = self.name("a response variable")
-        if first == "cbind" and self.accept("("):
-            lo = self.name("a variable")
-            self.expect(",")
-            hi = self.name("a variable")
-            self.expect(")")
-            return (lo, hi)
-        return (first,)
+        tok = self.tok
+        if tok.kind == "call":
+            m = _CBIND_RE.match(tok.text)
+            if tok.fn != "cbind":
+                self.error(f"a transformed response {tok.text!r} is not supported; create the "
+                           "variable in the data")
+            if not m:
+                self.error("expected cbind(variable, variable)")
+            self.i += 1
+            return (m.group("a"), m.group("b"))
+        return (self.name("a response variable"),)
 
     def sum(self, allow_bars: bool) -> _Sum:
         out = _Sum()
@@ -146,6 +183,12 @@ class _Parser:
                 self.error(f"a number {tok.text!r} is not a term (only 0 or 1)")
             self.i += 1
             out.intercept = (tok.text == "1") == (sign == "+")
+            return
+        if tok.kind == "call" and tok.fn == "offset":
+            if not allow_bars or sign == "-":
+                self.error("offset() belongs in the fixed part, added with '+'")
+            self.i += 1
+            out.offsets.append(tok.text[tok.text.index("(") + 1:-1])
             return
         if tok.kind == "op" and tok.text == "(" and self._is_bar():
             if not allow_bars:
@@ -230,38 +273,27 @@ class _Parser:
             return inner.terms
         if tok.kind == "num":
             self.error(f"number {tok.text!r} cannot be part of an interaction")
+        if tok.kind == "call":
+            self.i += 1
+            return [Term((self.call_factor(tok),))]
         name = self.name("a variable")
-        if not self.accept("("):
-            return [Term((Factor(name, "c"),))]
-        if name == "I":
-            self.error("I(...) expressions are out of scope; create the variable in the data",
-                       tok)
-        if name not in _CATEGORICAL_CALLS:
-            self.error(f"function {name}() is not supported (only C() and factor())", tok)
-        var = self.name("a variable inside C()")
-        base = None
-        if self.accept(","):
-            base = self.contrast()
-        self.expect(")")
-        return [Term((Factor(var, "i", base),))]
+        return [Term((Factor(name, "c"),))]
 
-    def contrast(self):
-        tok = self.tok
-        if self.name("a contrast") not in ("Treatment", "T"):
-            self.error("only the Treatment contrast is supported", tok)
-        if not self.accept("("):
-            return None
-        if self.tok.kind == "name":
-            if self.name("reference=") != "reference":
-                self.error("expected reference=")
-            self.expect("=")
-        if self.tok.kind != "num":
-            self.error("expected a numeric reference level")
-        text = self.tok.text
-        self.i += 1
-        self.expect(")")
-        value = float(text)
-        return int(value) if "." not in text else value
+    def call_factor(self, tok: _Tok) -> Factor:
+        """``C(g)``/``C(g, Treatment(2))`` in Stata's coding, any other call a transform."""
+        if tok.fn in ("offset", "cbind"):
+            self.error(f"{tok.fn}() is not a term here", tok)
+        m = _SIMPLE_C_RE.match(tok.text)
+        if m:
+            base = m.group("base")
+            if base is not None:
+                value = float(base)
+                base = int(value) if "." not in base else value
+            return Factor(m.group("var"), "i", base)
+        try:
+            return transform_factor(tok.text)
+        except SpecificationError as err:
+            raise SpecificationError(f"{err} (formula {self.text!r})") from None
 
 
 def _merge(a: Term, b: Term) -> Term:
@@ -318,6 +350,42 @@ def parse_formula(text: str, command: str | None = None, **keywords) -> ModelSpe
         raise SpecificationError(f"a formula needs exactly one '~': {text!r}")
     response, rhs = _Parser(body).formula()
     random = _equations(rhs.bars)
+    extra, response = _offset_and_trials(rhs.offsets, response, command, keywords, text)
     return finish_spec(command=command, response=response, fixed=tuple(rhs.terms),
                        constant=rhs.intercept is not False, random=random, typed=[],
-                       keywords=keywords, syntax="formula", source=source)
+                       keywords=keywords, syntax="formula", source=source, extra=extra)
+
+
+def _offset_and_trials(offsets, response, command, keywords, text):
+    """lme4's ``offset(...)`` terms and ``cbind(successes, failures)`` as command options:
+    ``offset`` (a variable name or a transform) and ``binomial`` (trials = their sum)."""
+    extra = {}
+    binomial_commands = tuple(c for c, (fam, _) in COMMAND_FAMILY.items()
+                              if fam == "bernoulli") + ("meglm",)
+    if offsets:
+        if command not in OPTIONS["offset"].commands:
+            raise SpecificationError(f"offset() in formula {text!r} is not allowed with "
+                                     f"{command}; it applies to "
+                                     f"{', '.join(OPTIONS['offset'].commands)}")
+        if len(offsets) > 1:
+            raise SpecificationError(f"more than one offset() in formula {text!r}; add them "
+                                     "inside one offset(a + b)")
+        if "offset" in keywords or "exposure" in keywords:
+            raise SpecificationError(f"offset() in formula {text!r} and the "
+                                     f"{'offset' if 'offset' in keywords else 'exposure'}= "
+                                     "keyword: give only one")
+        code = offsets[0].strip()
+        expr = transform_expression(code)
+        extra["offset"] = code if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", code) else expr
+    if len(response) == 2 and command != "meintreg":
+        if command not in binomial_commands:
+            raise SpecificationError(
+                f"cbind({', '.join(response)}) in formula {text!r} needs a binomial model "
+                f"({', '.join(binomial_commands)}), not {command}")
+        family = keywords.get("family")
+        if "binomial" in keywords or (isinstance(family, str) and len(family.split()) > 1):
+            raise SpecificationError(f"cbind({', '.join(response)}) gives the trials; do not "
+                                     "pass them with binomial= or family= as well")
+        extra["binomial"] = transform_expression(f"{response[0]} + {response[1]}")
+        response = response[:1]
+    return extra, response

@@ -23,18 +23,22 @@ class Factor:
     Attributes
     ----------
     var : str
-        Variable name.
-    kind : {"c", "i", "ibn"}
+        Variable name; for ``kind="formula"`` patsy's name of the transform (``"I(x ** 2)"``).
+    kind : {"c", "i", "ibn", "formula"}
         ``c`` continuous; ``i`` categorical with a base level dropped; ``ibn`` categorical with
-        no base level (all indicators).
+        no base level (all indicators); ``formula`` a formula transform evaluated with patsy's
+        coding rules (:mod:`statsmodels_me.spec.formula_terms`).
     base : int or float or None
         Explicit base level from ``b#.`` (``b2.block`` gives 2); ``None`` means Stata's default
         (the lowest level).
+    inputs : tuple of str
+        For ``kind="formula"``: the data columns the transform reads.
     """
 
     var: str
     kind: str = "c"
     base: Any = None
+    inputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,40 @@ class REEquation:
 
 
 @dataclass(frozen=True)
+class Expression:
+    """An expression over data columns, kept as text and evaluated by the design layer.
+
+    Attributes
+    ----------
+    text : str
+        As written (``"id <= 24 & !missing(x)"``, ``"np.log(n)"``).
+    syntax : {"stata", "formula"}
+        ``"stata"``: Stata's expression grammar (:mod:`statsmodels_me.spec.expressions`);
+        ``"formula"``: a patsy factor (:mod:`statsmodels_me.spec.formula_terms`).
+    variables : tuple of str
+        The data columns it reads.
+    """
+
+    text: str
+    syntax: str = "stata"
+    variables: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class ObsRange:
+    """Stata's ``in first/last``: 1-based observation numbers; negative numbers count from the
+    end (``-1`` is the last observation); ``"f"`` and ``"l"`` are the first and the last.
+    """
+
+    first: int | str
+    last: int | str
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A parsed model: response, fixed part, random equations and command options.
 
@@ -110,6 +148,13 @@ class ModelSpec:
         Which front end produced it (parameter naming differs only in fixed-effect labels).
     source : str
         The text that was parsed (for error messages and output headers).
+    condition : Expression or None
+        Stata's ``if exp``: only rows where it is true (nonzero, missing included) are used.
+    obs_range : ObsRange or None
+        Stata's ``in range``.
+    tsset : tuple (panel or None, time) or None
+        Panel and time variables of the time-series operators (``L.x``, ``D.y``), as Stata's
+        ``tsset panel time``.
     """
 
     command: str
@@ -121,6 +166,9 @@ class ModelSpec:
     matrices: Mapping[str, Any] = field(default_factory=dict, compare=False)
     syntax: str = "stata"
     source: str = field(default="", compare=False)
+    condition: Expression | None = None
+    obs_range: ObsRange | None = None
+    tsset: tuple[str | None, str] | None = None
 
     def variables(self) -> list[str]:
         """Every data column the model uses (for listwise deletion), in first-use order."""
@@ -130,20 +178,26 @@ class ModelSpec:
             if v and v != "_all" and v not in out:
                 out.append(v)
 
+        def add_term(t):
+            for f in t.factors:
+                for v in (f.inputs if f.kind == "formula" else (f.var,)):
+                    add(v)
+
         for v in self.response:
             add(v)
         for t in self.fixed:
-            for f in t.factors:
-                add(f.var)
+            add_term(t)
         for eq in self.random:
             for v in eq.path:
                 add(v)
             add(eq.factor)
             for t in eq.terms:
-                for f in t.factors:
-                    add(f.var)
+                add_term(t)
         for key in ("binomial", "exposure", "offset"):
             val = self.options.get(key)
             if isinstance(val, str):
                 add(val)
+            elif isinstance(val, Expression):
+                for v in val.variables:
+                    add(v)
         return out

@@ -15,7 +15,14 @@ from typing import Any
 
 from statsmodels_me.spec._scan import NAME_RE, check_balanced, check_name
 from statsmodels_me.spec.errors import SpecificationError
-from statsmodels_me.spec.model_spec import COVARIANCE_STRUCTURES, ModelSpec, REEquation
+from statsmodels_me.spec.expressions import expression_variables, parse_expression
+from statsmodels_me.spec.model_spec import (
+    COVARIANCE_STRUCTURES,
+    Expression,
+    ModelSpec,
+    ObsRange,
+    REEquation,
+)
 
 #: commands of the suite, as typed in Stata
 COMMANDS = ("mixed", "meglm", "melogit", "meprobit", "mecloglog", "meologit", "meoprobit",
@@ -302,7 +309,7 @@ OPTIONS: dict[str, OptionDef] = _defs()
 #: Python keyword spellings that are not option names
 KEYWORD_ALIASES = {"or_": "or", "cov": "covariance"}
 #: keywords handled outside the option table
-SPECIAL_KEYWORDS = ("matrices", "constraints", "covariance", "weight")
+SPECIAL_KEYWORDS = ("matrices", "constraints", "covariance", "weight", "panel", "time")
 
 
 def lookup(word: str) -> OptionDef:
@@ -552,7 +559,8 @@ def _apply_covariance(random: list[REEquation], cov_kw: Any) -> list[REEquation]
 def finish_spec(*, command: str, response: tuple[str, ...], fixed: tuple, constant: bool,
                 random: list[REEquation], typed: list[tuple[str, str | None]],
                 keywords: Mapping[str, Any], syntax: str, source: str,
-                extra: Mapping[str, Any] | None = None) -> ModelSpec:
+                extra: Mapping[str, Any] | None = None, condition: Expression | None = None,
+                obs_range: ObsRange | None = None) -> ModelSpec:
     """Validate options and keywords, apply command defaults, and build the spec.
 
     Parameters
@@ -567,8 +575,11 @@ def finish_spec(*, command: str, response: tuple[str, ...], fixed: tuple, consta
     syntax, source : str
     extra : mapping, optional
         Options the front end already resolved (weights, level weights).
+    condition, obs_range : optional
+        Stata's ``if exp`` and ``in range``.
     """
     keywords = dict(keywords)
+    tsset = _tsset_keywords(keywords)
     matrices = keywords.pop("matrices", None) or {}
     if not isinstance(matrices, Mapping):
         raise SpecificationError(f"matrices keyword must be a mapping name -> array, got "
@@ -586,6 +597,10 @@ def finish_spec(*, command: str, response: tuple[str, ...], fixed: tuple, consta
         opts.update(updates)
     for key, value in keywords.items():
         opts.update(_keyword_updates(key, value, command))
+    for key in ("binomial", "offset"):
+        # lme4's cbind() and offset() terms outrank the default trials of family(binomial)
+        if key in (extra or {}):
+            opts[key] = extra[key]
     if weight_kw is not None:
         opts["weight"] = _weight_keyword(weight_kw)
     constant = constant and not opts.pop("noconstant", False)
@@ -601,6 +616,7 @@ def finish_spec(*, command: str, response: tuple[str, ...], fixed: tuple, consta
         opts["constraints"] = resolved
     _apply_family(command, opts)
 
+    _check_tsset(response, fixed, random, tsset)
     random = _apply_covariance(list(random), cov_kw)
     for eq in random:
         if eq.cov_matrix is not None and eq.cov_matrix not in matrices:
@@ -610,23 +626,62 @@ def finish_spec(*, command: str, response: tuple[str, ...], fixed: tuple, consta
                 f"matrices={{{eq.cov_matrix!r}: array}}")
     return ModelSpec(command=command, response=tuple(response), fixed=tuple(fixed),
                      constant=constant, random=tuple(random), options=opts,
-                     matrices=dict(matrices), syntax=syntax, source=source)
+                     matrices=dict(matrices), syntax=syntax, source=source,
+                     condition=condition, obs_range=obs_range, tsset=tsset)
+
+
+def _check_tsset(response, fixed, random, tsset) -> None:
+    """Time-series operators need the time variable (``time=``)."""
+    if tsset is not None:
+        return
+    names = list(response) + [f.var for t in fixed for f in t.factors]
+    names += [f.var for eq in random for t in eq.terms for f in t.factors]
+    for name in names:
+        head = name.split(".", 1)[0]
+        if "." in name and re.fullmatch(r"(?:[LFDS]\d*)+", head):
+            raise SpecificationError(f"time-series operator in {name!r} needs the time "
+                                     "variable: pass time='t' (and panel='id' for panel "
+                                     "data), as Stata's tsset")
+
+
+def _tsset_keywords(keywords: dict) -> tuple[str | None, str] | None:
+    """Pop ``panel=`` and ``time=`` (a variable name; ``time=True`` stays mestreg's flag)."""
+    panel = keywords.pop("panel", None)
+    time = keywords.get("time")
+    if isinstance(time, str):
+        del keywords["time"]
+        check_name(time, "time variable (time=)")
+    else:
+        time = None
+    if panel is not None:
+        if not isinstance(panel, str):
+            raise SpecificationError(f"panel={panel!r}: expected a variable name")
+        check_name(panel, "panel variable (panel=)")
+        if time is None:
+            raise SpecificationError(f"panel={panel!r} needs time= as well: the time "
+                                     "variable of the time-series operators")
+    return None if time is None else (panel, time)
 
 
 _WEIGHT_TYPES = {"fweight": 2, "pweight": 2, "aweight": 2, "iweight": 2}
 
 
-def parse_weight(kind: str, expr: str) -> tuple[str, str]:
-    """``("pw", "w")`` -> ``("pweight", "w")`` (Stata's ``[pweight=w]``)."""
+def parse_weight(kind: str, expr: str) -> tuple[str, str | Expression]:
+    """``("pw", "w")`` -> ``("pweight", "w")`` (Stata's ``[pweight=w]``); an expression
+    (``[pw=1/p]``) gives an :class:`Expression`."""
     name = match_word(kind, _WEIGHT_TYPES, "weight type")
-    return name, check_name(expr.strip(), "weight variable")
+    text = expr.strip()
+    if NAME_RE.match(text):
+        return name, text
+    tree = parse_expression(text)
+    return name, Expression(text=text, syntax="stata", variables=expression_variables(tree))
 
 
-def _weight_keyword(value: Any) -> tuple[str, str]:
+def _weight_keyword(value: Any) -> tuple[str, str | Expression]:
     if isinstance(value, str):
-        return ("pweight", check_name(value, "weight variable"))
+        return parse_weight("pweight", value)
     if isinstance(value, (tuple, list)) and len(value) == 2 and all(
             isinstance(v, str) for v in value):
         return parse_weight(value[0], value[1])
-    raise SpecificationError(f"weight keyword {value!r}: expected a variable name or "
-                             "(type, variable), e.g. ('pweight', 'w')")
+    raise SpecificationError(f"weight keyword {value!r}: expected a variable name, an "
+                             "expression or (type, exp), e.g. ('pweight', 'w')")

@@ -13,13 +13,15 @@ from typing import Any
 from statsmodels_me.spec._scan import (
     check_balanced,
     check_name,
+    depth_map,
     find_top,
     split_first,
     split_top,
     split_words,
 )
 from statsmodels_me.spec.errors import SpecificationError
-from statsmodels_me.spec.model_spec import ModelSpec, REEquation
+from statsmodels_me.spec.expressions import expression_variables, parse_expression
+from statsmodels_me.spec.model_spec import Expression, ModelSpec, ObsRange, REEquation
 from statsmodels_me.spec.options import (
     COMMANDS,
     OPTIONS,
@@ -30,7 +32,7 @@ from statsmodels_me.spec.options import (
     parse_weight,
     tokenize_options,
 )
-from statsmodels_me.spec.terms import parse_varlist
+from statsmodels_me.spec.terms import TS_OP_RE, parse_varlist, ts_name
 
 
 def clean_text(text: Any) -> str:
@@ -88,9 +90,10 @@ def parse_stata(text: str, command: str | None = None, **keywords) -> ModelSpec:
     if command == "menl":
         return _parse_menl(body, keywords, source)
     check_balanced(body)
-    _reject_single_bar(body)
     pieces = split_top(body, "||")
     fe_main, fe_opts = split_first(pieces[0], ",")
+    fe_main, condition, obs_range = split_qualifiers(fe_main)
+    _reject_single_bar(" , ".join([fe_main, fe_opts or ""] + pieces[1:]))
     response, fixed, weight = _parse_fixed(fe_main, command)
     extra: dict[str, Any] = {}
     if weight is not None:
@@ -118,7 +121,81 @@ def parse_stata(text: str, command: str | None = None, **keywords) -> ModelSpec:
         extra["level_weights"] = level_weights
     return finish_spec(command=command, response=response, fixed=fixed, constant=constant,
                        random=_with_paths(random), typed=typed, keywords=keywords,
-                       syntax="stata", source=source, extra=extra)
+                       syntax="stata", source=source, extra=extra, condition=condition,
+                       obs_range=obs_range)
+
+
+_QUALIFIER_RE = re.compile(r"(?<![A-Za-z0-9_.#~])(if|in)(?=[\s(]|\Z)")
+_RANGE_RE = re.compile(r"\s*(-?\d+|[fFlL])\s*(?:/\s*(-?\d+|[fFlL])\s*)?\Z")
+
+
+def _mask_strings(text: str) -> str:
+    """``text`` with the inside of double-quoted strings blanked (same length)."""
+    return re.sub(r'"[^"]*"', lambda m: '"' + "_" * (len(m.group()) - 2) + '"', text)
+
+
+def split_qualifiers(text: str) -> tuple[str, Expression | None, ObsRange | None]:
+    """``"y x if id <= 24 in 1/100 [pw=w]"`` -> ``("y x  [pw=w]", if-expression, in-range)``.
+
+    ``if`` and ``in`` may come in either order, each at most once; the weight (``[...]``) may
+    stand before, between or after them.
+    """
+    masked = _mask_strings(text)
+    depth = depth_map(masked)
+    hits = [m for m in _QUALIFIER_RE.finditer(masked) if depth[m.start()] == 0]
+    if not hits:
+        return text, None, None
+    words = [m.group(1) for m in hits]
+    for w in ("if", "in"):
+        if words.count(w) > 1:
+            raise SpecificationError(f"more than one '{w}' qualifier in {text.strip()!r}")
+    head = text[:hits[0].start()]
+    condition = obs_range = None
+    weight = ""
+    for k, m in enumerate(hits):
+        end = hits[k + 1].start() if k + 1 < len(hits) else len(text)
+        part = text[m.end():end]
+        lb = find_top(part, "[")
+        if lb >= 0:
+            weight, part = part[lb:], part[:lb]
+        part = part.strip()
+        if not part:
+            raise SpecificationError(f"'{m.group(1)}' qualifier without "
+                                     f"{'an expression' if m.group(1) == 'if' else 'a range'} "
+                                     f"in {text.strip()!r}")
+        if m.group(1) == "if":
+            condition = stata_expression(part)
+        else:
+            obs_range = parse_range(part)
+    return f"{head} {weight}", condition, obs_range
+
+
+def stata_expression(text: str) -> Expression:
+    """A Stata expression, parsed to check it, with the variables it reads."""
+    tree = parse_expression(text)
+    return Expression(text=text, syntax="stata", variables=expression_variables(tree))
+
+
+def parse_range(text: str) -> ObsRange:
+    """Stata's range ``#``, ``#/#``, ``f/l``, ``-10/l`` -> :class:`ObsRange`."""
+    m = _RANGE_RE.match(text)
+    if not m:
+        raise SpecificationError(f"cannot read range 'in {text}': expected #, #/#, f/l or "
+                                 "negative numbers counting from the end (-10/l)")
+    ends = []
+    for g in (m.group(1), m.group(2) if m.group(2) is not None else m.group(1)):
+        if g.lower() in ("f", "l"):
+            ends.append(g.lower())
+        else:
+            if int(g) == 0:
+                raise SpecificationError(f"range 'in {text}': observation numbers start at 1")
+            ends.append(int(g))
+    first, last = ends
+    if isinstance(first, int) and isinstance(last, int) and (first > 0) == (last > 0) \
+            and first > last:
+        raise SpecificationError(f"range 'in {text}': the first observation comes after the "
+                                 "last")
+    return ObsRange(first=first, last=last, text=text.strip())
 
 
 def _reject_single_bar(text: str) -> None:
@@ -140,24 +217,29 @@ def _parse_fixed(text: str, command: str):
         m = re.fullmatch(r"\s*([A-Za-z]+)\s*=\s*(.+?)\s*", wtext)
         if not m:
             raise SpecificationError(f"cannot read weight [{wtext}]; expected "
-                                     "[pweight=varname] or [fweight=varname]")
+                                     "[pweight=exp] or [fweight=exp]")
         weight = parse_weight(m.group(1), m.group(2))
         text = text[:lb] + " " + text[rb + 1:]
         if find_top(text, "[") >= 0:
             raise SpecificationError(f"more than one weight in {text!r}")
     words = split_words(text)
-    for w in words:
-        if w in ("if", "in"):
-            raise SpecificationError(f"'{w}' qualifiers are not supported in {text.strip()!r}; "
-                                     "subset the data before fitting")
     n_dep = {"meintreg": 2, "mestreg": 0}.get(command, 1)
     if len(words) < n_dep:
         raise SpecificationError(
             f"missing dependent variable in {text.strip()!r}: {command} needs {n_dep} "
             f"dependent variable{'s' if n_dep > 1 else ''} first")
-    response = tuple(check_name(w, "dependent variable") for w in words[:n_dep])
+    response = tuple(_dependent(w) for w in words[:n_dep])
     fixed = parse_varlist(" ".join(words[n_dep:]))
     return response, fixed, weight
+
+
+def _dependent(word: str) -> str:
+    """A dependent variable, possibly with a time-series operator (``D.y``)."""
+    if "." in word:
+        ops, var = word.split(".", 1)
+        if TS_OP_RE.match(ops):
+            return ts_name(ops, check_name(var, "dependent variable"))
+    return check_name(word, "dependent variable")
 
 
 def _parse_equation(text: str, command: str, last: bool):

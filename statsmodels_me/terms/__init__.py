@@ -1,12 +1,19 @@
 """Random-effects terms built once from the design (see docs/architecture.md)."""
 from statsmodels_me.terms.random_effects import (
+    AbsoluteFactor,
     BlockFactor,
     FirstEffectFactor,
-    RelativeFactor,
     RETerm,
+    absolute_scale_terms,
     build_terms,
-    unwrap_factor,
+    term_structures,
+)
+from statsmodels_me.terms.theta_layout import (
+    cholesky_column_partners,
+    theta_from_moments,
+    theta_labels,
 )
 
-__all__ = ["BlockFactor", "FirstEffectFactor", "RETerm", "RelativeFactor", "build_terms",
-           "unwrap_factor"]
+__all__ = ["AbsoluteFactor", "BlockFactor", "FirstEffectFactor", "RETerm",
+           "absolute_scale_terms", "build_terms", "cholesky_column_partners",
+           "term_structures", "theta_from_moments", "theta_labels"]

@@ -6,6 +6,7 @@ positions of its parameters in the full theta vector.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,23 +70,33 @@ class BlockFactor:
         return out
 
 
-class RelativeFactor:
-    """Lambda of a structure on the absolute scale: its Cholesky factor / sqrt(s2).
+class AbsoluteFactor:
+    """Lambda of a structure on the absolute scale: its Cholesky factor / sqrt(s2), where
+    s2, the residual variance, is the last element of the term's theta.
 
     Used by models with a ``covariance(fixed())`` block, where the residual variance is a
-    parameter (``scale["s2"]``, set before each evaluation) instead of being profiled out.
+    parameter instead of being profiled out (see :func:`absolute_scale_terms`).
     """
 
-    def __init__(self, inner, scale):
+    def __init__(self, inner):
         self.inner = inner
-        self.scale = scale
 
     def __call__(self, theta):
-        return self.inner(theta) / np.sqrt(self.scale["s2"])
+        return self.inner(theta[:-1]) / np.sqrt(theta[-1])
 
 
-def unwrap_factor(chol):
-    return getattr(chol, "inner", chol)
+def absolute_scale_terms(terms, n_theta):
+    """Terms on the absolute scale: each reads the residual variance at position
+    ``n_theta`` of the parameter vector (theta, s2) and divides its factor by sqrt(s2)."""
+    return [dataclasses.replace(t, cholesky=AbsoluteFactor(t.cholesky),
+                                theta_index=np.append(t.theta_index, n_theta))
+            for t in terms]
+
+
+def term_structures(term):
+    """The covariance structures behind a term's factor, in theta order."""
+    chol = term.cholesky.inner if isinstance(term.cholesky, AbsoluteFactor) else term.cholesky
+    return chol.covs if isinstance(chol, BlockFactor) else [chol.cov]
 
 
 def build_terms(design):

@@ -1,8 +1,8 @@
 """The seed's example 3 (melogit nadmitted female || department:, binomial(napplied)).
 
-Data: the bundled ``statsmodels_me.datasets.load("admissions")`` (same file as
-/work/shared/data/admissions.csv).
-Reference numbers: /work/shared/validation/seed_examples.json, id "ex3_admissions_binomial"
+Data: the bundled ``statsmodels_me.datasets.load("admissions")``.
+Reference numbers: Stata's [ME] me entry, example 3, as bundled in
+statsmodels_me/datasets/seed_examples.json, id "ex3_admissions_binomial"
 (Stata's printed output: llf -140.61628, OR female 1.176898, OR _cons 0.7907009,
 var(_cons) 1.345383, fixed-only llf -299.99934).
 """
@@ -13,7 +13,7 @@ import statsmodels.api as sm
 from scipy import integrate, optimize, stats
 
 from statsmodels_me import datasets
-from statsmodels_me.models.glmm_engine import TwoLevelGLMM
+from statsmodels_me.models.glmm_engine import OneLevelGLMM
 
 STATA = {"female": 1.176898, "_cons": 0.7907009, "var": 1.345383, "llf": -140.61628,
          "llf_fixed": -299.99934}
@@ -30,7 +30,7 @@ def admissions():
 
 def _model(admissions, method="mvaghermite", points=7):
     d, X, codes = admissions
-    return TwoLevelGLMM(d.nadmitted, X, np.ones(len(d)), codes, "binomial", "logit",
+    return OneLevelGLMM(d.nadmitted, X, np.ones(len(d)), codes, "binomial", "logit",
                         trials=d.napplied, intmethod=method, intpoints=points)
 
 

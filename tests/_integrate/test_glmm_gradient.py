@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from _glmm_testdata import COMBOS, simulate
 
-from statsmodels_me.models.glmm_engine import TwoLevelGLMM
+from statsmodels_me.models.glmm_engine import OneLevelGLMM
 
 
 def _engine(d, family, link, method, points):
-    return TwoLevelGLMM(d["endog"], d["exog"], d["Z"], d["groups"], family, link,
+    return OneLevelGLMM(d["endog"], d["exog"], d["Z"], d["groups"], family, link,
                         trials=d["trials"], intmethod=method, intpoints=points)
 
 
@@ -136,14 +136,14 @@ def test_warm_start_from_a_distant_covariance_recovers():
     now redoes such a pass from a cold start. Reference: a fresh engine at the same point."""
     import statsmodels_me.formula.api as smf
     from statsmodels_me.datasets import load
-    from statsmodels_me.models.glmm_engine import TwoLevelGLMM
+    from statsmodels_me.models.glmm_engine import OneLevelGLMM
 
     m = smf.melogit("melogit c_use i.urban age i.children || district: i.children, "
                     "cov(exchangeable) || district:", data=load("bangladesh"))
     e = m.engine
 
     def fresh():
-        return TwoLevelGLMM(e.endog, e.exog, e.Z, e._gsorted, "bernoulli", "logit",
+        return OneLevelGLMM(e.endog, e.exog, e.Z, e._gsorted, "bernoulli", "logit",
                             intmethod="mvaghermite", intpoints=7)
     beta = np.array([0.74368, -0.026822, 1.08875, 1.364653, 1.330398, -1.681993])
     L = m.cov.cholesky(np.array([0.27461247, 0.81544459, 0.42911321]))

@@ -7,7 +7,7 @@ import pytest
 from _glmm_testdata import simulate
 
 from statsmodels_me.families import obs_constant
-from statsmodels_me.models.glmm_engine import TwoLevelGLMM
+from statsmodels_me.models.glmm_engine import OneLevelGLMM
 
 CANONICAL = [("bernoulli", "logit"), ("binomial", "logit"), ("poisson", "log")]
 
@@ -46,7 +46,7 @@ def numpy_laplace(d, family, beta, L):
 
 
 def _engine(d, family, link):
-    return TwoLevelGLMM(d["endog"], d["exog"], d["Z"], d["groups"], family, link,
+    return OneLevelGLMM(d["endog"], d["exog"], d["Z"], d["groups"], family, link,
                         trials=d["trials"], intmethod="laplace")
 
 

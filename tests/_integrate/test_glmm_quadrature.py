@@ -13,11 +13,11 @@ from scipy.special import logsumexp
 
 from statsmodels_me._integrate.quadrature import reference_cluster_loglike
 from statsmodels_me.families import reference_logpdf
-from statsmodels_me.models.glmm_engine import TwoLevelGLMM
+from statsmodels_me.models.glmm_engine import OneLevelGLMM
 
 
 def _engine(d, family, link, method, points):
-    return TwoLevelGLMM(d["endog"], d["exog"], d["Z"], d["groups"], family, link,
+    return OneLevelGLMM(d["endog"], d["exog"], d["Z"], d["groups"], family, link,
                         trials=d["trials"], intmethod=method, intpoints=points)
 
 
@@ -171,7 +171,7 @@ def test_three_random_effects():
     beta = np.array([0.3, 0.2])
 
     def model(method, points, offset=None):
-        return TwoLevelGLMM(y, X, Z, groups, "poisson", offset=offset, intmethod=method,
+        return OneLevelGLMM(y, X, Z, groups, "poisson", offset=offset, intmethod=method,
                             intpoints=points)
 
     ref = model("ghermite", 35).loglike(beta, [], L)
@@ -179,7 +179,7 @@ def test_three_random_effects():
         assert model(method, 15).loglike(beta, [], L) == pytest.approx(ref, abs=1e-7)
         assert model(method, 9).loglike(beta, [], L) == pytest.approx(ref, abs=1e-5)
     off = rng.uniform(-0.5, 0.5, n)
-    shifted = TwoLevelGLMM(y, np.column_stack([X, off]), Z, groups, "poisson",
+    shifted = OneLevelGLMM(y, np.column_stack([X, off]), Z, groups, "poisson",
                            intmethod="laplace")
     assert model("laplace", 1, offset=off).loglike(beta, [], L) == pytest.approx(
         shifted.loglike(np.append(beta, 1.0), [], L), rel=1e-12)

@@ -10,12 +10,12 @@ from _glmm_testdata import simulate
 from statsmodels_me._integrate.glmm_kernels import _tensor_points
 
 from statsmodels_me._integrate.quadrature import gh_grid
-from statsmodels_me.models.glmm_engine import TwoLevelGLMM
+from statsmodels_me.models.glmm_engine import OneLevelGLMM
 
 
 def _pair(d, family, method, points):
     def make():
-        return TwoLevelGLMM(d["endog"], d["exog"], d["Z"], d["groups"], family, "logit",
+        return OneLevelGLMM(d["endog"], d["exog"], d["Z"], d["groups"], family, "logit",
                             trials=d["trials"], intmethod=method, intpoints=points)
     fast, slow = make(), make()
     order = np.random.default_rng(0).permutation(slow._nodes.shape[0])

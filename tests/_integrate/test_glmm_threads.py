@@ -9,7 +9,7 @@ import pytest
 from _glmm_testdata import simulate
 from statsmodels_me._integrate.glmm_kernels import get_num_threads
 
-from statsmodels_me.models.glmm_engine import TwoLevelGLMM, set_num_threads
+from statsmodels_me.models.glmm_engine import OneLevelGLMM, set_num_threads
 
 
 def test_default_follows_omp_num_threads():
@@ -32,7 +32,7 @@ def test_results_do_not_depend_on_the_number_of_threads(method, points):
     try:
         for n in (1, 2):
             set_num_threads(n)
-            m = TwoLevelGLMM(d["endog"], d["exog"], d["Z"], d["groups"], "bernoulli", "logit",
+            m = OneLevelGLMM(d["endog"], d["exog"], d["Z"], d["groups"], "bernoulli", "logit",
                              intmethod=method, intpoints=points)
             res = [m.loglike_and_grad(d["beta"] + k * 0.01, [], (1 + 0.1 * k) * d["L"])
                    for k in range(3)]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import optimize, special, stats
 
-from statsmodels_me.models.glmm_engine import TwoLevelGLMM
+from statsmodels_me.models.glmm_engine import OneLevelGLMM
 from statsmodels_me.models.glmm_nested_engine import NestedGLMM, nesting_order
 from statsmodels_me.spec.errors import DataError
 
@@ -127,7 +127,7 @@ def test_laplace_four_levels_random_slopes_vs_dense():
 
 @pytest.mark.parametrize("method", ["laplace", "ghermite", "mcaghermite", "mvaghermite"])
 def test_one_level_equals_two_level_engine(method):
-    # reference: the two-level engine (TwoLevelGLMM) on the same data, 2 correlated effects
+    # reference: the two-level engine (OneLevelGLMM) on the same data, 2 correlated effects
     rng = np.random.default_rng(1)
     G = 30
     n = G * 8
@@ -138,7 +138,7 @@ def test_one_level_equals_two_level_engine(method):
     y = (rng.random(n) < 1 / (1 + np.exp(-(0.5 * x + rng.normal(size=G)[g])))).astype(float)
     L = np.array([[0.5, 0], [0.3, 0.8]])
     b = np.array([0.4, -0.2])
-    e1 = TwoLevelGLMM(y, X, X, g, "bernoulli", "logit", intmethod=method, intpoints=5)
+    e1 = OneLevelGLMM(y, X, X, g, "bernoulli", "logit", intmethod=method, intpoints=5)
     e2 = NestedGLMM(y, X, [X], [g], "bernoulli", "logit", intmethod=method, intpoints=5)
     assert e2.loglike(b, [], L) == pytest.approx(e1.loglike(b, [], L), abs=1e-9)
 

@@ -1,10 +1,8 @@
 """make_covariance / make_level_covariance: labels and e(b) names as Stata prints them."""
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from statsmodels_me import datasets
 from statsmodels_me.covariance import (
     BlockDiagonal,
     Exchangeable,
@@ -17,17 +15,13 @@ from statsmodels_me.covariance import (
     make_level_covariance,
 )
 from statsmodels_me.design.design import Level, REBlock
-from statsmodels_me.postestimation.lrtest import restricted_counts
+from statsmodels_me.inference.lrtests import restricted_counts
 from statsmodels_me.spec.errors import SpecificationError
-
-SEED = Path("/work/shared/validation/seed_examples.json")
 
 
 def _seed(prefix):
-    if not SEED.exists():
-        pytest.skip("seed_examples.json not available")
-    examples = json.loads(SEED.read_text())["examples"]
-    return next(e for e in examples if e["id"].startswith(prefix))
+    # Stata's printed output, bundled as statsmodels_me/datasets/seed_examples.json
+    return next(e for key, e in datasets.seed_examples().items() if key.startswith(prefix))
 
 
 def _block(names, covariance="independent", cov_matrix=None):

@@ -1,28 +1,18 @@
 """Structures built from real designs (spec.parse + build_design) carry the seed's labels.
 
-Reference labels: /work/shared/validation/seed_examples.json (ex4, ex5, ex8).
+Reference labels: Stata's [ME] me entry, examples 4, 5 and 8, as bundled in
+statsmodels_me/datasets/seed_examples.json.
 """
-import json
-from pathlib import Path
-
-import pandas as pd
 import pytest
 
+from statsmodels_me import datasets, spec
 from statsmodels_me.covariance import make_level_covariance
-
-build = pytest.importorskip("statsmodels_me.design.build")
-spec = pytest.importorskip("statsmodels_me.spec")
-
-SHARED = Path("/work/shared")
+from statsmodels_me.design import build
 
 
 @pytest.mark.parametrize("prefix, data", [("ex4", "pig"), ("ex5", "bangladesh"), ("ex8", "pig")])
 def test_labels_from_design(prefix, data):
-    if not (SHARED / "validation/seed_examples.json").exists():
-        pytest.skip("seed data not available")
-    ex = next(e for e in json.loads((SHARED / "validation/seed_examples.json").read_text())
-              ["examples"] if e["id"].startswith(prefix))
-    design = build.build_design(spec.parse(ex["command"]),
-                                pd.read_csv(SHARED / "data" / f"{data}.csv"))
+    ex = next(e for key, e in datasets.seed_examples().items() if key.startswith(prefix))
+    design = build.build_design(spec.parse(ex["command"]), datasets.load(data))
     labels = [lab for lev in design.levels for lab in make_level_covariance(lev).vcomp_labels]
     assert labels == [k for k in ex["vcomp"] if k != "var(Residual)"]

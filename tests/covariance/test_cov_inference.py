@@ -1,17 +1,16 @@
 """Display-scale confidence intervals reproduce the intervals printed in the seed.
 
-Reference numbers: /work/shared/validation/seed_examples.json (Stata's printed output in
-[ME] me, examples 1, 4, 5 and 7). Printed numbers are rounded, so each interval is checked
-against the range the formula gives over the rounding box of the printed estimate and
-standard error, widened by half a unit in the last printed digit of the bound itself.
+Reference numbers: Stata's printed output in [ME] me, examples 1, 4, 5 and 7, bundled as
+statsmodels_me/datasets/seed_examples.json. Printed numbers are rounded, so each interval is
+checked against the range the formula gives over the rounding box of the printed estimate
+and standard error, widened by half a unit in the last printed digit of the bound itself.
 """
-import json
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from statsmodels_me import datasets
 from statsmodels_me.covariance.inference import (
     correlation_ci,
     covariance_ci,
@@ -23,19 +22,14 @@ from statsmodels_me.covariance.inference import (
 )
 from statsmodels_me.spec.errors import SpecificationError
 
-SEED = Path("/work/shared/validation/seed_examples.json")
-
 
 def _half_unit(x):
     return 0.5 * 10.0 ** Decimal(repr(x)).as_tuple().exponent
 
 
 def _rows(kind):
-    if not SEED.exists():
-        return []
-    examples = json.loads(SEED.read_text())["examples"]
     out = []
-    for e in examples:
+    for e in datasets.seed_examples().values():
         if not e["id"].startswith(("ex1_", "ex4_", "ex5_", "ex7_")):
             continue
         for label, vals in e["vcomp"].items():

@@ -1,5 +1,6 @@
 """Property tests: every theta inside the bounds gives a valid factor and a PSD matrix."""
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -48,3 +49,28 @@ def test_blocked_any_theta_in_bounds(sds, rho):
     cov = BlockDiagonal([Exchangeable(["a", "b", "c"], "d"), Independent(["e", "f"], "d"),
                          Unstructured(["g"], "d")])
     _check(cov, np.array([sds[0], rho, sds[1], sds[2], sds[3]]))
+
+
+def test_block_diagonal_across_levels_keeps_each_levels_rows_together():
+    # two levels: school (unstructured, 2 effects) and class (identity); the display is the
+    # school rows in the structure's own order, then the class row; theta and L are the
+    # blocks' side by side (block_diag of the structures' factors)
+    from scipy.linalg import block_diag
+
+    from statsmodels_me.covariance import Identity
+    from statsmodels_me.spec.errors import SpecificationError
+    school = Unstructured(["x", "_cons"], "school")
+    klass = Identity(["_cons"], "school>class")
+    cov = BlockDiagonal([school, klass], across_levels=True)
+    theta = np.array([0.7, -0.2, 0.5, 0.3])
+    assert cov.display_names == school.display_names + klass.display_names
+    assert cov.vcomp_labels == school.vcomp_labels + klass.vcomp_labels
+    np.testing.assert_array_equal(cov.cholesky(theta),
+                                  block_diag(school.cholesky(theta[:3]),
+                                             klass.cholesky(theta[3:])))
+    np.testing.assert_array_equal(cov.display(theta),
+                                  np.concatenate([school.display(theta[:3]),
+                                                  klass.display(theta[3:])]))
+    np.testing.assert_allclose(cov.theta_from_display(cov.display(theta)), theta, rtol=1e-12)
+    with pytest.raises(SpecificationError, match="different levels"):
+        BlockDiagonal([school, klass])

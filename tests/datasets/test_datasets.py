@@ -1,4 +1,4 @@
-"""Bundled data sets: names, shapes (from /work/shared/data/SOURCES.md and the [ME] manual)."""
+"""Bundled data sets: names, shapes (from statsmodels_me/datasets/SOURCES.md and [ME] me)."""
 import pandas as pd
 import pytest
 
@@ -45,3 +45,20 @@ def test_unknown_name():
         datasets.load("clippings")
     with pytest.raises(ValueError, match="known datasets"):
         datasets.describe("nope")
+
+
+def test_seed_examples_are_bundled():
+    # the eleven examples of Stata's [ME] me entry; ex2's clippings data is not bundled
+    seed = datasets.seed_examples()
+    assert list(seed) == [
+        "ex1_pig_random_intercept", "ex2_clippings_splitplot_reml", "ex3_admissions_binomial",
+        "ex4_pig_random_slope_unstructured", "ex5_bangladesh_exchangeable",
+        "ex6_diuretics_fixed_covariance", "ex7_tvsfpors_3level_oprobit", "ex8_pig_crossed",
+        "ex9_orange_menl", "ex10_orange_menl_two_effects", "ex11_orange_menl_unstructured"]
+    # example 1 as printed: "mixed weight week || id:", Log likelihood = -1014.9268
+    ex1 = seed["ex1_pig_random_intercept"]
+    assert ex1["command"] == "mixed weight week || id:"
+    assert ex1["llf"] == -1014.9268
+    for entry in seed.values():
+        if entry["data"] is not None:
+            assert datasets.load(entry["data"]).shape[0] > 0

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from statsmodels.genmod.families import links
 
-from statsmodels_me.families import FAMILIES, get_family, statsmodels_link
+from statsmodels_me.families import FAMILIES, get_family, registry, statsmodels_link
 from statsmodels_me.families.registry import check_endog, n_aux
 from statsmodels_me.models.glmm_engine import TwoLevelGLMM
 from statsmodels_me.spec.errors import DataError, SpecificationError
@@ -18,7 +18,9 @@ from statsmodels_me.spec.errors import DataError, SpecificationError
     ("nbinomial_mean", "log"), ("nbinomial_constant", "log"), ("gaussian", "identity"),
     ("gamma", "log"), ("ordinal", "logit")])
 def test_stata_default_links(name, link):
-    assert get_family(name)[1] == link
+    assert get_family(name).link == link
+    fam, lk = registry.get_family(name)  # the engines' name-based lookup
+    assert (fam.name, lk) == (name, link)
 
 
 def test_unknown_family_and_link_quote_the_text():
@@ -37,7 +39,7 @@ def test_statsmodels_links_match_names():
 def test_aux_counts():
     assert n_aux("gaussian") == 1 and n_aux("bernoulli") == 0
     assert n_aux("ordinal", np.array([0, 2, 1, 3])) == 3
-    assert FAMILIES["nbinomial_mean"].aux_names == ("/lnalpha",)
+    assert [p.name for p in FAMILIES["nbinomial_mean"].ancillary()] == ["/lnalpha"]
 
 
 @pytest.mark.parametrize("name,y", [

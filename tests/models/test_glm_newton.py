@@ -7,7 +7,7 @@ from statsmodels_me._integrate.glmm_kernels import family_values, glm_score_info
 
 from statsmodels_me.families.registry import FAMILY_CODES, link_code
 from statsmodels_me.models.glm_newton import glm_newton
-from statsmodels_me.models.glmm_engine import TwoLevelGLMM
+from statsmodels_me.models.glmm_engine import OneLevelGLMM
 
 LINKS = {"logit": sm.families.links.Logit(), "probit": sm.families.links.Probit(),
          "cloglog": sm.families.links.CLogLog(), "log": sm.families.links.Log()}
@@ -53,7 +53,7 @@ def test_glm_newton_matches_the_engine_with_no_random_effects(family, link):
     y, t, off, X = data(family, link, seed=1, n=300)
     beta, llf, _ = glm_newton(family, link, y, t, off, X, np.zeros(3))
     groups = np.arange(len(y)) % 7
-    eng = TwoLevelGLMM(y, X, np.ones((len(y), 1)), groups, family, link, trials=t,
+    eng = OneLevelGLMM(y, X, np.ones((len(y), 1)), groups, family, link, trials=t,
                        offset=off, intmethod="laplace")
     ll, gb, _, _ = eng.loglike_and_grad(beta, [], np.zeros((1, 1)))
     np.testing.assert_allclose(ll, llf, rtol=1e-13)

@@ -1,5 +1,5 @@
-"""The crossed scalar-intercept factor (lmm_crossed + its Cython kernels) against the engine's
-general sparse blocked factor and against central differences of the deviance.
+"""The crossed scalar-intercept objective (its factor, Hessian algebra and Cython kernels)
+against the general sparse blocked factor and against central differences of the deviance.
 
 Data: simulated, three crossed terms (60 x 25 x 4 levels, unbalanced, some cells empty) with
 one random slope term, so that A22 has off-diagonal blocks and the sparsity is irregular.
@@ -9,6 +9,9 @@ import pandas as pd
 import pytest
 
 import statsmodels_me.formula.api as smf
+from statsmodels_me.objectives.lmm_blocked import BlockedLMM
+from statsmodels_me.objectives.lmm_crossed_scalar import CrossedScalarLMM
+from statsmodels_me.optimization.log_newton import minimize_log_newton
 
 
 @pytest.fixture(scope="module")
@@ -27,31 +30,30 @@ def data():
 FORMULAS = ["y ~ x + (1|a) + (1|b) + (1|c)", "y ~ x + (1|a) + (1|b) + (0 + x|c)"]
 
 
-def _general_factor(eng, theta):
-    """The engine's sparse blocked factor, which makes no use of scalar terms."""
-    eng.scalar = False
-    try:
-        return eng.factor(theta)
-    finally:
-        eng.scalar = True
+def _general_factor(model, theta):
+    """The general blocked objective's sparse factor, which makes no use of scalar terms."""
+    general = BlockedLMM(model.design.endog, model.design.exog, model.terms, model.reml)
+    general.A21_dense = None                 # the sparse path
+    return general, general.factor(theta)
 
 
 @pytest.mark.parametrize("reml", [False, True])
 @pytest.mark.parametrize("formula", FORMULAS)
 @pytest.mark.parametrize("theta", [[0.8, 0.6, 0.4], [2.0, 0.05, 1.5], [0.3, 1.2, 1e-3]])
 def test_factor_matches_general_path(data, formula, theta, reml):
-    eng = smf.mixed(formula, data, reml=reml).engine
-    assert eng.scalar and eng.analytic_gradient
+    model = smf.mixed(formula, data, reml=reml)
+    eng = model.objective
+    assert type(eng) is CrossedScalarLMM and eng.analytic_gradient
     theta = np.array(theta)
     f = eng.factor(theta)
-    g = _general_factor(eng, theta)
+    general, g = _general_factor(model, theta)
     for key in ("logdet", "logdetX", "r2"):
         assert f[key] == pytest.approx(g[key], rel=1e-12)
     np.testing.assert_allclose(f["beta"], g["beta"], rtol=1e-10)
     np.testing.assert_allclose(np.tril(f["L22"]), g["L22"], atol=1e-12)
     np.testing.assert_allclose(f["L21"].toarray(), g["L21"].toarray(), atol=1e-12)
     np.testing.assert_allclose(f["RZX2"], g["RZX2"], atol=1e-10)
-    for b1, b2 in zip(eng.blups(f), eng.blups(g)):
+    for b1, b2 in zip(eng.blups(f), general.blups(g)):
         np.testing.assert_allclose(b1, b2, atol=1e-10)
 
 
@@ -59,7 +61,7 @@ def test_factor_matches_general_path(data, formula, theta, reml):
 @pytest.mark.parametrize("formula", FORMULAS)
 @pytest.mark.parametrize("theta", [[0.8, 0.6, 0.4], [2.0, 0.05, 1.5]])
 def test_gradient_matches_differences(data, formula, theta, reml):
-    eng = smf.mixed(formula, data, reml=reml).engine
+    eng = smf.mixed(formula, data, reml=reml).objective
     theta = np.array(theta)
     dev, grad = eng.deviance_and_grad(theta)
     assert dev == pytest.approx(eng.deviance(theta), rel=1e-14)
@@ -71,7 +73,7 @@ def test_gradient_matches_differences(data, formula, theta, reml):
 
 def test_work_buffer_does_not_leak_into_results(data):
     """Gradient evaluations reuse one buffer; a factor kept by the caller must not change."""
-    eng = smf.mixed(FORMULAS[0], data).engine
+    eng = smf.mixed(FORMULAS[0], data).objective
     f = eng.factor(np.array([0.8, 0.6, 0.4]))
     L22 = f["L22"].copy()
     eng.deviance_and_grad(np.array([1.5, 0.2, 0.9]))
@@ -86,8 +88,8 @@ def _fd_parts(eng, theta, h=1e-5):
     for i in range(k):
         e = np.zeros(k)
         e[i] = h
-        _, a_p, b_p = eng._crossed.grad_parts(theta + e)
-        _, a_m, b_m = eng._crossed.grad_parts(theta - e)
+        _, _, a_p, b_p = eng.grad_parts(theta + e)
+        _, _, a_m, b_m = eng.grad_parts(theta - e)
         H1[:, i] = (a_p - a_m) / (2 * h)
         H2[:, i] = (b_p - b_m) / (2 * h)
     return H1, H2
@@ -99,19 +101,19 @@ def _fd_parts(eng, theta, h=1e-5):
 def test_exact_hessian_matches_gradient_differences(data, formula, theta, reml):
     """Both parts (log|M| [+ log|C| under REML], r2) against differences of their
     analytic gradients; the (theta, s2) Hessian against differences of its gradient."""
-    eng = smf.mixed(formula, data, reml=reml).engine
+    eng = smf.mixed(formula, data, reml=reml).objective
     theta = np.array(theta)
-    f, dld, dr2, hld, hr2 = eng._crossed.hessian_parts(theta)
+    f, dld, dr2, hld, hr2 = eng.hessian_parts(theta)
     H1, H2 = _fd_parts(eng, theta)
     # the differences are accurate to ~1e-9 of the largest entry here
     np.testing.assert_allclose(hld, H1, rtol=1e-6, atol=1e-7 * np.abs(H1).max())
     np.testing.assert_allclose(hr2, H2, rtol=1e-6, atol=1e-7 * np.abs(H2).max())
-    dev, g, H = eng._crossed.deviance_grad_hess(theta)
+    dev, g, H = eng.deviance_grad_hess(theta)
     dev0, g0 = eng.deviance_and_grad(theta)
     assert dev == pytest.approx(dev0, rel=1e-14)
     np.testing.assert_allclose(g, g0, rtol=1e-12, atol=1e-12)
     s2 = 1.7
-    Hs = eng._crossed.loglike_s2_hessian(theta, s2)
+    Hs = eng.loglike_s2_hessian(theta, s2)
     x = np.r_[theta, s2]
     fd = np.empty((4, 4))
     for i in range(4):
@@ -123,38 +125,38 @@ def test_exact_hessian_matches_gradient_differences(data, formula, theta, reml):
 
 
 def test_exact_hessian_not_offered_at_a_zero_scale(data):
-    eng = smf.mixed(FORMULAS[0], data).engine
-    assert eng._crossed.hessian_parts(np.array([0.8, 0.0, 0.4])) is None
+    eng = smf.mixed(FORMULAS[0], data).objective
+    assert eng.hessian_parts(np.array([0.8, 0.0, 0.4])) is None
 
 
 def test_newton_reaches_the_default_optimum(data):
     model = smf.mixed(FORMULAS[0], data)
     res = model.fit()
-    eng = model.engine
-    cr = eng._crossed
+    cr = model.objective
     start = cr.start_values()
     assert start is not None and np.all(start > 0)
     # the start comes from sub-models: close, not the estimate
-    np.testing.assert_allclose(start, res._theta, rtol=0.5)
+    np.testing.assert_allclose(start, res.theta, rtol=0.5)
     for own in (True, False):
-        out = cr.newton(np.array([1.0, 1.0, 1.0]), model.theta_bounds(), own_start=own)
+        out = minimize_log_newton(cr, np.array([1.0, 1.0, 1.0]), model.theta_bounds(),
+                                  own_start=own)
         assert out.success and out.converged_newton
-        np.testing.assert_allclose(out.x, res._theta, rtol=1e-6)
+        np.testing.assert_allclose(out.x, res.theta, rtol=1e-6)
         assert -0.5 * out.fun == pytest.approx(res.llf, abs=1e-8)
         # the standard errors' Hessian at the final iterate is remembered
-        assert cr._lookup(out.x) is not None
+        assert cr.remembers(out.x)
 
 
 def test_newton_hands_over_at_a_zero_variance(data):
     """A term without variance: the log-scale iteration gives up, the caller's bounded
     optimizer finds the boundary estimate."""
     model = smf.mixed(FORMULAS[1], data)
-    assert model.fit()._theta[2] == 0.0
-    cr = model.engine._crossed
+    assert model.fit().theta[2] == 0.0
+    cr = model.objective
     calls = []
     full = cr.deviance_grad_hess
     cr.deviance_grad_hess = lambda *a: calls.append(1) or full(*a)
-    assert cr.newton(np.ones(3), model.theta_bounds()) is None
+    assert minimize_log_newton(cr, np.ones(3), model.theta_bounds()) is None
     # it gives up as soon as one scale shrinks alone and zero beats the next step's promise
     assert len(calls) <= 4
 
@@ -164,10 +166,9 @@ def test_fit_with_newton_matches_the_general_optimizer(data, monkeypatch, reml):
     """mixed's fit with the exact-Hessian Newton iteration and exact standard errors against
     the same fit by L-BFGS-B, the Newton polish and differences of the gradient parts."""
     fast = smf.mixed(FORMULAS[0], data, reml=reml).fit()
-    assert fast.model.engine._crossed._lookup(fast._theta) is not None
+    assert fast.model.objective.remembers(fast.theta)
     model = smf.mixed(FORMULAS[0], data, reml=reml)
-    monkeypatch.setattr(model.engine._crossed, "newton", lambda *a, **k: None)
-    monkeypatch.setattr(model.engine._crossed, "second_parts", lambda *a, **k: None)
+    monkeypatch.setattr(model.objective, "exact_hessian", False)
     slow = model.fit()
     assert fast.llf == pytest.approx(slow.llf, abs=1e-9)
     np.testing.assert_allclose(fast.params, slow.params, rtol=1e-6)
@@ -176,12 +177,12 @@ def test_fit_with_newton_matches_the_general_optimizer(data, monkeypatch, reml):
 
 def test_kept_factor_at_the_estimate_equals_a_fresh_one(data):
     model = smf.mixed(FORMULAS[0], data)
-    cr = model.engine._crossed
-    out = cr.newton(np.ones(3), model.theta_bounds())
-    kept = model.engine.factor(out.x)
-    assert cr._kept is not None
-    cr._kept = None
-    fresh = model.engine.factor(out.x)
+    cr = model.objective
+    out = minimize_log_newton(cr, np.ones(3), model.theta_bounds())
+    kept = cr.factor(out.x)
+    assert cr.cf.has_kept
+    cr.cf.forget_kept()
+    fresh = cr.factor(out.x)
     for key in ("L22", "RZX2", "ry2", "beta", "RX"):
         np.testing.assert_array_equal(kept[key], fresh[key])
     assert kept["r2"] == fresh["r2"] and kept["logdet"] == fresh["logdet"]

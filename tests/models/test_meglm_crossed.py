@@ -81,8 +81,8 @@ def test_vector_term_fit_leaves_the_zero_variance_stationary_point():
     base = smf.melogit("y ~ x + (1 | a) + (1 | b)", data=df).fit()
     assert res.llf > base.llf + 0.2
     x = res._results._internal
-    _, g = m.score_internal(x)
-    fd = [(m.loglike_internal(x + 1e-6 * e) - m.loglike_internal(x - 1e-6 * e)) / 2e-6
+    _, g = m.objective.value_and_grad(x)
+    fd = [(m.objective.value(x + 1e-6 * e) - m.objective.value(x - 1e-6 * e)) / 2e-6
           for e in np.eye(len(x))]
     np.testing.assert_allclose(g, fd, atol=1e-6)
     assert np.max(np.abs(g)) < 1e-4

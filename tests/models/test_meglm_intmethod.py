@@ -8,6 +8,7 @@ import pytest
 
 import statsmodels_me.formula.api as smf
 from statsmodels_me.datasets import load
+from statsmodels_me.models.glmm_fitting import GLMMFitter
 
 EX3 = "melogit nadmitted female || department:, binomial(napplied) or"
 
@@ -66,18 +67,18 @@ def test_laplace_header_stata_layout():
     assert "mvaghermite" in line and line.split()[-1] == "7"
 
 
-def test_quadrature_phase_falls_back_to_quasi_newton(exact):
+def test_quadrature_phase_falls_back_to_quasi_newton(exact, monkeypatch):
     """When the chord-Newton phase (Laplace Hessian) stops before convergence, the fit finishes
     with the quasi-Newton optimizer on the quadrature likelihood: same optimum."""
     model = smf.melogit(EX3, data=load("admissions"), intpoints=30)
-    chord = model._chord_newton
+    chord = GLMMFitter.chord
     seen = []
 
-    def one_step(x, H, free, bounds, log, maxit=50):
-        out = chord(x, H, free, bounds, log, maxit=1)
-        seen.append(model._chord_converged)
+    def one_step(self, objective, x, H, free, maxit=50, first=1):
+        out = chord(self, objective, x, H, free, maxit=1, first=first)
+        seen.append(out[2])
         return out
-    model._chord_newton = one_step
+    monkeypatch.setattr(GLMMFitter, "chord", one_step)
     res = model.fit()
     assert seen == [False]
     assert res.llf == pytest.approx(exact.llf, rel=1e-10)

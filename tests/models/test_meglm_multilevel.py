@@ -1,7 +1,7 @@
 """meglm shortcuts with nested random-effects levels (``meglm_multilevel``).
 
 References: Stata's [ME] me example 7 (seed_examples.json, transcribed from the printed output
-of /work/shared/spec/000_0f4636fa6ec97535.txt; bundled as statsmodels_me/datasets/
+of that entry; bundled as statsmodels_me/datasets/
 seed_examples.json), and R fits of simulated three-level data (numbers hard-coded below with
 the R call and package versions).
 """
@@ -15,7 +15,7 @@ import pytest
 import statsmodels_me.formula.api as smf
 from statsmodels_me.datasets import load
 from statsmodels_me.models.meglm import MEOProbit
-from statsmodels_me.spec.errors import DataError
+from statsmodels_me.spec.errors import DataError, SpecificationError
 
 SEED = Path(__file__).resolve().parents[2] / "statsmodels_me" / "datasets" / "seed_examples.json"
 
@@ -153,16 +153,19 @@ def small():
 @pytest.mark.parametrize("text", ["y ~ x + (1|a) + (1|b)", "y x || _all: R.a || b:",
                                   "y x || a: || _all: R.b"])
 def test_crossed_designs_are_not_nested(small, text):
-    # the nested engine refuses them; multilevel_class hands them to the crossed model
+    # the design is routed to the crossed objective; the model stays the shortcut's class
     from statsmodels_me.design import build_design
-    from statsmodels_me.models.meglm_multilevel import MultilevelMixin, _check_nested
+    from statsmodels_me.models.meglm import MELogit
+    from statsmodels_me.objectives.glmm_choose import design_kind
+    from statsmodels_me.objectives.glmm_crossed import CrossedGLMMObjective
     from statsmodels_me.spec import parse
     design = build_design(parse(text, command="melogit"), small)
-    with pytest.raises(NotImplementedError, match="crossed GLMMs"):
-        _check_nested(design, "melogit")
+    assert design_kind(design) == "crossed"
     model = smf.melogit(text, small)
-    assert type(model).__name__ != "MELogitMultilevel"
-    assert not (isinstance(model, MultilevelMixin) and type(model).__mro__[1] is MultilevelMixin)
+    assert type(model) is MELogit
+    assert isinstance(model.objective, CrossedGLMMObjective)
+    with pytest.raises(SpecificationError, match="kind='nested' does not fit"):
+        MELogit(design=design, kind="nested")
 
 
 def test_ordinal_outcome_checks():

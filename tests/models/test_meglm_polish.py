@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 import statsmodels_me.formula.api as smf
-from statsmodels_me.models.glmm_engine import TwoLevelGLMM
+from statsmodels_me.models.glmm_engine import OneLevelGLMM
+from statsmodels_me.models.glmm_fitting import GLMMFitter
+from statsmodels_me.optimization import OptimizationRecord
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from gen_data import glmm_logit  # noqa: E402
@@ -23,16 +25,16 @@ TEXT = "y ~ x + z + (1 + x | g)"
 def _counting_passes():
     """Counts the two-level engine's passes (the unit of cost of a fit) in ``count[0]``."""
     count = [0]
-    orig = TwoLevelGLMM._pass
+    orig = OneLevelGLMM._pass
 
     def counted(self, *a, **k):
         count[0] += 1
         return orig(self, *a, **k)
-    TwoLevelGLMM._pass = counted
+    OneLevelGLMM._pass = counted
     try:
         yield count
     finally:
-        TwoLevelGLMM._pass = orig
+        OneLevelGLMM._pass = orig
 
 
 def _fit_counting(df):
@@ -50,9 +52,9 @@ def fits():
 def test_optimum_is_a_newton_fixed_point(fits):
     model, res, _ = fits[0.05]
     x = res._internal
-    llf, g = model.score_internal(x)
+    llf, g = model.objective.value_and_grad(x)
     free = list(range(len(x)))
-    H = model._hessian_internal(x, free)
+    H = model.objective.central_hessian(x, free)
     assert -g @ np.linalg.solve(H, g) < 1e-12
     assert llf == pytest.approx(res.llf, rel=1e-14)
 
@@ -61,8 +63,8 @@ def test_standard_errors_equal_a_fresh_hessian_at_the_optimum(fits):
     model, res, _ = fits[0.05]
     x = res._internal
     free = list(range(len(x)))
-    H = model._hessian_internal(x, free)  # central differences, at the final point
-    J = model._display_jacobian(x)
+    H = model.objective.central_hessian(x, free)  # central differences, at the final point
+    J = model.display_map.jacobian(x)
     se = np.sqrt(np.diag(J @ np.linalg.inv(-H) @ J.T))
     np.testing.assert_allclose(np.asarray(res.bse), se, rtol=1e-4)
 
@@ -71,11 +73,11 @@ def test_polish_finishes_a_loose_fit_in_few_passes(fits):
     """From a point where L-BFGS-B stopped early (relative decrease 1e-7), the Newton polish
     reaches the optimum of the full fit with the Hessian plus one or two engine passes."""
     model, res, _ = fits[0.4]
-    bounds = [(None, None)] * model.k_fe + list(model.cov.theta_bounds())
+    fitter = GLMMFitter(model.objective, 500, [], OptimizationRecord(), "melogit")
     x0 = np.concatenate([res._internal[:model.k_fe], model.cov.theta_start()])
-    x_loose, _ = model._optimize(x0, bounds, [], 500, ftol=1e-7)
+    x_loose, _ = fitter.quasi_newton(model.objective, x0, ftol=1e-7)
     with _counting_passes() as count:
-        x, H, _ = model._newton_polish(x_loose, bounds, [], 500)
+        x, H, _ = fitter.newton_polish(x_loose)
     assert count[0] <= len(x) + 3
     np.testing.assert_allclose(x, res._internal, rtol=1e-7, atol=1e-8)
 

@@ -351,3 +351,111 @@ def test_residuals_gamma_and_negative_binomial(family, kind):
            "deviance": fam.resid_dev(yf, mu),
            "anscombe": fam.resid_anscombe(yf, mu)}[kind]
     np.testing.assert_allclose(res.predict(kind).to_numpy(), ref, rtol=1e-9, atol=1e-12)
+
+
+BANGLA_X = ["urban", "age", "child1", "child2", "child3"]
+
+
+def _fixed_part(res, data, names):
+    """X beta from the data columns and the estimated coefficients."""
+    return res.params["_cons"] + sum(res.params[n] * data[n].to_numpy(float) for n in names)
+
+
+def test_pr_after_melogit_is_the_probability(logit_fit, bangla):
+    """pr after a binary model is P(y = 1 | eta) = expit(eta): with the predicted random
+    effects by default, from the fixed part alone with conditional='fixedonly'."""
+    eta = _fixed_part(logit_fit, bangla, BANGLA_X) \
+        + logit_fit.predict("reffects").iloc[:, 0].to_numpy()
+    pr = logit_fit.predict("pr")
+    assert pr.name == "pr"
+    np.testing.assert_allclose(pr.to_numpy(), special.expit(eta), rtol=1e-12)
+    np.testing.assert_allclose(logit_fit.predict("pr", conditional="fixedonly").to_numpy(),
+                               special.expit(_fixed_part(logit_fit, bangla, BANGLA_X)),
+                               rtol=1e-12)
+
+
+def test_fixedonly_ignores_the_random_effects(logit_fit, bangla):
+    xb = _fixed_part(logit_fit, bangla, BANGLA_X)
+    fixed = logit_fit.predict("mu", conditional="fixedonly").to_numpy()
+    np.testing.assert_allclose(fixed, special.expit(xb), rtol=1e-12)
+    # the empirical Bayes prediction differs wherever the district's effect is not zero
+    assert np.max(np.abs(fixed - logit_fit.predict("mu").to_numpy())) > 0.05
+    np.testing.assert_allclose(logit_fit.predict("eta", conditional="fixedonly").to_numpy(),
+                               xb, rtol=1e-12)
+    # conditional modes: the same as ebmodes=True
+    np.testing.assert_allclose(logit_fit.predict("mu", conditional="ebmodes").to_numpy(),
+                               logit_fit.predict("mu", ebmodes=True).to_numpy(), rtol=0)
+
+
+def test_conditional_values_are_checked(logit_fit):
+    with pytest.raises(SpecificationError, match="conditional='ebmean'"):
+        logit_fit.predict("mu", conditional="ebmean")
+    with pytest.raises(SpecificationError, match="ebmodes=True conflicts"):
+        logit_fit.predict("mu", conditional="fixedonly", ebmodes=True)
+
+
+def _poisson_fit():
+    import pandas as pd
+    rng = np.random.default_rng(3)
+    g = np.repeat(np.arange(20), 10)
+    x = rng.normal(size=200)
+    y = rng.poisson(np.exp(0.5 + 0.3 * x + rng.normal(scale=0.5, size=20)[g]))
+    d = pd.DataFrame({"y": y, "x": x, "g": g})
+    return d, smf.mepoisson("y x || g:", data=d).fit()
+
+
+def test_pr_after_mepoisson_is_the_mean():
+    """Stata: pr after a count model is the predicted mean; density and distribution are
+    the Poisson pmf and cdf at the observed count."""
+    d, res = _poisson_fit()
+    re = res.predict("reffects").iloc[:, 0].to_numpy()
+    mu = np.exp(res.params["_cons"] + res.params["x"] * d["x"].to_numpy() + re)
+    np.testing.assert_allclose(res.predict("pr").to_numpy(), mu, rtol=1e-12)
+    np.testing.assert_allclose(res.predict("mu").to_numpy(), mu, rtol=1e-12)
+    np.testing.assert_allclose(res.predict("mu", conditional="fixedonly").to_numpy(),
+                               np.exp(res.params["_cons"] + res.params["x"] * d["x"]),
+                               rtol=1e-12)
+    np.testing.assert_allclose(res.predict("density").to_numpy(),
+                               stats.poisson.pmf(d["y"], mu), rtol=1e-10)
+    np.testing.assert_allclose(res.predict("distribution").to_numpy(),
+                               stats.poisson.cdf(d["y"], mu), rtol=1e-10)
+
+
+def test_pr_after_binomial_is_per_trial():
+    """binomial(n): mu = n p and pr = p, p = expit(eta); density is the binomial pmf."""
+    import pandas as pd
+    rng = np.random.default_rng(5)
+    g = np.repeat(np.arange(25), 8)
+    x = rng.normal(size=200)
+    n = rng.integers(1, 9, size=200)
+    y = rng.binomial(n, special.expit(-0.3 + 0.7 * x + rng.normal(scale=0.6, size=25)[g]))
+    d = pd.DataFrame({"y": y, "x": x, "g": g, "n": n})
+    res = smf.melogit("y x || g:", data=d, binomial="n", intmethod="laplace").fit()
+    p = special.expit(res.params["_cons"] + res.params["x"] * x
+                      + res.predict("reffects").iloc[:, 0].to_numpy())
+    np.testing.assert_allclose(res.predict("pr").to_numpy(), p, rtol=1e-12)
+    np.testing.assert_allclose(res.predict("mu").to_numpy(), n * p, rtol=1e-12)
+    np.testing.assert_allclose(res.predict("density").to_numpy(), stats.binom.pmf(y, n, p),
+                               rtol=1e-10)
+    p0 = special.expit(res.params["_cons"] + res.params["x"] * x)
+    np.testing.assert_allclose(res.predict("pr", conditional="fixedonly").to_numpy(), p0,
+                               rtol=1e-12)
+
+
+def test_bernoulli_density_and_distribution(logit_fit, bangla):
+    y = bangla["c_use"].to_numpy(float)
+    p = logit_fit.predict("pr").to_numpy()
+    np.testing.assert_allclose(logit_fit.predict("density").to_numpy(),
+                               np.where(y == 1, p, 1 - p), rtol=1e-12)
+    np.testing.assert_allclose(logit_fit.predict("distribution").to_numpy(),
+                               np.where(y == 1, 1.0, 1 - p), rtol=1e-12)
+
+
+def test_statistics_the_family_does_not_have_are_refused():
+    tv = load("tvsfpors")
+    res = smf.meologit("thk prethk cc tv || school:", data=tv, intmethod="laplace").fit()
+    with pytest.raises(SpecificationError, match="predict mu: not available after family "
+                                                 "ordinal"):
+        res.predict("mu")
+    with pytest.raises(SpecificationError, match="unknown statistic 'prob'"):
+        res.predict("prob")

@@ -1,7 +1,7 @@
 """meglm and shortcuts against the numbers printed in Stata's [ME] me entry (examples 3, 5, 6).
 
-Reference numbers: ../shared/validation/seed_examples.json (transcribed from the printed output
-of the spec, /work/shared/spec/000_0f4636fa6ec97535.txt), bundled in the package as
+Reference numbers: the seed examples (transcribed from the printed output of Stata's [ME] me
+entry, examples 3, 5 and 6), bundled in the package as
 statsmodels_me/datasets/seed_examples.json.
 """
 import json

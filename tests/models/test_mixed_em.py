@@ -41,7 +41,7 @@ def test_em_start_is_closer_than_identity(pig):
     model = smf.mixed(EX4, data=pig)
     start, n = model._em(model.theta_start(), 20, 1e-10)
     assert n > 0
-    assert model.engine.deviance(start) < model.engine.deviance(model.theta_start())
+    assert model.objective.deviance(start) < model.objective.deviance(model.theta_start())
 
 
 @pytest.mark.parametrize("reml", [False, True])
@@ -54,17 +54,17 @@ def test_em_fixed_point_is_the_estimate(text, data, reml):
     # for REML, E[b b' | y] includes the uncertainty of beta (Var(b_hat - b))
     model = smf.mixed(text, data=load(data), reml=reml)
     res = model.fit()
-    dev, moments = model.engine.em_moments(res._theta)
+    dev, moments = model.objective.em_moments(res.theta)
     assert abs(dev - -2 * res.llf) < 1e-8
     theta_em = model._em_update(moments)
     # compare on the covariance scale (the Cholesky start adds a 1e-8 ridge)
     for term, mom in zip(model.terms, moments):
-        lam = term.cholesky(res._theta[term.theta_index])
+        lam = term.cholesky(res.theta[term.theta_index])
         # relative to the matrix scale: the optimizer resolves each element to ~1e-7 of the
         # largest variance, so a small covariance is not resolved to 1e-5 of itself
         sig = lam @ lam.T
         assert np.abs(mom - sig).max() <= 1e-5 * np.abs(sig).max()
-    assert np.allclose(theta_em, res._theta, rtol=1e-4, atol=1e-6)
+    assert np.allclose(theta_em, res.theta, rtol=1e-4, atol=1e-6)
 
 
 def test_disp_prints_the_log(pig, capsys):

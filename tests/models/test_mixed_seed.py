@@ -1,7 +1,7 @@
 """``mixed`` against the numbers printed in Stata's [ME] me entry (examples 1, 4 and 8).
 
-Every reference number comes from ../shared/validation/seed_examples.json, which transcribes
-the printed output of /work/shared/spec/000_0f4636fa6ec97535.txt; the data are the bundled
+Every reference number comes from statsmodels_me/datasets/seed_examples.json, which transcribes
+the printed output of Stata's [ME] me entry; the data are the bundled
 copies of the same data sets (statsmodels_me.datasets, provenance in its SOURCES.md).
 Tolerances: relative 1e-5 on estimates and log likelihoods (or the printed precision when that
 is coarser), 1e-3 on standard errors.

@@ -73,3 +73,25 @@ def test_three_level_icc_on_the_latent_scale(three_level):
     assert icc.loc["school", "icc"] == pytest.approx(s / (s + c + 1), rel=1e-12)
     assert icc.loc["school>class", "icc"] == pytest.approx((s + c) / (s + c + 1), rel=1e-12)
     assert (icc["ci_lower"] < icc["icc"]).all() and (icc["icc"] < icc["ci_upper"]).all()
+
+
+def test_crossed_fixedonly_and_pr(crossed):
+    """fixedonly leaves both crossed effects out; pr of a binary outcome is expit(eta)."""
+    df, res = crossed
+    xb = res.params["_cons"] + res.params["x"] * df["x"].to_numpy()
+    np.testing.assert_allclose(res.predict("mu", conditional="fixedonly").to_numpy(),
+                               special.expit(xb), rtol=1e-12)
+    eta = xb + res.predict("reffects").sum(axis=1).to_numpy()
+    np.testing.assert_allclose(res.predict("pr").to_numpy(), special.expit(eta), rtol=1e-12)
+
+
+def test_three_level_fixedonly_probabilities(three_level):
+    """Ordered probit with the random effects at zero: Phi(cut_k - xb) - Phi(cut_{k-1} - xb)
+    with xb from the estimated coefficients."""
+    res = three_level
+    xb = res.predict("xb").to_numpy()
+    cuts = np.concatenate([[-np.inf], res.params[["/cut1", "/cut2", "/cut3"]], [np.inf]])
+    for k, value in enumerate((1, 2, 3, 4)):
+        pr = res.predict("pr", outcome=value, conditional="fixedonly").to_numpy()
+        np.testing.assert_allclose(pr, stats.norm.cdf(cuts[k + 1] - xb)
+                                   - stats.norm.cdf(cuts[k] - xb), rtol=1e-10, atol=1e-15)

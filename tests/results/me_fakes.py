@@ -1,24 +1,21 @@
 """Hand-built models and FitInfos carrying numbers printed in the seed (Stata [ME] me).
 
-Reference numbers: /work/shared/validation/seed_examples.json (examples ex1, ex3, ex4), which
-copies the output printed in /work/shared/spec/000_0f4636fa6ec97535.txt.
+Reference numbers: Stata's [ME] me entry, examples 1, 3, 4, 7 and 8, as copied into
+statsmodels_me/datasets/seed_examples.json.
 The covariance matrices are diagonal with the printed standard errors: enough to check labels,
 tests, intervals and layout (the off-diagonal terms are not printed by Stata).
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.base.model import LikelihoodModel
 
+from statsmodels_me import datasets
 from statsmodels_me.design.design import Design, Level, REBlock
 from statsmodels_me.results import FitInfo, LRTest, MEResults, MEResultsWrapper, VCompGroup
 from statsmodels_me.spec.model_spec import Factor, ModelSpec, REEquation, Term
-
-DATA = Path("/work/shared/data")
 
 
 class FakeMEModel(LikelihoodModel):
@@ -61,7 +58,7 @@ def chibar2_p(stat):
 
 def ex1_results():
     """Seed example 1: ``mixed weight week || id:``."""
-    df = pd.read_csv(DATA / "pig.csv")
+    df = datasets.load("pig")
     design = _one_level_design(df, "weight", ["week"], "id", ["_cons"], "mixed")
     names = ["week", "_cons", "/var(_cons[id])", "/var(e.weight)"]
     params = np.array([6.209896, 19.35561, 14.81751, 4.383264])
@@ -78,7 +75,7 @@ def ex1_results():
 
 def ex4_results():
     """Seed example 4: ``mixed weight week || id: week, covariance(unstructured)``."""
-    df = pd.read_csv(DATA / "pig.csv")
+    df = datasets.load("pig")
     design = _one_level_design(df, "weight", ["week"], "id", ["week", "_cons"], "mixed")
     names = ["week", "_cons", "/var(week[id])", "/var(_cons[id])", "/cov(week[id],_cons[id])",
              "/var(e.weight)"]
@@ -100,7 +97,7 @@ def ex3_results():
     Coefficients are the logs of the printed odds ratios; their log-scale standard errors
     are the printed ones divided by the odds ratio (the inverse of Stata's eform delta method).
     """
-    df = pd.read_csv(DATA / "admissions.csv")
+    df = datasets.load("admissions")
     design = _one_level_design(df, "nadmitted", ["female"], "department", ["_cons"], "melogit")
     names = ["female", "_cons", "/var(_cons[department])"]
     odds = np.array([1.176898, 0.7907009])
@@ -122,7 +119,7 @@ def ex3_results():
 
 def ex7_results():
     """Seed example 7: ``meoprobit thk prethk cc##tv || school: || class:`` (three levels)."""
-    df = pd.read_csv(DATA / "tvsfpors.csv")
+    df = datasets.load("tvsfpors")
     n = len(df)
     cc, tv = df["cc"].to_numpy(float), df["tv"].to_numpy(float)
     exog = np.column_stack([df["prethk"].to_numpy(float), cc, tv, cc * tv])
@@ -160,7 +157,7 @@ def ex7_results():
 
 def ex8_results():
     """Seed example 8: ``mixed weight week || _all: R.id || _all: R.week`` (crossed)."""
-    df = pd.read_csv(DATA / "pig.csv")
+    df = datasets.load("pig")
     n = len(df)
     levels = []
     for var in ("id", "week"):

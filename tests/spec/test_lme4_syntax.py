@@ -1,6 +1,6 @@
 """lme4-style formulas -> ModelSpec, and equality with the Stata syntax of the same model.
 
-The Stata forms come from the seed document (/work/shared/spec/000_0f4636fa6ec97535.txt).
+The Stata forms come from the seed document, Stata's [ME] me entry.
 """
 import dataclasses
 
@@ -118,8 +118,9 @@ def test_covariance_keyword_string_applies_to_all():
 
 
 @pytest.mark.parametrize("text, quoted", [
-    ("y ~ I(x**2) + (1|id)", "I("),
-    ("y ~ log(x) + (1|id)", "log"),
+    ("y ~ I(x.real) + (1|id)", "attribute access '.real'"),
+    ("y ~ foo(x) + (1|id)", "unknown function foo()"),
+    ("log(y) ~ x + (1|id)", "transformed response 'log(y)'"),
     ("y ~ x + (1 | )", "grouping variable"),
     ("y ~ x + (0 | id)", "no random effects"),
     ("~ x", "missing response"),
@@ -128,7 +129,11 @@ def test_covariance_keyword_string_applies_to_all():
     ("y ~ 2 + x", "'2'"),
     ("y ~ x + (1 | a/b:c)", "mixing"),
     ("y ~ x $ z", "'$'"),
-    ("y ~ C(g, Sum)", "Treatment"),
+    ("mepoisson y ~ C(g, Sum) + offset(a) + offset(b)", "more than one offset()"),
+    ("y ~ x + (offset(a) | id)", "offset() belongs in the fixed part"),
+    ("cbind(s, f) ~ x + (1|id)", "needs a binomial model"),
+    ("y ~ x + offset(z) + (1|id)", "offset() in formula 'y ~ x + offset(z) + (1|id)' is not "
+                                   "allowed with mixed"),
 ])
 def test_formula_errors(text, quoted):
     with pytest.raises(SpecificationError) as err:

@@ -1,7 +1,7 @@
 """Option abbreviations, values, keywords and command defaults.
 
 Abbreviations and defaults follow Stata's [ME] manual conventions as summarized in the seed
-(/work/shared/spec/000_0f4636fa6ec97535.txt) and the family/link table of [ME] meglm.
+(Stata's [ME] me entry) and the family/link table of [ME] meglm.
 """
 import pytest
 

@@ -1,18 +1,13 @@
 """Stata command syntax -> ModelSpec, for every syntax example in the seed document.
 
-Reference: Stata's [ME] me entry, /work/shared/spec/000_0f4636fa6ec97535.txt (Quick start,
-"Using mixed-effects commands" items 1-16, the worked examples) and
-/work/shared/validation/seed_examples.json (the 11 seed commands).
+Reference: Stata's [ME] me entry (Quick start, "Using mixed-effects commands" items 1-16,
+the worked examples) and statsmodels_me/datasets/seed_examples.json (the 11 seed commands).
 """
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from statsmodels_me import datasets
 from statsmodels_me.spec import Factor, REEquation, Term, parse
-
-SEED = Path("/work/shared/validation/seed_examples.json")
 
 
 def c(v):
@@ -302,9 +297,9 @@ def test_pig_crossed_equivalent_forms():
 
 
 def _seed_commands():
-    data = json.loads(SEED.read_text())
-    out = [(e["id"], e["command"]) for e in data["examples"]]
-    for e in data["examples"]:
+    examples = list(datasets.seed_examples().values())
+    out = [(e["id"], e["command"]) for e in examples]
+    for e in examples:
         for k, alt in enumerate(e.get("alternatives", [])):
             out.append((f"{e['id']}_alt{k}", alt["command"]))
         eq = e.get("equivalent")
@@ -313,8 +308,7 @@ def _seed_commands():
     return out
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="seed examples not available")
-@pytest.mark.parametrize("name, command", _seed_commands() if SEED.exists() else [])
+@pytest.mark.parametrize("name, command", _seed_commands())
 def test_seed_examples_parse(name, command):
     s = parse(command, matrices={"f": np.eye(9)}, constraints={1: "_b[/var(std[trial])] = 1"})
     assert s.command == command.split()[0]

@@ -1,0 +1,126 @@
+"""Starting values of a GLMM: the model without random effects (Stata's "Fitting
+fixed-effects model"), the separation check on it, and the grid of starting variances."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import stats
+
+from statsmodels_me.families.registry import response_arrays
+from statsmodels_me.models.glm_newton import glm_newton
+from statsmodels_me.optimization.quasi_newton import maximize_unbounded
+from statsmodels_me.spec.errors import ConvergenceWarning, DataError
+
+_GRID = (0.25, 0.5, 1.0, 2.0)
+
+
+def beta_start(family, link, y, trials, xnames):
+    """Zero slopes and the constant at the link of the mean response."""
+    beta = np.zeros(len(xnames))
+    if "_cons" in xnames and family != "ordinal":
+        m = float(np.clip((y / trials).mean(), 1e-3, None))
+        j = xnames.index("_cons")
+        if link == "logit":
+            m = min(m, 1 - 1e-3)
+            beta[j] = np.log(m / (1 - m))
+        elif link == "probit":
+            beta[j] = stats.norm.ppf(min(m, 1 - 1e-3))
+        elif link == "cloglog":
+            beta[j] = np.log(-np.log(1 - min(m, 1 - 1e-3)))
+        elif link == "log":
+            beta[j] = np.log(m)
+        else:
+            beta[j] = float(y.mean())
+    return beta
+
+
+def aux_start(family, link, y, k_aux, n_categories=None):
+    """Cutpoints at the link of the cumulative proportions; log variance of the response
+    for the gaussian family; zeros otherwise."""
+    if family == "ordinal":
+        cum = np.array([(y <= k).mean() for k in range(n_categories - 1)])
+        cum = np.clip(cum, 1e-3, 1 - 1e-3)
+        ppf = stats.norm.ppf if link == "probit" else (
+            lambda p: np.log(p / (1 - p)) if link == "logit" else np.log(-np.log(1 - p)))
+        return ppf(cum)
+    if family == "gaussian":
+        return np.array([np.log(max(np.var(y), 1e-8))])
+    return np.zeros(k_aux)
+
+
+def fit_fixed(objective, design, family, link, X, z0, log):
+    """The model without random effects: Newton's method on the GLM for families without
+    ancillary parameters, else BFGS on the objective with ``L = 0`` (every integration
+    method is exact there; the Laplace objective costs one node per cluster).
+
+    Returns ``(z, llf)`` with ``z = (beta, ancillary)``.
+    """
+    log.append("Fitting fixed-effects model:")
+    if objective.k_aux == 0 and family != "gaussian":
+        y, t, off = response_arrays(family, design.endog, design.trials, design.offset)
+        out = glm_newton(family, link, y, t, off, X, z0)
+        if out is not None:
+            beta, llf, it = out
+            log.append(f"Iteration {it}:  Log likelihood = {llf:.8g}")
+            return beta, llf
+    res = maximize_unbounded(objective.fixed_value_and_grad, z0, {"gtol": 1e-8, "maxiter": 500})
+    log.append(f"Iteration {res.nit}:  Log likelihood = {-res.fun:.8g}")
+    return res.x, -res.fun
+
+
+def check_separation(objective, family, X, xnames, z_fixed, llf_fixed, command, yname):
+    """Perfect prediction by the fixed effects (binary, binomial and ordinal outcomes).
+
+    Complete separation (every observation fitted exactly) has no finite MLE and raises
+    :class:`DataError`; quasi-complete separation (a subset fitted exactly, a coefficient
+    diverging) gives a :class:`ConvergenceWarning` naming the coefficients.
+
+    Returns the positions of the diverging coefficients.
+    """
+    if family not in ("bernoulli", "binomial", "ordinal"):
+        return []
+    k = len(xnames)
+    z = np.asarray(z_fixed, float)
+    n = len(objective.engine.endog)
+    sd = np.std(X, axis=0)
+    # a diverging coefficient leaves (almost) no curvature: the information per observation
+    # about beta_j * sd_j is ~exp(-|eta|) on the perfectly predicted side
+    big = []
+    for j in range(k):
+        if sd[j] == 0 or abs(z[j]) * sd[j] < 5.0:
+            continue
+        h = 1e-3 / sd[j]
+        zp, zm = z.copy(), z.copy()
+        zp[j] += h
+        zm[j] -= h
+        curv = -(objective.fixed_value_and_grad(zp)[1][j]
+                 - objective.fixed_value_and_grad(zm)[1][j]) / (2 * h)
+        if curv < 1e-6 * n * sd[j] ** 2:
+            big.append(j)
+    # the log likelihood at the fixed-effects fit: 0 means every observation fitted exactly
+    if abs(llf_fixed) < 1e-6 * n:
+        raise DataError(
+            f"{command}: the covariates predict outcome '{yname}' perfectly (complete "
+            "separation); the model has no finite maximum likelihood estimates")
+    if big:
+        names = ", ".join(xnames[j] for j in big)
+        warnings.warn(
+            f"{command}: quasi-complete separation: the coefficient(s) of {names} diverge (a "
+            "covariate predicts the outcome perfectly for some observations); their standard "
+            "errors are not reported", ConvergenceWarning, stacklevel=4)
+    return big
+
+
+def grid_start(objective, z_fixed, theta0, log):
+    """The best of the fixed-effects fit with the starting covariance scaled by 0.25, 0.5, 1
+    and 2 (the grid only ranks starting points: the Laplace approximation suffices)."""
+    log.append("Refining starting values:")
+    best = None
+    for s in _GRID:
+        cand = np.concatenate([z_fixed, theta0 * s])
+        val = objective.value(cand)
+        if best is None or val > best[0]:
+            best = (val, cand)
+    log.append(f"Grid node 0:  Log likelihood = {best[0]:.8g}")
+    return best[1]

@@ -1,0 +1,254 @@
+"""Nonlinear mixed-effects regression (Stata's ``menl``) by the linearization method."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from statsmodels.base.model import LikelihoodModel
+from statsmodels.tools.numdiff import approx_hess3
+
+from statsmodels_me.models.base import MEModel
+from statsmodels_me.models.menl_design import MenlDesign
+from statsmodels_me.models.menl_fit import alternate, nls_start
+from statsmodels_me.models.menl_lme import CovBlock, GroupedLME
+from statsmodels_me.models.menl_mean import MeanFunction
+from statsmodels_me.results.fit_info import FitInfo, VCompGroup
+from statsmodels_me.spec.errors import (
+    BoundaryWarning,
+    ConvergenceWarning,
+    DataError,
+    SpecificationError,
+)
+from statsmodels_me.spec.menl import parse_menl
+
+__all__ = ["MENL"]
+
+_KIND_LABEL = {"identity": "Identity", "independent": "Independent",
+               "exchangeable": "Exchangeable", "unstructured": "Unstructured"}
+
+
+def _stata_name(param):
+    """``e(b)`` name: scalar parameters ``/b1``, linear-combination coefficients ``phi1:x1``."""
+    return param if ":" in param else f"/{param}"
+
+
+class MENL(MEModel):
+    """Nonlinear mixed-effects model (Stata's ``menl``) with one level of random effects.
+
+    Parameters
+    ----------
+    design : MenlDesign
+        Built by :meth:`from_text` (``smf.menl(text, data)``).
+
+    Notes
+    -----
+    Estimation is the alternating algorithm of Lindstrom and Bates (1990) with the extensions
+    of Pinheiro and Bates (1995) (:mod:`.menl_fit`); the reported log likelihood is the
+    (restricted) log likelihood of the linearized model at the estimates (Stata's
+    "linearization log likelihood", nlme's ``logLik``). Fixed-effects standard errors are
+    those of the generalized least-squares estimator of the linearized model,
+    ``s2 (X' V^-1 X)^-1``, scaled by ``n / (n - p)`` under ML (as Stata and nlme); the
+    variance components' come from the observed information of the linearized model's log
+    likelihood in the variances and covariances with the fixed effects held at their
+    estimates (ML) or of the restricted log likelihood (REML).
+
+    Random effects must share one grouping specification (``{U1[id]}``, ``{U2[id]}``, or all
+    ``[lev3>lev2]``); several levels are refused with NotImplementedError.
+    """
+
+    command = "menl"
+
+    def __init__(self, design=None):
+        if not isinstance(design, MenlDesign):
+            raise SpecificationError("menl: build the model with smf.menl(text, data) or "
+                                     "MENL.from_text(text, data)")
+        self.design = design
+        self.spec = design.spec
+        self.options = {"reml": self.spec.reml}
+        self.reml = self.spec.reml
+        self.re_names = [name for name, _ in self.spec.random_effects]
+        self.blocks = self._blocks()
+        endog = pd.Series(design.y, index=design.row_index, name=self.spec.depvar)
+        exog = pd.DataFrame(np.ones((design.nobs, 1)), index=design.row_index,
+                            columns=["_cons"])
+        LikelihoodModel.__init__(self, endog, exog, missing="none")
+        self.k_fe = len(self.spec.params)
+        self.mean = MeanFunction(self.spec.expr, self.spec.params, self.re_names,
+                                 design.columns, design.codes, design.n_groups)
+        names = [_stata_name(p) for p in self.spec.params]
+        lev = design.level_label
+        for block in self.blocks:
+            for lab in block.labels(self.re_names):
+                kind, inner = lab.split("(", 1)
+                inner = inner[:-1].replace(",", f"[{lev}],").replace(" ", f"[{lev}] ")
+                names.append(f"/{kind}({inner}[{lev}])")
+        names.append("/var(e)")
+        self._set_param_names(names)
+
+    @classmethod
+    def from_text(cls, text, data, **options):
+        """Build the model from ``menl depvar = <menlexpr> [, options]``.
+
+        Parameters
+        ----------
+        text : str
+            Stata's ``menl`` syntax, the word ``menl`` optional.
+        data : pandas.DataFrame
+        **options
+            ``reml=True``, ``iterate=``, ``tolerance=``, ``ltolerance=``,
+            ``initial={"b1": 18}``.
+        """
+        spec = parse_menl(text, **options)
+        return cls(design=MenlDesign(spec, data))
+
+    from_formula = from_text
+
+    def _set_param_names(self, names):
+        self._param_names = list(names)
+        self.data.param_names = list(names)
+        self.data.cov_names = list(names)
+
+    def _blocks(self):
+        index = {name: a for a, name in enumerate(self.re_names)}
+        blocks, used = [], set()
+        for names, kind in self.spec.covariances:
+            blocks.append(CovBlock(tuple(index[n] for n in names), kind))
+            used.update(names)
+        rest = tuple(index[n] for n in self.re_names if n not in used)
+        if rest:
+            kind = "identity" if len(self.re_names) == 1 else "independent"
+            blocks.append(CovBlock(rest, kind))
+        return blocks
+
+    # ------------------------------------------------------------------ start values
+    def start_params(self):
+        """Fixed-effects start values: ``initial()`` / ``{b=#}`` values, the others from a grid
+        and nonlinear least squares with the random effects at zero."""
+        spec, d = self.spec, self.design
+        beta0 = np.array([spec.initial.get(p, np.nan) for p in spec.params])
+        free = [j for j, v in enumerate(beta0) if np.isnan(v)]
+        if not free:
+            with np.errstate(all="ignore"):
+                f = self.mean.value(beta0, np.zeros((d.n_groups, len(self.re_names))))
+            if not np.all(np.isfinite(f)):
+                vals = ", ".join(f"{p}={v:g}" for p, v in zip(spec.params, beta0))
+                raise DataError(f"menl: the mean function {spec.text!r} is not finite at the "
+                                f"initial values ({vals}) for {int(np.sum(~np.isfinite(f)))} "
+                                "observations")
+        cands = [-1.0, 0.1, 1.0]
+        for col in [d.y, *d.columns.values()]:
+            cands += [float(np.mean(col)), float(np.std(col))]
+        cands = sorted({c for c in cands if c != 0.0})
+        beta0[free] = 0.0
+        start = nls_start(self.mean, d.y, beta0, free, cands)
+        if start is None:
+            raise DataError(f"menl: the mean function {spec.text!r} is not finite at any start "
+                            "value tried; give start values with initial() or {b=#}")
+        return start
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, start_params=None, maxiter=None, tolerance=None, ltolerance=None,
+            disp=False):
+        """Fit by the alternating PNLS / LME algorithm.
+
+        Parameters
+        ----------
+        start_params : array_like, optional
+            Start values of the fixed effects (default :meth:`start_params`).
+        maxiter : int, optional
+            Maximum alternating iterations (Stata's ``iterate()``, default 100).
+        tolerance, ltolerance : float, optional
+            Stopping rules: relative change in the parameters (default 1e-6) or in the
+            linearization log likelihood (default 1e-7).
+        disp : bool
+            Print the iteration log.
+
+        Returns
+        -------
+        MENLResults
+
+        Warns
+        -----
+        ConvergenceWarning
+            When the iteration limit is reached first; the message gives the last relative
+            change in the parameters.
+        """
+        spec = self.spec
+        beta0 = self.start_params() if start_params is None else np.asarray(start_params,
+                                                                              float)
+        lme = GroupedLME(self.design.codes, self.design.n_groups, self.blocks, reml=self.reml)
+        label = "Linearization log restricted-likelihood" if self.reml else \
+            "Linearization log likelihood"
+        out = alternate(self.mean, lme, self.design.y, beta0,
+                        maxiter=maxiter or spec.iterate,
+                        tolerance=tolerance or spec.tolerance,
+                        ltolerance=ltolerance or spec.ltolerance, label=label)
+        if disp:
+            print("\n".join(out.log))
+        if not out.converged:
+            warnings.warn(f"menl: the alternating PNLS/LME algorithm did not converge in "
+                          f"{out.iterations} iterations; last relative change in the "
+                          f"parameters {out.last_change:.3g}", ConvergenceWarning,
+                          stacklevel=2)
+        return self._results(lme, out, label)
+
+    def _results(self, lme, out, label):
+        sol = out.solution
+        n, p = self.design.nobs, self.k_fe
+        cov_beta = out.s2 * np.linalg.inv(sol["XVX"])
+        if not self.reml:
+            cov_beta *= n / (n - p)
+        disp_vals = lme.display(out.theta, out.s2)
+        cov_disp = self._cov_display(lme, disp_vals, out.beta)
+        params = np.concatenate([out.beta, disp_vals])
+        k = len(params)
+        cov = np.zeros((k, k))
+        cov[:p, :p] = cov_beta
+        cov[p:, p:] = cov_disp
+        groups, pos = [], p
+        for block in self.blocks:
+            rows = []
+            for lab in block.labels(self.re_names):
+                rows.append((lab, pos))
+                pos += 1
+            groups.append(VCompGroup(self.design.level_label, _KIND_LABEL[block.kind], rows))
+        method = "REML" if self.reml else "ML"
+        info = FitInfo(title=f"Mixed-effects {method} nonlinear regression", llf=out.llf,
+                       ll_label=label, k_fe=p, vcomp_groups=groups,
+                       residual=("var(Residual)", k - 1), converged=out.converged,
+                       iterations=out.iterations, iteration_log=out.log, method=method,
+                       notes=list(self.spec.legends))
+        from statsmodels_me.results.menl_results import MENLResults, MENLResultsWrapper
+        res = MENLResults(self, params, cov, info, random_effects=out.b)
+        return MENLResultsWrapper(res)
+
+    def _cov_display(self, lme, values, beta):
+        """Covariance of the display variances/covariances and residual variance: inverse of
+        the observed information by central differences of :meth:`GroupedLME.loglike_display`."""
+        k = len(values)
+        variances = np.abs(values)
+        floor = max(float(np.median(variances)), 1e-12)
+        steps = 1e-4 * np.maximum(variances, 1e-2 * floor)
+        if not np.isfinite(lme.loglike_display(values, beta)):
+            warnings.warn("menl: a random-effects covariance matrix is singular at the "
+                          "estimates (a variance at zero); the standard errors of the variance "
+                          "components are not reported", BoundaryWarning, stacklevel=3)
+            return np.full((k, k), np.nan)
+        H = approx_hess3(values, lambda v: lme.loglike_display(v, beta), epsilon=steps)
+        try:
+            cov = np.linalg.inv(-H)
+            ok = np.all(np.isfinite(cov)) and np.all(np.linalg.eigvalsh(-H) > 0)
+        except np.linalg.LinAlgError:
+            ok = False
+        if not ok:
+            warnings.warn("menl: the observed information of the variance components is not "
+                          "positive definite; their standard errors are not reported",
+                          ConvergenceWarning, stacklevel=3)
+            return np.full((k, k), np.nan)
+        return cov
+
+    def loglike(self, params):
+        """Not available: the linearization log likelihood depends on the estimates' path."""
+        raise NotImplementedError("menl: the log likelihood of the nonlinear model is not "
+                                  "computed; results.llf is the linearization log likelihood")

@@ -1,0 +1,100 @@
+"""Which GLMM objective fits a design: one grouping level, nested levels, or crossed."""
+from __future__ import annotations
+
+import numpy as np
+
+from statsmodels_me.covariance import BlockDiagonal, make_level_covariance
+from statsmodels_me.models.glmm_engine import OneLevelGLMM
+from statsmodels_me.models.glmm_nested_engine import NestedGLMM, nesting_order
+from statsmodels_me.objectives.glmm_crossed import CrossedGLMMObjective
+from statsmodels_me.objectives.glmm_nested import NestedGLMMObjective
+from statsmodels_me.objectives.glmm_one_level import OneLevelGLMMObjective
+from statsmodels_me.spec.errors import DataError, SpecificationError
+
+
+def level_Z(level):
+    """Random-effects covariates of a level: its blocks' columns side by side, an ``R.x``
+    block as indicator columns of the levels of x."""
+    cols = []
+    for b in level.blocks:
+        if b.factor_codes is not None:
+            ind = np.zeros((len(b.factor_codes), len(b.factor_levels)))
+            ind[np.arange(len(b.factor_codes)), b.factor_codes] = 1.0
+            cols.append(ind)
+        else:
+            cols.append(b.Z)
+    return np.hstack(cols)
+
+
+def design_kind(design):
+    """``"one level"``, ``"nested"`` or ``"crossed"``.
+
+    Crossed: an ``R.`` block, or several levels of which one is ``_all`` or whose groups do
+    not nest in one another.
+    """
+    levels = design.levels
+    if any(b.factor_codes is not None for lev in levels for b in lev.blocks):
+        return "crossed"
+    if len(levels) == 1:
+        return "one level"
+    if any(lev.label == "_all" for lev in levels):
+        return "crossed"
+    if not design.nested:
+        try:
+            nesting_order([lev.codes for lev in design.levels])
+        except DataError:
+            return "crossed"
+    return "nested"
+
+
+def integration(options, kind, command):
+    """``(intmethod, intpoints)`` from the options: ``pclaplace`` is Laplace; crossed
+    designs are integrated by Laplace only (their default)."""
+    default = "laplace" if kind == "crossed" else "mvaghermite"
+    method = str(options.get("intmethod") or default).lower()
+    if kind == "crossed" and method not in ("laplace", "pclaplace"):
+        raise SpecificationError(
+            f"{command}: crossed random effects are integrated by the Laplace "
+            f"approximation; intmethod({method}) is not available for them")
+    if method == "pclaplace":
+        method = "laplace"
+    return method, int(options.get("intpoints") or (1 if method == "laplace" else 7))
+
+
+def glmm_objective(design, family, link, y, X, intmethod, intpoints, kind=None):
+    """The objective of a GLMM on ``design`` and the covariance structure of each level.
+
+    Parameters
+    ----------
+    design : Design
+    family, link : str
+        Engine family and link names (``statsmodels_me.families.registry``).
+    y, X : ndarray
+        Response (ordinal: codes 0..K-1) and fixed-effects design.
+    intmethod, intpoints : from :func:`integration`.
+    kind : {"one level", "nested", "crossed"}, optional
+        Default: :func:`design_kind`. ``"crossed"`` fits every design.
+
+    Returns
+    -------
+    objective : OneLevelGLMMObjective, NestedGLMMObjective or CrossedGLMMObjective
+    level_covs : list of CovarianceStructure, one per level in design order
+    """
+    kind = kind or design_kind(design)
+    levels = list(design.levels)
+    level_covs = [make_level_covariance(lev) for lev in levels]
+    k_fe = X.shape[1]
+    if kind == "one level":
+        lev = levels[0]
+        engine = OneLevelGLMM(y, X, level_Z(lev), lev.codes.astype(np.int64), family, link,
+                              trials=design.trials, offset=design.offset,
+                              intmethod=intmethod, intpoints=intpoints)
+        return OneLevelGLMMObjective(engine, level_covs[0], k_fe), level_covs
+    cov = BlockDiagonal(level_covs, across_levels=True)
+    if kind == "nested":
+        engine = NestedGLMM(y, X, [level_Z(lev) for lev in levels],
+                            [lev.codes for lev in levels], family, link,
+                            trials=design.trials, offset=design.offset,
+                            intmethod=intmethod, intpoints=intpoints)
+        return NestedGLMMObjective(engine, cov, k_fe), level_covs
+    return CrossedGLMMObjective(design, level_covs, cov, y, X, family, link, k_fe), level_covs

@@ -1,0 +1,62 @@
+"""The GLMM objective with nested grouping levels: each top-level cluster integrated by the
+nested engine (:class:`~statsmodels_me.models.glmm_nested_engine.NestedGLMM`: joint
+Laplace or nested adaptive quadrature)."""
+from __future__ import annotations
+
+from statsmodels_me.models.glmm_nested_engine import NestedGLMM
+from statsmodels_me.objectives.glmm_base import GLMMObjective
+from statsmodels_me.optimization.hessian import relative_step, value_hessian
+
+# second differences of the quadrature log likelihood (grids frozen)
+_VALUE_STEP = relative_step(1e-3, 0.1)
+
+
+class NestedGLMMObjective(GLMMObjective):
+    """Log likelihood of a GLMM with nested levels; theta is every level's structure
+    parameters (outermost first) and ``L`` is block diagonal.
+
+    Parameters
+    ----------
+    engine : NestedGLMM
+    cov : BlockDiagonal
+        The levels' structures side by side (``across_levels=True``).
+    k_fe : int
+    """
+
+    def laplace(self):
+        """A new Laplace objective on the same data (also for Laplace fits): its mode
+        searches start cold, away from wherever this objective was last evaluated."""
+        e = self.engine
+        lap = NestedGLMM(e.endog, e.exog, e.Zs, [e.gidx[:, k] for k in range(e.D)], e.family,
+                         e.link, trials=e.trials, offset=e.offset, intmethod="laplace")
+        lap.nthreads = e.nthreads
+        return NestedGLMMObjective(lap, self.cov, self.k_fe)
+
+    def step_hessian(self, x, free):
+        """Central differences of the analytic gradient."""
+        return self.central_hessian(x, free)
+
+    def information_hessian(self, x, free):
+        """Laplace: central differences of the exact gradient.  Quadrature: second
+        differences of the log likelihood with the grids adapted at ``x`` and then frozen
+        (one smooth function; steps 1e-3 max(|x_i|, 0.1)), so the grids do not move between
+        the differenced points."""
+        eng = self.engine
+        if eng.intmethod == "laplace":
+            return self.central_hessian(x, free)
+
+        def f(z, freeze=True):
+            beta, aux, theta = self.split(z)
+            return eng.loglike(beta, aux, self.factor(theta), freeze_grid=freeze)
+        f0 = f(x, freeze=False)  # adapt the grids at x
+        return value_hessian(f, x, free, _VALUE_STEP, f0=f0)
+
+    def random_effects(self, x, ebmodes=False):
+        """Per level, outermost first: posterior means (or modes) ``(G_k, q_k)`` and
+        covariances ``(G_k, q_k, q_k)``, groups in the engine's order
+        (``engine.group_codes(k)``)."""
+        beta, aux, theta = self.split(x)
+        L = self.factor(theta)
+        eng = self.engine
+        fn = eng.ebmodes_levels if ebmodes else eng.ebmeans_levels
+        return fn(beta, aux, L)
