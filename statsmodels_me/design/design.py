@@ -157,6 +157,10 @@ class Design:
         transforms fitted on the estimation sample (``center``, ``bs``, ...);
         ``.transform(new_data)`` builds the equation's columns for new data with the same
         constants.
+    factor_levels : dict
+        Variable -> sorted levels (ndarray) in the estimation sample of every categorical
+        variable of the model (factor terms, ``R.`` terms, grouping variables): the coding
+        that new data must be read with (:mod:`statsmodels_me.design.new_rows`).
     """
 
     spec: ModelSpec
@@ -182,6 +186,7 @@ class Design:
     residual_vars: dict = field(default_factory=dict)
     sample: pd.Series | None = None
     transforms: dict = field(default_factory=dict)
+    factor_levels: dict = field(default_factory=dict)
 
     @property
     def nobs(self) -> int:
