@@ -122,6 +122,7 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
         sample=pd.Series(used_rows, index=data.index, name="sample"),
         transforms=transforms,
         factor_levels={var: c.levels for var, c in codings.items()},
+        sample_data=sample,
     )
 
 

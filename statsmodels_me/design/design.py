@@ -161,6 +161,9 @@ class Design:
         Variable -> sorted levels (ndarray) in the estimation sample of every categorical
         variable of the model (factor terms, ``R.`` terms, grouping variables): the coding
         that new data must be read with (:mod:`statsmodels_me.design.new_rows`).
+    sample_data : DataFrame or None
+        The estimation sample's values of every variable the model uses (rows of
+        ``row_index``): what ``margins`` averages over.
     """
 
     spec: ModelSpec
@@ -187,6 +190,7 @@ class Design:
     sample: pd.Series | None = None
     transforms: dict = field(default_factory=dict)
     factor_levels: dict = field(default_factory=dict)
+    sample_data: pd.DataFrame | None = None
 
     @property
     def nobs(self) -> int:
