@@ -206,7 +206,7 @@ def _gh_mean(fn, eta, sd, points=30):
     return out
 
 
-def _response_function(results, statistic, data, rows, outcome):
+def response_function(results, statistic, data, rows, outcome):
     """(function of eta, name) of ``mu`` / ``pr`` for the new rows."""
     model = results.model
     family = get_family(model.family, model.link)
@@ -285,7 +285,7 @@ def predict_new(results, statistic, data, conditional=None, new_groups="zero", o
         if mode == "marginal":
             raise SpecificationError("predict eta: the marginal linear predictor is xb")
         return pd.Series(eta, index=index, name="eta")
-    fn, name = _response_function(results, statistic, data, lin.rows, outcome)
+    fn, name = response_function(results, statistic, data, lin.rows, outcome)
     if mode == "marginal":
         vals = _gh_mean(fn, np.where(np.isnan(eta), 0.0, eta), _marginal_sd(results, lin.rows))
     else:

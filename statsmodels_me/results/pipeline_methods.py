@@ -3,7 +3,7 @@
 combinations, information criteria, simulation, plots)."""
 from __future__ import annotations
 
-from statsmodels_me.postestimation import newdata
+from statsmodels_me.postestimation import margins, newdata
 
 
 class PipelineMethods:
@@ -25,3 +25,11 @@ class PipelineMethods:
         return newdata.get_prediction(self, statistic, data, conditional=conditional,
                                       new_groups=new_groups, outcome=outcome,
                                       nooffset=nooffset)
+
+    def margins(self, variables=None, at=None, dydx=None, eyex=None, dyex=None, eydx=None,
+                over=None, predict=None, conditional="fixedonly", asbalanced=False, data=None,
+                outcome=None, alpha=0.05):
+        """Stata's ``margins``; see :func:`statsmodels_me.postestimation.margins.margins`."""
+        return margins.margins(self, variables, at=at, dydx=dydx, eyex=eyex, dyex=dyex,
+                               eydx=eydx, over=over, predict=predict, conditional=conditional,
+                               asbalanced=asbalanced, data=data, outcome=outcome, alpha=alpha)
