@@ -3,7 +3,7 @@
 combinations, information criteria, simulation, plots)."""
 from __future__ import annotations
 
-from statsmodels_me.postestimation import margins, newdata
+from statsmodels_me.postestimation import combinations, margins, newdata
 
 
 class PipelineMethods:
@@ -33,3 +33,25 @@ class PipelineMethods:
         return margins.margins(self, variables, at=at, dydx=dydx, eyex=eyex, dyex=dyex,
                                eydx=eydx, over=over, predict=predict, conditional=conditional,
                                asbalanced=asbalanced, data=data, outcome=outcome, alpha=alpha)
+
+    def lincom(self, expression, alpha=0.05):
+        """Stata's ``lincom``; see :func:`statsmodels_me.postestimation.combinations.lincom`."""
+        return combinations.lincom(self, expression, alpha)
+
+    def nlcom(self, expressions, alpha=0.05):
+        """Stata's ``nlcom``; see :func:`statsmodels_me.postestimation.combinations.nlcom`."""
+        return combinations.nlcom(self, expressions, alpha)
+
+    def testnl(self, hypotheses):
+        """Stata's ``testnl``; see :func:`statsmodels_me.postestimation.combinations.testnl`."""
+        return combinations.testnl(self, hypotheses)
+
+    def contrast(self, var, alpha=0.05):
+        """Stata's ``contrast r.var``; see
+        :func:`statsmodels_me.postestimation.combinations.contrast`."""
+        return combinations.contrast(self, var, alpha)
+
+    def wald_test_terms(self):
+        """One joint chi2 test per fixed-effects term; see
+        :func:`statsmodels_me.postestimation.combinations.wald_test_terms`."""
+        return combinations.wald_test_terms(self)
