@@ -3,7 +3,7 @@
 combinations, information criteria, simulation, plots)."""
 from __future__ import annotations
 
-from statsmodels_me.postestimation import combinations, margins, newdata
+from statsmodels_me.postestimation import combinations, ic, margins, newdata
 
 
 class PipelineMethods:
@@ -55,3 +55,7 @@ class PipelineMethods:
         """One joint chi2 test per fixed-effects term; see
         :func:`statsmodels_me.postestimation.combinations.wald_test_terms`."""
         return combinations.wald_test_terms(self)
+
+    def estat_ic(self, n=None):
+        """Stata's ``estat ic``; see :func:`statsmodels_me.postestimation.ic.estat_ic`."""
+        return ic.estat_ic(self, n)
