@@ -3,7 +3,7 @@
 combinations, information criteria, simulation, plots)."""
 from __future__ import annotations
 
-from statsmodels_me.postestimation import combinations, ic, margins, newdata
+from statsmodels_me.postestimation import combinations, ic, margins, newdata, simulate
 
 
 class PipelineMethods:
@@ -59,3 +59,23 @@ class PipelineMethods:
     def estat_ic(self, n=None):
         """Stata's ``estat ic``; see :func:`statsmodels_me.postestimation.ic.estat_ic`."""
         return ic.estat_ic(self, n)
+
+    def simulate(self, nsim=1, seed=None):
+        """Responses simulated from the fitted model; see
+        :func:`statsmodels_me.postestimation.simulate.simulate`."""
+        return simulate.simulate(self, nsim, seed)
+
+    def bootstrap(self, nboot, statistic=None, seed=None, **fit_kwargs):
+        """Parametric bootstrap; see :func:`statsmodels_me.postestimation.simulate.bootstrap`."""
+        return simulate.bootstrap(self, nboot, statistic, seed, **fit_kwargs)
+
+    def conf_int(self, alpha=0.05, method="wald"):
+        """Confidence intervals: ``method="wald"`` (default) the symmetric normal interval of
+        every parameter (statsmodels' ``conf_int``); ``method="profile"`` profile-likelihood
+        intervals of the variance components (a DataFrame; see
+        :func:`statsmodels_me.postestimation.simulate.profile_conf_int`)."""
+        if method == "profile":
+            return simulate.profile_conf_int(self, alpha)
+        if method != "wald":
+            raise ValueError(f"conf_int: method={method!r} is not 'wald' or 'profile'")
+        return super().conf_int(alpha=alpha)
