@@ -3,7 +3,7 @@
 combinations, information criteria, simulation, plots)."""
 from __future__ import annotations
 
-from statsmodels_me.postestimation import combinations, ic, margins, newdata, simulate
+from statsmodels_me.postestimation import combinations, ic, margins, newdata, plots, simulate
 
 
 class PipelineMethods:
@@ -79,3 +79,19 @@ class PipelineMethods:
         if method != "wald":
             raise ValueError(f"conf_int: method={method!r} is not 'wald' or 'profile'")
         return super().conf_int(alpha=alpha)
+
+    def plot_caterpillar(self, alpha=0.05, effects=None):
+        """Caterpillar plot of the predicted random effects (a matplotlib Figure)."""
+        return plots.caterpillar_plot(self, alpha, effects)
+
+    def plot_residuals(self):
+        """Residuals against fitted values (a matplotlib Figure)."""
+        return plots.residual_fitted_plot(self)
+
+    def plot_qq(self, what="residuals"):
+        """Normal quantile plot of residuals or random effects (a matplotlib Figure)."""
+        return plots.qq_plot(self, what)
+
+    def plot_profile(self, alpha=0.05):
+        """Profile against Wald intervals of the variance components (a matplotlib Figure)."""
+        return plots.profile_plot(self, alpha)
