@@ -120,6 +120,12 @@ class MEGLM(MEModel):
     def _split(self, x):
         return self.objective.split(x)
 
+    def random_effect_parts(self, x, ebmodes=False):
+        """Predicted random effects at internal parameters ``x`` (``results._internal``):
+        list of ``(codes, Z, means, covs, names)``, see
+        :meth:`~statsmodels_me.objectives.glmm_base.GLMMObjective.random_effect_parts`."""
+        return self.objective.random_effect_parts(np.asarray(x, float), ebmodes)
+
     # -- setup helpers ---------------------------------------------------------------------
     def _prepare_outcome(self, d):
         """Fixed design and response as the family takes them (ordinal outcomes lose
