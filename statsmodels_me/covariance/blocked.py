@@ -97,11 +97,11 @@ class BlockDiagonal(CovarianceStructure):
             out[ts, qs, qs] = b.d_matrix(t)
         return out
 
-    def cholesky_jacobian(self, theta):
+    def d_cholesky(self, theta):
         out = np.zeros((self.n_theta, self.q, self.q))
         parts = zip(self.blocks, self._parts(theta), self._t_slices, self._q_slices, strict=True)
         for b, t, ts, qs in parts:
-            out[ts, qs, qs] = b.cholesky_jacobian(t)
+            out[ts, qs, qs] = b.d_cholesky(t)
         return out
 
     def theta_from_display(self, values, scale: float = 1.0):

@@ -29,6 +29,7 @@ from statsmodels_me.design.factors import (
 from statsmodels_me.design.formula_columns import formula_columns, needs_patsy
 from statsmodels_me.design.formula_eval import evaluate_transform
 from statsmodels_me.design.stata_eval import evaluate_stata, stata_truth
+from statsmodels_me.design.timeseries import with_ts_columns
 from statsmodels_me.spec.errors import DataError, SpecificationError
 from statsmodels_me.spec.model_spec import Expression, ModelSpec, REEquation, Term
 
@@ -64,6 +65,7 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
     """
     if not isinstance(data, pd.DataFrame):
         data = pd.DataFrame(data)
+    data = with_ts_columns(spec, data)
     extra = _extra_variables(spec)
     _check_columns(spec, data, extra)
     select = _qualifier_rows(spec, data)
@@ -119,6 +121,8 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
         residual_vars=residual_vars,
         sample=pd.Series(used_rows, index=data.index, name="sample"),
         transforms=transforms,
+        factor_levels={var: c.levels for var, c in codings.items()},
+        sample_data=sample,
     )
 
 

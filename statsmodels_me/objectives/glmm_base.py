@@ -74,9 +74,9 @@ class GLMMObjective:
 
     def factor_jacobian(self, theta):
         """d vec(L) / d theta, shape (q*q, n_theta), from the covariance structures
-        (:meth:`~statsmodels_me.covariance.base.CovarianceStructure.cholesky_jacobian`)."""
+        (:meth:`~statsmodels_me.covariance.base.CovarianceStructure.d_cholesky`)."""
         q = self.cov.q
-        return self.cov.cholesky_jacobian(theta).reshape(len(theta), q * q).T
+        return self.cov.d_cholesky(theta).reshape(len(theta), q * q).T
 
     # -- evaluation --------------------------------------------------------------------
     def _cached(self, x):

@@ -382,9 +382,10 @@ def _offset_and_trials(offsets, response, command, keywords, text):
             raise SpecificationError(
                 f"cbind({', '.join(response)}) in formula {text!r} needs a binomial model "
                 f"({', '.join(binomial_commands)}), not {command}")
-        if "binomial" in keywords:
+        family = keywords.get("family")
+        if "binomial" in keywords or (isinstance(family, str) and len(family.split()) > 1):
             raise SpecificationError(f"cbind({', '.join(response)}) gives the trials; do not "
-                                     "pass binomial= as well")
+                                     "pass them with binomial= or family= as well")
         extra["binomial"] = transform_expression(f"{response[0]} + {response[1]}")
         response = response[:1]
     return extra, response

@@ -597,6 +597,10 @@ def finish_spec(*, command: str, response: tuple[str, ...], fixed: tuple, consta
         opts.update(updates)
     for key, value in keywords.items():
         opts.update(_keyword_updates(key, value, command))
+    for key in ("binomial", "offset"):
+        # lme4's cbind() and offset() terms outrank the default trials of family(binomial)
+        if key in (extra or {}):
+            opts[key] = extra[key]
     if weight_kw is not None:
         opts["weight"] = _weight_keyword(weight_kw)
     constant = constant and not opts.pop("noconstant", False)
@@ -612,6 +616,7 @@ def finish_spec(*, command: str, response: tuple[str, ...], fixed: tuple, consta
         opts["constraints"] = resolved
     _apply_family(command, opts)
 
+    _check_tsset(response, fixed, random, tsset)
     random = _apply_covariance(list(random), cov_kw)
     for eq in random:
         if eq.cov_matrix is not None and eq.cov_matrix not in matrices:
@@ -623,6 +628,20 @@ def finish_spec(*, command: str, response: tuple[str, ...], fixed: tuple, consta
                      constant=constant, random=tuple(random), options=opts,
                      matrices=dict(matrices), syntax=syntax, source=source,
                      condition=condition, obs_range=obs_range, tsset=tsset)
+
+
+def _check_tsset(response, fixed, random, tsset) -> None:
+    """Time-series operators need the time variable (``time=``)."""
+    if tsset is not None:
+        return
+    names = list(response) + [f.var for t in fixed for f in t.factors]
+    names += [f.var for eq in random for t in eq.terms for f in t.factors]
+    for name in names:
+        head = name.split(".", 1)[0]
+        if "." in name and re.fullmatch(r"(?:[LFDS]\d*)+", head):
+            raise SpecificationError(f"time-series operator in {name!r} needs the time "
+                                     "variable: pass time='t' (and panel='id' for panel "
+                                     "data), as Stata's tsset")
 
 
 def _tsset_keywords(keywords: dict) -> tuple[str | None, str] | None:

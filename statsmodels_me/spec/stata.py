@@ -32,7 +32,7 @@ from statsmodels_me.spec.options import (
     parse_weight,
     tokenize_options,
 )
-from statsmodels_me.spec.terms import parse_varlist
+from statsmodels_me.spec.terms import TS_OP_RE, parse_varlist, ts_name
 
 
 def clean_text(text: Any) -> str:
@@ -228,9 +228,18 @@ def _parse_fixed(text: str, command: str):
         raise SpecificationError(
             f"missing dependent variable in {text.strip()!r}: {command} needs {n_dep} "
             f"dependent variable{'s' if n_dep > 1 else ''} first")
-    response = tuple(check_name(w, "dependent variable") for w in words[:n_dep])
+    response = tuple(_dependent(w) for w in words[:n_dep])
     fixed = parse_varlist(" ".join(words[n_dep:]))
     return response, fixed, weight
+
+
+def _dependent(word: str) -> str:
+    """A dependent variable, possibly with a time-series operator (``D.y``)."""
+    if "." in word:
+        ops, var = word.split(".", 1)
+        if TS_OP_RE.match(ops):
+            return ts_name(ops, check_name(var, "dependent variable"))
+    return check_name(word, "dependent variable")
 
 
 def _parse_equation(text: str, command: str, last: bool):

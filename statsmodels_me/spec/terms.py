@@ -16,6 +16,27 @@ from statsmodels_me.spec.model_spec import Factor, Term
 _ITEM_RE = re.compile(r"(?:(?P<prefix>[A-Za-z0-9]+)\.)?(?P<body>[A-Za-z_][A-Za-z0-9_]*|\(.*\))\Z",
                       re.S)
 _BASE_RE = re.compile(r"i?b(?P<num>\d+(?:\.\d+)?)\Z")
+#: Stata's time-series operators, possibly chained: L. L2. F. D. S4. LD. ...
+TS_OP_RE = re.compile(r"(?:[LFDSlfds]\d*)+\Z")
+#: a time-series-operated variable as the package names it: ``L.x``, ``L2D.x``
+TS_VAR_RE = re.compile(r"(?P<ops>(?:[LFDS]\d*)+)\.(?P<var>[A-Za-z_][A-Za-z0-9_]*)\Z")
+
+
+def ts_operators(ops: str) -> list[tuple[str, int]]:
+    """``"L2D"`` -> ``[("L", 2), ("D", 1)]``."""
+    return [(m.group(1).upper(), int(m.group(2) or 1))
+            for m in re.finditer(r"([LFDSlfds])(\d*)", ops)]
+
+
+def ts_name(ops: str, var: str) -> str:
+    """Stata's name of an operated variable: upper case, no 1s (``l1.x`` -> ``L.x``)."""
+    parts = ts_operators(ops)
+    if any(k == 0 for _, k in parts):
+        raise SpecificationError(f"time-series operator {ops}. in {ops}.{var}: the lag "
+                                 "or lead must be at least 1")
+    return "".join(op + (str(k) if k > 1 else "") for op, k in parts) + "." + var
+
+
 _LEVEL_RE = re.compile(r"i?\d+\Z")
 
 
@@ -52,9 +73,8 @@ def parse_prefix(prefix: str | None, default: str, token: str) -> tuple[str, obj
         raise SpecificationError(
             f"level selection {prefix + '.'!r} in {token!r} is not supported; use i. or ibn. "
             "with the whole factor")
-    if p.upper() in ("L", "F", "D", "S") or re.match(r"[LFDS]\d+\Z", p.upper()):
-        raise SpecificationError(f"time-series operator {prefix + '.'!r} in {token!r} "
-                                 "is not supported")
+    if TS_OP_RE.match(p):
+        return "ts", None
     if p == "R":
         raise SpecificationError(
             f"{token!r}: R.varname is allowed only alone in a random-effects equation "
@@ -78,6 +98,8 @@ def _parse_item(item: str, default: str, token: str) -> list[Factor]:
     prefix, body = m.group("prefix"), m.group("body")
     if not body.startswith("("):
         kind, base = parse_prefix(prefix, default, token)
+        if kind == "ts":
+            return [Factor(ts_name(prefix, check_name(body)), "c")]
         return [Factor(check_name(body), kind, base)]
     inner = split_words(body[1:-1])
     if not inner:
@@ -86,6 +108,9 @@ def _parse_item(item: str, default: str, token: str) -> list[Factor]:
     for word in inner:
         if prefix is not None:
             kind, base = parse_prefix(prefix, default, token)
+            if kind == "ts":
+                out.append(Factor(ts_name(prefix, check_name(word)), "c"))
+                continue
             out.append(Factor(check_name(word), kind, base))
         else:
             if "#" in word:

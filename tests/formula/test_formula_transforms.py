@@ -137,6 +137,12 @@ def test_cbind_equals_binomial():
     assert a.llf == pytest.approx(b.llf, rel=RTOL)
     c = smf.meglm("cbind(nadmitted, nrejected) ~ female + (1 | department)", adm).fit()
     assert c.llf == pytest.approx(b.llf, rel=RTOL)
+    e = smf.meglm("cbind(nadmitted, nrejected) ~ female + (1 | department)", adm,
+                  family="binomial").fit()
+    assert e.llf == pytest.approx(b.llf, rel=RTOL)
+    with pytest.raises(SpecificationError, match="gives the trials"):
+        smf.meglm("cbind(nadmitted, nrejected) ~ female + (1 | department)", adm,
+                  family="binomial 5")
 
 
 @pytest.mark.parametrize("text, error, fragment", [

@@ -67,7 +67,7 @@ from statsmodels_me.spec import SpecificationError, parse
     ("melogit y x || id:", {"constraints": ["x"]}, ["'x'", "expression = expression"]),
     ("mixed y x || id:", {"constraints": ["x = 1"]}, ["not allowed with mixed"]),
     # factor variables
-    ("mixed y L.x || id:", {}, ["time-series operator", "'L.'"]),
+    ("mixed y L.x || id:", {}, ["time-series operator in 'L.x'", "time='t'"]),
     ("mixed y i2.x || id:", {}, ["level selection", "'i2.'"]),
     ("mixed y q.x || id:", {}, ["unknown factor-variable operator", "'q.'"]),
     ("mixed y R.x || id:", {}, ["R.varname"]),
