@@ -254,3 +254,26 @@ def test_meglm_crossed_and_nested_reproduce_in_sample():
     for outcome in (1, 3):
         np.testing.assert_allclose(r3.predict("pr", data=tv, outcome=outcome),
                                    r3.predict("pr", outcome=outcome), rtol=1e-10)
+
+
+def test_factor_random_effects_and_exposure():
+    d = pd.read_csv(CROSSED)
+    res = smf.mixed("mixed cnt x || _all: R.a || b:", data=d).fit()
+    np.testing.assert_allclose(res.predict("fitted", data=d), res.predict("fitted"),
+                               rtol=1e-12)
+    re = res.predict("reffects")
+    ba = re.groupby(d["a"])["R.a[_all]"].first()
+    bb = re.groupby(d["b"])["_cons[b]"].first()
+    new = pd.DataFrame({"a": [4, 500], "b": [1, 1], "x": [0.0, 0.0]})
+    want = res.params["_cons"] + bb[1] + np.array([ba[4], 0.0])
+    np.testing.assert_allclose(res.predict("fitted", data=new), want, rtol=1e-10)
+    pois = smf.mepoisson("mepoisson cnt x || _all: R.a || b:", data=d).fit()
+    np.testing.assert_allclose(pois.predict("mu", data=d), pois.predict("mu"), rtol=1e-12)
+    e = d.assign(t=1 + (d.index % 3))
+    expo = smf.mepoisson("mepoisson cnt x, exposure(t) || a:", data=e).fit()
+    new = e.iloc[:4].assign(t=[1.0, 2.0, 5.0, 0.5])
+    eta = expo.predict("eta", data=new, nooffset=True)
+    np.testing.assert_allclose(expo.predict("mu", data=new), np.exp(eta + np.log(new["t"])),
+                               rtol=1e-12)
+    np.testing.assert_allclose(expo.predict("mu", data=e, conditional=False),
+                               expo.predict("mu", conditional=False), rtol=1e-10)
