@@ -101,3 +101,7 @@ class PipelineMethods:
         """The summary as statsmodels' ``iolib.summary2.Summary`` (``as_text``, ``as_html``,
         ``as_latex``); see :mod:`statsmodels_me.results.summary_export`."""
         return summary_export.summary2_from(self.summary(alpha=alpha))
+
+    def plot_margins(self, *args, **kwargs):
+        """``marginsplot``: the intervals of ``self.margins(*args, **kwargs)`` (a Figure)."""
+        return plots.margins_plot(self.margins(*args, **kwargs))
