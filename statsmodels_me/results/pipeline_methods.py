@@ -4,7 +4,7 @@ combinations, information criteria, simulation, plots)."""
 from __future__ import annotations
 
 from statsmodels_me.postestimation import combinations, ic, margins, newdata, plots, simulate
-from statsmodels_me.results import summary_export
+from statsmodels_me.results.summary_export import summary2_from
 
 
 class PipelineMethods:
@@ -100,7 +100,7 @@ class PipelineMethods:
     def summary2(self, alpha=0.05):
         """The summary as statsmodels' ``iolib.summary2.Summary`` (``as_text``, ``as_html``,
         ``as_latex``); see :mod:`statsmodels_me.results.summary_export`."""
-        return summary_export.summary2_from(self.summary(alpha=alpha))
+        return summary2_from(self.summary(alpha=alpha))
 
     def plot_margins(self, *args, **kwargs):
         """``marginsplot``: the intervals of ``self.margins(*args, **kwargs)`` (a Figure)."""

@@ -10,8 +10,8 @@ import pandas as pd
 from scipy import stats
 
 from statsmodels_me.inference.lrtests import lr_note
-from statsmodels_me.results import summary_export
 from statsmodels_me.results.formatting import fmt_count, fmt_f, fmt_g
+from statsmodels_me.results.summary_export import summary_latex
 
 LINE = 78          # Stata's output width
 RIGHT_COL = 48     # where the right-hand header column starts
@@ -332,7 +332,7 @@ class MESummary:
 
     def as_latex(self):
         """The summary as a LaTeX table (see :mod:`statsmodels_me.results.summary_export`)."""
-        return summary_export.summary_latex(self)
+        return summary_latex(self)
 
     def __str__(self):
         return self.as_text()
