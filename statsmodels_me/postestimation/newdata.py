@@ -23,6 +23,7 @@ from statsmodels.genmod.families import links as sm_links
 
 from statsmodels_me.design.new_rows import new_rows
 from statsmodels_me.families import get_family, statsmodels_link
+from statsmodels_me.postestimation.menl_newdata import predict_menl
 from statsmodels_me.spec.errors import DataError, SpecificationError
 
 MIXED_STATISTICS = ("xb", "fitted", "stdp", "reffects", "residuals", "rstandard")
@@ -275,6 +276,10 @@ def predict_new(results, statistic, data, conditional=None, new_groups="zero", o
     -------
     pandas.Series (DataFrame for ``reffects``) indexed like ``data``.
     """
+    if getattr(results.model, "command", "") == "menl":
+        if conditional not in (None, True, "fixedonly"):
+            raise SpecificationError("menl predict: conditional must be None or 'fixedonly'")
+        return predict_menl(results, statistic, data, conditional == "fixedonly", new_groups)
     _check_supported(results)
     glmm = is_glmm(results)
     allowed = MEGLM_STATISTICS if glmm else MIXED_STATISTICS
