@@ -31,7 +31,8 @@ class MENLResults(MEResults):
             else pd.Index(d.group_values.iloc[:, 0], name=d.group_values.columns[0])
         return pd.DataFrame(self._modes, index=index, columns=self.model.re_names)
 
-    def predict(self, statistic="yhat", fixedonly=False, parameters=None):
+    def predict(self, statistic="yhat", fixedonly=False, parameters=None, data=None,
+                new_groups="zero"):
         """Stata's ``predict`` after ``menl`` on the estimation sample.
 
         Parameters
@@ -51,6 +52,9 @@ class MENLResults(MEResults):
         Series or DataFrame
             Indexed like the estimation sample of the input frame.
         """
+        if data is not None:
+            return self.predict_data(statistic, data, "fixedonly" if fixedonly else None,
+                                     new_groups)
         model = self.model
         d = model.design
         if statistic not in _STATISTICS:

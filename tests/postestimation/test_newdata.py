@@ -277,3 +277,23 @@ def test_factor_random_effects_and_exposure():
                                rtol=1e-12)
     np.testing.assert_allclose(expo.predict("mu", data=e, conditional=False),
                                expo.predict("mu", conditional=False), rtol=1e-10)
+
+
+def test_menl_new_rows():
+    orange = load("orange")
+    res = smf.menl("menl circumf = ({b1}+{U1[tree]})/(1+exp(-(age-{b2})/{b3}))",
+                   data=orange).fit()
+    np.testing.assert_allclose(res.predict("yhat", data=orange), res.predict("yhat"),
+                               rtol=1e-12)
+    b1, b2, b3 = res.params.iloc[:3]
+    u = res.random_effects["U1"]
+    new = pd.DataFrame({"tree": [2, 99], "age": [1000.0, 500.0]}, index=["a", "b"])
+    before = new.copy()
+    want = [(b1 + u[2]) / (1 + np.exp(-(1000.0 - b2) / b3)),
+            b1 / (1 + np.exp(-(500.0 - b2) / b3))]
+    np.testing.assert_allclose(res.predict("yhat", data=new), want, rtol=1e-12)
+    np.testing.assert_allclose(res.predict("yhat", data=new, fixedonly=True).iloc[0],
+                               b1 / (1 + np.exp(-(1000.0 - b2) / b3)), rtol=1e-12)
+    pd.testing.assert_frame_equal(new, before)
+    with pytest.raises(DataError, match="not in the estimation sample"):
+        res.predict("yhat", data=new, new_groups="error")
