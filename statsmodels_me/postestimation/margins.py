@@ -146,10 +146,8 @@ def _balanced(frame, design, fixed_vars):
         return frame, np.ones(len(frame))
     grid = pd.DataFrame(list(itertools.product(*[design.factor_levels[v] for v in factors])),
                         columns=factors)
-    base = frame.drop(columns=factors).reset_index(drop=True)
-    base["__row"] = np.arange(len(base))
-    out = base.merge(grid, how="cross")
-    return out.drop(columns="__row"), np.ones(len(out))
+    out = frame.drop(columns=factors).reset_index(drop=True).merge(grid, how="cross")
+    return out, np.ones(len(out))
 
 
 def margins(results, variables=None, at=None, dydx=None, eyex=None, dyex=None, eydx=None,

@@ -232,7 +232,8 @@ def response_function(results, statistic, data, rows, outcome):
     """(function of eta, name) of ``mu`` / ``pr`` for the new rows."""
     model = results.model
     family = get_family(model.family, model.link)
-    family.check_statistic(statistic) if statistic == "pr" else None
+    if statistic == "pr":
+        family.check_statistic(statistic)
     aux = _aux(results, family)
     trials = rows.trials(data)
     trials = np.ones(len(rows.index)) if trials is None else trials
@@ -380,7 +381,8 @@ def get_prediction(results, statistic=None, data=None, conditional=None, new_gro
         raise SpecificationError(f"get_prediction {statistic}: only when it is the inverse "
                                  "link of eta (not ordinal, no binomial trials)")
     link = statsmodels_link(model.link)
-    family.check_statistic(statistic) if statistic == "pr" else None
+    if statistic == "pr":
+        family.check_statistic(statistic)
     mu = link.inverse(eta)
     deriv = link.inverse_deriv(eta)
     return PredictionResultsMean(mu, deriv ** 2 * lin.var_xb, dist="norm", row_labels=labels,

@@ -6,6 +6,8 @@ sets are small), GLMM conditional predictions as X_new beta plus the posterior m
 reports for the row's group, marginal means by scipy quadrature, and standard errors as
 sqrt(x' V_beta x).
 """
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -297,3 +299,36 @@ def test_menl_new_rows():
     pd.testing.assert_frame_equal(new, before)
     with pytest.raises(DataError, match="not in the estimation sample"):
         res.predict("yhat", data=new, new_groups="error")
+
+
+@pytest.mark.parametrize("command, statistic", [
+    ("menbreg cnt x || a:", "mu"), ("meglm pos x || a:, family(gaussian)", "mu"),
+    ("meglm pos x || a:, family(gamma)", "mu"), ("mecloglog y x || a:", "mu"),
+    ("meologit cnt x || a:", "pr"), ("mixed pos x i.g || a:", "fitted")])
+def test_every_family_reproduces_in_sample(command, statistic):
+    d = pd.read_csv(CROSSED)
+    d["pos"] = np.exp(0.3 * d["x"]) * (1 + d["cnt"])
+    d["g"] = np.where(d["x"] > 0, "hi", "lo")
+    fitter = getattr(smf, command.split()[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fitter(command, data=d).fit()
+    np.testing.assert_allclose(res.predict(statistic, data=d), res.predict(statistic),
+                               rtol=1e-12)
+    new = d.iloc[:3].copy()
+    new.loc[new.index[1], "x"] = np.nan
+    got = res.predict(statistic, data=new)
+    assert np.isnan(got.iloc[1])
+    np.testing.assert_allclose(got.iloc[[0, 2]], res.predict(statistic).iloc[[0, 2]],
+                               rtol=1e-12)
+
+
+def test_string_factor_in_formula():
+    d = pd.read_csv(CROSSED)
+    d["g"] = np.where(d["x"] > 0, "hi", "lo")
+    res = smf.mixed("cnt ~ x + g + (1 | a)", data=d).fit()
+    new = pd.DataFrame({"x": [0.5, 0.5], "g": ["hi", "lo"], "a": [3, 3]})
+    xb = res.predict("xb", data=new)
+    assert xb.iloc[1] - xb.iloc[0] == pytest.approx(res.params["lo.g"], rel=1e-12)
+    with pytest.raises(DataError, match="'g'"):
+        res.predict("xb", data=new.assign(g="mid"))
