@@ -6,11 +6,7 @@ variances on the boundary of the parameter space) are those of
 """
 from __future__ import annotations
 
-from statsmodels_me.inference.lrtests import (
-    LRTestResult,
-    boundary_test,
-    lr_test_vs_fixed,  # noqa: F401  (re-exported until the estimators import it from inference)
-)
+from statsmodels_me.inference.lrtests import LRTestResult, boundary_test
 from statsmodels_me.spec.errors import SpecificationError
 
 __all__ = ["LRTestResult", "lrtest"]

@@ -44,12 +44,12 @@ class RandomEffectsPostestimation:
             Variances the restricted model sets to zero. By default the difference in the
             number of random-effects variances of the two models: one gives the ``chibar2``
             mixture of Self and Liang (1987), more a conservative ``chi2`` (see
-            :mod:`statsmodels_me.postestimation.lrtest`). Pass 0 for Stata's plain
+            :mod:`statsmodels_me.inference.lrtests`). Pass 0 for Stata's plain
             ``lrtest`` reference distribution ``chi2(k)``.
 
         Returns
         -------
-        statsmodels_me.postestimation.lrtest.LRTestResult
+        statsmodels_me.inference.lrtests.LRTestResult
 
         Raises
         ------

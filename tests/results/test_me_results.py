@@ -215,3 +215,17 @@ def test_mle_retvals_without_a_record():
     res = ex1_results()
     assert res.optimization is None
     assert res.mle_retvals == {"converged": True, "iterations": 0}
+
+
+@pytest.mark.parametrize("command, text, data", [
+    ("mixed", "weight week || id:", "pig"),
+    ("melogit", "nadmitted female || department:, binomial(napplied)", "admissions"),
+])
+def test_real_fits_report_their_optimization(command, text, data):
+    import statsmodels_me.formula.api as smf
+    res = getattr(smf, command)(text, data=datasets.load(data)).fit()
+    record = res.optimization
+    assert record is not None and record.stages
+    retvals = res.mle_retvals
+    assert retvals["converged"] is True and retvals["converged"] == res.converged
+    assert retvals["fcalls"] == record.evaluations and retvals["stages"] == record.stages
