@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from statsmodels_me.models.menl_mean import MeanFunction
 from statsmodels_me.spec.errors import DataError, SpecificationError
 
 STATISTICS = ("yhat", "residuals", "rstandard", "reffects")
@@ -40,31 +39,38 @@ def predict_menl(results, statistic, data, fixedonly=False, new_groups="zero"):
         raise DataError(f"new data must be a pandas DataFrame, not {type(data).__name__}")
     model = results.model
     spec = model.spec
-    path = list(model.design.path)
-    needed = list(dict.fromkeys([*spec.variables, *path]))
+    levels = model.design.levels
+    paths = [v for lev in levels for v in lev.path]
+    needed = list(dict.fromkeys([*spec.variables, *paths]))
     missing = [v for v in needed if v not in data.columns]
     if missing:
         raise DataError(f"new data lack the variable(s) {', '.join(missing)} used by the model")
     complete = data[needed].notna().all(axis=1).to_numpy()
     rows = data.loc[complete]
+    m, q = len(rows), len(model.re_names)
     modes = results.random_effects
-    keys = pd.MultiIndex.from_frame(rows[path]) if len(path) > 1 else pd.Index(rows[path[0]])
-    codes = modes.index.get_indexer(keys)
-    unseen = codes < 0
-    if new_groups == "error" and unseen.any():
-        raise DataError(f"new data: {int(unseen.sum())} row(s) belong to groups of "
-                        f"'{model.design.level_label}' that are not in the estimation sample")
-    b = np.zeros((len(rows), modes.shape[1]))
-    if not fixedonly:
-        b[~unseen] = modes.to_numpy()[codes[~unseen]]
+    modes = modes if isinstance(modes, dict) else {levels[0].label: modes}
+    values = np.zeros((m, q))
+    for lev in levels:
+        path = list(lev.path)
+        keys = pd.MultiIndex.from_frame(rows[path]) if len(path) > 1 else pd.Index(rows[path[0]])
+        codes = modes[lev.label].index.get_indexer(keys)
+        unseen = codes < 0
+        if new_groups == "error" and unseen.any():
+            raise DataError(f"new data: {int(unseen.sum())} row(s) belong to groups of "
+                            f"'{lev.label}' that are not in the estimation sample")
+        if not fixedonly:
+            values[np.ix_(~unseen, lev.effects)] = modes[lev.label].to_numpy()[codes[~unseen]]
     if statistic == "reffects":
-        out = pd.DataFrame(np.nan, index=data.index, columns=list(modes.columns))
-        out.loc[complete] = b
+        out = pd.DataFrame(np.nan, index=data.index, columns=list(model.re_names))
+        out.loc[complete] = values
         return out
     columns = {v: rows[v].to_numpy(dtype=float) for v in spec.variables}
-    # each new row is its own group, carrying its group's modes
-    mean = MeanFunction(spec.expr, spec.params, model.re_names, columns,
-                        np.arange(len(rows)), len(rows))
+    # the flat vector of random effects holds effect a of new row i at a * m + i
+    re_rows = [a * m + np.arange(m) for a in range(q)]
+    # the model's own mean-function class, built on the new rows
+    mean = type(model.mean)(spec.expr, spec.params, model.re_names, columns, re_rows, m * q)
+    b = values.T.ravel()
     beta = np.asarray(results.params, dtype=float)[:results.k_fe]
     yhat = np.full(len(data), np.nan)
     yhat[complete] = mean.value(beta, b)
