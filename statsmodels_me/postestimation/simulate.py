@@ -13,7 +13,6 @@ import pandas as pd
 from scipy import optimize, stats
 
 from statsmodels_me.design.build import build_design
-from statsmodels_me.families import get_family
 from statsmodels_me.postestimation.newdata import fixed_names, is_glmm
 from statsmodels_me.spec.errors import SpecificationError
 
@@ -27,8 +26,8 @@ def _check(results):
     command = model.spec.command
     if not (is_glmm(results) or command.startswith("mixed")):
         raise NotImplementedError(f"simulate is not implemented after {command}")
-    if is_glmm(results) and model.family not in _DRAWS:
-        raise NotImplementedError(f"simulate: drawing from family '{model.family}' is not "
+    if is_glmm(results) and model.family.name not in _DRAWS:
+        raise NotImplementedError(f"simulate: drawing from family '{model.family.name}' is not "
                                   f"implemented (available: {', '.join(_DRAWS)})")
     if not is_glmm(results):
         residuals = model.spec.options.get("residuals")
@@ -96,17 +95,17 @@ def simulate(results, nsim=1, seed=None):
     design = model.design
     xb = _fixed_part(results)
     out = np.empty((design.nobs, int(nsim)))
-    family = None if not is_glmm(results) else get_family(model.family, model.link)
+    family = model.family if is_glmm(results) else None
     trials = design.trials if design.trials is not None else np.ones(design.nobs)
     for k in range(int(nsim)):
         eta = xb + _random_part(results, rng)
         if family is None:
             s2 = float(np.asarray(results.params)[-1])
             out[:, k] = eta + rng.standard_normal(design.nobs) * np.sqrt(s2)
-        elif model.family == "gaussian":
+        elif family.name == "gaussian":
             s2 = float(np.asarray(results.params)[-1])
             out[:, k] = family.mean(eta) + rng.standard_normal(design.nobs) * np.sqrt(s2)
-        elif model.family == "poisson":
+        elif family.name == "poisson":
             out[:, k] = rng.poisson(family.mean(eta))
         else:
             p = family.probability(eta, trials)
