@@ -26,6 +26,8 @@ class GLMMObjective:
         theta -> the engine's (block-diagonal) Cholesky factor ``L``.
     k_fe : int
         Number of fixed effects.
+    levels : sequence of Level, optional
+        The design's random-effects levels (for :meth:`random_effect_parts`).
 
     Attributes
     ----------
@@ -43,8 +45,9 @@ class GLMMObjective:
     #: kernel's OpenMP threads)
     single_threaded_blas = False
 
-    def __init__(self, engine, cov, k_fe):
+    def __init__(self, engine, cov, k_fe, levels=()):
         self.engine = engine
+        self.levels = tuple(levels)
         self.cov = cov
         self.k_fe = int(k_fe)
         self.k_aux = int(engine.k_aux)
@@ -69,17 +72,11 @@ class GLMMObjective:
         structures' domain)."""
         return self.cov.cholesky(theta)
 
-    def factor_jacobian(self, theta, h=1e-7):
-        """d vec(L) / d theta, shape (q*q, n_theta), by central differences of the map
-        (step ``h``)."""
+    def factor_jacobian(self, theta):
+        """d vec(L) / d theta, shape (q*q, n_theta), from the covariance structures
+        (:meth:`~statsmodels_me.covariance.base.CovarianceStructure.d_cholesky`)."""
         q = self.cov.q
-        J = np.empty((q * q, len(theta)))
-        for i in range(len(theta)):
-            tp, tm = theta.copy(), theta.copy()
-            tp[i] += h
-            tm[i] -= h
-            J[:, i] = ((self.cov.cholesky(tp) - self.cov.cholesky(tm)) / (2 * h)).ravel()
-        return J
+        return self.cov.d_cholesky(theta).reshape(len(theta), q * q).T
 
     # -- evaluation --------------------------------------------------------------------
     def _cached(self, x):
@@ -87,6 +84,12 @@ class GLMMObjective:
         if last is not None and np.array_equal(last[0], x):
             return last[1], last[2]
         return None
+
+    def cached_value_and_grad(self, x):
+        """``(value, gradient)`` at ``x`` if that was the last evaluation, else ``None``
+        (never an engine pass)."""
+        cached = self._cached(np.asarray(x, float))
+        return None if cached is None else (cached[0], cached[1].copy())
 
     def remember(self, x, value, grad):
         """Make ``(value, grad)`` the answer at ``x`` (an evaluation the caller already
@@ -154,6 +157,13 @@ class GLMMObjective:
     def central_hessian(self, x, free):
         """Central differences of the analytic gradient on ``free``."""
         return gradient_hessian(lambda z: self.value_and_grad(z)[1], x, free, GRADIENT_STEP)
+
+    def random_effect_parts(self, x, ebmodes=False):
+        """Predicted random effects of every term for ``predict``: a list of ``(codes, Z,
+        means, covs, names)`` with ``codes`` (n,) indexing the rows of ``means`` (G, q),
+        ``covs`` (G, q, q) the posterior covariances (None where the objective has only
+        modes) and ``names`` the columns (``x[level]``)."""
+        raise NotImplementedError
 
     # -- per-cluster pieces ------------------------------------------------------------
     def contributions(self, x):

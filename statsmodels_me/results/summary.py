@@ -15,6 +15,7 @@ from statsmodels_me.families.eform import EFORM_LABELS
 from statsmodels_me.inference.lrtests import lr_note
 from statsmodels_me.results.formatting import fmt_count, fmt_f, fmt_g
 from statsmodels_me.results.stddev_table import stddev_table
+from statsmodels_me.results.summary_export import summary_latex
 from statsmodels_me.spec.option_values import level_value
 from statsmodels_me.spec.options import OPTIONS
 
@@ -457,6 +458,10 @@ class MESummary:
         """The summary as HTML (tables plus the test line and notes)."""
         from statsmodels_me.results.html import summary_html
         return summary_html(self)
+
+    def as_latex(self):
+        """The summary as a LaTeX table (see :mod:`statsmodels_me.results.summary_export`)."""
+        return summary_latex(self)
 
     def __str__(self):
         return self.as_text()
