@@ -313,7 +313,7 @@ class MEResults(PipelineMethods, LikelihoodModelResults):
                                  use_f=use_f, df_constraints=df_constraints, scalar=scalar)
 
     # ------------------------------------------------------------------ display
-    def summary(self, eform=None, alpha=0.05):
+    def summary(self, eform=None, alpha=None, **display):
         """Stata-layout summary.
 
         Parameters
@@ -322,15 +322,21 @@ class MEResults(PipelineMethods, LikelihoodModelResults):
             ``None`` uses the model's choice (``info.eform``); ``True`` exponentiates the first
             equation with the model's title (or ``"exp(b)"``); a string is the column title;
             ``False`` shows coefficients.
-        alpha : float
-            Confidence level of the intervals is ``1 - alpha``.
+        alpha : float, optional
+            Confidence level of the intervals is ``1 - alpha`` (default: the command's
+            ``level()``, else 95%).
+        **display
+            Stata's reporting options (``level=90``, ``noheader=True``, ``nogroup``,
+            ``nofetable``, ``noretable``, ``notable``, ``nolrtest``, ``coeflegend``,
+            ``stddeviations``, ``baselevels``, ``noomitted``, ``or_``, ``irr``); they
+            override the command's options. Unknown keywords raise ``TypeError``.
 
         Returns
         -------
         MESummary
         """
         from statsmodels_me.results.summary import MESummary
-        return MESummary(self, eform=eform, alpha=alpha)
+        return MESummary(self, eform=eform, alpha=alpha, **display)
 
     def _repr_html_(self):
         return self.summary().as_html()
