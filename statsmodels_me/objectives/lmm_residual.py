@@ -233,6 +233,21 @@ class ResidualLMM:
             "mixed: reses (standard errors of the BLUPs) after residuals() is not "
             "implemented")
 
+    def standardize(self, x, s2, resid):
+        """Residuals times the inverse Cholesky factor of their covariance s2 C_i within
+        each group (rows in ``t()`` order), as nlme's normalized residuals."""
+        theta, theta_r = self.split(x)
+        out = np.empty(self.n)
+        for cls in self.classes:
+            rows = cls.rows
+            low = self.low[rows]
+            C = self.structure.relative_cov(theta_r, self.T[rows], self.K[rows],
+                                            self.BY[rows])
+            C = np.where(low[:, :, None] == low[:, None, :], C, 0.0) * s2
+            L = np.linalg.cholesky(C)
+            out[rows] = np.linalg.solve(L, resid[rows][:, :, None])[:, :, 0]
+        return out
+
     def marginal_cov(self, x, s2, group):
         """s2 V_i of top-level group ``group`` and its rows (in t order)."""
         theta, theta_r = self.split(x)
