@@ -15,6 +15,7 @@ from statsmodels_me.models.lmm_checks import (
     least_squares,
 )
 from statsmodels_me.models.lmm_inference import VarianceComponents, covariance_of_display
+from statsmodels_me.models.mixed_residual import fit_with_residuals, residual_setup
 from statsmodels_me.objectives.lmm_chooser import lmm_objective
 from statsmodels_me.objectives.lmm_profiled import deviance_hessian, sum_of_squares
 from statsmodels_me.optimization.em import em_iterations
@@ -97,9 +98,16 @@ class Mixed(MEModel):
         self.n_theta = self.components.n_theta
         obj_terms = (absolute_scale_terms(self.terms, self.n_theta) if self.absolute
                      else self.terms)
-        self.objective = lmm_objective(self.design.endog, self.design.exog, obj_terms,
-                                       reml=self.reml, bounds=self.theta_bounds())
-        if one_term:
+        with_residuals = residual_setup(self)
+        self.residual = None
+        if with_residuals is not None:
+            self.residual, self.objective = with_residuals
+        else:
+            self.objective = lmm_objective(self.design.endog, self.design.exog, obj_terms,
+                                           reml=self.reml, bounds=self.theta_bounds())
+        if one_term and self.residual is not None:
+            check_random_design(self.design)
+        elif one_term:
             # checked after the objective, whose per-group sums give Z'Z
             grams = None
             if all(b.factor_codes is None for b in self.design.levels[0].blocks):
@@ -112,7 +120,10 @@ class Mixed(MEModel):
         names = list(self.design.exog_names)
         for cov in self.level_covs:
             names += list(cov.display_names)
-        names.append(f"/var(e.{yname})")
+        if self.residual is not None:
+            names += [f"/Residual:{lab}" for lab in self.residual.display_names()]
+        else:
+            names.append(f"/var(e.{yname})")
         self._set_param_names(names)
 
     def _least_squares(self):
@@ -216,6 +227,8 @@ class Mixed(MEModel):
         """
         if self.absolute:
             return self._fit_absolute(start_theta, maxiter, disp, **kwargs)
+        if self.residual is not None:
+            return fit_with_residuals(self, start_theta, maxiter, disp, **kwargs)
         obj = self.objective
         maxiter = int(self._option({"iterate": maxiter, **kwargs}, "iterate", 1000))
         emiterate = int(self._option(kwargs, "emiterate", 20))

@@ -24,8 +24,11 @@ VCOMP_COLUMNS = ["estimate", "std_err", "ci_lower", "ci_upper"]
 
 
 def _is_variance_label(label):
-    """Row labels ``var(...)`` are variances (log-scale CI); ``cov(...)`` are not."""
-    return not label.startswith("cov(")
+    """Row labels ``var(...)`` are variances (log-scale CI); ``cov(...)`` and the residual
+    structures' correlation parameters (``rho``, ``phi1``, ``theta1``, by() level first:
+    ``male: rho``) are not."""
+    last = label.rsplit(": ", 1)[-1]
+    return not last.startswith(("cov(", "rho", "phi", "theta"))
 
 
 def vcomp_frame(info, params, bse, alpha=0.05):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from statsmodels.base import wrapper as wrap
 
 from statsmodels_me.postestimation import mixed_predict
+from statsmodels_me.postestimation.wcorrelation import wcorrelation
 from statsmodels_me.results.base import MEResults, MEResultsWrapper
 from statsmodels_me.results.re_postestimation import RandomEffectsPostestimation
 from statsmodels_me.spec.errors import SpecificationError
@@ -49,6 +50,12 @@ class MixedResults(RandomEffectsPostestimation, MEResults):
         if data is not None or kwargs:
             return self.predict_data(statistic, data, **kwargs)
         return mixed_predict.predict(self, statistic)
+
+    def estat_wcorrelation(self, at=None, covariance=False):
+        """Stata's ``estat wcorrelation``: the model-implied within-cluster correlation (or
+        ``covariance``) matrix of the response; see
+        :func:`~statsmodels_me.postestimation.wcorrelation.wcorrelation`."""
+        return wcorrelation(self, at, covariance)
 
     @property
     def random_effects(self):
