@@ -14,6 +14,7 @@ from statsmodels_me.models.lmm_checks import (
     check_terms_identified,
     least_squares,
 )
+from statsmodels_me.models.lmm_dfmethod import dfmethod_of, small_sample_inference
 from statsmodels_me.models.lmm_inference import VarianceComponents, covariance_of_display
 from statsmodels_me.objectives.lmm_chooser import lmm_objective
 from statsmodels_me.objectives.lmm_profiled import deviance_hessian, sum_of_squares
@@ -50,7 +51,9 @@ class Mixed(MEModel):
     design : Design, optional
         Built by :meth:`from_text`.
     **options
-        ``reml=True`` for REML.
+        ``reml=True`` for REML; ``dfmethod="kroger"`` (residual, repeated, anova,
+        satterthwaite, kroger) for small-sample t and F tests of the fixed effects
+        (:mod:`statsmodels_me.inference.small_sample`).
 
     Notes
     -----
@@ -93,6 +96,7 @@ class Mixed(MEModel):
         check_terms_identified(self.terms, self.design.nobs)
         self.absolute = any(cov.kind_label == "Fixed" for t in self.terms
                             for cov in term_structures(t))
+        self.dfmethod = dfmethod_of(self)
         self.components = VarianceComponents(self.level_covs, self.absolute)
         self.n_theta = self.components.n_theta
         obj_terms = (absolute_scale_terms(self.terms, self.n_theta) if self.absolute
@@ -364,6 +368,10 @@ class Mixed(MEModel):
         cov = np.zeros((k, k))
         cov[:self.k_fe, :self.k_fe] = cov_beta
         cov[self.k_fe:, self.k_fe:] = cov_disp
+        small = None
+        if self.dfmethod is not None:
+            small, cov[:self.k_fe, :self.k_fe] = small_sample_inference(
+                self, self.dfmethod, params, cov)
         if self.absolute:
             llf = obj.loglike_profile_s2(self._internal(theta, s2), s2)
         else:
@@ -372,7 +380,8 @@ class Mixed(MEModel):
         self._finish_record(record, theta, s2, llf, converged, curvature)
         from statsmodels_me.results.mixed_results import MixedResults, MixedResultsWrapper
         info.optimization = record
-        res = MixedResults(self, params, cov, info, theta=theta, factor=f)
+        res = MixedResults(self, params, cov, info, theta=theta, factor=f,
+                           small_sample=small)
         return MixedResultsWrapper(res)
 
     def _finish_record(self, record, theta, s2, llf, converged, curvature):
