@@ -16,7 +16,9 @@ covariance of the fixed effects.
 ``satterthwaite``
     Giesbrecht & Burns (1985), Fai & Cornelius (1996): for a contrast c,
     df = 2 (c' Phi c)^2 / (g' A g), g the gradient of c' Phi c in the variance parameters
-    and A their asymptotic covariance (the inverse observed information, as lmerTest).
+    and A their asymptotic covariance: twice the inverse expected information of the
+    restricted likelihood (``eim``, Stata's default; the W of Kenward-Roger) or the inverse
+    observed information (``oim``, as lmerTest).
 ``kroger``
     Kenward & Roger (1997): the adjusted covariance Phi_A = Phi + 2 Phi U Phi and the
     scaled F test with its df, in the linear parameterization of the covariance matrices
@@ -50,10 +52,15 @@ _ABBREV = {"res": "residual", "rep": "repeated", "sat": "satterthwaite", "kr": "
 
 
 def parse_dfmethod(text):
-    """Method name from the text of ``dfmethod()`` (Stata's minimal abbreviations).
+    """Method name and information matrix from the text of ``dfmethod()`` (Stata's
+    minimal abbreviations).
 
-    ``satterthwaite`` takes Stata's suboption ``oim`` (the observed information, which is
-    what is computed); ``eim`` is refused.
+    Returns
+    -------
+    (name, information)
+        ``information`` is ``"eim"`` (Stata's default) or ``"oim"`` for ``satterthwaite``
+        (its suboption: the asymptotic covariance of the variance parameters from the
+        expected or the observed information of the restricted likelihood), else None.
     """
     raw = str(text).strip()
     main, _, sub = raw.partition(",")
@@ -68,14 +75,11 @@ def parse_dfmethod(text):
         raise SpecificationError(
             f"dfmethod({raw}): unknown method; use residual, repeated, anova, "
             f"satterthwaite or kroger")
-    if sub:
-        if name != "satterthwaite" or sub not in ("oim", "eim"):
-            raise SpecificationError(f"dfmethod({raw}): suboption '{sub}' not allowed")
-        if sub == "eim":
-            raise SpecificationError(
-                f"dfmethod({raw}): the expected-information Satterthwaite df are not "
-                f"implemented; use dfmethod(satterthwaite, oim)")
-    return name
+    if sub and (name != "satterthwaite" or sub not in ("oim", "eim")):
+        raise SpecificationError(f"dfmethod({raw}): suboption '{sub}' not allowed")
+    if name == "satterthwaite":
+        return name, sub or "eim"
+    return name, None
 
 
 def check_dfmethod(name, reml, random_intercepts_only, two_level, nested, absolute):

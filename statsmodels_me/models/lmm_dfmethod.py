@@ -27,16 +27,17 @@ def _nested(terms):
 
 
 def dfmethod_of(model):
-    """The ``dfmethod()`` of a Mixed model, checked against Stata's rules, or None."""
+    """The ``dfmethod()`` of a Mixed model, checked against Stata's rules:
+    ``(name, information)`` (see :func:`parse_dfmethod`) or ``(None, None)``."""
     text = model.options.get("dfmethod")
     if text is None:
-        return None
-    name = parse_dfmethod(text)
+        return None, None
+    name, information = parse_dfmethod(text)
     terms = model.terms
     intercepts = all(t.q == 1 and np.all(t.Z == 1.0) for t in terms)
     check_dfmethod(name, model.reml, intercepts, len(terms) == 1, _nested(terms),
                    model.absolute)
-    return name
+    return name, information
 
 
 def gls_information(model, sigma):
@@ -51,7 +52,7 @@ def gls_information(model, sigma):
     return model.design.nobs * np.log(s2) + f["logdet"], RX @ RX.T / s2
 
 
-def small_sample_inference(model, method, params, cov):
+def small_sample_inference(model, method, params, cov, information=None):
     """The :class:`SmallSampleInference` at the estimates and the fixed effects'
     covariance to report (Kenward-Roger's adjusted one; unchanged otherwise).
 
@@ -61,6 +62,10 @@ def small_sample_inference(model, method, params, cov):
     method : str
     params, cov : ndarray
         The display-scale estimates and their covariance.
+    information : {"eim", "oim"}, optional
+        Satterthwaite's covariance of the variance parameters: twice the inverse expected
+        information (Kenward-Roger's W) or the inverse observed information (the variance
+        components' covariance in ``cov``).
     """
     X = model.design.exog
     k = model.k_fe
@@ -80,13 +85,13 @@ def small_sample_inference(model, method, params, cov):
     M, P, S, K = variance_derivatives(lambda s: gls_information(model, s), sigma, free)
     Phi = np.linalg.inv(M)
     Phi = 0.5 * (Phi + Phi.T)
+    kr = KenwardRoger.from_derivatives(M, P, S, K)
     if method == "satterthwaite":
         dPhi = -np.einsum("ab,rbc,cd->rad", Phi, P, Phi)
-        A = A_all[np.ix_(free, free)]
+        A = kr.W if information == "eim" else A_all[np.ix_(free, free)]
         ss = SmallSampleInference(method, np.zeros(k), Phi=Phi, dPhi=dPhi, A=A)
         ss.df = ss.contrast_df(np.eye(k))
         return ss, cov_beta
-    kr = KenwardRoger.from_derivatives(M, P, S, K)
     ss = SmallSampleInference(method, np.zeros(k), Phi=Phi, kr=kr)
     ss.df = ss.contrast_df(np.eye(k))
     return ss, kr.Phi_A

@@ -96,7 +96,7 @@ class Mixed(MEModel):
         check_terms_identified(self.terms, self.design.nobs)
         self.absolute = any(cov.kind_label == "Fixed" for t in self.terms
                             for cov in term_structures(t))
-        self.dfmethod = dfmethod_of(self)
+        self.dfmethod, self.df_information = dfmethod_of(self)
         self.components = VarianceComponents(self.level_covs, self.absolute)
         self.n_theta = self.components.n_theta
         obj_terms = (absolute_scale_terms(self.terms, self.n_theta) if self.absolute
@@ -371,7 +371,7 @@ class Mixed(MEModel):
         small = None
         if self.dfmethod is not None:
             small, cov[:self.k_fe, :self.k_fe] = small_sample_inference(
-                self, self.dfmethod, params, cov)
+                self, self.dfmethod, params, cov, self.df_information)
         if self.absolute:
             llf = obj.loglike_profile_s2(self._internal(theta, s2), s2)
         else:

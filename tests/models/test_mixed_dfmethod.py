@@ -108,7 +108,8 @@ def _fit(case, method):
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_satterthwaite_matches_lmertest(case):
-    res = _fit(case, "satterthwaite")
+    # lmerTest takes A from the observed information: Stata's suboption oim
+    res = _fit(case, "satterthwaite, oim")
     df, se = SATTERTHWAITE[case]
     np.testing.assert_allclose(res.estat_df()["df"].to_numpy(), df, rtol=1e-5)
     np.testing.assert_allclose(res.bse.to_numpy()[:res.k_fe], se, rtol=1e-5)
@@ -126,7 +127,7 @@ def test_kenward_roger_matches_pbkrtest(case):
 def test_joint_f_tests_nested():
     # contest(m, rbind(c(0,1,0), c(0,0,1)), ddf = "Satterthwaite"): F 7.37031674844,
     # DenDF 9.52226715311
-    res = _fit("nested", "satterthwaite")
+    res = _fit("nested", "sat, oim")
     f = res.wald_test(["x = 0", "z = 0"])
     np.testing.assert_allclose([float(f.fvalue), float(f.df_denom)],
                                [7.37031674844, 9.52226715311], rtol=1e-5)
@@ -138,6 +139,30 @@ def test_joint_f_tests_nested():
                                [6.952949444469, 14.030070017523], rtol=1e-5)
     # the header's F test of all covariates is the same test
     np.testing.assert_allclose(res.model_ftest[0], 6.952949444469, rtol=1e-5)
+
+
+def test_satterthwaite_eim_against_dense_pig():
+    """Stata's default information for Satterthwaite is the expected one: A = 2 I_E^-1 with
+    I_E,ij = tr(Pr G_i Pr G_j) (Pr = V^-1 - V^-1 X Phi X' V^-1, G_i = dV/d sigma_i), written
+    here with the dense 432 x 432 V of the pig data at the estimates."""
+    pig = load("pig")
+    res = Mixed.from_text("weight week || id:, reml dfmethod(satterthwaite)", pig).fit()
+    s_u, s_e = res.params.iloc[2], res.params.iloc[3]
+    X = np.column_stack([pig["week"], np.ones(len(pig))])
+    Z = pd.get_dummies(pig["id"]).to_numpy(float)
+    G = [Z @ Z.T, np.eye(len(pig))]
+    Vi = np.linalg.inv(s_u * G[0] + s_e * G[1])
+    Phi = np.linalg.inv(X.T @ Vi @ X)
+    Pr = Vi - Vi @ X @ Phi @ X.T @ Vi
+    IE2 = np.array([[np.trace(Pr @ gi @ Pr @ gj) for gj in G] for gi in G])
+    W = 2 * np.linalg.inv(IE2)
+    dPhi = [Phi @ X.T @ Vi @ g @ Vi @ X @ Phi for g in G]
+    expect = []
+    for c in np.eye(2):
+        grad = np.array([c @ d @ c for d in dPhi])
+        expect.append(2 * (c @ Phi @ c) ** 2 / (grad @ W @ grad))
+    np.testing.assert_allclose(res.estat_df()["df"].to_numpy(), expect, rtol=1e-6)
+    np.testing.assert_allclose(res.bse.to_numpy()[:2], np.sqrt(np.diag(Phi)), rtol=1e-8)
 
 
 def test_t_test_uses_contrast_df():
@@ -189,7 +214,7 @@ def test_anova_df_nested_against_dense_rank():
     ("weight week || id: week, dfmethod(repeated)", r"dfmethod\(repeated\)"),
     ("weight week || id: week, dfmethod(anova)", r"dfmethod\(anova\)"),
     ("weight week || id:, dfmethod(nonsense)", r"dfmethod\(nonsense\)"),
-    ("weight week || id:, reml dfmethod(sat, eim)", r"dfmethod\(sat, eim\)"),
+    ("weight week || id:, reml dfmethod(kr, oim)", r"dfmethod\(kr, oim\)"),
 ])
 def test_refused(text, match):
     with pytest.raises(SpecificationError, match=match):
