@@ -17,7 +17,7 @@ def glmm_fit_info(model, xnames, params, cov, llf, llf_fixed, iterations, log):
     Parameters
     ----------
     model : MEGLM
-        Reads its family, options, covariance structures and display map.
+        Reads its family object, options, covariance structures and display map.
     xnames : list of str
         Fixed-effects names.
     params, cov : ndarray
@@ -28,7 +28,7 @@ def glmm_fit_info(model, xnames, params, cov, llf, llf_fixed, iterations, log):
     log : list of str
         The iteration log.
     """
-    k, dm, fam = model.k_fe, model.display_map, model.family
+    k, dm, fam = model.k_fe, model.display_map, model.family_object
     groups = []
     pos = dm.covariance_start
     for c in model.level_covs:          # one random-effects section per level

@@ -78,7 +78,9 @@ class MEGLM(MEModel):
                  kind=None, **options):
         super().__init__(endog, exog, groups, exog_re, design=design, **options)
         d = self.design
-        fam = self.family = _family(self.options)
+        fam = self.family_object = _family(self.options)
+        #: the family's engine name (``nbinomial_mean``, ...); the object is ``family_object``
+        self.family = fam.name
         self.link = fam.link
         yname = d.endog_names[0]
         X, xnames, y = self._prepare_outcome(d)
@@ -120,23 +122,29 @@ class MEGLM(MEModel):
     def _split(self, x):
         return self.objective.split(x)
 
+    def random_effect_parts(self, x, ebmodes=False):
+        """Predicted random effects at internal parameters ``x`` (``results._internal``):
+        list of ``(codes, Z, means, covs, names)``, see
+        :meth:`~statsmodels_me.objectives.glmm_base.GLMMObjective.random_effect_parts`."""
+        return self.objective.random_effect_parts(np.asarray(x, float), ebmodes)
+
     # -- setup helpers ---------------------------------------------------------------------
     def _prepare_outcome(self, d):
         """Fixed design and response as the family takes them (ordinal outcomes lose
         ``_cons`` and are recoded 0..K-1)."""
         X, xnames = d.exog, list(d.exog_names)
-        if not self.family.has_constant and "_cons" in xnames:
+        if not self.family_object.has_constant and "_cons" in xnames:
             keep = [i for i, n in enumerate(xnames) if n != "_cons"]
             X, xnames = X[:, keep], [xnames[i] for i in keep]
-        y, self.categories = self.family.prepare_endog(d.endog, d.endog_names[0])
+        y, self.categories = self.family_object.prepare_endog(d.endog, d.endog_names[0])
         return X, xnames, y
 
     def _check_outcome_varies(self):
         """Outcomes that never vary have no finite MLE; one observation per cluster
         identifies the variance of binary and ordinal outcomes only weakly."""
         eng = self.objective.engine
-        self.family.check_outcome_varies(eng.endog, eng.trials, self.design.endog_names[0])
-        if self.family.weak_without_replicates and np.all(np.diff(eng.ptr) <= 1):
+        self.family_object.check_outcome_varies(eng.endog, eng.trials, self.design.endog_names[0])
+        if self.family_object.weak_without_replicates and np.all(np.diff(eng.ptr) <= 1):
             warnings.warn(f"{self.spec.command}: every '{self.level.label}' cluster has one "
                           "observation: with a categorical outcome the random-effects variance "
                           "is identified only through the shape of the link (weakly)",
@@ -188,14 +196,14 @@ class MEGLM(MEModel):
         constraints = self.options.get("constraints") or ()
         beta0 = np.zeros(self.k_fe)
         if "_cons" in self._xnames:
-            beta0[self._xnames.index("_cons")] = self.family.constant_start(eng.endog,
+            beta0[self._xnames.index("_cons")] = self.family_object.constant_start(eng.endog,
                                                                             eng.trials)
-        z0 = np.concatenate([beta0, self.family.ancillary_start(eng.endog, eng.trials)])
-        z_fixed, llf_fixed = fit_fixed(lap, self.design, self.family, self.link, self._X,
+        z0 = np.concatenate([beta0, self.family_object.ancillary_start(eng.endog, eng.trials)])
+        z_fixed, llf_fixed = fit_fixed(lap, self.design, self.family_object, self.link, self._X,
                                        z0, log)
         if start_params is None and not constraints:
             start_params = obj.joint_start(z_fixed)
-        diverging = check_separation(lap, self.family, self._X, self._xnames, z_fixed,
+        diverging = check_separation(lap, self.family_object, self._X, self._xnames, z_fixed,
                                      llf_fixed, self.spec.command, self.design.endog_names[0])
         if start_params is not None:
             x0 = np.asarray(start_params, float)
@@ -253,7 +261,7 @@ class MEGLM(MEModel):
     @property
     def latent_residual_variance(self):
         """Latent residual variance for ``estat icc`` on the latent scale (or None)."""
-        return self.family.latent_residual_variance
+        return self.family_object.latent_residual_variance
 
 
 class MELogit(MEGLM):

@@ -26,6 +26,8 @@ class GLMMObjective:
         theta -> the engine's (block-diagonal) Cholesky factor ``L``.
     k_fe : int
         Number of fixed effects.
+    levels : sequence of Level, optional
+        The design's random-effects levels (for :meth:`random_effect_parts`).
 
     Attributes
     ----------
@@ -43,8 +45,9 @@ class GLMMObjective:
     #: kernel's OpenMP threads)
     single_threaded_blas = False
 
-    def __init__(self, engine, cov, k_fe):
+    def __init__(self, engine, cov, k_fe, levels=()):
         self.engine = engine
+        self.levels = tuple(levels)
         self.cov = cov
         self.k_fe = int(k_fe)
         self.k_aux = int(engine.k_aux)
@@ -154,6 +157,13 @@ class GLMMObjective:
     def central_hessian(self, x, free):
         """Central differences of the analytic gradient on ``free``."""
         return gradient_hessian(lambda z: self.value_and_grad(z)[1], x, free, GRADIENT_STEP)
+
+    def random_effect_parts(self, x, ebmodes=False):
+        """Predicted random effects of every term for ``predict``: a list of ``(codes, Z,
+        means, covs, names)`` with ``codes`` (n,) indexing the rows of ``means`` (G, q),
+        ``covs`` (G, q, q) the posterior covariances (None where the objective has only
+        modes) and ``names`` the columns (``x[level]``)."""
+        raise NotImplementedError
 
     # -- per-cluster pieces ------------------------------------------------------------
     def contributions(self, x):

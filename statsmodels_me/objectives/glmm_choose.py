@@ -7,23 +7,10 @@ from statsmodels_me.covariance import BlockDiagonal, make_level_covariance
 from statsmodels_me.models.glmm_engine import OneLevelGLMM
 from statsmodels_me.models.glmm_nested_engine import NestedGLMM, nesting_order
 from statsmodels_me.objectives.glmm_crossed import CrossedGLMMObjective
+from statsmodels_me.objectives.glmm_levels import level_Z
 from statsmodels_me.objectives.glmm_nested import NestedGLMMObjective
 from statsmodels_me.objectives.glmm_one_level import OneLevelGLMMObjective
 from statsmodels_me.spec.errors import DataError, SpecificationError
-
-
-def level_Z(level):
-    """Random-effects covariates of a level: its blocks' columns side by side, an ``R.x``
-    block as indicator columns of the levels of x."""
-    cols = []
-    for b in level.blocks:
-        if b.factor_codes is not None:
-            ind = np.zeros((len(b.factor_codes), len(b.factor_levels)))
-            ind[np.arange(len(b.factor_codes)), b.factor_codes] = 1.0
-            cols.append(ind)
-        else:
-            cols.append(b.Z)
-    return np.hstack(cols)
 
 
 def design_kind(design):
@@ -90,12 +77,12 @@ def glmm_objective(design, family, link, y, X, intmethod, intpoints, kind=None):
         engine = OneLevelGLMM(y, X, level_Z(lev), lev.codes.astype(np.int64), family, link,
                               trials=design.trials, offset=design.offset,
                               intmethod=intmethod, intpoints=intpoints)
-        return OneLevelGLMMObjective(engine, level_covs[0], k_fe), level_covs
+        return OneLevelGLMMObjective(engine, level_covs[0], k_fe, levels), level_covs
     cov = BlockDiagonal(level_covs, across_levels=True)
     if kind == "nested":
         engine = NestedGLMM(y, X, [level_Z(lev) for lev in levels],
                             [lev.codes for lev in levels], family, link,
                             trials=design.trials, offset=design.offset,
                             intmethod=intmethod, intpoints=intpoints)
-        return NestedGLMMObjective(engine, cov, k_fe), level_covs
+        return NestedGLMMObjective(engine, cov, k_fe, levels), level_covs
     return CrossedGLMMObjective(design, level_covs, cov, y, X, family, link, k_fe), level_covs

@@ -176,3 +176,11 @@ class CrossedGLMMObjective(GLMMObjective):
         core = self.engine.core
         return [(m, None) for m in core.modes(beta, aux, lams=self.engine.slots.lams(
             self.factor(theta)))]
+
+    def random_effect_parts(self, x, ebmodes=False):
+        """Per term: the conditional modes (the Laplace approximation's only prediction; no
+        posterior covariances, whatever ``ebmodes``); see
+        :meth:`GLMMObjective.random_effect_parts`."""
+        terms = self.engine.core.terms
+        return [(t.codes, t.Z, m, None, [f"{n}[{t.label}]" for n in t.names])
+                for t, (m, _) in zip(terms, self.random_effects(x, ebmodes))]

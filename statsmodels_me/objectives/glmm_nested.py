@@ -3,8 +3,11 @@ nested engine (:class:`~statsmodels_me.models.glmm_nested_engine.NestedGLMM`: jo
 Laplace or nested adaptive quadrature)."""
 from __future__ import annotations
 
+import numpy as np
+
 from statsmodels_me.models.glmm_nested_engine import NestedGLMM
 from statsmodels_me.objectives.glmm_base import GLMMObjective
+from statsmodels_me.objectives.glmm_levels import level_part
 from statsmodels_me.optimization.hessian import relative_step, value_hessian
 
 # second differences of the quadrature log likelihood (grids frozen)
@@ -30,7 +33,7 @@ class NestedGLMMObjective(GLMMObjective):
         lap = NestedGLMM(e.endog, e.exog, e.Zs, [e.gidx[:, k] for k in range(e.D)], e.family,
                          e.link, trials=e.trials, offset=e.offset, intmethod="laplace")
         lap.nthreads = e.nthreads
-        return NestedGLMMObjective(lap, self.cov, self.k_fe)
+        return NestedGLMMObjective(lap, self.cov, self.k_fe, self.levels)
 
     def step_hessian(self, x, free):
         """Central differences of the analytic gradient."""
@@ -60,3 +63,14 @@ class NestedGLMMObjective(GLMMObjective):
         eng = self.engine
         fn = eng.ebmodes_levels if ebmodes else eng.ebmeans_levels
         return fn(beta, aux, L)
+
+    def random_effect_parts(self, x, ebmodes=False):
+        """Every level's posterior means (modes with ``ebmodes``) and covariances, groups
+        in code order; see :meth:`GLMMObjective.random_effect_parts`."""
+        out = []
+        for k, (lev, (m, c)) in enumerate(zip(self.levels, self.random_effects(x, ebmodes))):
+            order = self.engine.group_codes(k)
+            means, covs = np.empty_like(m), np.empty_like(c)
+            means[order], covs[order] = m, c
+            out.append(level_part(lev, means, covs))
+        return out

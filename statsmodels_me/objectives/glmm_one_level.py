@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from statsmodels_me.models.glmm_engine import OneLevelGLMM
 from statsmodels_me.objectives.glmm_base import GLMMObjective
+from statsmodels_me.objectives.glmm_levels import level_part
 
 
 class OneLevelGLMMObjective(GLMMObjective):
@@ -39,7 +40,7 @@ class OneLevelGLMMObjective(GLMMObjective):
         if getattr(self, "_laplace", None) is None:
             lap = OneLevelGLMM(e.endog, e.exog, e.Z, e.sorted_groups, e.family, e.link,
                                trials=e.trials, offset=e.offset, intmethod="laplace")
-            self._laplace = OneLevelGLMMObjective(lap, self.cov, self.k_fe)
+            self._laplace = OneLevelGLMMObjective(lap, self.cov, self.k_fe, self.levels)
         return self._laplace
 
     def random_effects(self, x, ebmodes=False):
@@ -49,3 +50,9 @@ class OneLevelGLMMObjective(GLMMObjective):
         L = self.factor(theta)
         fn = self.engine.ebmodes if ebmodes else self.engine.ebmeans
         return [fn(beta, aux, L)]
+
+    def random_effect_parts(self, x, ebmodes=False):
+        """Posterior means (modes with ``ebmodes``) and covariances of the level's effects;
+        see :meth:`GLMMObjective.random_effect_parts`."""
+        [(means, covs)] = self.random_effects(x, ebmodes)
+        return [level_part(self.levels[0], means, covs)]

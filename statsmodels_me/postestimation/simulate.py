@@ -26,8 +26,9 @@ def _check(results):
     command = model.spec.command
     if not (is_glmm(results) or command.startswith("mixed")):
         raise NotImplementedError(f"simulate is not implemented after {command}")
-    if is_glmm(results) and model.family.name not in _DRAWS:
-        raise NotImplementedError(f"simulate: drawing from family '{model.family.name}' is not "
+    if is_glmm(results) and model.family_object.name not in _DRAWS:
+        name = model.family_object.name
+        raise NotImplementedError(f"simulate: drawing from family '{name}' is not "
                                   f"implemented (available: {', '.join(_DRAWS)})")
     if not is_glmm(results):
         residuals = model.spec.options.get("residuals")
@@ -95,7 +96,7 @@ def simulate(results, nsim=1, seed=None):
     design = model.design
     xb = _fixed_part(results)
     out = np.empty((design.nobs, int(nsim)))
-    family = model.family if is_glmm(results) else None
+    family = model.family_object if is_glmm(results) else None
     trials = design.trials if design.trials is not None else np.ones(design.nobs)
     for k in range(int(nsim)):
         eta = xb + _random_part(results, rng)

@@ -93,3 +93,23 @@ def test_quadrature_record_names_the_laplace_stage():
     assert rec.stages[1] == "chord Newton"
     assert rec.criterion.startswith("chord Newton")
     assert np.isfinite(rec.hessian_condition) and rec.hessian_condition > 1
+
+
+@pytest.mark.parametrize("kind", ["one level", "nested", "crossed"])
+@pytest.mark.parametrize("ebmodes", [False, True])
+def test_random_effect_parts_equal_predict_reffects(fits, kind, ebmodes):
+    # reference: predict("reffects"), which computes the same predictions from the engines
+    _, res = fits[kind]
+    parts = res.model.random_effect_parts(res._results._internal, ebmodes)
+    pred = res.predict("reffects", ebmodes=ebmodes)
+    got = pd.concat([pd.DataFrame(means[codes], index=pred.index, columns=names)
+                     for codes, _, means, _, names in parts], axis=1)
+    assert list(got.columns) == list(pred.columns)
+    np.testing.assert_allclose(got.to_numpy(), pred.to_numpy(), rtol=1e-9, atol=1e-12)
+    if kind == "crossed":
+        assert all(covs is None for _, _, _, covs, _ in parts)
+    else:
+        reses = res.predict("reses", ebmodes=ebmodes)
+        sd = np.hstack([np.sqrt(np.diagonal(covs, axis1=1, axis2=2))[codes]
+                        for codes, _, _, covs, _ in parts])
+        np.testing.assert_allclose(sd, reses.to_numpy(), rtol=1e-9, atol=1e-12)
