@@ -14,6 +14,7 @@ from statsmodels_me.models.lmm_checks import (
     check_terms_identified,
     least_squares,
 )
+from statsmodels_me.models.lmm_dfmethod import dfmethod_of, small_sample_inference
 from statsmodels_me.models.lmm_inference import VarianceComponents, covariance_of_display
 from statsmodels_me.models.mixed_residual import fit_with_residuals, residual_setup
 from statsmodels_me.objectives.lmm_chooser import lmm_objective
@@ -51,7 +52,9 @@ class Mixed(MEModel):
     design : Design, optional
         Built by :meth:`from_text`.
     **options
-        ``reml=True`` for REML.
+        ``reml=True`` for REML; ``dfmethod="kroger"`` (residual, repeated, anova,
+        satterthwaite, kroger) for small-sample t and F tests of the fixed effects
+        (:mod:`statsmodels_me.inference.small_sample`).
 
     Notes
     -----
@@ -94,6 +97,7 @@ class Mixed(MEModel):
         check_terms_identified(self.terms, self.design.nobs)
         self.absolute = any(cov.kind_label == "Fixed" for t in self.terms
                             for cov in term_structures(t))
+        self.dfmethod, self.df_information = dfmethod_of(self)
         self.components = VarianceComponents(self.level_covs, self.absolute)
         self.n_theta = self.components.n_theta
         obj_terms = (absolute_scale_terms(self.terms, self.n_theta) if self.absolute
@@ -377,6 +381,10 @@ class Mixed(MEModel):
         cov = np.zeros((k, k))
         cov[:self.k_fe, :self.k_fe] = cov_beta
         cov[self.k_fe:, self.k_fe:] = cov_disp
+        small = None
+        if self.dfmethod is not None:
+            small, cov[:self.k_fe, :self.k_fe] = small_sample_inference(
+                self, self.dfmethod, params, cov, self.df_information)
         if self.absolute:
             llf = obj.loglike_profile_s2(self._internal(theta, s2), s2)
         else:
@@ -385,7 +393,8 @@ class Mixed(MEModel):
         self._finish_record(record, theta, s2, llf, converged, curvature)
         from statsmodels_me.results.mixed_results import MixedResults, MixedResultsWrapper
         info.optimization = record
-        res = MixedResults(self, params, cov, info, theta=theta, factor=f)
+        res = MixedResults(self, params, cov, info, theta=theta, factor=f,
+                           small_sample=small)
         return MixedResultsWrapper(res)
 
     def _finish_record(self, record, theta, s2, llf, converged, curvature):

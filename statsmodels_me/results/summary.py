@@ -136,7 +136,14 @@ class MESummary:
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(se > 0, b / se, np.nan)
         p = 2 * stats.norm.sf(np.abs(z))
-        lo, hi = b - self._z * se, b + self._z * se
+        crit = np.full(len(index), self._z)
+        small = getattr(res, "small_sample", None)
+        if small is not None:
+            # dfmethod(): t tests with each fixed effect's df (Stata's "t  P>|t|" columns)
+            df = np.asarray(small.df, dtype=float)
+            p[:info.k_fe] = 2 * stats.t.sf(np.abs(z[:info.k_fe]), df)
+            crit[:info.k_fe] = stats.t.isf(self.alpha / 2, df)
+        lo, hi = b - crit * se, b + crit * se
         est, err = b.copy(), se.copy()
         if self.eform_title is not None:
             fe = np.arange(len(index)) < info.k_fe
@@ -146,7 +153,8 @@ class MESummary:
         anc = np.arange(len(index)) >= info.k_fe
         z[anc] = np.nan
         p[anc] = np.nan
-        cols = [self.eform_title or "coef", "std_err", "z", "P>|z|", "ci_lower", "ci_upper"]
+        stat = ("t", "P>|t|") if small is not None else ("z", "P>|z|")
+        cols = [self.eform_title or "coef", "std_err", *stat, "ci_lower", "ci_upper"]
         return pd.DataFrame(np.column_stack([est, err, z, p, lo, hi]),
                             index=pd.Index([names[i] for i in index], name="parameter"),
                             columns=cols)
@@ -172,7 +180,17 @@ class MESummary:
             items.append(("Integration method", info.intmethod))
             if info.intpoints and info.intmethod != "laplace":
                 items.append(("Integration pts.", str(info.intpoints)))
-        if info.wald is not None:
+        small = getattr(res, "small_sample", None)
+        if small is not None:
+            df = np.asarray(small.df, dtype=float)
+            items += [("DF method", small.label), ("DF: min", fmt_f(df.min(), 2)),
+                      ("DF: avg", fmt_f(df.mean(), 2)), ("DF: max", fmt_f(df.max(), 2))]
+        ftest = getattr(res, "model_ftest", None)
+        if ftest is not None:
+            F, ndf, ddf, pval = ftest
+            items += [(f"F({int(ndf)}, {fmt_f(ddf, 2)})", fmt_f(F, 2)),
+                      ("Prob > F", fmt_f(pval, 4))]
+        elif info.wald is not None:
             chi2, df, pval = info.wald
             items += [(f"Wald chi2({int(df)})", fmt_f(chi2, 2)), ("Prob > chi2", fmt_f(pval, 4))]
         items.append((info.ll_label, fmt_g(info.llf, 8)))
@@ -205,7 +223,16 @@ class MESummary:
         lines.append("")   # Stata: blank before the test block in GLMM (quadrature) output
         if not info.intmethod:
             lines.pop()
-        if info.wald is not None:
+        if "DF method" in h:
+            rows = [(f"DF method: {h['DF method']}", right("DF:           min", h["DF: min"])),
+                    ("", right("avg", h["DF: avg"], ">")),
+                    ("", right("max", h["DF: max"], ">"))]
+            lines += [self._two_col(a, b) for a, b in rows]
+        f_label = next((k for k in h if k.startswith("F(")), None)
+        if f_label is not None:
+            lines.append(self._two_col("", right(f_label, h[f_label])))
+            lines.append(self._two_col(ll, right("Prob > F", h["Prob > F"])))
+        elif info.wald is not None:
             chi2_label = f"Wald chi2({int(info.wald[1])})"
             lines.append(self._two_col("", right(chi2_label, h[chi2_label])))
             lines.append(self._two_col(ll, right("Prob > chi2", h["Prob > chi2"])))
@@ -333,7 +360,8 @@ class MESummary:
         head = f"{title:>11}" if len(title) < 10 else " " + title
         ci = f"[{self.level:g}% conf. interval]"
         top = (f"{depvar:>{w}} |{head:<12}  Legend" if legend else
-               f"{depvar:>{w}} |{head:<12}{'Std. err.':>11}{'z':>7}{'P>|z|':>9}{ci:>25}")
+               f"{depvar:>{w}} |{head:<12}{'Std. err.':>11}{self.coef.columns[2]:>7}"
+               f"{self.coef.columns[3]:>9}{ci:>25}")
         out = ["-" * (w + 2 + cols), top, rule]
         for e in entries:
             if e[0] == "rule":
