@@ -35,6 +35,17 @@ def _is_constrained(se):
     return not np.isfinite(se) or se == 0
 
 
+def _robust_head(info, lines, se_end):
+    """Under ``vce(robust)``: Stata's "(Std. err. adjusted for N clusters in id)" over the
+    table and "Robust" over the standard-error column ending at ``se_end``."""
+    if info.vce_note is None:
+        return lines
+    width = len(lines[0])
+    robust = " " * lines[1].index("|") + "|"
+    robust += " " * (se_end - len(robust) - len("Robust")) + "Robust"
+    return [f"{info.vce_note:>{width}}", lines[0], robust] + lines[1:]
+
+
 class MESummary:
     """Summary of an :class:`~statsmodels_me.results.base.MEResults`.
 
@@ -232,6 +243,7 @@ class MESummary:
         out = ["-" * (w + 2 + cols),
                f"{depvar:>{w}} |{head:<12}{'Std. err.':>11}{'z':>7}{'P>|z|':>9}{ci:>25}",
                "-" * (w + 1) + "+" + "-" * cols]
+        out = _robust_head(info, out, w + 2 + 12 + 11)
         for i, (name, r) in enumerate(self.coef.iterrows()):
             if i == info.k_fe and i > 0:
                 out.append("-" * (w + 1) + "+" + "-" * cols)
@@ -260,6 +272,7 @@ class MESummary:
         out = ["-" * (w + 2 + cols),
                f"{'Random-effects parameters':^{w + 1}}|{'Estimate':>11}{'Std. err.':>12}{ci:>25}",
                rule]
+        out = _robust_head(info, out, w + 2 + 11 + 12)
 
         def row(label, r):
             if _is_constrained(r["std_err"]):
