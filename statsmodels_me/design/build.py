@@ -154,14 +154,19 @@ def _check_estimable(spec: ModelSpec, X: np.ndarray, levels) -> None:
 
 def _extra_variables(spec: ModelSpec) -> dict[str, str]:
     """Variables outside ``spec.variables()`` that the estimators need row by row: weights
-    (``"weight"``, ``"weight:<level>"``) and ``residuals(..., t(var) by(var))`` (``"t"``,
-    ``"by"``)."""
+    (``"weight"``, ``"weight:<level>"``), ``vce(cluster var)`` (``"cluster"``) and
+    ``residuals(..., t(var) by(var))`` (``"t"``, ``"by"``)."""
     out = {}
     weight = spec.options.get("weight")
     if weight and isinstance(weight[1], str):
         out["weight"] = weight[1]
     for level, (_, var) in dict(spec.options.get("level_weights") or {}).items():
         out[f"weight:{level}"] = var
+    vce = spec.options.get("vce")
+    m = re.fullmatch(r"\s*cl(?:u(?:s(?:t(?:e(?:r)?)?)?)?)?\s+([A-Za-z_][A-Za-z0-9_]*)\s*",
+                     vce) if isinstance(vce, str) else None
+    if m:
+        out["cluster"] = m.group(1)
     residuals = spec.options.get("residuals")
     if isinstance(residuals, str):
         for key in ("t", "by"):

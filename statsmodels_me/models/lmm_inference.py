@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 from statsmodels.tools.numdiff import approx_hess3
 
+from statsmodels_me.inference.sandwich import cluster_sandwich
 from statsmodels_me.objectives.lmm_profiled import information_theta_s2
 from statsmodels_me.spec.errors import BoundaryWarning, ConvergenceWarning
 
@@ -161,3 +162,32 @@ def covariance_of_display(objective, curvature, vc, theta, s2, bounds, labels):
                       BoundaryWarning, stacklevel=4)
     J = vc.jacobian(theta, s2)
     return J @ cov_t @ J.T
+
+
+def robust_covariance(objective, vc, theta, beta, s2, groups=None):
+    """Cluster-robust covariance of (beta, display var/cov params, s2) for an ML fit.
+
+    The per-cluster scores in (beta, theta, s2) come from the objective's
+    ``contributions``; A is minus the Hessian of the log likelihood in the same parameters
+    (central second differences, steps 1e-3 of each parameter's scale as
+    :func:`covariance_of_display`); the result is mapped to the display scale by the
+    delta method (identity on beta).
+
+    Returns
+    -------
+    cov : ndarray
+    n_clusters : int
+    """
+    _, scores = objective.contributions(theta, beta, s2)
+    p = len(beta)
+    x0 = np.concatenate([beta, theta, [s2]])
+
+    def ll(x):
+        return objective.loglike_profile_s2(x[p:-1], x[-1], beta=x[:p])
+    steps = 1e-3 * np.maximum(np.abs(x0), 0.1 * max(np.abs(x0[p:]).max(), 1e-3))
+    H = approx_hess3(x0, ll, epsilon=steps)
+    cov_int, n_clusters = cluster_sandwich(H, scores, groups)
+    J = np.zeros((p + vc.jacobian(theta, s2).shape[0], len(x0)))
+    J[:p, :p] = np.eye(p)
+    J[p:, p:] = vc.jacobian(theta, s2)
+    return J @ cov_int @ J.T, n_clusters

@@ -7,6 +7,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from statsmodels_me.inference.lrtests import lr_test_vs_fixed
+from statsmodels_me.inference.sandwich import cluster_groups, parse_vce
 from statsmodels_me.models.base import MEModel
 from statsmodels_me.models.lmm_checks import (
     check_random_design,
@@ -15,9 +16,14 @@ from statsmodels_me.models.lmm_checks import (
     least_squares,
 )
 from statsmodels_me.models.lmm_dfmethod import dfmethod_of, small_sample_inference
-from statsmodels_me.models.lmm_inference import VarianceComponents, covariance_of_display
+from statsmodels_me.models.lmm_inference import (
+    VarianceComponents,
+    covariance_of_display,
+    robust_covariance,
+)
 from statsmodels_me.models.mixed_residual import fit_with_residuals, residual_setup
 from statsmodels_me.objectives.lmm_chooser import lmm_objective
+from statsmodels_me.objectives.lmm_contributions import top_level_clusters
 from statsmodels_me.objectives.lmm_profiled import deviance_hessian, sum_of_squares
 from statsmodels_me.optimization.em import em_iterations
 from statsmodels_me.optimization.lmm_polish import DevianceCurvature, polish, rescan_zeros
@@ -91,6 +97,10 @@ class Mixed(MEModel):
                 "mixed: no random-effects equation; add one such as '|| id:' (Stata) or "
                 "'(1 | id)' (formula), or fit the linear regression with OLS")
         self.terms, self.level_covs = build_terms(self.design)
+        self.vce = parse_vce(self.options.get("vce"), self.command)
+        if self.vce.robust and self.reml:
+            raise NotImplementedError("mixed: vce(robust) and vce(cluster) are not "
+                                      "implemented with reml; fit by ML")
         one_term = len(self.terms) == 1 and self.terms[0].label == self.design.levels[0].label
         if not one_term:
             check_random_design(self.design)
@@ -381,6 +391,9 @@ class Mixed(MEModel):
         cov = np.zeros((k, k))
         cov[:self.k_fe, :self.k_fe] = cov_beta
         cov[self.k_fe:, self.k_fe:] = cov_disp
+        vce_note = None
+        if self.vce.robust:
+            cov, vce_note = self._robust(cov, theta, beta, s2)
         small = None
         if self.dfmethod is not None:
             small, cov[:self.k_fe, :self.k_fe] = small_sample_inference(
@@ -390,12 +403,36 @@ class Mixed(MEModel):
         else:
             llf = -0.5 * (dev if f is None else obj.deviance_from_factor(f))
         info = self._fit_info(params, cov, llf, converged, iterations, log)
+        if vce_note is not None:
+            info.vce_note, info.lr_test = vce_note, None
+            info.ll_label = "Log pseudolikelihood"
         self._finish_record(record, theta, s2, llf, converged, curvature)
         from statsmodels_me.results.mixed_results import MixedResults, MixedResultsWrapper
         info.optimization = record
         res = MixedResults(self, params, cov, info, theta=theta, factor=f,
                            small_sample=small)
         return MixedResultsWrapper(res)
+
+    def _robust(self, cov, theta, beta, s2):
+        """``vce(robust)``/``vce(cluster var)``: the cluster sandwich replaces ``cov``;
+        returns it with the header line naming the clusters."""
+        if self.absolute:
+            raise NotImplementedError("mixed: vce(robust) is not implemented with a "
+                                      "covariance(fixed()) structure")
+        codes, _ = top_level_clusters(self.terms)
+        if codes is None or self.design.crossed:
+            raise SpecificationError(
+                f"mixed: vce({self.options.get('vce')}) needs nested random effects; with "
+                f"crossed effects the clusters are not independent")
+        top = min(self.terms, key=lambda t: t.n_groups).label
+        groups, name = None, top
+        if self.vce.kind == "cluster":
+            name = self.vce.variable
+            values = self.design.sample_data[name].to_numpy()
+            groups = cluster_groups(codes, values, top, name)
+        cov_r, n = robust_covariance(self.objective, self.components, theta, beta, s2,
+                                     groups)
+        return cov_r, f"(Std. err. adjusted for {n} clusters in {name})"
 
     def _finish_record(self, record, theta, s2, llf, converged, curvature):
         """Complete the optimization record; the Newton decrement and the Hessian's

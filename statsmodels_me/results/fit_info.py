@@ -63,6 +63,10 @@ class FitInfo:
         "ML" or "REML".
     df_resid_fe : None
         Reserved for small-sample degrees of freedom (``dfmethod()``).
+    vce_note : str or None
+        Under ``vce(robust)``/``vce(cluster)``: the line over the tables, e.g.
+        "(Std. err. adjusted for 9 clusters in id)"; the standard-error columns are then
+        headed "Robust".
     optimization : OptimizationRecord or None
         The course and outcome of the optimization (stages, iterations, evaluations,
         criterion, scaled gradient, Hessian condition, warnings), when the estimator keeps one.
@@ -88,4 +92,5 @@ class FitInfo:
     iteration_log: list[str] = field(default_factory=list)
     method: str = "ML"
     df_resid_fe: None = None
+    vce_note: str | None = None
     optimization: OptimizationRecord | None = None

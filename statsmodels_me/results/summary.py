@@ -75,6 +75,17 @@ def _is_constrained(se):
     return not np.isfinite(se) or se == 0
 
 
+def _robust_head(info, lines, se_end):
+    """Under ``vce(robust)``: Stata's "(Std. err. adjusted for N clusters in id)" over the
+    table and "Robust" over the standard-error column ending at ``se_end``."""
+    if info.vce_note is None:
+        return lines
+    width = len(lines[0])
+    robust = " " * lines[1].index("|") + "|"
+    robust += " " * (se_end - len(robust) - len("Robust")) + "Robust"
+    return [f"{info.vce_note:>{width}}", lines[0], robust] + lines[1:]
+
+
 class MESummary:
     """Summary of an :class:`~statsmodels_me.results.base.MEResults`.
 
@@ -362,7 +373,7 @@ class MESummary:
         top = (f"{depvar:>{w}} |{head:<12}  Legend" if legend else
                f"{depvar:>{w}} |{head:<12}{'Std. err.':>11}{self.coef.columns[2]:>7}"
                f"{self.coef.columns[3]:>9}{ci:>25}")
-        out = ["-" * (w + 2 + cols), top, rule]
+        out = _robust_head(self.info, ["-" * (w + 2 + cols), top, rule], w + 2 + 12 + 11)
         for e in entries:
             if e[0] == "rule":
                 out.append(rule)
@@ -398,7 +409,7 @@ class MESummary:
         legend = self.display["coeflegend"]
         top = f"{'Random-effects parameters':^{w + 1}}|{'Estimate':>11}"
         top += "  Legend" if legend else f"{'Std. err.':>12}{ci:>25}"
-        out = ["-" * (w + 2 + cols), top, rule]
+        out = _robust_head(info, ["-" * (w + 2 + cols), top, rule], w + 2 + 11 + 12)
 
         def row(label, r, idx):
             if legend:
