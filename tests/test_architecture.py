@@ -198,7 +198,7 @@ def test_machine_path_pattern():
             f"'{slash}tmp{slash}run'", f"C:{back}Users{back}me", f"C:{back * 2}Users{back * 2}me",
             f"D:{slash}data{slash}file.csv"]
     misses = ["https://example.org/home/page", "../work/notes", "name:\\s*(.+)",
-              "|| id:\"`` or", "workloads/", "a/tmp/b"]
+              "|| id:\"`` or", "workloads/", f"a{slash}tmp{slash}b"]
     assert all(MACHINE_PATH.search(text) for text in hits)
     assert not any(MACHINE_PATH.search(text) for text in misses)
 

@@ -23,7 +23,10 @@ import numpy as np
 import pandas as pd
 from docutils import nodes
 from docutils.parsers.rst import directives
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
+
+logger = logging.getLogger(__name__)
 
 #: options the estimators act on (checked against the code and its tests); model-defining
 #: options of the random-effects equations are here too
@@ -139,6 +142,10 @@ def probe(command: str) -> dict[str, tuple[str, str]]:
 
     data = probe_data()
     honoured = HONOURED["mixed" if command == "mixed" else "glm"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # the base model must fit, or every row would read "refused" for the wrong reason
+        getattr(smf, command)(BASE_MODELS[command].rstrip(","), data=data).fit()
     out = {}
     for name, opt in OPTIONS.items():
         if command not in opt.commands:
@@ -175,7 +182,12 @@ class MeOptions(SphinxDirective):
         from statsmodels_me.spec.options import KEYWORD_ALIASES, OPTIONS
 
         command = self.options["command"]
-        status = probe(command)
+        try:
+            status = probe(command)
+        except Exception as exc:  # noqa: BLE001 - reported as a build warning
+            logger.warning("me-options: the base model of %s does not fit: %s: %s", command,
+                           type(exc).__name__, exc, location=self.get_location())
+            return []
         keyword_of = {v: k for k, v in KEYWORD_ALIASES.items() if k != "cov"}
         table = nodes.table(classes=["me-options"])
         group = nodes.tgroup(cols=4)

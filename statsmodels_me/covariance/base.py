@@ -61,6 +61,42 @@ def full_rows(names: list[str], level_label: str) -> list[DisplayRow]:
     return rows
 
 
+def cholesky_derivative(L, dS, fallback):
+    """``L Phi(L^-1 dS_k L^-T)`` for each k (see :meth:`CovarianceStructure.d_cholesky`);
+    ``fallback()`` where ``L`` is singular or not finite."""
+    q = L.shape[0]
+    diag = np.diag(L) if q else np.ones(0)
+    if not np.all(np.isfinite(L)) or np.any(diag <= 1e-12 * max(np.abs(diag).max(), 1e-300)):
+        return fallback()
+    out = np.empty((dS.shape[0], q, q))
+    for k in range(dS.shape[0]):
+        A = np.linalg.solve(L, np.linalg.solve(L, dS[k]).T)     # L^-1 dS L^-T (symmetric)
+        phi = np.tril(A)
+        phi[np.diag_indices(q)] *= 0.5
+        out[k] = L @ phi
+    return out
+
+
+def cholesky_differences(cholesky, theta, h=1e-5):
+    """``d cholesky / d theta`` by central differences, one-sided where ``theta - h`` or
+    ``theta + h`` leaves the domain (the factor is not finite there)."""
+    theta = np.asarray(theta, dtype=float).ravel()
+    L0 = cholesky(theta)
+    out = np.empty((len(theta),) + L0.shape)
+    for i in range(len(theta)):
+        tp, tm = theta.copy(), theta.copy()
+        tp[i] += h
+        tm[i] -= h
+        lp, lm = cholesky(tp), cholesky(tm)
+        if not np.all(np.isfinite(lm)):
+            out[i] = (lp - L0) / h
+        elif not np.all(np.isfinite(lp)):
+            out[i] = (L0 - lm) / h
+        else:
+            out[i] = (lp - lm) / (2 * h)
+    return out
+
+
 class CovarianceStructure:
     """Base class: a parameter map ``theta -> Sigma`` plus Stata's display conventions.
 
@@ -121,6 +157,20 @@ class CovarianceStructure:
     def d_matrix(self, theta) -> np.ndarray:
         """``dSigma / dtheta_k`` stacked, shape ``(n_theta, q, q)``."""
         raise NotImplementedError
+
+    def d_cholesky(self, theta) -> np.ndarray:
+        """``dL / dtheta_k`` stacked, shape ``(n_theta, q, q)``, for ``L = cholesky(theta)``.
+
+        From :meth:`d_matrix` by the derivative of the Cholesky factorization,
+        ``dL = L Phi(L^-1 dSigma L^-T)`` with ``Phi`` the lower triangle with its diagonal
+        halved (Murray 2016, "Differentiation of the Cholesky decomposition",
+        arXiv:1602.07527, eq. 10). Where ``L`` is singular (a boundary of the parameter
+        space, where the derivative need not exist) the one-sided derivative is taken by
+        differences into the parameter space (:func:`cholesky_differences`).
+        """
+        L = self.cholesky(theta)
+        return cholesky_derivative(L, self.d_matrix(theta), lambda: cholesky_differences(
+            self.cholesky, theta))
 
     # ------------------------------------------------------------------ display
     @property
@@ -194,4 +244,4 @@ class CovarianceStructure:
 
 
 __all__ = ["CovarianceStructure", "DisplayRow", "psd_cholesky", "full_rows", "var_row",
-           "cov_row"]
+           "cov_row", "cholesky_derivative", "cholesky_differences"]

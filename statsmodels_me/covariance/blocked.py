@@ -97,6 +97,13 @@ class BlockDiagonal(CovarianceStructure):
             out[ts, qs, qs] = b.d_matrix(t)
         return out
 
+    def d_cholesky(self, theta):
+        out = np.zeros((self.n_theta, self.q, self.q))
+        parts = zip(self.blocks, self._parts(theta), self._t_slices, self._q_slices, strict=True)
+        for b, t, ts, qs in parts:
+            out[ts, qs, qs] = b.d_cholesky(t)
+        return out
+
     def theta_from_display(self, values, scale: float = 1.0):
         values = np.asarray(values, dtype=float).ravel()
         if values.size != self.n_display:

@@ -16,6 +16,8 @@ import numpy as np
 from statsmodels_me.covariance._cholesky import psd_cholesky
 from statsmodels_me.covariance.base import (
     CovarianceStructure,
+    cholesky_derivative,
+    cholesky_differences,
     cov_row,
     full_rows,
     var_row,
@@ -68,6 +70,10 @@ class Identity(CovarianceStructure):
         s = _as_theta(theta, 1)[0]
         return (2.0 * s * np.eye(self.q))[None]
 
+    def d_cholesky(self, theta):
+        _as_theta(theta, 1)
+        return np.eye(self.q)[None]
+
     def _theta_from_sigma(self, sigma):
         v = sigma[0, 0]
         if v < 0:
@@ -107,6 +113,13 @@ class Independent(CovarianceStructure):
         out = np.zeros((self.q, self.q, self.q))
         k = np.arange(self.q)
         out[k, k, k] = 2.0 * theta
+        return out
+
+    def d_cholesky(self, theta):
+        _as_theta(theta, self.q)
+        out = np.zeros((self.q, self.q, self.q))
+        k = np.arange(self.q)
+        out[k, k, k] = 1.0
         return out
 
     def _theta_from_sigma(self, sigma):
@@ -217,6 +230,18 @@ class Exchangeable(CovarianceStructure):
         d_rho = s * s * (np.ones((q, q)) - np.eye(q))
         return np.stack([d_s, d_rho])
 
+    def d_cholesky(self, theta):
+        """L = s L0(rho): dL/ds = L0, dL/drho = s dL0/drho (the Cholesky derivative of the
+        correlation matrix, see :meth:`CovarianceStructure.d_cholesky`)."""
+        s, rho = self._split(theta)
+        L0 = self.cholesky(np.array([1.0, rho]) if self.q > 1 else np.ones(1))
+        if self.q == 1:
+            return L0[None]
+        ones = np.ones((self.q, self.q)) - np.eye(self.q)
+        d_rho = cholesky_derivative(L0, ones[None], lambda: cholesky_differences(
+            lambda r: self.cholesky(np.array([1.0, r[0]])), np.array([rho])))[0]
+        return np.stack([L0, s * d_rho])
+
     def _theta_from_sigma(self, sigma):
         return self._project(sigma, strict=True)
 
@@ -245,6 +270,11 @@ class Unstructured(CovarianceStructure):
     @property
     def n_theta(self) -> int:
         return self.q * (self.q + 1) // 2
+
+    @property
+    def lower_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """(row, column) in L of each theta element, column-major over the lower triangle."""
+        return self._li.copy(), self._lj.copy()
 
     def theta_bounds(self):
         return [(0.0, None) if i == j else (None, None)
@@ -280,6 +310,12 @@ class Unstructured(CovarianceStructure):
         for k, (i, j) in enumerate(zip(self._li, self._lj, strict=True)):
             out[k, i, :] += L[:, j]
             out[k, :, i] += L[:, j]
+        return out
+
+    def d_cholesky(self, theta):
+        _as_theta(theta, self.n_theta)
+        out = np.zeros((self.n_theta, self.q, self.q))
+        out[np.arange(self.n_theta), self._li, self._lj] = 1.0
         return out
 
     def _theta_from_sigma(self, sigma):

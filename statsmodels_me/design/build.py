@@ -121,6 +121,8 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
         residual_vars=residual_vars,
         sample=pd.Series(used_rows, index=data.index, name="sample"),
         transforms=transforms,
+        factor_levels={var: c.levels for var, c in codings.items()},
+        sample_data=sample,
     )
 
 

@@ -157,6 +157,13 @@ class Design:
         transforms fitted on the estimation sample (``center``, ``bs``, ...);
         ``.transform(new_data)`` builds the equation's columns for new data with the same
         constants.
+    factor_levels : dict
+        Variable -> sorted levels (ndarray) in the estimation sample of every categorical
+        variable of the model (factor terms, ``R.`` terms, grouping variables): the coding
+        that new data must be read with (:mod:`statsmodels_me.design.new_rows`).
+    sample_data : DataFrame or None
+        The estimation sample's values of every variable the model uses (rows of
+        ``row_index``): what ``margins`` averages over.
     """
 
     spec: ModelSpec
@@ -182,6 +189,8 @@ class Design:
     residual_vars: dict = field(default_factory=dict)
     sample: pd.Series | None = None
     transforms: dict = field(default_factory=dict)
+    factor_levels: dict = field(default_factory=dict)
+    sample_data: pd.DataFrame | None = None
 
     @property
     def nobs(self) -> int:

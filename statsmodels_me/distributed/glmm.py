@@ -4,8 +4,9 @@
 built on a small template sample of whole clusters (its names, covariance structures and
 display maps), whose objective is replaced at fit time by one that sums the partitions'
 objectives kept on the workers (:mod:`.proxy`).  The fit runs the in-memory sequence: the
-fixed-effects model, the grid of starting variances, :class:`~statsmodels_me.models.
-glmm_fitting.GLMMFitter` and the observed-information covariance.
+fixed-effects model, the grid of starting variances,
+:class:`~statsmodels_me.models.glmm_fitting.GLMMFitter` and the observed-information
+covariance.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from statsmodels_me.distributed.proxy import PartitionMap, SummedEngine, summed_
 from statsmodels_me.distributed.starts import check_separation_summed, fit_fixed_summed
 from statsmodels_me.models.glmm_fitting import GLMMFitter
 from statsmodels_me.models.glmm_inference import display_covariance
-from statsmodels_me.models.glmm_starts import beta_start, grid_start
+from statsmodels_me.models.glmm_report import glmm_fit_info
+from statsmodels_me.models.glmm_starts import grid_start
 from statsmodels_me.models.meglm import MEGLM
 from statsmodels_me.objectives.glmm_choose import design_kind
 from statsmodels_me.optimization import OptimizationRecord
@@ -119,8 +121,8 @@ class DaskMEGLM(MEGLM):
         if self.categories is not None:
             cats = response_values(ddf, self.design.endog_names[0])
         kind = design_kind(self.design)
-        pieces = persist_pieces(client, ddf, self.spec, self.family, self.link, cats,
-                                self.intmethod, self.intpoints, kind)
+        pieces = persist_pieces(client, ddf, self.spec, self.family, cats, self.intmethod,
+                                self.intpoints, kind)
         self.parts = PartitionMap(client, pieces)
         self._check_whole_data(cats)
         engine = SummedEngine(self.parts, "main", self.intmethod, self.link, self.k_aux,
@@ -142,19 +144,11 @@ class DaskMEGLM(MEGLM):
         if cats is not None and not np.array_equal(cats, self.categories):
             raise DataError(f"{self.spec.command}: outcome categories {list(cats)} of the "
                             f"whole data differ from the sample's {list(self.categories)}")
-        yname = self.design.endog_names[0]
         n = sum(f["n"] for f in facts)
-        if self.family in ("bernoulli", "binomial"):
-            if all(f["all_zero"] for f in facts):
-                raise DataError(f"outcome '{yname}' is always 0 (no successes); the model "
-                                "cannot be fitted")
-            if all(f["all_success"] for f in facts):
-                raise DataError(f"outcome '{yname}' is always a success; the model cannot be "
-                                "fitted")
-        elif self.family in ("poisson", "nbinomial_mean", "nbinomial_constant") \
-                and all(f["all_zero"] for f in facts):
-            raise DataError(f"outcome '{yname}' is always 0; the model cannot be fitted")
-        if self.family in ("bernoulli", "ordinal") and max(f["max_cluster"] for f in facts) <= 1:
+        y_rep = np.concatenate([f["varying"][0] for f in facts])
+        t_rep = np.concatenate([f["varying"][1] for f in facts])
+        self.family.check_outcome_varies(y_rep, t_rep, self.design.endog_names[0])
+        if self.family.weak_without_replicates and max(f["max_cluster"] for f in facts) <= 1:
             warnings.warn(f"{self.spec.command}: every '{self.level.label}' cluster has one "
                           "observation: with a categorical outcome the random-effects variance "
                           "is identified only through the shape of the link (weakly)",
@@ -174,10 +168,12 @@ class DaskMEGLM(MEGLM):
             raise NotImplementedError(f"{self.spec.command}: constraints() on a dask "
                                       "DataFrame are not implemented")
         m = self._moments
-        # beta_start's mean response: the whole data's, reduced on the workers
-        z0 = np.concatenate([
-            beta_start(self.family, self.link, np.array([m["rate"]]), 1.0, self._xnames),
-            self._aux_start(m)])
+        beta0 = np.zeros(self.k_fe)
+        if "_cons" in self._xnames:
+            # the family's start from the whole data's mean response, reduced on the workers
+            beta0[self._xnames.index("_cons")] = self.family.constant_start(
+                np.array([m["rate"]]))
+        z0 = np.concatenate([beta0, self._aux_start(m)])
         z_fixed, llf_fixed = fit_fixed_summed(self.parts, lap, self.family, z0, log)
         if start_params is None:
             start_params = obj.joint_start(z_fixed)
@@ -192,15 +188,16 @@ class DaskMEGLM(MEGLM):
         log.append("Fitting full model:")
         fitter = GLMMFitter(obj, maxiter, log, record, self.spec.command, diverging)
         x, H, it = fitter.run(x0)
-        record.converged = fitter.converged
         llf = obj.value(x)
-        cov_disp = display_covariance(obj, x, self.display_map, self.param_names,
-                                      self.spec.command, diverging, H)
+        at_x = obj.cached_value_and_grad(x)
+        cov_disp, free, H = display_covariance(obj, x, self.display_map, self.param_names,
+                                               self.spec.command, diverging, H)
+        record.finish(x, llf, fitter.converged, fitter.criterion,
+                      None if at_x is None else at_x[1][free], H)
         params = self.display_map.display(x)
-        record.finish(x, llf, record.converged, record.criterion)
         if disp:
             print("\n".join(log))
-        info = self._fit_info(params, cov_disp, llf, llf_fixed, it, log)
+        info = glmm_fit_info(self, self._xnames, params, cov_disp, llf, llf_fixed, it, log)
         if self.shuffled:
             info.notes.append(f"The data were shuffled by '{self.top}' so that every "
                               "partition holds whole clusters.")
@@ -210,17 +207,11 @@ class DaskMEGLM(MEGLM):
         return MEGLMResultsWrapper(res)
 
     def _aux_start(self, m):
-        """:func:`~statsmodels_me.models.glmm_starts.aux_start` from the reduced cumulative
-        proportions."""
-        from scipy import stats
-        if self.family == "ordinal":
-            cum = np.clip(m["cum"], 1e-3, 1 - 1e-3)
-            if self.link == "probit":
-                return stats.norm.ppf(cum)
-            if self.link == "logit":
-                return np.log(cum / (1 - cum))
-            return np.log(-np.log(1 - cum))
-        if self.family == "gaussian":
+        """The family's ancillary start (``Family.ancillary_start``) from reduced sums:
+        ordinal cutpoints at the link of the whole data's cumulative proportions."""
+        if self.categories is not None:
+            return self.family.link_obj(np.clip(m["cum"], 1e-3, 1 - 1e-3))
+        if self.family.name == "gaussian":
             raise NotImplementedError(f"{self.spec.command}: family(gaussian) on a dask "
                                       "DataFrame is not implemented (use mixed)")
         return np.zeros(self.k_aux)

@@ -64,15 +64,15 @@ def response_values(ddf, column):
     return np.sort(np.asarray(vals, float))
 
 
-def persist_pieces(client, ddf, spec, family, link, categories, intmethod, intpoints, kind):
+def persist_pieces(client, ddf, spec, family, categories, intmethod, intpoints, kind):
     """Build every partition's design and objective on a worker and keep them there.
 
     Returns the futures of the :class:`~statsmodels_me.distributed.pieces.PartitionFit`
     objects, in partition order.
     """
     frames = client.compute(ddf.to_delayed())
-    pieces = [client.submit(build, f, spec, family, link, categories, intmethod, intpoints,
-                            kind, pure=False) for f in frames]
+    pieces = [client.submit(build, f, spec, family, categories, intmethod, intpoints, kind,
+                            pure=False) for f in frames]
     from distributed import wait
     wait(pieces)
     for f in frames:

@@ -9,12 +9,6 @@ import numpy as np
 
 from statsmodels_me._integrate.glmm_kernels import glm_score_info
 from statsmodels_me.design import build_design
-from statsmodels_me.families.registry import (
-    FAMILY_CODES,
-    link_code,
-    obs_constant,
-    response_arrays,
-)
 from statsmodels_me.objectives.glmm_choose import glmm_objective
 
 
@@ -50,27 +44,27 @@ class PartitionFit:
     pdf : pandas.DataFrame
         The partition (whole top-level clusters).
     spec : ModelSpec
-    family, link : str
-        Engine family and link (the driver's model decides them).
+    family : Family
+        The family object (the driver's model decides it, link included).
     categories : ndarray or None
         Ordinal outcomes: the categories of the whole data (responses are recoded to their
         positions in it).
     intmethod, intpoints, kind : as :func:`~statsmodels_me.objectives.glmm_choose.glmm_objective`.
     """
 
-    def __init__(self, pdf, spec, family, link, categories, intmethod, intpoints, kind):
+    def __init__(self, pdf, spec, family, categories, intmethod, intpoints, kind):
         d = build_design(spec, pdf)
         X, names, y = d.exog, list(d.exog_names), d.endog
+        if not family.has_constant and "_cons" in names:
+            keep = [i for i, n in enumerate(names) if n != "_cons"]
+            X, names = X[:, keep], [names[i] for i in keep]
         if categories is not None:
-            if "_cons" in names:
-                keep = [i for i, n in enumerate(names) if n != "_cons"]
-                X, names = X[:, keep], [names[i] for i in keep]
             y = np.searchsorted(categories, y).astype(float)
         self.exog_names = names
-        self.family, self.link = family, link
+        self.family = family
         self.n_obs = len(y)
         self.objectives = {}
-        self.objectives["main"], _ = glmm_objective(d, family, link, y, X, intmethod,
+        self.objectives["main"], _ = glmm_objective(d, family, family.link, y, X, intmethod,
                                                     intpoints, kind)
 
     # -- facts for the driver's checks -----------------------------------------------------
@@ -83,13 +77,24 @@ class PartitionFit:
             "names": self.exog_names,
             "n": self.n_obs,
             "sum_rate": float((y / tt).sum()),
-            "all_zero": bool(np.all(y == 0)),
-            "all_success": bool(np.all(y == tt)),
+            "varying": self._varying_rows(y, tt),
             "cum_counts": None if n_categories is None else
             np.array([(y <= k).sum() for k in range(n_categories - 1)], float),
             "x_sum": X.sum(0), "x_sumsq": (X * X).sum(0),
             "max_cluster": int(np.diff(e.ptr).max()),
         }
+
+    @staticmethod
+    def _varying_rows(y, t):
+        """``(y, trials)`` of the first row with y == 0, y != 0, y == t and y != t (those
+        that exist): together over the partitions they vary exactly when the whole outcome
+        does, for :meth:`Family.check_outcome_varies`."""
+        rows = []
+        for mask in (y == 0, y != 0, y == t, y != t):
+            hit = np.flatnonzero(mask)
+            if len(hit):
+                rows.append(hit[0])
+        return y[rows], t[rows]
 
     # -- evaluations ---------------------------------------------------------------------
     def engine_call(self, key, method, args):
@@ -105,21 +110,21 @@ class PartitionFit:
         """GLM log likelihood, score and information of the fixed-effects model at ``beta``
         (the terms of :func:`~statsmodels_me.models.glm_newton.glm_newton`), with the
         observation constant added."""
-        e = self.objectives["main"].engine
-        y, t, off = response_arrays(self.family, e.endog, e.trials, e.offset)
+        e, fam = self.objectives["main"].engine, self.family
+        y, t, off = fam.response_arrays(e.endog, e.trials, e.offset)
         X = np.ascontiguousarray(e.exog, float)
         y, t, off = (np.ascontiguousarray(a, float) for a in (y, t, off))
         p = X.shape[1]
         g, info = np.empty(p), np.empty((p, p))
-        ll = glm_score_info(FAMILY_CODES[self.family], link_code(self.link), y, t, off, X,
+        ll = glm_score_info(fam.code, fam.link_code, y, t, off, X,
                             np.ascontiguousarray(beta, float), np.zeros(0), g, info)
-        const = float(obs_constant(self.family, y, t, np.zeros(0))[0].sum())
+        const = float(fam.obs_constant(y, t, np.zeros(0))[0].sum())
         return float(ll), const, g, info
 
 
-def build(pdf, spec, family, link, categories, intmethod, intpoints, kind):
+def build(pdf, spec, family, categories, intmethod, intpoints, kind):
     """A :class:`PartitionFit` of ``pdf`` (the task that persists it on its worker)."""
-    return PartitionFit(pdf, spec, family, link, categories, intmethod, intpoints, kind)
+    return PartitionFit(pdf, spec, family, categories, intmethod, intpoints, kind)
 
 
 def call(piece, method, *args):

@@ -59,7 +59,7 @@ def glm_newton_summed(parts, beta0, tol=1e-12, maxiter=60):
 def fit_fixed_summed(parts, objective, family, z0, log):
     """:func:`~statsmodels_me.models.glmm_starts.fit_fixed` over the partitions."""
     log.append("Fitting fixed-effects model:")
-    if objective.k_aux == 0 and family != "gaussian":
+    if family.glm_newton:
         out = glm_newton_summed(parts, z0)
         if out is not None:
             beta, llf, it = out
@@ -74,7 +74,7 @@ def check_separation_summed(objective, family, n, sd, xnames, z_fixed, llf_fixed
                             yname):
     """:func:`~statsmodels_me.models.glmm_starts.check_separation` with the number of
     observations ``n`` and the column standard deviations ``sd`` reduced on the workers."""
-    if family not in ("bernoulli", "binomial", "ordinal"):
+    if not family.can_separate:
         return []
     z = np.asarray(z_fixed, float)
     big = []

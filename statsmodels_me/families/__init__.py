@@ -14,13 +14,13 @@ keeps the name-based functions the engines call.
 from statsmodels_me._integrate.codes import FAMILY_CODES, LINK_CODES
 from statsmodels_me.families.base import (
     COMMON_STATISTICS,
-    EFORM_LABELS,
     AncillaryParameter,
     Family,
     statsmodels_link,
 )
 from statsmodels_me.families.binomial import Bernoulli, Binomial
 from statsmodels_me.families.catalog import FAMILY_CLASSES, get_family
+from statsmodels_me.families.eform import EFORM_LABELS, eform_label, eform_notes
 from statsmodels_me.families.gamma import Gamma
 from statsmodels_me.families.gaussian import Gaussian
 from statsmodels_me.families.nbinomial import NegativeBinomialConstant, NegativeBinomialMean
@@ -50,6 +50,8 @@ __all__ = [
     "NegativeBinomialMean",
     "Ordinal",
     "Poisson",
+    "eform_label",
+    "eform_notes",
     "get_family",
     "link_code",
     "obs_constant",

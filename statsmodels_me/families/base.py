@@ -22,28 +22,50 @@ from statsmodels.genmod.families import links as sm_links
 from statsmodels_me._integrate.codes import FAMILY_CODES, LINK_CODES
 from statsmodels_me.spec.errors import DataError, SpecificationError
 
-#: Stata's labels of exponentiated coefficients, by display option
-EFORM_LABELS = {"or": "Odds ratio", "irr": "IRR", "eform": "exp(b)", "hr": "Haz. ratio"}
-
-
 
 class Logit(sm_links.Logit):
-    """statsmodels' logit link with an inverse that does not overflow (``expit``)."""
+    """statsmodels' logit link with an inverse and its derivatives that neither overflow nor
+    lose the tails: p = expit(z), p' = p (1 - p), p'' = p (1 - p) (1 - 2 p)."""
 
     def inverse(self, z):
         return special.expit(z)
 
+    def inverse_deriv(self, z):
+        return special.expit(z) * special.expit(-z)
+
+    def inverse_deriv2(self, z):
+        p, q = special.expit(z), special.expit(-z)
+        return p * q * (q - p)
+
 
 class CLogLog(sm_links.CLogLog):
     """statsmodels' complementary log-log link with an inverse accurate in the lower tail
-    (``-expm1(-exp(z))``: ``1 - exp(-exp(z))`` loses the digits of small probabilities)."""
+    (``-expm1(-exp(z))``: ``1 - exp(-exp(z))`` loses the digits of small probabilities) and
+    closed-form derivatives: p' = exp(z - e^z), p'' = p' (1 - e^z)."""
 
     def inverse(self, z):
         with np.errstate(over="ignore"):
             return -np.expm1(-np.exp(z))
 
+    def inverse_deriv(self, z):
+        with np.errstate(over="ignore"):
+            return np.exp(z - np.exp(z))
 
-_LINK_CLASSES = {"identity": sm_links.Identity, "log": sm_links.Log, "logit": Logit,
+    def inverse_deriv2(self, z):
+        with np.errstate(over="ignore", invalid="ignore"):
+            d1 = np.exp(z - np.exp(z))
+            return np.where(d1 == 0, 0.0, -d1 * np.expm1(z))
+
+
+class Log(sm_links.Log):
+    """statsmodels' log link with the closed-form second derivative of its inverse
+    (exp(z); the generic formula loses the lower tail)."""
+
+    def inverse_deriv2(self, z):
+        return np.exp(z)
+
+
+_LINK_CLASSES = {"identity": sm_links.Identity, "log": Log, "logit": Logit,
                  "probit": sm_links.Probit, "cloglog": CLogLog}
 
 #: statistics every GLMM answers whatever its family (``predict``)
@@ -198,6 +220,23 @@ class Family:
     def fixed_model_name(self) -> str:
         """Stata's name of the model without random effects, in the LR test line."""
         return self._titles.get(self.link, ("", self._glm_versus))[1]
+
+    @property
+    def model_title(self) -> str:
+        """Stata's header: "Mixed-effects logistic regression", "Mixed-effects GLM"."""
+        return "Mixed-effects GLM" if self.title == "GLM" else \
+            f"Mixed-effects {self.title} regression"
+
+    def header_rows(self, trials_variable=None) -> list[tuple[str, str]]:
+        """Stata's header lines naming the model: the binomial trials variable (when trials
+        come from a variable), and the family and link of models without a command of their
+        own (``title == "GLM"``)."""
+        rows = []
+        if self.needs_trials and isinstance(trials_variable, str):
+            rows.append(("Binomial variable", trials_variable))
+        if self.title == "GLM":
+            rows += [("Family", self.stata_name), ("Link", self.link)]
+        return rows
 
     @property
     def latent_residual_variance(self) -> float | None:

@@ -21,6 +21,8 @@ Ordinal responses are integer codes 0..K-1 (the caller maps the sorted categorie
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from statsmodels_me._integrate.codes import FAMILY_CODES, LINK_CODES
@@ -37,7 +39,10 @@ __all__ = ["FAMILIES", "FAMILY_CODES", "LINK_CODES", "check_endog", "get_family"
 FAMILIES: dict[str, Family] = {name: cls() for name, cls in FAMILY_CLASSES.items()}
 
 
+@functools.lru_cache(maxsize=64)
 def _family(name, link=None) -> Family:
+    """The family object of a name (built once per name and link: engines look it up on
+    every likelihood pass)."""
     return family_object(name, link)
 
 

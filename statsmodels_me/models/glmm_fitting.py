@@ -45,6 +45,7 @@ class GLMMFitter:
         self.maxiter, self.log, self.record = maxiter, log, record
         self.command, self.diverging = command, list(diverging)
         self.converged = False
+        self.criterion = ""
 
     def _logger(self, first=1):
         def on_step(k, value):
@@ -52,7 +53,7 @@ class GLMMFitter:
         return on_step
 
     # -- stages --------------------------------------------------------------------------
-    def quasi_newton(self, objective, x0, log=True, warn=True, ftol=1e-14):
+    def quasi_newton(self, objective, x0, log=True, warn=True, ftol=1e-14, stage="L-BFGS-B"):
         """L-BFGS-B with the rescan of standard deviations stuck at zero."""
         maxiter = self.maxiter
         rescan = ZeroRescan(grid=np.geomspace(1e-2, 3.0, 10), improvement=1e-8,
@@ -61,8 +62,9 @@ class GLMMFitter:
         res = maximize_bounded(objective.value_and_grad, x0, self.bounds,
                                {"maxiter": maxiter, "ftol": ftol, "gtol": 1e-7, "maxls": 50},
                                on_iteration=self._logger() if log else None, rescan=rescan,
-                               value=objective.value, record=self.record)
+                               value=objective.value, record=self.record, stage=stage)
         self.converged = bool(res.success)
+        self.criterion = f"L-BFGS-B: {res.message}"
         if warn and not res.success:
             warnings.warn(f"{self.command}: optimizer stopped without convergence: "
                           f"{res.message}", ConvergenceWarning, stacklevel=4)
@@ -74,6 +76,7 @@ class GLMMFitter:
                            maxit=maxit, on_step=self._logger(first), record=self.record)
         objective.remember(out.x, out.value, out.gradient)  # the point returned
         self.converged = out.converged
+        self.criterion = f"chord Newton: {out.criterion}"
         return out.x, out.iterations, out.converged
 
     def chord_rounds(self, x0, warn=True):
@@ -143,7 +146,7 @@ class GLMMFitter:
             # Laplace Hessian (a chord method; the two Hessians differ by the quadrature
             # correction only, so few steps are needed).
             x0, _ = self.quasi_newton(lap, x0, log=False, warn=False,
-                                      ftol=obj.quasi_newton_ftol)
+                                      ftol=obj.quasi_newton_ftol, stage="L-BFGS-B (Laplace)")
             free = free_coordinates(x0, self.bounds)
             H0 = lap.step_hessian(x0, free)
             # a cold start of the adaptive grids: a warm start carried over from a distant

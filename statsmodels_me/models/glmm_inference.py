@@ -13,21 +13,37 @@ from statsmodels_me.spec.errors import BoundaryWarning, ConvergenceWarning
 class DisplayMap:
     """Internal parameters ``x = (beta, ancillary, theta)`` <-> display parameters.
 
-    Display order: fixed effects, ancillary parameters, the covariance structure's rows
-    (variances and covariances); with ``gaussian`` the ancillary parameter (log residual
-    variance) is shown last as ``var(e)``.
+    Display order: fixed effects, the ancillary parameters shown with them (``/cut1``,
+    ``/lnalpha``), the covariance structure's rows (variances and covariances), then the
+    residual ancillary parameters (gaussian ``var(e.y)``); each ancillary parameter is
+    shown through its own transform.
 
     Parameters
     ----------
-    k_fe, k_aux : int
+    k_fe : int
+    ancillary : tuple of AncillaryParameter
+        The family's ancillary parameters in internal order.
     cov : CovarianceStructure
         All levels' structures (theta -> display rows).
-    gaussian : bool
     """
 
-    def __init__(self, k_fe, k_aux, cov, gaussian):
-        self.k_fe, self.k_aux, self.cov, self.gaussian = k_fe, k_aux, cov, gaussian
-        self.n_display = k_fe + k_aux + len(cov.display_names)
+    def __init__(self, k_fe, ancillary, cov):
+        self.k_fe, self.ancillary, self.cov = k_fe, tuple(ancillary), cov
+        self.k_aux = len(self.ancillary)
+        n_front = sum(not p.residual for p in self.ancillary)
+        n_cov = len(cov.display_names)
+        # display row of every ancillary parameter
+        rows, front, back = [], k_fe, k_fe + n_front + n_cov
+        for p in self.ancillary:
+            if p.residual:
+                rows.append(back)
+                back += 1
+            else:
+                rows.append(front)
+                front += 1
+        self._aux_rows = np.array(rows, np.intp)
+        self._cov_rows = slice(k_fe + n_front, k_fe + n_front + n_cov)
+        self.n_display = k_fe + self.k_aux + n_cov
 
     def _split(self, x):
         k, a = self.k_fe, self.k_aux
@@ -35,48 +51,56 @@ class DisplayMap:
 
     def display(self, x):
         beta, aux, theta = self._split(x)
-        disp = self.cov.display(theta)
-        if self.gaussian:
-            return np.concatenate([beta, disp, np.exp(aux)])
-        return np.concatenate([beta, aux, disp])
+        out = np.empty(self.n_display)
+        out[:self.k_fe] = beta
+        out[self._aux_rows] = [p.display(v) for p, v in zip(self.ancillary, aux)]
+        out[self._cov_rows] = self.cov.display(theta)
+        return out
 
     def jacobian(self, x):
         """d display / d x, shape (n_display, n_internal)."""
         beta, aux, theta = self._split(x)
         k, a = self.k_fe, self.k_aux
-        nd = len(self.cov.display_names)
         J = np.zeros((self.n_display, len(x)))
         J[:k, :k] = np.eye(k)
-        Jc = self.cov.display_jacobian(theta)
-        if self.gaussian:
-            J[k:k + nd, k + a:] = Jc
-            J[-1, k] = np.exp(aux[0])
-        else:
-            J[k:k + a, k:k + a] = np.eye(a)
-            J[k + a:k + a + nd, k + a:] = Jc
+        for j, (p, v) in enumerate(zip(self.ancillary, aux)):
+            J[self._aux_rows[j], k + j] = p.display_derivative(v)
+        J[self._cov_rows, k + a:] = self.cov.display_jacobian(theta)
         return J
 
     def internal(self, params):
         """Inverse of :meth:`display` (raises ``SpecificationError`` for display values that
         are no covariance matrix of the structure)."""
         params = np.asarray(params, float)
-        k, a = self.k_fe, self.k_aux
-        nd = len(self.cov.display_names)
-        beta = params[:k]
-        if self.gaussian:
-            disp, aux = params[k:k + nd], np.log(params[-1:])
-        else:
-            aux, disp = params[k:k + a], params[k + a:k + a + nd]
+        beta = params[:self.k_fe]
+        aux = np.array([p.internal(params[r]) for p, r in zip(self.ancillary, self._aux_rows)],
+                       float)
+        disp = params[self._cov_rows]
         theta = self.cov.theta_from_display(disp) if self.cov.n_theta else np.zeros(0)
         return np.concatenate([beta, aux, theta])
 
     def variance_positions(self):
-        """Display positions of the variances (the residual variance included)."""
-        pos = self.k_fe + (0 if self.gaussian else self.k_aux)
-        out = [pos + i for i, row in enumerate(self.cov.rows) if row.is_variance]
-        if self.gaussian:
-            out.append(self.n_display - 1)
-        return out
+        """Display positions that must stay positive: the variances of the covariance
+        structure and the positive ancillary parameters (a residual variance)."""
+        start = self._cov_rows.start
+        out = [start + i for i, row in enumerate(self.cov.rows) if row.is_variance]
+        out += [int(r) for p, r in zip(self.ancillary, self._aux_rows) if p.positive]
+        return sorted(out)
+
+    @property
+    def ancillary_rows(self):
+        """Display positions of the ancillary parameters shown with the fixed effects."""
+        return [int(r) for p, r in zip(self.ancillary, self._aux_rows) if not p.residual]
+
+    @property
+    def residual_rows(self):
+        """Display positions of the residual ancillary parameters."""
+        return [int(r) for p, r in zip(self.ancillary, self._aux_rows) if p.residual]
+
+    @property
+    def covariance_start(self):
+        """Display position of the first covariance-structure row."""
+        return self._cov_rows.start
 
 
 def free_coordinates(x, bounds, exclude=()):
@@ -93,6 +117,14 @@ def display_covariance(objective, x, display_map, names, command, diverging=(), 
     Parameters at a lower bound (a variance estimated at zero) get no standard error (a
     ``BoundaryWarning`` names them); ``diverging`` fixed effects (quasi-complete separation)
     get NaN.
+
+    Returns
+    -------
+    cov : ndarray (n_display, n_display)
+    free : list of int
+        The internal coordinates the Hessian covers.
+    H : ndarray
+        The Hessian on them.
     """
     free = free_coordinates(x, objective.bounds, diverging)
     if H is None:
@@ -118,4 +150,4 @@ def display_covariance(objective, x, display_map, names, command, diverging=(), 
     cov = J @ cov @ J.T
     for j in diverging:  # fixed effects: same position on both scales
         cov[j, j] = np.nan
-    return cov
+    return cov, free, H

@@ -1,13 +1,13 @@
 """Starting values of a GLMM: the model without random effects (Stata's "Fitting
-fixed-effects model"), the separation check on it, and the grid of starting variances."""
+fixed-effects model"), the separation check on it, and the grid of starting variances.
+
+``family`` arguments are :class:`statsmodels_me.families.base.Family` objects."""
 from __future__ import annotations
 
 import warnings
 
 import numpy as np
-from scipy import stats
 
-from statsmodels_me.families.registry import response_arrays
 from statsmodels_me.models.glm_newton import glm_newton
 from statsmodels_me.optimization.quasi_newton import maximize_unbounded
 from statsmodels_me.spec.errors import ConvergenceWarning, DataError
@@ -15,51 +15,18 @@ from statsmodels_me.spec.errors import ConvergenceWarning, DataError
 _GRID = (0.25, 0.5, 1.0, 2.0)
 
 
-def beta_start(family, link, y, trials, xnames):
-    """Zero slopes and the constant at the link of the mean response."""
-    beta = np.zeros(len(xnames))
-    if "_cons" in xnames and family != "ordinal":
-        m = float(np.clip((y / trials).mean(), 1e-3, None))
-        j = xnames.index("_cons")
-        if link == "logit":
-            m = min(m, 1 - 1e-3)
-            beta[j] = np.log(m / (1 - m))
-        elif link == "probit":
-            beta[j] = stats.norm.ppf(min(m, 1 - 1e-3))
-        elif link == "cloglog":
-            beta[j] = np.log(-np.log(1 - min(m, 1 - 1e-3)))
-        elif link == "log":
-            beta[j] = np.log(m)
-        else:
-            beta[j] = float(y.mean())
-    return beta
-
-
-def aux_start(family, link, y, k_aux, n_categories=None):
-    """Cutpoints at the link of the cumulative proportions; log variance of the response
-    for the gaussian family; zeros otherwise."""
-    if family == "ordinal":
-        cum = np.array([(y <= k).mean() for k in range(n_categories - 1)])
-        cum = np.clip(cum, 1e-3, 1 - 1e-3)
-        ppf = stats.norm.ppf if link == "probit" else (
-            lambda p: np.log(p / (1 - p)) if link == "logit" else np.log(-np.log(1 - p)))
-        return ppf(cum)
-    if family == "gaussian":
-        return np.array([np.log(max(np.var(y), 1e-8))])
-    return np.zeros(k_aux)
-
-
 def fit_fixed(objective, design, family, link, X, z0, log):
-    """The model without random effects: Newton's method on the GLM for families without
-    ancillary parameters, else BFGS on the objective with ``L = 0`` (every integration
-    method is exact there; the Laplace objective costs one node per cluster).
+    """The model without random effects: Newton's method on the GLM for the families that
+    have it (``family.glm_newton``: no ancillary parameters), else BFGS on the objective with
+    ``L = 0`` (every integration method is exact there; the Laplace objective costs one node
+    per cluster).
 
     Returns ``(z, llf)`` with ``z = (beta, ancillary)``.
     """
     log.append("Fitting fixed-effects model:")
-    if objective.k_aux == 0 and family != "gaussian":
-        y, t, off = response_arrays(family, design.endog, design.trials, design.offset)
-        out = glm_newton(family, link, y, t, off, X, z0)
+    if family.glm_newton:
+        y, t, off = family.response_arrays(design.endog, design.trials, design.offset)
+        out = glm_newton(family.name, link, y, t, off, X, z0)
         if out is not None:
             beta, llf, it = out
             log.append(f"Iteration {it}:  Log likelihood = {llf:.8g}")
@@ -78,7 +45,7 @@ def check_separation(objective, family, X, xnames, z_fixed, llf_fixed, command, 
 
     Returns the positions of the diverging coefficients.
     """
-    if family not in ("bernoulli", "binomial", "ordinal"):
+    if not family.can_separate:
         return []
     k = len(xnames)
     z = np.asarray(z_fixed, float)

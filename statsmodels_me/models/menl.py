@@ -8,11 +8,13 @@ import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 from statsmodels.tools.numdiff import approx_hess3
 
+from statsmodels_me._integrate.blas_threads import single_threaded_blas
 from statsmodels_me.models.base import MEModel
 from statsmodels_me.models.menl_design import MenlDesign
 from statsmodels_me.models.menl_fit import alternate, nls_start
-from statsmodels_me.models.menl_lme import CovBlock, GroupedLME
+from statsmodels_me.models.menl_lme import CovBlock, GroupedLME, SparseLME
 from statsmodels_me.models.menl_mean import MeanFunction
+from statsmodels_me.models.menl_resvar import PowerVarianceLME
 from statsmodels_me.results.fit_info import FitInfo, VCompGroup
 from statsmodels_me.spec.errors import (
     BoundaryWarning,
@@ -53,8 +55,12 @@ class MENL(MEModel):
     likelihood in the variances and covariances with the fixed effects held at their
     estimates (ML) or of the restricted log likelihood (REML).
 
-    Random effects must share one grouping specification (``{U1[id]}``, ``{U2[id]}``, or all
-    ``[lev3>lev2]``); several levels are refused with NotImplementedError.
+    ``resvariance(power v, noconstant)`` gives errors of variance ``s2 |v|^(2 delta)``
+    (:mod:`.menl_resvar`).
+
+    Random effects may sit at nested levels (``{U1[id]}`` and ``{S1[id>visit]}``); one level
+    is solved batched over groups (:class:`GroupedLME`), several by sparse algebra
+    (:class:`SparseLME`). Crossed levels are refused with NotImplementedError.
     """
 
     command = "menl"
@@ -75,15 +81,20 @@ class MENL(MEModel):
         LikelihoodModel.__init__(self, endog, exog, missing="none")
         self.k_fe = len(self.spec.params)
         self.mean = MeanFunction(self.spec.expr, self.spec.params, self.re_names,
-                                 design.columns, design.codes, design.n_groups)
+                                 design.columns, design.re_rows, design.n_re)
         names = [_stata_name(p) for p in self.spec.params]
-        lev = design.level_label
         for block in self.blocks:
+            lev = design.level_label(block.index[0])
             for lab in block.labels(self.re_names):
                 kind, inner = lab.split("(", 1)
                 inner = inner[:-1].replace(",", f"[{lev}],").replace(" ", f"[{lev}] ")
                 names.append(f"/{kind}({inner}[{lev}])")
         names.append("/var(e)")
+        self.resvariance = self.spec.resvariance
+        if self.resvariance is not None:
+            names.append("/Residual:delta")
+        #: position of the residual variance s2 among the parameters
+        self.residual_index = len(names) - (2 if self.resvariance is not None else 1)
         self._set_param_names(names)
 
     @classmethod
@@ -110,16 +121,44 @@ class MENL(MEModel):
         self.data.cov_names = list(names)
 
     def _blocks(self):
+        """Covariance blocks level by level (outermost first): the ``covariance()`` blocks,
+        then one independent block of the other effects (identity for a single effect)."""
         index = {name: a for a, name in enumerate(self.re_names)}
-        blocks, used = [], set()
-        for names, kind in self.spec.covariances:
-            blocks.append(CovBlock(tuple(index[n] for n in names), kind))
-            used.update(names)
-        rest = tuple(index[n] for n in self.re_names if n not in used)
-        if rest:
-            kind = "identity" if len(self.re_names) == 1 else "independent"
-            blocks.append(CovBlock(rest, kind))
+        blocks = []
+        for lev in self.design.levels:
+            used = set()
+            for names, kind in self.spec.covariances:
+                idx = tuple(index[n] for n in names)
+                if idx[0] in lev.effects:
+                    blocks.append(CovBlock(idx, kind))
+                    used.update(idx)
+            rest = tuple(a for a in lev.effects if a not in used)
+            if rest:
+                blocks.append(CovBlock(rest, "identity" if len(rest) == 1 and not used
+                                       else "independent"))
         return blocks
+
+    def _engine(self):
+        d = self.design
+        if len(d.levels) == 1:
+            lme = GroupedLME(d.levels, self.blocks, reml=self.reml)
+        else:
+            lme = SparseLME(d.levels, d.re_rows, self.blocks, reml=self.reml)
+        if self.resvariance is not None:
+            var = self.resvariance[1]
+            lme = PowerVarianceLME(lme, None if var == "_yhat" else d.columns[var])
+        return lme
+
+    def residual_variances(self, params, yhat):
+        """Variance of each row's error: ``s2``, or ``s2 |v|^(2 delta)`` under
+        ``resvariance(power v, noconstant)`` (``v`` the fitted values for ``_yhat``)."""
+        params = np.asarray(params, float)
+        s2 = params[self.residual_index]
+        if self.resvariance is None:
+            return np.full(self.design.nobs, s2)
+        var = self.resvariance[1]
+        v = np.abs(yhat if var == "_yhat" else self.design.columns[var])
+        return s2 * v ** (2.0 * params[-1])
 
     # ------------------------------------------------------------------ start values
     def start_params(self):
@@ -129,13 +168,13 @@ class MENL(MEModel):
         beta0 = np.array([spec.initial.get(p, np.nan) for p in spec.params])
         free = [j for j, v in enumerate(beta0) if np.isnan(v)]
         if not free:
-            with np.errstate(all="ignore"):
-                f = self.mean.value(beta0, np.zeros((d.n_groups, len(self.re_names))))
-            if not np.all(np.isfinite(f)):
+            f, X, _ = self.mean.evaluate(beta0, np.zeros(d.n_re))
+            bad = ~(np.isfinite(f) & np.isfinite(X).all(axis=1))
+            if bad.any():
                 vals = ", ".join(f"{p}={v:g}" for p, v in zip(spec.params, beta0))
-                raise DataError(f"menl: the mean function {spec.text!r} is not finite at the "
-                                f"initial values ({vals}) for {int(np.sum(~np.isfinite(f)))} "
-                                "observations")
+                raise DataError(f"menl: the mean function {spec.text!r} or its derivatives are "
+                                f"not finite at the initial values ({vals}) for "
+                                f"{int(bad.sum())} observations")
         cands = [-1.0, 0.1, 1.0]
         for col in [d.y, *d.columns.values()]:
             cands += [float(np.mean(col)), float(np.std(col))]
@@ -177,13 +216,15 @@ class MENL(MEModel):
         spec = self.spec
         beta0 = self.start_params() if start_params is None else np.asarray(start_params,
                                                                               float)
-        lme = GroupedLME(self.design.codes, self.design.n_groups, self.blocks, reml=self.reml)
+        lme = self._engine()
         label = "Linearization log restricted-likelihood" if self.reml else \
             "Linearization log likelihood"
-        out = alternate(self.mean, lme, self.design.y, beta0,
-                        maxiter=maxiter or spec.iterate,
-                        tolerance=tolerance or spec.tolerance,
-                        ltolerance=ltolerance or spec.ltolerance, label=label)
+        # small dense blocks: threaded BLAS only adds spinning workers (see blas_threads)
+        with single_threaded_blas():
+            out = alternate(self.mean, lme, self.design.y, beta0,
+                            maxiter=maxiter or spec.iterate,
+                            tolerance=tolerance or spec.tolerance,
+                            ltolerance=ltolerance or spec.ltolerance, label=label)
         if disp:
             print("\n".join(out.log))
         if not out.converged:
@@ -200,7 +241,8 @@ class MENL(MEModel):
         if not self.reml:
             cov_beta *= n / (n - p)
         disp_vals = lme.display(out.theta, out.s2)
-        cov_disp = self._cov_display(lme, disp_vals, out.beta)
+        with single_threaded_blas():
+            cov_disp = self._cov_display(lme, disp_vals, out.beta)
         params = np.concatenate([out.beta, disp_vals])
         k = len(params)
         cov = np.zeros((k, k))
@@ -212,11 +254,14 @@ class MENL(MEModel):
             for lab in block.labels(self.re_names):
                 rows.append((lab, pos))
                 pos += 1
-            groups.append(VCompGroup(self.design.level_label, _KIND_LABEL[block.kind], rows))
+            groups.append(VCompGroup(self.design.level_label(block.index[0]),
+                                     _KIND_LABEL[block.kind], rows))
         method = "REML" if self.reml else "ML"
         info = FitInfo(title=f"Mixed-effects {method} nonlinear regression", llf=out.llf,
                        ll_label=label, k_fe=p, vcomp_groups=groups,
-                       residual=("var(Residual)", k - 1), converged=out.converged,
+                       residual=("var(Residual)", self.residual_index),
+                       ancillary=[k - 1] if self.resvariance is not None else [],
+                       converged=out.converged,
                        iterations=out.iterations, iteration_log=out.log, method=method,
                        notes=list(self.spec.legends))
         from statsmodels_me.results.menl_results import MENLResults, MENLResultsWrapper

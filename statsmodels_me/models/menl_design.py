@@ -1,12 +1,36 @@
-"""The estimation sample of a ``menl`` model: response, variables, groups."""
+"""The estimation sample of a ``menl`` model: response, variables, levels of random effects."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from statsmodels_me.spec.errors import DataError, SpecificationError
 
-__all__ = ["MenlDesign"]
+__all__ = ["MenlDesign", "Level"]
+
+
+@dataclass
+class Level:
+    """One level of random effects, e.g. ``tree`` or ``lev3>lev2``.
+
+    ``effects`` are the positions (in the model's order of random effects) of the effects
+    at this level; their values for group ``g`` sit at ``offset + g * len(effects) + k`` of
+    the flat vector of all random effects.
+    """
+
+    label: str
+    path: tuple
+    codes: np.ndarray
+    n_groups: int
+    effects: list
+    offset: int
+    group_values: pd.DataFrame
+
+    @property
+    def size(self):
+        return self.n_groups * len(self.effects)
 
 
 class MenlDesign:
@@ -14,19 +38,22 @@ class MenlDesign:
 
     Rows with a missing value in the response, a variable of the expression or a grouping
     variable are dropped (casewise deletion, as Stata). The input frame is not modified.
+    Levels must be nested (``[id]`` and ``[id>visit]``); crossed levels are refused.
 
     Attributes
     ----------
     spec : MenlSpec
     y : ndarray (n,)
     columns : dict of str -> ndarray
-    codes : ndarray of int (n,)
-        Group of each row at the level of the random effects.
-    n_groups, nobs : int
-    level_label : str
-        ``tree`` or ``lev3>lev2``.
-    group_values : DataFrame
-        One row per group: the values of the grouping variables.
+    levels : list of Level
+        Outermost first.
+    level_of : list of int
+        Level of each random effect.
+    re_rows : list of ndarray of int
+        For each random effect, the position of each row's value in the flat vector.
+    n_re : int
+        Length of the flat vector of random effects.
+    nobs : int
     row_index : Index
         Index of the estimation sample in the input frame.
     """
@@ -35,23 +62,23 @@ class MenlDesign:
         if not isinstance(data, pd.DataFrame):
             raise DataError(f"menl: data must be a pandas DataFrame, got {type(data).__name__}")
         self.spec = spec
-        paths = {path for _, path in spec.random_effects}
+        paths = sorted({path for _, path in spec.random_effects}, key=lambda p: (len(p), p))
         if not paths:
             raise NotImplementedError(
                 f"menl: the expression {spec.text!r} has no random effects; models without "
                 "random effects (nonlinear least squares) are not implemented")
-        if len(paths) > 1:
-            levels = ", ".join("[" + ">".join(p) + "]" for p in sorted(paths))
-            raise NotImplementedError(
-                f"menl: random effects at more than one level ({levels}) are not implemented; "
-                "all random effects must share one grouping specification")
-        self.path = next(iter(paths))
-        self.level_label = ">".join(self.path)
-        needed = [spec.depvar, *spec.variables, *self.path]
+        for outer, inner in zip(paths, paths[1:]):
+            if len(outer) == len(inner) or inner[:len(outer)] != outer:
+                levels = ", ".join("[" + ">".join(p) + "]" for p in paths)
+                raise NotImplementedError(
+                    f"menl: random effects at crossed levels ({levels}) are not implemented; "
+                    "levels must be nested, as [id] and [id>visit]")
+        group_vars = list(paths[-1])
+        needed = [spec.depvar, *spec.variables, *group_vars]
         for name in needed:
             if name not in data.columns:
                 where = "the dependent variable" if name == spec.depvar else (
-                    "a grouping variable" if name in self.path else "used in the expression")
+                    "a grouping variable" if name in group_vars else "used in the expression")
                 raise DataError(f"menl: variable {name!r} ({where}) not found in the data")
         for name in [spec.depvar, *spec.variables]:
             if not pd.api.types.is_numeric_dtype(data[name]) or \
@@ -69,19 +96,46 @@ class MenlDesign:
                if not np.all(np.isfinite(c))]
         if bad:
             raise DataError(f"menl: variable {bad[0]!r} has infinite values")
-        keys = sub[list(self.path)]
-        codes, uniques = pd.MultiIndex.from_frame(keys).factorize()
-        self.codes = np.asarray(codes)
-        self.n_groups = len(uniques)
-        self.group_values = uniques.to_frame(index=False)
         self.nobs = len(self.y)
-        if self.n_groups < 2:
-            raise SpecificationError(f"menl: the grouping {self.level_label!r} has only one "
-                                     "group; random effects cannot be estimated")
+        self._build_levels(spec, sub, paths)
+
+    def _build_levels(self, spec, sub, paths):
+        names = [name for name, _ in spec.random_effects]
+        self.levels, self.level_of = [], [0] * len(names)
+        offset = 0
+        for i, path in enumerate(paths):
+            if len(path) == 1:
+                codes, uniques = pd.factorize(sub[path[0]], sort=True)
+                values = pd.DataFrame({path[0]: np.asarray(uniques)})
+            else:
+                codes, uniques = pd.MultiIndex.from_frame(sub[list(path)]).factorize()
+                values = uniques.to_frame(index=False)
+            label = ">".join(path)
+            if len(uniques) < 2:
+                raise SpecificationError(f"menl: the grouping {label!r} has only one group; "
+                                         "random effects cannot be estimated")
+            effects = [a for a, (_, p) in enumerate(spec.random_effects) if p == path]
+            for a in effects:
+                self.level_of[a] = i
+            lev = Level(label, path, np.asarray(codes), len(uniques), effects, offset, values)
+            self.levels.append(lev)
+            offset += lev.size
+        self.n_re = offset
+        self.re_rows = [None] * len(names)
+        for lev in self.levels:
+            q = len(lev.effects)
+            for k, a in enumerate(lev.effects):
+                self.re_rows[a] = lev.offset + lev.codes * q + k
+
+    def level_label(self, effect):
+        """Label of the level of random effect ``effect`` (its position)."""
+        return self.levels[self.level_of[effect]].label
 
     def group_summary(self):
-        """Number of groups and min/avg/max observations per group (one row)."""
-        counts = np.bincount(self.codes, minlength=self.n_groups)
-        return pd.DataFrame({"groups": [self.n_groups], "min": [int(counts.min())],
-                             "avg": [float(counts.mean())], "max": [int(counts.max())]},
-                            index=[self.level_label])
+        """Number of groups and min/avg/max observations per group, one row per level."""
+        rows = {}
+        for lev in self.levels:
+            counts = np.bincount(lev.codes, minlength=lev.n_groups)
+            rows[lev.label] = {"groups": lev.n_groups, "min": int(counts.min()),
+                               "avg": float(counts.mean()), "max": int(counts.max())}
+        return pd.DataFrame.from_dict(rows, orient="index")

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
+from statsmodels_me.spec.errors import DataError
+
 __all__ = ["AlternatingResult", "alternate", "nls_start", "pnls"]
 
 
@@ -32,8 +34,9 @@ def mreldif(a, b):
 
 
 def nls_start(mean, y, beta0, free, candidates, max_grid=4096):
-    """Fixed-effects start values: a grid over ``candidates`` for the ``free`` parameters, then
-    nonlinear least squares with the random effects at zero.
+    """Fixed-effects start values: a grid over ``candidates`` for the ``free`` parameters
+    (coordinate-wise when the grid exceeds ``max_grid`` points), then nonlinear least squares
+    with the random effects at zero from the best points.
 
     Parameters
     ----------
@@ -51,26 +54,38 @@ def nls_start(mean, y, beta0, free, candidates, max_grid=4096):
     ndarray or None
         None when no start gives a finite mean function.
     """
-    b0 = np.zeros((mean.n_groups, mean.q))
+    b0 = np.zeros(mean.n_re)
     beta0 = np.asarray(beta0, float).copy()
 
     def sse(beta):
+        r = y - mean.value(beta, b0)
         with np.errstate(all="ignore"):
-            r = y - mean.value(beta, b0)
-        return float(r @ r) if np.all(np.isfinite(r)) else np.inf
+            return float(r @ r) if np.all(np.isfinite(r)) else np.inf
 
     starts = []
-    if free:
-        k = len(free)
-        combos = itertools.product(candidates, repeat=k) if len(candidates) ** k <= max_grid \
-            else ([c] * k for c in candidates)
+    if free and len(candidates) ** len(free) <= max_grid:
         scored = []
-        for combo in combos:
+        for combo in itertools.product(candidates, repeat=len(free)):
             beta = beta0.copy()
             beta[free] = combo
             scored.append((sse(beta), beta))
         scored.sort(key=lambda t: t[0])
         starts = [beta for s, beta in scored[:5] if np.isfinite(s)]
+    elif free:
+        # too many combinations: coordinate-wise search, two sweeps from all ones
+        beta = beta0.copy()
+        beta[free] = 1.0
+        for _ in range(2):
+            for j in free:
+                trial = []
+                for c in candidates:
+                    t = beta.copy()
+                    t[j] = c
+                    trial.append((sse(t), c))
+                best_s, best_c = min(trial, key=lambda t: t[0])
+                if np.isfinite(best_s):
+                    beta[j] = best_c
+        starts = [beta] if np.isfinite(sse(beta)) else []
     elif np.isfinite(sse(beta0)):
         starts = [beta0]
     best = None
@@ -93,6 +108,24 @@ def nls_start(mean, y, beta0, free, candidates, max_grid=4096):
     return None if best is None else best[1]
 
 
+def linearize(mean, y, beta, b):
+    """Derivatives and working response ``w = y - f + X beta + Z b`` at ``(beta, b)``.
+
+    Raises
+    ------
+    DataError
+        When the mean function or its derivatives are not finite there.
+    """
+    f, X, Z = mean.evaluate(beta, b)
+    if not (np.all(np.isfinite(f)) and np.all(np.isfinite(X)) and np.all(np.isfinite(Z))):
+        bad = int(np.sum(~(np.isfinite(f) & np.isfinite(X).all(1) & np.isfinite(Z).all(1))))
+        vals = ", ".join(f"{v:.6g}" for v in beta)
+        raise DataError(f"menl: the mean function or its derivatives are not finite for {bad} "
+                        f"observations at the parameters ({vals}); give other initial values")
+    zb = sum(Z[:, a] * b[rows] for a, rows in enumerate(mean.re_rows))
+    return f, X, Z, y - f + X @ beta + zb
+
+
 def pnls(mean, lme, y, Lam, beta, b, maxiter=100, tol=1e-10):
     """Penalized nonlinear least squares at the relative factor ``Lam``.
 
@@ -100,26 +133,30 @@ def pnls(mean, lme, y, Lam, beta, b, maxiter=100, tol=1e-10):
     -------
     beta, b : ndarray
     """
-    u = np.linalg.lstsq(Lam, b.T, rcond=None)[0].T if b.any() else np.zeros_like(b)
-    b = u @ Lam.T
+    u = lme.to_u(Lam, b)
+    b = lme.to_b(Lam, u)
+    # a residual variance function is held at the fitted values of the start of the step
+    lme.set_covariate(mean.value(beta, b))
+    scale = lme.row_scale()
 
     def objective(beta, u, b):
         with np.errstate(all="ignore"):
             r = y - mean.value(beta, b)
-        s = float(r @ r) + float(np.sum(u * u))
+            if scale is not None:
+                r = r * scale
+            s = float(r @ r) + float(np.sum(u * u))
         return s if np.isfinite(s) else np.inf
 
     obj = objective(beta, u, b)
     for _ in range(maxiter):
-        f, X, Z = mean.evaluate(beta, b)
-        w = y - f + X @ beta + np.sum(Z * b[mean.codes], axis=1)
+        f, X, Z, w = linearize(mean, y, beta, b)
         lme.set_data(w, X, Z)
         sol = lme.solve_at(Lam)
         d_beta, d_u = sol["beta"] - beta, sol["u"] - u
         step = 1.0
         for _ in range(30):
             nb, nu = beta + step * d_beta, u + step * d_u
-            nbv = nu @ Lam.T
+            nbv = lme.to_b(Lam, nu)
             new = objective(nb, nu, nbv)
             if new <= obj:
                 break
@@ -147,11 +184,11 @@ class AlternatingResult:
     solution: dict = field(default_factory=dict)
 
 
-def _lme_step(mean, lme, y, beta, b, theta):
-    f, X, Z = mean.evaluate(beta, b)
-    w = y - f + X @ beta + np.sum(Z * b[mean.codes], axis=1)
+def _lme_step(mean, lme, y, beta, b, theta, warm=True):
+    f, X, Z, w = linearize(mean, y, beta, b)
+    lme.set_covariate(f)
     lme.set_data(w, X, Z)
-    theta = lme.fit_theta(theta)
+    theta = lme.fit_theta(theta, warm=warm)
     sol = lme.solve(theta)
     return theta, sol
 
@@ -165,9 +202,9 @@ def alternate(mean, lme, y, beta0, maxiter=100, tolerance=1e-6, ltolerance=1e-7,
     AlternatingResult
         ``llf`` is the (restricted) log likelihood of the last linearized model.
     """
-    b = np.zeros((mean.n_groups, mean.q))
+    b = np.zeros(mean.n_re)
     beta = np.asarray(beta0, float)
-    theta, sol = _lme_step(mean, lme, y, beta, b, lme.theta_start())
+    theta, sol = _lme_step(mean, lme, y, beta, b, lme.theta_start(), warm=False)
     llf = -0.5 * sol["deviance"]
     params = np.concatenate([beta, lme.display(theta, sol["s2"])])
     log, converged, change, it = [], False, np.inf, 0

@@ -9,10 +9,11 @@ __all__ = ["MeanFunction"]
 class _Env:
     """What the expression nodes read while they evaluate (see ``spec.menl_expr``)."""
 
-    def __init__(self, mean, beta, b):
+    def __init__(self, mean, beta, b, derivatives=True):
         self.mean = mean
         self.beta = beta
         self.b = b
+        self.derivatives = derivatives
 
     def column(self, name):
         return self.mean.columns[name]
@@ -24,11 +25,14 @@ class _Env:
         return self.mean.re_pos[name]
 
     def re_values(self, a):
-        return self.b[self.mean.codes, a]
+        return self.b[self.mean.re_rows[a]]
 
 
 class MeanFunction:
     """``f(beta, b)`` row by row, with ``df/dbeta`` (n x p) and ``df/db`` (n x q).
+
+    ``b`` is the flat vector of all random effects (all groups of all levels); column ``a``
+    of ``df/db`` is the derivative with respect to random effect ``a`` of each row's group.
 
     Parameters
     ----------
@@ -40,37 +44,46 @@ class MeanFunction:
         Random-effects names, in the order of the columns of ``b``.
     columns : dict of str -> ndarray
         The data variables the expression uses (estimation sample).
-    codes : ndarray of int (n,)
-        Group of each row.
-    n_groups : int
+    re_rows : list of ndarray of int
+        For each random effect, the position of each row's value in the flat vector ``b``
+        (``MenlDesign.re_rows``).
+    n_re : int
+        Length of ``b``.
     """
 
-    def __init__(self, expr, params, re_names, columns, codes, n_groups):
+    def __init__(self, expr, params, re_names, columns, re_rows, n_re):
         self.expr = expr
         self.param_pos = {name: j for j, name in enumerate(params)}
         self.re_pos = {name: a for a, name in enumerate(re_names)}
         self.columns = columns
-        self.codes = np.asarray(codes)
-        self.n_groups = int(n_groups)
-        self.n = len(self.codes)
+        self.re_rows = [np.asarray(r) for r in re_rows]
+        self.n_re = int(n_re)
+        self.n = len(next(iter(columns.values()))) if columns else len(self.re_rows[0])
         self.p = len(params)
         self.q = len(re_names)
 
     def value(self, beta, b):
         """The mean function only."""
-        return self._evaluate(beta, b)[0]
+        return self.value_of(self.expr, beta, b)
 
     def value_of(self, node, beta, b):
         """Value of another expression (a ``define()``) on the same rows."""
-        out = node.evaluate(_Env(self, np.asarray(beta, float), np.asarray(b, float)))
-        return np.broadcast_to(np.asarray(out.v, dtype=float), (self.n,)).copy()
+        env = _Env(self, np.asarray(beta, float), np.asarray(b, float), derivatives=False)
+        with np.errstate(all="ignore"):
+            v = node.evaluate(env).v
+        return np.broadcast_to(np.asarray(v, dtype=float), (self.n,)).copy()
 
     def evaluate(self, beta, b):
-        """``(f, X, Z)``: values and derivatives with respect to beta and the random effects."""
+        """``(f, X, Z)``: values and derivatives with respect to beta and the random effects.
+
+        Non-finite values are returned as they are (no floating-point warnings); callers
+        check them.
+        """
         return self._evaluate(beta, b)
 
     def _evaluate(self, beta, b):
-        out = self.expr.evaluate(_Env(self, np.asarray(beta, float), np.asarray(b, float)))
+        with np.errstate(all="ignore"):
+            out = self.expr.evaluate(_Env(self, np.asarray(beta, float), np.asarray(b, float)))
         n = self.n
         f = np.broadcast_to(np.asarray(out.v, dtype=float), (n,)).copy()
         X = np.zeros((n, self.p))

@@ -18,13 +18,9 @@ from statsmodels_me.models.lmm_inference import VarianceComponents, covariance_o
 from statsmodels_me.objectives.lmm_chooser import lmm_objective
 from statsmodels_me.objectives.lmm_profiled import deviance_hessian, sum_of_squares
 from statsmodels_me.optimization.em import em_iterations
-from statsmodels_me.optimization.lmm_polish import (
-    DevianceCurvature,
-    hit_limit,
-    polish,
-    rescan_zeros,
-)
+from statsmodels_me.optimization.lmm_polish import DevianceCurvature, polish, rescan_zeros
 from statsmodels_me.optimization.lmm_runs import GradientRuns
+from statsmodels_me.optimization.quasi_newton import hit_limit
 from statsmodels_me.optimization.record import OptimizationRecord
 from statsmodels_me.results.fit_info import FitInfo, VCompGroup
 from statsmodels_me.spec.errors import ConvergenceWarning, DataError, SpecificationError
@@ -32,9 +28,16 @@ from statsmodels_me.terms import (
     absolute_scale_terms,
     build_terms,
     cholesky_column_partners,
+    term_structures,
     theta_from_moments,
     theta_labels,
 )
+
+
+def _warn(record, message):
+    """Issue a ConvergenceWarning from the caller of ``fit`` and keep it on the record."""
+    record.warnings.append(message)
+    warnings.warn(message, ConvergenceWarning, stacklevel=3)
 
 
 class Mixed(MEModel):
@@ -88,8 +91,8 @@ class Mixed(MEModel):
         if not one_term:
             check_random_design(self.design)
         check_terms_identified(self.terms, self.design.nobs)
-        self.absolute = any(c.kind_label == "Fixed" for cov in self.level_covs
-                            for c in getattr(cov, "blocks", [cov]))
+        self.absolute = any(cov.kind_label == "Fixed" for t in self.terms
+                            for cov in term_structures(t))
         self.components = VarianceComponents(self.level_covs, self.absolute)
         self.n_theta = self.components.n_theta
         obj_terms = (absolute_scale_terms(self.terms, self.n_theta) if self.absolute
@@ -227,7 +230,7 @@ class Mixed(MEModel):
             theta0, n_em = self._em(theta0, emiterate, emtol)
             if n_em:
                 log += ["Performing EM optimization ...", ""]
-                record.add_stage("EM", n_em, n_em)
+                record.add_stage("EM", 0, n_em)
             em_converged = 0 < n_em < emiterate
         record.x_initial = np.array(theta0, dtype=float)
         log.append("Performing gradient-based optimization:")
@@ -243,9 +246,8 @@ class Mixed(MEModel):
         else:
             theta, converged = self._optimize(runner.run, theta0, curvature)
         if not converged:
-            warnings.warn(f"mixed: convergence not achieved in iterate({maxiter}) "
-                          f"iterations; the estimates are those of the last iteration",
-                          ConvergenceWarning, stacklevel=2)
+            _warn(record, f"mixed: convergence not achieved in iterate({maxiter}) "
+                  f"iterations; the estimates are those of the last iteration")
         log.append("")
         log.append("Computing standard errors ...")
         if disp:
@@ -299,9 +301,8 @@ class Mixed(MEModel):
             record.add_stage("L-BFGS-B", it[0], res.nfev)
             record.criterion = str(res.message)
         if not converged:
-            warnings.warn(f"mixed: convergence not achieved in iterate({maxiter}) "
-                          f"iterations; the estimates are those of the last iteration",
-                          ConvergenceWarning, stacklevel=2)
+            _warn(record, f"mixed: convergence not achieved in iterate({maxiter}) "
+                  f"iterations; the estimates are those of the last iteration")
         log += ["", "Computing standard errors ..."]
         if disp:
             print("\n".join(log))
@@ -332,7 +333,7 @@ class Mixed(MEModel):
     # -- results -----------------------------------------------------------------------------
     def _results(self, theta, s2_abs, converged, iterations, log, record, curvature):
         obj = self.objective
-        summary = obj.gls_summary(theta) if obj.dense_block_size == 0 and not self.absolute \
+        summary = obj.gls_summary(theta) if obj.gls_from_kernel and not self.absolute \
             else None
         if summary is not None:
             # one term: the kernel's outputs; the blocked factor that postestimation needs
@@ -348,9 +349,9 @@ class Mixed(MEModel):
             cov_beta = obj.cov_beta(f)
         y = self.design.endog
         if s2 <= 1e-10 * max(float(np.var(y)), 1e-300):
-            warnings.warn("mixed: the residual variance is estimated at zero (the random "
-                          "effects reproduce the response); the likelihood is unbounded and "
-                          "the estimates are not meaningful", ConvergenceWarning, stacklevel=3)
+            _warn(record, "mixed: the residual variance is estimated at zero (the random "
+                  "effects reproduce the response); the likelihood is unbounded and the "
+                  "estimates are not meaningful")
         disp_vals = self.components.display(theta, s2)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             # difference steps may leave the parameter space in degenerate fits; the

@@ -69,17 +69,11 @@ class GLMMObjective:
         structures' domain)."""
         return self.cov.cholesky(theta)
 
-    def factor_jacobian(self, theta, h=1e-7):
-        """d vec(L) / d theta, shape (q*q, n_theta), by central differences of the map
-        (step ``h``)."""
+    def factor_jacobian(self, theta):
+        """d vec(L) / d theta, shape (q*q, n_theta), from the covariance structures
+        (:meth:`~statsmodels_me.covariance.base.CovarianceStructure.d_cholesky`)."""
         q = self.cov.q
-        J = np.empty((q * q, len(theta)))
-        for i in range(len(theta)):
-            tp, tm = theta.copy(), theta.copy()
-            tp[i] += h
-            tm[i] -= h
-            J[:, i] = ((self.cov.cholesky(tp) - self.cov.cholesky(tm)) / (2 * h)).ravel()
-        return J
+        return self.cov.d_cholesky(theta).reshape(len(theta), q * q).T
 
     # -- evaluation --------------------------------------------------------------------
     def _cached(self, x):
@@ -87,6 +81,12 @@ class GLMMObjective:
         if last is not None and np.array_equal(last[0], x):
             return last[1], last[2]
         return None
+
+    def cached_value_and_grad(self, x):
+        """``(value, gradient)`` at ``x`` if that was the last evaluation, else ``None``
+        (never an engine pass)."""
+        cached = self._cached(np.asarray(x, float))
+        return None if cached is None else (cached[0], cached[1].copy())
 
     def remember(self, x, value, grad):
         """Make ``(value, grad)`` the answer at ``x`` (an evaluation the caller already

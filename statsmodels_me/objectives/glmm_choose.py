@@ -67,8 +67,9 @@ def glmm_objective(design, family, link, y, X, intmethod, intpoints, kind=None):
     Parameters
     ----------
     design : Design
-    family, link : str
-        Engine family and link names (``statsmodels_me.families.registry``).
+    family : Family or str
+        The family object (or its engine name).
+    link : str
     y, X : ndarray
         Response (ordinal: codes 0..K-1) and fixed-effects design.
     intmethod, intpoints : from :func:`integration`.

@@ -15,6 +15,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from statsmodels_me._integrate.lmm_kernels import grouped_cross_products
+from statsmodels_me.objectives.lmm_contributions import nested_contributions
 from statsmodels_me.objectives.lmm_profiled import (
     block_diag_sparse,
     deviance_from_factor,
@@ -49,10 +50,18 @@ class BlockedLMM:
         Whether :meth:`second_parts` gives the exact Hessians of the deviance's parts.
     dense_block_size : int
         Random effects outside the first term (the dense block of the factor).
+    gls_from_kernel : bool
+        Whether ``gls_summary(theta)`` gives (deviance, beta, r2, C) from the evaluation
+        itself, without the blocked factor.
+    y, X : ndarray
+        The data (kept, not copied).
+    first, rest : int, list of int
+        The term with the most random effects (block-diagonal in the factor) and the others.
     """
 
     analytic_gradient = False
     exact_hessian = False
+    gls_from_kernel = False
     # whether the general factorization's dense copies of Z2'Z2 and Z2'Z1 are kept
     general_blocks = True
     # (b0, ||y - X b0||^2) of a least-squares centring, where the objective has one
@@ -60,6 +69,7 @@ class BlockedLMM:
 
     def __init__(self, y, X, terms, reml=False, bounds=None):
         self.n, self.p = X.shape
+        self.y, self.X = y, X
         self.reml = reml
         self.terms = list(terms)
         self.n_theta = int(sum(len(t.theta_index) for t in self.terms))
@@ -104,12 +114,22 @@ class BlockedLMM:
         return None
 
     def contributions(self, theta, beta, s2):
-        """Per top-level cluster log likelihood and scores; see
-        :func:`statsmodels_me.objectives.lmm_contributions.cluster_contributions`."""
-        raise NotImplementedError(
-            "mixed: per-cluster contributions are implemented for one grouping level; this "
-            "model has several random-effects terms "
-            f"({', '.join(repr(t.label) for t in self.terms)})")
+        """Per top-level cluster log likelihood and scores in (beta, theta, s2) (ML) of a
+        nested design; see
+        :func:`~statsmodels_me.objectives.lmm_contributions.nested_contributions`.
+
+        Raises
+        ------
+        NotImplementedError
+            Under REML (the restricted likelihood does not split over clusters) and for
+            crossed designs (naming the crossing).
+        """
+        if self.reml:
+            raise NotImplementedError(
+                "mixed: per-cluster contributions are not defined for the restricted (REML) "
+                "likelihood, which does not split over clusters; fit by ML")
+        return nested_contributions(self.y, self.X, self.terms, np.asarray(theta, float),
+                                    np.asarray(beta, float), float(s2))
 
     # -- deviance -----------------------------------------------------------------------
     def deviance(self, theta):

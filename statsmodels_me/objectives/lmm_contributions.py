@@ -80,3 +80,86 @@ def one_level_contributions(y, X, term, theta, beta, s2, rel_step=1e-5):
         xm[i] -= h
         scores[:, i] = (values(xp) - values(xm)) / (2.0 * h)
     return v0, scores
+
+
+def top_level_clusters(terms):
+    """Codes of the top-level clusters of nested terms, or ``None`` for a crossed design.
+
+    The top level is the term with the fewest groups; the design is nested when every
+    group of every other term lies in one top-level cluster.
+
+    Returns
+    -------
+    codes : ndarray (n,) or None
+    crossing : str
+        When not nested, which term's groups cross which (for the error message).
+    """
+    top = min(terms, key=lambda t: t.n_groups)
+    for t in terms:
+        if t is top:
+            continue
+        pairs = np.unique(np.column_stack([t.codes, top.codes]), axis=0)
+        if len(pairs) != t.n_groups:
+            return None, (f"groups of '{t.label}: {' '.join(t.names)}' lie in several "
+                          f"groups of '{top.label}: {' '.join(top.names)}'")
+    return top.codes, ""
+
+
+def _nested_values(y, X, terms, clusters, beta, lams, s2):
+    """l_c per top-level cluster: the one-level formula with M_c over every random effect
+    of the cluster (their groups lie in it; a dense (r_c x r_c) matrix per cluster)."""
+    e = y - X @ beta
+    n_c = int(clusters.max()) + 1
+    order = np.argsort(clusters, kind="stable")
+    bounds = np.searchsorted(clusters[order], np.arange(n_c + 1))
+    out = np.empty(n_c)
+    for c in range(n_c):
+        rows = order[bounds[c]:bounds[c + 1]]
+        blocks = []
+        for t, lam in zip(terms, lams):
+            local, idx = np.unique(t.codes[rows], return_inverse=True)
+            ZL = t.Z[rows] @ lam                                   # (n_c, q)
+            A = np.zeros((len(rows), len(local) * t.q))
+            cols = idx[:, None] * t.q + np.arange(t.q)[None, :]
+            np.put_along_axis(A, cols, ZL, axis=1)
+            blocks.append(A)
+        A = np.hstack(blocks)
+        L = np.linalg.cholesky(np.eye(A.shape[1]) + A.T @ A)
+        w = np.linalg.solve(L, A.T @ e[rows])
+        quad = e[rows] @ e[rows] - w @ w
+        out[c] = -0.5 * (len(rows) * np.log(2.0 * np.pi * s2)
+                         + 2.0 * np.log(np.diag(L)).sum() + quad / s2)
+    return out
+
+
+def nested_contributions(y, X, terms, theta, beta, s2, rel_step=1e-5):
+    """Per top-level cluster log likelihood and its scores in (beta, theta, s2), for nested
+    designs (see :func:`top_level_clusters`); as :func:`one_level_contributions` otherwise.
+
+    Raises
+    ------
+    NotImplementedError
+        For crossed designs, naming the crossing: their log likelihood does not split into
+        independent clusters.
+    """
+    clusters, crossing = top_level_clusters(terms)
+    if clusters is None:
+        raise NotImplementedError(
+            f"mixed: per-cluster contributions need nested random effects; here {crossing}, "
+            f"so the clusters are not independent")
+    p = len(beta)
+    x0 = np.concatenate([beta, theta, [s2]])
+
+    def values(x):
+        lams = [t.cholesky(x[p:-1][t.theta_index]) for t in terms]
+        return _nested_values(y, X, terms, clusters, x[:p], lams, x[-1])
+
+    v0 = values(x0)
+    scores = np.empty((len(v0), len(x0)))
+    for i in range(len(x0)):
+        h = rel_step * max(abs(x0[i]), 1e-2)
+        xp, xm = x0.copy(), x0.copy()
+        xp[i] += h
+        xm[i] -= h
+        scores[:, i] = (values(xp) - values(xm)) / (2.0 * h)
+    return v0, scores

@@ -7,20 +7,17 @@ reads the diagonal of M^-1 from the factor (LAPACK potri on the dense block) and
 envelope theorem for r2; the exact Hessian is
 :class:`~statsmodels_me.objectives.lmm_crossed_hessian.CrossedScalarHessian`'s.
 :func:`statsmodels_me.optimization.log_newton.minimize_log_newton` optimizes it with the pieces
-offered here (``work_deviance``, ``deviance_grad_hess``, ``last_step``, ``start_values``).
+offered here (``work_deviance``, ``deviance_grad_hess``, ``last_step``), started where
+:func:`statsmodels_me.optimization.lmm_starts.submodel_start` suggests.
 """
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
-from scipy import optimize
 
 from statsmodels_me._integrate.lmm_crossed_kernels import inverse_traces
 from statsmodels_me.objectives.lmm_blocked import BlockedLMM
 from statsmodels_me.objectives.lmm_crossed_factor import CrossedScalarFactor
 from statsmodels_me.objectives.lmm_crossed_hessian import CrossedScalarHessian
-from statsmodels_me.objectives.lmm_one_term import OneTermLMM
 from statsmodels_me.objectives.lmm_profiled import (
     deviance_hessian,
     lambda_jacobian,
@@ -60,7 +57,6 @@ class CrossedScalarLMM(BlockedLMM):
         super().__init__(y, X, terms, reml, bounds)
         if not self.rest or any(t.q != 1 for t in self.terms):
             raise ValueError("CrossedScalarLMM takes two or more scalar terms")
-        self._y, self._X = y, X
         self.sizes = [self.terms[k].size for k in self.rest]
         self.cf = CrossedScalarFactor(
             self.A11[:, 0, 0], self.Z1tX[:, 0, :], self.Z1ty[:, 0], self.A21,
@@ -336,62 +332,3 @@ class CrossedScalarLMM(BlockedLMM):
             return x, f, g
         self._hcache = (self._key(cand), tuple(out) + tuple(prev[3:]))
         return cand, fc, out[1] + (self.m / out[0]["r2"]) * out[2]
-
-    def start_values(self, max_dense=300):
-        """Starting theta from cheaper sub-models, or ``None``.
-
-        The first term alone and the other terms together (each by its own maximum
-        likelihood fit; the others one by one when their own dense block would exceed
-        ``max_dense``) give variance components sigma_k^2 = theta_k^2 s2; the residual
-        variance is what they leave of the variance of the least-squares residuals, and
-        theta_k = sigma_k / sigma_e. Crossed effects that the sub-models ignore are absorbed
-        by their residuals, so the start is close (a few percent on InstEval) but not the
-        estimate.
-        """
-        with self.blas_scope():
-            return self._start_values(max_dense)
-
-    def _start_values(self, max_dense):
-        if any(len(self.terms[k].theta_index) != 1 for k in [self.first] + self.rest):
-            return None
-        groups = [[self.first]]
-        if sum(self.sizes) - max(self.sizes) <= max_dense:
-            groups.append(list(self.rest))
-        else:
-            groups += [[k] for k in self.rest]
-        var = np.zeros(self.n_theta)
-        for ks in groups:
-            fit = self._fit_submodel(ks)
-            if fit is None:
-                return None
-            theta_k, s2 = fit
-            for k, t in zip(ks, theta_k):
-                var[self.terms[k].theta_index[0]] = t * t * s2
-        X, y = self._X, self._y
-        beta = np.linalg.lstsq(self.XtX, self.Xty, rcond=None)[0]
-        resid = y - X @ beta
-        total = float(resid @ resid) / len(y)
-        s2e = max(total - var.sum(), 0.05 * total)
-        return np.sqrt(np.maximum(var / s2e, 1e-4))
-
-    def _fit_submodel(self, ks):
-        """ML fit of the model with only the terms ``ks``: (theta per term, s2) or None."""
-        terms = [dataclasses.replace(self.terms[k], theta_index=np.array([j]))
-                 for j, k in enumerate(ks)]
-        if len(ks) == 1:
-            sub = OneTermLMM(self._y, self._X, terms)
-            res = optimize.minimize_scalar(lambda v: sub.deviance(np.array([v])),
-                                           bounds=(0.0, 10.0), method="bounded",
-                                           options={"xatol": 1e-3})
-            x = np.array([res.x])
-        else:
-            sub = CrossedScalarLMM(self._y, self._X, terms)
-            res = optimize.minimize(sub.deviance_and_grad, np.full(len(ks), 0.5), jac=True,
-                                    method="L-BFGS-B", bounds=[(0.0, None)] * len(ks),
-                                    options={"ftol": 1e-8})
-            x = res.x
-        dev = sub.deviance(x)
-        if not np.isfinite(dev):
-            return None
-        r2 = sub.factor(x)["r2"] if len(ks) > 1 else sub.gls_summary(x)[2]
-        return x, r2 / len(self._y)

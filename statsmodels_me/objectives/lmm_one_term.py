@@ -33,12 +33,12 @@ class OneTermLMM(BlockedLMM):
 
     analytic_gradient = True
     exact_hessian = False
+    gls_from_kernel = True
 
     def __init__(self, y, X, terms, reml=False, bounds=None, center=None):
         super().__init__(y, X, terms, reml, bounds)
         if self.rest:
             raise ValueError("OneTermLMM takes exactly one random-effects term")
-        self._y, self._X = y, X
         # The kernel runs on y centred at the least-squares fit b0: r2 = y'y - ... then
         # cancels ||y - X b0||^2 instead of y'y, which removes the rounding noise of
         # the deviance (4e-10 -> 1e-12 on Stata's example 4) that misleads the
@@ -178,6 +178,6 @@ class OneTermLMM(BlockedLMM):
             raise NotImplementedError(
                 "mixed: per-cluster contributions are not defined for the restricted (REML) "
                 "likelihood, which does not split over clusters; fit by ML")
-        return one_level_contributions(self._y, self._X, self.terms[self.first],
+        return one_level_contributions(self.y, self.X, self.terms[self.first],
                                        np.asarray(theta, float), np.asarray(beta, float),
                                        float(s2))

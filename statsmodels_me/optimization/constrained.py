@@ -27,12 +27,15 @@ class ConstrainedResult:
         BFGS iterations.
     singular : bool
         Whether the Hessian in ``z`` was singular (pseudo-inverse used).
+    converged : bool
+        Whether the final Nelder-Mead polish met its tolerances.
     """
 
     x: np.ndarray | None
     cov_display: np.ndarray
     iterations: int
     singular: bool
+    converged: bool = True
 
 
 def null_space_parametrization(R, r, d0):
@@ -109,4 +112,4 @@ def maximize_constrained(value, to_internal, d0, R, r, positive, maxiter, on_ite
     except np.linalg.LinAlgError:
         covz = np.linalg.pinv(H)
         singular = True
-    return ConstrainedResult(internal(z), N @ covz @ N.T, it[0], singular)
+    return ConstrainedResult(internal(z), N @ covz @ N.T, it[0], singular, bool(res.success))

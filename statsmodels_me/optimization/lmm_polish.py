@@ -15,12 +15,13 @@ from scipy.optimize import OptimizeResult
 from statsmodels.tools.numdiff import approx_hess3
 
 from statsmodels_me.objectives.lmm_profiled import deviance_hessian
-
-
-def hit_limit(res):
-    """Whether scipy stopped for the iteration or evaluation limit."""
-    msg = str(getattr(res, "message", "")).lower()
-    return "maximum" in msg or "exceed" in msg or ("limit" in msg and "radius" not in msg)
+from statsmodels_me.optimization.hessian import gradient_hessian, relative_step
+from statsmodels_me.optimization.quasi_newton import (
+    ZeroRescan,
+    hit_limit,
+    rescan_zero,
+    stuck_at_zero,
+)
 
 
 def hessian_steps(theta, idx):
@@ -109,16 +110,10 @@ def deviance_second_differences(objective, theta, idx):
 
 
 def gradient_differences(objective, best, idx):
-    """Hessian of the deviance in theta[idx] from differences of the analytic gradient."""
-    H = np.empty((len(idx), len(idx)))
-    for a, i in enumerate(idx):
-        h = 1e-5 * max(abs(best[i]), 1e-2)
-        tp, tm = best.copy(), best.copy()
-        tp[i] += h
-        tm[i] -= h
-        gp, gm = objective.deviance_and_grad(tp)[1], objective.deviance_and_grad(tm)[1]
-        H[:, a] = (gp[idx] - gm[idx]) / (2 * h)
-    return H
+    """Hessian of the deviance in theta[idx] from central differences of the analytic
+    gradient (steps 1e-5 of each parameter, floored at 1e-2)."""
+    return gradient_hessian(lambda t: objective.deviance_and_grad(t)[1], best, idx,
+                            relative_step(1e-5, 1e-2))
 
 
 def polish(objective, curvature, theta, bounds):
@@ -215,32 +210,24 @@ def rescan_zeros(run, deviance, res, bounds, partners):
 
     A standard deviation at exactly zero is a stationary point of the deviance (it is
     even in that parameter), so a gradient method can stall there after overshooting.
-    Each such coordinate is scanned on a geometric grid, and the optimizer restarts where
-    the deviance is lower (at most three times); a true boundary estimate survives the scan.
-    ``partners`` maps an Unstructured Cholesky diagonal to the entries below it, whose sign
-    is free when the diagonal is zero: both signs are scanned.
+    Each such coordinate is scanned on a geometric grid
+    (:func:`~statsmodels_me.optimization.quasi_newton.rescan_zero`), and the optimizer
+    restarts where the deviance is lower (at most three times); a true boundary estimate
+    survives the scan. ``partners`` maps an Unstructured Cholesky diagonal to the entries
+    below it, whose sign is free when the diagonal is zero: both signs are scanned.
 
     Returns
     -------
     OptimizeResult
         The last run's result.
     """
+    rescan = ZeroRescan(grid=np.geomspace(1e-3, 3.0, 15), improvement=1e-10, at_zero=1e-6,
+                        partners=partners)
     theta = res.x
     for _ in range(3):
-        at_zero = [i for i, (lo, _) in enumerate(bounds)
-                   if lo is not None and lo == 0.0 and theta[i] <= 1e-6]
-        if not at_zero or hit_limit(res):
+        if not stuck_at_zero(theta, bounds, rescan.at_zero) or hit_limit(res):
             break
-        best, fbest = theta, deviance(theta)
-        for i in at_zero:
-            for flip in ((), partners.get(i, ())) if partners.get(i) else ((),):
-                for v in np.geomspace(1e-3, 3.0, 15):
-                    t2 = best.copy()
-                    t2[list(flip)] *= -1.0
-                    t2[i] = v
-                    f2 = deviance(t2)
-                    if f2 < fbest - 1e-10:
-                        best, fbest = t2, f2
+        best, _ = rescan_zero(deviance, theta, bounds, rescan)
         if best is theta:
             break
         res = run(best)

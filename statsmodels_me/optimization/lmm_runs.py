@@ -5,6 +5,8 @@ import numpy as np
 from scipy import optimize
 
 from statsmodels_me.optimization.lmm_polish import newton_near
+from statsmodels_me.optimization.lmm_starts import submodel_start
+from statsmodels_me.optimization.log_newton import applies as log_newton_applies
 from statsmodels_me.optimization.log_newton import minimize_log_newton
 
 
@@ -79,9 +81,10 @@ class GradientRuns:
             return res
         mark_log = len(self.log)
         res = None
-        if self.obj.exact_hessian:
+        if self.obj.exact_hessian and log_newton_applies(self.bounds):
             res = minimize_log_newton(self.obj, start, self.bounds, self.maxiter,
-                                      self._newton_callback)
+                                      self._newton_callback,
+                                      alternative=submodel_start(self.obj))
             name = "Newton (log scale, exact Hessian)"
         if res is None and self.near:
             self.near = False

@@ -8,7 +8,6 @@ The problem supplies (see
 - ``deviance_grad_hess(theta, handle=None)`` -> (deviance, gradient, Hessian) or ``None``;
 - ``last_step(x, f, g, cand)`` -> (theta, deviance, gradient): take a converged iteration's
   final tiny step;
-- ``start_values()`` -> theta or ``None``: an own start tried against the caller's;
 - ``blas_scope()``: a context manager the iteration runs in.
 """
 from __future__ import annotations
@@ -49,8 +48,13 @@ def _heading_to_zero(problem, x, f, g, H, dphi):
     return problem.work_deviance(at0)[0] <= f - 0.5 * log_newton_step(x, g, H)[1]
 
 
+def applies(bounds):
+    """Whether the log-scale iteration fits ``bounds`` (every theta bounded below by 0 only)."""
+    return not any(b[0] != 0.0 or b[1] is not None for b in bounds)
+
+
 def minimize_log_newton(problem, theta0, bounds, maxiter=200, callback=None, tol=1e-10,
-                        own_start=True):
+                        alternative=None):
     """Minimize ``problem``'s deviance by Newton's method on phi = log(theta).
 
     Relative scales act multiplicatively, which keeps the steps inside the bounds and
@@ -58,8 +62,8 @@ def minimize_log_newton(problem, theta0, bounds, maxiter=200, callback=None, tol
     coordinate; backtracking until the Armijo condition holds costs one factorization per
     trial point, and the accepted point's factorization is reused for its derivatives.
     Stops when half the Newton decrement g' H^-1 g, the predicted decrease of the deviance,
-    is below ``tol``. With ``own_start`` it starts from ``problem.start_values()`` instead of
-    ``theta0`` when the deviance is lower there.
+    is below ``tol``. It starts from ``alternative`` (another start, e.g. from sub-model fits)
+    instead of ``theta0`` when the deviance is lower there.
 
     Returns
     -------
@@ -69,25 +73,23 @@ def minimize_log_newton(problem, theta0, bounds, maxiter=200, callback=None, tol
         and the log scale has no optimum), a failed factorization or more than 30
         iterations. ``callback(theta, deviance)`` follows each iteration.
     """
-    if any(b[0] != 0.0 or b[1] is not None for b in bounds):
+    if not applies(bounds):
         return None
     with problem.blas_scope():
-        return _iterate(problem, theta0, maxiter, callback, tol, own_start)
+        return _iterate(problem, theta0, maxiter, callback, tol, alternative)
 
 
-def _iterate(problem, theta0, maxiter, callback, tol, own_start):
+def _iterate(problem, theta0, maxiter, callback, tol, alt):
     x = np.asarray(theta0, dtype=float).copy()
     fac = None
-    if own_start:
-        alt = problem.start_values()
-        if alt is not None:
-            f0 = problem.work_deviance(x, False)[0] if np.all(x > 0.0) else np.inf
-            # the work buffer keeps the last factor: reused when alt is the start
-            f1, fac = problem.work_deviance(alt)
-            if f1 < f0:
-                x = alt
-            else:
-                fac = None
+    if alt is not None:
+        f0 = problem.work_deviance(x, False)[0] if np.all(x > 0.0) else np.inf
+        # the work buffer keeps the last factor: reused when alt is the start
+        f1, fac = problem.work_deviance(alt)
+        if f1 < f0:
+            x = alt
+        else:
+            fac = None
     if np.any(x <= 0.0):
         return None
     out = problem.deviance_grad_hess(x, fac)

@@ -95,7 +95,7 @@ def hit_limit(res):
 
 
 def maximize_bounded(value_and_grad, x0, bounds, options, on_iteration=None, rescan=None,
-                     value=None, record=None):
+                     value=None, record=None, stage="L-BFGS-B"):
     """Maximize by L-BFGS-B within box ``bounds``, then rescan variances stuck at zero.
 
     Parameters
@@ -116,7 +116,8 @@ def maximize_bounded(value_and_grad, x0, bounds, options, on_iteration=None, res
     value : callable, optional
         ``x -> value`` for the scan (default: the first element of ``value_and_grad``).
     record : OptimizationRecord, optional
-        Gets an ``"L-BFGS-B"`` stage per run.
+        Gets a stage named ``stage`` per run.
+    stage : str
 
     Returns
     -------
@@ -146,7 +147,7 @@ def maximize_bounded(value_and_grad, x0, bounds, options, on_iteration=None, res
         res = optimize.minimize(f, start, jac=True, method="L-BFGS-B", bounds=bounds,
                                 callback=cb, options=opts)
         if record is not None:
-            record.add_stage("L-BFGS-B", it[0] - mark, evals[0] - emark)
+            record.add_stage(stage, it[0] - mark, evals[0] - emark)
         return res
 
     res = run(np.asarray(x0, float), options)

@@ -18,6 +18,7 @@ from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrap
 from statsmodels_me.covariance.inference import vcomp_ci
 from statsmodels_me.results.constraints import linear_constraints
 from statsmodels_me.results.fit_info import FitInfo
+from statsmodels_me.results.pipeline_methods import PipelineMethods
 
 VCOMP_COLUMNS = ["estimate", "std_err", "ci_lower", "ci_upper"]
 
@@ -94,7 +95,7 @@ def _model_nobs(model):
     return int(nobs)
 
 
-class MEResults(LikelihoodModelResults):
+class MEResults(PipelineMethods, LikelihoodModelResults):
     """Results of a multilevel mixed-effects fit.
 
     Parameters

@@ -18,8 +18,12 @@ class MEGLMResults(RandomEffectsPostestimation, MEResults):
     """
 
     def predict(self, statistic="mu", conditional=True, ebmodes=False, outcome=None,
-                nooffset=False):
-        """Stata's ``predict`` after ``meglm``; see :func:`~.meglm_predict.predict`."""
+                nooffset=False, data=None, new_groups="zero"):
+        """Stata's ``predict`` after ``meglm``; see :func:`~.meglm_predict.predict`. With
+        ``data=`` on new rows (:meth:`predict_data`)."""
+        if data is not None:
+            return self.predict_data(statistic, data, "ebmodes" if ebmodes else conditional,
+                                     new_groups, outcome, nooffset)
         return meglm_predict.predict(self, statistic, conditional, ebmodes, outcome,
                                      nooffset)
 

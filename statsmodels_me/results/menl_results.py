@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.base import wrapper as wrap
 
+from statsmodels_me.postestimation.lrtest import lrtest as _lrtest
 from statsmodels_me.results.base import MEResults, MEResultsWrapper
 from statsmodels_me.spec.errors import SpecificationError
 
@@ -16,7 +17,8 @@ class MENLResults(MEResults):
 
     ``llf`` is the linearization log likelihood. Adds ``predict`` (Stata's ``yhat``,
     ``residuals``, ``rstandard``, ``reffects``, ``parameters(name)``), ``random_effects``
-    (conditional modes by group) and ``estat_sd`` / ``estat_recovariance``.
+    (conditional modes by group), ``estat_sd`` / ``estat_recovariance`` /
+    ``estat_wcorrelation`` and ``lrtest``.
     """
 
     def __init__(self, model, params, cov_params, info, random_effects):
@@ -25,11 +27,18 @@ class MENLResults(MEResults):
 
     @property
     def random_effects(self):
-        """Conditional modes of the random effects: DataFrame, one row per group."""
+        """Conditional modes of the random effects: DataFrame (one row per group) of the only
+        level, or a dict ``level -> DataFrame`` when there are several levels."""
         d = self.model.design
-        index = pd.MultiIndex.from_frame(d.group_values) if d.group_values.shape[1] > 1 \
-            else pd.Index(d.group_values.iloc[:, 0], name=d.group_values.columns[0])
-        return pd.DataFrame(self._modes, index=index, columns=self.model.re_names)
+        out = {}
+        for lev in d.levels:
+            vals = lev.group_values
+            index = pd.MultiIndex.from_frame(vals) if vals.shape[1] > 1 \
+                else pd.Index(vals.iloc[:, 0], name=vals.columns[0])
+            block = self._modes[lev.offset:lev.offset + lev.size].reshape(lev.n_groups, -1)
+            out[lev.label] = pd.DataFrame(block, index=index,
+                                          columns=[self.model.re_names[a] for a in lev.effects])
+        return out[d.levels[0].label] if len(out) == 1 else out
 
     def predict(self, statistic="yhat", fixedonly=False, parameters=None):
         """Stata's ``predict`` after ``menl`` on the estimation sample.
@@ -59,8 +68,9 @@ class MENLResults(MEResults):
         beta = np.asarray(self.params)[:self.k_fe]
         b = np.zeros_like(self._modes) if fixedonly else self._modes
         if statistic == "reffects":
-            return pd.DataFrame(self._modes[d.codes], index=d.row_index,
-                                columns=model.re_names)
+            return pd.DataFrame({n: self._modes[rows] for n, rows in zip(model.re_names,
+                                                                          d.re_rows)},
+                                index=d.row_index)
         if statistic == "parameters":
             names = [parameters] if isinstance(parameters, str) else list(parameters or [])
             defined = model.spec.defined
@@ -76,7 +86,8 @@ class MENLResults(MEResults):
             return pd.Series(yhat, index=d.row_index, name="yhat")
         resid = d.y - yhat
         if statistic == "rstandard":
-            resid = resid / np.sqrt(np.asarray(self.params)[-1])
+            fitted = model.mean.value(beta, self._modes)
+            resid = resid / np.sqrt(model.residual_variances(self.params, fitted))
         return pd.Series(resid, index=d.row_index, name=statistic)
 
     def estat_recovariance(self):
@@ -91,7 +102,12 @@ class MENLResults(MEResults):
             idx = np.asarray(block.index)
             D[np.ix_(idx, idx)] = block.from_display(params[pos:pos + k])
             pos += k
-        return {model.design.level_label: pd.DataFrame(D, index=names, columns=names)}
+        out = {}
+        for lev in model.design.levels:
+            nm = [names[a] for a in lev.effects]
+            out[lev.label] = pd.DataFrame(D[np.ix_(lev.effects, lev.effects)], index=nm,
+                                          columns=nm)
+        return out
 
     def estat_sd(self):
         """Variance components as standard deviations and correlations (point estimates)."""
@@ -106,8 +122,88 @@ class MENLResults(MEResults):
                     if D.iloc[i, j] != 0:
                         rows[f"{level}: corr({names[i]},{names[j]})"] = \
                             D.iloc[i, j] / (sd[i] * sd[j])
-        rows["sd(Residual)"] = float(np.sqrt(np.asarray(self.params)[-1]))
+        rows["sd(Residual)"] = float(np.sqrt(np.asarray(self.params)[
+            self.model.residual_index]))
         return pd.Series(rows, name="estimate")
+
+
+    def estat_wcorrelation(self, group=None):
+        """Within-group correlation matrix of the linearized model (Stata's ``estat
+        wcorrelation``): ``corr(Z_g D Z_g' + R_g)`` (``R_g`` the error variances) over the
+        rows of one group of the outermost level, with ``Z_g`` the derivatives of the mean
+        function at the estimates.
+
+        Parameters
+        ----------
+        group : scalar, optional
+            Value of the outermost grouping variable; the first group by default.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by the rows of the group in the input frame.
+        """
+        model = self.model
+        d = model.design
+        top = d.levels[0]
+        values = top.group_values.iloc[:, 0].tolist()
+        if group is None:
+            g = 0
+        elif group in values:
+            g = values.index(group)
+        else:
+            raise SpecificationError(f"estat wcorrelation: {group!r} is not a group of "
+                                     f"{top.label!r}")
+        rows = np.flatnonzero(top.codes == g)
+        params = np.asarray(self.params)
+        f, _, Z = model.mean.evaluate(params[:self.k_fe], self._modes)
+        D = self.estat_recovariance()
+        V = np.diag(model.residual_variances(params, f)[rows])
+        for lev in d.levels:
+            same = lev.codes[rows][:, None] == lev.codes[rows][None, :]
+            block = D[lev.label].to_numpy()
+            for i, a in enumerate(lev.effects):
+                for j, c in enumerate(lev.effects):
+                    V += block[i, j] * np.outer(Z[rows, a], Z[rows, c]) * same
+        sd = np.sqrt(np.diag(V))
+        index = d.row_index[rows]
+        return pd.DataFrame(V / np.outer(sd, sd), index=index, columns=index)
+
+    def lrtest(self, other, boundary=None):
+        """Likelihood-ratio test against another ``menl`` fit nested in this one (or vice
+        versa), on the linearization log likelihoods.
+
+        Parameters
+        ----------
+        other : MENLResults
+            Fitted on the same sample by the same method (ML or REML; REML fits need the
+            same fixed effects).
+        boundary : int, optional
+            Variances the restricted model sets to zero; by default the difference in the
+            number of random-effects variances (see
+            :func:`statsmodels_me.postestimation.lrtest.lrtest`).
+
+        Returns
+        -------
+        LRTestResult
+        """
+        a, b = self.model, getattr(other, "model", None)
+        if getattr(b, "command", None) != "menl":
+            raise SpecificationError("lrtest: the other results are not from menl")
+        if a.design.nobs != b.design.nobs:
+            raise SpecificationError(f"lrtest: the models were fit on different samples "
+                                     f"({a.design.nobs} and {b.design.nobs} observations)")
+        if a.reml != b.reml:
+            raise SpecificationError("lrtest: cannot compare an ML fit with a REML fit")
+        if a.reml and a.param_names[:a.k_fe] != b.param_names[:b.k_fe]:
+            raise SpecificationError("lrtest: REML fits with different fixed effects are not "
+                                     "comparable; refit both by ML")
+        if boundary is None:
+            def n_var(model):
+                return sum(lab.startswith("var(") for blk in model.blocks
+                           for lab in blk.labels(model.re_names))
+            boundary = abs(n_var(a) - n_var(b))
+        return _lrtest(self, other, boundary=boundary)
 
 
 class MENLResultsWrapper(MEResultsWrapper):

@@ -43,8 +43,11 @@ class MixedResults(RandomEffectsPostestimation, MEResults):
         ``fixed_uncertainty`` also the uncertainty of the GLS fixed effects."""
         return self.model.objective.blup_variances(self.factor(), fixed_uncertainty)
 
-    def predict(self, statistic="xb"):
-        """Stata's ``predict`` after ``mixed``; see :func:`~.mixed_predict.predict`."""
+    def predict(self, statistic="xb", data=None, **kwargs):
+        """Stata's ``predict`` after ``mixed``; see :func:`~.mixed_predict.predict`. With
+        ``data=`` on new rows (:meth:`predict_data`)."""
+        if data is not None or kwargs:
+            return self.predict_data(statistic, data, **kwargs)
         return mixed_predict.predict(self, statistic)
 
     @property

@@ -6,9 +6,10 @@ substitutable expressions ``{phi1:}`` defined by ``define(phi1: ...)``, linear c
 ``{lc: x1 U0[id]}`` / ``{phi1: U1[tree], xb}`` / ``define(lc: x1 c.x1#U1[id], noconstant)``.
 
 Options: ``define()``, ``covariance(U1 U2, unstructured|exchangeable|identity|independent)``,
-``initial()``, ``mle``/``reml``, ``iterate()``, ``tolerance()``, ``ltolerance()``. The residual
-structures (``resvariance()``, ``rescorrelation()``, ``rescovariance()``, ``tsorder()``) and
-``if``/``in`` are refused with NotImplementedError naming them.
+``initial()``, ``mle``/``reml``, ``iterate()``, ``tolerance()``, ``ltolerance()``,
+``resvariance(power varname|_yhat, noconstant)``. The other residual structures
+(``rescorrelation()``, ``rescovariance()``, ``tsorder()``, the other ``resvariance()``
+functions) and ``if``/``in`` are refused with NotImplementedError naming them.
 """
 from __future__ import annotations
 
@@ -31,12 +32,13 @@ __all__ = ["MenlSpec", "parse_menl", "COVARIANCE_KINDS"]
 COVARIANCE_KINDS = ("independent", "identity", "exchangeable", "unstructured")
 
 _NOT_IMPLEMENTED = {
-    "resvariance": "resvar", "rescorrelation": "rescorr", "rescovariance": "rescov",
+    "rescorrelation": "rescorr", "rescovariance": "rescov",
     "tsorder": "tsorder", "t": "t", "if": "if", "in": "in", "stddeviations": "stddev",
     "pnlsopts": "pnlsopts", "lmeopts": "lmeopts", "emiterate": "emiter",
     "emtolerance": "emtol", "nostderr": "nostderr", "level": "level",
 }
-_IMPLEMENTED = {"define": "def", "covariance": "cov", "initial": "init", "mle": "mle",
+_IMPLEMENTED = {"resvariance": "resvar", "define": "def", "covariance": "cov", "initial": "init",
+                "mle": "mle",
                 "reml": "reml", "iterate": "iter", "tolerance": "tol", "ltolerance": "ltol",
                 "variance": "var"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
@@ -66,6 +68,8 @@ class MenlSpec:
         Data variables the expression uses.
     defined : dict of str -> node
         The expression of each ``define()`` (for ``predict(parameters=...)``).
+    resvariance : tuple or None
+        ``("power", "_yhat" or a variable)`` for ``resvariance(power v, noconstant)``.
     reml : bool
     iterate, tolerance, ltolerance : int, float, float
     text : str
@@ -80,6 +84,7 @@ class MenlSpec:
     legends: list = field(default_factory=list)
     variables: list = field(default_factory=list)
     defined: dict = field(default_factory=dict)
+    resvariance: tuple | None = None
     reml: bool = False
     iterate: int = 100
     tolerance: float = 1e-6
@@ -338,10 +343,12 @@ def _split_terms(text, where):
 
 
 def _collect_vars(node, builder):
-    """Register the data variables used directly in the expression."""
-    for kind, *rest in node.names():
-        if kind == "var":
-            builder._var(rest[0])
+    """Register the data variables of the expression in order of appearance."""
+    if isinstance(node, Var):
+        builder._var(node.name)
+    for child in ("left", "right", "arg"):
+        if hasattr(node, child):
+            _collect_vars(getattr(node, child), builder)
 
 
 def _parse_initial(text, spec_initial, original):
@@ -355,6 +362,30 @@ def _parse_initial(text, spec_initial, original):
         except ValueError:
             raise SpecificationError(f"menl: initial({text}): {value!r} is not a number for "
                                      f"{name!r}") from None
+
+
+def _parse_resvariance(arg):
+    """``power v, noconstant`` -> ``("power", v)``; other functions are refused by name."""
+    parts = _split_top(arg, ",")
+    words = parts[0].split()
+    opts = parts[1].split() if len(parts) == 2 else []
+    if not words:
+        raise SpecificationError("menl: resvariance() needs a variance function")
+    kind = words[0].lower()
+    if kind in ("linear", "exponential", "distinct") or (kind == "power" and "strata" in arg):
+        raise NotImplementedError(f"menl: resvariance({arg}) is not implemented; "
+                                  "resvariance(power varname|_yhat, noconstant) is")
+    if kind != "power" or len(words) != 2:
+        raise SpecificationError(f"menl: cannot read resvariance({arg}); expected "
+                                 "resvariance(power varname|_yhat, noconstant)")
+    if not any(o.startswith("nocons") for o in opts):
+        raise NotImplementedError(
+            f"menl: resvariance({arg}): the power function with its constant, "
+            "s2 (|v| + c)^(2 delta), is not implemented; add noconstant for s2 |v|^(2 delta)")
+    bad = [o for o in opts if not o.startswith("nocons")]
+    if bad:
+        raise SpecificationError(f"menl: unknown resvariance() option {bad[0]!r}")
+    return ("power", words[1])
 
 
 def _parse_covariance(arg, original):
@@ -420,7 +451,8 @@ def parse_menl(text, **options):
     expr_text = unmask(rhs)
     opt_list = _options(unmask(opt_text), original)
     defines, covariances, initial = {}, [], {}
-    settings = {"reml": False, "iterate": 100, "tolerance": 1e-6, "ltolerance": 1e-7}
+    settings = {"reml": False, "iterate": 100, "tolerance": 1e-6, "ltolerance": 1e-7,
+                "resvariance": None}
     for name, arg in opt_list:
         full = _canonical(name)
         if full is None:
@@ -437,6 +469,8 @@ def parse_menl(text, **options):
             defines[dname] = dbody
         elif full == "covariance":
             covariances.append(_parse_covariance(arg or "", original))
+        elif full == "resvariance":
+            settings["resvariance"] = _parse_resvariance(arg or "")
         elif full == "initial":
             _parse_initial(arg or "", initial, original)
         elif full in ("mle", "reml"):
@@ -462,6 +496,11 @@ def parse_menl(text, **options):
     builder = _Builder(original, defines)
     expr = parse_expression(expr_text, builder.brace)
     _collect_vars(expr, builder)
+    resvar = settings["resvariance"]
+    if resvar is not None and resvar[1] != "_yhat":
+        if not _NAME.match(resvar[1]):
+            raise SpecificationError(f"menl: bad variable {resvar[1]!r} in resvariance()")
+        builder._var(resvar[1])
     unused = [d for d in defines if d not in builder.resolved]
     if unused:
         raise SpecificationError(f"menl: define({unused[0]}: ...) is not used in the expression "
@@ -492,7 +531,7 @@ def parse_menl(text, **options):
     return MenlSpec(depvar=depvar, expr=expr, params=params,
                     random_effects=builder.random_effects, covariances=covariances,
                     initial=initial, legends=builder.legends, variables=builder.variables,
-                    defined=dict(builder.resolved),
+                    defined=dict(builder.resolved), resvariance=resvar,
                     reml=bool(settings["reml"]), iterate=int(settings["iterate"]),
                     tolerance=float(settings["tolerance"]),
                     ltolerance=float(settings["ltolerance"]), text=original)

@@ -7,6 +7,9 @@ vectorized over the rows of a data frame and forward-mode differentiated: every 
 its value and its partial derivatives with respect to the fixed-effects parameters and the
 random effects, obtained by the chain rule on the tree (exact analytic derivatives).
 
+The environment passed to ``evaluate`` provides ``column(name)``, ``param_index(name)``,
+``beta``, ``re_index(name)``, ``re_values(a)`` and ``derivatives`` (False: values only).
+
 Brace groups (``{b1}``, ``{b1=18}``, ``{U1[id]}``, ``{phi1:}``, ``{lc: x1 U0[id]}``) are
 turned into nodes by :mod:`statsmodels_me.spec.menl`, which passes a callback
 ``brace(content)`` to :func:`parse_expression`.
@@ -87,7 +90,7 @@ class Param:
 
     def evaluate(self, env):
         j = env.param_index(self.name)
-        return Value(env.beta[j], {("b", j): 1.0})
+        return Value(env.beta[j], {("b", j): 1.0} if env.derivatives else None)
 
     def names(self):
         return {("param", self.name)}
@@ -105,7 +108,7 @@ class RandomEffect:
 
     def evaluate(self, env):
         a = env.re_index(self.name)
-        return Value(env.re_values(a), {("u", a): 1.0})
+        return Value(env.re_values(a), {("u", a): 1.0} if env.derivatives else None)
 
     def names(self):
         return {("re", self.name, self.path)}

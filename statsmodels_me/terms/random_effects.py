@@ -1,8 +1,9 @@
 """Random-effects terms: one type for every estimator, built once from the ``Design``.
 
 A term is one grouping of the random effects: ``q`` effects per group, covariates ``Z``,
-group ``codes``, the callable that maps theta to its relative Cholesky factor, and the
-positions of its parameters in the full theta vector.
+group ``codes``, its covariance structure with the callable that maps theta to its relative
+Cholesky factor (and its analytic derivative), the positions of its parameters in the full
+theta vector, and the names of its effects and level.
 """
 from __future__ import annotations
 
@@ -13,20 +14,40 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from statsmodels_me.covariance import make_covariance, make_level_covariance
+from statsmodels_me.covariance import make_level_covariance
+from statsmodels_me.covariance.base import cholesky_differences
+from statsmodels_me.covariance.blocked import BlockDiagonal
 
 
 @dataclass
 class RETerm:
-    """One random-effects term: ``q`` effects per group, covariates ``Z``, group ``codes``."""
+    """One random-effects term: ``q`` effects per group, covariates ``Z``, group ``codes``.
 
-    codes: np.ndarray          # (n,) int64, 0..G-1
+    Attributes
+    ----------
+    codes : ndarray (n,) int64
+        Group of each observation, 0..G-1.
+    n_groups : int
+    Z : ndarray (n, q)
+    cholesky : callable
+        theta[theta_index] -> q x q lower factor Lambda (relative to s2); a
+        :class:`StructureFactor`, :class:`FirstEffectFactor` or :class:`AbsoluteFactor`
+        for terms built here.
+    theta_index : ndarray
+        Positions of this term's parameters in the full theta.
+    names : tuple of str
+        Random-effect names (``("week", "_cons")``, ``("R.week",)``).
+    label : str
+        Level label (``"id"``, ``"school>class"``, ``"_all"``).
+    """
+
+    codes: np.ndarray
     n_groups: int
-    Z: np.ndarray              # (n, q)
-    cholesky: object           # callable theta[theta_index] -> q x q lower factor (relative to s2)
-    theta_index: np.ndarray    # positions of this term's parameters in the full theta
-    names: tuple = ()          # random-effect names (["week", "_cons"], ["R.week"])
-    label: str = ""            # level label ("id", "school>class", "_all")
+    Z: np.ndarray
+    cholesky: object
+    theta_index: np.ndarray
+    names: tuple = ()
+    label: str = ""
 
     @property
     def q(self) -> int:
@@ -36,11 +57,39 @@ class RETerm:
     def size(self) -> int:
         return self.n_groups * self.q
 
+    @property
+    def covariance(self):
+        """The covariance structure behind the factor (``None`` for a bare callable)."""
+        chol = self.cholesky.inner if isinstance(self.cholesky, AbsoluteFactor) \
+            else self.cholesky
+        return getattr(chol, "cov", None)
+
+    def d_cholesky(self, theta_k):
+        """d Lambda / d theta_k stacked, (len(theta_k), q, q): the structure's analytic
+        derivative, or central differences of a bare callable."""
+        if isinstance(self.cholesky, (StructureFactor, FirstEffectFactor, AbsoluteFactor)):
+            return self.cholesky.derivative(theta_k)
+        return cholesky_differences(self.cholesky, theta_k)
+
     def sparse_Z(self) -> sp.csr_matrix:
         n, q = self.Z.shape
         rows = np.repeat(np.arange(n), q)
         cols = (self.codes[:, None] * q + np.arange(q)[None, :]).ravel()
         return sp.csr_matrix((self.Z.ravel(), (rows, cols)), shape=(n, self.size))
+
+
+class StructureFactor:
+    """Lambda of a term from its covariance structure (a block-diagonal composite for
+    several equations at one level)."""
+
+    def __init__(self, cov):
+        self.cov = cov
+
+    def __call__(self, theta):
+        return self.cov.cholesky(theta)
+
+    def derivative(self, theta):
+        return self.cov.d_cholesky(theta)
 
 
 class FirstEffectFactor:
@@ -52,22 +101,8 @@ class FirstEffectFactor:
     def __call__(self, theta):
         return self.cov.cholesky(theta)[:1, :1]
 
-
-class BlockFactor:
-    """Blocked-diagonal Lambda of several equations at one level (theta concatenated)."""
-
-    def __init__(self, covs):
-        self.covs = covs
-        self.q = sum(c.q for c in covs)
-
-    def __call__(self, theta):
-        out = np.zeros((self.q, self.q))
-        pos = tpos = 0
-        for c in self.covs:
-            out[pos:pos + c.q, pos:pos + c.q] = c.cholesky(theta[tpos:tpos + c.n_theta])
-            pos += c.q
-            tpos += c.n_theta
-        return out
+    def derivative(self, theta):
+        return self.cov.d_cholesky(theta)[:, :1, :1]
 
 
 class AbsoluteFactor:
@@ -84,6 +119,12 @@ class AbsoluteFactor:
     def __call__(self, theta):
         return self.inner(theta[:-1]) / np.sqrt(theta[-1])
 
+    def derivative(self, theta):
+        s2 = theta[-1]
+        d_inner = self.inner.derivative(theta[:-1]) / np.sqrt(s2)
+        d_s2 = -0.5 * self.inner(theta[:-1]) / s2 ** 1.5
+        return np.concatenate([d_inner, d_s2[None]])
+
 
 def absolute_scale_terms(terms, n_theta):
     """Terms on the absolute scale: each reads the residual variance at position
@@ -95,39 +136,42 @@ def absolute_scale_terms(terms, n_theta):
 
 def term_structures(term):
     """The covariance structures behind a term's factor, in theta order."""
-    chol = term.cholesky.inner if isinstance(term.cholesky, AbsoluteFactor) else term.cholesky
-    return chol.covs if isinstance(chol, BlockFactor) else [chol.cov]
+    cov = term.covariance
+    return cov.blocks if isinstance(cov, BlockDiagonal) else [cov]
 
 
 def build_terms(design):
     """LMM terms and the per-level covariance structures, with theta laid out level by level.
 
-    Regular equations at one level form one term (blocked-diagonal Lambda); each ``R.x``
-    equation is its own term whose groups are the (level group, x level) pairs with one
-    random intercept each, which is the identity structure over the levels of x.
+    Regular equations at one level form one term (block-diagonal Lambda, from a
+    :class:`~statsmodels_me.covariance.blocked.BlockDiagonal` of their structures); each
+    ``R.x`` equation is its own term whose groups are the (level group, x level) pairs with
+    one random intercept each, which is the identity structure over the levels of x.
     """
     terms, level_covs = [], []
     tpos = 0
     for level in design.levels:
-        level_covs.append(make_level_covariance(level))
+        level_cov = make_level_covariance(level)
+        level_covs.append(level_cov)
+        covs = level_cov.blocks if isinstance(level_cov, BlockDiagonal) else [level_cov]
         regular = []
-        for block in level.blocks:
-            bcov = make_covariance(block, level.label)
+        for block, bcov in zip(level.blocks, covs):
             idx = np.arange(tpos, tpos + bcov.n_theta)
             tpos += bcov.n_theta
             if block.factor_codes is not None:
                 nlev = len(block.factor_levels)
                 codes, uniq = pd.factorize(level.codes * nlev + block.factor_codes, sort=True)
                 terms.append(RETerm(codes.astype(np.int64), len(uniq),
-                                     np.ones((design.nobs, 1)), FirstEffectFactor(bcov), idx,
-                                     tuple(block.names), level.label))
+                                    np.ones((design.nobs, 1)), FirstEffectFactor(bcov), idx,
+                                    tuple(block.names), level.label))
             else:
                 regular.append((block, bcov, idx))
         if regular:
-            Z = np.hstack([b.Z for b, _, _ in regular])
+            Z = regular[0][0].Z if len(regular) == 1 else np.hstack([b.Z for b, _, _ in regular])
             idx = np.concatenate([i for _, _, i in regular])
             names = tuple(n for b, _, _ in regular for n in b.names)
+            cov = regular[0][1] if len(regular) == 1 else BlockDiagonal(
+                [c for _, c, _ in regular])
             terms.append(RETerm(level.codes.astype(np.int64), level.n_groups, Z,
-                                 BlockFactor([c for _, c, _ in regular]), idx,
-                                 names, level.label))
+                                StructureFactor(cov), idx, names, level.label))
     return terms, level_covs

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from statsmodels_me.terms.random_effects import BlockFactor, FirstEffectFactor, term_structures
+from statsmodels_me.covariance.blocked import BlockDiagonal
+from statsmodels_me.covariance.structures import Unstructured
+from statsmodels_me.terms.random_effects import FirstEffectFactor, term_structures
 
 
 def theta_from_moments(terms, moments, n_theta):
@@ -25,7 +27,7 @@ def theta_from_moments(terms, moments, n_theta):
     theta = np.zeros(n_theta)
     for term, mom in zip(terms, moments):
         chol = term.cholesky
-        blocked = isinstance(chol, BlockFactor)
+        blocked = isinstance(term.covariance, BlockDiagonal)
         qpos = tpos = 0
         for cov in term_structures(term):
             q = cov.q if blocked else mom.shape[0]
@@ -49,7 +51,7 @@ def theta_labels(terms, theta, n_theta):
     for term in terms:
         tpos = 0
         for cov in term_structures(term):
-            li = getattr(cov, "_li", None)
+            li = cov.lower_positions[0] if isinstance(cov, Unstructured) else None
             glob = term.theta_index[tpos:tpos + cov.n_theta]
             for k in range(cov.n_theta):
                 if li is not None:
@@ -72,8 +74,8 @@ def cholesky_column_partners(terms):
     for term in terms:
         tpos = 0
         for cov in term_structures(term):
-            li, lj = getattr(cov, "_li", None), getattr(cov, "_lj", None)
-            if li is not None:
+            if isinstance(cov, Unstructured):
+                li, lj = cov.lower_positions
                 glob = term.theta_index[tpos:tpos + cov.n_theta]
                 for k, (i, j) in enumerate(zip(li, lj)):
                     if i == j:

@@ -10,16 +10,22 @@ from _glmm_testdata import COMBOS, simulate
 from statsmodels_me._integrate.glmm_kernels import family_values
 
 from statsmodels_me.families import (
-    FAMILY_CODES,
-    link_code,
+    FAMILY_CLASSES,
+    get_family,
     obs_constant,
     reference_logpdf,
 )
 
 
 def _values(family, link, d, eta, aux):
-    return family_values(FAMILY_CODES[family], link_code(link), d["endog"], d["trials"],
+    fam = get_family(family, link)  # the kernel codes come from the family object
+    return family_values(fam.code, fam.link_code, d["endog"], d["trials"],
                          np.ascontiguousarray(eta), np.asarray(aux, float))
+
+
+def test_every_family_and_link_is_checked_here():
+    """A family added to the catalog gets its kernel math checked by the tests below."""
+    assert {(n, lk) for n, cls in FAMILY_CLASSES.items() for lk in cls.links} == set(COMBOS)
 
 
 @pytest.mark.parametrize("family,link", COMBOS)
@@ -55,7 +61,8 @@ def test_binary_tails_are_finite(link):
     """Extreme linear predictors keep log densities finite and derivatives bounded."""
     eta = np.array([-40.0, -12.0, 12.0, 40.0])
     for y in (0.0, 1.0):
-        l, d1, d2, _, _ = family_values(FAMILY_CODES["bernoulli"], link_code(link),
+        fam = get_family("bernoulli", link)
+        l, d1, d2, _, _ = family_values(fam.code, fam.link_code,
                                         np.full(4, y), np.ones(4), eta, np.zeros(0))
         assert np.all(np.isfinite(l)) and np.all(np.isfinite(d1)) and np.all(np.isfinite(d2))
         assert np.all(d2 <= 1e-12)

@@ -74,3 +74,41 @@ def test_block_diagonal_across_levels_keeps_each_levels_rows_together():
     np.testing.assert_allclose(cov.theta_from_display(cov.display(theta)), theta, rtol=1e-12)
     with pytest.raises(SpecificationError, match="different levels"):
         BlockDiagonal([school, klass])
+
+
+def _cholesky_differences(cov, theta, h=1e-6):
+    out = []
+    for k in range(len(theta)):
+        tp, tm = theta.copy(), theta.copy()
+        tp[k] += h
+        tm[k] -= h
+        out.append((cov.cholesky(tp) - cov.cholesky(tm)) / (2 * h))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("make,theta", [
+    (lambda: Unstructured(["a", "b", "c"], "g"), [0.7, 0.1, -0.2, 0.5, 0.3, 0.4]),
+    (lambda: Independent(["a", "b"], "g"), [0.7, 0.3]),
+    (lambda: Exchangeable(["a", "b", "c"], "g"), [0.8, 0.3]),
+    (lambda: Exchangeable(["a", "b", "c"], "g"), [0.8, -0.4]),
+    (lambda: BlockDiagonal([Exchangeable(["a", "b"], "g"), Independent(["c"], "g")]),
+     [0.8, -0.4, 0.5]),
+])
+def test_d_cholesky_matches_central_differences(make, theta):
+    # reference: central differences (step 1e-6) of the structure's own cholesky()
+    cov = make()
+    theta = np.array(theta, float)
+    J = cov.d_cholesky(theta)
+    assert J.shape == (cov.n_theta, cov.q, cov.q)
+    np.testing.assert_allclose(J, _cholesky_differences(cov, theta), atol=1e-8)
+
+
+def test_d_cholesky_on_the_boundary():
+    # Exchangeable with rho = 1 has a singular factor: the closed-form derivative does not
+    # apply and central differences of cholesky() are used (the factor is smooth from
+    # inside the range only, so compare with the one-sided limit at rho = 1: d L / d s is
+    # L / s, exactly)
+    cov = Exchangeable(["a", "b"], "g")
+    theta = np.array([0.8, 1.0])
+    J = cov.d_cholesky(theta)
+    np.testing.assert_allclose(J[0], cov.cholesky(theta) / 0.8, atol=1e-8)

@@ -352,3 +352,80 @@ def test_residuals_against_statsmodels_glm_families():
                                    ref.resid_anscombe(yy, mm), rtol=1e-10)
     with pytest.raises(SpecificationError, match="predict deviance: not available"):
         get_family("nbinomial", dispersion="constant").resid_deviance(y, mu)
+
+
+def test_eform_labels_and_notes():
+    """Stata's meglm output with or / irr / eform (the header notes under the table)."""
+    from statsmodels_me.families import eform_label, eform_notes
+    assert eform_label({"or": True}) == "Odds ratio"
+    assert eform_label({"irr": True, "eform": True}) == "IRR"
+    assert eform_label({"hr": False}) is None
+    assert eform_notes("Odds ratio", True) == [
+        "Estimates are transformed only in the first equation to odds ratios.",
+        "_cons estimates baseline odds (conditional on zero random effects)."]
+    assert eform_notes("IRR", False) == [
+        "Estimates are transformed only in the first equation to incidence-rate ratios."]
+    assert eform_notes("exp(b)", True)[1] == (
+        "_cons estimates the baseline (conditional on zero random effects).")
+    assert eform_notes(None, True) == []
+
+
+def test_model_titles_and_header_rows():
+    """Stata's meglm headers: melogit with binomial(n) names the trials variable; meglm with
+    a family-link pair that has no command shows Family and Link."""
+    assert get_family("bernoulli").model_title == "Mixed-effects logistic regression"
+    assert get_family("binomial").header_rows("n") == [("Binomial variable", "n")]
+    assert get_family("binomial").header_rows(5) == []
+    assert get_family("gamma").model_title == "Mixed-effects GLM"
+    assert get_family("gamma").header_rows() == [("Family", "gamma"), ("Link", "log")]
+    assert get_family("nbinomial", "identity").header_rows() == [("Family", "nbinomial"),
+                                                                 ("Link", "identity")]
+    assert get_family("poisson").header_rows() == []
+
+
+def test_inverse_link_derivatives_in_the_tails():
+    """Closed forms at |eta| = 30 and 40: logit p' = e^-|z| / (1 + e^-|z|)^2 and
+    p'' = sign(-z) p' (1 - e^-|z|) / (1 + e^-|z|); cloglog p' = exp(z - e^z) and
+    p'' = p' (1 - e^z), whose series for z -> -inf are e^z (1 - e^z) and e^z (1 - 2 e^z)
+    (exactly 0 where p' underflows); log: exp(z)."""
+    z = np.array([-40.0, -30.0, 30.0, 40.0])
+    e = np.exp(-np.abs(z))
+    logit = get_family("bernoulli", "logit")
+    np.testing.assert_allclose(logit.inverse_link_deriv(z), e / (1 + e) ** 2, rtol=1e-14)
+    np.testing.assert_allclose(logit.inverse_link_deriv2(z),
+                               -np.sign(z) * e * (1 - e) / (1 + e) ** 3, rtol=1e-14)
+    cll = get_family("bernoulli", "cloglog")
+    with np.errstate(over="raise", invalid="raise"):
+        d1, d2 = cll.inverse_link_deriv(z), cll.inverse_link_deriv2(z)
+    np.testing.assert_allclose(d1[:2], np.exp(z[:2]) * (1 - np.exp(z[:2])), rtol=1e-14)
+    np.testing.assert_allclose(d2[:2], np.exp(z[:2]) * (1 - 2 * np.exp(z[:2])), rtol=1e-14)
+    np.testing.assert_array_equal(d1[2:], 0.0)
+    np.testing.assert_array_equal(d2[2:], 0.0)
+    np.testing.assert_allclose(get_family("poisson").inverse_link_deriv2(z), np.exp(z),
+                               rtol=1e-15)
+
+
+@pytest.mark.parametrize("command,text,opts", [
+    ("melogit", "yb x || g:", {}), ("meprobit", "yb x || g:", {}),
+    ("mecloglog", "yb x || g:", {}), ("melogit", "yk x || g:", {"binomial": "n"}),
+    ("mepoisson", "yk x || g:", {}), ("menbreg", "yk x || g:", {}),
+    ("menbreg", "yk x || g:", {"dispersion": "constant"}), ("meologit", "yk x || g:", {}),
+    ("meoprobit", "yk x || g:", {}), ("meglm", "yc x || g:", {}),
+    ("meglm", "yc x || g:", {"family": "gamma"}),
+    ("meglm", "yk x || g:", {"family": "nbinomial constant", "link": "identity"}),
+    ("meglm", "yb x || g:", {"family": "bernoulli", "link": "probit"})])
+def test_get_family_from_the_parsed_options(command, text, opts):
+    """get_family(family, link, dispersion=...) on the options as the specification parser
+    leaves them gives the family the estimator fits."""
+    import pandas as pd
+
+    import statsmodels_me.formula.api as smf
+    g = np.repeat(np.arange(10), 4)
+    d = pd.DataFrame({"g": g, "x": np.sin(np.arange(40.0)), "yb": np.arange(40) % 2,
+                      "yk": np.arange(40) % 3, "n": np.full(40, 3), "yc": 1 + np.arange(40.0)})
+    m = getattr(smf, command)(text, data=d, **opts)
+    o = m.options
+    kw = {"dispersion": o["dispersion"]} if o.get("dispersion") else {}
+    fam = get_family(o["family"], o["link"], **kw)
+    fitted = get_family(m.family, m.link)
+    assert (fam.name, fam.link) == (fitted.name, fitted.link)

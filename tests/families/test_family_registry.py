@@ -69,3 +69,19 @@ def test_engine_rejects_empty_data():
     with pytest.raises(DataError, match="no observations"):
         TwoLevelGLMM(np.zeros(0), np.zeros((0, 1)), np.zeros((0, 1)), np.zeros(0, int),
                      "poisson")
+
+
+@pytest.mark.parametrize("name,link,aux", [("poisson", "log", []), ("gamma", "log", [-0.3]),
+                                           ("ordinal", "probit", [-0.5, 0.4])])
+def test_engines_take_family_objects_for_names(name, link, aux):
+    """The name-based registry functions the engines call accept a family object, so an
+    engine built from get_family(...) is the engine built from the name."""
+    rng = np.random.default_rng(0)
+    g = np.repeat(np.arange(6), 5)
+    X = np.column_stack([np.ones(30), rng.normal(size=30)])
+    y = rng.integers(0, 3, 30).astype(float) + (0.5 if name == "gamma" else 0.0)
+    by_name = TwoLevelGLMM(y, X, np.ones(30), g, name, link)
+    by_object = TwoLevelGLMM(y, X, np.ones(30), g, get_family(name, link))
+    assert by_object.k_aux == by_name.k_aux == len(aux)
+    beta, L = np.array([0.2, -0.1]), np.array([[0.6]])
+    assert by_object.loglike(beta, aux, L) == by_name.loglike(beta, aux, L)

@@ -11,6 +11,7 @@ import pytest
 import statsmodels_me.formula.api as smf
 from statsmodels_me.objectives.lmm_blocked import BlockedLMM
 from statsmodels_me.objectives.lmm_crossed_scalar import CrossedScalarLMM
+from statsmodels_me.optimization.lmm_starts import submodel_start
 from statsmodels_me.optimization.log_newton import minimize_log_newton
 
 
@@ -133,13 +134,13 @@ def test_newton_reaches_the_default_optimum(data):
     model = smf.mixed(FORMULAS[0], data)
     res = model.fit()
     cr = model.objective
-    start = cr.start_values()
+    start = submodel_start(cr)
     assert start is not None and np.all(start > 0)
     # the start comes from sub-models: close, not the estimate
     np.testing.assert_allclose(start, res.theta, rtol=0.5)
-    for own in (True, False):
+    for alternative in (start, None):
         out = minimize_log_newton(cr, np.array([1.0, 1.0, 1.0]), model.theta_bounds(),
-                                  own_start=own)
+                                  alternative=alternative)
         assert out.success and out.converged_newton
         np.testing.assert_allclose(out.x, res.theta, rtol=1e-6)
         assert -0.5 * out.fun == pytest.approx(res.llf, abs=1e-8)
@@ -156,7 +157,8 @@ def test_newton_hands_over_at_a_zero_variance(data):
     calls = []
     full = cr.deviance_grad_hess
     cr.deviance_grad_hess = lambda *a: calls.append(1) or full(*a)
-    assert minimize_log_newton(cr, np.ones(3), model.theta_bounds()) is None
+    assert minimize_log_newton(cr, np.ones(3), model.theta_bounds(),
+                               alternative=submodel_start(cr)) is None
     # it gives up as soon as one scale shrinks alone and zero beats the next step's promise
     assert len(calls) <= 4
 
@@ -178,7 +180,8 @@ def test_fit_with_newton_matches_the_general_optimizer(data, monkeypatch, reml):
 def test_kept_factor_at_the_estimate_equals_a_fresh_one(data):
     model = smf.mixed(FORMULAS[0], data)
     cr = model.objective
-    out = minimize_log_newton(cr, np.ones(3), model.theta_bounds())
+    out = minimize_log_newton(cr, np.ones(3), model.theta_bounds(),
+                              alternative=submodel_start(cr))
     kept = cr.factor(out.x)
     assert cr.cf.has_kept
     cr.cf.forget_kept()
