@@ -1,7 +1,7 @@
 """Side-by-side table of Stata's printed numbers and a fit of this build, for the example pages.
 
-Stata's numbers are those of the manual's examples as recorded with the package's bundled data
-(``statsmodels_me/datasets/seed_examples.json``, the reference the validation tests use). Used
+Stata's numbers are those of the manual's examples as bundled with the package
+(:func:`statsmodels_me.datasets.seed_examples`, the reference the validation tests use). Used
 from a hidden ``me-run`` block::
 
     from me_compare import compare_with_stata
@@ -9,16 +9,9 @@ from a hidden ``me-run`` block::
 """
 from __future__ import annotations
 
-import json
 import math
-from importlib import resources
 
-
-def _seed(example_id: str) -> dict:
-    path = resources.files("statsmodels_me.datasets").joinpath("seed_examples.json")
-    with path.open("r") as fh:
-        examples = json.load(fh)["examples"]
-    return next(e for e in examples if e["id"] == example_id)
+from statsmodels_me.datasets import seed_examples
 
 
 def _row(label: str, stata: float, ours: float) -> str:
@@ -29,7 +22,7 @@ def _row(label: str, stata: float, ours: float) -> str:
 def compare_with_stata(res, example_id: str) -> None:
     """Print Stata's log likelihood, coefficients, variance components and their standard errors
     next to ``res``'s (relative differences in the last column)."""
-    ex = _seed(example_id)
+    ex = seed_examples()[example_id]
     print(f"{'':38s} {'Stata':>14s} {'this build':>14s} {'rel. diff.':>11s}")
     print(_row("log likelihood", ex["llf"], res.llf))
     eform = ex.get("eform", False)

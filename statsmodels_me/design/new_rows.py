@@ -64,7 +64,7 @@ class NewRows:
             col = data[var]
             miss = col.isna().to_numpy(dtype=bool)
             if not is_numeric(col):
-                miss |= (col.astype("string") == "").fillna(False).to_numpy(dtype=bool)
+                miss = miss | (col.astype("string") == "").fillna(False).to_numpy(dtype=bool)
             complete &= ~miss
         self.complete = complete
         self._rows = data.loc[complete, used] if len(used) else data.loc[complete, []]
@@ -133,9 +133,7 @@ class NewRows:
             keys = pd.Index(rows[level.path[0]].to_numpy())
         else:
             keys = pd.MultiIndex.from_arrays([rows[v].to_numpy() for v in level.path])
-        codes = pd.Index(level.group_values).get_indexer(keys) \
-            if len(level.path) == 1 else level.group_values.get_indexer(keys)
-        out[self.complete] = codes
+        out[self.complete] = pd.Index(level.group_values).get_indexer(keys)
         return out
 
     def factor_codes(self, var: str) -> np.ndarray:
@@ -217,7 +215,7 @@ class NewRows:
             return list(terms)
         rows = self._rows
         return [Term(tuple(replace(f, kind="i") if f.kind == "c" and f.var in rows.columns
-                           and f.var in self.design.factor_levels else f
+                           and not is_numeric(rows[f.var]) else f
                            for f in t.factors)) for t in terms]
 
 

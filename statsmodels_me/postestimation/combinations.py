@@ -261,8 +261,7 @@ def contrast(results, var, alpha=0.05):
         raise SpecificationError(f"contrast: '{var}' is not a factor variable of the fixed part")
     m = margins(results, dydx=var, predict="xb", asbalanced=True, alpha=alpha)
     J = m.attrs["jacobian"]
-    k = results.k_fe
-    V = np.asarray(results.cov_params(), float)[:k, :k]
+    V = np.asarray(results.cov_params(), float)
     levels = [lab.split(".", 1)[0] for lab in m.index]
     base = [lev for lev in design.factor_levels[var]
             if str(lev) not in levels and f"{lev:g}" not in levels]

@@ -25,7 +25,10 @@ from statsmodels_me.design.factors import level_label
 from statsmodels_me.design.new_rows import new_rows
 from statsmodels_me.postestimation.newdata import (
     fixed_names,
+    gh_mean,
     is_glmm,
+    marginal_sd,
+    marginal_Z,
     prediction_mode,
     random_part,
     response_function,
@@ -68,7 +71,7 @@ def _base_level(design, var):
 
 
 class _Predictor:
-    """Per-row prediction of one statistic as a function of the fixed effects."""
+    """Per-row prediction of one statistic as a function of the parameter vector."""
 
     def __init__(self, results, statistic, mode, outcome):
         self.results = results
@@ -76,10 +79,12 @@ class _Predictor:
         self.mode = mode
         self.outcome = outcome
         self.names = fixed_names(results)
+        self.k = results.k_fe
         self.glmm = is_glmm(results)
 
     def parts(self, frame):
-        """(X, shift, fn): prediction = fn(X beta + shift)."""
+        """(X, shift, fn, Zs): prediction = fn(X beta + shift), integrated over the random
+        effects (covariates Zs) when marginal."""
         rows = new_rows(self.results.model.design, frame)
         if not rows.complete.all():
             raise DataError("margins: the data have missing values in the model's covariates")
@@ -90,15 +95,21 @@ class _Predictor:
             shift += off
         if self.statistic != "xb" and self.mode in ("ebmeans", "ebmodes"):
             shift += random_part(self.results, rows, self.mode, "zero")[0]
-        fn = None
+        fn, Zs = None, None
         if self.statistic in ("mu", "pr"):
             fn = response_function(self.results, self.statistic, frame, rows, self.outcome)[0]
-        return X, shift, fn
+            if self.mode == "marginal":
+                Zs = marginal_Z(self.results, rows)
+        return X, shift, fn, Zs
 
-    def values(self, parts, beta):
-        X, shift, fn = parts
-        eta = X @ beta + shift
-        return eta if fn is None else np.asarray(fn(eta), dtype=float)
+    def values(self, parts, params):
+        X, shift, fn, Zs = parts
+        eta = X @ params[:self.k] + shift
+        if fn is None:
+            return eta
+        if Zs is not None:
+            return gh_mean(fn, eta, marginal_sd(self.results, Zs, params))
+        return np.asarray(fn(eta), dtype=float)
 
 
 def _scenarios(at, variables, design, data):
@@ -135,10 +146,8 @@ def _balanced(frame, design, fixed_vars):
         return frame, np.ones(len(frame))
     grid = pd.DataFrame(list(itertools.product(*[design.factor_levels[v] for v in factors])),
                         columns=factors)
-    base = frame.drop(columns=factors).reset_index(drop=True)
-    base["__row"] = np.arange(len(base))
-    out = base.merge(grid, how="cross")
-    return out.drop(columns="__row"), np.ones(len(out))
+    out = frame.drop(columns=factors).reset_index(drop=True).merge(grid, how="cross")
+    return out, np.ones(len(out))
 
 
 def margins(results, variables=None, at=None, dydx=None, eyex=None, dyex=None, eydx=None,
@@ -160,8 +169,10 @@ def margins(results, variables=None, at=None, dydx=None, eyex=None, dyex=None, e
     predict : str, optional
         ``xb`` (default after ``mixed``), ``fitted``/``eta`` (with random effects), ``mu``
         (default after ``meglm``), ``pr``.
-    conditional : {"fixedonly", "ebmeans", "ebmodes"}
-        Random effects at zero (default) or at their predictions.
+    conditional : {"fixedonly", "ebmeans", "ebmodes", "marginal"}
+        Random effects at zero (default), at their predictions, or integrated out
+        (``mu``/``pr`` averaged over the random-effects distribution; the standard errors
+        then also carry the uncertainty of the variance components).
     asbalanced : bool
         Treat factor covariates as balanced: average over every level combination of the
         factors not set by ``at``/``variables`` with equal weights (the reference grid of R's
@@ -187,9 +198,6 @@ def margins(results, variables=None, at=None, dydx=None, eyex=None, dyex=None, e
         raise SpecificationError(f"margins: predict='{predict}' is not one of "
                                  f"{', '.join(allowed)}")
     mode = prediction_mode(results, conditional)
-    if mode == "marginal":
-        raise SpecificationError("margins: conditional='marginal' is not implemented; use "
-                                 "'fixedonly' or 'ebmeans'")
     statistic = {"fitted": "eta"}.get(predict, predict)
     if data is None:
         data = design.sample_data
@@ -200,8 +208,13 @@ def margins(results, variables=None, at=None, dydx=None, eyex=None, dyex=None, e
     effects = ([(v, "dydx") for v in _as_list(dydx)] + [(v, "eyex") for v in _as_list(eyex)]
                + [(v, "dyex") for v in _as_list(dyex)] + [(v, "eydx") for v in _as_list(eydx)])
     pred = _Predictor(results, statistic, mode, outcome)
-    beta = np.asarray(results.params, dtype=float)[:results.k_fe]
-    V = np.asarray(results.cov_params(), dtype=float)[:results.k_fe, :results.k_fe]
+    params = np.asarray(results.params, dtype=float)
+    V = np.asarray(results.cov_params(), dtype=float)
+    # parameters the predictions depend on: the fixed effects, and with marginal mu/pr the
+    # random-effects variances and covariances
+    active = list(range(results.k_fe))
+    if mode == "marginal" and statistic in ("mu", "pr"):
+        active += [j for _, sl in results.re_covariances for j in range(sl.start, sl.stop)]
     scen = _scenarios(at, variables, design, data)
     if over is not None:
         if over not in data.columns:
@@ -224,8 +237,8 @@ def margins(results, variables=None, at=None, dydx=None, eyex=None, dyex=None, e
                 parts = [p for p in (glabel, elabel, slabel) if p]
                 labels.append("#".join(parts) if parts else "_cons")
                 funcs.append(fn)
-    est = np.array([f(beta) for f in funcs])
-    J = np.array([_gradient(f, beta) for f in funcs])
+    est = np.array([f(params) for f in funcs])
+    J = np.array([_gradient(f, params, active, results.k_fe) for f in funcs])
     se = np.sqrt(np.einsum("ij,jk,ik->i", J, V, J))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = est / se
@@ -233,7 +246,7 @@ def margins(results, variables=None, at=None, dydx=None, eyex=None, dyex=None, e
     q = stats.norm.ppf(1 - alpha / 2)
     out = pd.DataFrame(np.column_stack([est, se, z, p, est - q * se, est + q * se]),
                        index=pd.Index(labels), columns=COLUMNS)
-    out.attrs["jacobian"] = J
+    out.attrs["jacobian"] = J           # d margin / d params (all parameters)
     return out
 
 
@@ -280,15 +293,17 @@ def _margin_functions(pred, frame, effects, design, weights):
     return out
 
 
-def _gradient(f, beta):
-    """Gradient of a smooth scalar function: central differences with one Richardson
-    extrapolation (error of order h^4)."""
-    g = np.empty(len(beta))
-    for j in range(len(beta)):
-        h = 1e-3 * max(1.0, abs(beta[j]))
-        e = np.zeros(len(beta))
+def _gradient(f, params, active, k_fe):
+    """Gradient of a smooth scalar function in the ``active`` coordinates (zero elsewhere):
+    central differences with one Richardson extrapolation (error of order h^4)."""
+    g = np.zeros(len(params))
+    for j in active:
+        h = 1e-3 * max(1.0, abs(params[j]))
+        if j >= k_fe and params[j] > 0:
+            h = min(h, params[j] / 4)        # a variance stays positive
+        e = np.zeros(len(params))
         e[j] = 1.0
-        d1 = (f(beta + h * e) - f(beta - h * e)) / (2 * h)
-        d2 = (f(beta + h / 2 * e) - f(beta - h / 2 * e)) / h
+        d1 = (f(params + h * e) - f(params - h * e)) / (2 * h)
+        d2 = (f(params + h / 2 * e) - f(params - h / 2 * e)) / h
         g[j] = (4 * d2 - d1) / 3
     return g

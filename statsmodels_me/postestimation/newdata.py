@@ -23,6 +23,7 @@ from statsmodels.genmod.families import links as sm_links
 
 from statsmodels_me.design.new_rows import new_rows
 from statsmodels_me.families import get_family, statsmodels_link
+from statsmodels_me.postestimation.menl_newdata import predict_menl
 from statsmodels_me.spec.errors import DataError, SpecificationError
 
 MIXED_STATISTICS = ("xb", "fitted", "stdp", "reffects", "residuals", "rstandard")
@@ -181,22 +182,43 @@ def _aux(results, family):
     return family.ancillary_from_display(front, back)
 
 
-def _marginal_sd(results, rows):
-    """sd of z_i'b over every level (the prior of the random effects) for the new rows."""
-    design = results.model.design
-    covs = results.estat_recovariance()
-    var = np.zeros(len(rows.index))
-    for level in design.levels:
+def level_covariances(results, params=None):
+    """Random-effects covariance matrix of each level (label -> ndarray) at ``params``
+    (default the estimates), from the display-scale variances and covariances."""
+    params = np.asarray(results.params if params is None else params, dtype=float)
+    out = {}
+    for cov, sl in results.re_covariances:
+        vals = params[sl]
+        mat = np.zeros((cov.q, cov.q))
+        for row, v in zip(cov.rows, vals):
+            mat[row.i, row.j] = mat[row.j, row.i] = v
+        if cov.kind_label == "Identity":
+            mat = np.eye(cov.q) * vals[0]
+        out[cov.level_label] = mat
+    return out
+
+
+def marginal_Z(results, rows):
+    """Random-effects covariates of the new rows, one (m, q) array per level."""
+    out = []
+    for level in results.model.design.levels:
         if any(b.factor_codes is not None for b in level.blocks):
             raise NotImplementedError("marginal predictions on new data with R. random "
                                       "effects are not implemented")
-        Z = np.hstack(rows.level_Z(level))
-        S = covs[level.label].to_numpy()
-        var += np.einsum("ij,jk,ik->i", Z, S, Z)
+        out.append((level.label, np.hstack(rows.level_Z(level))))
+    return out
+
+
+def marginal_sd(results, Zs, params=None):
+    """sd of z_i'b over every level (the prior of the random effects) at ``params``."""
+    covs = level_covariances(results, params)
+    var = np.zeros(len(Zs[0][1])) if Zs else 0.0
+    for label, Z in Zs:
+        var = var + np.einsum("ij,jk,ik->i", Z, covs[label], Z)
     return np.sqrt(var)
 
 
-def _gh_mean(fn, eta, sd, points=30):
+def gh_mean(fn, eta, sd, points=30):
     """E fn(eta + sd v), v ~ N(0, 1), by Gauss-Hermite quadrature."""
     nodes, weights = special.roots_hermitenorm(points)
     weights = weights / weights.sum()
@@ -210,7 +232,8 @@ def response_function(results, statistic, data, rows, outcome):
     """(function of eta, name) of ``mu`` / ``pr`` for the new rows."""
     model = results.model
     family = get_family(model.family, model.link)
-    family.check_statistic(statistic) if statistic == "pr" else None
+    if statistic == "pr":
+        family.check_statistic(statistic)
     aux = _aux(results, family)
     trials = rows.trials(data)
     trials = np.ones(len(rows.index)) if trials is None else trials
@@ -254,6 +277,10 @@ def predict_new(results, statistic, data, conditional=None, new_groups="zero", o
     -------
     pandas.Series (DataFrame for ``reffects``) indexed like ``data``.
     """
+    if getattr(results.model, "command", "") == "menl":
+        if conditional not in (None, True, "fixedonly"):
+            raise SpecificationError("menl predict: conditional must be None or 'fixedonly'")
+        return predict_menl(results, statistic, data, conditional == "fixedonly", new_groups)
     _check_supported(results)
     glmm = is_glmm(results)
     allowed = MEGLM_STATISTICS if glmm else MIXED_STATISTICS
@@ -287,7 +314,8 @@ def predict_new(results, statistic, data, conditional=None, new_groups="zero", o
         return pd.Series(eta, index=index, name="eta")
     fn, name = response_function(results, statistic, data, lin.rows, outcome)
     if mode == "marginal":
-        vals = _gh_mean(fn, np.where(np.isnan(eta), 0.0, eta), _marginal_sd(results, lin.rows))
+        sd = marginal_sd(results, marginal_Z(results, lin.rows))
+        vals = gh_mean(fn, np.where(np.isnan(eta), 0.0, eta), np.where(np.isnan(sd), 0.0, sd))
     else:
         vals = fn(np.where(np.isnan(eta), 0.0, eta))
     vals = np.asarray(vals, dtype=float)
@@ -353,7 +381,8 @@ def get_prediction(results, statistic=None, data=None, conditional=None, new_gro
         raise SpecificationError(f"get_prediction {statistic}: only when it is the inverse "
                                  "link of eta (not ordinal, no binomial trials)")
     link = statsmodels_link(model.link)
-    family.check_statistic(statistic) if statistic == "pr" else None
+    if statistic == "pr":
+        family.check_statistic(statistic)
     mu = link.inverse(eta)
     deriv = link.inverse_deriv(eta)
     return PredictionResultsMean(mu, deriv ** 2 * lin.var_xb, dist="norm", row_labels=labels,

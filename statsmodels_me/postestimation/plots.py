@@ -11,7 +11,8 @@ from scipy import stats
 from statsmodels_me.postestimation.newdata import is_glmm
 from statsmodels_me.postestimation.simulate import profile_conf_int
 
-__all__ = ["caterpillar_plot", "profile_plot", "qq_plot", "residual_fitted_plot"]
+__all__ = ["caterpillar_plot", "margins_plot", "profile_plot", "qq_plot",
+           "residual_fitted_plot"]
 
 
 def _pyplot():
@@ -128,5 +129,25 @@ def profile_plot(results, alpha=0.05):
     ax.set_yticks(range(len(prof)))
     ax.set_yticklabels(list(prof.index))
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def margins_plot(frame):
+    """Stata's ``marginsplot``: each row of a :func:`~.margins.margins` table as a point
+    with its confidence interval, in table order."""
+    plt = _pyplot()
+    missing = {"margin", "ci_lower", "ci_upper"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"margins_plot: the table lacks {', '.join(sorted(missing))}; pass "
+                         "the DataFrame returned by margins()")
+    x = np.arange(len(frame))
+    m = frame["margin"].to_numpy()
+    err = np.vstack([m - frame["ci_lower"].to_numpy(), frame["ci_upper"].to_numpy() - m])
+    fig, ax = plt.subplots(figsize=(max(4, 0.8 * len(frame) + 2), 4))
+    ax.errorbar(x, m, yerr=err, fmt="o-", capsize=3)
+    ax.set_xticks(x)
+    ax.set_xticklabels([str(i) for i in frame.index], rotation=45, ha="right")
+    ax.set_ylabel("margin")
     fig.tight_layout()
     return fig

@@ -40,7 +40,8 @@ class MENLResults(MEResults):
                                           columns=[self.model.re_names[a] for a in lev.effects])
         return out[d.levels[0].label] if len(out) == 1 else out
 
-    def predict(self, statistic="yhat", fixedonly=False, parameters=None):
+    def predict(self, statistic="yhat", fixedonly=False, parameters=None, data=None,
+                new_groups="zero"):
         """Stata's ``predict`` after ``menl`` on the estimation sample.
 
         Parameters
@@ -60,6 +61,9 @@ class MENLResults(MEResults):
         Series or DataFrame
             Indexed like the estimation sample of the input frame.
         """
+        if data is not None:
+            return self.predict_data(statistic, data, "fixedonly" if fixedonly else None,
+                                     new_groups)
         model = self.model
         d = model.design
         if statistic not in _STATISTICS:

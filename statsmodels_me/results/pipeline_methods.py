@@ -4,6 +4,7 @@ combinations, information criteria, simulation, plots)."""
 from __future__ import annotations
 
 from statsmodels_me.postestimation import combinations, ic, margins, newdata, plots, simulate
+from statsmodels_me.results.summary_export import summary2_from
 
 
 class PipelineMethods:
@@ -95,3 +96,12 @@ class PipelineMethods:
     def plot_profile(self, alpha=0.05):
         """Profile against Wald intervals of the variance components (a matplotlib Figure)."""
         return plots.profile_plot(self, alpha)
+
+    def summary2(self, alpha=0.05):
+        """The summary as statsmodels' ``iolib.summary2.Summary`` (``as_text``, ``as_html``,
+        ``as_latex``); see :mod:`statsmodels_me.results.summary_export`."""
+        return summary2_from(self.summary(alpha=alpha))
+
+    def plot_margins(self, *args, **kwargs):
+        """``marginsplot``: the intervals of ``self.margins(*args, **kwargs)`` (a Figure)."""
+        return plots.margins_plot(self.margins(*args, **kwargs))

@@ -11,6 +11,7 @@ from scipy import stats
 
 from statsmodels_me.inference.lrtests import lr_note
 from statsmodels_me.results.formatting import fmt_count, fmt_f, fmt_g
+from statsmodels_me.results.summary_export import summary_latex
 
 LINE = 78          # Stata's output width
 RIGHT_COL = 48     # where the right-hand header column starts
@@ -328,6 +329,10 @@ class MESummary:
         """The summary as HTML (tables plus the test line and notes)."""
         from statsmodels_me.results.html import summary_html
         return summary_html(self)
+
+    def as_latex(self):
+        """The summary as a LaTeX table (see :mod:`statsmodels_me.results.summary_export`)."""
+        return summary_latex(self)
 
     def __str__(self):
         return self.as_text()

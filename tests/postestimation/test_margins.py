@@ -137,3 +137,28 @@ def test_refusals(lmm, logit):
         logit.margins(at={"nothere": 1})
     frame = logit.margins()
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_marginal_mean_with_variance_uncertainty(ban):
+    res = smf.melogit("c_use urban || district:", data=ban).fit()
+    m = res.margins(at={"urban": [0, 1]}, conditional="marginal")
+    p = res.params
+    b0, b1, s2 = p["_cons"], p["urban"], p["/var(_cons[district])"]
+    nodes, w = np.polynomial.hermite_e.hermegauss(60)
+    w = w / w.sum()
+
+    def marg(theta, u):
+        return float(np.sum(w * special.expit(theta[0] * u + theta[1]
+                                              + np.sqrt(theta[2]) * nodes)))
+    # every row has the same covariates once urban is set: the margin is one integral
+    names = ["urban", "_cons", "/var(_cons[district])"]
+    theta = p[names].to_numpy()
+    V = res.cov_params().loc[names, names].to_numpy()
+    for row, u in zip(m.itertuples(), (0, 1)):
+        assert row.margin == pytest.approx(marg(theta, u), rel=1e-10)
+        # analytic gradient: E[p(1-p)] * (u, 1) and E[p(1-p) v] / (2 sqrt(s2))
+        eta = b1 * u + b0 + np.sqrt(s2) * nodes
+        dens = special.expit(eta) * (1 - special.expit(eta))
+        g = np.array([u * np.sum(w * dens), np.sum(w * dens),
+                      np.sum(w * dens * nodes) / (2 * np.sqrt(s2))])
+        assert row.std_err == pytest.approx(np.sqrt(g @ V @ g), rel=1e-6)

@@ -6,6 +6,8 @@ sets are small), GLMM conditional predictions as X_new beta plus the posterior m
 reports for the row's group, marginal means by scipy quadrature, and standard errors as
 sqrt(x' V_beta x).
 """
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -254,3 +256,79 @@ def test_meglm_crossed_and_nested_reproduce_in_sample():
     for outcome in (1, 3):
         np.testing.assert_allclose(r3.predict("pr", data=tv, outcome=outcome),
                                    r3.predict("pr", outcome=outcome), rtol=1e-10)
+
+
+def test_factor_random_effects_and_exposure():
+    d = pd.read_csv(CROSSED)
+    res = smf.mixed("mixed cnt x || _all: R.a || b:", data=d).fit()
+    np.testing.assert_allclose(res.predict("fitted", data=d), res.predict("fitted"),
+                               rtol=1e-12)
+    re = res.predict("reffects")
+    ba = re.groupby(d["a"])["R.a[_all]"].first()
+    bb = re.groupby(d["b"])["_cons[b]"].first()
+    new = pd.DataFrame({"a": [4, 500], "b": [1, 1], "x": [0.0, 0.0]})
+    want = res.params["_cons"] + bb[1] + np.array([ba[4], 0.0])
+    np.testing.assert_allclose(res.predict("fitted", data=new), want, rtol=1e-10)
+    pois = smf.mepoisson("mepoisson cnt x || _all: R.a || b:", data=d).fit()
+    np.testing.assert_allclose(pois.predict("mu", data=d), pois.predict("mu"), rtol=1e-12)
+    e = d.assign(t=1 + (d.index % 3))
+    expo = smf.mepoisson("mepoisson cnt x, exposure(t) || a:", data=e).fit()
+    new = e.iloc[:4].assign(t=[1.0, 2.0, 5.0, 0.5])
+    eta = expo.predict("eta", data=new, nooffset=True)
+    np.testing.assert_allclose(expo.predict("mu", data=new), np.exp(eta + np.log(new["t"])),
+                               rtol=1e-12)
+    np.testing.assert_allclose(expo.predict("mu", data=e, conditional=False),
+                               expo.predict("mu", conditional=False), rtol=1e-10)
+
+
+def test_menl_new_rows():
+    orange = load("orange")
+    res = smf.menl("menl circumf = ({b1}+{U1[tree]})/(1+exp(-(age-{b2})/{b3}))",
+                   data=orange).fit()
+    np.testing.assert_allclose(res.predict("yhat", data=orange), res.predict("yhat"),
+                               rtol=1e-12)
+    b1, b2, b3 = res.params.iloc[:3]
+    u = res.random_effects["U1"]
+    new = pd.DataFrame({"tree": [2, 99], "age": [1000.0, 500.0]}, index=["a", "b"])
+    before = new.copy()
+    want = [(b1 + u[2]) / (1 + np.exp(-(1000.0 - b2) / b3)),
+            b1 / (1 + np.exp(-(500.0 - b2) / b3))]
+    np.testing.assert_allclose(res.predict("yhat", data=new), want, rtol=1e-12)
+    np.testing.assert_allclose(res.predict("yhat", data=new, fixedonly=True).iloc[0],
+                               b1 / (1 + np.exp(-(1000.0 - b2) / b3)), rtol=1e-12)
+    pd.testing.assert_frame_equal(new, before)
+    with pytest.raises(DataError, match="not in the estimation sample"):
+        res.predict("yhat", data=new, new_groups="error")
+
+
+@pytest.mark.parametrize("command, statistic", [
+    ("menbreg cnt x || a:", "mu"), ("meglm pos x || a:, family(gaussian)", "mu"),
+    ("meglm pos x || a:, family(gamma)", "mu"), ("mecloglog y x || a:", "mu"),
+    ("meologit cnt x || a:", "pr"), ("mixed pos x i.g || a:", "fitted")])
+def test_every_family_reproduces_in_sample(command, statistic):
+    d = pd.read_csv(CROSSED)
+    d["pos"] = np.exp(0.3 * d["x"]) * (1 + d["cnt"])
+    d["g"] = np.where(d["x"] > 0, "hi", "lo")
+    fitter = getattr(smf, command.split()[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fitter(command, data=d).fit()
+    np.testing.assert_allclose(res.predict(statistic, data=d), res.predict(statistic),
+                               rtol=1e-12)
+    new = d.iloc[:3].copy()
+    new.loc[new.index[1], "x"] = np.nan
+    got = res.predict(statistic, data=new)
+    assert np.isnan(got.iloc[1])
+    np.testing.assert_allclose(got.iloc[[0, 2]], res.predict(statistic).iloc[[0, 2]],
+                               rtol=1e-12)
+
+
+def test_string_factor_in_formula():
+    d = pd.read_csv(CROSSED)
+    d["g"] = np.where(d["x"] > 0, "hi", "lo")
+    res = smf.mixed("cnt ~ x + g + (1 | a)", data=d).fit()
+    new = pd.DataFrame({"x": [0.5, 0.5], "g": ["hi", "lo"], "a": [3, 3]})
+    xb = res.predict("xb", data=new)
+    assert xb.iloc[1] - xb.iloc[0] == pytest.approx(res.params["lo.g"], rel=1e-12)
+    with pytest.raises(DataError, match="'g'"):
+        res.predict("xb", data=new.assign(g="mid"))

@@ -50,3 +50,13 @@ def test_profile_plot(res):
     prof = res.conf_int(method="profile")
     line = fig.axes[0].lines[0].get_data()[0]
     np.testing.assert_allclose(line, prof.loc["/var(_cons[id])"].to_numpy(), rtol=1e-12)
+
+
+def test_margins_plot(res):
+    fig = res.plot_margins(at={"week": [1, 5, 9]})
+    m = res.margins(at={"week": [1, 5, 9]})
+    x, y = fig.axes[0].lines[0].get_data()
+    np.testing.assert_allclose(y, m["margin"], rtol=1e-12)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1._at", "2._at", "3._at"]
+    p = res.params
+    np.testing.assert_allclose(y, p["_cons"] + p["week"] * np.array([1, 5, 9]), rtol=1e-10)
