@@ -123,6 +123,7 @@ class MEResults(PipelineMethods, LikelihoodModelResults):
     converged : bool
     method : str
     optimization : OptimizationRecord or None
+    params_internal : ndarray or None
     mle_retvals : dict
     vcomp : DataFrame
         Variance components with Stata's confidence intervals.
@@ -216,6 +217,13 @@ class MEResults(PipelineMethods, LikelihoodModelResults):
         """What the optimizer did (:class:`~statsmodels_me.optimization.OptimizationRecord`),
         or None when the estimator kept no record."""
         return self.info.optimization
+
+    @property
+    def params_internal(self):
+        """The estimates on the estimator's internal (optimization) scale (meglm: fixed
+        effects, ancillary parameters, Cholesky factor elements; ``model.split_params``
+        splits them), or None when the estimator has no such scale."""
+        return self.info.params_internal
 
     @property
     def mle_retvals(self):
