@@ -116,6 +116,12 @@ class Mixed(MEModel):
         self.residual = None
         if with_residuals is not None:
             self.residual, self.objective = with_residuals
+            for name, given in (("dfmethod()", self.dfmethod is not None),
+                                (f"vce({self.options.get('vce')})", self.vce.robust)):
+                if given:
+                    raise NotImplementedError(
+                        f"mixed: {name} is not implemented with residuals(); fit without one "
+                        "of them")
         else:
             self.objective = lmm_objective(self.design.endog, self.design.exog, obj_terms,
                                            reml=self.reml, bounds=self.theta_bounds())
