@@ -1,8 +1,10 @@
 """Combinations of mixed options whose joint inference is not implemented are refused, never
 silently dropped."""
 import pytest
+
 import statsmodels_me.formula.api as smf
 from statsmodels_me.datasets import load
+
 
 @pytest.mark.parametrize("opt", ["dfmethod(kroger)", "vce(robust)"])
 def test_residual_structure_with_unsupported_inference_is_refused(opt):
