@@ -165,7 +165,8 @@ class MEModel(LikelihoodModel):
                 f"{k}=...)) or type it in the command")
         controls = ", ".join(allowed) or "none beyond its named parameters"
         raise TypeError(f"{name}.fit() got unexpected keyword argument(s) "
-                        f"{', '.join(map(repr, bad))}; its fitting controls: {controls}")
+                        f"{', '.join(f'{k}={kwargs[k]!r}' for k in bad)}; its fitting controls: "
+                        f"{controls}")
 
     def _set_param_names(self, names):
         self._param_names = list(names)

@@ -191,6 +191,7 @@ class MEGLM(MEModel):
         with more OpenBLAS threads the idle workers spin against the OpenMP threads of the
         cluster kernel (W3 with 2 threads: 0.25 s wall against 0.145 s).
         """
+        self._check_fit_kwargs(kwargs, ())
         blas = single_threaded_blas() if self.objective.single_threaded_blas \
             else contextlib.nullcontext()
         with blas:

@@ -245,6 +245,8 @@ class Mixed(MEModel):
         ConvergenceWarning
             When the iteration limit stops the optimizer.
         """
+        self._check_fit_kwargs(kwargs, ("iterate", "emiterate", "emtolerance", "tolerance",
+                                        "ltolerance"))
         if self.absolute:
             return self._fit_absolute(start_theta, maxiter, disp, **kwargs)
         if self.residual is not None:

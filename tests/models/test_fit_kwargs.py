@@ -23,3 +23,15 @@ def test_model_option_in_fit_is_refused(model):
 def test_unknown_fit_keyword(model, kw):
     with pytest.raises(TypeError, match=f"unexpected keyword argument.*{next(iter(kw))}"):
         model._check_fit_kwargs(kw, ("emiterate",))
+
+
+def test_estimators_refuse_model_options_in_fit(model):
+    from statsmodels_me.models.meglm import MELogit
+    with pytest.raises(TypeError, match="model option"):
+        model.fit(reml=True)
+    with pytest.raises(TypeError, match="bogus"):
+        model.fit(method="bogus")
+    d = load("pig").head(45)
+    glmm = MELogit.from_text("b week || id:", d.assign(b=(d.weight > 40).astype(int)))
+    with pytest.raises(TypeError, match="bogus_option"):
+        glmm.fit(bogus_option=1)
