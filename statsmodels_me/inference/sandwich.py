@@ -37,6 +37,9 @@ def parse_vce(text, command):
     SpecificationError
         Anything else, naming the option and the command.
     """
+    if isinstance(text, tuple):
+        # the option table's parsed form: ("robust",), ("cluster", "id")
+        text = " ".join(text)
     if text is None or (isinstance(text, str) and not text.strip()):
         return VCERequest("oim")
     words = str(text).split()
