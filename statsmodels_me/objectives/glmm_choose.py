@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from statsmodels_me.covariance import BlockDiagonal, make_level_covariance
-from statsmodels_me.models.glmm_engine import OneLevelGLMM
-from statsmodels_me.models.glmm_nested_engine import NestedGLMM, nesting_order
 from statsmodels_me.objectives.glmm_crossed import CrossedGLMMObjective
 from statsmodels_me.objectives.glmm_levels import level_Z
 from statsmodels_me.objectives.glmm_nested import NestedGLMMObjective
+from statsmodels_me.objectives.glmm_nested_engine import NestedGLMM, nesting_order
 from statsmodels_me.objectives.glmm_one_level import OneLevelGLMMObjective
+from statsmodels_me.objectives.glmm_one_level_engine import OneLevelGLMM
 from statsmodels_me.spec.errors import DataError, SpecificationError
 
 

@@ -1,5 +1,5 @@
 """The GLMM objective with crossed random effects: Laplace over the whole random-effects
-vector (:class:`~statsmodels_me.models.glmm_crossed_engine.CrossedLaplaceGLMM`).
+vector (:class:`~statsmodels_me.objectives.glmm_crossed_engine.CrossedLaplaceGLMM`).
 
 Crossed designs (``|| _all: R.a || b:``, ``(1|a) + (1|b)`` over factors that do not nest)
 have no cluster the likelihood factors over. The engine works on the terms of
@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize
 
-from statsmodels_me.models.glmm_crossed_engine import CrossedLaplaceGLMM
 from statsmodels_me.objectives.glmm_base import GLMMObjective
+from statsmodels_me.objectives.glmm_crossed_engine import CrossedLaplaceGLMM
 from statsmodels_me.terms import build_terms
 
 # the nAGQ=0 start only has to be close: the chord Newton steps on the Laplace likelihood

@@ -1,13 +1,13 @@
 """The GLMM objective with nested grouping levels: each top-level cluster integrated by the
-nested engine (:class:`~statsmodels_me.models.glmm_nested_engine.NestedGLMM`: joint
+nested engine (:class:`~statsmodels_me.objectives.glmm_nested_engine.NestedGLMM`: joint
 Laplace or nested adaptive quadrature)."""
 from __future__ import annotations
 
 import numpy as np
 
-from statsmodels_me.models.glmm_nested_engine import NestedGLMM
 from statsmodels_me.objectives.glmm_base import GLMMObjective
 from statsmodels_me.objectives.glmm_levels import level_part
+from statsmodels_me.objectives.glmm_nested_engine import NestedGLMM
 from statsmodels_me.optimization.hessian import relative_step, value_hessian
 
 # second differences of the quadrature log likelihood (grids frozen)

@@ -1,11 +1,11 @@
 """The GLMM objective with one grouping level: clusters integrated one by one
-(:class:`~statsmodels_me.models.glmm_engine.OneLevelGLMM`: Laplace, mode-curvature and
+(:class:`~statsmodels_me.objectives.glmm_one_level_engine.OneLevelGLMM`: Laplace, mode-curvature and
 mean-variance adaptive Gauss-Hermite, plain Gauss-Hermite)."""
 from __future__ import annotations
 
-from statsmodels_me.models.glmm_engine import OneLevelGLMM
 from statsmodels_me.objectives.glmm_base import GLMMObjective
 from statsmodels_me.objectives.glmm_levels import level_part
+from statsmodels_me.objectives.glmm_one_level_engine import OneLevelGLMM
 
 
 class OneLevelGLMMObjective(GLMMObjective):

@@ -11,7 +11,7 @@ import pytest
 from statsmodels_me._integrate.family_eval import family_eval
 
 from statsmodels_me.families.registry import FAMILY_CODES, link_code, reference_logpdf
-from statsmodels_me.models.glmm_crossed_engine import CrossedLaplaceGLMM
+from statsmodels_me.objectives.glmm_crossed_engine import CrossedLaplaceGLMM
 from statsmodels_me.terms import RETerm
 
 CASES = [("bernoulli", "logit", []), ("bernoulli", "probit", []), ("poisson", "log", []),

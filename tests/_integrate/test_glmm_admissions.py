@@ -13,7 +13,7 @@ import statsmodels.api as sm
 from scipy import integrate, optimize, stats
 
 from statsmodels_me import datasets
-from statsmodels_me.models.glmm_engine import OneLevelGLMM
+from statsmodels_me.objectives.glmm_one_level_engine import OneLevelGLMM
 
 STATA = {"female": 1.176898, "_cons": 0.7907009, "var": 1.345383, "llf": -140.61628,
          "llf_fixed": -299.99934}

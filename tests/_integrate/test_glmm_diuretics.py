@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from statsmodels_me import datasets
-from statsmodels_me.models.glmm_engine import OneLevelGLMM
+from statsmodels_me.objectives.glmm_one_level_engine import OneLevelGLMM
 
 
 @pytest.mark.parametrize("method", ["mvaghermite", "laplace"])

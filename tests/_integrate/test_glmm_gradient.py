@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from _glmm_testdata import COMBOS, simulate
 
-from statsmodels_me.models.glmm_engine import OneLevelGLMM
+from statsmodels_me.objectives.glmm_one_level_engine import OneLevelGLMM
 
 
 def _engine(d, family, link, method, points):
@@ -79,7 +79,7 @@ def test_adaptive_gradient_close_to_total_derivative():
 def test_sigma_gradient_chain_rule():
     """d llf / d Sigma from the Cholesky-factor gradient matches finite differences of
     llf(chol(Sigma)) (Laplace, q = 2)."""
-    from statsmodels_me.models.glmm_engine import sigma_gradient
+    from statsmodels_me.objectives.glmm_one_level_engine import sigma_gradient
 
     d = simulate("poisson", "log", q=2, G=6, nj=8, seed=4)
     m = _engine(d, "poisson", "log", "laplace", 1)
@@ -136,7 +136,7 @@ def test_warm_start_from_a_distant_covariance_recovers():
     now redoes such a pass from a cold start. Reference: a fresh engine at the same point."""
     import statsmodels_me.formula.api as smf
     from statsmodels_me.datasets import load
-    from statsmodels_me.models.glmm_engine import OneLevelGLMM
+    from statsmodels_me.objectives.glmm_one_level_engine import OneLevelGLMM
 
     m = smf.melogit("melogit c_use i.urban age i.children || district: i.children, "
                     "cov(exchangeable) || district:", data=load("bangladesh"))

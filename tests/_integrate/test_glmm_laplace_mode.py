@@ -7,7 +7,7 @@ import pytest
 from _glmm_testdata import simulate
 
 from statsmodels_me.families import obs_constant
-from statsmodels_me.models.glmm_engine import OneLevelGLMM
+from statsmodels_me.objectives.glmm_one_level_engine import OneLevelGLMM
 
 CANONICAL = [("bernoulli", "logit"), ("binomial", "logit"), ("poisson", "log")]
 

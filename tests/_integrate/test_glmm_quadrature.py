@@ -13,7 +13,7 @@ from scipy.special import logsumexp
 
 from statsmodels_me._integrate.quadrature import reference_cluster_loglike
 from statsmodels_me.families import reference_logpdf
-from statsmodels_me.models.glmm_engine import OneLevelGLMM
+from statsmodels_me.objectives.glmm_one_level_engine import OneLevelGLMM
 
 
 def _engine(d, family, link, method, points):

@@ -10,7 +10,7 @@ from _glmm_testdata import simulate
 from statsmodels_me._integrate.glmm_kernels import _tensor_points
 
 from statsmodels_me._integrate.quadrature import gh_grid
-from statsmodels_me.models.glmm_engine import OneLevelGLMM
+from statsmodels_me.objectives.glmm_one_level_engine import OneLevelGLMM
 
 
 def _pair(d, family, method, points):

@@ -9,7 +9,7 @@ import pytest
 from _glmm_testdata import simulate
 from statsmodels_me._integrate.glmm_kernels import get_num_threads
 
-from statsmodels_me.models.glmm_engine import OneLevelGLMM, set_num_threads
+from statsmodels_me.objectives.glmm_one_level_engine import OneLevelGLMM, set_num_threads
 
 
 def test_default_follows_omp_num_threads():

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy import optimize, special, stats
 
-from statsmodels_me.models.glmm_engine import OneLevelGLMM
-from statsmodels_me.models.glmm_nested_engine import NestedGLMM, nesting_order
+from statsmodels_me.objectives.glmm_nested_engine import NestedGLMM, nesting_order
+from statsmodels_me.objectives.glmm_one_level_engine import OneLevelGLMM
 from statsmodels_me.spec.errors import DataError
 
 

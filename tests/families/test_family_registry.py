@@ -9,7 +9,7 @@ from statsmodels.genmod.families import links
 
 from statsmodels_me.families import FAMILIES, get_family, registry, statsmodels_link
 from statsmodels_me.families.registry import check_endog, n_aux
-from statsmodels_me.models.glmm_engine import OneLevelGLMM
+from statsmodels_me.objectives.glmm_one_level_engine import OneLevelGLMM
 from statsmodels_me.spec.errors import DataError, SpecificationError
 
 

@@ -7,7 +7,7 @@ from statsmodels_me._integrate.glmm_kernels import family_values, glm_score_info
 
 from statsmodels_me.families.registry import FAMILY_CODES, link_code
 from statsmodels_me.models.glm_newton import glm_newton
-from statsmodels_me.models.glmm_engine import OneLevelGLMM
+from statsmodels_me.objectives.glmm_one_level_engine import OneLevelGLMM
 
 LINKS = {"logit": sm.families.links.Logit(), "probit": sm.families.links.Probit(),
          "cloglog": sm.families.links.CLogLog(), "log": sm.families.links.Log()}

@@ -15,7 +15,7 @@ from _crossed_reference import DATA, LME4, dense_laplace
 from scipy import optimize
 
 from statsmodels_me.design import build_design
-from statsmodels_me.models.glmm_crossed_engine import CrossedLaplaceGLMM
+from statsmodels_me.objectives.glmm_crossed_engine import CrossedLaplaceGLMM
 from statsmodels_me.spec import parse
 from statsmodels_me.terms import build_terms
 

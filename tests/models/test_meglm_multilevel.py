@@ -5,23 +5,19 @@ of that entry; bundled as statsmodels_me/datasets/
 seed_examples.json), and R fits of simulated three-level data (numbers hard-coded below with
 the R call and package versions).
 """
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import statsmodels_me.formula.api as smf
-from statsmodels_me.datasets import load
+from statsmodels_me.datasets import load, seed_examples
 from statsmodels_me.models.meglm import MEOProbit
 from statsmodels_me.spec.errors import DataError, SpecificationError
 
-SEED = Path(__file__).resolve().parents[2] / "statsmodels_me" / "datasets" / "seed_examples.json"
-
 
 def seed(example_id):
-    return next(e for e in json.loads(SEED.read_text())["examples"] if e["id"] == example_id)
+    return seed_examples()[example_id]
 
 
 def rel(a, b):

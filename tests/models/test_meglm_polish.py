@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import statsmodels_me.formula.api as smf
-from statsmodels_me.models.glmm_engine import OneLevelGLMM
 from statsmodels_me.models.glmm_fitting import GLMMFitter
+from statsmodels_me.objectives.glmm_one_level_engine import OneLevelGLMM
 from statsmodels_me.optimization import OptimizationRecord
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))

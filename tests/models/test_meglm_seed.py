@@ -4,20 +4,16 @@ Reference numbers: the seed examples (transcribed from the printed output of Sta
 entry, examples 3, 5 and 6), bundled in the package as
 statsmodels_me/datasets/seed_examples.json.
 """
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import statsmodels_me.formula.api as smf
-from statsmodels_me.datasets import load
-
-SEED = Path(__file__).resolve().parents[2] / "statsmodels_me" / "datasets" / "seed_examples.json"
+from statsmodels_me.datasets import load, seed_examples
 
 
 def seed(example_id):
-    return next(e for e in json.loads(SEED.read_text())["examples"] if e["id"] == example_id)
+    return seed_examples()[example_id]
 
 
 def rel(a, b):

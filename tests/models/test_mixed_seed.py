@@ -6,22 +6,18 @@ copies of the same data sets (statsmodels_me.datasets, provenance in its SOURCES
 Tolerances: relative 1e-5 on estimates and log likelihoods (or the printed precision when that
 is coarser), 1e-3 on standard errors.
 """
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import statsmodels_me.formula.api as smf
-from statsmodels_me.datasets import load
-
-SEED = Path(__file__).resolve().parents[2] / "statsmodels_me" / "datasets" / "seed_examples.json"
+from statsmodels_me.datasets import load, seed_examples
 
 
 def seed(example_id):
-    return next(e for e in json.loads(SEED.read_text())["examples"] if e["id"] == example_id)
+    return seed_examples()[example_id]
 
 
 def close(got, want, rel):

@@ -74,7 +74,7 @@ class NestedGLMM:
         first).
     codes : list of (n,) integer arrays, the group of each row at each level; inner groups
         must be nested in outer ones (distinct codes across outer groups).
-    family, link : as in :class:`statsmodels_me.models.glmm_engine.OneLevelGLMM`.
+    family, link : as in :class:`statsmodels_me.objectives.glmm_one_level_engine.OneLevelGLMM`.
     trials, offset : optional (n,) arrays.
     intmethod : {"laplace", "ghermite", "mcaghermite", "mvaghermite"}
     intpoints : int
@@ -123,7 +123,7 @@ class NestedGLMM:
         if intmethod == "mcaghermite" and intpoints == 1:
             self._method = METHOD_CODES["laplace"]
         self._build_grids()
-        # nthreads None: the package setting (statsmodels_me.models.glmm_engine.set_num_threads)
+        # nthreads None: the package setting (glmm_one_level_engine.set_num_threads)
         self.tol, self.maxiter, self.nthreads = 1e-8, 100, None
         self._warmed = False
 
