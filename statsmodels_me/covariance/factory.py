@@ -1,7 +1,7 @@
 """Build covariance structures from the design's random-effects blocks."""
 from __future__ import annotations
 
-from statsmodels_me.covariance.base import CovarianceStructure
+from statsmodels_me.covariance.base import CovarianceStructure, DisplayRow, var_row
 from statsmodels_me.covariance.blocked import BlockDiagonal
 from statsmodels_me.covariance.structures import (
     Exchangeable,
@@ -19,6 +19,17 @@ _SIMPLE = {
     "exchangeable": Exchangeable,
     "unstructured": Unstructured,
 }
+
+
+class FactorExchangeable(Exchangeable):
+    """Exchangeable covariance of an ``R.x`` block (one effect per level of x): Stata shows
+    one common variance and one common covariance, ``var(R.x)`` and ``cov(R.x)``."""
+
+    def __init__(self, names, level_label, q=None):
+        super().__init__(names, level_label, q)
+        name = self.names[0]
+        self.rows = [var_row(name, level_label, 0),
+                     DisplayRow(f"cov({name})", f"/cov({name}[{level_label}])", 0, 1)]
 
 
 def make_covariance(block, level_label: str) -> CovarianceStructure:
@@ -47,11 +58,15 @@ def make_covariance(block, level_label: str) -> CovarianceStructure:
     kind = str(block.covariance).lower()
     names = list(block.names)
     if getattr(block, "factor_codes", None) is not None:
-        if kind != "identity":
+        n_levels = len(block.factor_levels)
+        if kind == "exchangeable" and n_levels > 1:
+            return FactorExchangeable(names, level_label, q=n_levels)
+        if kind not in ("identity", "exchangeable"):
             raise SpecificationError(
-                f"{names[0]} random effects have an identity covariance; "
+                f"{names[0]} random effects have an identity covariance (or "
+                f"covariance(exchangeable)); "
                 f"covariance({block.covariance}) is not allowed")
-        return Identity(names, level_label, q=len(block.factor_levels))
+        return Identity(names, level_label, q=n_levels)
     if kind in ("pattern", "fixed"):
         if block.cov_matrix is None:
             raise SpecificationError(

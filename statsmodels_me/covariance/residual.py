@@ -17,7 +17,8 @@ exponential        rho^|dt| (t continuous)                     logit(rho)
 toeplitz q         rho_|dt| for |dt| <= q, 0 beyond            atanh(rho_1 .. rho_q)
 banded q           free variances and correlations within      log sd ratios to the first
                    q t-levels of each other, 0 beyond          t-level, atanh(correlations)
-unstructured       banded with q = (number of t-levels) - 1    as banded
+unstructured       banded with q = (number of t-levels) - 1    log sd ratios, atanh of the
+                                                               canonical partial correlations
 =================  ==========================================  ================================
 
 With ``by(var)`` every level of ``var`` has its own parameters, and the levels after the
@@ -276,9 +277,27 @@ class ResidualStructure:
         """Relative covariance among the t-levels (first variance 1)."""
         n_t = len(self.t_levels)
         sd = np.exp(np.concatenate([[0.0], core[:n_t - 1]]))
-        corr = np.eye(n_t)
-        for (a, b), z in zip(self._pairs, np.tanh(core[n_t - 1:])):
-            corr[a, b] = corr[b, a] = z
+        z = np.tanh(core[n_t - 1:])
+        if self.order >= n_t - 1:
+            # full matrix: z are canonical partial correlations (C-vine; Lewandowski,
+            # Kurowicka & Joe 2009, sec. 2.4), so every parameter value gives a positive
+            # definite correlation matrix through its Cholesky factor W
+            P = np.zeros((n_t, n_t))
+            for (a, b), v in zip(self._pairs, z):
+                P[b, a] = v
+            W = np.zeros((n_t, n_t))
+            W[0, 0] = 1.0
+            for i in range(1, n_t):
+                rest = 1.0
+                for j in range(i):
+                    W[i, j] = P[i, j] * np.sqrt(rest)
+                    rest -= W[i, j] ** 2
+                W[i, i] = np.sqrt(max(rest, 0.0))
+            corr = W @ W.T
+        else:
+            corr = np.eye(n_t)
+            for (a, b), v in zip(self._pairs, z):
+                corr[a, b] = corr[b, a] = v
         return corr * np.outer(sd, sd)
 
     def core_matrix(self, core, T, K):

@@ -158,20 +158,28 @@ def build_terms(design):
         for block, bcov in zip(level.blocks, covs):
             idx = np.arange(tpos, tpos + bcov.n_theta)
             tpos += bcov.n_theta
-            if block.factor_codes is not None:
+            if block.factor_codes is not None and bcov.q > 1 and bcov.n_theta > 1:
+                # R.x with an exchangeable covariance: one effect per level of x in each
+                # group of the level, indicator columns as covariates
+                lev = block.factor_levels
+                Z = (block.factor_codes[:, None] == np.arange(len(lev))[None, :]).astype(float)
+                var = block.names[0][2:] if block.names[0].startswith("R.") \
+                    else block.names[0]
+                regular.append((Z, tuple(f"{v}.{var}" for v in lev), bcov, idx))
+            elif block.factor_codes is not None:
                 nlev = len(block.factor_levels)
                 codes, uniq = pd.factorize(level.codes * nlev + block.factor_codes, sort=True)
                 terms.append(RETerm(codes.astype(np.int64), len(uniq),
                                     np.ones((design.nobs, 1)), FirstEffectFactor(bcov), idx,
                                     tuple(block.names), level.label))
             else:
-                regular.append((block, bcov, idx))
+                regular.append((block.Z, tuple(block.names), bcov, idx))
         if regular:
-            Z = regular[0][0].Z if len(regular) == 1 else np.hstack([b.Z for b, _, _ in regular])
-            idx = np.concatenate([i for _, _, i in regular])
-            names = tuple(n for b, _, _ in regular for n in b.names)
-            cov = regular[0][1] if len(regular) == 1 else BlockDiagonal(
-                [c for _, c, _ in regular])
+            Z = regular[0][0] if len(regular) == 1 else np.hstack([z for z, *_ in regular])
+            idx = np.concatenate([i for *_, i in regular])
+            names = tuple(n for _, nm, _, _ in regular for n in nm)
+            cov = regular[0][2] if len(regular) == 1 else BlockDiagonal(
+                [c for _, _, c, _ in regular])
             terms.append(RETerm(level.codes.astype(np.int64), level.n_groups, Z,
                                 StructureFactor(cov), idx, names, level.label))
     return terms, level_covs

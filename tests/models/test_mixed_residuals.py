@@ -180,3 +180,17 @@ def test_wcorrelation_random_intercept(data):
     np.testing.assert_allclose(C[0, 1:], vu / (vu + ve), rtol=1e-12)
     with pytest.raises(SpecificationError, match="no cluster"):
         res.estat_wcorrelation(at=999)
+
+
+@pytest.mark.parametrize("option", ["unstructured, t(time)", "banded 5, t(time)"])
+def test_unstructured_llf_against_gls(data, option):
+    # gls(y ~ x, correlation = corSymm(form = ~time|id), weights = varIdent(form = ~1|time),
+    #     method = "ML"): -160.572794056922. The unstructured residual covariance absorbs the
+    # random intercept (their split is not identified), so the maximum is that of gls.
+    # (banded 5 on 6 times is unstructured.)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit(data, option)
+    assert res.llf == pytest.approx(-160.572794056922, rel=1e-6, abs=0)
+    assert res.llf >= -160.572794056922 - 1e-8
