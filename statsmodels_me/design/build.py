@@ -414,7 +414,14 @@ def _block(eq: REEquation, spec: ModelSpec, sample: pd.DataFrame, codings,
         c = codings[eq.factor]
         # R. implies an identity structure; mixed also accepts cov(exchangeable)
         # ([ME] me, syntax item 5)
-        cov = "exchangeable" if eq.covariance == "exchangeable" else "identity"
+        cov = str(eq.covariance).lower()
+        if cov == "independent":
+            # the equation's default: one variance per R. block (Stata's identity)
+            cov = "identity"
+        if cov not in ("identity", "exchangeable"):
+            raise SpecificationError(
+                f"R.{eq.factor} random effects have an identity covariance (or "
+                f"covariance(exchangeable)); covariance({eq.covariance}) is not allowed")
         block = REBlock(names=[f"R.{eq.factor}"], Z=None, covariance=cov,
                         factor_codes=c.codes, factor_levels=c.levels)
     else:

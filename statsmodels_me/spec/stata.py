@@ -291,6 +291,10 @@ def _parse_equation(text: str, command: str, last: bool):
             eq_extra["collinear"] = True
         else:
             eq_extra["weight"] = (opt.name, updates[opt.name])
+    if factor is not None and covariance not in ("identity", "exchangeable"):
+        raise SpecificationError(
+            f"R.{factor} random effects have an identity covariance (or "
+            f"covariance(exchangeable)); covariance({covariance}) is not allowed")
     if factor is None and not constant and not terms:
         raise SpecificationError(f"random-effects equation {body.strip()!r} has no random "
                                  "effects (noconstant and no variables)")
