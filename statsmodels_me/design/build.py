@@ -163,6 +163,9 @@ def _extra_variables(spec: ModelSpec) -> dict[str, str]:
     for level, (_, var) in dict(spec.options.get("level_weights") or {}).items():
         out[f"weight:{level}"] = var
     vce = spec.options.get("vce")
+    if isinstance(vce, tuple):
+        # the option table's parsed form: ("cluster", "pen")
+        vce = " ".join(vce)
     m = re.fullmatch(r"\s*cl(?:u(?:s(?:t(?:e(?:r)?)?)?)?)?\s+([A-Za-z_][A-Za-z0-9_]*)\s*",
                      vce) if isinstance(vce, str) else None
     if m:
