@@ -121,7 +121,7 @@ class DaskMEGLM(MEGLM):
         if self.categories is not None:
             cats = response_values(ddf, self.design.endog_names[0])
         kind = design_kind(self.design)
-        pieces = persist_pieces(client, ddf, self.spec, self.family, cats, self.intmethod,
+        pieces = persist_pieces(client, ddf, self.spec, self.family_object, cats, self.intmethod,
                                 self.intpoints, kind)
         self.parts = PartitionMap(client, pieces)
         self._check_whole_data(cats)
@@ -147,8 +147,8 @@ class DaskMEGLM(MEGLM):
         n = sum(f["n"] for f in facts)
         y_rep = np.concatenate([f["varying"][0] for f in facts])
         t_rep = np.concatenate([f["varying"][1] for f in facts])
-        self.family.check_outcome_varies(y_rep, t_rep, self.design.endog_names[0])
-        if self.family.weak_without_replicates and max(f["max_cluster"] for f in facts) <= 1:
+        self.family_object.check_outcome_varies(y_rep, t_rep, self.design.endog_names[0])
+        if self.family_object.weak_without_replicates and max(f["max_cluster"] for f in facts) <= 1:
             warnings.warn(f"{self.spec.command}: every '{self.level.label}' cluster has one "
                           "observation: with a categorical outcome the random-effects variance "
                           "is identified only through the shape of the link (weakly)",
@@ -171,13 +171,13 @@ class DaskMEGLM(MEGLM):
         beta0 = np.zeros(self.k_fe)
         if "_cons" in self._xnames:
             # the family's start from the whole data's mean response, reduced on the workers
-            beta0[self._xnames.index("_cons")] = self.family.constant_start(
+            beta0[self._xnames.index("_cons")] = self.family_object.constant_start(
                 np.array([m["rate"]]))
         z0 = np.concatenate([beta0, self._aux_start(m)])
-        z_fixed, llf_fixed = fit_fixed_summed(self.parts, lap, self.family, z0, log)
+        z_fixed, llf_fixed = fit_fixed_summed(self.parts, lap, self.family_object, z0, log)
         if start_params is None:
             start_params = obj.joint_start(z_fixed)
-        diverging = check_separation_summed(lap, self.family, m["n"], m["sd"], self._xnames,
+        diverging = check_separation_summed(lap, self.family_object, m["n"], m["sd"], self._xnames,
                                             z_fixed, llf_fixed, self.spec.command,
                                             self.design.endog_names[0])
         if start_params is not None:
@@ -202,16 +202,16 @@ class DaskMEGLM(MEGLM):
             info.notes.append(f"The data were shuffled by '{self.top}' so that every "
                               "partition holds whole clusters.")
         info.optimization = record
+        info.params_internal = x
         res = DaskMEGLMResults(self, params, cov_disp, info)
-        res._internal = x  # where the postestimation reads the internal vector
         return MEGLMResultsWrapper(res)
 
     def _aux_start(self, m):
         """The family's ancillary start (``Family.ancillary_start``) from reduced sums:
         ordinal cutpoints at the link of the whole data's cumulative proportions."""
         if self.categories is not None:
-            return self.family.link_obj(np.clip(m["cum"], 1e-3, 1 - 1e-3))
-        if self.family.name == "gaussian":
+            return self.family_object.link_obj(np.clip(m["cum"], 1e-3, 1 - 1e-3))
+        if self.family_object.name == "gaussian":
             raise NotImplementedError(f"{self.spec.command}: family(gaussian) on a dask "
                                       "DataFrame is not implemented (use mixed)")
         return np.zeros(self.k_aux)
@@ -232,7 +232,7 @@ class DaskMEGLMResults(MEGLMResults):
         kwargs = {"statistic": statistic, "conditional": conditional, "ebmodes": ebmodes,
                   "outcome": outcome, "nooffset": nooffset}
         spec = self.model.spec
-        internal = self._internal
+        internal = self.params_internal
         # the result's form (name, columns) from the template sample
         meta = predict_frame(self.model.template_sample, spec, self.params,
                              self.cov_params(), self.info, internal, kwargs).iloc[:0]

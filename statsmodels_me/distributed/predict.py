@@ -7,6 +7,8 @@ whole data; a partition is predicted by the in-memory estimator and
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -20,8 +22,7 @@ def predict_frame(pdf, spec, params, cov, info, internal, kwargs):
     if len(pdf) == 0:
         return pd.Series(np.zeros(0), index=pdf.index, dtype=float)
     model = model_class(spec.command)(design=build_design(spec, pdf))
-    res = MEGLMResults(model, params, cov, info)
-    res._internal = internal  # the postestimation reads the internal vector from here
+    res = MEGLMResults(model, params, cov, dataclasses.replace(info, params_internal=internal))
     return res.predict(**kwargs)
 
 
