@@ -16,6 +16,7 @@ _COMMANDS = {
     "meoprobit": "statsmodels_me.models.meglm:MEOProbit",
     "metobit": "statsmodels_me.models.censored:METobit",
     "meintreg": "statsmodels_me.models.censored:MEIntreg",
+    "mestreg": "statsmodels_me.models.survival:MEStreg",
     "menl": "statsmodels_me.models.menl:MENL",
 }
 

@@ -71,7 +71,7 @@ def aghq_fit(row_loglike, X, groups, start):
     res = optimize.minimize(lambda z: -f(z), np.asarray(start, float), method="BFGS",
                             options={"gtol": 1e-7, "maxiter": 500})
     z = res.x
-    for _ in range(4):
+    for _ in range(2):
         H = numerical_hessian(f, z)
         g = np.array([(f(z + e) - f(z - e)) / 2e-5 for e in np.eye(len(z)) * 1e-5])
         z = z - np.linalg.solve(H, g)
