@@ -78,7 +78,7 @@ class _CensoredGLMM(MEGLM):
         y, t, depvar = self._encode(design, columns or {})
         super().__init__(design=censored_design(design, self._family_class.name, y, t,
                                                 depvar), kind=kind)
-        self.family = self._family_class(self.link)
+        self.family_object = self._family_class(self.link)
         self.censoring = censoring_counts(y, t)
 
     @classmethod

@@ -135,8 +135,8 @@ class MEStreg(MEGLM):
         info.extra_header = [("No. of failures", str(self.failures)),
                              ("Time at risk", f"{self.time_at_risk:g}")] + \
             list(info.extra_header)
-        if self.family.metric == "ph" and not self.options.get("nohr"):
+        if self.family_object.metric == "ph" and not self.options.get("nohr"):
             info.eform = "Haz. ratio"
-        elif self.family.metric == "aft" and self.options.get("tratio"):
+        elif self.family_object.metric == "aft" and self.options.get("tratio"):
             info.eform = "Time ratio"
         return res

@@ -60,7 +60,8 @@ def _data():
         "yc": rng.poisson(np.exp(0.3 * eta)), "yo": np.digitize(eta + rng.normal(size=n),
                                                                  [-0.5, 0.5]),
         "n": np.full(n, 3), "size": rng.uniform(1, 2, size=n)}).assign(
-            ylo=lambda d: d["y"] - 1.0, yhi=lambda d: d["y"] + 1.0)
+            ylo=lambda d: d["y"] - 1.0, yhi=lambda d: d["y"] + 1.0,
+            t=lambda d: np.exp(0.3 * d["x"]) + 0.5, d=(np.arange(n) % 3 > 0).astype(int))
 
 
 DATA = _data()
@@ -90,16 +91,23 @@ def _text(name, command):
     if name == "binomial":
         return f"{command} yb x || id:, binomial(n)"
     if name == "noconstant":
-        return f"{command} {RESPONSE.get(command, 'y')} x, noconstant || id:"
+        extra = ", distribution(weibull)" if command == "mestreg" else ""
+        return f"{command} {RESPONSE.get(command, 'y')} x, noconstant || id:{extra}"
     y = RESPONSE.get(command, "y")
     if name in ("family", "link"):
         y = "yc"
+    if command == "mestreg" and name != "distribution":
+        return f"{command} {y} x || id:, distribution(weibull) {_typed(name)}"
     return f"{command} {y} x || id:, {_typed(name)}"
 
 
 def _build(text, **kw):
     spec = parse(text, constraints={1: "_b[x] = 0.5"}, **kw)
     cls = model_class(spec.command)
+    if spec.command == "mestreg":
+        # the survival columns are given as the stset equivalent
+        return cls.from_text(text, DATA, stset="t, failure(d)",
+                             constraints={1: "_b[x] = 0.5"}, **kw)
     from statsmodels_me.design import build_design
     design = build_design(spec, DATA)
     return cls.class_for_design(design)(design=design)
