@@ -16,12 +16,20 @@ from libc.math cimport INFINITY, erfc, exp, expm1, fabs, log, log1p
 from statsmodels_me._integrate.kernel_codes cimport (
     FAM_BERNOULLI,
     FAM_BINOMIAL,
+    FAM_CENSORED_NORMAL,
+    FAM_EXPONENTIAL_AFT,
+    FAM_EXPONENTIAL_PH,
     FAM_GAMMA,
     FAM_GAUSSIAN,
+    FAM_GOMPERTZ_PH,
+    FAM_LOGLOGISTIC_AFT,
+    FAM_LOGNORMAL_AFT,
     FAM_NBINOMIAL_CONSTANT,
     FAM_NBINOMIAL_MEAN,
     FAM_ORDINAL,
     FAM_POISSON,
+    FAM_WEIBULL_AFT,
+    FAM_WEIBULL_PH,
     LINK_CLOGLOG,
     LINK_LOG,
     LINK_LOGIT,
@@ -205,6 +213,165 @@ cdef inline double ordinal_eval(int link, int k, double eta, const double* cut, 
     return log(D)
 
 
+# ---------------------------------------------------------------- censored normal (tobit, intreg)
+
+cdef inline double censored_normal_eval(double a, double b, double eta, double la, double* d1,
+                                        double* d2, double* da) noexcept nogil:
+    """Variable part of the log likelihood of a normal N(eta, s^2), s^2 = exp(la), observed
+    exactly (b == a), left-censored at a (b = -inf), right-censored at a (b = +inf) or in the
+    interval (a, b); d1, d2 in eta and da in la.  The exact rows' -log(2 pi)/2 - la/2 is
+    ``obs_constant``'s.  Censored rows use log Phi (``log_ndtr``), intervals log(Phi(zb) -
+    Phi(za)) from the tail in which both ends lie, so no row underflows to log(0) early."""
+    cdef double s2 = exp(la), s = exp(0.5 * la), z, g1, g2, za, zb, la_, lb_, lD, ra, rb, v
+    if b == a:
+        z = a - eta
+        d1[0] = z / s2
+        d2[0] = -1.0 / s2
+        da[0] = 0.5 * z * z / s2
+        return -0.5 * z * z / s2
+    if b == INFINITY or b == -INFINITY:
+        # right: log P(Y > a) = log Phi((eta - a)/s); left: log P(Y < a) = log Phi((a - eta)/s)
+        z = (eta - a) / s if b > 0 else (a - eta) / s
+        v = cdf_logF(LINK_PROBIT, z, &g1, &g2)
+        d1[0] = g1 / s if b > 0 else -g1 / s
+        d2[0] = g2 / s2
+        da[0] = -0.5 * z * g1
+        return v
+    za = (a - eta) / s
+    zb = (b - eta) / s
+    if za > 0:
+        la_ = log_ndtr(-za)
+        lb_ = log_ndtr(-zb)
+        lD = la_ + log1p(-exp(lb_ - la_))
+    elif zb < 0:
+        la_ = log_ndtr(za)
+        lb_ = log_ndtr(zb)
+        lD = lb_ + log1p(-exp(la_ - lb_))
+    else:
+        v = 1.0 - 0.5 * erfc(zb * 0.7071067811865476) - 0.5 * erfc(-za * 0.7071067811865476)
+        lD = log(v) if v > 0 else -INFINITY
+    if not lD > -INFINITY:
+        d1[0] = 0.0
+        d2[0] = 0.0
+        da[0] = 0.0
+        return -INFINITY
+    ra = exp(-0.5 * za * za - 0.9189385332046727 - lD)
+    rb = exp(-0.5 * zb * zb - 0.9189385332046727 - lD)
+    d1[0] = -(rb - ra) / s
+    d2[0] = -(zb * rb - za * ra) / s2 - d1[0] * d1[0]
+    da[0] = -0.5 * (zb * rb - za * ra)
+    return lD
+
+
+# ---------------------------------------------------------------- parametric survival (mestreg)
+
+cdef inline bint fam_survival(int fam) noexcept nogil:
+    """True for the survival families, whose rows are y = +-time (+ failure, - censored) and
+    t = the entry time (0 without delayed entry)."""
+    return (fam == FAM_EXPONENTIAL_PH or fam == FAM_EXPONENTIAL_AFT or fam == FAM_WEIBULL_PH
+            or fam == FAM_WEIBULL_AFT or fam == FAM_GOMPERTZ_PH or fam == FAM_LOGNORMAL_AFT
+            or fam == FAM_LOGLOGISTIC_AFT)
+
+
+cdef inline void gompertz_G(double g, double t, double* G, double* Gg) noexcept nogil:
+    """G(t) = (exp(g t) - 1) / g (t at g = 0), the Gompertz cumulative hazard at eta = 0,
+    and dG/dg; the series in g t where |g t| is small."""
+    cdef double x = g * t
+    if fabs(x) < 1e-4:
+        G[0] = t * (1.0 + x / 2.0 + x * x / 6.0)
+        Gg[0] = t * t * (0.5 + x / 3.0 + x * x / 8.0)
+    else:
+        G[0] = expm1(x) / g
+        Gg[0] = (t * exp(x) - G[0]) / g
+
+
+cdef inline double aft_log_f0(int fam, double z, double* f1, double* f2) noexcept nogil:
+    """log f0(z) of the standard normal or logistic error W of log time, with its first
+    and second derivatives in z."""
+    cdef double a1, a2, b1, b2, lf
+    if fam == FAM_LOGNORMAL_AFT:
+        lf = -0.5 * z * z - 0.9189385332046727
+        f1[0] = -z
+        f2[0] = -1.0
+        return lf
+    lf = cdf_logF(LINK_LOGIT, z, &a1, &a2) + cdf_logS(LINK_LOGIT, z, &b1, &b2)
+    f1[0] = a1 + b1
+    f2[0] = a2 + b2
+    return lf
+
+
+cdef inline double aft_logS(int fam, double z, double* g1, double* g2) noexcept nogil:
+    """log S0(z) = log P(W > z) of the standard normal or logistic W, derivatives in z."""
+    return cdf_logS(LINK_PROBIT if fam == FAM_LOGNORMAL_AFT else LINK_LOGIT, z, g1, g2)
+
+
+cdef inline double survival_eval(int fam, double y, double t0, double eta, const double* aux,
+                                 double* d1, double* d2, double* da) noexcept nogil:
+    """log[h(t)^d S(t) / S(t0)] of one row (y = +-t, see ``fam_survival``), conditional on
+    eta, with d1, d2 in eta and da in the ancillary parameter (log p, gamma, log sigma).
+
+    PH:  h = exp(eta) h0(t); weibull h0 = p t^(p-1), exponential p = 1, gompertz
+         h0 = exp(gamma t).  AFT: log t = eta + sigma W; weibull W extreme-value with
+         sigma = 1/p, lognormal W normal, loglogistic W logistic (Stata's [ST] streg)."""
+    cdef double dd = 1.0 if y > 0 else 0.0
+    cdef double tt = fabs(y), lt = log(tt), lt0 = log(t0) if t0 > 0 else 0.0
+    cdef double p, la, w, w0, e, e0, G, Gg, G0, Gg0, s, z, z0, f1, f2, m1, m2, v, lS
+    cdef bint entered = t0 > 0
+    if fam == FAM_GOMPERTZ_PH:
+        gompertz_G(aux[0], tt, &G, &Gg)
+        G0 = 0.0
+        Gg0 = 0.0
+        if entered:
+            gompertz_G(aux[0], t0, &G0, &Gg0)
+        e = exp(eta)
+        d1[0] = dd - e * (G - G0)
+        d2[0] = -e * (G - G0)
+        da[0] = dd * tt - e * (Gg - Gg0)
+        return dd * (eta + aux[0] * tt) - e * (G - G0)
+    if fam == FAM_LOGNORMAL_AFT or fam == FAM_LOGLOGISTIC_AFT:
+        la = aux[0]
+        s = exp(la)
+        z = (lt - eta) / s
+        if dd > 0:
+            v = aft_log_f0(fam, z, &f1, &f2)
+        else:
+            v = aft_logS(fam, z, &f1, &f2)
+        m1 = 0.0
+        m2 = 0.0
+        z0 = 0.0
+        if entered:
+            z0 = (lt0 - eta) / s
+            lS = aft_logS(fam, z0, &m1, &m2)
+            v -= lS
+        d1[0] = -(f1 - m1) / s
+        d2[0] = (f2 - m2) / (s * s)
+        da[0] = -(f1 * z - m1 * z0) - dd
+        return v - dd * (la + lt)
+    if fam == FAM_WEIBULL_PH or fam == FAM_WEIBULL_AFT:
+        la = aux[0]
+        p = exp(la)
+    else:
+        la = 0.0
+        p = 1.0
+    if fam == FAM_WEIBULL_PH or fam == FAM_EXPONENTIAL_PH:
+        w = eta + p * lt
+        e = exp(w)
+        e0 = exp(eta + p * lt0) if entered else 0.0
+        d1[0] = dd - e + e0
+        d2[0] = -e + e0
+        da[0] = dd * (1.0 + p * lt) - p * lt * e + (p * lt0 * e0 if entered else 0.0)
+        return dd * (la + (p - 1.0) * lt + eta) - e + e0
+    # AFT: H = exp(u), u = p (log t - eta); log h = log p - log t + u
+    w = p * (lt - eta)
+    e = exp(w)
+    w0 = p * (lt0 - eta) if entered else 0.0
+    e0 = exp(w0) if entered else 0.0
+    d1[0] = -p * dd + p * e - p * e0
+    d2[0] = -p * p * (e - e0)
+    da[0] = dd * (1.0 + w) - w * e + w0 * e0
+    return dd * (la - lt + w) - e + e0
+
+
 # ---------------------------------------------------------------- all families
 
 cdef inline double fam_eval(int fam, int link, double y, double t, double eta,
@@ -234,6 +401,10 @@ cdef inline double fam_eval(int fam, int link, double y, double t, double eta,
         return v
     if fam == FAM_ORDINAL:
         return ordinal_eval(link, <int>y, eta, aux, naux, d1, d2, &dca, &dcb)
+    if fam == FAM_CENSORED_NORMAL:
+        return censored_normal_eval(y, t, eta, aux[0], d1, d2, &dca)
+    if fam_survival(fam):
+        return survival_eval(fam, y, t, eta, aux, d1, d2, &dca)
     # mean-parameterised families with identity or log link
     if link == LINK_LOG:
         mu = exp(eta)
@@ -293,6 +464,13 @@ cdef inline void fam_daux(int fam, int link, double y, double t, double eta,
             out[yk if yk > 0 else 0] = dca
         if yk > 0:
             out[yk - 1] = dcb
+        return
+    if fam == FAM_CENSORED_NORMAL:
+        censored_normal_eval(y, t, eta, aux[0], &dd1, &dd2, out)
+        return
+    if fam_survival(fam):
+        if naux > 0:
+            survival_eval(fam, y, t, eta, aux, &dd1, &dd2, out)
         return
     if naux == 0:
         return

@@ -72,12 +72,17 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
     weight_values = _weight_expression(spec, data)
     if weight_values is not None:
         select = select & ~np.isnan(weight_values)
-    sample, n_missing, used_rows = _listwise_delete(spec, data, extra, select)
+    sample, n_missing, used_rows, infinite = _listwise_delete(spec, data, extra, select)
     notes = []
     if n_missing:
         noun = "observation" if n_missing == 1 else "observations"
         notes.append(f"({n_missing} {noun} dropped because of missing values)")
+    for var, k in infinite.items():
+        noun = "value" if k == 1 else "values"
+        notes.append(f"note: {k} infinite {noun} of {var} treated as missing")
     if len(sample) == 0:
+        if not select.any():
+            raise DataError("no observations: no row satisfies the if/in qualifiers")
         raise DataError("no observations: every row has a missing value in one of "
                         f"{', '.join(spec.variables())}")
 
@@ -87,6 +92,7 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
     fixed = _fixed_part(spec, sample, codings, transforms)
     notes.extend(fixed["notes"])
     levels = _levels(spec, sample, codings, transforms)
+    _check_estimable(spec, fixed["X"], levels)
     nested, crossed, nesting_note = _structure(levels)
     if nesting_note:
         notes.append(nesting_note)
@@ -128,6 +134,24 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
 
 # -- variables and sample ------------------------------------------------------------------
 
+#: commands fitted by quadrature over the random effects (they need at least one level)
+_QUADRATURE_COMMANDS = ("meglm", "melogit", "meprobit", "mecloglog", "meologit", "meoprobit",
+                        "mepoisson", "menbreg", "metobit", "meintreg", "mestreg")
+
+
+def _check_estimable(spec: ModelSpec, X: np.ndarray, levels) -> None:
+    """Clear errors for models the estimators cannot take: a quadrature command without a
+    random-effects equation, ``mixed`` without fixed effects."""
+    if spec.command in _QUADRATURE_COMMANDS and not levels:
+        raise SpecificationError(
+            f"{spec.command} needs a random-effects equation such as '|| id:' (Stata) or "
+            "'(1 | id)' (formula); without random effects fit the model with statsmodels' GLM")
+    if spec.command == "mixed" and X.shape[1] == 0:
+        raise SpecificationError(
+            "mixed: the model has no fixed effects (noconstant and no covariates), which is "
+            "not implemented; keep the constant or add a covariate")
+
+
 def _extra_variables(spec: ModelSpec) -> dict[str, str]:
     """Variables outside ``spec.variables()`` that the estimators need row by row: weights
     (``"weight"``, ``"weight:<level>"``), ``vce(cluster var)`` (``"cluster"``) and
@@ -154,8 +178,18 @@ def _extra_variables(spec: ModelSpec) -> dict[str, str]:
 
 def _check_columns(spec: ModelSpec, data: pd.DataFrame, extra: dict[str, str]) -> None:
     columns = [str(c) for c in data.columns]
+    if len(data) == 0:
+        raise DataError("the data have no rows")
+    named = list(spec.response) + [f.var for t in spec.fixed for f in t.factors]
+    named += [f.var for eq in spec.random for t in eq.terms for f in t.factors]
+    if "_all" in named and "_all" not in data.columns:
+        raise DataError("'_all' is not a variable: it names the level of crossed random "
+                        "effects ('|| _all: R.id'); it cannot be a covariate or response")
     for var in list(spec.variables()) + list(extra.values()):
         if var in data.columns:
+            if int((data.columns == var).sum()) > 1:
+                raise DataError(f"variable '{var}' names {int((data.columns == var).sum())} "
+                                "columns of the data; rename the duplicates")
             continue
         close = difflib.get_close_matches(var, columns, n=3, cutoff=0.6)
         close += [c for c in columns if c.lower() == var.lower() and c not in close]
@@ -167,8 +201,16 @@ def _check_columns(spec: ModelSpec, data: pd.DataFrame, extra: dict[str, str]) -
         raise DataError(f"variable '{var}' not found in data ({hint})")
 
 
+def _infinite(col: pd.Series) -> np.ndarray:
+    """Rows holding +inf or -inf (Stata has no infinities: they are treated as missing)."""
+    if not pd.api.types.is_float_dtype(col):
+        return np.zeros(len(col), dtype=bool)
+    return np.isinf(col.to_numpy(dtype=np.float64, na_value=np.nan))
+
+
 def _missing(col: pd.Series) -> np.ndarray:
     miss = col.isna().to_numpy(dtype=bool)
+    miss = miss | _infinite(col)
     if not is_numeric(col):
         # Stata's missing string is ""
         miss = miss | (col.astype("string") == "").fillna(False).to_numpy(dtype=bool)
@@ -241,9 +283,11 @@ def _listwise_delete(spec: ModelSpec, data: pd.DataFrame, extra: dict[str, str],
             continue
         drop |= _missing(data[var])
     n_missing = int((drop & select).sum())
+    infinite = {var: int((_infinite(data[var]) & select).sum()) for var in used}
+    infinite = {var: k for var, k in infinite.items() if k}
     keep = select & ~drop
     sample = data[used] if keep.all() else data.loc[keep, used]
-    return sample, n_missing, keep
+    return sample, n_missing, keep, infinite
 
 
 def _response(spec: ModelSpec, sample: pd.DataFrame) -> np.ndarray:
@@ -386,8 +430,15 @@ def _block(eq: REEquation, spec: ModelSpec, sample: pd.DataFrame, codings,
             cols.append(np.ones((n, 1)))
             names.append("_cons")
         if not names:
-            raise SpecificationError(f"random-effects equation '{eq.level}:' has no random "
-                                     "effects (noconstant and no covariates)")
+            raise SpecificationError(
+                f"random-effects equation '{eq.level}:' has no random effects: level "
+                f"'{eq.level}' is repeated and its random intercept belongs to one equation; "
+                "give the repeated equation variables or drop it")
+        repeated = sorted({x for x in names if names.count(x) > 1})
+        if repeated:
+            raise SpecificationError(
+                f"random-effects equation '{eq.level}:' lists {', '.join(repeated)} more than "
+                "once; each random effect may appear once per equation")
         block = REBlock(names=names, Z=np.ascontiguousarray(np.hstack(cols)),
                         covariance=eq.covariance)
     if eq.cov_matrix is not None:

@@ -51,12 +51,27 @@ def is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
 
 
+def describe_kind(col: pd.Series) -> str:
+    """What a non-numeric column is, for error messages."""
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return "a datetime variable"
+    if pd.api.types.is_timedelta64_dtype(col):
+        return "a timedelta variable"
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return "a categorical variable"
+    return "a string variable"
+
+
 def continuous_values(data: pd.DataFrame, var: str) -> np.ndarray:
-    """The values of a continuous variable as float64; string variables raise DataError."""
+    """The values of a continuous variable as float64; other variables raise DataError."""
     col = data[var]
     if not is_numeric(col):
-        raise DataError(f"variable '{var}' is a string variable and cannot be used as a "
-                        f"continuous covariate (use i.{var} for a categorical one)")
+        hint = ("convert it to numbers (e.g. days since a date) first"
+                if pd.api.types.is_datetime64_any_dtype(col)
+                or pd.api.types.is_timedelta64_dtype(col)
+                else f"use i.{var} for a categorical one")
+        raise DataError(f"variable '{var}' is {describe_kind(col)} and cannot be used as a "
+                        f"continuous covariate ({hint})")
     return col.to_numpy(dtype=np.float64)
 
 
@@ -79,8 +94,16 @@ class CategoricalCoding:
 
     @cached_property
     def labels(self) -> list[str]:
-        """Printed form of each level (:func:`level_label`)."""
-        return [level_label(v) for v in self.levels]
+        """Printed form of each level (:func:`level_label`); levels that print alike at
+        ``%g`` precision (1.0000001 and 1.0000002) get their full ``repr``."""
+        labels = [level_label(v) for v in self.levels]
+        if len(set(labels)) < len(labels):
+            labels = [level_label(v) if float(v).is_integer() else repr(float(v))
+                      for v in self.levels]
+        if len(set(labels)) < len(labels):
+            raise DataError(f"variable '{self.var}' has distinct levels that print alike: "
+                            f"{', '.join(labels)}")
+        return labels
 
     def base_index(self, factor: Factor) -> int | None:
         """Position of the base level of ``factor`` (``None`` for ``ibn.``)."""
@@ -115,6 +138,9 @@ def code_categorical(data: pd.DataFrame, var: str) -> CategoricalCoding:
             remap = np.cumsum(present) - 1
             return CategoricalCoding(var, remap[v].astype(np.int64),
                                      np.flatnonzero(present).astype(v.dtype))
+    if pd.api.types.is_timedelta64_dtype(col) or pd.api.types.is_datetime64_any_dtype(col):
+        raise DataError(f"variable '{var}' is {describe_kind(col)}; factor variables and group "
+                        "variables need numbers or strings: convert it first")
     try:
         codes, uniques = pd.factorize(col, sort=True)
     except TypeError:

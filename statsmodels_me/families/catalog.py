@@ -3,17 +3,20 @@ from __future__ import annotations
 
 from statsmodels_me.families.base import Family
 from statsmodels_me.families.binomial import Bernoulli, Binomial
+from statsmodels_me.families.censored import CensoredNormal
 from statsmodels_me.families.gamma import Gamma
 from statsmodels_me.families.gaussian import Gaussian
 from statsmodels_me.families.nbinomial import NegativeBinomialConstant, NegativeBinomialMean
 from statsmodels_me.families.ordinal import Ordinal
 from statsmodels_me.families.poisson import Poisson
+from statsmodels_me.families.survival import SURVIVAL_FAMILIES
 from statsmodels_me.spec.errors import SpecificationError
 
 #: family classes by the name the engines and kernels know them by
 FAMILY_CLASSES: dict[str, type[Family]] = {
     cls.name: cls for cls in (Gaussian, Bernoulli, Binomial, Poisson, NegativeBinomialMean,
-                              NegativeBinomialConstant, Gamma, Ordinal)}
+                              NegativeBinomialConstant, Gamma, Ordinal, CensoredNormal,
+                              *SURVIVAL_FAMILIES.values())}
 
 _DISPERSIONS = {"mean": NegativeBinomialMean, "constant": NegativeBinomialConstant}
 

@@ -7,6 +7,7 @@ lme4-style formula, the data, and any option as a keyword.
 """
 from __future__ import annotations
 
+from statsmodels_me.distributed import dask_model, is_dask_frame
 from statsmodels_me.models.registry import model_class
 
 __all__ = ["mixed", "meglm", "melogit", "meprobit", "mecloglog", "meologit", "meoprobit",
@@ -15,13 +16,16 @@ __all__ = ["mixed", "meglm", "melogit", "meprobit", "mecloglog", "meologit", "me
 
 def _constructor(command):
     def make(text, data, **options):
+        if is_dask_frame(data):
+            return dask_model(command, text, data, **options)
         return model_class(command).from_text(text, data, **options)
     make.__name__ = command
     make.__qualname__ = command
     make.__doc__ = (f"Build a ``{command}`` model from Stata syntax or an lme4-style formula.\n\n"
                     "Parameters\n----------\ntext : str\n    The model, e.g. "
                     f"``\"{command} y x || id:\"`` or ``\"y ~ x + (1 | id)\"``.\n"
-                    "data : pandas.DataFrame\n**options\n    Command options as keywords.\n\n"
+                    "data : pandas.DataFrame or dask.dataframe.DataFrame\n"
+                    "**options\n    Command options as keywords.\n\n"
                     "Returns\n-------\nmodel\n    Call ``.fit()`` on it.\n")
     return make
 

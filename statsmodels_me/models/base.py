@@ -6,9 +6,16 @@ import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 
 from statsmodels_me.design.design import Design
+from statsmodels_me.design.work_size import check_quadrature_size
 from statsmodels_me.spec.errors import DataError
 from statsmodels_me.spec.model_spec import Factor, ModelSpec, REEquation, Term
-from statsmodels_me.spec.options import finish_spec
+from statsmodels_me.spec.options import (
+    KEYWORD_ALIASES,
+    OPTIONS,
+    SPECIAL_KEYWORDS,
+    finish_spec,
+    refuse_unimplemented,
+)
 
 
 def _stata_names(columns):
@@ -85,6 +92,8 @@ class MEModel(LikelihoodModel):
                                keywords=options, syntax="arrays", source="")
             design = build_design(spec, df)
         _refuse_weights(design, self.command, self.weight_types)
+        refuse_unimplemented(design.spec)
+        check_quadrature_size(design)
         self.design: Design = design
         self.spec: ModelSpec = design.spec
         self.options = dict(design.spec.options)
@@ -129,6 +138,34 @@ class MEModel(LikelihoodModel):
     @property
     def param_names(self):
         return list(self._param_names)
+
+    def _check_fit_kwargs(self, kwargs, allowed):
+        """``TypeError`` for a ``fit()`` keyword that is not one of the fitting controls
+        ``allowed``, saying so when it is a model option (``fit(reml=True)``).
+
+        Parameters
+        ----------
+        kwargs : mapping
+            The keywords ``fit()`` received beyond its named parameters.
+        allowed : iterable of str
+            The fitting controls this estimator's ``fit()`` reads from ``kwargs``.
+        """
+        allowed = tuple(allowed)
+        bad = [k for k in kwargs if k not in allowed]
+        if not bad:
+            return
+        options = [k for k in bad
+                   if k in OPTIONS or k in KEYWORD_ALIASES or k in SPECIAL_KEYWORDS]
+        name = type(self).__name__
+        if options:
+            k = options[0]
+            raise TypeError(
+                f"{name}.fit() got {k}={kwargs[k]!r}, which is a model option, not a fitting "
+                f"control: give it when building the model ({name}.from_text(text, data, "
+                f"{k}=...)) or type it in the command")
+        controls = ", ".join(allowed) or "none beyond its named parameters"
+        raise TypeError(f"{name}.fit() got unexpected keyword argument(s) "
+                        f"{', '.join(map(repr, bad))}; its fitting controls: {controls}")
 
     def _set_param_names(self, names):
         self._param_names = list(names)

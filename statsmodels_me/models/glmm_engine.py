@@ -383,7 +383,3 @@ class OneLevelGLMM:
         """Per-cluster status of the last call: 0 ok, 1 mode or curvature failure,
         2 posterior covariance not positive definite, 3 adaptation did not converge."""
         return self._status.copy()
-
-
-#: the former name (tests/families still import it)
-TwoLevelGLMM = OneLevelGLMM

@@ -121,19 +121,26 @@ class MEGLM(MEModel):
             [p.name for p in ancillary if p.residual]
         self._set_param_names(names)
 
-    # -- names read by predict ------------------------------------------------------------
+    # -- what predict reads ----------------------------------------------------------------
+    def split_params(self, x):
+        """Internal parameters ``x`` (``results.params_internal``) split into ``(beta,
+        ancillary, theta)``: fixed effects, ancillary parameters on their internal scale
+        and the elements of the random-effects Cholesky factor (``model.cov.cholesky``)."""
+        return self.objective.split(np.asarray(x, float))
+
     @property
-    def engine(self):
-        """The objective's numerical engine."""
-        return self.objective.engine
+    def fixed_exog(self):
+        """The fixed-effects design ``(n, k_fe)`` as the family takes it (ordinal outcomes:
+        without ``_cons``), columns in the order of the first ``k_fe`` parameters."""
+        return self._X
 
-    _level_Z = staticmethod(level_Z)
-
-    def _split(self, x):
-        return self.objective.split(x)
+    def random_effects_exog(self):
+        """The random-effects design ``(n, q)`` of every level side by side, columns in the
+        order of ``model.cov`` (factor blocks expanded into indicator columns)."""
+        return np.hstack([level_Z(lev) for lev in self.levels])
 
     def random_effect_parts(self, x, ebmodes=False):
-        """Predicted random effects at internal parameters ``x`` (``results._internal``):
+        """Predicted random effects at internal parameters ``x`` (``results.params_internal``):
         list of ``(codes, Z, means, covs, names)``, see
         :meth:`~statsmodels_me.objectives.glmm_base.GLMMObjective.random_effect_parts`."""
         return self.objective.random_effect_parts(np.asarray(x, float), ebmodes)
@@ -250,9 +257,8 @@ class MEGLM(MEModel):
             info.ll_label = "Log pseudolikelihood"
         from statsmodels_me.results.meglm_results import MEGLMResults, MEGLMResultsWrapper
         info.optimization = record
-        res = MEGLMResults(self, params, cov_disp, info)
-        res._internal = x
-        return MEGLMResultsWrapper(res)
+        info.params_internal = x
+        return MEGLMResultsWrapper(MEGLMResults(self, params, cov_disp, info))
 
     def _robust(self, x, H, free):
         """``vce(robust)``/``vce(cluster var)``: the cluster sandwich and the header line."""

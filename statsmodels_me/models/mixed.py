@@ -15,11 +15,13 @@ from statsmodels_me.models.lmm_checks import (
     check_terms_identified,
     least_squares,
 )
+from statsmodels_me.models.lmm_dfmethod import dfmethod_of, small_sample_inference
 from statsmodels_me.models.lmm_inference import (
     VarianceComponents,
     covariance_of_display,
     robust_covariance,
 )
+from statsmodels_me.models.mixed_residual import fit_with_residuals, residual_setup
 from statsmodels_me.objectives.lmm_chooser import lmm_objective
 from statsmodels_me.objectives.lmm_contributions import top_level_clusters
 from statsmodels_me.objectives.lmm_profiled import deviance_hessian, sum_of_squares
@@ -56,7 +58,9 @@ class Mixed(MEModel):
     design : Design, optional
         Built by :meth:`from_text`.
     **options
-        ``reml=True`` for REML.
+        ``reml=True`` for REML; ``dfmethod="kroger"`` (residual, repeated, anova,
+        satterthwaite, kroger) for small-sample t and F tests of the fixed effects
+        (:mod:`statsmodels_me.inference.small_sample`).
 
     Notes
     -----
@@ -103,13 +107,27 @@ class Mixed(MEModel):
         check_terms_identified(self.terms, self.design.nobs)
         self.absolute = any(cov.kind_label == "Fixed" for t in self.terms
                             for cov in term_structures(t))
+        self.dfmethod, self.df_information = dfmethod_of(self)
         self.components = VarianceComponents(self.level_covs, self.absolute)
         self.n_theta = self.components.n_theta
         obj_terms = (absolute_scale_terms(self.terms, self.n_theta) if self.absolute
                      else self.terms)
-        self.objective = lmm_objective(self.design.endog, self.design.exog, obj_terms,
-                                       reml=self.reml, bounds=self.theta_bounds())
-        if one_term:
+        with_residuals = residual_setup(self)
+        self.residual = None
+        if with_residuals is not None:
+            self.residual, self.objective = with_residuals
+            for name, given in (("dfmethod()", self.dfmethod is not None),
+                                (f"vce({self.options.get('vce')})", self.vce.robust)):
+                if given:
+                    raise NotImplementedError(
+                        f"mixed: {name} is not implemented with residuals(); fit without one "
+                        "of them")
+        else:
+            self.objective = lmm_objective(self.design.endog, self.design.exog, obj_terms,
+                                           reml=self.reml, bounds=self.theta_bounds())
+        if one_term and self.residual is not None:
+            check_random_design(self.design)
+        elif one_term:
             # checked after the objective, whose per-group sums give Z'Z
             grams = None
             if all(b.factor_codes is None for b in self.design.levels[0].blocks):
@@ -122,7 +140,10 @@ class Mixed(MEModel):
         names = list(self.design.exog_names)
         for cov in self.level_covs:
             names += list(cov.display_names)
-        names.append(f"/var(e.{yname})")
+        if self.residual is not None:
+            names += [f"/Residual:{lab}" for lab in self.residual.display_names()]
+        else:
+            names.append(f"/var(e.{yname})")
         self._set_param_names(names)
 
     def _least_squares(self):
@@ -226,6 +247,8 @@ class Mixed(MEModel):
         """
         if self.absolute:
             return self._fit_absolute(start_theta, maxiter, disp, **kwargs)
+        if self.residual is not None:
+            return fit_with_residuals(self, start_theta, maxiter, disp, **kwargs)
         obj = self.objective
         maxiter = int(self._option({"iterate": maxiter, **kwargs}, "iterate", 1000))
         emiterate = int(self._option(kwargs, "emiterate", 20))
@@ -377,6 +400,10 @@ class Mixed(MEModel):
         vce_note = None
         if self.vce.robust:
             cov, vce_note = self._robust(cov, theta, beta, s2)
+        small = None
+        if self.dfmethod is not None:
+            small, cov[:self.k_fe, :self.k_fe] = small_sample_inference(
+                self, self.dfmethod, params, cov, self.df_information)
         if self.absolute:
             llf = obj.loglike_profile_s2(self._internal(theta, s2), s2)
         else:
@@ -388,7 +415,8 @@ class Mixed(MEModel):
         self._finish_record(record, theta, s2, llf, converged, curvature)
         from statsmodels_me.results.mixed_results import MixedResults, MixedResultsWrapper
         info.optimization = record
-        res = MixedResults(self, params, cov, info, theta=theta, factor=f)
+        res = MixedResults(self, params, cov, info, theta=theta, factor=f,
+                           small_sample=small)
         return MixedResultsWrapper(res)
 
     def _robust(self, cov, theta, beta, s2):

@@ -14,6 +14,8 @@ _COMMANDS = {
     "menbreg": "statsmodels_me.models.meglm:MENBReg",
     "meologit": "statsmodels_me.models.meglm:MEOLogit",
     "meoprobit": "statsmodels_me.models.meglm:MEOProbit",
+    "metobit": "statsmodels_me.models.censored:METobit",
+    "meintreg": "statsmodels_me.models.censored:MEIntreg",
     "menl": "statsmodels_me.models.menl:MENL",
 }
 

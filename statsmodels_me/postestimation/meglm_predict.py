@@ -21,31 +21,9 @@ def _random_parts(results, ebmodes):
     """Predicted random effects of every term: list of (codes, Z, means, covs, column names).
 
     ``codes`` (n,) index the rows of ``means`` (G, q); ``covs`` (G, q, q) are posterior
-    covariances, or None where the engine gives none (crossed Laplace: modes only).
+    covariances, or None where the model gives none (crossed Laplace: modes only).
     """
-    model = results.model
-    beta, aux, theta = model._split(results._internal)
-    L = model.cov.cholesky(theta)
-    eng = model.engine
-    if hasattr(eng, "ebmeans_levels"):                     # nested levels
-        fn = eng.ebmodes_levels if ebmodes else eng.ebmeans_levels
-        out = []
-        for k, (lev, (m, c)) in enumerate(zip(model.levels, fn(beta, aux, L))):
-            order = eng.group_codes(k)
-            means, covs = np.empty_like(m), np.empty_like(c)
-            means[order], covs[order] = m, c
-            out.append((lev.codes, model._level_Z(lev), means, covs,
-                        [f"{n}[{lev.label}]" for n in _effect_names(lev)]))
-        return out
-    if hasattr(eng, "core"):                               # crossed: Laplace modes per term
-        core = eng.core
-        modes = core.modes(beta, aux, lams=eng.slots.lams(L))
-        return [(t.codes, t.Z, b, None, [f"{n}[{t.label}]" for n in t.names])
-                for t, b in zip(core.terms, modes)]
-    fn = eng.ebmodes if ebmodes else eng.ebmeans
-    means, covs = fn(beta, aux, L)
-    return [(model.level.codes, model._level_Z(model.level), means, covs,
-             [f"{n}[{model.level.label}]" for n in _effect_names(model.level)])]
+    return results.model.random_effect_parts(results.params_internal, ebmodes)
 
 
 def _prediction_mode(conditional, ebmodes):
@@ -106,8 +84,8 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
         family.check_statistic(statistic)
     mode = _prediction_mode(conditional, ebmodes)
     idx = model.design.row_index
-    beta, aux, theta = model._split(results._internal)
-    X, off = model._X, model.design.offset
+    beta, aux, _ = model.split_params(results.params_internal)
+    X, off = model.fixed_exog, model.design.offset
     off = np.zeros(len(X)) if off is None or nooffset else off
     xb = X @ beta + off
     if statistic == "xb":
@@ -174,12 +152,6 @@ def _response_statistic(statistic, family, model, aux, outcome):
     return (lambda e: family.mean(e, trials, aux)), statistic
 
 
-def _effect_names(level):
-    return [n for b in level.blocks for n in (
-        [f"{v:g}.{b.names[0][2:]}" for v in b.factor_levels] if b.factor_codes is not None
-        else b.names)]
-
-
 def _marginal(results, fixed_eta, fn, points=15):
     """E over the random effects of fn(fixed_eta + z_i'b), by Gauss-Hermite quadrature.
 
@@ -187,9 +159,9 @@ def _marginal(results, fixed_eta, fn, points=15):
     the marginal mean is a one-dimensional integral per observation.
     """
     model = results.model
-    theta = model._split(results._internal)[2]
+    theta = model.split_params(results.params_internal)[2]
     L = model.cov.cholesky(theta)
-    Z = np.hstack([model._level_Z(lev) for lev in model.levels])
+    Z = model.random_effects_exog()
     sd = np.sqrt(np.einsum("ij,ij->i", Z @ L, Z @ L))
     nodes, logw = gh_grid(points, 1)
     w = np.exp(logw)

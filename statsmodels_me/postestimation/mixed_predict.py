@@ -85,5 +85,11 @@ def predict(results, statistic="xb"):
     resid = design.endog - fitted
     if statistic == "residuals":
         return pd.Series(resid, index=idx, name="residuals")
+    if getattr(model, "residual", None) is not None:
+        # Stata: the residuals times the inverse square root of their covariance matrix
+        obj = model.objective
+        s2 = obj.sigma2(results.factor())
+        return pd.Series(obj.standardize(results.theta, s2, resid), index=idx,
+                         name="rstandard")
     s2 = float(np.asarray(results.params)[-1])
     return pd.Series(resid / np.sqrt(s2), index=idx, name="rstandard")

@@ -24,8 +24,11 @@ VCOMP_COLUMNS = ["estimate", "std_err", "ci_lower", "ci_upper"]
 
 
 def _is_variance_label(label):
-    """Row labels ``var(...)`` are variances (log-scale CI); ``cov(...)`` are not."""
-    return not label.startswith("cov(")
+    """Row labels ``var(...)`` are variances (log-scale CI); ``cov(...)`` and the residual
+    structures' correlation parameters (``rho``, ``phi1``, ``theta1``, by() level first:
+    ``male: rho``) are not."""
+    last = label.rsplit(": ", 1)[-1]
+    return not last.startswith(("cov(", "rho", "phi", "theta"))
 
 
 def vcomp_frame(info, params, bse, alpha=0.05):
@@ -120,6 +123,7 @@ class MEResults(PipelineMethods, LikelihoodModelResults):
     converged : bool
     method : str
     optimization : OptimizationRecord or None
+    params_internal : ndarray or None
     mle_retvals : dict
     vcomp : DataFrame
         Variance components with Stata's confidence intervals.
@@ -213,6 +217,13 @@ class MEResults(PipelineMethods, LikelihoodModelResults):
         """What the optimizer did (:class:`~statsmodels_me.optimization.OptimizationRecord`),
         or None when the estimator kept no record."""
         return self.info.optimization
+
+    @property
+    def params_internal(self):
+        """The estimates on the estimator's internal (optimization) scale (meglm: fixed
+        effects, ancillary parameters, Cholesky factor elements; ``model.split_params``
+        splits them), or None when the estimator has no such scale."""
+        return self.info.params_internal
 
     @property
     def mle_retvals(self):
@@ -313,7 +324,7 @@ class MEResults(PipelineMethods, LikelihoodModelResults):
                                  use_f=use_f, df_constraints=df_constraints, scalar=scalar)
 
     # ------------------------------------------------------------------ display
-    def summary(self, eform=None, alpha=0.05):
+    def summary(self, eform=None, alpha=None, **display):
         """Stata-layout summary.
 
         Parameters
@@ -322,15 +333,21 @@ class MEResults(PipelineMethods, LikelihoodModelResults):
             ``None`` uses the model's choice (``info.eform``); ``True`` exponentiates the first
             equation with the model's title (or ``"exp(b)"``); a string is the column title;
             ``False`` shows coefficients.
-        alpha : float
-            Confidence level of the intervals is ``1 - alpha``.
+        alpha : float, optional
+            Confidence level of the intervals is ``1 - alpha`` (default: the command's
+            ``level()``, else 95%).
+        **display
+            Stata's reporting options (``level=90``, ``noheader=True``, ``nogroup``,
+            ``nofetable``, ``noretable``, ``notable``, ``nolrtest``, ``coeflegend``,
+            ``stddeviations``, ``baselevels``, ``noomitted``, ``or_``, ``irr``); they
+            override the command's options. Unknown keywords raise ``TypeError``.
 
         Returns
         -------
         MESummary
         """
         from statsmodels_me.results.summary import MESummary
-        return MESummary(self, eform=eform, alpha=alpha)
+        return MESummary(self, eform=eform, alpha=alpha, **display)
 
     def _repr_html_(self):
         return self.summary().as_html()

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from statsmodels_me.inference.lrtests import LRTest
 from statsmodels_me.optimization.record import OptimizationRecord
 
@@ -70,6 +72,9 @@ class FitInfo:
     optimization : OptimizationRecord or None
         The course and outcome of the optimization (stages, iterations, evaluations,
         criterion, scaled gradient, Hessian condition, warnings), when the estimator keeps one.
+    params_internal : ndarray or None
+        The estimates on the estimator's internal (optimization) scale, when it has one
+        (meglm: fixed effects, ancillary parameters, Cholesky factor elements).
     """
 
     title: str
@@ -94,3 +99,4 @@ class FitInfo:
     df_resid_fe: None = None
     vce_note: str | None = None
     optimization: OptimizationRecord | None = None
+    params_internal: np.ndarray | None = None

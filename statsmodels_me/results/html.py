@@ -57,8 +57,8 @@ def summary_html(summary):
     for name, r in summary.coef.iterrows():
         est, se, z, p, lo, hi = r.to_numpy()
         rows.append((name, fmt_g(est), fmt_g(se), _num(z, 2), _num(p, 3), fmt_g(lo), fmt_g(hi)))
-    parts.append(_table([depvar, summary.eform_title or "Coefficient", "Std. err.", "z",
-                         "P>|z|", ci, ""], rows))
+    parts.append(_table([depvar, summary.eform_title or "Coefficient", "Std. err.",
+                         summary.coef.columns[2], summary.coef.columns[3], ci, ""], rows))
     if len(summary.vcomp):
         rows = [(name, fmt_g(r["estimate"]), fmt_g(r["std_err"]), fmt_g(r["ci_lower"]),
                  fmt_g(r["ci_upper"])) for name, r in summary.vcomp.iterrows()]

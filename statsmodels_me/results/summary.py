@@ -5,13 +5,19 @@ text in Stata's layout (``as_text``) or as HTML (``as_html``).
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from statsmodels_me.families.eform import EFORM_LABELS
 from statsmodels_me.inference.lrtests import lr_note
 from statsmodels_me.results.formatting import fmt_count, fmt_f, fmt_g
+from statsmodels_me.results.stddev_table import stddev_table
 from statsmodels_me.results.summary_export import summary_latex
+from statsmodels_me.spec.option_values import level_value
+from statsmodels_me.spec.options import OPTIONS
 
 LINE = 78          # Stata's output width
 RIGHT_COL = 48     # where the right-hand header column starts
@@ -19,6 +25,40 @@ FE_WIDTHS = (11, 11, 9, 8, 13, 12)   # estimate, se, z, p, ci lower, ci upper
 RE_WIDTHS = (11, 11, 14, 12)         # estimate, se, ci lower, ci upper
 
 _EFORM_NOTE_STARTS = ("Estimates are transformed", "_cons estimates baseline")
+
+#: Stata's reporting options a summary takes, as command options or as keywords
+DISPLAY_OPTIONS = tuple(name for name, d in OPTIONS.items()
+                        if d.use == "display" and name not in EFORM_LABELS)
+#: eform keywords: ``or_=True`` (Python's spelling of Stata's ``or``), ``irr=True``, ...
+_EFORM_KEYWORDS = {"or_": "or", "or": "or", "irr": "irr", "eform": "eform", "hr": "hr"}
+
+
+def _display_settings(options, alpha, display):
+    """Reporting settings: the command's options overridden by summary() keywords."""
+    unknown = sorted(set(display) - set(DISPLAY_OPTIONS) - set(_EFORM_KEYWORDS))
+    if unknown:
+        raise TypeError(f"summary() got unexpected keyword(s) {', '.join(unknown)}; display "
+                        f"options: {', '.join(DISPLAY_OPTIONS + ('eform', 'or_', 'irr'))}")
+    settings = {k: options.get(k) for k in DISPLAY_OPTIONS}
+    eform = None
+    for key, value in display.items():
+        if key in _EFORM_KEYWORDS:
+            if value:
+                eform = EFORM_LABELS[_EFORM_KEYWORDS[key]]
+        else:
+            settings[key] = value
+    level = settings.pop("level")
+    if alpha is not None and level is not None and "level" in display:
+        raise TypeError("summary(): give alpha or level, not both")
+    if alpha is None:
+        alpha = 0.05 if level is None else 1 - level_value("level", level)["level"] / 100
+    return alpha, eform, {k: bool(v) for k, v in settings.items()}
+
+
+def _display_name(name):
+    """``1b.id`` -> ``1.id`` and ``o.w2`` -> ``w2``: Stata's table labels of e(b) names."""
+    name = re.sub(r"(^|#)o\.", r"\1", name)
+    return re.sub(r"(\d+)[bo]+\.", r"\1.", name)
 
 
 def _eform_title(eform, info):
@@ -54,8 +94,13 @@ class MESummary:
     results : MEResults
     eform : None, bool or str
         See :meth:`MEResults.summary`.
-    alpha : float
-        Intervals are at level ``1 - alpha``.
+    alpha : float, optional
+        Intervals are at level ``1 - alpha`` (default: the command's ``level()``, else 95%).
+    **display
+        Stata's reporting options as keywords, overriding the command's: ``level``,
+        ``noheader``, ``nogroup``, ``nofetable``, ``noretable``, ``notable``, ``nolrtest``,
+        ``coeflegend``, ``stddeviations``, ``baselevels``, ``noomitted``; ``or_``, ``irr``
+        (eform titles). Unknown keywords raise ``TypeError``.
 
     Attributes
     ----------
@@ -65,15 +110,22 @@ class MESummary:
         when requested) and the variance components.
     """
 
-    def __init__(self, results, eform=None, alpha=0.05):
+    def __init__(self, results, eform=None, alpha=None, **display):
         self.results = results
         self.info = info = results.info
+        options = getattr(results.model, "options", None) or {}
+        alpha, eform_kw, self.display = _display_settings(options, alpha, display)
         self.alpha = alpha
-        self.eform_title = _eform_title(eform, info)
+        self.eform_title = _eform_title(eform if eform is not None else eform_kw, info)
         self.level = 100 * (1 - alpha)
         self._z = stats.norm.isf(alpha / 2)
         self.coef = self._coef_table()
         self.vcomp = results.vcomp_table(alpha)
+        self.vcomp_labels = None
+        if self.display["stddeviations"]:
+            self.vcomp_labels, self.vcomp = stddev_table(
+                info, np.asarray(results.params, dtype=float),
+                np.asarray(results.normalized_cov_params, dtype=float), self.vcomp, alpha)
         self.groups = self._group_table()
         self.header = self._header_items()
         self.tables = [
@@ -95,7 +147,14 @@ class MESummary:
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(se > 0, b / se, np.nan)
         p = 2 * stats.norm.sf(np.abs(z))
-        lo, hi = b - self._z * se, b + self._z * se
+        crit = np.full(len(index), self._z)
+        small = getattr(res, "small_sample", None)
+        if small is not None:
+            # dfmethod(): t tests with each fixed effect's df (Stata's "t  P>|t|" columns)
+            df = np.asarray(small.df, dtype=float)
+            p[:info.k_fe] = 2 * stats.t.sf(np.abs(z[:info.k_fe]), df)
+            crit[:info.k_fe] = stats.t.isf(self.alpha / 2, df)
+        lo, hi = b - crit * se, b + crit * se
         est, err = b.copy(), se.copy()
         if self.eform_title is not None:
             fe = np.arange(len(index)) < info.k_fe
@@ -105,7 +164,8 @@ class MESummary:
         anc = np.arange(len(index)) >= info.k_fe
         z[anc] = np.nan
         p[anc] = np.nan
-        cols = [self.eform_title or "coef", "std_err", "z", "P>|z|", "ci_lower", "ci_upper"]
+        stat = ("t", "P>|t|") if small is not None else ("z", "P>|z|")
+        cols = [self.eform_title or "coef", "std_err", *stat, "ci_lower", "ci_upper"]
         return pd.DataFrame(np.column_stack([est, err, z, p, lo, hi]),
                             index=pd.Index([names[i] for i in index], name="parameter"),
                             columns=cols)
@@ -131,7 +191,17 @@ class MESummary:
             items.append(("Integration method", info.intmethod))
             if info.intpoints and info.intmethod != "laplace":
                 items.append(("Integration pts.", str(info.intpoints)))
-        if info.wald is not None:
+        small = getattr(res, "small_sample", None)
+        if small is not None:
+            df = np.asarray(small.df, dtype=float)
+            items += [("DF method", small.label), ("DF: min", fmt_f(df.min(), 2)),
+                      ("DF: avg", fmt_f(df.mean(), 2)), ("DF: max", fmt_f(df.max(), 2))]
+        ftest = getattr(res, "model_ftest", None)
+        if ftest is not None:
+            F, ndf, ddf, pval = ftest
+            items += [(f"F({int(ndf)}, {fmt_f(ddf, 2)})", fmt_f(F, 2)),
+                      ("Prob > F", fmt_f(pval, 4))]
+        elif info.wald is not None:
             chi2, df, pval = info.wald
             items += [(f"Wald chi2({int(df)})", fmt_f(chi2, 2)), ("Prob > chi2", fmt_f(pval, 4))]
         items.append((info.ll_label, fmt_g(info.llf, 8)))
@@ -147,7 +217,7 @@ class MESummary:
 
         rows.append((info.title, right("Number of obs", h["Number of obs"])))
         rows += [(f"{k}: {v}", "") for k, v in info.extra_header]
-        g = self.groups
+        g = self.groups if not self.display["nogroup"] else self.groups.iloc[:0]
         if len(g) == 1:
             rows.append((f"Group variable: {h['Group variable']}",
                          right("Number of groups", h["Number of groups"])))
@@ -164,7 +234,16 @@ class MESummary:
         lines.append("")   # Stata: blank before the test block in GLMM (quadrature) output
         if not info.intmethod:
             lines.pop()
-        if info.wald is not None:
+        if "DF method" in h:
+            rows = [(f"DF method: {h['DF method']}", right("DF:           min", h["DF: min"])),
+                    ("", right("avg", h["DF: avg"], ">")),
+                    ("", right("max", h["DF: max"], ">"))]
+            lines += [self._two_col(a, b) for a, b in rows]
+        f_label = next((k for k in h if k.startswith("F(")), None)
+        if f_label is not None:
+            lines.append(self._two_col("", right(f_label, h[f_label])))
+            lines.append(self._two_col(ll, right("Prob > F", h["Prob > F"])))
+        elif info.wald is not None:
             chi2_label = f"Wald chi2({int(info.wald[1])})"
             lines.append(self._two_col("", right(chi2_label, h[chi2_label])))
             lines.append(self._two_col(ll, right("Prob > chi2", h["Prob > chi2"])))
@@ -204,77 +283,137 @@ class MESummary:
         return (f"{name:>{w}} |{fmt_g(est):>11}{fmt_g(se):>11}{zs:>9}{ps:>8}"
                 f"{fmt_g(lo):>13}{fmt_g(hi):>12}")
 
+    def _param_name(self, idx):
+        return str(list(self.results.param_names)[idx])
+
     def _vcomp_rows(self):
         """Rows of the vcomp table in display order (labels need not be unique)."""
         return (r for _, r in self.vcomp.iterrows())
 
+    def _vcomp_labels(self):
+        """Row labels of the vcomp table in display order (``sd()``/``corr()`` under
+        ``stddeviations``)."""
+        if self.vcomp_labels is not None:
+            return iter(self.vcomp_labels)
+        labels = [lab for g in self.info.vcomp_groups for lab, _ in g.rows]
+        if self.info.residual is not None:
+            labels.append(self.info.residual[0])
+        return iter(labels)
+
     def _combined_re(self):
         """Random-effects rows inside the coefficient table (Stata's ``me`` commands)."""
         rows = []   # ("section", label) | ("row", label, est, se, z, p, lo, hi) | ("rule",)
-        vc = self._vcomp_rows()
+        vc, names = self._vcomp_rows(), self._vcomp_labels()
         for group in self.info.vcomp_groups:
             rows += [("rule",), ("section", group.level_label)]
-            for label, _ in group.rows:
-                r = next(vc)
+            for _, idx in group.rows:
+                r, label = next(vc), next(names)
                 z = p = np.nan
                 if label.startswith("cov(") and not _is_constrained(r["std_err"]):
                     z = r["estimate"] / r["std_err"]
                     p = 2 * stats.norm.sf(abs(z))
                 rows.append(("row", label, r["estimate"], r["std_err"], z, p,
-                             r["ci_lower"], r["ci_upper"]))
+                             r["ci_lower"], r["ci_upper"], self._param_name(idx)))
         if self.info.residual is not None:
             r = next(vc)
-            rows += [("rule",), ("row", self.info.residual[0], r["estimate"], r["std_err"],
-                                 np.nan, np.nan, r["ci_lower"], r["ci_upper"])]
+            rows += [("rule",), ("row", next(names), r["estimate"], r["std_err"],
+                                 np.nan, np.nan, r["ci_lower"], r["ci_upper"],
+                                 self._param_name(self.info.residual[1]))]
         return rows
 
-    def _fe_lines(self, combined):
+    def _fixed_entries(self):
+        """Coefficient-table entries in e(b) order: ``("row", name, values)``, plus
+        ``("base", name)`` rows under ``baselevels`` and ``("omitted", name)`` rows unless
+        ``noomitted`` (Stata's ``0  (base)`` and ``0  (omitted)`` lines)."""
         info = self.info
+        coef_rows = list(self.coef.iterrows())
+        design = getattr(self.results.model, "design", None)
+        full = list(getattr(design, "full_names", None) or [])
+        fe_names = [name for name, _ in coef_rows[:info.k_fe]]
+        out = []
+        if full and [n for n in full if n in fe_names] == fe_names:
+            values = dict(coef_rows[:info.k_fe])
+            for name in full:
+                if name in values:
+                    out.append(("row", name, values[name].to_numpy()))
+                elif re.search(r"(^|[.#])o\.|^o\.|\do\.", name):
+                    if not self.display["noomitted"]:
+                        out.append(("omitted", _display_name(name)))
+                elif self.display["baselevels"]:
+                    out.append(("base", _display_name(name)))
+        else:
+            out = [("row", name, r.to_numpy()) for name, r in coef_rows[:info.k_fe]]
+        if len(coef_rows) > info.k_fe:
+            if info.k_fe:
+                out.append(("rule",))
+            out += [("row", name, r.to_numpy()) for name, r in coef_rows[info.k_fe:]]
+        return out
+
+    def _legend_row(self, name, w, est, legend):
+        return f"{name:>{w}} |{fmt_g(est):>11}  {legend}"
+
+    def _fe_lines(self, combined):
         depvar = self.results.model.endog_names
         if not isinstance(depvar, str):
             depvar = " ".join(map(str, depvar))
-        extra = self._combined_re() if combined else []
-        names = [depvar, *self.coef.index] + [r[1] for r in extra if r[0] != "rule"]
+        show_fe = not self.display["nofetable"]
+        extra = self._combined_re() if combined and not self.display["noretable"] else []
+        entries = self._fixed_entries() if show_fe else []
+        if not entries and extra and extra[0][0] == "rule":
+            extra = extra[1:]
+        names = [depvar] + [e[1] for e in entries if e[0] != "rule"]
+        names += [r[1] for r in extra if r[0] != "rule"]
         w = max(12, max(len(str(n)) for n in names))
         cols = sum(FE_WIDTHS)
+        rule = "-" * (w + 1) + "+" + "-" * cols
+        legend = self.display["coeflegend"]
         title = self.eform_title or "Coefficient"
         head = f"{title:>11}" if len(title) < 10 else " " + title
         ci = f"[{self.level:g}% conf. interval]"
-        out = ["-" * (w + 2 + cols),
-               f"{depvar:>{w}} |{head:<12}{'Std. err.':>11}{'z':>7}{'P>|z|':>9}{ci:>25}",
-               "-" * (w + 1) + "+" + "-" * cols]
-        out = _robust_head(info, out, w + 2 + 12 + 11)
-        for i, (name, r) in enumerate(self.coef.iterrows()):
-            if i == info.k_fe and i > 0:
-                out.append("-" * (w + 1) + "+" + "-" * cols)
-            out.append(self._fe_row(name, w, *r.to_numpy()))
+        top = (f"{depvar:>{w}} |{head:<12}  Legend" if legend else
+               f"{depvar:>{w}} |{head:<12}{'Std. err.':>11}{self.coef.columns[2]:>7}"
+               f"{self.coef.columns[3]:>9}{ci:>25}")
+        out = _robust_head(self.info, ["-" * (w + 2 + cols), top, rule], w + 2 + 12 + 11)
+        for e in entries:
+            if e[0] == "rule":
+                out.append(rule)
+            elif e[0] == "base":
+                out.append(f"{e[1]:>{w}} |{'0':>11}  (base)")
+            elif e[0] == "omitted":
+                out.append(f"{e[1]:>{w}} |{'0':>11}  (omitted)")
+            elif legend:
+                out.append(self._legend_row(e[1], w, e[2][0], f"_b[{e[1]}]"))
+            else:
+                out.append(self._fe_row(e[1], w, *e[2]))
         for r in extra:
             if r[0] == "rule":
-                out.append("-" * (w + 1) + "+" + "-" * cols)
+                out.append(rule)
             elif r[0] == "section":
                 out.append(f"{r[1]:<{w}} |")
+            elif legend:
+                out.append(self._legend_row(r[1], w, r[2], f"_b[{r[-1]}]"))
             else:
-                out.append(self._fe_row(*r[1:2], w, *r[2:]))
+                out.append(self._fe_row(*r[1:2], w, *r[2:8]))
         out.append("-" * (w + 2 + cols))
         return out
 
     def _re_lines(self):
         """The separate random-effects table of ``mixed`` and ``menl``."""
-        info, vc = self.info, self._vcomp_rows()
-        labels = [lab for g in info.vcomp_groups for lab, _ in g.rows]
+        info, vc, names = self.info, self._vcomp_rows(), self._vcomp_labels()
+        labels = list(self._vcomp_labels())
         labels += [f"{g.level_label}: {g.kind_label}" for g in info.vcomp_groups]
-        if info.residual is not None:
-            labels.append(info.residual[0])
         w = max(28, max((len(s) for s in labels), default=0) + 1)
         cols = sum(RE_WIDTHS)
         rule = "-" * (w + 1) + "+" + "-" * cols
         ci = f"[{self.level:g}% conf. interval]"
-        out = ["-" * (w + 2 + cols),
-               f"{'Random-effects parameters':^{w + 1}}|{'Estimate':>11}{'Std. err.':>12}{ci:>25}",
-               rule]
-        out = _robust_head(info, out, w + 2 + 11 + 12)
+        legend = self.display["coeflegend"]
+        top = f"{'Random-effects parameters':^{w + 1}}|{'Estimate':>11}"
+        top += "  Legend" if legend else f"{'Std. err.':>12}{ci:>25}"
+        out = _robust_head(info, ["-" * (w + 2 + cols), top, rule], w + 2 + 11 + 12)
 
-        def row(label, r):
+        def row(label, r, idx):
+            if legend:
+                return self._legend_row(label, w, r["estimate"], f"_b[{self._param_name(idx)}]")
             if _is_constrained(r["std_err"]):
                 return f"{label:>{w}} |{fmt_g(r['estimate']):>11}  (constrained)"
             return (f"{label:>{w}} |{fmt_g(r['estimate']):>11}{fmt_g(r['std_err']):>11}"
@@ -285,11 +424,11 @@ class MESummary:
                 out.append(rule)
             # mixed names a nested level by its own variable ("class: Identity")
             out.append(f"{g.level_label.split('>')[-1] + ': ' + g.kind_label:<{w}} |")
-            out += [row(lab, next(vc)) for lab, _ in g.rows]
+            out += [row(next(names), next(vc), idx) for _, idx in g.rows]
         if info.residual is not None:
             if info.vcomp_groups:
                 out.append(rule)
-            out.append(row(info.residual[0], next(vc)))
+            out.append(row(next(names), next(vc), info.residual[1]))
         out.append("-" * (w + 2 + cols))
         return out
 
@@ -328,14 +467,30 @@ class MESummary:
         """Whether random effects get their own table (``mixed``, ``menl``: no quadrature)."""
         return self.info.intmethod is None
 
+    def _design_notes(self):
+        """The design's notes (omitted collinear terms, ...), printed first as Stata does."""
+        design = getattr(self.results.model, "design", None)
+        return list(getattr(design, "notes", None) or [])
+
     def as_text(self):
-        """The summary as plain text in Stata's layout."""
+        """The summary as plain text in Stata's layout, as the reporting options ask."""
+        d = self.display
         combined = not self.separate_re_table
-        lines = self._header_text() + [""] + self._fe_lines(combined)
-        if not combined and (self.info.vcomp_groups or self.info.residual is not None):
+        lines = self._design_notes()
+        if not d["noheader"]:
+            lines += self._header_text()
+        has_re = bool(self.info.vcomp_groups or self.info.residual is not None)
+        show_re = has_re and not d["noretable"] and not d["notable"]
+        show_fe = not d["nofetable"] and not d["notable"]
+        if show_fe or (combined and show_re):
+            lines += [""] + self._fe_lines(combined)
+        if not combined and show_re:
             lines += [""] + self._re_lines()
         lines += self._note_lines()
-        lines += self._lr_lines()
+        if not d["nolrtest"]:
+            lines += self._lr_lines()
+        if lines and lines[0] == "":
+            lines = lines[1:]
         return "\n".join(lines)
 
     def as_html(self):

@@ -8,6 +8,11 @@ class SpecificationError(ValueError):
     """
 
 
+class UnknownKeywordError(SpecificationError, TypeError):
+    """A keyword argument that is not an option of the command (a ``TypeError``, as Python
+    raises for an unexpected keyword, and a :class:`SpecificationError`)."""
+
+
 class DataError(ValueError):
     """The data do not support the specification (missing variable, string response, ...)."""
 

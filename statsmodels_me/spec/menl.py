@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from statsmodels_me.spec.errors import SpecificationError
+from statsmodels_me.spec.errors import SpecificationError, UnknownKeywordError
 from statsmodels_me.spec.menl_expr import (
     Binary,
     Num,
@@ -401,6 +401,21 @@ def _parse_covariance(arg, original):
     return tuple(names), match[0]
 
 
+def _setting(name, value):
+    """``iterate`` (a non-negative integer) or a tolerance (a positive number)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SpecificationError(f"menl: {name}({value}) needs a number") from None
+    if name == "iterate":
+        if not number.is_integer() or number < 0:
+            raise SpecificationError(f"menl: iterate({value}) needs a non-negative integer")
+        return int(number)
+    if not 0 < number < float("inf"):
+        raise SpecificationError(f"menl: {name}({value}) needs a positive number")
+    return number
+
+
 def parse_menl(text, **options):
     """Parse ``menl depvar = <menlexpr> [, options]``.
 
@@ -478,21 +493,19 @@ def parse_menl(text, **options):
         elif full == "variance":
             continue
         else:
-            try:
-                settings[full] = (int if full == "iterate" else float)(arg)
-            except (TypeError, ValueError):
-                raise SpecificationError(f"menl: {full}({arg}) needs a number") from None
+            settings[full] = _setting(full, arg)
     for key, value in options.items():
         if key == "initial":
             initial.update({k.lstrip("/"): float(v) for k, v in dict(value).items()})
         elif key in settings:
-            settings[key] = value
+            settings[key] = value if key == "reml" else _setting(key, value)
         elif key == "mle":
             settings["reml"] = not value
         elif _canonical(key) in _NOT_IMPLEMENTED:
             raise NotImplementedError(f"menl: option {key}() is not implemented")
         else:
-            raise SpecificationError(f"menl: unknown option {key!r}")
+            raise UnknownKeywordError(f"menl: unknown option {key!r}; options: "
+                                      f"{', '.join(sorted(_IMPLEMENTED))}")
     builder = _Builder(original, defines)
     expr = parse_expression(expr_text, builder.brace)
     _collect_vars(expr, builder)

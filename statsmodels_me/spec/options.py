@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from statsmodels_me.spec._scan import NAME_RE, check_balanced, check_name
-from statsmodels_me.spec.errors import SpecificationError
+from statsmodels_me.spec.errors import SpecificationError, UnknownKeywordError
 from statsmodels_me.spec.expressions import expression_variables, parse_expression
 from statsmodels_me.spec.model_spec import (
     COVARIANCE_STRUCTURES,
@@ -22,6 +22,15 @@ from statsmodels_me.spec.model_spec import (
     ModelSpec,
     ObsRange,
     REEquation,
+)
+from statsmodels_me.spec.option_values import (
+    dfmethod_value,
+    level_value,
+    positive_float,
+    residuals_value,
+    startvalues_value,
+    technique_value,
+    vce_value,
 )
 
 #: commands of the suite, as typed in Stata
@@ -102,14 +111,6 @@ def _pos_int(opt, arg):
     value = _int(opt, arg)[opt]
     if value < 1:
         _fail(opt, arg, "a positive integer")
-    return {opt: value}
-
-
-def _float(opt, arg):
-    try:
-        value = float(str(arg).strip())
-    except ValueError:
-        _fail(opt, arg, "a number")
     return {opt: value}
 
 
@@ -199,37 +200,67 @@ def _covariance(opt, arg):
 
 
 # ------------------------------------------------------------------------ the option table
+#: what consumes an option (``OptionDef.use``)
+USES = {
+    "spec": "the parser itself (model structure: constant, covariance, constraints)",
+    "design": "the design builder (statsmodels_me.design)",
+    "model": "the estimator (models/*.py): likelihood, family, starting values, fit controls",
+    "display": "the summary (results/summary.py) and the results' reporting",
+    "default": "the package's behaviour without the option: it asks for what is done anyway",
+    "refused": "not implemented: a model built with it raises NotImplementedError",
+}
+
+
 @dataclass(frozen=True)
 class OptionDef:
-    """One option: full name, minimal abbreviation length, value parser, where it may appear."""
+    """One option: full name, minimal abbreviation length, value parser, where it may appear.
+
+    ``use`` says what consumes the option (a key of :data:`USES`); ``refused_for`` lists the
+    commands whose estimator does not implement it yet (a model built with it raises
+    ``NotImplementedError`` naming it), and ``accepted_values`` the values that are implemented
+    where the others are refused (``vce(oim)``).
+    """
 
     name: str
     minlen: int
     parser: Any
     scope: str = "global"          # "global", "re" (random equation) or "both"
     commands: tuple[str, ...] = _ALL
+    use: str = "model"
+    refused_for: tuple[str, ...] = ()
+    accepted_values: tuple = ()
 
     @property
     def is_flag(self) -> bool:
         return self.parser in (_flag, _mle)
 
+    def refused(self, command: str, value: Any) -> bool:
+        """Whether a model of ``command`` refuses the option set to ``value``."""
+        if value is False or value is None:
+            return False
+        if self.use == "refused" or command in self.refused_for:
+            return value not in self.accepted_values
+        return False
+
 
 def _defs():
     mixed = ("mixed",)
+    no = "refused"
     rows = [
         # random-effects equation options
-        OptionDef("covariance", 3, _covariance, "re"),
-        OptionDef("noconstant", 5, _flag, "both"),
-        OptionDef("collinear", 4, _flag, "re"),
-        OptionDef("fweight", 7, _var, "re"),
-        OptionDef("pweight", 7, _var, "re"),
+        OptionDef("covariance", 3, _covariance, "re", use="spec"),
+        OptionDef("noconstant", 5, _flag, "both", use="spec"),
+        OptionDef("collinear", 4, _flag, "re", use=no),
+        OptionDef("fweight", 7, _var, "re", use=no),
+        OptionDef("pweight", 7, _var, "re", use=no),
         # model
         OptionDef("family", 3, _family, commands=("meglm",)),
         OptionDef("link", 4, _choice(_LINKS, "link"), commands=("meglm",)),
-        OptionDef("binomial", 3, _varnum, commands=("meglm",) + _BINARY),
-        OptionDef("exposure", 3, _var, commands=("meglm", "mepoisson", "menbreg", "mestreg")),
-        OptionDef("offset", 3, _var, commands=_GLM + ("mestreg",)),
-        OptionDef("asis", 4, _flag, commands=("meglm",) + _BINARY),
+        OptionDef("binomial", 3, _varnum, commands=("meglm",) + _BINARY, use="design"),
+        OptionDef("exposure", 3, _var, commands=("meglm", "mepoisson", "menbreg", "mestreg"),
+                  use="design"),
+        OptionDef("offset", 3, _var, commands=_GLM + ("mestreg",), use="design"),
+        OptionDef("asis", 4, _flag, commands=("meglm",) + _BINARY, use=no),
         OptionDef("dispersion", 4, _choice(_DISPERSIONS, "dispersion"),
                   commands=("meglm", "menbreg")),
         OptionDef("ll", 2, _opt_varnum, commands=("metobit",)),
@@ -238,69 +269,69 @@ def _defs():
         OptionDef("nohr", 4, _flag, commands=("mestreg",)),
         OptionDef("tratio", 6, _flag, commands=("mestreg",)),
         OptionDef("time", 4, _flag, commands=("mestreg",)),
-        OptionDef("constraints", 5, _numlist, commands=_ME),
+        OptionDef("constraints", 5, _numlist, commands=_ME, use="spec"),
         # estimation
         OptionDef("reml", 4, _flag, commands=mixed),
         OptionDef("mle", 3, _mle, commands=mixed),
-        OptionDef("residuals", 3, _raw, commands=mixed),
-        OptionDef("pwscale", 7, _raw, commands=mixed),
-        OptionDef("dfmethod", 3, _raw, commands=mixed),
+        OptionDef("residuals", 3, residuals_value, commands=mixed, use=no),
+        OptionDef("pwscale", 7, _raw, commands=mixed, use=no),
+        OptionDef("dfmethod", 3, dfmethod_value, commands=mixed, use=no),
         OptionDef("intmethod", 4, _choice(_INTMETHODS, "integration method"), commands=_ME),
         OptionDef("intpoints", 4, _pos_int, commands=_ME),
-        OptionDef("startvalues", 6, _raw, commands=_ME),
-        OptionDef("startgrid", 6, _raw, commands=_ME),
-        OptionDef("noestimate", 10, _flag, commands=_ME),
-        OptionDef("dnumerical", 4, _flag, commands=_ME),
-        OptionDef("from", 4, _raw),
-        OptionDef("vce", 3, _raw),
+        OptionDef("startvalues", 6, startvalues_value, commands=_ME, use=no),
+        OptionDef("startgrid", 6, _raw, commands=_ME, use=no),
+        OptionDef("noestimate", 10, _flag, commands=_ME, use=no),
+        OptionDef("dnumerical", 4, _flag, commands=_ME, use=no),
+        OptionDef("from", 4, _raw, use=no),
+        OptionDef("vce", 3, vce_value, use=no, accepted_values=(("oim",),)),
         # EM and maximization
         OptionDef("emiterate", 6, _int, commands=mixed),
-        OptionDef("emtolerance", 5, _float, commands=mixed),
-        OptionDef("emonly", 6, _flag, commands=mixed),
-        OptionDef("emlog", 5, _flag, commands=mixed),
-        OptionDef("emdots", 6, _flag, commands=mixed),
-        OptionDef("matsqrt", 7, _flag, commands=mixed),
-        OptionDef("matlog", 6, _flag, commands=mixed),
-        OptionDef("iterate", 4, _int),
-        OptionDef("tolerance", 3, _float),
-        OptionDef("ltolerance", 4, _float),
-        OptionDef("nrtolerance", 5, _float),
-        OptionDef("nonrtolerance", 13, _flag),
-        OptionDef("showtolerance", 8, _flag),
-        OptionDef("difficult", 4, _flag),
-        OptionDef("technique", 4, _raw),
-        OptionDef("nolog", 5, _flag),
-        OptionDef("log", 3, _flag),
-        OptionDef("trace", 5, _flag),
-        OptionDef("gradient", 4, _flag),
-        OptionDef("hessian", 4, _flag),
-        OptionDef("showstep", 8, _flag),
+        OptionDef("emtolerance", 5, positive_float, commands=mixed),
+        OptionDef("emonly", 6, _flag, commands=mixed, use=no),
+        OptionDef("emlog", 5, _flag, commands=mixed, use=no),
+        OptionDef("emdots", 6, _flag, commands=mixed, use=no),
+        OptionDef("matsqrt", 7, _flag, commands=mixed, use="default"),
+        OptionDef("matlog", 6, _flag, commands=mixed, use=no),
+        OptionDef("iterate", 4, _int, refused_for=_ME),
+        OptionDef("tolerance", 3, positive_float, refused_for=_ME),
+        OptionDef("ltolerance", 4, positive_float, refused_for=_ME),
+        OptionDef("nrtolerance", 5, positive_float, use=no),
+        OptionDef("nonrtolerance", 13, _flag, use=no),
+        OptionDef("showtolerance", 8, _flag, use=no),
+        OptionDef("difficult", 4, _flag, use=no),
+        OptionDef("technique", 4, technique_value, use=no),
+        OptionDef("nolog", 5, _flag, use="default"),
+        OptionDef("log", 3, _flag, use=no),
+        OptionDef("trace", 5, _flag, use=no),
+        OptionDef("gradient", 4, _flag, use=no),
+        OptionDef("hessian", 4, _flag, use=no),
+        OptionDef("showstep", 8, _flag, use=no),
         # reporting
-        OptionDef("level", 3, _float),
-        OptionDef("or", 2, _flag, commands=("meglm", "melogit", "meologit")),
-        OptionDef("irr", 3, _flag, commands=("meglm", "mepoisson", "menbreg")),
-        OptionDef("eform", 5, _flag, commands=("meglm",)),
-        OptionDef("variance", 3, _flag, commands=mixed),
-        OptionDef("stddeviations", 6, _flag, commands=mixed),
-        OptionDef("nostderr", 8, _flag, commands=mixed),
-        OptionDef("noretable", 9, _flag),
-        OptionDef("nofetable", 9, _flag),
-        OptionDef("estmetric", 6, _flag),
-        OptionDef("noheader", 5, _flag),
-        OptionDef("notable", 5, _flag),
-        OptionDef("nogroup", 4, _flag),
-        OptionDef("nolrtest", 4, _flag),
-        OptionDef("nocnsreport", 6, _flag),
-        OptionDef("noomitted", 6, _flag),
-        OptionDef("baselevels", 4, _flag),
-        OptionDef("allbaselevels", 7, _flag),
-        OptionDef("noemptycells", 7, _flag),
-        OptionDef("nofvlabel", 7, _flag),
-        OptionDef("vsquish", 7, _flag),
-        OptionDef("coeflegend", 5, _flag),
-        OptionDef("cformat", 7, _raw),
-        OptionDef("pformat", 7, _raw),
-        OptionDef("sformat", 7, _raw),
+        OptionDef("level", 3, level_value, use="display"),
+        OptionDef("or", 2, _flag, commands=("meglm", "melogit", "meologit"), use="display"),
+        OptionDef("irr", 3, _flag, commands=("meglm", "mepoisson", "menbreg"), use="display"),
+        OptionDef("eform", 5, _flag, commands=("meglm",), use="display"),
+        OptionDef("variance", 3, _flag, commands=mixed, use="default"),
+        OptionDef("stddeviations", 6, _flag, commands=mixed, use="display"),
+        OptionDef("nostderr", 8, _flag, commands=mixed, use=no),
+        OptionDef("noretable", 9, _flag, use="display"),
+        OptionDef("nofetable", 9, _flag, use="display"),
+        OptionDef("estmetric", 6, _flag, use=no),
+        OptionDef("noheader", 5, _flag, use="display"),
+        OptionDef("notable", 5, _flag, use="display"),
+        OptionDef("nogroup", 4, _flag, use="display"),
+        OptionDef("nolrtest", 4, _flag, use="display"),
+        OptionDef("nocnsreport", 6, _flag, use="default"),
+        OptionDef("noomitted", 6, _flag, use="display"),
+        OptionDef("baselevels", 4, _flag, use="display"),
+        OptionDef("allbaselevels", 7, _flag, use=no),
+        OptionDef("noemptycells", 7, _flag, use=no),
+        OptionDef("nofvlabel", 7, _flag, use=no),
+        OptionDef("vsquish", 7, _flag, use=no),
+        OptionDef("coeflegend", 5, _flag, use="display"),
+        OptionDef("cformat", 7, _raw, use=no),
+        OptionDef("pformat", 7, _raw, use=no),
+        OptionDef("sformat", 7, _raw, use=no),
     ]
     return {d.name: d for d in rows}
 
@@ -310,6 +341,25 @@ OPTIONS: dict[str, OptionDef] = _defs()
 KEYWORD_ALIASES = {"or_": "or", "cov": "covariance"}
 #: keywords handled outside the option table
 SPECIAL_KEYWORDS = ("matrices", "constraints", "covariance", "weight", "panel", "time")
+
+
+def _shown(value: Any) -> str:
+    if value is True:
+        return ""
+    if isinstance(value, tuple):
+        value = " ".join(map(str, value))
+    return f"({value})"
+
+
+def refuse_unimplemented(spec: ModelSpec) -> None:
+    """``NotImplementedError`` naming the first option of ``spec`` its command's estimator
+    does not implement (see ``OptionDef.use`` and ``OptionDef.refused_for``)."""
+    for key, value in spec.options.items():
+        opt = OPTIONS.get(key)
+        if opt is not None and opt.refused(spec.command, value):
+            raise NotImplementedError(
+                f"{spec.command}: option {opt.name}{_shown(value)} is not implemented yet; "
+                "fit without it")
 
 
 def lookup(word: str) -> OptionDef:
@@ -483,7 +533,7 @@ def _keyword_updates(key: str, value: Any, command: str) -> dict:
     opt = OPTIONS.get(name)
     if opt is None:
         allowed = sorted(set(OPTIONS) | set(SPECIAL_KEYWORDS) | set(KEYWORD_ALIASES))
-        raise SpecificationError(f"unknown keyword {key!r}; allowed: {', '.join(allowed)}")
+        raise UnknownKeywordError(f"unknown keyword {key!r}; allowed: {', '.join(allowed)}")
     if command not in opt.commands:
         raise SpecificationError(f"keyword {key!r} is not allowed with {command}; it applies "
                                  f"to {', '.join(opt.commands)}")
@@ -497,12 +547,15 @@ def _keyword_updates(key: str, value: Any, command: str) -> dict:
         if opt.parser is _opt_varnum and value is True:
             return {opt.name: True}
         raise SpecificationError(f"keyword {key}={value!r}: expected a value, not {value!r}")
-    if isinstance(value, (int, float)) and opt.parser in (_int, _pos_int, _float, _varnum,
-                                                          _opt_varnum):
+    if isinstance(value, (int, float)) and opt.parser in (
+            _int, _pos_int, _varnum, _opt_varnum, level_value,
+            positive_float):
         if opt.parser in (_int, _pos_int):
             if not float(value).is_integer():
                 raise SpecificationError(f"keyword {key}={value!r}: expected an integer")
             return opt.parser(opt.name, int(value))
+        if opt.parser in (level_value, positive_float):
+            return opt.parser(opt.name, value)
         return {opt.name: value}
     if not isinstance(value, str):
         raise SpecificationError(f"keyword {key}={value!r}: expected a string")

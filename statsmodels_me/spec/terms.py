@@ -140,6 +140,9 @@ def parse_token(token: str) -> list[Term]:
     expanded: list[list[Term]] = []
     for op in operands:
         items = split_top(op, "#")
+        if len(items) > MAX_INTERACTION:
+            raise SpecificationError(f"interaction {op!r} has {len(items)} variables; at most "
+                                     f"{MAX_INTERACTION} are allowed")
         factor_lists = [_parse_item(it, default, token) for it in items]
         expanded.append(_product([[Term((f,)) for f in fl] for fl in factor_lists]))
     if len(expanded) == 1:
@@ -155,8 +158,32 @@ def parse_varlist(text: str) -> tuple[Term, ...]:
     return tuple(terms)
 
 
+#: most variables in one interaction (Stata's limit on ``#``/``##`` operands)
+MAX_INTERACTION = 8
+#: most terms one ``##`` (or formula ``*``) may expand to
+MAX_FACTORIAL_TERMS = 4096
+
+
 def full_factorial(groups: list[list[Term]]) -> list[Term]:
-    """Every sub-interaction of ``groups`` ordered by degree, as Stata's ``##``."""
+    """Every sub-interaction of ``groups`` ordered by degree, as Stata's ``##``.
+
+    Raises
+    ------
+    SpecificationError
+        More than :data:`MAX_INTERACTION` operands, or more than
+        :data:`MAX_FACTORIAL_TERMS` terms, checked before anything is expanded.
+    """
+    if len(groups) > MAX_INTERACTION:
+        raise SpecificationError(
+            f"a full factorial of {len(groups)} variables would expand to "
+            f"2^{len(groups)} - 1 terms; interactions may have at most {MAX_INTERACTION} "
+            "variables")
+    count = 1
+    for g in groups:
+        count *= 1 + len(g)
+    if count - 1 > MAX_FACTORIAL_TERMS:
+        raise SpecificationError(f"a full factorial expanding to {count - 1} terms; at most "
+                                 f"{MAX_FACTORIAL_TERMS} are allowed")
     terms: list[Term] = []
     for size in range(1, len(groups) + 1):
         for subset in itertools.combinations(groups, size):

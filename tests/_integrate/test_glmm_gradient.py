@@ -140,7 +140,7 @@ def test_warm_start_from_a_distant_covariance_recovers():
 
     m = smf.melogit("melogit c_use i.urban age i.children || district: i.children, "
                     "cov(exchangeable) || district:", data=load("bangladesh"))
-    e = m.engine
+    e = m.objective.engine
 
     def fresh():
         return OneLevelGLMM(e.endog, e.exog, e.Z, e._gsorted, "bernoulli", "logit",

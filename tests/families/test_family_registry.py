@@ -9,7 +9,7 @@ from statsmodels.genmod.families import links
 
 from statsmodels_me.families import FAMILIES, get_family, registry, statsmodels_link
 from statsmodels_me.families.registry import check_endog, n_aux
-from statsmodels_me.models.glmm_engine import TwoLevelGLMM
+from statsmodels_me.models.glmm_engine import OneLevelGLMM
 from statsmodels_me.spec.errors import DataError, SpecificationError
 
 
@@ -55,19 +55,19 @@ def test_engine_validates_inputs():
     X = np.ones((4, 1))
     g = np.array([0, 0, 1, 1])
     with pytest.raises(SpecificationError, match="'quadrature'"):
-        TwoLevelGLMM(y, X, np.ones(4), g, "bernoulli", intmethod="quadrature")
+        OneLevelGLMM(y, X, np.ones(4), g, "bernoulli", intmethod="quadrature")
     with pytest.raises(DataError, match="3"):
-        TwoLevelGLMM(y, X[:3], np.ones(4), g, "bernoulli")
+        OneLevelGLMM(y, X[:3], np.ones(4), g, "bernoulli")
     with pytest.raises(DataError, match="trials"):
-        TwoLevelGLMM(y, X, np.ones(4), g, "binomial")
-    m = TwoLevelGLMM(y, X, np.ones(4), g, "bernoulli")
+        OneLevelGLMM(y, X, np.ones(4), g, "binomial")
+    m = OneLevelGLMM(y, X, np.ones(4), g, "bernoulli")
     with pytest.raises(DataError, match="coefficients"):
         m.loglike(np.zeros(2), [], np.eye(1))
 
 
 def test_engine_rejects_empty_data():
     with pytest.raises(DataError, match="no observations"):
-        TwoLevelGLMM(np.zeros(0), np.zeros((0, 1)), np.zeros((0, 1)), np.zeros(0, int),
+        OneLevelGLMM(np.zeros(0), np.zeros((0, 1)), np.zeros((0, 1)), np.zeros(0, int),
                      "poisson")
 
 
@@ -80,8 +80,8 @@ def test_engines_take_family_objects_for_names(name, link, aux):
     g = np.repeat(np.arange(6), 5)
     X = np.column_stack([np.ones(30), rng.normal(size=30)])
     y = rng.integers(0, 3, 30).astype(float) + (0.5 if name == "gamma" else 0.0)
-    by_name = TwoLevelGLMM(y, X, np.ones(30), g, name, link)
-    by_object = TwoLevelGLMM(y, X, np.ones(30), g, get_family(name, link))
+    by_name = OneLevelGLMM(y, X, np.ones(30), g, name, link)
+    by_object = OneLevelGLMM(y, X, np.ones(30), g, get_family(name, link))
     assert by_object.k_aux == by_name.k_aux == len(aux)
     beta, L = np.array([0.2, -0.1]), np.array([[0.6]])
     assert by_object.loglike(beta, aux, L) == by_name.loglike(beta, aux, L)

@@ -5,7 +5,7 @@ import statsmodels_me.formula.api as smf
 from statsmodels_me.datasets import load
 from statsmodels_me.models.registry import KNOWN_COMMANDS
 
-NOT_YET = ["metobit", "meintreg", "mestreg"]
+NOT_YET = ["mestreg"]
 
 
 def test_every_command_has_a_constructor():

@@ -80,7 +80,7 @@ def test_vector_term_fit_leaves_the_zero_variance_stationary_point():
     res = m.fit()
     base = smf.melogit("y ~ x + (1 | a) + (1 | b)", data=df).fit()
     assert res.llf > base.llf + 0.2
-    x = res._results._internal
+    x = res.params_internal
     _, g = m.objective.value_and_grad(x)
     fd = [(m.objective.value(x + 1e-6 * e) - m.objective.value(x - 1e-6 * e)) / 2e-6
           for e in np.eye(len(x))]

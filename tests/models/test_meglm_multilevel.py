@@ -45,7 +45,8 @@ def test_example7_llf_and_header(ex7):
     assert rel(res.llf_fixed, ex["llf_fixed_only"]) < 1e-7
     assert res.info.intmethod == "mvaghermite" and res.info.intpoints == 7
     assert res.nobs == ex["n_obs"]
-    assert res.model.engine.n_groups == [ex["n_groups"]["school"], ex["n_groups"]["class"]]
+    assert res.model.objective.engine.n_groups == [ex["n_groups"]["school"],
+                                                   ex["n_groups"]["class"]]
 
 
 def test_example7_coefficients_and_cutpoints(ex7):

@@ -77,7 +77,7 @@ def test_optimization_record(fits, kind):
     rec = res.optimization
     assert isinstance(rec, OptimizationRecord)
     assert rec.converged
-    np.testing.assert_array_equal(rec.x_final, res._results._internal)
+    np.testing.assert_array_equal(rec.x_final, res.params_internal)
     assert rec.value == res.llf
     assert rec.stages and rec.evaluations > 0
     assert rec.iterations >= res.info.iterations
@@ -100,7 +100,7 @@ def test_quadrature_record_names_the_laplace_stage():
 def test_random_effect_parts_equal_predict_reffects(fits, kind, ebmodes):
     # reference: predict("reffects"), which computes the same predictions from the engines
     _, res = fits[kind]
-    parts = res.model.random_effect_parts(res._results._internal, ebmodes)
+    parts = res.model.random_effect_parts(res.params_internal, ebmodes)
     pred = res.predict("reffects", ebmodes=ebmodes)
     got = pd.concat([pd.DataFrame(means[codes], index=pred.index, columns=names)
                      for codes, _, means, _, names in parts], axis=1)

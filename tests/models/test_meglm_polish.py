@@ -51,7 +51,7 @@ def fits():
 
 def test_optimum_is_a_newton_fixed_point(fits):
     model, res, _ = fits[0.05]
-    x = res._internal
+    x = res.params_internal
     llf, g = model.objective.value_and_grad(x)
     free = list(range(len(x)))
     H = model.objective.central_hessian(x, free)
@@ -61,7 +61,7 @@ def test_optimum_is_a_newton_fixed_point(fits):
 
 def test_standard_errors_equal_a_fresh_hessian_at_the_optimum(fits):
     model, res, _ = fits[0.05]
-    x = res._internal
+    x = res.params_internal
     free = list(range(len(x)))
     H = model.objective.central_hessian(x, free)  # central differences, at the final point
     J = model.display_map.jacobian(x)
@@ -74,12 +74,12 @@ def test_polish_finishes_a_loose_fit_in_few_passes(fits):
     reaches the optimum of the full fit with the Hessian plus one or two engine passes."""
     model, res, _ = fits[0.4]
     fitter = GLMMFitter(model.objective, 500, [], OptimizationRecord(), "melogit")
-    x0 = np.concatenate([res._internal[:model.k_fe], model.cov.theta_start()])
+    x0 = np.concatenate([res.params_internal[:model.k_fe], model.cov.theta_start()])
     x_loose, _ = fitter.quasi_newton(model.objective, x0, ftol=1e-7)
     with _counting_passes() as count:
         x, H, _ = fitter.newton_polish(x_loose)
     assert count[0] <= len(x) + 3
-    np.testing.assert_allclose(x, res._internal, rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(x, res.params_internal, rtol=1e-7, atol=1e-8)
 
 
 def test_engine_passes_do_not_grow_with_the_sample_size(fits):

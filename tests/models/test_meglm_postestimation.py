@@ -37,7 +37,8 @@ def laplace_fit(bangla):
 def at_point(model, display_params):
     """A results stand-in at given display-scale parameters (for predict at R's estimates)."""
     return SimpleNamespace(model=model,
-                           _internal=model._internal_from_display(np.asarray(display_params)))
+                           params_internal=model._internal_from_display(
+                               np.asarray(display_params)))
 
 
 def per_group(frame, data):
@@ -86,7 +87,7 @@ def test_conditional_modes_match_glmer_ranef_slopes(bangla):
     model = smf.melogit(BANGLA + " urban", data=bangla, intmethod="laplace",
                         covariance="unstructured")
     res = at_point(model, GLMER_SLOPES["params"])
-    means, covs = model.engine.ebmodes(*_parts(model, res._internal))
+    means, covs = model.objective.engine.ebmodes(*_parts(model, res.params_internal))
     re = per_group(meglm_predict.predict(res, "reffects", ebmodes=True), bangla)
     assert list(re.columns) == ["urban[district]", "_cons[district]"]
     levels = np.sort(bangla["district"].unique())
@@ -103,7 +104,7 @@ def test_conditional_modes_match_glmer_ranef_slopes(bangla):
 
 
 def _parts(model, internal):
-    beta, aux, theta = model._split(internal)
+    beta, aux, theta = model.split_params(internal)
     return beta, aux, model.cov.cholesky(theta)
 
 
@@ -459,3 +460,17 @@ def test_statistics_the_family_does_not_have_are_refused():
         res.predict("mu")
     with pytest.raises(SpecificationError, match="unknown statistic 'prob'"):
         res.predict("prob")
+
+
+def test_params_internal_splits_into_the_displayed_estimates(logit_fit):
+    # reference: the displayed params (fixed effects and var(_cons[district])), which the
+    # estimator computes from the same internal point through its display map
+    model = logit_fit.model
+    beta, aux, theta = model.split_params(logit_fit.params_internal)
+    np.testing.assert_array_equal(beta, np.asarray(logit_fit.params)[:model.k_fe])
+    assert len(aux) == 0
+    L = model.cov.cholesky(theta)
+    assert (L @ L.T)[0, 0] == pytest.approx(logit_fit.params["/var(_cons[district])"],
+                                            rel=1e-12)
+    Z = model.random_effects_exog()          # random intercept: a column of ones
+    assert Z.shape == (len(model.fixed_exog), 1) and np.all(Z == 1)

@@ -218,3 +218,114 @@ def test_boundary_variance_note():
     assert "var(_cons) | 0 3.124225 0 ." in lines
     assert any(line.startswith("Note: id: var(_cons) estimated at the boundary")
                for line in lines)
+
+
+# ----------------------------------------------------------------- reporting options (issue 11)
+# Numbers: seed example 1 (mixed weight week || id:) and example 4 (covariance(unstructured))
+# as printed by Stata; intervals at other levels are recomputed here from those estimates and
+# standard errors with scipy's normal quantiles (Stata: b +- z*se; variances on the log scale).
+from scipy import stats  # noqa: E402
+
+from statsmodels_me.results.summary import DISPLAY_OPTIONS  # noqa: E402
+
+
+def test_level90_intervals_from_params_and_bse():
+    text = str(ex1_results().summary(level=90))
+    z = stats.norm.ppf(0.95)
+    assert "[90% conf. interval]" in text and "95%" not in text
+    b, se = 6.209896, 0.0390124
+    assert row_numbers(text, "week")[-2:] == pytest.approx([b - z * se, b + z * se], abs=2e-6)
+    v, sv = 14.81751, 3.124225
+    lo, hi = v * np.exp(-z * sv / v), v * np.exp(z * sv / v)
+    assert row_numbers(text, "var(_cons)")[-2:] == pytest.approx([lo, hi], rel=1e-5)
+
+
+def test_level_and_alpha_agree():
+    assert str(ex1_results().summary(level=90)) == str(ex1_results().summary(alpha=0.10))
+
+
+@pytest.mark.parametrize("option, gone, kept", [
+    ("noheader", ["Mixed-effects ML regression", "Log likelihood"], ["week |", "var(_cons) |"]),
+    ("nogroup", ["Group variable", "Obs per group"], ["Log likelihood", "week |"]),
+    ("nofetable", ["week |", "_cons |"], ["var(_cons) |", "LR test"]),
+    ("noretable", ["Random-effects parameters", "var(_cons) |"], ["week |", "LR test"]),
+    ("notable", ["week |", "var(_cons) |"], ["Log likelihood", "LR test"]),
+    ("nolrtest", ["LR test"], ["week |", "var(_cons) |"]),
+])
+def test_display_option_removes_its_part(option, gone, kept):
+    plain = str(ex1_results().summary())
+    text = str(ex1_results().summary(**{option: True}))
+    for piece in gone:
+        assert piece in plain and piece not in text, (option, piece)
+    for piece in kept:
+        assert piece in text, (option, piece)
+
+
+def test_coeflegend_shows_eb_names():
+    lines = collapsed(str(ex4_results().summary(coeflegend=True)))
+    assert "weight | Coefficient Legend" in lines
+    assert "week | 6.209896 _b[week]" in lines
+    assert "cov(week,_cons) | -.0984378 _b[/cov(week[id],_cons[id])]" in lines
+    assert "var(Residual) | 1.596829 _b[/var(e.weight)]" in lines
+
+
+def test_stddeviations_delta_method():
+    res = ex4_results()
+    text = str(res.summary(stddeviations=True))
+    p = np.asarray(res.params, dtype=float)
+    cov = np.asarray(res.normalized_cov_params, dtype=float)
+    sd_week = np.sqrt(0.3715251)
+    got = row_numbers(text, "sd(week)")
+    assert got[:2] == pytest.approx([sd_week, 0.0812958 / (2 * sd_week)], rel=1e-6)
+    # the sd interval is the square root of the variance's (log-scale) interval
+    assert got[2:] == pytest.approx(np.sqrt([0.2419531, 0.5704861]), rel=2e-6)
+
+    def corr(x):
+        return x[4] / np.sqrt(x[2] * x[3])
+
+    grad = np.array([(corr(p + h) - corr(p - h)) / (2e-7) for h in np.eye(len(p)) * 1e-7])
+    se_r = np.sqrt(grad @ cov @ grad)
+    r = corr(p)
+    z = stats.norm.ppf(0.975)
+    lo, hi = np.tanh(np.arctanh(r) + np.array([-1, 1]) * z * se_r / (1 - r * r))
+    assert row_numbers(text, "corr(week,_cons)") == pytest.approx([r, se_r, lo, hi], rel=1e-5)
+    assert row_numbers(text, "sd(Residual)")[0] == pytest.approx(np.sqrt(1.596829), rel=1e-6)
+    assert "var(week)" not in text
+
+
+def test_unknown_summary_keyword_is_a_type_error():
+    with pytest.raises(TypeError, match="stdev"):
+        ex1_results().summary(stdev=True)
+
+
+def test_display_options_are_the_tables_display_options():
+    from statsmodels_me.spec.options import OPTIONS
+    shown = {n for n, d in OPTIONS.items() if d.use == "display"}
+    assert set(DISPLAY_OPTIONS) == shown - {"or", "irr", "eform"}
+
+
+def test_command_options_reach_the_summary_and_omitted_and_base_rows():
+    import warnings
+
+    from statsmodels_me import datasets
+    from statsmodels_me.models.mixed import Mixed
+    df = datasets.load("pig").head(90).copy()
+    df["w2"] = 2 * df["week"] + 1          # collinear with week: Stata omits w2
+    df["g"] = df["id"] % 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = Mixed.from_text("weight week w2 i.g || id:, level(90) nolrtest baselevels",
+                              df).fit()
+    text = str(res.summary())
+    lines = collapsed(text)
+    assert lines[0] == "note: w2 omitted because of collinearity."
+    assert "w2 | 0 (omitted)" in lines
+    assert "0.g | 0 (base)" in lines
+    assert "[90% conf. interval]" in text and "LR test" not in text
+    z = stats.norm.ppf(0.95)
+    b, se = float(res.params["week"]), float(res.bse["week"])
+    assert row_numbers(text, "week")[-2:] == pytest.approx([b - z * se, b + z * se], rel=1e-6)
+    assert "w2 |" not in str(res.summary(noomitted=True))
+    # keywords override the command's options
+    plain = str(res.summary(level=95, nolrtest=False, baselevels=False))
+    assert "LR test" in plain and "(base)" not in plain and "[95% conf." in plain

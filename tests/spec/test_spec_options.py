@@ -120,7 +120,7 @@ def test_value_types():
               "offset(t) startvalues(iv) nolrtest notable nogroup noheader difficult")
     o = s.options
     assert o["iterate"] == 50 and o["tolerance"] == 1e-8 and o["level"] == 90.0
-    assert o["vce"] == "cluster id" and o["startvalues"] == "iv"
+    assert o["vce"] == ("cluster", "id") and o["startvalues"] == "iv"
     assert all(o[k] is True for k in ("nolrtest", "notable", "nogroup", "noheader",
                                       "difficult"))
 

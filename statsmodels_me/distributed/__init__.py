@@ -1,0 +1,25 @@
+"""Fitting on a Dask cluster: the data stay on the workers, partitioned by top-level cluster.
+
+``smf.melogit(text, data=ddf)`` with a ``dask.dataframe.DataFrame`` returns a
+:class:`~statsmodels_me.distributed.glmm.DaskMEGLM`.  Each worker builds the design and the
+objective of its partitions with the package's own design layer and kernels and keeps them;
+every objective evaluation of the fit is a map over the partitions and a sum on the driver
+(:mod:`.proxy`), so the optimizer and the fitting sequence are the in-memory ones.
+
+Dask is optional (the ``[dask]`` extra): nothing here imports it until a dask DataFrame
+arrives.
+"""
+from __future__ import annotations
+
+__all__ = ["is_dask_frame", "dask_model"]
+
+
+def is_dask_frame(data):
+    """Whether ``data`` is a dask DataFrame (checked without importing dask)."""
+    return type(data).__module__.split(".")[0] == "dask" and hasattr(data, "npartitions")
+
+
+def dask_model(command, text, data, **options):
+    """The model of ``command`` on the dask DataFrame ``data`` (see :mod:`.glmm`)."""
+    from statsmodels_me.distributed.glmm import DaskMEGLM
+    return DaskMEGLM.from_dask(command, text, data, **options)

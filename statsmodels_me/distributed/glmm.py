@@ -1,0 +1,245 @@
+"""``meglm`` and its shortcuts on a dask DataFrame.
+
+:class:`DaskMEGLM` is the in-memory estimator (:class:`~statsmodels_me.models.meglm.MEGLM`)
+built on a small template sample of whole clusters (its names, covariance structures and
+display maps), whose objective is replaced at fit time by one that sums the partitions'
+objectives kept on the workers (:mod:`.proxy`).  The fit runs the in-memory sequence: the
+fixed-effects model, the grid of starting variances,
+:class:`~statsmodels_me.models.glmm_fitting.GLMMFitter` and the observed-information
+covariance.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from statsmodels_me.design import build_design
+from statsmodels_me.distributed.partitions import (
+    current_client,
+    persist_pieces,
+    response_values,
+    template_frame,
+    whole_clusters,
+)
+from statsmodels_me.distributed.predict import predict_dask, predict_frame
+from statsmodels_me.distributed.proxy import PartitionMap, SummedEngine, summed_objective
+from statsmodels_me.distributed.starts import check_separation_summed, fit_fixed_summed
+from statsmodels_me.models.glmm_fitting import GLMMFitter
+from statsmodels_me.models.glmm_inference import display_covariance
+from statsmodels_me.models.glmm_report import glmm_fit_info
+from statsmodels_me.models.glmm_starts import grid_start
+from statsmodels_me.models.meglm import MEGLM
+from statsmodels_me.objectives.glmm_choose import design_kind
+from statsmodels_me.optimization import OptimizationRecord
+from statsmodels_me.results.meglm_results import MEGLMResults, MEGLMResultsWrapper
+from statsmodels_me.spec import parse
+from statsmodels_me.spec.errors import ConvergenceWarning, DataError, SpecificationError
+
+_GLMM_COMMANDS = ("meglm", "melogit", "meprobit", "mecloglog", "mepoisson", "menbreg",
+                  "meologit", "meoprobit")
+
+
+class DaskMEGLM(MEGLM):
+    """A GLMM whose data are a dask DataFrame (built by :meth:`from_dask`).
+
+    Parameters
+    ----------
+    design : Design
+        The template sample's design (names, levels, structures).
+    data : dask.dataframe.DataFrame, optional
+        The whole data; without it (a model rebuilt from pickled results) the model cannot
+        be fitted.
+    """
+
+    def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
+                 data=None, **options):
+        self.command = design.spec.command
+        super().__init__(design=design, **options)
+        self.data_frame = data
+        self.fitted_data = None
+        self.template_sample = None
+        self.shuffled = False
+
+    @classmethod
+    def from_dask(cls, command, text, data, **options):
+        """The model of ``command`` (a GLMM command) on the dask DataFrame ``data``."""
+        if command not in _GLMM_COMMANDS:
+            raise NotImplementedError(f"{command} on a dask DataFrame is not implemented "
+                                      f"(available: {', '.join(_GLMM_COMMANDS)})")
+        spec = parse(text, command=command, **options)
+        if not spec.random:
+            raise SpecificationError(f"{command}: no random-effects equation")
+        top = spec.random[0].path[0]
+        if top == "_all" or any(eq.path[0] != top for eq in spec.random):
+            paths = ", ".join(">".join(eq.path) for eq in spec.random)
+            raise SpecificationError(
+                f"{command}: the grouping levels {paths} are crossed, not nested in one "
+                "top-level variable; a dask DataFrame can only be split by top-level cluster")
+        response = spec.response[0] if spec.options.get("family") == "ordinal" else None
+        sample = template_frame(data, top, response)
+        template = build_design(spec, sample)
+        kind = design_kind(template)
+        if kind == "crossed":
+            labels = ", ".join(lev.label for lev in template.levels)
+            raise SpecificationError(
+                f"{command}: the random effects at {labels} are crossed; a dask DataFrame "
+                "can only be split by top-level cluster of nested levels")
+        model = cls(design=template, data=data)
+        model.top = top
+        model.template_sample = sample
+        return model
+
+    def __reduce__(self):
+        # the dask DataFrame, the client and the workers' partitions stay behind
+        return _rebuilt_model, (type(self), self.design)
+
+    def _check_outcome_varies(self):
+        """Checked on the whole data at fit time (the template is a sample)."""
+
+    # -- fitting ---------------------------------------------------------------------------
+    def fit(self, start_params=None, maxiter=500, disp=False, client=None, **kwargs):
+        """Maximize the marginal log likelihood over the partitions of the dask DataFrame.
+
+        Parameters
+        ----------
+        start_params, maxiter, disp : as :meth:`MEGLM.fit`.
+        client : distributed.Client, optional
+            Default: the current client.
+
+        Returns
+        -------
+        MEGLMResults
+        """
+        if self.data_frame is None:
+            raise DataError(f"{self.spec.command}: this model has no data to fit (rebuilt "
+                            "from results)")
+        client = current_client(client)
+        ddf, self.shuffled = whole_clusters(self.data_frame, self.top, self.spec.command)
+        self.fitted_data = ddf
+        cats = None
+        if self.categories is not None:
+            cats = response_values(ddf, self.design.endog_names[0])
+        kind = design_kind(self.design)
+        pieces = persist_pieces(client, ddf, self.spec, self.family, cats, self.intmethod,
+                                self.intpoints, kind)
+        self.parts = PartitionMap(client, pieces)
+        self._check_whole_data(cats)
+        engine = SummedEngine(self.parts, "main", self.intmethod, self.link, self.k_aux,
+                              self.cov.q)
+        self.objective = summed_objective(kind, engine, self.cov, self.k_fe)
+        self.laplace_objective = self.objective.laplace()
+        return super().fit(start_params=start_params, maxiter=maxiter, disp=disp)
+
+    def _check_whole_data(self, cats):
+        """The partitions' names agree with the template's; the whole outcome varies;
+        reduced moments for the starting values."""
+        facts = self.parts.map("facts", None if cats is None else len(cats))
+        for i, f in enumerate(facts):
+            if f["names"] != list(self._xnames):
+                raise DataError(
+                    f"{self.spec.command}: partition {i} gives the fixed-effects columns "
+                    f"{f['names']}, the whole data {list(self._xnames)} (a factor level "
+                    "missing from a partition, or a column collinear within it)")
+        if cats is not None and not np.array_equal(cats, self.categories):
+            raise DataError(f"{self.spec.command}: outcome categories {list(cats)} of the "
+                            f"whole data differ from the sample's {list(self.categories)}")
+        n = sum(f["n"] for f in facts)
+        y_rep = np.concatenate([f["varying"][0] for f in facts])
+        t_rep = np.concatenate([f["varying"][1] for f in facts])
+        self.family.check_outcome_varies(y_rep, t_rep, self.design.endog_names[0])
+        if self.family.weak_without_replicates and max(f["max_cluster"] for f in facts) <= 1:
+            warnings.warn(f"{self.spec.command}: every '{self.level.label}' cluster has one "
+                          "observation: with a categorical outcome the random-effects variance "
+                          "is identified only through the shape of the link (weakly)",
+                          ConvergenceWarning, stacklevel=4)
+        mean = sum(f["x_sum"] for f in facts) / n
+        var = np.maximum(sum(f["x_sumsq"] for f in facts) / n - mean ** 2, 0.0)
+        self.nobs = n
+        self._moments = {
+            "n": n, "sd": np.sqrt(var), "rate": sum(f["sum_rate"] for f in facts) / n,
+            "cum": None if cats is None else sum(f["cum_counts"] for f in facts) / n}
+
+    def _fit(self, start_params, maxiter, disp):
+        """:meth:`MEGLM._fit` with the passes over the data replaced by partition sums."""
+        obj, lap = self.objective, self.laplace_objective
+        log, record = [], OptimizationRecord()
+        if self.options.get("constraints"):
+            raise NotImplementedError(f"{self.spec.command}: constraints() on a dask "
+                                      "DataFrame are not implemented")
+        m = self._moments
+        beta0 = np.zeros(self.k_fe)
+        if "_cons" in self._xnames:
+            # the family's start from the whole data's mean response, reduced on the workers
+            beta0[self._xnames.index("_cons")] = self.family.constant_start(
+                np.array([m["rate"]]))
+        z0 = np.concatenate([beta0, self._aux_start(m)])
+        z_fixed, llf_fixed = fit_fixed_summed(self.parts, lap, self.family, z0, log)
+        if start_params is None:
+            start_params = obj.joint_start(z_fixed)
+        diverging = check_separation_summed(lap, self.family, m["n"], m["sd"], self._xnames,
+                                            z_fixed, llf_fixed, self.spec.command,
+                                            self.design.endog_names[0])
+        if start_params is not None:
+            x0 = np.asarray(start_params, float)
+        else:
+            x0 = grid_start(lap, z_fixed, self.cov.theta_start(), log)
+        record.x_initial = np.array(x0, float)
+        log.append("Fitting full model:")
+        fitter = GLMMFitter(obj, maxiter, log, record, self.spec.command, diverging)
+        x, H, it = fitter.run(x0)
+        llf = obj.value(x)
+        at_x = obj.cached_value_and_grad(x)
+        cov_disp, free, H = display_covariance(obj, x, self.display_map, self.param_names,
+                                               self.spec.command, diverging, H)
+        record.finish(x, llf, fitter.converged, fitter.criterion,
+                      None if at_x is None else at_x[1][free], H)
+        params = self.display_map.display(x)
+        if disp:
+            print("\n".join(log))
+        info = glmm_fit_info(self, self._xnames, params, cov_disp, llf, llf_fixed, it, log)
+        if self.shuffled:
+            info.notes.append(f"The data were shuffled by '{self.top}' so that every "
+                              "partition holds whole clusters.")
+        info.optimization = record
+        res = DaskMEGLMResults(self, params, cov_disp, info)
+        res._internal = x  # where the postestimation reads the internal vector
+        return MEGLMResultsWrapper(res)
+
+    def _aux_start(self, m):
+        """The family's ancillary start (``Family.ancillary_start``) from reduced sums:
+        ordinal cutpoints at the link of the whole data's cumulative proportions."""
+        if self.categories is not None:
+            return self.family.link_obj(np.clip(m["cum"], 1e-3, 1 - 1e-3))
+        if self.family.name == "gaussian":
+            raise NotImplementedError(f"{self.spec.command}: family(gaussian) on a dask "
+                                      "DataFrame is not implemented (use mixed)")
+        return np.zeros(self.k_aux)
+
+
+class DaskMEGLMResults(MEGLMResults):
+    """:class:`MEGLMResults` of a fit on a dask DataFrame: :meth:`predict` is lazy."""
+
+    def predict(self, statistic="mu", conditional=True, ebmodes=False, outcome=None,
+                nooffset=False):
+        """Stata's ``predict`` on the fitted dask DataFrame: a dask Series (or DataFrame
+        for ``reffects``/``reses``) computed partition by partition; see
+        :meth:`MEGLMResults.predict`."""
+        data = self.model.fitted_data
+        if data is None or self.model.template_sample is None:
+            raise ValueError("predict: these results have no data (unpickled results keep "
+                             "only the template sample)")
+        kwargs = {"statistic": statistic, "conditional": conditional, "ebmodes": ebmodes,
+                  "outcome": outcome, "nooffset": nooffset}
+        spec = self.model.spec
+        internal = self._internal
+        # the result's form (name, columns) from the template sample
+        meta = predict_frame(self.model.template_sample, spec, self.params,
+                             self.cov_params(), self.info, internal, kwargs).iloc[:0]
+        return predict_dask(data, spec, self.params, self.cov_params(), self.info, internal,
+                            meta, kwargs)
+
+
+def _rebuilt_model(cls, design):
+    """A data-free model from its template design (what a pickled model becomes)."""
+    return cls(design=design)

@@ -1,0 +1,83 @@
+"""The dask side of a distributed fit: the client, partitions holding whole top-level
+clusters, the template sample, and the partition objectives persisted on the workers."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from statsmodels_me.distributed.pieces import build, cluster_summary, template_rows
+
+#: top-level clusters per partition in the driver's template sample
+TEMPLATE_CLUSTERS = 20
+
+
+def current_client(client=None):
+    """``client``, else the current ``dask.distributed`` client."""
+    if client is not None:
+        return client
+    from distributed import get_client
+    try:
+        return get_client()
+    except ValueError:
+        raise ValueError("fitting on a dask DataFrame needs a dask.distributed Client: start "
+                         "one (Client(...)) or pass fit(client=...)") from None
+
+
+def whole_clusters(ddf, top, command):
+    """``ddf`` with every top-level cluster in one partition: as it is when its partitions
+    already hold whole clusters, else shuffled by ``top`` with a warning saying so.
+
+    Whole clusters: the partitions' ranges of ids do not overlap (one small reduction), or,
+    where they do, the distinct ids per partition add up to the distinct ids of the whole
+    data.
+    """
+    parts = _partition_summaries(ddf, top)
+    ranges = sorted((lo, hi) for n, lo, hi in parts if n)
+    if all(a[1] < b[0] for a, b in zip(ranges, ranges[1:])):
+        return ddf, False
+    if sum(n for n, _, _ in parts) == int(ddf[top].nunique().compute()):
+        return ddf, False
+    warnings.warn(f"{command}: clusters of '{top}' span several partitions; the data are "
+                  f"shuffled by '{top}' so that each partition holds whole clusters",
+                  UserWarning, stacklevel=4)
+    return ddf.shuffle(on=top), True
+
+
+def _partition_summaries(ddf, top):
+    """Per partition, :func:`cluster_summary` computed on its worker."""
+    import dask
+    return dask.compute(*[dask.delayed(cluster_summary)(d, top) for d in ddf.to_delayed()])
+
+
+def template_frame(ddf, top, response):
+    """A small pandas sample of whole clusters (the first clusters of every partition and,
+    with ``response``, one cluster per response value) for the driver's model template."""
+    meta = ddf._meta if hasattr(ddf, "_meta") else ddf.head(0)
+    return ddf.map_partitions(template_rows, top, TEMPLATE_CLUSTERS, response,
+                              meta=meta).compute()
+
+
+def response_values(ddf, column):
+    """Sorted distinct values of ``column`` (the categories of an ordinal outcome)."""
+    vals = ddf[column].dropna().unique().compute()
+    return np.sort(np.asarray(vals, float))
+
+
+def persist_pieces(client, ddf, spec, family, categories, intmethod, intpoints, kind):
+    """Build every partition's design and objective on a worker and keep them there.
+
+    Returns the futures of the :class:`~statsmodels_me.distributed.pieces.PartitionFit`
+    objects, in partition order.
+    """
+    frames = client.compute(ddf.to_delayed())
+    pieces = [client.submit(build, f, spec, family, categories, intmethod, intpoints, kind,
+                            pure=False) for f in frames]
+    from distributed import wait
+    wait(pieces)
+    for f in frames:
+        f.release()
+    for p in pieces:
+        if p.status == "error":
+            p.result()  # raises the partition's error
+    return pieces

@@ -1,0 +1,132 @@
+"""What a worker does with one partition: build its design and objective, keep them, and
+answer the driver's evaluations.
+
+Nothing here imports dask: these functions run inside dask tasks on pandas partitions.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from statsmodels_me._integrate.glmm_kernels import glm_score_info
+from statsmodels_me.design import build_design
+from statsmodels_me.objectives.glmm_choose import glmm_objective
+
+
+def cluster_summary(pdf, top):
+    """Number of distinct top-level ids of a partition, the smallest and the largest."""
+    ids = pdf[top]
+    if len(ids) == 0:
+        return 0, None, None
+    return int(ids.nunique()), ids.min(), ids.max()
+
+
+def template_rows(pdf, top, k_clusters, response):
+    """Rows of the first ``k_clusters`` top-level clusters of a partition plus one cluster
+    holding each distinct response value (a small sample from which the driver builds a
+    template model with every category)."""
+    ids = list(pd_unique(pdf[top])[:k_clusters])
+    if response is not None and response in pdf.columns:
+        first = pdf.drop_duplicates(response)[top]
+        ids += list(first)
+    return pdf[pdf[top].isin(ids)]
+
+
+def pd_unique(series):
+    """Distinct values in order of appearance."""
+    return series.drop_duplicates().to_numpy()
+
+
+class PartitionFit:
+    """The design and objectives of one partition, kept on its worker.
+
+    Parameters
+    ----------
+    pdf : pandas.DataFrame
+        The partition (whole top-level clusters).
+    spec : ModelSpec
+    family : Family
+        The family object (the driver's model decides it, link included).
+    categories : ndarray or None
+        Ordinal outcomes: the categories of the whole data (responses are recoded to their
+        positions in it).
+    intmethod, intpoints, kind : as :func:`~statsmodels_me.objectives.glmm_choose.glmm_objective`.
+    """
+
+    def __init__(self, pdf, spec, family, categories, intmethod, intpoints, kind):
+        d = build_design(spec, pdf)
+        X, names, y = d.exog, list(d.exog_names), d.endog
+        if not family.has_constant and "_cons" in names:
+            keep = [i for i, n in enumerate(names) if n != "_cons"]
+            X, names = X[:, keep], [names[i] for i in keep]
+        if categories is not None:
+            y = np.searchsorted(categories, y).astype(float)
+        self.exog_names = names
+        self.family = family
+        self.n_obs = len(y)
+        self.objectives = {}
+        self.objectives["main"], _ = glmm_objective(d, family, family.link, y, X, intmethod,
+                                                    intpoints, kind)
+
+    # -- facts for the driver's checks -----------------------------------------------------
+    def facts(self, n_categories):
+        """Names, counts and moments the driver reduces: the global checks and starts
+        (from the engine's arrays, as the in-memory fit reads them)."""
+        e = self.objectives["main"].engine
+        y, X, tt = e.endog, e.exog, e.trials
+        return {
+            "names": self.exog_names,
+            "n": self.n_obs,
+            "sum_rate": float((y / tt).sum()),
+            "varying": self._varying_rows(y, tt),
+            "cum_counts": None if n_categories is None else
+            np.array([(y <= k).sum() for k in range(n_categories - 1)], float),
+            "x_sum": X.sum(0), "x_sumsq": (X * X).sum(0),
+            "max_cluster": int(np.diff(e.ptr).max()),
+        }
+
+    @staticmethod
+    def _varying_rows(y, t):
+        """``(y, trials)`` of the first row with y == 0, y != 0, y == t and y != t (those
+        that exist): together over the partitions they vary exactly when the whole outcome
+        does, for :meth:`Family.check_outcome_varies`."""
+        rows = []
+        for mask in (y == 0, y != 0, y == t, y != t):
+            hit = np.flatnonzero(mask)
+            if len(hit):
+                rows.append(hit[0])
+        return y[rows], t[rows]
+
+    # -- evaluations ---------------------------------------------------------------------
+    def engine_call(self, key, method, args):
+        """``objectives[key].engine.<method>(*args)``."""
+        return getattr(self.objectives[key].engine, method)(*args)
+
+    def new_laplace(self, key, new_key):
+        """Keep ``objectives[key].laplace()`` as ``objectives[new_key]``."""
+        self.objectives[new_key] = self.objectives[key].laplace()
+        return new_key
+
+    def glm_score_info(self, beta):
+        """GLM log likelihood, score and information of the fixed-effects model at ``beta``
+        (the terms of :func:`~statsmodels_me.models.glm_newton.glm_newton`), with the
+        observation constant added."""
+        e, fam = self.objectives["main"].engine, self.family
+        y, t, off = fam.response_arrays(e.endog, e.trials, e.offset)
+        X = np.ascontiguousarray(e.exog, float)
+        y, t, off = (np.ascontiguousarray(a, float) for a in (y, t, off))
+        p = X.shape[1]
+        g, info = np.empty(p), np.empty((p, p))
+        ll = glm_score_info(fam.code, fam.link_code, y, t, off, X,
+                            np.ascontiguousarray(beta, float), np.zeros(0), g, info)
+        const = float(fam.obs_constant(y, t, np.zeros(0))[0].sum())
+        return float(ll), const, g, info
+
+
+def build(pdf, spec, family, categories, intmethod, intpoints, kind):
+    """A :class:`PartitionFit` of ``pdf`` (the task that persists it on its worker)."""
+    return PartitionFit(pdf, spec, family, categories, intmethod, intpoints, kind)
+
+
+def call(piece, method, *args):
+    """``piece.<method>(*args)`` (the task of every evaluation)."""
+    return getattr(piece, method)(*args)

@@ -1,0 +1,131 @@
+"""GLMM fits on a dask DataFrame equal the in-memory fits of the same data.
+
+The reference numbers are the in-memory fits (``smf.<cmd>(text, data=pandas_frame)``) of the
+same rows, computed in each test; the dask fit must reach them by the same iterations.
+"""
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("distributed")
+
+import statsmodels_me.formula.api as smf  # noqa: E402
+from statsmodels_me.spec.errors import SpecificationError  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                       dashboard_address=None)
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+def by_cluster(df, top, nparts):
+    """A dask DataFrame of ``nparts`` partitions holding whole clusters of ``top`` (rows
+    keep their index)."""
+    ids = np.array_split(np.unique(df[top]), nparts)
+    return dd.concat([dd.from_pandas(df[df[top].isin(part)], npartitions=1) for part in ids])
+
+
+def assert_same_fit(r_mem, r_dask):
+    assert r_dask.llf == pytest.approx(r_mem.llf, rel=1e-8)
+    np.testing.assert_allclose(r_dask.params, r_mem.params, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(r_dask.bse, r_mem.bse, rtol=1e-5)
+    assert list(r_dask.params.index) == list(r_mem.params.index)
+    assert r_dask.optimization.iterations == r_mem.optimization.iterations
+    assert r_dask.nobs == r_mem.nobs
+
+
+def logit_data(G=120, m=8, seed=3):
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(G), m)
+    x, z = rng.normal(size=G * m), rng.normal(size=G * m)
+    u = rng.normal(size=(G, 2)) * [0.8, 0.4]
+    eta = -0.3 + 0.6 * x + 0.2 * z + u[g, 0] + u[g, 1] * x
+    y = (rng.random(G * m) < 1 / (1 + np.exp(-eta))).astype(float)
+    return pd.DataFrame({"y": y, "x": x, "z": z, "g": g})
+
+
+def test_two_level_logit_shuffled_partitions_equal_in_memory(client):
+    df = logit_data()
+    text = "y x z || g: x, cov(unstructured)"
+    r_mem = smf.melogit(text, data=df).fit()
+    # rows in random order: clusters span partitions and must be shuffled
+    ddf = dd.from_pandas(df.sample(frac=1.0, random_state=0), npartitions=3, sort=False)
+    with pytest.warns(UserWarning, match="shuffled by 'g'"):
+        r_dask = smf.melogit(text, data=ddf).fit()
+    assert_same_fit(r_mem, r_dask)
+    assert "shuffled by 'g'" in str(r_dask.summary())
+
+
+def test_poisson_exposure_equal_in_memory(client):
+    rng = np.random.default_rng(5)
+    G, m = 100, 6
+    g = np.repeat(np.arange(G), m)
+    x = rng.normal(size=G * m)
+    expo = rng.uniform(0.5, 3.0, size=G * m)
+    u = 0.5 * rng.normal(size=G)
+    y = rng.poisson(expo * np.exp(0.2 + 0.4 * x + u[g])).astype(float)
+    df = pd.DataFrame({"y": y, "x": x, "t": expo, "g": g})
+    text = "y x || g:"
+    r_mem = smf.mepoisson(text, data=df, exposure="t").fit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # whole clusters: no shuffle
+        r_dask = smf.mepoisson(text, data=by_cluster(df, "g", 2), exposure="t").fit()
+    assert_same_fit(r_mem, r_dask)
+
+
+def test_three_level_ordinal_probit_equal_in_memory(client):
+    rng = np.random.default_rng(11)
+    R, S, m = 24, 4, 5
+    region = np.repeat(np.arange(R), S * m)
+    site = np.repeat(np.arange(R * S), m)
+    x = rng.normal(size=R * S * m)
+    eta = 0.7 * x + 0.6 * rng.normal(size=R)[region] + 0.4 * rng.normal(size=R * S)[site]
+    y = np.digitize(eta + rng.normal(size=len(x)), [-0.8, 0.1, 0.9]).astype(float)
+    df = pd.DataFrame({"y": y, "x": x, "region": region, "site": site})
+    text = "y x || region: || site:"
+    r_mem = smf.meoprobit(text, data=df).fit()
+    r_dask = smf.meoprobit(text, data=by_cluster(df, "region", 2)).fit()
+    assert_same_fit(r_mem, r_dask)
+
+
+def test_crossed_levels_refused_naming_them(client):
+    df = logit_data()
+    df["h"] = np.arange(len(df)) % 7
+    ddf = dd.from_pandas(df, npartitions=2)
+    with pytest.raises(SpecificationError, match=r"grouping levels g, h are crossed"):
+        smf.melogit("y ~ x + (1 | g) + (1 | h)", data=ddf)
+
+
+def test_results_pickle_without_data(client):
+    df = logit_data(G=60)
+    ddf = by_cluster(df, "g", 2)
+    res = smf.melogit("y x || g:", data=ddf).fit()
+    blob = pickle.dumps(res)
+    back = pickle.loads(blob)
+    np.testing.assert_array_equal(back.params, res.params)
+    assert back.llf == res.llf
+    # the template sample only: fewer rows than the data
+    assert back.model.data_frame is None
+    assert len(back.model.design.endog) < len(df)
+
+
+def test_predict_gives_dask_series_equal_in_memory(client):
+    df = logit_data(G=60)
+    text = "y x || g:"
+    r_mem = smf.melogit(text, data=df).fit()
+    ddf = by_cluster(df, "g", 2)
+    r_dask = smf.melogit(text, data=ddf).fit()
+    for statistic in ("mu", "xb"):
+        lazy = r_dask.predict(statistic=statistic)
+        assert isinstance(lazy, dd.Series)
+        got = lazy.compute().sort_index()
+        want = r_mem.predict(statistic=statistic).sort_index()
+        np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-6, atol=1e-10)
