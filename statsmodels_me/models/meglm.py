@@ -96,7 +96,7 @@ class MEGLM(MEModel):
         self.vce = parse_vce(self.options.get("vce"), self.spec.command)
         if self.vce.robust and d.crossed:
             raise SpecificationError(
-                f"{self.spec.command}: vce({self.options.get('vce')}) needs nested random "
+                f"{self.spec.command}: {self.vce.text} needs nested random "
                 f"effects; with crossed effects the clusters are not independent")
         natural = design_kind(d)
         if kind not in (None, natural, "crossed"):

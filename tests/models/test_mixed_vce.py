@@ -93,6 +93,8 @@ def test_crossed_and_reml_refuse_robust(pig):
 
 def test_bad_vce_is_refused(pig):
     with pytest.raises(SpecificationError, match="vce"):
+        Mixed.from_text("weight week || id:", pig, vce="sandwich")
+    with pytest.raises(NotImplementedError, match="vce"):
         Mixed.from_text("weight week || id:", pig, vce="bootstrap")
 
 
