@@ -283,7 +283,8 @@ def _defs():
         OptionDef("noestimate", 10, _flag, commands=_ME, use=no),
         OptionDef("dnumerical", 4, _flag, commands=_ME, use=no),
         OptionDef("from", 4, _raw, use=no),
-        OptionDef("vce", 3, vce_value),
+        OptionDef("vce", 3, vce_value, refused_for=("metobit", "meintreg", "mestreg"),
+                  accepted_values=(("oim",),)),
         # EM and maximization
         OptionDef("emiterate", 6, _int, commands=mixed),
         OptionDef("emtolerance", 5, positive_float, commands=mixed),
