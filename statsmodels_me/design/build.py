@@ -170,6 +170,8 @@ def _extra_variables(spec: ModelSpec) -> dict[str, str]:
                      vce) if isinstance(vce, str) else None
     if m:
         out["cluster"] = m.group(1)
+    elif isinstance(vce, tuple) and len(vce) == 2 and vce[0] == "cluster":
+        out["cluster"] = vce[1]
     residuals = spec.options.get("residuals")
     if isinstance(residuals, str):
         for key in ("t", "by"):

@@ -24,22 +24,31 @@ class VCERequest:
         self.variable = variable
 
     @property
+    def text(self):
+        """The option as Stata shows it: ``vce(cluster id)``."""
+        return f"vce({self.kind}{'' if self.variable is None else ' ' + self.variable})"
+
+    @property
     def robust(self):
         return self.kind in ("robust", "cluster")
 
 
 def parse_vce(text, command):
     """Read a ``vce()`` option: ``oim``, ``robust`` (abbreviation ``r``), ``cluster var``
-    (``cl var``).
+    (``cl var``), as text or as the parser's tuple (``("cluster", "id")``).
 
     Raises
     ------
+    NotImplementedError
+        ``opg``, ``bootstrap``, ``jackknife``.
     SpecificationError
         Anything else, naming the option and the command.
     """
     if isinstance(text, tuple):
-        # the option table's parsed form: ("robust",), ("cluster", "id")
-        text = " ".join(text)
+        if text and text[0] in ("opg", "bootstrap", "jackknife"):
+            raise NotImplementedError(f"{command}: option vce({' '.join(text)}) is not "
+                                      f"implemented yet; fit without it")
+        text = " ".join(map(str, text))
     if text is None or (isinstance(text, str) and not text.strip()):
         return VCERequest("oim")
     words = str(text).split()

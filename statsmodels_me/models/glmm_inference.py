@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 
+from statsmodels_me.inference.sandwich import cluster_sandwich
 from statsmodels_me.spec.errors import BoundaryWarning, ConvergenceWarning
 
 
@@ -151,3 +152,26 @@ def display_covariance(objective, x, display_map, names, command, diverging=(), 
     for j in diverging:  # fixed effects: same position on both scales
         cov[j, j] = np.nan
     return cov, free, H
+
+
+def robust_display_covariance(objective, x, display_map, H, free, groups=None):
+    """Cluster-robust covariance of the display parameters: the sandwich with A = -H, the
+    observed information on the free coordinates that the model-based covariance uses, and
+    the objective's per-cluster scores, mapped by the same delta method.
+
+    Parameters
+    ----------
+    groups : ndarray, optional
+        Cluster-variable group of every row of ``objective.contributions(x)``.
+
+    Returns
+    -------
+    cov : ndarray (n_display, n_display)
+    n_clusters : int
+    """
+    _, scores = objective.contributions(x)
+    cov_free, n_clusters = cluster_sandwich(H, scores[:, free], groups)
+    cov = np.zeros((len(x), len(x)))
+    cov[np.ix_(free, free)] = cov_free
+    J = display_map.jacobian(x)
+    return J @ cov @ J.T, n_clusters

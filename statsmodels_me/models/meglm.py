@@ -15,9 +15,14 @@ import numpy as np
 
 from statsmodels_me._integrate.blas_threads import single_threaded_blas
 from statsmodels_me.families import get_family
+from statsmodels_me.inference.sandwich import cluster_groups, parse_vce
 from statsmodels_me.models.base import MEModel
 from statsmodels_me.models.glmm_fitting import GLMMFitter
-from statsmodels_me.models.glmm_inference import DisplayMap, display_covariance
+from statsmodels_me.models.glmm_inference import (
+    DisplayMap,
+    display_covariance,
+    robust_display_covariance,
+)
 from statsmodels_me.models.glmm_report import glmm_fit_info
 from statsmodels_me.models.glmm_starts import check_separation, fit_fixed, grid_start
 from statsmodels_me.objectives.glmm_choose import (
@@ -88,6 +93,11 @@ class MEGLM(MEModel):
         if fam.needs_trials and d.trials is None:
             raise SpecificationError(f"{self.spec.command}: family({fam.stata_name}) needs the "
                                      f"number of trials: {fam.stata_name}(varname|#)")
+        self.vce = parse_vce(self.options.get("vce"), self.spec.command)
+        if self.vce.robust and d.crossed:
+            raise SpecificationError(
+                f"{self.spec.command}: {self.vce.text} needs nested random "
+                f"effects; with crossed effects the clusters are not independent")
         natural = design_kind(d)
         if kind not in (None, natural, "crossed"):
             raise SpecificationError(f"{self.spec.command}: kind='{kind}' does not fit this "
@@ -233,14 +243,35 @@ class MEGLM(MEModel):
                                                    self.spec.command, diverging, H)
             record.finish(x, llf, fitter.converged, fitter.criterion,
                           None if at_x is None else at_x[1][free], H)
+        vce_note = None
+        if self.vce.robust:
+            if constraints:
+                raise NotImplementedError(f"{self.spec.command}: vce(robust) with "
+                                          f"constraints() is not implemented")
+            cov_disp, vce_note = self._robust(x, H, free)
         params = self.display_map.display(x)
         if disp:
             print("\n".join(log))
         info = glmm_fit_info(self, self._xnames, params, cov_disp, llf, llf_fixed, it, log)
+        if vce_note is not None:
+            info.vce_note, info.lr_test = vce_note, None
+            info.ll_label = "Log pseudolikelihood"
         from statsmodels_me.results.meglm_results import MEGLMResults, MEGLMResultsWrapper
         info.optimization = record
         info.params_internal = x
         return MEGLMResultsWrapper(MEGLMResults(self, params, cov_disp, info))
+
+    def _robust(self, x, H, free):
+        """``vce(robust)``/``vce(cluster var)``: the cluster sandwich and the header line."""
+        obj, top = self.objective, self.levels[0]
+        groups, name = None, top.label
+        if self.vce.kind == "cluster":
+            name = self.vce.variable
+            values = self.design.sample_data[name].to_numpy()
+            by_code = cluster_groups(top.codes, values, top.label, name)
+            groups = by_code[obj.cluster_order(top.n_groups)]
+        cov, n = robust_display_covariance(obj, x, self.display_map, H, free, groups)
+        return cov, f"(Std. err. adjusted for {n} clusters in {name})"
 
     def _fit_constrained(self, x0, constraints, log, maxiter, record):
         """Linear constraints on display-scale parameters: optimize in their null space."""

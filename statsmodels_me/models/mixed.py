@@ -117,7 +117,7 @@ class Mixed(MEModel):
         if with_residuals is not None:
             self.residual, self.objective = with_residuals
             for name, given in (("dfmethod()", self.dfmethod is not None),
-                                (f"vce({self.options.get('vce')})", self.vce.robust)):
+                                (f"{self.vce.text}", self.vce.robust)):
                 if given:
                     raise NotImplementedError(
                         f"mixed: {name} is not implemented with residuals(); fit without one "
@@ -430,7 +430,7 @@ class Mixed(MEModel):
         codes, _ = top_level_clusters(self.terms)
         if codes is None or self.design.crossed:
             raise SpecificationError(
-                f"mixed: vce({self.options.get('vce')}) needs nested random effects; with "
+                f"mixed: {self.vce.text} needs nested random effects; with "
                 f"crossed effects the clusters are not independent")
         top = min(self.terms, key=lambda t: t.n_groups).label
         groups, name = None, top

@@ -166,6 +166,10 @@ class GLMMObjective:
         raise NotImplementedError
 
     # -- per-cluster pieces ------------------------------------------------------------
+    def cluster_order(self, n_clusters):
+        """Top-level group code of every row of :meth:`contributions` (code order)."""
+        return np.arange(n_clusters)
+
     def contributions(self, x):
         """Per top-level cluster: log likelihoods ``(G,)`` and scores ``(G, n_params)``.
 

@@ -54,6 +54,11 @@ class NestedGLMMObjective(GLMMObjective):
         f0 = f(x, freeze=False)  # adapt the grids at x
         return value_hessian(f, x, free, _VALUE_STEP, f0=f0)
 
+    def cluster_order(self, n_clusters):
+        """Top-level group code of every row of :meth:`contributions` (the engine's
+        order)."""
+        return np.asarray(self.engine.group_codes(0))
+
     def random_effects(self, x, ebmodes=False):
         """Per level, outermost first: posterior means (or modes) ``(G_k, q_k)`` and
         covariances ``(G_k, q_k, q_k)``, groups in the engine's order

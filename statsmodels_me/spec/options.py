@@ -239,9 +239,7 @@ class OptionDef:
         if value is False or value is None:
             return False
         if self.use == "refused" or command in self.refused_for:
-            # a tuple value is accepted by its kind (``("cluster", "id")`` by ``("cluster",)``)
-            kind = value[:1] if isinstance(value, tuple) else value
-            return value not in self.accepted_values and kind not in self.accepted_values
+            return value not in self.accepted_values
         return False
 
 
@@ -275,9 +273,9 @@ def _defs():
         # estimation
         OptionDef("reml", 4, _flag, commands=mixed),
         OptionDef("mle", 3, _mle, commands=mixed),
-        OptionDef("residuals", 3, residuals_value, commands=mixed),
+        OptionDef("residuals", 3, residuals_value, commands=mixed, use=no),
         OptionDef("pwscale", 7, _raw, commands=mixed, use=no),
-        OptionDef("dfmethod", 3, dfmethod_value, commands=mixed),
+        OptionDef("dfmethod", 3, dfmethod_value, commands=mixed, use=no),
         OptionDef("intmethod", 4, _choice(_INTMETHODS, "integration method"), commands=_ME),
         OptionDef("intpoints", 4, _pos_int, commands=_ME),
         OptionDef("startvalues", 6, startvalues_value, commands=_ME, use=no),
@@ -285,8 +283,8 @@ def _defs():
         OptionDef("noestimate", 10, _flag, commands=_ME, use=no),
         OptionDef("dnumerical", 4, _flag, commands=_ME, use=no),
         OptionDef("from", 4, _raw, use=no),
-        OptionDef("vce", 3, vce_value, refused_for=_ALL,
-                  accepted_values=(("oim",), ("robust",), ("cluster",))),
+        OptionDef("vce", 3, vce_value, refused_for=("metobit", "meintreg", "mestreg"),
+                  accepted_values=(("oim",),)),
         # EM and maximization
         OptionDef("emiterate", 6, _int, commands=mixed),
         OptionDef("emtolerance", 5, positive_float, commands=mixed),
