@@ -17,7 +17,8 @@ _RESIDUAL_STRUCTURES = {"independent": (3, False), "exchangeable": (3, False),
                         "ar": (2, True), "ma": (2, True), "unstructured": (2, False),
                         "banded": (1, True), "toeplitz": (3, True), "exponential": (3, False)}
 _RESIDUAL_SUBOPTIONS = {"t": 1, "by": 2, "index": 5}
-_DFMETHODS = {"residual": 3, "repeated": 3, "anova": 5, "satterthwaite": 4, "kroger": 5}
+_DFMETHODS = {"residual": 3, "repeated": 3, "anova": 3, "satterthwaite": 3, "kroger": 2,
+              "kenwardroger": 12}
 _VCE = {"oim": 3, "opg": 3, "robust": 1, "cluster": 2, "bootstrap": 4, "jackknife": 4}
 _TECHNIQUES = {"nr": 2, "bhhh": 4, "dfp": 3, "bfgs": 4}
 _STARTVALUES = {"zero": 4, "constantonly": 8, "fixedonly": 5, "iv": 2}

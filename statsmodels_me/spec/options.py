@@ -273,9 +273,9 @@ def _defs():
         # estimation
         OptionDef("reml", 4, _flag, commands=mixed),
         OptionDef("mle", 3, _mle, commands=mixed),
-        OptionDef("residuals", 3, residuals_value, commands=mixed, use=no),
+        OptionDef("residuals", 3, residuals_value, commands=mixed),
         OptionDef("pwscale", 7, _raw, commands=mixed, use=no),
-        OptionDef("dfmethod", 3, dfmethod_value, commands=mixed, use=no),
+        OptionDef("dfmethod", 3, dfmethod_value, commands=mixed),
         OptionDef("intmethod", 4, _choice(_INTMETHODS, "integration method"), commands=_ME),
         OptionDef("intpoints", 4, _pos_int, commands=_ME),
         OptionDef("startvalues", 6, startvalues_value, commands=_ME, use=no),

@@ -131,9 +131,9 @@ def test_output_block(data):
 
 
 @pytest.mark.parametrize("option, match", [
-    ("nonsense", "unknown residual structure"),
-    ("ar 0, t(time)", "at least 1"),
-    ("ar, t(time)", "needs an order"),
+    ("nonsense", r"residuals\(nonsense\) is invalid"),
+    ("ar 0, t(time)", r"residuals\(ar 0, t\(time\)\) is invalid.*positive integer order"),
+    ("ar, t(time)", r"residuals\(ar, t\(time\)\) is invalid.*positive integer order"),
     ("ar 1", "needs the time variable"),
     ("unstructured", "needs the time variable"),
 ])
