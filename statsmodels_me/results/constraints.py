@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 
+from statsmodels_me.spec._scan import split_top
 from statsmodels_me.spec.errors import SpecificationError
 
 _PLACEHOLDER = "__p{}__"
@@ -23,21 +24,6 @@ def _name_pattern(names):
     # glued to further identifier characters ("week" inside "week2" is not "week").
     alternatives = "|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True))
     return re.compile(r"(?<![\w.])(?:" + alternatives + r")(?![\w.\[])")
-
-
-def _split_top_level(text, sep):
-    """Split at ``sep`` outside parentheses and brackets."""
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        elif ch == sep and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return parts
 
 
 def _linear_form(node, k, original):
@@ -101,7 +87,7 @@ def linear_constraints(hypotheses, names):
     names = list(names)
     k = len(names)
     if isinstance(hypotheses, str):
-        hypotheses = _split_top_level(hypotheses, ",")
+        hypotheses = split_top(hypotheses, ",")
     pattern = _name_pattern(names)
     index = {n: i for i, n in enumerate(names)}
     rows, rhs = [], []

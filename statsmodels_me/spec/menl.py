@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from statsmodels_me.spec._scan import split_top
 from statsmodels_me.spec.errors import SpecificationError, UnknownKeywordError
 from statsmodels_me.spec.menl_expr import (
     Binary,
@@ -90,21 +91,6 @@ class MenlSpec:
     tolerance: float = 1e-6
     ltolerance: float = 1e-7
     text: str = ""
-
-
-def _split_top(text, sep):
-    """Split at ``sep`` characters outside parentheses, brackets and braces."""
-    depth, parts, start = 0, [], 0
-    for i, ch in enumerate(text):
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == sep and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return parts
 
 
 def _options(text, original):
@@ -253,7 +239,7 @@ class _Builder:
 
     # ---------------------------------------------------------------- linear combinations
     def _lincomb_parts(self, text, where):
-        parts = _split_top(text, ",")
+        parts = split_top(text, ",")
         if len(parts) > 2:
             raise SpecificationError(f"menl: too many commas in linear combination {where!r}")
         terms = _split_terms(parts[0], where)
@@ -366,7 +352,7 @@ def _parse_initial(text, spec_initial, original):
 
 def _parse_resvariance(arg):
     """``power v, noconstant`` -> ``("power", v)``; other functions are refused by name."""
-    parts = _split_top(arg, ",")
+    parts = split_top(arg, ",")
     words = parts[0].split()
     opts = parts[1].split() if len(parts) == 2 else []
     if not words:
@@ -389,7 +375,7 @@ def _parse_resvariance(arg):
 
 
 def _parse_covariance(arg, original):
-    parts = _split_top(arg, ",")
+    parts = split_top(arg, ",")
     names = parts[0].split()
     kind = parts[1].strip().lower() if len(parts) == 2 else "independent"
     full = {"ind": "independent", "id": "identity", "exc": "exchangeable",
@@ -447,7 +433,7 @@ def parse_menl(text, **options):
         body = body[4:].strip()
     # braces may hide '=' ({b1=18}) and ',' ({phi1: U1[tree], xb}): locate them outside
     masked, groups = split_braces(body)
-    top = _split_top(masked, ",")
+    top = split_top(masked, ",")
     main, opt_text = top[0], ",".join(top[1:])
     if "=" not in main:
         raise SpecificationError(f"menl: expected 'depvar = expression' in {original!r}")
