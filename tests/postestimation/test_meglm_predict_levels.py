@@ -101,6 +101,7 @@ def test_stdp_is_the_standard_error_of_xb():
     """predict stdp after melogit: sqrt(x' V x) with V the fixed effects' block of
     cov_params, computed row by row here; and the fixed effects are the first parameters."""
     import numpy as np
+
     from statsmodels_me import datasets
     from statsmodels_me.formula import api as smf
 
