@@ -8,15 +8,18 @@ Models fit, build a :class:`~statsmodels_me.results.fit_info.FitInfo` and return
 from __future__ import annotations
 
 import pickle
+import warnings
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
+from statsmodels.tools.sm_exceptions import CollinearityWarning
 
 from statsmodels_me.covariance.inference import vcomp_ci
 from statsmodels_me.results.constraints import linear_constraints
+from statsmodels_me.results.eb_layout import eb_names, eb_series
 from statsmodels_me.results.fit_info import FitInfo
 from statsmodels_me.results.pipeline_methods import PipelineMethods
 
@@ -127,9 +130,18 @@ class MEResults(PipelineMethods, LikelihoodModelResults):
     mle_retvals : dict
     vcomp : DataFrame
         Variance components with Stata's confidence intervals.
+    params_eb, bse_eb : Series
+        Stata's ``e(b)`` layout: omitted (``o.w2``) and base (``0b.urban``) columns at 0
+        with a NaN standard error.
 
     Notes
     -----
+    A fixed-effects column that is a linear combination of the columns before it (Stata
+    considers the constant first) is dropped from the model as Stata drops it: a
+    ``statsmodels.tools.sm_exceptions.CollinearityWarning`` at fit time, Stata's note and an
+    ``(omitted)`` row in ``summary()``, its ``o.`` name with the value 0 in
+    :attr:`params_eb`; ``params`` and ``bse`` hold the estimated parameters only.
+
     Tests are z tests (``use_t=False``), as in Stata. ``t_test`` and ``wald_test`` read
     hypothesis strings with :func:`~statsmodels_me.results.constraints.linear_constraints`,
     so names such as ``1.urban`` or ``/var(_cons[id])`` can be used directly.
@@ -159,6 +171,11 @@ class MEResults(PipelineMethods, LikelihoodModelResults):
         self.df_resid = self.nobs - self.df_modelwc
         self.df_model = info.wald[1] if info.wald is not None else max(self.k_fe - 1, 0)
         self.param_names = names
+        omitted = list(getattr(getattr(model, "design", None), "omitted", None) or [])
+        if omitted:
+            warnings.warn(f"{', '.join(omitted)} omitted because of collinearity (not "
+                          "estimated; the value 0 in params_eb, as Stata's e(b))",
+                          CollinearityWarning, stacklevel=3)
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self):
@@ -261,6 +278,29 @@ class MEResults(PipelineMethods, LikelihoodModelResults):
     def bic(self):
         """Bayesian information criterion, Stata's ``-2 llf + k ln(N)``."""
         return -2.0 * self.llf + self.df_modelwc * np.log(self.nobs)
+
+    # ------------------------------------------------------------------ Stata's e(b) layout
+    @property
+    def eb_names(self):
+        """Stata's ``e(b)`` names: ``param_names`` with the columns omitted because of
+        collinearity (``o.w2``) and the base levels of factor variables (``0b.urban``) in
+        their places."""
+        return eb_names(getattr(self.model, "design", None), self.param_names, self.k_fe)
+
+    @property
+    def params_eb(self):
+        """Stata's ``e(b)``: Series over :attr:`eb_names`, omitted and base columns 0.
+
+        ``params`` holds only the estimated parameters (what ``cov_params()``, ``t_test``
+        and ``predict`` use); this view adds the columns Stata lists but does not estimate.
+        """
+        return eb_series(self.params, self.param_names, self.eb_names, 0.0)
+
+    @property
+    def bse_eb(self):
+        """Standard errors over :attr:`eb_names`; NaN for omitted and base columns (Stata
+        shows ``(omitted)`` and ``(base)``)."""
+        return eb_series(self.bse, self.param_names, self.eb_names, np.nan)
 
     # ------------------------------------------------------------------ variance components
     @cached_property
