@@ -168,6 +168,11 @@ class MEModel(LikelihoodModel):
                         f"{', '.join(f'{k}={kwargs[k]!r}' for k in bad)}; its fitting controls: "
                         f"{controls}")
 
+    def set_param_names(self, names):
+        """Label the parameters with ``names`` (every e(b) name: fixed effects, ancillary
+        parameters, variance components); results rebuilt from a pickle call it."""
+        self._set_param_names(names)
+
     def _set_param_names(self, names):
         self._param_names = list(names)
         self.data.param_names = list(names)

@@ -83,8 +83,8 @@ class _ModelRecipe:
 
     def rebuild(self, param_names):
         model = self.cls(design=self.design)
-        if hasattr(model, "_set_param_names"):
-            model._set_param_names(param_names)
+        if hasattr(model, "set_param_names"):
+            model.set_param_names(param_names)
         if getattr(model, "data", None) is not None:
             model.data.param_names = list(param_names)
             model.data.cov_names = list(param_names)
@@ -261,13 +261,28 @@ class MEResults(PipelineMethods, LikelihoodModelResults):
 
     @cached_property
     def df_modelwc(self):
-        """Number of estimated parameters (parameters held fixed by a constraint excluded).
+        """Number of estimated parameters: the rank of ``cov_params`` as Stata counts the rank
+        of ``e(V)``.
 
-        A parameter whose variance is exactly zero is constrained; Stata counts the rank of
-        ``e(V)`` the same way.
+        A parameter held fixed by a constraint (or a variance at zero) has no variance and
+        does not count; parameters tied by the structure (the equal variances and
+        covariances of an exchangeable covariance) count once, because their rows of the
+        covariance are identical. The rank is taken on the correlation scale (so parameters
+        of very different magnitudes do not mask each other); a parameter whose variance is
+        not finite counts as estimated.
         """
-        diag = np.diag(self.normalized_cov_params)
-        return int(np.sum(~(diag == 0)))
+        V = np.asarray(self.normalized_cov_params, float)
+        diag = np.diag(V)
+        finite = np.isfinite(diag) & (diag > 0)
+        n_other = int(np.sum(~np.isfinite(diag)))
+        if not finite.any():
+            return n_other
+        d = np.sqrt(diag[finite])
+        C = V[np.ix_(finite, finite)] / np.outer(d, d)
+        if not np.all(np.isfinite(C)):
+            return n_other + int(finite.sum())
+        eig = np.linalg.eigvalsh(0.5 * (C + C.T))
+        return n_other + int(np.sum(eig > 1e-10 * max(eig.max(), 1.0)))
 
     @cached_property
     def aic(self):

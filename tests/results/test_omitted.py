@@ -17,6 +17,7 @@ from statsmodels_me.datasets import load
 def _check(res, ref, name, omitted_name):
     text = str(res.summary())
     assert f"note: {name} omitted because of collinearity." in text
+    assert f"note: {name} omitted because of collinearity." in res.summary().as_html()
     row = next(line for line in text.splitlines() if line.strip().startswith(f"{name} |"))
     assert "(omitted)" in row
     eb, se = res.params_eb, res.bse_eb
