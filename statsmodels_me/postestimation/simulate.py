@@ -1,5 +1,4 @@
-"""Simulation from a fitted model (lme4's ``simulate``), parametric bootstrap and profile
-likelihood intervals of variance components.
+"""Simulation from a fitted model (lme4's ``simulate``) and the parametric bootstrap.
 
 New responses draw the random effects of every group from N(0, Sigma) at the estimates (each
 level's covariance from :meth:`estat_recovariance`), add them to the fixed part through the
@@ -10,13 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 
 from statsmodels_me.design.build import build_design
 from statsmodels_me.postestimation.newdata import fixed_names, is_glmm
 from statsmodels_me.spec.errors import SpecificationError
 
-__all__ = ["bootstrap", "profile_conf_int", "simulate"]
+__all__ = ["bootstrap", "simulate"]
 
 _DRAWS = ("gaussian", "bernoulli", "binomial", "poisson")
 
@@ -150,74 +148,3 @@ def bootstrap(results, nboot, statistic=None, seed=None, **fit_kwargs):
         value = stat(refit(results, sims[col].to_numpy(), **fit_kwargs))
         rows.append(pd.Series(value) if not isinstance(value, pd.Series) else value)
     return pd.DataFrame(rows).reset_index(drop=True)
-
-
-def profile_conf_int(results, alpha=0.05, which=None):
-    """Profile-likelihood intervals for variance components after ``mixed``.
-
-    For each component the log likelihood is maximized over every other parameter with the
-    component held fixed (through the model's ``loglike`` at display-scale parameters), and
-    the interval is where 2 (ll_max - ll_profile) stays below the chi2(1) quantile.
-
-    Parameters
-    ----------
-    which : list of str, optional
-        Names of the components (default every ``/var(...)`` parameter).
-
-    Returns
-    -------
-    DataFrame
-        Index: parameter names; columns ``ci_lower``, ``ci_upper``. A lower limit on the
-        boundary is 0.
-    """
-    model = results.model
-    if is_glmm(results) or not hasattr(model, "loglike") or \
-            not model.spec.command.startswith("mixed"):
-        raise NotImplementedError("profile intervals are implemented after mixed")
-    names = list(results.param_names)
-    params = np.asarray(results.params, float)
-    which = which or [n for n in names if n.startswith("/var(")]
-    crit = stats.chi2.ppf(1 - alpha, 1) / 2
-    ll_max = float(model.loglike(params))
-    se = np.sqrt(np.diag(np.asarray(results.cov_params(), float)))
-    out = {}
-    for name in which:
-        if name not in names:
-            raise SpecificationError(f"profile: no parameter named '{name}'")
-        j = names.index(name)
-        others = [i for i in range(len(params)) if i != j]
-        # the other variances are optimized on the log scale (they stay positive)
-        is_var = np.array([names[i].startswith("/var(") for i in others])
-        x0 = np.where(is_var, np.log(np.where(is_var, params[others], 1.0)), params[others])
-        start = x0.copy()
-
-        def profile(v, j=j, others=others, start=start, is_var=is_var):
-            def negll(x):
-                full = params.copy()
-                full[j] = v
-                full[others] = np.where(is_var, np.exp(np.minimum(x, 700)), x)
-                try:
-                    val = model.loglike(full)
-                except SpecificationError:
-                    return np.inf
-                return -val if np.isfinite(val) else np.inf
-            fit = optimize.minimize(negll, start, method="BFGS", options={"gtol": 1e-8})
-            start[:] = fit.x
-            return ll_max - (-fit.fun) - crit
-
-        est, step = params[j], max(se[j], 1e-3 * abs(params[j]))
-        lo = 0.0
-        if est > 0 and profile(1e-10) > 0:
-            a = est
-            b_ = max(est - step, est / 2)
-            while profile(b_) < 0 and b_ > 1e-10:
-                a, b_ = b_, b_ / 2
-            lo = optimize.brentq(profile, b_, a, xtol=1e-10 * max(est, 1))
-        start[:] = x0
-        a, b_ = est, est + step
-        while profile(b_) < 0:
-            a, b_ = b_, b_ + 2 * step
-        hi = optimize.brentq(profile, a, b_, xtol=1e-10 * max(est, 1))
-        start[:] = x0
-        out[name] = (lo, hi)
-    return pd.DataFrame.from_dict(out, orient="index", columns=["ci_lower", "ci_upper"])
