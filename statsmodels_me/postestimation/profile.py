@@ -27,7 +27,7 @@ _OUTSIDE = (SpecificationError, ValueError, ArithmeticError, np.linalg.LinAlgErr
 
 def _check(results):
     model = results.model
-    command = model.spec.command
+    command = getattr(model.spec, "command", None) or type(model).__name__.lower()
     if command.startswith("menl"):
         raise NotImplementedError("conf_int(method='profile') is not implemented after menl "
                                   "(its log likelihood is a linearization)")
