@@ -16,12 +16,13 @@ from statsmodels_me.spec.errors import SpecificationError
 
 __all__ = ["bootstrap", "simulate"]
 
-_DRAWS = ("gaussian", "bernoulli", "binomial", "poisson")
+_DRAWS = ("gaussian", "bernoulli", "binomial", "poisson", "nbinomial_mean",
+          "nbinomial_constant", "gamma", "ordinal")
 
 
 def _check(results):
     model = results.model
-    command = model.spec.command
+    command = getattr(model.spec, "command", None) or type(model).__name__.lower()
     if not (is_glmm(results) or command.startswith("mixed")):
         raise NotImplementedError(f"simulate is not implemented after {command}")
     if is_glmm(results) and model.family_object.name not in _DRAWS:
@@ -96,21 +97,44 @@ def simulate(results, nsim=1, seed=None):
     out = np.empty((design.nobs, int(nsim)))
     family = model.family_object if is_glmm(results) else None
     trials = design.trials if design.trials is not None else np.ones(design.nobs)
+    aux = model.split_params(results.params_internal)[1] if family is not None else None
     for k in range(int(nsim)):
         eta = xb + _random_part(results, rng)
-        if family is None:
+        if family is None or family.name == "gaussian":
             s2 = float(np.asarray(results.params)[-1])
-            out[:, k] = eta + rng.standard_normal(design.nobs) * np.sqrt(s2)
-        elif family.name == "gaussian":
-            s2 = float(np.asarray(results.params)[-1])
-            out[:, k] = family.mean(eta) + rng.standard_normal(design.nobs) * np.sqrt(s2)
-        elif family.name == "poisson":
-            out[:, k] = rng.poisson(family.mean(eta))
+            mean = eta if family is None else family.mean(eta)
+            out[:, k] = mean + rng.standard_normal(design.nobs) * np.sqrt(s2)
         else:
-            p = family.probability(eta, trials)
-            out[:, k] = rng.binomial(trials.astype(np.int64), p)
+            out[:, k] = _draw(family, eta, trials, aux, rng, model)
     return pd.DataFrame(out, index=design.row_index,
                         columns=[f"sim_{k + 1}" for k in range(int(nsim))])
+
+
+def _draw(family, eta, trials, aux, rng, model):
+    """One response per row from the family's conditional distribution given ``eta``
+    (internal ancillary parameters ``aux``: log alpha, log delta, log s, cutpoints); the
+    gaussian family is drawn by the caller."""
+    name = family.name
+    if name == "poisson":
+        return rng.poisson(family.mean(eta, trials, aux))
+    if name in ("bernoulli", "binomial"):
+        return rng.binomial(trials.astype(np.int64), family.probability(eta, trials, aux))
+    if name == "nbinomial_mean":
+        # NB2: size 1/alpha, probability size / (size + mu)
+        mu, size = family.mean(eta, trials, aux), np.exp(-aux[0])
+        return rng.negative_binomial(size, size / (size + mu))
+    if name == "nbinomial_constant":
+        # NB1: size mu / delta, probability 1 / (1 + delta)
+        mu, delta = family.mean(eta, trials, aux), np.exp(aux[0])
+        return rng.negative_binomial(mu / delta, 1.0 / (1.0 + delta))
+    if name == "gamma":
+        # shape 1/s, mean mu
+        mu, shape = family.mean(eta, trials, aux), np.exp(-aux[0])
+        return rng.gamma(shape, mu / shape)
+    # ordinal: the code is the number of cutpoints with F(cut_k - eta) below a uniform draw
+    cdf = family.inverse_link(np.asarray(aux, float)[None, :] - eta[:, None])
+    codes = np.sum(rng.random(eta.shape[0])[:, None] > cdf, axis=1)
+    return np.asarray(model.categories, float)[codes]
 
 
 def refit(results, y, **fit_kwargs):
