@@ -35,11 +35,12 @@ def _check(results):
             not hasattr(model, "loglike"):
         raise NotImplementedError(f"conf_int(method='profile') is not implemented after "
                                   f"{command}")
-    if is_glmm(results) and len(model.design.levels) > 1:
-        labels = ", ".join(lev.label for lev in model.design.levels)
+    design = model.design
+    if is_glmm(results) and len(design.levels) > 1 and not design.crossed:
+        labels = ", ".join(lev.label for lev in design.levels)
         raise NotImplementedError(
             f"conf_int(method='profile') after {command} is implemented for one grouping "
-            f"level; this model has several ({labels})")
+            f"level and for crossed effects; this model has nested levels ({labels})")
 
 
 def _loglike(model, full):
@@ -86,7 +87,8 @@ def _profile_function(model, params, names, j, crit, ll_max):
 
 def profile_conf_int(results, alpha=0.05, which=None):
     """Profile-likelihood intervals of variance components after ``mixed`` and after
-    ``meglm`` (every family and shortcut, metobit/meintreg/mestreg) with one grouping level.
+    ``meglm`` (every family and shortcut, metobit/meintreg/mestreg) with one grouping level
+    or crossed effects (Laplace).
 
     Parameters
     ----------
@@ -105,7 +107,7 @@ def profile_conf_int(results, alpha=0.05, which=None):
     Raises
     ------
     NotImplementedError
-        After ``menl`` and after GLMMs with several grouping levels (nested or crossed).
+        After ``menl`` and after GLMMs with nested levels.
     """
     _check(results)
     model = results.model

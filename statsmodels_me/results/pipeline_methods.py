@@ -81,7 +81,7 @@ class PipelineMethods:
     def conf_int(self, alpha=0.05, method="wald"):
         """Confidence intervals: ``method="wald"`` (default) the symmetric normal interval of
         every parameter (statsmodels' ``conf_int``); ``method="profile"`` profile-likelihood
-        intervals of the variance components after ``mixed`` and one-level GLMMs (a
+        intervals of the variance components after ``mixed``, one-level and crossed GLMMs (a
         DataFrame, NaN for the other parameters; see
         :func:`statsmodels_me.postestimation.profile.profile_conf_int`)."""
         if method == "profile":

@@ -1,4 +1,4 @@
-"""Profile-likelihood intervals of variance components after one-level GLMMs.
+"""Profile-likelihood intervals of variance components after one-level and crossed GLMMs.
 
 References (R 4.2.2, lme4 1.1.31; Laplace fits with canonical links, so lme4's Laplace and
 Stata's agree; profile intervals are invariant to the monotone map sd -> variance)::
@@ -13,6 +13,14 @@ Stata's agree; profile intervals are invariant to the monotone map sd -> varianc
     confint(m, method = "profile", parm = "theta_")^2
     #   .sig01  0                0.0151780857974
 
+    tv <- read.csv("tvsfpors.csv"); tv$y <- as.integer(tv$thk > 2)
+    m <- glmer(y ~ prethk + (1 | school) + (1 | class), data = tv, family = binomial,
+               nAGQ = 1)
+    logLik(m)                                         # -1037.00209716807
+    confint(m, method = "profile", parm = "theta_")^2
+    #   .sig01 (class)   0.0384170280558  0.361645696392
+    #   .sig02 (school)  0.0944353615225  0.604637532592
+
 lme4 computes its limits by interpolating a spline through the profile; the tolerance on the
 limits is 1e-3 (relative to the upper limit).
 """
@@ -23,6 +31,7 @@ from scipy import optimize, stats
 
 import statsmodels_me.formula.api as smf
 from statsmodels_me.datasets import load
+from statsmodels_me.postestimation.profile import profile_conf_int
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +78,21 @@ def test_limits_solve_the_profile_equation_for_an_ordinal_model(ban):
         assert abs(-best.fun - target) < 1e-5
 
 
+def test_melogit_crossed_laplace_matches_lme4():
+    tv = load("tvsfpors")
+    res = smf.melogit("y prethk || _all: R.school || class:",
+                      data=tv.assign(y=(tv["thk"] > 2).astype(int))).fit()
+    assert abs(res.llf - -1037.00209716807) < 2e-4
+    lo, hi = profile_conf_int(res, which=["/var(_cons[class])"]).loc["/var(_cons[class])"]
+    assert abs(lo - 0.0384170280558) < 1e-3 * 0.361645696392
+    assert abs(hi - 0.361645696392) < 1e-3 * 0.361645696392
+
+
 def test_refused_where_not_covered(ban):
     tv = load("tvsfpors")
     nested = smf.melogit("y prethk || school: || class:",
                          data=tv.assign(y=(tv["thk"] > 2).astype(int))).fit()
-    with pytest.raises(NotImplementedError, match="one grouping level"):
+    with pytest.raises(NotImplementedError, match="nested levels"):
         nested.conf_int(method="profile")
 
 
