@@ -58,16 +58,15 @@ def test_mepoisson_laplace_lower_limit_on_the_boundary(ban):
     assert abs(hi - 0.0151780857974) < 1e-3 * 0.0151780857974
 
 
-def test_limits_solve_the_profile_equation_for_an_ordinal_model(ban):
+def _check_profile_equation(res, name):
     # the definition, checked with an optimizer of the test's own: at each limit the log
     # likelihood maximized over the other parameters is chi2_1(0.95) / 2 below the maximum
-    res = smf.meologit("children urban age || district:, intmethod(laplace)",
-                       data=ban).fit()
-    lo, hi = res.conf_int(method="profile").loc["/var(_cons[district])"]
+    lo, hi = res.conf_int(method="profile").loc[name]
     p = res.params.to_numpy()
-    j = list(res.params.index).index("/var(_cons[district])")
+    j = list(res.params.index).index(name)
     others = [i for i in range(len(p)) if i != j]
     target = res.llf - stats.chi2.ppf(0.95, 1) / 2
+    assert 0 < lo < p[j] < hi
     for v in (lo, hi):
         def negll(x, v=v):
             full = p.copy()
@@ -76,6 +75,25 @@ def test_limits_solve_the_profile_equation_for_an_ordinal_model(ban):
         best = optimize.minimize(negll, p[others], method="Nelder-Mead",
                                  options={"xatol": 1e-9, "fatol": 1e-11, "maxiter": 20000})
         assert abs(-best.fun - target) < 1e-5
+
+
+def test_limits_solve_the_profile_equation_for_an_ordinal_model(ban):
+    res = smf.meologit("children urban age || district:, intmethod(laplace)",
+                       data=ban).fit()
+    _check_profile_equation(res, "/var(_cons[district])")
+
+
+@pytest.mark.parametrize("family", ["nbinomial", "gamma"])
+def test_limits_solve_the_profile_equation(family):
+    rng = np.random.default_rng(5)
+    g = np.repeat(np.arange(30), 8)
+    x = rng.normal(size=g.size)
+    mu = np.exp(0.5 + 0.4 * x + rng.normal(0, 0.5, 30)[g])
+    y = rng.negative_binomial(2, 2 / (2 + mu)) if family == "nbinomial" \
+        else rng.gamma(3, mu / 3)
+    df = pd.DataFrame({"y": y, "x": x, "id": g})
+    res = smf.meglm(f"y x || id:, family({family}) link(log)", data=df).fit()
+    _check_profile_equation(res, "/var(_cons[id])")
 
 
 def test_melogit_crossed_laplace_matches_lme4():
