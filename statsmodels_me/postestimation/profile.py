@@ -3,11 +3,11 @@
 
 For a variance component v the profile log likelihood is ``ll_p(v) = max ll(v, rest)`` over
 every other parameter (fixed effects, ancillary parameters, the other variance components and
-covariances); the ``1 - alpha`` interval is ``{v : 2 (ll_max - ll_p(v)) <= chi2_1(1 - alpha)}``
-(Venzon & Moolgavkar 1988). The log likelihood is the model's own (``model.loglike`` at
-display-scale parameters): restricted after REML ``mixed``, the Laplace or quadrature
-approximation the GLMM was fitted with. Intervals are invariant to monotone maps, so those
-of standard deviations are the square roots of these.
+covariances); the ``1 - alpha`` interval is ``{v : 2 (ll_max - ll_p(v)) <= chi2_1(1 - alpha)}``,
+its limits found by root finding on ``ll_p``. The log likelihood is the model's own
+(``model.loglike`` at display-scale parameters): restricted after REML ``mixed``, the Laplace
+or quadrature approximation the GLMM was fitted with. Intervals are invariant to monotone
+maps, so those of standard deviations are the square roots of these.
 """
 from __future__ import annotations
 

@@ -49,6 +49,8 @@ def group_index(design, label, effect, codes):
             if block is not None:
                 lev = cand
                 break
+        else:
+            raise ValueError(f"random_effects: no {effect} equation at level {label!r}")
         var = effect[2:]
         inner = pd.Index(np.asarray(block.factor_levels)[block.factor_codes[first]], name=var)
         if lev.label == "_all":
