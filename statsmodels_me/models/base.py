@@ -201,6 +201,11 @@ class MEModel(LikelihoodModel):
             return np.nan
         return float(value)
 
+    def set_param_names(self, names):
+        """Label the parameters with ``names`` (every e(b) name: fixed effects, ancillary
+        parameters, variance components); results rebuilt from a pickle call it."""
+        self._set_param_names(names)
+
     def _set_param_names(self, names):
         self._param_names = list(names)
         self.data.param_names = list(names)

@@ -127,7 +127,10 @@ class MixedResults(RandomEffectsPostestimation, MEResults):
 
     @property
     def random_effects(self):
-        """BLUPs per group: dict ``level -> DataFrame`` (one row per group)."""
+        """BLUPs labelled by group: a DataFrame indexed by the group labels (columns: the
+        random effects) when the model has one random-effects term, else a dict ``level ->
+        DataFrame``; see
+        :func:`~statsmodels_me.postestimation.random_effects.label_random_effects`."""
         return mixed_predict.random_effects(self)
 
     def _check_lrtest(self, other):
