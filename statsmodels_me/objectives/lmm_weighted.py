@@ -38,6 +38,11 @@ import scipy.sparse as sp
 from statsmodels_me._integrate.lmm_kernels import grouped_cross_products
 
 
+def _t(a):
+    """Transpose of each matrix of a stack (G, m, n)."""
+    return np.swapaxes(a, 1, 2)
+
+
 class WeightedLMM:
     """Weighted profiled log likelihood of a nested LMM (ML; see the module docstring).
 
@@ -138,17 +143,17 @@ class WeightedLMM:
             term, lam = self.terms[k], lams[k]
             q = term.q
             A, C, E = S[:, :q, :q], S[:, :q, q:], S[:, q:, q:]
-            T = np.einsum("ji,gjk,kl->gil", lam, A, lam)
+            T = lam.T @ A @ lam
             T[:, range(q), range(q)] += 1.0
             L = np.linalg.cholesky(T)
-            M = np.einsum("ji,gjr->gir", lam, C)
+            M = lam.T @ C
             B = np.linalg.solve(L, M)
-            R = E - np.einsum("gir,gis->grs", B, B)
+            R = E - _t(B) @ B
             logdet = logdet + 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
             if keep:
                 kept.append((L, B))
             if derivatives:
-                W = np.linalg.solve(np.transpose(L, (0, 2, 1)), B)
+                W = np.linalg.solve(_t(L), B)
                 Tinv = np.linalg.inv(T)
                 own = dict(zip(term.theta_index.tolist(),
                                term.d_cholesky(theta[term.theta_index])))
@@ -160,20 +165,18 @@ class WeightedLMM:
                     d_ld = dld.get(i, 0.0)
                     if i in dS:
                         dA, dC = dS[i][:, :q, :q], dS[i][:, :q, q:]
-                        dT += np.einsum("ji,gjk,kl->gil", lam, dA, lam)
-                        dM += np.einsum("ji,gjr->gir", lam, dC)
+                        dT += lam.T @ dA @ lam
+                        dM += lam.T @ dC
                         dR += dS[i][:, q:, q:]
                     if i in own:
                         dlam = own[i]
-                        AL = np.einsum("gjk,kl->gjl", A, lam)
-                        dT += np.einsum("ji,gjl->gil", dlam, AL)
-                        dT += np.transpose(np.einsum("ji,gjl->gil", dlam, AL), (0, 2, 1))
-                        dM += np.einsum("ji,gjr->gir", dlam, C)
-                    dMW = np.einsum("gir,gis->grs", dM, W)
-                    dR += np.einsum("gir,gij,gjs->grs", W, dT, W) - dMW \
-                        - np.transpose(dMW, (0, 2, 1))
+                        dLAL = dlam.T @ A @ lam
+                        dT += dLAL + _t(dLAL)
+                        dM += dlam.T @ C
+                    dMW = _t(dM) @ W
+                    dR += _t(W) @ dT @ W - dMW - _t(dMW)
                     new_dS[i] = dR
-                    new_dld[i] = d_ld + np.einsum("gij,gji->g", Tinv, dT)
+                    new_dld[i] = d_ld + (Tinv * dT).sum(axis=(1, 2))
                 dS, dld = new_dS, new_dld
             if k > 0:
                 up = self._up[k]
@@ -195,7 +198,7 @@ class WeightedLMM:
         ``dlogdet`` and ``dr2``, the gradients in theta of D and r2."""
         R, logdet, _, derivs = self._sweep(theta, derivatives=derivatives)
         wt = self.group_weights[0]
-        S = np.einsum("g,grs->rs", wt, R)
+        S = np.tensordot(wt, R, axes=1)
         p = self.p
         XtX, Xty, yty = S[:p, :p], S[:p, p], S[p, p]
         C = np.linalg.cholesky(XtX)
@@ -211,7 +214,7 @@ class WeightedLMM:
             f["dr2"] = np.zeros(self.n_theta)
             for i in dS:
                 f["dlogdet"][i] = wt @ dld[i]
-                f["dr2"][i] = v @ np.einsum("g,grs->rs", wt, dS[i]) @ v
+                f["dr2"][i] = v @ np.tensordot(wt, dS[i], axes=1) @ v
         return f
 
     # -- the objective protocol (x = theta) -------------------------------------------------
@@ -280,7 +283,7 @@ class WeightedLMM:
     def _top_values(self, theta, beta, s2):
         R, logdet, count, _ = self._sweep(theta)
         v = np.append(-np.asarray(beta, float), 1.0)
-        quad = np.einsum("r,grs,s->g", v, R, v)
+        quad = (R @ v) @ v
         ll = -0.5 * (count * np.log(2.0 * np.pi * s2) + logdet + quad / s2)
         return self.group_weights[0] * ll
 
