@@ -199,6 +199,13 @@ def test_pweights_sandwich_standard_errors(survey):
     assert res.info.vce_note == f"(Std. err. adjusted for {G} clusters in cl)"
 
 
+def test_lrtest_after_pweights_is_refused(survey):
+    d, _, res = survey
+    smaller = _fit("y [pw=w1] || cl:, pweight(w2)", d)
+    with pytest.raises(SpecificationError, match="lrtest: not valid after sampling weights"):
+        res.lrtest(smaller)
+
+
 def test_pweights_with_a_coarser_cluster_variable(survey):
     d, _, res = survey
     d = d.assign(region=d["cl"] // 3)
