@@ -102,6 +102,19 @@ def _kinds(design, spec):
     return out
 
 
+def _zero_counts(design, obs_w):
+    """Observations with a zero weight, per weight as the user wrote it."""
+    spec = design.spec
+    out = {}
+    if design.weight_type is not None:
+        var = spec.options["weight"][1]
+        out[f"[{design.weight_type}={getattr(var, 'text', var)}]"] = int(np.sum(obs_w == 0))
+    typed = dict(spec.options.get("level_weights") or {})
+    for name, (kind, values) in dict(design.level_weights).items():
+        out[f"{kind}({typed[name][1]})"] = int(np.sum(np.asarray(values) == 0))
+    return out
+
+
 def _check_allowed(model, kinds, pwscale):
     """Stata's rules and this implementation's limits, each naming the option."""
     kind_set = set(kinds.values())
@@ -155,9 +168,10 @@ def weighting_setup(model):
     SpecificationError
         Weights that Stata does not allow together (``reml``, ``dfmethod()``, mixed kinds,
         ``vce(oim)`` with sampling weights, ``pwscale()`` without observation-level sampling
-        weights or with more than two levels) and invalid ``pwscale()`` values.
+        weights or with more than two levels).
     DataError
-        Level weights not constant within the level's groups.
+        Level weights not constant within the level's groups; zero weights (Stata leaves
+        their observations out of the estimation sample; drop them).
     NotImplementedError
         Weights with ``residuals()``, ``covariance(fixed())``, crossed effects, or
         ``vce(robust)`` with frequency weights.
@@ -171,6 +185,11 @@ def weighting_setup(model):
     kind = next(iter(kinds.values()))
     n = design.nobs
     obs_w = np.ones(n) if design.weights is None else np.asarray(design.weights, float)
+    zero = {where: k for where, k in _zero_counts(design, obs_w).items() if k}
+    if zero:
+        where, k = next(iter(zero.items()))
+        raise DataError(f"mixed: {where} is zero on {k} observations; Stata leaves them out "
+                        "of the estimation sample: drop them (e.g. with 'if w > 0')")
     typed = dict(spec.options.get("level_weights") or {})
     by_name = {level.path[-1]: k for k, level in enumerate(design.levels)}
     level_w = [np.ones(level.n_groups) for level in design.levels]

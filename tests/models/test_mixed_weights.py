@@ -283,6 +283,14 @@ def test_negative_weights_are_data_errors(pig):
         Mixed.from_text("weight week || id:, fweight(w)", d)
 
 
+def test_zero_weights_are_data_errors(pig):
+    d = pig.assign(w=np.where(pig["id"] == 3, 0.0, 1.0))
+    with pytest.raises(DataError, match=r"\[pweight=w\] is zero on 9 observations"):
+        Mixed.from_text("weight week [pw=w] || id:", d)
+    with pytest.raises(DataError, match=r"fweight\(w\) is zero on 9 observations"):
+        Mixed.from_text("weight week || id:, fweight(w)", d)
+
+
 def test_level_weights_must_be_constant_within_groups(pig):
     d = pig.assign(w=1.0 + pig["week"])
     with pytest.raises(DataError, match=r"pweight\(w\) is not constant within groups of "
