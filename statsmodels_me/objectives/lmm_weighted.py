@@ -87,6 +87,7 @@ class WeightedLMM:
         self.bounds = list(bounds) if bounds is not None else [(None, None)] * self.n_theta
         w = np.asarray(obs_weights, float)
         self.group_weights = [np.asarray(g, float) for g in group_weights]
+        self._memo = {}
         self._parents = [None] + [np.asarray(parents[k], np.int64)
                                   for k in range(1, len(self.terms))]
         leaf = self.terms[-1]
@@ -129,8 +130,24 @@ class WeightedLMM:
         with M = Lambda' S_ar and W = T^-1 M, R = S_rr - M'W gives
         dR = dS_rr - dM'W - W'dM + W'dT W and d log|T| = tr(T^-1 dT)) or ``None``, then
         with ``keep`` each level's (chol(T), B) for the conditional modes, outermost first.
+
+        Plain sweeps are remembered (the last 64 thetas): the second differences in
+        (beta, theta, s2) behind the sandwich and the standard errors visit each theta
+        many times.
         """
         theta = np.asarray(theta, float)
+        plain = not keep and not derivatives
+        key = theta.tobytes()
+        if plain and key in self._memo:
+            return self._memo[key]
+        out = self._sweep_levels(theta, keep, derivatives)
+        if plain:
+            if len(self._memo) >= 64:
+                self._memo.pop(next(iter(self._memo)))
+            self._memo[key] = out
+        return out
+
+    def _sweep_levels(self, theta, keep, derivatives):
         lams = self.lambdas(theta)
         S = self._leaf_cross
         G0 = S.shape[0]
