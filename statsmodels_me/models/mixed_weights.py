@@ -6,7 +6,9 @@ Stata's ``mixed`` takes ``[fweight=]`` or ``[pweight=]`` at the observation leve
 ``reml`` or ``dfmethod()`` (Stata's syntax notes: "no weights are allowed if either option
 reml or option dfmethod() is specified"). Sampling weights give the pseudo-likelihood of
 Rabe-Hesketh & Skrondal (2006) and imply ``vce(robust)`` clustered at the highest level
-(``vce(cluster var)`` with a coarser variable is allowed). ``pwscale(size | effective | gk)``
+(``vce(cluster var)`` with a coarser variable is allowed); frequency weights below the highest
+level take ``vce(robust)`` as the replicated data would (their replicates stay in their
+clusters). ``pwscale(size | effective | gk)``
 rescales the sampling weights of a two-level model (Stata's Methods and formulas; Pfeffermann
 et al. 1998; Graubard & Korn 1996):
 
@@ -148,9 +150,12 @@ def _check_allowed(model, kinds, pwscale):
     if "pweight" in kind_set and vce_given and not model.vce.robust:
         raise SpecificationError(f"mixed: {model.vce.text} is not allowed with sampling "
                                  f"weights ({names}); they imply vce(robust)")
-    if "fweight" in kind_set and model.vce.robust:
-        raise NotImplementedError(f"mixed: {model.vce.text} with frequency weights "
-                                  f"({names}) is not implemented yet")
+    top = dict(model.spec.options.get("level_weights") or {}).get(design.levels[0].path[-1])
+    if model.vce.robust and top is not None and top[0] == "fweight":
+        # a replicated top-level cluster is a cluster of its own in the replicated data,
+        # which the per-cluster scores of the weighted likelihood do not give
+        raise NotImplementedError(f"mixed: {model.vce.text} with frequency weights at the "
+                                  f"highest level (fweight({top[1]})) is not implemented yet")
     if pwscale is not None:
         if "pweight" not in kind_set or design.weight_type != "pweight":
             raise SpecificationError(f"mixed: pwscale({pwscale}) requires sampling weights "
@@ -174,7 +179,7 @@ def weighting_setup(model):
         their observations out of the estimation sample; drop them).
     NotImplementedError
         Weights with ``residuals()``, ``covariance(fixed())``, crossed effects, or
-        ``vce(robust)`` with frequency weights.
+        ``vce(robust)`` with frequency weights at the highest level.
     """
     design, spec = model.design, model.spec
     pwscale = model.options.get("pwscale")

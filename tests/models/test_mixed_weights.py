@@ -103,6 +103,15 @@ def test_fweights_at_two_levels_of_a_three_level_model():
     _assert_same_fit(a, b)
 
 
+def test_observation_fweights_with_robust_errors_equal_replicated_rows(pig):
+    # the replicated rows stay in their pig's cluster: the same sandwich
+    fw = np.random.default_rng(7).integers(1, 4, size=len(pig))
+    a = _fit("weight week [fw=fw] || id:, vce(robust)", pig.assign(fw=fw))
+    b = _fit("weight week || id:, vce(robust)", pig.loc[pig.index.repeat(fw)])
+    _assert_same_fit(a, b)
+    assert a.info.vce_note == b.info.vce_note == "(Std. err. adjusted for 48 clusters in id)"
+
+
 def test_fweights_of_one_change_nothing(pig):
     a = _fit("weight week [fw=one] || id:, fweight(one)", pig.assign(one=1))
     b = _fit("weight week || id:", pig)
@@ -257,7 +266,8 @@ def test_pwscale_without_level_weights(survey):
     ("weight week || id:, pweight(w) pwscale(size)", SpecificationError, r"\[pweight=\]"),
     ("weight week [pw=w] || id:, pwscale(nonsense)", SpecificationError, "pwscale"),
     ("weight week [pw=w] || id:, vce(oim)", SpecificationError, r"vce\(oim\)"),
-    ("weight week [fw=f] || id:, vce(robust)", NotImplementedError, r"vce\(robust\)"),
+    ("weight week || id:, fweight(f) vce(robust)", NotImplementedError,
+     r"vce\(robust\) with frequency weights at the highest level \(fweight\(f\)\)"),
     ("weight week [pw=w] || id:, residuals(ar 1, t(week))", NotImplementedError,
      "residuals"),
     ("weight week [pw=w] || _all: R.week || id:", NotImplementedError, "crossed"),
