@@ -143,6 +143,11 @@ class MixedResults(RandomEffectsPostestimation, MEResults):
             raise SpecificationError(
                 "lrtest: REML fits with different fixed effects are not comparable; refit "
                 "both by ML")
+        if self.info.vce_note is not None or other.info.vce_note is not None:
+            # Stata's lrtest refuses pseudolikelihoods and robust fits: the LR statistic
+            # has no chi2 reference distribution there
+            raise SpecificationError("lrtest: not valid after sampling weights or "
+                                     "vce(robust) (a pseudo-likelihood); use a Wald test")
 
 
 class MixedResultsWrapper(MEResultsWrapper):
