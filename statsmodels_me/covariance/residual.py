@@ -61,6 +61,9 @@ def parse_residuals(text):
         without it.
     """
     raw = str(text).strip()
+    if re.search(r"\bindex\(", raw):
+        raise SpecificationError(f"residuals({text}): the index() suboption is not "
+                                 f"implemented; give the times in t()")
     opts = {}
     for key in ("t", "by"):
         m = re.search(rf"\b{key}\(\s*([^)]*?)\s*\)", raw)

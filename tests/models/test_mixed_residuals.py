@@ -136,8 +136,27 @@ def test_output_block(data):
     ("ar, t(time)", r"residuals\(ar, t\(time\)\) is invalid.*positive integer order"),
     ("ar 1", "needs the time variable"),
     ("unstructured", "needs the time variable"),
+    ("ma 0, t(time)", r"residuals\(ma 0, t\(time\)\) is invalid.*positive integer order"),
+    ("ar 1.5, t(time)", r"residuals\(ar 1.5, t\(time\)\) is invalid"),
+    ("toeplitz 0, t(time)", r"residuals\(toeplitz 0, t\(time\)\).*at least 1"),
+    ("exponential", r"residuals\(exponential\).*needs the time variable"),
+    ("banded 2", r"residuals\(banded 2\).*needs the time variable"),
+    ("toeplitz 1", r"residuals\(toeplitz 1\).*needs the time variable"),
+    ("ma 1", r"residuals\(ma 1\).*needs the time variable"),
+    # 6 times per id: lags 1..5
+    ("ar 6, t(time)", r"residuals\(ar 6, t\(time\)\).*order 6 is larger than the largest "
+                      r"lag of time within a group \(5\)"),
+    ("ma 7, t(time)", r"residuals\(ma 7, t\(time\)\).*larger than the largest lag"),
+    ("toeplitz 6, t(time)", r"residuals\(toeplitz 6, t\(time\)\).*larger than the largest"),
+    ("banded 6, t(time)", r"residuals\(banded 6, t\(time\)\).*larger than the number of "
+                          r"levels of time minus one \(5\)"),
+    ("ar 1, t(half)", r"t\(half\) must hold integers"),
+    ("ar 1, t(id)", r"t\(id\) repeats within a lowest-level group"),
+    ("ar 1, t(time) by(odd)", r"by\(odd\) must be constant within the lowest-level groups"),
+    ("ar 1, t(time) index(x)", r"index\(\) suboption is not implemented"),
 ])
 def test_invalid_option(data, option, match):
+    data = data.assign(half=data["time"] + 0.5, odd=np.arange(len(data)) % 2)
     with pytest.raises(SpecificationError, match=match):
         fit(data, option)
 
