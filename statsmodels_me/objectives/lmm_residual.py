@@ -342,9 +342,25 @@ class ResidualLMM:
         return out
 
     def blup_variances(self, f, fixed_uncertainty=False):
-        raise NotImplementedError(
-            "mixed: reses (standard errors of the BLUPs) after residuals() is not "
-            "implemented")
+        """Var(b_g | y) = s2 (G - G Z_g' V_i^-1 Z_g G) per term and group, (G_k, q_k, q_k)
+        (G relative, Z_g the rows of group g within its top-level group i); with
+        ``fixed_uncertainty`` Var(b_hat_g - b_g), V_i^-1 replaced by
+        P_i = V_i^-1 - V_i^-1 X_i (X' V^-1 X)^-1 X_i' V_i^-1 (the BLUPs at the GLS beta;
+        Henderson 1975, Biometrics 31, eq. 11)."""
+        s2 = self.sigma2(f)
+        Gs = self.re_cov(f["theta"])
+        H = [np.zeros((t.n_groups, t.q, t.q)) for t in self.terms]
+        Ainv = np.linalg.inv(f["XtX"]) if fixed_uncertainty else None
+        for cls, Vi in zip(self.classes, f["vinv"]):
+            P = Vi
+            if fixed_uncertainty:
+                VX = Vi @ cls.X
+                P = Vi - (VX @ Ainv) @ np.swapaxes(VX, 1, 2)
+            for k, (t, Z, mask) in enumerate(zip(self.terms, cls.Z, cls.mask)):
+                PZ = (P if mask is None else P * mask) @ Z
+                outer = np.einsum("bjq,bjr->bjqr", Z, PZ).reshape(-1, t.q, t.q)
+                np.add.at(H[k], t.codes[cls.rows].ravel(), outer)
+        return [s2 * (G[None] - G[None] @ Hk @ G[None]) for G, Hk in zip(Gs, H)]
 
     def standardize(self, x, s2, resid):
         """Residuals times the inverse Cholesky factor of their covariance s2 C_i within

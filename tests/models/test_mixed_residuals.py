@@ -213,3 +213,48 @@ def test_unstructured_llf_against_gls(data, option):
         res = fit(data, option)
     assert res.llf == pytest.approx(-160.572794056922, rel=1e-6, abs=0)
     assert res.llf >= -160.572794056922 - 1e-8
+
+
+@pytest.mark.parametrize("reml", [False, True], ids=["ml", "reml"])
+def test_reses_ar1_against_dense_algebra(data, reml):
+    # the BLUP standard errors from whole-sample dense matrices at the estimates:
+    # Var(b | y) = G - G Z' V^-1 Z G (ML, Stata's reses); after REML Var(b_hat - b) with
+    # V^-1 replaced by P = V^-1 - V^-1 X (X' V^-1 X)^-1 X' V^-1
+    res = fit(data, "ar 1, t(time)", reml)
+    vu, rho, s2 = np.asarray(res.params)[2:]
+    ids = data["id"].to_numpy()
+    t = data["time"].to_numpy()
+    same = ids[:, None] == ids[None, :]
+    V = vu * same + s2 * same * rho ** np.abs(t[:, None] - t[None, :])
+    Z = (ids[:, None] == np.unique(ids)[None, :]).astype(float)
+    X = np.column_stack([data["x"], np.ones(len(data))])
+    P = np.linalg.inv(V)
+    if reml:
+        VX = P @ X
+        P = P - VX @ np.linalg.solve(X.T @ VX, VX.T)
+    want = np.sqrt(vu - vu ** 2 * np.diag(Z.T @ P @ Z))
+    got = res.predict("reses").to_numpy()[::6, 0]
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+@pytest.mark.parametrize("text", ["y x || id:,", "y x || id:, reml",
+                                  "y x || id: x, cov(un) reml", "y x || id: || half:,"])
+def test_residual_objective_reses_equal_standard_engine(data, text):
+    # with independent residuals the residual-structure algebra must give the BLUP
+    # variances of the standard engines at the same estimates
+    from statsmodels_me.covariance.residual import ResidualSpec, ResidualStructure
+    from statsmodels_me.objectives.lmm_residual import ResidualLMM
+    res = Mixed.from_text(text, data.assign(half=(data["time"] > 3).astype(int))).fit()
+    m = res.model
+    obj = ResidualLMM(m.design.endog, m.design.exog, m.terms,
+                      ResidualStructure(ResidualSpec("independent")),
+                      m.design.levels[0].codes, m.design.levels[-1].codes, reml=m.reml)
+    got = obj.blup_variances(obj.factor(np.asarray(res.theta)), fixed_uncertainty=m.reml)
+    for a, b in zip(got, res.blup_variances(fixed_uncertainty=m.reml)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * np.abs(b).max())
+
+
+def test_simulate_refused_with_residual_structure(data):
+    res = fit(data, "ar 1, t(time)")
+    with pytest.raises(NotImplementedError, match="only independent residuals"):
+        res.simulate(2, seed=1)
