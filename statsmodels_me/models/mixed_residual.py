@@ -128,9 +128,11 @@ def fit_with_residuals(model, start_theta=None, maxiter=None, disp=False, **kwar
     converged = False
     x = x0
     if maxiter > 0:
+        # ftol 1e-12: closer, the deviance's rounding (~1e-14 relative on large data) stalls
+        # the line search for many evaluations; the Newton steps below finish the optimum
         res = optimize.minimize(dev_grad, x0, method="L-BFGS-B", jac=True,
                                 bounds=obj.bounds, callback=callback,
-                                options={"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-7,
+                                options={"maxiter": maxiter, "ftol": 1e-12, "gtol": 1e-7,
                                          "maxls": 50})
         x = res.x
         converged = res.status != 1
