@@ -258,3 +258,25 @@ def test_simulate_refused_with_residual_structure(data):
     res = fit(data, "ar 1, t(time)")
     with pytest.raises(NotImplementedError, match="only independent residuals"):
         res.simulate(2, seed=1)
+
+
+@pytest.mark.parametrize("reml, llf, beta, var", [
+    (False, -143.609768976051, [2.038743221922982, 0.816061582777237],
+     [0.173074881329833, 0.587839349410491, 0.29311333074988]),
+    (True, -146.490937269934, [2.038071992571906, 0.816069357956261],
+     [0.182288929402319, 0.583754422982615, 0.292595844340221]),
+], ids=["ml", "reml"])
+def test_ar1_unbalanced_with_gaps_against_nlme(data, reml, llf, beta, var):
+    # 192 of the 240 rows: groups of 4 to 6 times with gaps, so the lags are |t_j - t_k|,
+    # not positions. R, after the panel of the module docstring:
+    #   d <- d[(i * 7 + j * 3) %% 5 != 0, ]
+    #   m <- lme(y ~ x, random = ~1|id, correlation = corAR1(form = ~time|id), data = d,
+    #            method = "ML" / "REML", control = ctl)
+    #   logLik(m); fixef(m); getVarCov(m); coef(m$modelStruct$corStruct, FALSE); m$sigma^2
+    i, j = data["id"].to_numpy() - 1, data["time"].to_numpy() - 1
+    sub = data[(i * 7 + j * 3) % 5 != 0]
+    assert len(sub) == 192
+    res = fit(sub, "ar 1, t(time)", reml)
+    assert res.llf == pytest.approx(llf, rel=1e-6, abs=0)
+    assert res.llf >= llf - 1e-9
+    np.testing.assert_allclose(np.asarray(res.params), beta + var, rtol=1e-5)
