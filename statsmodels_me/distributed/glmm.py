@@ -20,6 +20,7 @@ from statsmodels_me.distributed.partitions import (
     persist_pieces,
     response_values,
     template_frame,
+    top_level,
     whole_clusters,
 )
 from statsmodels_me.distributed.predict import predict_dask, predict_frame
@@ -68,14 +69,7 @@ class DaskMEGLM(MEGLM):
             raise NotImplementedError(f"{command} on a dask DataFrame is not implemented "
                                       f"(available: {', '.join(_GLMM_COMMANDS)})")
         spec = parse(text, command=command, **options)
-        if not spec.random:
-            raise SpecificationError(f"{command}: no random-effects equation")
-        top = spec.random[0].path[0]
-        if top == "_all" or any(eq.path[0] != top for eq in spec.random):
-            paths = ", ".join(">".join(eq.path) for eq in spec.random)
-            raise SpecificationError(
-                f"{command}: the grouping levels {paths} are crossed, not nested in one "
-                "top-level variable; a dask DataFrame can only be split by top-level cluster")
+        top = top_level(spec, command)
         response = spec.response[0] if spec.options.get("family") == "ordinal" else None
         sample = template_frame(data, top, response)
         template = build_design(spec, sample)

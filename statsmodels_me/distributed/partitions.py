@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 
 from statsmodels_me.distributed.pieces import build, cluster_summary, template_rows
+from statsmodels_me.spec.errors import SpecificationError
 
 #: top-level clusters per partition in the driver's template sample
 TEMPLATE_CLUSTERS = 20
@@ -22,6 +23,26 @@ def current_client(client=None):
     except ValueError:
         raise ValueError("fitting on a dask DataFrame needs a dask.distributed Client: start "
                          "one (Client(...)) or pass fit(client=...)") from None
+
+
+def top_level(spec, command):
+    """The top-level grouping variable every random equation is nested in.
+
+    Raises
+    ------
+    SpecificationError
+        Without a random-effects equation, or with levels crossed rather than nested in
+        one top-level variable (naming them).
+    """
+    if not spec.random:
+        raise SpecificationError(f"{command}: no random-effects equation")
+    top = spec.random[0].path[0]
+    if top == "_all" or any(eq.path[0] != top for eq in spec.random):
+        paths = ", ".join(">".join(eq.path) for eq in spec.random)
+        raise SpecificationError(
+            f"{command}: the grouping levels {paths} are crossed, not nested in one "
+            "top-level variable; a dask DataFrame can only be split by top-level cluster")
+    return top
 
 
 def whole_clusters(ddf, top, command):
@@ -70,9 +91,18 @@ def persist_pieces(client, ddf, spec, family, categories, intmethod, intpoints, 
     Returns the futures of the :class:`~statsmodels_me.distributed.pieces.PartitionFit`
     objects, in partition order.
     """
+    return persist_partitions(client, ddf, build, spec, family, categories, intmethod,
+                              intpoints, kind)
+
+
+def persist_partitions(client, ddf, task, *args):
+    """``task(partition, *args)`` for every partition of ``ddf``, kept on its worker.
+
+    Returns the futures of the results, in partition order (a partition's error is
+    raised).
+    """
     frames = client.compute(ddf.to_delayed())
-    pieces = [client.submit(build, f, spec, family, categories, intmethod, intpoints, kind,
-                            pure=False) for f in frames]
+    pieces = [client.submit(task, f, *args, pure=False) for f in frames]
     from distributed import wait
     wait(pieces)
     for f in frames:

@@ -192,6 +192,14 @@ class BlockedLMM:
 
     def factor(self, theta):
         """Blocked Cholesky and the solves that every quantity below needs."""
+        return self.finish(*self.blocked_factor(theta))
+
+    def blocked_factor(self, theta):
+        """The random-effects part of :meth:`factor`: ``(f, logdet, RZX, ry)`` with
+        ``f`` holding the blocks (``lams``, ``L11``, ``RZX1``, ``ry1`` and, with other
+        terms, ``L21``, ``L22``, ``RZX2``, ``ry2``, ``lam2``), ``logdet`` = log|L|^2,
+        ``RZX`` = L^-1 Lambda' Z' X and ``ry`` = L^-1 Lambda' Z' y (stacked over the
+        blocks); :meth:`finish` adds the fixed-effects part."""
         lams = self.lambdas(np.asarray(theta, dtype=float))
         lam1 = lams[self.first]
         t1 = self.terms[self.first]
@@ -237,7 +245,7 @@ class BlockedLMM:
             f.update(L21=L21, L22=L22, RZX2=RZX2, ry2=ry2, lam2=lam2)
             RZX = np.vstack([RZX, RZX2])
             ry = np.concatenate([ry, ry2])
-        return self.finish(f, logdet, RZX, ry)
+        return f, logdet, RZX, ry
 
     # -- EM moments, fixed effects and random effects at a factor ----------------------------
     def em_moments(self, theta):

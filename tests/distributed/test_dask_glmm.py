@@ -17,22 +17,6 @@ import statsmodels_me.formula.api as smf  # noqa: E402
 from statsmodels_me.spec.errors import SpecificationError  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                       dashboard_address=None)
-    with distributed.Client(cluster) as c:
-        yield c
-    cluster.close()
-
-
-def by_cluster(df, top, nparts):
-    """A dask DataFrame of ``nparts`` partitions holding whole clusters of ``top`` (rows
-    keep their index)."""
-    ids = np.array_split(np.unique(df[top]), nparts)
-    return dd.concat([dd.from_pandas(df[df[top].isin(part)], npartitions=1) for part in ids])
-
-
 def assert_same_fit(r_mem, r_dask):
     assert r_dask.llf == pytest.approx(r_mem.llf, rel=1e-8)
     np.testing.assert_allclose(r_dask.params, r_mem.params, rtol=1e-6, atol=1e-8)
@@ -64,7 +48,7 @@ def test_two_level_logit_shuffled_partitions_equal_in_memory(client):
     assert "shuffled by 'g'" in str(r_dask.summary())
 
 
-def test_poisson_exposure_equal_in_memory(client):
+def test_poisson_exposure_equal_in_memory(client, by_cluster):
     rng = np.random.default_rng(5)
     G, m = 100, 6
     g = np.repeat(np.arange(G), m)
@@ -81,7 +65,7 @@ def test_poisson_exposure_equal_in_memory(client):
     assert_same_fit(r_mem, r_dask)
 
 
-def test_three_level_ordinal_probit_equal_in_memory(client):
+def test_three_level_ordinal_probit_equal_in_memory(client, by_cluster):
     rng = np.random.default_rng(11)
     R, S, m = 24, 4, 5
     region = np.repeat(np.arange(R), S * m)
@@ -104,7 +88,7 @@ def test_crossed_levels_refused_naming_them(client):
         smf.melogit("y ~ x + (1 | g) + (1 | h)", data=ddf)
 
 
-def test_results_pickle_without_data(client):
+def test_results_pickle_without_data(client, by_cluster):
     df = logit_data(G=60)
     ddf = by_cluster(df, "g", 2)
     res = smf.melogit("y x || g:", data=ddf).fit()
@@ -117,7 +101,7 @@ def test_results_pickle_without_data(client):
     assert len(back.model.design.endog) < len(df)
 
 
-def test_predict_gives_dask_series_equal_in_memory(client):
+def test_predict_gives_dask_series_equal_in_memory(client, by_cluster):
     df = logit_data(G=60)
     text = "y x || g:"
     r_mem = smf.melogit(text, data=df).fit()
