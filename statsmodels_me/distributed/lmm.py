@@ -17,7 +17,9 @@ from statsmodels_me.distributed.lmm_objective import SummedLMM
 from statsmodels_me.distributed.lmm_partition import build_lmm
 from statsmodels_me.distributed.partitions import (
     current_client,
+    factor_variables,
     persist_partitions,
+    refuse_crossed,
     template_frame,
     top_level,
     whole_clusters,
@@ -26,7 +28,7 @@ from statsmodels_me.distributed.proxy import PartitionMap
 from statsmodels_me.inference.sandwich import parse_vce
 from statsmodels_me.models.mixed import Mixed
 from statsmodels_me.spec import parse
-from statsmodels_me.spec.errors import DataError, SpecificationError
+from statsmodels_me.spec.errors import DataError
 
 
 def _refuse_options(spec):
@@ -64,6 +66,7 @@ class DaskMixed(Mixed):
         self.data_frame = data
         self.fitted_data = None
         self.top = None
+        self.factors = []
         self.shuffled = False
         self.nobs = None
         self._XtX = None
@@ -74,14 +77,12 @@ class DaskMixed(Mixed):
         spec = parse(text, command="mixed", **options)
         _refuse_options(spec)
         top = top_level(spec, "mixed")
-        template = build_design(spec, template_frame(data, top, None))
-        if template.crossed:
-            labels = ", ".join(lev.label for lev in template.levels)
-            raise SpecificationError(
-                f"mixed: the random effects at {labels} are crossed; a dask DataFrame can "
-                "only be split by top-level cluster of nested levels")
+        factors = factor_variables(spec, data._meta)
+        template = build_design(spec, template_frame(data, top, factors))
+        refuse_crossed(template, "mixed")
         model = cls(design=template, data=data)
         model.top = top
+        model.factors = factors
         return model
 
     def __reduce__(self):
@@ -107,7 +108,10 @@ class DaskMixed(Mixed):
         client = current_client(client)
         ddf, self.shuffled = whole_clusters(self.data_frame, self.top, "mixed")
         self.fitted_data = ddf
-        parts = PartitionMap(client, persist_partitions(client, ddf, build_lmm, self.spec))
+        # with factor variables every partition codes its rows with the template's levels
+        template = self.design if self.factors else None
+        parts = PartitionMap(client, persist_partitions(client, ddf, build_lmm, self.spec,
+                                                        template))
         self.objective = self._summed_objective(parts)
         res = super().fit(start_theta=start_theta, maxiter=maxiter, disp=disp, **kwargs)
         if self.shuffled:

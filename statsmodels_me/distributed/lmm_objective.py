@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from statsmodels_me.objectives.lmm_blocked import central_deviance_gradient
 from statsmodels_me.objectives.lmm_pieces import (
     assemble_moments,
     reduce_pieces,
@@ -163,15 +164,7 @@ class SummedLMM:
                 return np.inf, np.zeros(self.n_theta)
             dev, r2, dld, dr2 = parts
             return dev, dld + (self.m / r2) * dr2
-        dev = self.deviance(theta)
-        grad = np.zeros(self.n_theta)
-        for i in range(self.n_theta):
-            h = 1e-6 * max(1.0, abs(theta[i]))
-            tp, tm = theta.copy(), theta.copy()
-            tp[i] += h
-            tm[i] -= h
-            grad[i] = (self.deviance(tp) - self.deviance(tm)) / (2 * h)
-        return dev, grad
+        return central_deviance_gradient(self.deviance, theta)
 
     def sigma2(self, f):
         return f["s2"] if "s2" in f else f["r2"] / self.m

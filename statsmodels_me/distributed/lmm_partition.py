@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from statsmodels_me.design import build_design
+from statsmodels_me.distributed.pieces import template_columns
 from statsmodels_me.objectives.lmm_blocked import BlockedLMM
 from statsmodels_me.objectives.lmm_pieces import (
     gram_gradient,
@@ -26,13 +27,16 @@ class LMMPartition:
     pdf : pandas.DataFrame
         Whole top-level clusters.
     spec : ModelSpec
+    template : Design, optional
+        The driver's template design: models with factor variables take their columns from
+        it (:func:`~statsmodels_me.distributed.pieces.template_columns`).
     """
 
-    def __init__(self, pdf, spec):
+    def __init__(self, pdf, spec, template=None):
         d = build_design(spec, pdf)
-        self.exog_names = list(d.exog_names)
+        self.exog_names = list(d.exog_names if template is None else template.exog_names)
         self.y = np.asarray(d.endog, float)
-        self.X = np.asarray(d.exog, float)
+        self.X = np.asarray(template_columns(d, template, pdf, self.exog_names), float)
         self.terms, _ = build_terms(d)
         self.objective = None
 
@@ -86,6 +90,6 @@ class LMMPartition:
         return zero
 
 
-def build_lmm(pdf, spec):
+def build_lmm(pdf, spec, template=None):
     """An :class:`LMMPartition` of ``pdf`` (the task that keeps it on its worker)."""
-    return LMMPartition(pdf, spec)
+    return LMMPartition(pdf, spec, template)

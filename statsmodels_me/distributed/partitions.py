@@ -5,8 +5,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 
 from statsmodels_me.distributed.pieces import build, cluster_summary, template_rows
+from statsmodels_me.objectives.glmm_choose import design_kind
 from statsmodels_me.spec.errors import SpecificationError
 
 #: top-level clusters per partition in the driver's template sample
@@ -45,6 +47,16 @@ def top_level(spec, command):
     return top
 
 
+def refuse_crossed(template, command):
+    """Raise where the template design's random effects are crossed (``R.`` blocks
+    included): a dask DataFrame can only be split by top-level cluster of nested levels."""
+    if design_kind(template) == "crossed":
+        labels = ", ".join(lev.label for lev in template.levels)
+        raise SpecificationError(
+            f"{command}: the random effects at {labels} are crossed; a dask DataFrame "
+            "can only be split by top-level cluster of nested levels")
+
+
 def whole_clusters(ddf, top, command):
     """``ddf`` with every top-level cluster in one partition: as it is when its partitions
     already hold whole clusters, else shuffled by ``top`` with a warning saying so.
@@ -71,12 +83,27 @@ def _partition_summaries(ddf, top):
     return dask.compute(*[dask.delayed(cluster_summary)(d, top) for d in ddf.to_delayed()])
 
 
-def template_frame(ddf, top, response):
-    """A small pandas sample of whole clusters (the first clusters of every partition and,
-    with ``response``, one cluster per response value) for the driver's model template."""
+def template_frame(ddf, top, columns):
+    """A small pandas sample of whole clusters (the first clusters of every partition and
+    one cluster per distinct value of each of ``columns``) for the driver's model
+    template: every partition contributes the clusters holding its values, so the sample
+    holds the whole data's set of values of each column."""
     meta = ddf._meta if hasattr(ddf, "_meta") else ddf.head(0)
-    return ddf.map_partitions(template_rows, top, TEMPLATE_CLUSTERS, response,
+    return ddf.map_partitions(template_rows, top, TEMPLATE_CLUSTERS, tuple(columns),
                               meta=meta).compute()
+
+
+def factor_variables(spec, meta):
+    """Variables of the fixed part coded by levels: ``i.``/``ibn.`` factors and
+    non-numeric columns (``meta`` the frame's empty form)."""
+    out = []
+    for term in spec.fixed:
+        for f in term.factors:
+            names = [f.var] if f.kind in ("i", "ibn") else \
+                [v for v in (f.var,) + tuple(getattr(f, "inputs", ()) or ()) if v in meta
+                 and not pd.api.types.is_numeric_dtype(meta[v])]
+            out += [v for v in names if v not in out]
+    return out
 
 
 def response_values(ddf, column):
@@ -85,14 +112,15 @@ def response_values(ddf, column):
     return np.sort(np.asarray(vals, float))
 
 
-def persist_pieces(client, ddf, spec, family, categories, intmethod, intpoints, kind):
+def persist_pieces(client, ddf, spec, family, categories, intmethod, intpoints, kind,
+                   template=None):
     """Build every partition's design and objective on a worker and keep them there.
 
     Returns the futures of the :class:`~statsmodels_me.distributed.pieces.PartitionFit`
     objects, in partition order.
     """
     return persist_partitions(client, ddf, build, spec, family, categories, intmethod,
-                              intpoints, kind)
+                              intpoints, kind, template)
 
 
 def persist_partitions(client, ddf, task, *args):

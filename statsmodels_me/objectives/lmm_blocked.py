@@ -26,6 +26,21 @@ from statsmodels_me.objectives.lmm_profiled import (
 )
 
 
+def central_deviance_gradient(deviance, theta):
+    """``(deviance(theta), gradient)`` with the gradient by central differences, steps
+    1e-6 of each parameter's scale (floored at 1e-6)."""
+    theta = np.asarray(theta, dtype=float)
+    dev = deviance(theta)
+    grad = np.zeros(len(theta))
+    for i in range(len(theta)):
+        h = 1e-6 * max(1.0, abs(theta[i]))
+        tp, tm = theta.copy(), theta.copy()
+        tp[i] += h
+        tm[i] -= h
+        grad[i] = (deviance(tp) - deviance(tm)) / (2 * h)
+    return dev, grad
+
+
 class BlockedLMM:
     """Profiled deviance of a linear mixed model with any terms (blocked factor).
 
@@ -143,16 +158,7 @@ class BlockedLMM:
 
     def deviance_and_grad(self, theta):
         """Deviance and its gradient in theta by central differences."""
-        theta = np.asarray(theta, dtype=float)
-        dev = self.deviance(theta)
-        grad = np.zeros(self.n_theta)
-        for i in range(self.n_theta):
-            h = 1e-6 * max(1.0, abs(theta[i]))
-            tp, tm = theta.copy(), theta.copy()
-            tp[i] += h
-            tm[i] -= h
-            grad[i] = (self.deviance(tp) - self.deviance(tm)) / (2 * h)
-        return dev, grad
+        return central_deviance_gradient(self.deviance, theta)
 
     def deviance_from_factor(self, f):
         return deviance_from_factor(f, self.n, self.p, self.reml)

@@ -9,7 +9,7 @@ distributed = pytest.importorskip("distributed")
 @pytest.fixture(scope="session")
 def client():
     cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                       dashboard_address=None)
+                                       dashboard_address=":0")
     with distributed.Client(cluster) as c:
         yield c
     cluster.close()

@@ -37,7 +37,7 @@ def logit_data(G=120, m=8, seed=3):
 
 
 def test_two_level_logit_shuffled_partitions_equal_in_memory(client):
-    df = logit_data()
+    df = logit_data(G=80)
     text = "y x z || g: x, cov(unstructured)"
     r_mem = smf.melogit(text, data=df).fit()
     # rows in random order: clusters span partitions and must be shuffled
@@ -88,20 +88,7 @@ def test_crossed_levels_refused_naming_them(client):
         smf.melogit("y ~ x + (1 | g) + (1 | h)", data=ddf)
 
 
-def test_results_pickle_without_data(client, by_cluster):
-    df = logit_data(G=60)
-    ddf = by_cluster(df, "g", 2)
-    res = smf.melogit("y x || g:", data=ddf).fit()
-    blob = pickle.dumps(res)
-    back = pickle.loads(blob)
-    np.testing.assert_array_equal(back.params, res.params)
-    assert back.llf == res.llf
-    # the template sample only: fewer rows than the data
-    assert back.model.data_frame is None
-    assert len(back.model.design.endog) < len(df)
-
-
-def test_predict_gives_dask_series_equal_in_memory(client, by_cluster):
+def test_predict_and_pickle(client, by_cluster):
     df = logit_data(G=60)
     text = "y x || g:"
     r_mem = smf.melogit(text, data=df).fit()
@@ -113,3 +100,9 @@ def test_predict_gives_dask_series_equal_in_memory(client, by_cluster):
         got = lazy.compute().sort_index()
         want = r_mem.predict(statistic=statistic).sort_index()
         np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-6, atol=1e-10)
+    # results pickle without the data: the template sample's design only
+    back = pickle.loads(pickle.dumps(r_dask))
+    np.testing.assert_array_equal(back.params, r_dask.params)
+    assert back.llf == r_dask.llf
+    assert back.model.data_frame is None
+    assert len(back.model.design.endog) < len(df)

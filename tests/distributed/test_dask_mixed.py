@@ -39,7 +39,7 @@ def assert_same_fit(r_mem, r_dask):
 
 @pytest.mark.parametrize("reml", [False, True])
 def test_two_level_random_slope_equal_in_memory(client, by_cluster, reml):
-    df = school_data()
+    df = school_data(S=24)
     text = "y x || s: x, cov(unstructured)"
     r_mem = smf.mixed(text, data=df, reml=reml).fit()
     r_dask = smf.mixed(text, data=by_cluster(df, "s", 3), reml=reml).fit()
@@ -86,3 +86,18 @@ def test_crossed_refused_naming_the_levels(client, by_cluster):
     ddf = by_cluster(school_data(S=10), "s", 2)
     with pytest.raises(SpecificationError, match=r"grouping levels s, c are crossed"):
         smf.mixed("y ~ x + (1 | s) + (1 | c)", data=ddf)
+
+
+def test_factor_levels_are_those_of_the_whole_data(client, by_cluster):
+    # k = 2 only in school 55 (not among the template's first clusters of its partition),
+    # and the second partition (schools 30-59) has no row at the base level k = 0: each
+    # partition must still give the columns 1.k and 2.k of the whole data
+    df = school_data(S=60, C=2, m=3, seed=6)
+    df["k"] = np.where(df.s < 30, df.index % 2, 1)
+    df.loc[df.s == 55, "k"] = 2
+    df["y"] = df.y + 0.4 * df.k
+    text = "y x i.k || s:"
+    r_mem = smf.mixed(text, data=df).fit()
+    assert "2.k" in r_mem.params.index
+    r_dask = smf.mixed(text, data=by_cluster(df, "s", 2)).fit()
+    assert_same_fit(r_mem, r_dask)
