@@ -122,7 +122,7 @@ class DaskMixed(Mixed):
     def _summed_objective(self, parts):
         """Check the partitions against the template, reduce the cross-products and centre
         every partition at the whole data's least squares."""
-        facts = parts.map("facts")
+        facts = [f for f in parts.map("facts") if f is not None]
         names = list(self.design.exog_names)
         for i, f in enumerate(facts):
             if f["names"] != names:
@@ -135,7 +135,7 @@ class DaskMixed(Mixed):
         Xty = sum(f["Xty"] for f in facts)
         yty = sum(f["yty"] for f in facts)
         b0 = np.linalg.lstsq(XtX, Xty, rcond=None)[0]
-        rss = float(sum(parts.map("center", b0)))
+        rss = float(sum(r for r in parts.map("center", b0) if r is not None))
         if rss <= 1e-20 * max(yty, 1e-300):
             raise DataError(
                 f"mixed: the response '{self.design.endog_names[0]}' is an exact linear "

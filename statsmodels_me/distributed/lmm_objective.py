@@ -90,7 +90,7 @@ class SummedLMM:
             hit = next((v for k, v in self._cache.items() if k[0] == key[0]), None)
         if hit is not None:
             return hit
-        out = self.parts.map("pieces", theta, want)
+        out = [o for o in self.parts.map("pieces", theta, want) if o is not None]
         hit = tuple(sum(o[i] for o in out) for i in range(2))
         if want == "gradient":
             hit += tuple(sum(o[i] for o in out) for i in (2, 3))
