@@ -117,8 +117,9 @@ class DaskMEGLM(MEGLM):
         if self.categories is not None:
             cats = response_values(ddf, self.design.endog_names[0])
         kind = design_kind(self.design)
-        # with factor variables every partition codes its rows with the template's levels
-        template = self.design if self.factors else None
+        # every partition codes its rows with the template's levels and columns: a level
+        # missing from a partition, or a column constant within it, leaves the columns whole
+        template = self.design
         pieces = persist_pieces(client, ddf, self.spec, self.family_object, cats, self.intmethod,
                                 self.intpoints, kind, template)
         self.parts = PartitionMap(client, pieces)

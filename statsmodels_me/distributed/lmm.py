@@ -108,8 +108,9 @@ class DaskMixed(Mixed):
         client = current_client(client)
         ddf, self.shuffled = whole_clusters(self.data_frame, self.top, "mixed")
         self.fitted_data = ddf
-        # with factor variables every partition codes its rows with the template's levels
-        template = self.design if self.factors else None
+        # every partition codes its rows with the template's levels and columns: a level
+        # missing from a partition, or a column constant within it, leaves the columns whole
+        template = self.design
         parts = PartitionMap(client, persist_partitions(client, ddf, build_lmm, self.spec,
                                                         template))
         self.objective = self._summed_objective(parts)

@@ -34,7 +34,7 @@ class LMMPartition:
         Whole top-level clusters.
     spec : ModelSpec
     template : Design, optional
-        The driver's template design: models with factor variables take their columns from
+        The driver's template design: the partition takes its fixed-effects columns from
         it (:func:`~statsmodels_me.distributed.pieces.template_columns`).
     block_size : int
         Top-level clusters per block (models with several terms).

@@ -35,8 +35,8 @@ def template_rows(pdf, top, k_clusters, columns):
 
 def template_columns(design, template, pdf, names):
     """The fixed-effects columns ``names`` of a partition's ``design``: its own, or, with a
-    ``template`` design (models with factor variables), the partition's rows coded with the
-    template's levels (:func:`~statsmodels_me.design.new_rows.new_rows`), so a partition
+    ``template`` design, the partition's rows coded with the template's levels and
+    columns (:func:`~statsmodels_me.design.new_rows.new_rows`), so a partition
     missing a level, or holding only some, gives the whole data's columns."""
     if template is None:
         keep = [list(design.exog_names).index(n) for n in names]
@@ -64,7 +64,7 @@ class PartitionFit:
         positions in it).
     intmethod, intpoints, kind : as :func:`~statsmodels_me.objectives.glmm_choose.glmm_objective`.
     template : Design, optional
-        The driver's template design: models with factor variables take their columns from
+        The driver's template design: the partition takes its fixed-effects columns from
         it (:func:`template_columns`).
     """
 

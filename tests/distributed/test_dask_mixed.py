@@ -91,13 +91,15 @@ def test_crossed_refused_naming_the_levels(client, by_cluster):
 def test_factor_levels_are_those_of_the_whole_data(client, by_cluster):
     # k = 2 only in school 55 (not among the template's first clusters of its partition),
     # and the second partition (schools 30-59) has no row at the base level k = 0: each
-    # partition must still give the columns 1.k and 2.k of the whole data
+    # partition must still give the columns 1.k and 2.k of the whole data; z is 0 all
+    # through the first partition (a column its own design would drop as collinear)
     df = school_data(S=60, C=2, m=3, seed=6)
     df["k"] = np.where(df.s < 30, df.index % 2, 1)
     df.loc[df.s == 55, "k"] = 2
-    df["y"] = df.y + 0.4 * df.k
-    text = "y x i.k || s:"
+    df["z"] = np.where(df.s < 30, 0.0, np.sin(df.index.to_numpy()))
+    df["y"] = df.y + 0.4 * df.k + 0.3 * df.z
+    text = "y x z i.k || s:"
     r_mem = smf.mixed(text, data=df).fit()
-    assert "2.k" in r_mem.params.index
+    assert {"z", "1.k", "2.k"} <= set(r_mem.params.index)
     r_dask = smf.mixed(text, data=by_cluster(df, "s", 2)).fit()
     assert_same_fit(r_mem, r_dask)
