@@ -107,9 +107,10 @@ class _CensoredGLMM(MEGLM):
                 ("Right-censored", str(c["right"]))]
 
     def _fit(self, start_params, maxiter, disp):
+        from statsmodels_me.results.censored_results import rewrap
         res = super()._fit(start_params, maxiter, disp)
         res.info.extra_header = self._header_rows() + list(res.info.extra_header)
-        return res
+        return rewrap(res, "censored")
 
 
 class METobit(_CensoredGLMM):

@@ -130,6 +130,7 @@ class MEStreg(MEGLM):
         return encode_spells(t, d, t0)
 
     def _fit(self, start_params, maxiter, disp):
+        from statsmodels_me.results.censored_results import rewrap
         res = super()._fit(start_params, maxiter, disp)
         info = res.info
         info.extra_header = [("No. of failures", str(self.failures)),
@@ -139,4 +140,4 @@ class MEStreg(MEGLM):
             info.eform = "Haz. ratio"
         elif self.family_object.metric == "aft" and self.options.get("tratio"):
             info.eform = "Time ratio"
-        return res
+        return rewrap(res, "survival")
