@@ -84,12 +84,12 @@ ME_SPECS = {
     "W4": ("melogit", f"r2 ~ {W4_RHS} + (1|id) + (1|item)", {"intmethod": "laplace"}),
     "W5": ("mepoisson", "y ~ x + (1|region/site)", {"intmethod": "laplace"}),
     "W6": ("meologit", "y ~ x + (1|g)", {"intmethod": "laplace"}),
-    "W8": ("mestreg", "x || g:, distribution(weibull)",
+    "W9": ("mestreg", "x || g:, distribution(weibull)",
            {"intmethod": "laplace", "time": "t", "failure": "d"}),
-    "W8ag7": ("mestreg", "x || g:, distribution(weibull)",
+    "W9ag7": ("mestreg", "x || g:, distribution(weibull)",
               {"intmethod": "mvaghermite", "intpoints": 7, "time": "t", "failure": "d"}),
-    "W9": ("metobit", "y x || g:, ll(0)", {"intmethod": "laplace"}),
-    "W9ag7": ("metobit", "y x || g:, ll(0)", {"intmethod": "mvaghermite", "intpoints": 7}),
+    "W10": ("metobit", "y x || g:, ll(0)", {"intmethod": "laplace"}),
+    "W10ag7": ("metobit", "y x || g:, ll(0)", {"intmethod": "mvaghermite", "intpoints": 7}),
 }
 
 

@@ -1,4 +1,4 @@
-"""Simulate the benchmark workloads W2, W3, W5, W6, W7, W8 and W9.
+"""Simulate the benchmark workloads W2, W3, W5, W6, W7, W9 and W10.
 
 The designs follow the shared benchmark data's ``WORKLOADS.md``; the draws are our
 own (different seeds and draw order), so the CSVs are statistically but not
@@ -31,10 +31,10 @@ FILES = {
     "W5": "poisson_3lvl.csv",
     "W6": "ordinal_big.csv",
     "W7": "nlme_growth.csv",
-    "W8": "weibull_frailty.csv",
-    "W9": "tobit_big.csv",
+    "W9": "weibull_frailty.csv",
+    "W10": "tobit_big.csv",
 }
-SIMULATED = ("W2", "W3", "W5", "W6", "W7", "W8", "W9")
+SIMULATED = ("W2", "W3", "W5", "W6", "W7", "W9", "W10")
 
 
 def _n_groups(base, scale):
@@ -126,7 +126,7 @@ def nl_growth(scale=1.0, seed=7):
 
 
 def weibull_frailty(scale=1.0, seed=8):
-    """W8: 2,000 groups x 20, Weibull PH times, hazard ``exp(-.5 + .6 x + u) p t^(p-1)``.
+    """W9: 2,000 groups x 20, Weibull PH times, hazard ``exp(-.5 + .6 x + u) p t^(p-1)``.
 
     p = 1.4, u sd 0.6; independent uniform(0.5, 3) censoring times (about a third of the
     spells censored).
@@ -143,7 +143,7 @@ def weibull_frailty(scale=1.0, seed=8):
 
 
 def tobit(scale=1.0, seed=9):
-    """W9: 5,000 groups x 20, ``y* = 1 + .7 x + u + e`` left-censored at 0.
+    """W10: 5,000 groups x 20, ``y* = 1 + .7 x + u + e`` left-censored at 0.
 
     u sd 0.8, e sd 1.2 (about a fifth of the rows censored).
     """
@@ -156,7 +156,7 @@ def tobit(scale=1.0, seed=9):
 
 
 GENERATORS = {"W2": lmm_nested, "W3": glmm_logit, "W5": poisson_3lvl,
-              "W6": ordinal, "W7": nl_growth, "W8": weibull_frailty, "W9": tobit}
+              "W6": ordinal, "W7": nl_growth, "W9": weibull_frailty, "W10": tobit}
 
 
 def write(workload, outdir, scale=1.0):

@@ -1,7 +1,7 @@
 """The benchmark workloads and which implementation can fit which.
 
 See ``WORKLOADS.md`` in the benchmark data directory for the designs; ``gen_data.py``
-simulates W2, W3, W5, W6, W7, W8, W9.
+simulates W2, W3, W5, W6, W7, W9, W10.
 """
 
 from __future__ import annotations
@@ -22,22 +22,22 @@ WORKLOADS = {
                  " y ~ x + (1|g), Laplace"),
     "W7": ("W7", "simulated logistic growth (5,000; 500 x 10):"
                  " y = (b1+u1)/(1+exp(-(t-b2)/b3)) + e, ML (linearization)"),
-    "W8": ("W8", "simulated Weibull PH frailty (40,000; 2,000 x 20, right-censored):"
+    "W9": ("W9", "simulated Weibull PH frailty (40,000; 2,000 x 20, right-censored):"
                  " _t ~ x + (1|g), Laplace"),
-    "W8ag7": ("W8", "W8 with mean-variance adaptive Gauss-Hermite, 7 points"),
-    "W9": ("W9", "simulated tobit (100,000; 5,000 x 20, left-censored at 0):"
-                 " y ~ x + (1|g), Laplace"),
     "W9ag7": ("W9", "W9 with mean-variance adaptive Gauss-Hermite, 7 points"),
+    "W10": ("W10", "simulated tobit (100,000; 5,000 x 20, left-censored at 0):"
+                 " y ~ x + (1|g), Laplace"),
+    "W10ag7": ("W10", "W10 with mean-variance adaptive Gauss-Hermite, 7 points"),
 }
-ORDER = ["W1", "W2", "W3", "W3ag7", "W4", "W5", "W6", "W7", "W8", "W8ag7", "W9", "W9ag7"]
+ORDER = ["W1", "W2", "W3", "W3ag7", "W4", "W5", "W6", "W7", "W9", "W9ag7", "W10", "W10ag7"]
 #: workload -> its adaptive-quadrature row, run whenever the workload is
-AGHQ_ROWS = {"W3": "W3ag7", "W8": "W8ag7", "W9": "W9ag7"}
+AGHQ_ROWS = {"W3": "W3ag7", "W9": "W9ag7", "W10": "W10ag7"}
 
 # peer -> (kind, workloads it has a command for).  statsmodels_me is tried on
-# every workload: a missing command is reported, not skipped.  No peer fits W8 or W9 by
+# every workload: a missing command is reported, not skipped.  No peer fits W9 or W10 by
 # maximum likelihood: glmmTMB 1.1.5 has no Weibull or censored-normal family, lme4 neither,
 # survival::survreg's frailty() terms are penalized (not marginal) likelihoods, and
-# GLMMadaptive (its censored.normal() family would fit W9) is not installed.
+# GLMMadaptive (its censored.normal() family would fit W10) is not installed.
 PEERS = {
     "lme4": ("r", {"W1", "W2", "W3", "W4", "W5", "W7"}),
     "glmmTMB": ("r", {"W1", "W2", "W3", "W4", "W5"}),
