@@ -85,6 +85,12 @@ ME_SPECS = {
     "W5": ("mepoisson", "y ~ x + (1|region/site)", {"intmethod": "laplace"}),
     "W6": ("meologit", "y ~ x + (1|g)", {"intmethod": "laplace"}),
     "W8": ("mixed", "y x || id:, residuals(ar 1, t(time))", {}),
+    "W9": ("mestreg", "x || g:, distribution(weibull)",
+           {"intmethod": "laplace", "time": "t", "failure": "d"}),
+    "W9ag7": ("mestreg", "x || g:, distribution(weibull)",
+              {"intmethod": "mvaghermite", "intpoints": 7, "time": "t", "failure": "d"}),
+    "W10": ("metobit", "y x || g:, ll(0)", {"intmethod": "laplace"}),
+    "W10ag7": ("metobit", "y x || g:, ll(0)", {"intmethod": "mvaghermite", "intpoints": 7}),
 }
 
 

@@ -1,4 +1,4 @@
-"""Simulate the benchmark workloads W2, W3, W5, W6, W7 and W8.
+"""Simulate the benchmark workloads W2, W3, W5, W6, W7, W8, W9 and W10.
 
 The designs follow the shared benchmark data's ``WORKLOADS.md``; the draws are our
 own (different seeds and draw order), so the CSVs are statistically but not
@@ -32,8 +32,10 @@ FILES = {
     "W6": "ordinal_big.csv",
     "W7": "nlme_growth.csv",
     "W8": "lmm_ar1_panel.csv",
+    "W9": "weibull_frailty.csv",
+    "W10": "tobit_big.csv",
 }
-SIMULATED = ("W2", "W3", "W5", "W6", "W7", "W8")
+SIMULATED = ("W2", "W3", "W5", "W6", "W7", "W8", "W9", "W10")
 
 
 def _n_groups(base, scale):
@@ -143,8 +145,39 @@ def ar1_panel(scale=1.0, seed=12):
                          "x": x, "y": 1.0 + 0.5 * x + u + e.ravel()})
 
 
+def weibull_frailty(scale=1.0, seed=8):
+    """W9: 2,000 groups x 20, Weibull PH times, hazard ``exp(-.5 + .6 x + u) p t^(p-1)``.
+
+    p = 1.4, u sd 0.6; independent uniform(0.5, 3) censoring times (about a third of the
+    spells censored).
+    """
+    rng = np.random.default_rng(seed)
+    n_g, m = _n_groups(2_000, scale), 20
+    g = np.repeat(np.arange(n_g), m)
+    x = rng.normal(size=n_g * m)
+    eta = -0.5 + 0.6 * x + rng.normal(0.0, 0.6, n_g)[g]
+    t = (rng.exponential(1.0, n_g * m) / np.exp(eta)) ** (1 / 1.4)
+    c = rng.uniform(0.5, 3.0, n_g * m)
+    return pd.DataFrame({"t": np.minimum(t, c), "d": (t <= c).astype(np.int64), "x": x,
+                         "g": g})
+
+
+def tobit(scale=1.0, seed=9):
+    """W10: 5,000 groups x 20, ``y* = 1 + .7 x + u + e`` left-censored at 0.
+
+    u sd 0.8, e sd 1.2 (about a fifth of the rows censored).
+    """
+    rng = np.random.default_rng(seed)
+    n_g, m = _n_groups(5_000, scale), 20
+    g = np.repeat(np.arange(n_g), m)
+    x = rng.normal(size=n_g * m)
+    ys = 1.0 + 0.7 * x + rng.normal(0.0, 0.8, n_g)[g] + rng.normal(0.0, 1.2, n_g * m)
+    return pd.DataFrame({"y": np.maximum(ys, 0.0), "x": x, "g": g})
+
+
 GENERATORS = {"W2": lmm_nested, "W3": glmm_logit, "W5": poisson_3lvl,
-              "W6": ordinal, "W7": nl_growth, "W8": ar1_panel}
+              "W6": ordinal, "W7": nl_growth, "W8": ar1_panel, "W9": weibull_frailty,
+              "W10": tobit}
 
 
 def write(workload, outdir, scale=1.0):

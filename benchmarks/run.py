@@ -37,7 +37,7 @@ if os.path.dirname(_HERE) not in sys.path:  # run as a script from anywhere
 
 from benchmarks import gen_data  # noqa: E402
 from benchmarks.report import markdown  # noqa: E402
-from benchmarks.workloads import ME, ORDER, PEERS, WORKLOADS, data_file  # noqa: E402
+from benchmarks.workloads import AGHQ_ROWS, ME, ORDER, PEERS, WORKLOADS, data_file  # noqa: E402
 
 #: the repository's parent directory, where the shared benchmark CSVs and the peers' virtual
 #: environments live unless the environment variables below say otherwise
@@ -325,8 +325,9 @@ def parse_args(argv=None):
     bad = [k for k in keys if k not in WORKLOADS]
     if bad:
         ap.error(f"unknown workload(s) {bad}; choose from {ORDER}")
-    if "W3" in keys and "W3ag7" not in keys:  # the AGHQ row goes with W3
-        keys.insert(keys.index("W3") + 1, "W3ag7")
+    for base, aghq in AGHQ_ROWS.items():  # the AGHQ row goes with its workload
+        if base in keys and aghq not in keys:
+            keys.insert(keys.index(base) + 1, aghq)
     peers = list(PEERS) if args.peers == "all" else ([] if args.peers == "none"
                                                        else _split(args.peers))
     bad = [p for p in peers if p not in PEERS]

@@ -1,7 +1,7 @@
 """The benchmark workloads and which implementation can fit which.
 
 See ``WORKLOADS.md`` in the benchmark data directory for the designs; ``gen_data.py``
-simulates W2, W3, W5, W6, W7, W8.
+simulates W2, W3, W5, W6, W7, W8, W9, W10.
 """
 
 from __future__ import annotations
@@ -24,11 +24,22 @@ WORKLOADS = {
                  " y = (b1+u1)/(1+exp(-(t-b2)/b3)) + e, ML (linearization)"),
     "W8": ("W8", "simulated panel (100,000; 10,000 x 10): y ~ x + (1|id), AR(1) residuals"
                  " in time within id, ML"),
+    "W9": ("W9", "simulated Weibull PH frailty (40,000; 2,000 x 20, right-censored):"
+                 " _t ~ x + (1|g), Laplace"),
+    "W9ag7": ("W9", "W9 with mean-variance adaptive Gauss-Hermite, 7 points"),
+    "W10": ("W10", "simulated tobit (100,000; 5,000 x 20, left-censored at 0):"
+                 " y ~ x + (1|g), Laplace"),
+    "W10ag7": ("W10", "W10 with mean-variance adaptive Gauss-Hermite, 7 points"),
 }
-ORDER = ["W1", "W2", "W3", "W3ag7", "W4", "W5", "W6", "W7", "W8"]
+ORDER = ["W1", "W2", "W3", "W3ag7", "W4", "W5", "W6", "W7", "W8", "W9", "W9ag7", "W10", "W10ag7"]
+#: workload -> its adaptive-quadrature row, run whenever the workload is
+AGHQ_ROWS = {"W3": "W3ag7", "W9": "W9ag7", "W10": "W10ag7"}
 
 # peer -> (kind, workloads it has a command for).  statsmodels_me is tried on
-# every workload: a missing command is reported, not skipped.
+# every workload: a missing command is reported, not skipped.  No peer fits W9 or W10 by
+# maximum likelihood: glmmTMB 1.1.5 has no Weibull or censored-normal family, lme4 neither,
+# survival::survreg's frailty() terms are penalized (not marginal) likelihoods, and
+# GLMMadaptive (its censored.normal() family would fit W10) is not installed.
 PEERS = {
     "lme4": ("r", {"W1", "W2", "W3", "W4", "W5", "W7"}),
     "glmmTMB": ("r", {"W1", "W2", "W3", "W4", "W5"}),

@@ -118,6 +118,26 @@ class SurvivalFamily(Family):
                                                  np.asarray(eta, float),
                                                  np.asarray(aux, float))[1])
 
+    # -- predict ---------------------------------------------------------------------------
+    def hazard(self, t, eta, aux=()):
+        """h(t | eta)."""
+        return np.exp(self.log_hazard_cumhaz(np.asarray(t, float), np.asarray(eta, float),
+                                             np.asarray(aux, float))[0])
+
+    def density(self, t, eta, aux=()):
+        """f(t | eta) = h(t) S(t)."""
+        lh, H = self.log_hazard_cumhaz(np.asarray(t, float), np.asarray(eta, float),
+                                       np.asarray(aux, float))
+        return np.exp(lh - H)
+
+    def mean_time(self, eta, aux=()):
+        """E(T | eta) (``predict mean``); inf where the mean does not exist."""
+        raise NotImplementedError
+
+    def median_time(self, eta, aux=()):
+        """The t with S(t | eta) = 1/2 (``predict median``); inf where S stays above 1/2."""
+        raise NotImplementedError
+
 
 class ExponentialPH(SurvivalFamily):
     name = "exponential_ph"
@@ -126,6 +146,12 @@ class ExponentialPH(SurvivalFamily):
     def log_hazard_cumhaz(self, t, eta, aux):
         return eta + 0.0 * t, np.exp(eta) * t
 
+    def mean_time(self, eta, aux=()):
+        return np.exp(-np.asarray(eta, float))
+
+    def median_time(self, eta, aux=()):
+        return np.log(2.0) * np.exp(-np.asarray(eta, float))
+
 
 class ExponentialAFT(ExponentialPH):
     name = "exponential_aft"
@@ -133,6 +159,12 @@ class ExponentialAFT(ExponentialPH):
 
     def log_hazard_cumhaz(self, t, eta, aux):
         return -eta + 0.0 * t, np.exp(-eta) * t
+
+    def mean_time(self, eta, aux=()):
+        return np.exp(np.asarray(eta, float))
+
+    def median_time(self, eta, aux=()):
+        return np.log(2.0) * np.exp(np.asarray(eta, float))
 
 
 class WeibullPH(SurvivalFamily):
@@ -144,6 +176,18 @@ class WeibullPH(SurvivalFamily):
         p = np.exp(aux[0])
         return eta + aux[0] + (p - 1) * np.log(t), np.exp(eta) * t ** p
 
+    def _log_scale(self, eta, p):
+        """log of the Weibull scale lambda, S(t) = exp(-(t / lambda)^p)."""
+        return -np.asarray(eta, float) / p
+
+    def mean_time(self, eta, aux=()):
+        p = np.exp(np.asarray(aux, float)[0])
+        return np.exp(self._log_scale(eta, p) + special.gammaln(1 + 1 / p))
+
+    def median_time(self, eta, aux=()):
+        p = np.exp(np.asarray(aux, float)[0])
+        return np.exp(self._log_scale(eta, p) + np.log(np.log(2.0)) / p)
+
 
 class WeibullAFT(WeibullPH):
     name = "weibull_aft"
@@ -151,6 +195,9 @@ class WeibullAFT(WeibullPH):
 
     def log_hazard_cumhaz(self, t, eta, aux):
         return WeibullPH.log_hazard_cumhaz(self, t, -np.exp(aux[0]) * eta, aux)
+
+    def _log_scale(self, eta, p):
+        return np.asarray(eta, float)
 
 
 class GompertzPH(SurvivalFamily):
@@ -162,6 +209,33 @@ class GompertzPH(SurvivalFamily):
         g = aux[0]
         G = t if g == 0 else np.expm1(g * t) / g
         return eta + g * t, np.exp(eta) * G
+
+    def mean_time(self, eta, aux=()):
+        """int_0^inf S(t) dt = exp(a) E1(a) / gamma with a = exp(eta) / gamma (substitute
+        u = exp(gamma t)); inf for gamma < 0 (S(t) tends to exp(a) > 0)."""
+        eta, g = np.asarray(eta, float), float(np.asarray(aux, float)[0])
+        if g == 0:
+            return np.exp(-eta)
+        if g < 0:
+            return np.full(eta.shape, np.inf)
+        a = np.exp(eta) / g
+        with np.errstate(over="ignore"):
+            direct = np.exp(a) * special.exp1(np.minimum(a, 600.0))
+        # exp(a) E1(a) ~ (1 - 1/a + 2/a^2 - 6/a^3 + 24/a^4 - 120/a^5) / a for large a
+        # (Abramowitz and Stegun 5.1.51)
+        r = 1.0 / np.maximum(a, 1.0)
+        series = r * (1 - r + 2 * r ** 2 - 6 * r ** 3 + 24 * r ** 4 - 120 * r ** 5)
+        return np.where(a > 500.0, series, direct) / g
+
+    def median_time(self, eta, aux=()):
+        """log(1 + gamma log 2 exp(-eta)) / gamma; inf where gamma < 0 keeps S above 1/2."""
+        eta, g = np.asarray(eta, float), float(np.asarray(aux, float)[0])
+        c = np.log(2.0) * np.exp(-eta)
+        if g == 0:
+            return c
+        arg = g * c
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(arg > -1, np.log1p(np.maximum(arg, -1 + 1e-300)) / g, np.inf)
 
 
 class LognormalAFT(SurvivalFamily):
@@ -176,6 +250,13 @@ class LognormalAFT(SurvivalFamily):
         logS = special.log_ndtr(-z)
         return stats.norm.logpdf(z) - np.log(s * t) - logS, -logS
 
+    def mean_time(self, eta, aux=()):
+        s = np.exp(np.asarray(aux, float)[0])
+        return np.exp(np.asarray(eta, float) + 0.5 * s * s)
+
+    def median_time(self, eta, aux=()):
+        return np.exp(np.asarray(eta, float))
+
 
 class LoglogisticAFT(SurvivalFamily):
     name = "loglogistic_aft"
@@ -188,6 +269,16 @@ class LoglogisticAFT(SurvivalFamily):
         z = (np.log(t) - eta) / s
         logS = -np.logaddexp(0, z)
         return stats.logistic.logpdf(z) - np.log(s * t) - logS, -logS
+
+    def mean_time(self, eta, aux=()):
+        """exp(eta) pi s / sin(pi s) for s < 1; inf otherwise."""
+        eta, s = np.asarray(eta, float), np.exp(np.asarray(aux, float)[0])
+        if s >= 1:
+            return np.full(eta.shape, np.inf)
+        return np.exp(eta) * np.pi * s / np.sin(np.pi * s)
+
+    def median_time(self, eta, aux=()):
+        return np.exp(np.asarray(eta, float))
 
 
 #: distribution and metric -> family class

@@ -20,6 +20,7 @@ from statsmodels_me.families.censored import (
     encode_bounds,
 )
 from statsmodels_me.models.meglm import MEGLM
+from statsmodels_me.results.formatting import fmt_count
 from statsmodels_me.spec.errors import DataError, SpecificationError
 
 
@@ -106,10 +107,21 @@ class _CensoredGLMM(MEGLM):
         return [("Uncensored", str(c["uncensored"])), ("Left-censored", str(c["left"])),
                 ("Right-censored", str(c["right"]))]
 
+    def _header_block(self):
+        """Stata's header rows under the title: (left text, count label, count)."""
+        c = self.censoring
+        return [("", "Uncensored", fmt_count(c["uncensored"])),
+                ("", "Left-censored", fmt_count(c["left"])),
+                ("", "Right-censored", fmt_count(c["right"]))]
+
     def _fit(self, start_params, maxiter, disp):
+        from statsmodels_me.results.censored_results import rewrap
         res = super()._fit(start_params, maxiter, disp)
         res.info.extra_header = self._header_rows() + list(res.info.extra_header)
-        return res
+        res.info.header_block = self._header_block() + [
+            ("", "", "")] + [(f"{k}: {v}", "", "") for k, v in res.info.extra_header
+                             if k not in dict(self._header_rows())]
+        return rewrap(res, "censored")
 
 
 class METobit(_CensoredGLMM):
@@ -158,6 +170,14 @@ class METobit(_CensoredGLMM):
         return super()._header_rows() + [("Limits: Lower", lo or "-inf"),
                                          ("Limits: Upper", hi or "+inf")]
 
+    def _header_block(self):
+        """Stata's tobit header: the limits on the left of the censoring counts."""
+        lo, hi = self.limits
+        rows = super()._header_block()
+        rows[1] = (f"Limits: Lower = {lo or '-inf'}",) + rows[1][1:]
+        rows[2] = (f"        Upper = {hi or '+inf'}",) + rows[2][1:]
+        return rows
+
 
 class MEIntreg(_CensoredGLMM):
     """``meintreg depvar_lower depvar_upper``: a missing lower bound is left-censoring, a
@@ -181,3 +201,7 @@ class MEIntreg(_CensoredGLMM):
 
     def _header_rows(self):
         return super()._header_rows() + [("Interval-cens.", str(self.censoring["interval"]))]
+
+    def _header_block(self):
+        return super()._header_block() + [
+            ("", "Interval-cens.", fmt_count(self.censoring["interval"]))]

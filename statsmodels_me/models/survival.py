@@ -14,6 +14,7 @@ import numpy as np
 from statsmodels_me.families.survival import SURVIVAL_FAMILIES, encode_spells
 from statsmodels_me.models.censored import censored_design, option_columns
 from statsmodels_me.models.meglm import MEGLM
+from statsmodels_me.results.formatting import fmt_count, fmt_g
 from statsmodels_me.spec.errors import DataError, SpecificationError
 
 _AFT_ONLY = ("lognormal", "loglogistic")
@@ -130,13 +131,27 @@ class MEStreg(MEGLM):
         return encode_spells(t, d, t0)
 
     def _fit(self, start_params, maxiter, disp):
+        from statsmodels_me.results.censored_results import rewrap
         res = super()._fit(start_params, maxiter, disp)
         info = res.info
         info.extra_header = [("No. of failures", str(self.failures)),
                              ("Time at risk", f"{self.time_at_risk:g}")] + \
             list(info.extra_header)
+        risk = self.time_at_risk
+        info.header_block = [
+            (f"No. of failures = {fmt_count(self.failures):>10}", "", ""),
+            (f"Time at risk    = {fmt_count(risk) if risk == round(risk) else fmt_g(risk, 8):>10}",
+             "", ""), ("", "", "")] + [(f"{k}: {v}", "", "") for k, v in info.extra_header[2:]]
+        eform = None
         if self.family_object.metric == "ph" and not self.options.get("nohr"):
-            info.eform = "Haz. ratio"
+            eform = info.eform = "Haz. ratio"
+            what, base = "hazard ratios", "baseline hazard"
         elif self.family_object.metric == "aft" and self.options.get("tratio"):
-            info.eform = "Time ratio"
-        return res
+            eform = info.eform = "Time ratio"
+            what, base = "time ratios", "baseline time"
+        if eform is not None and not info.notes:
+            info.notes = [f"Estimates are transformed only in the first equation to {what}."]
+            if "_cons" in self._xnames:
+                info.notes.append(f"_cons estimates {base} (conditional on zero random "
+                                  "effects).")
+        return rewrap(res, "survival")

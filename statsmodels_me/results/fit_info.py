@@ -55,6 +55,11 @@ class FitInfo:
         Shown in the GLMM header ("mvaghermite", 7).
     extra_header : list of (label, value)
         Further header lines, e.g. ("Binomial variable", "napplied").
+    header_block : list of (left text, right label, right value)
+        Rows printed under the title instead of the ``extra_header`` lines, for commands
+        whose header pairs text on the left with counts on the right (``metobit``'s
+        "Limits: Lower = 0" next to "Left-censored = 144"); ``extra_header`` still lists
+        the items for the exported summaries.
     notes : list of str
         Printed under the tables ("Estimates are transformed only in the first equation ...").
     converged : bool
@@ -91,6 +96,7 @@ class FitInfo:
     intmethod: str | None = None
     intpoints: int | None = None
     extra_header: list[tuple[str, str]] = field(default_factory=list)
+    header_block: list[tuple[str, str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     converged: bool = True
     iterations: int = 0

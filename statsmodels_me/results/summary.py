@@ -216,7 +216,11 @@ class MESummary:
             return f"{label:{align}17} = {value:>10}"
 
         rows.append((info.title, right("Number of obs", h["Number of obs"])))
-        rows += [(f"{k}: {v}", "") for k, v in info.extra_header]
+        if info.header_block:
+            rows += [(left, right(label, value, ">") if label else "")
+                     for left, label, value in info.header_block]
+        else:
+            rows += [(f"{k}: {v}", "") for k, v in info.extra_header]
         g = self.groups if not self.display["nogroup"] else self.groups.iloc[:0]
         if len(g) == 1:
             rows.append((f"Group variable: {h['Group variable']}",

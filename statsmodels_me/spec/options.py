@@ -284,7 +284,7 @@ def _defs():
         OptionDef("noestimate", 10, _flag, commands=_ME, use=no),
         OptionDef("dnumerical", 4, _flag, commands=_ME, use=no),
         OptionDef("from", 4, _raw, use=no),
-        OptionDef("vce", 3, vce_value, refused_for=("metobit", "meintreg", "mestreg"),
+        OptionDef("vce", 3, vce_value,
                   accepted_values=(("oim",),)),
         # EM and maximization
         OptionDef("emiterate", 6, _int, commands=mixed),

@@ -13,8 +13,8 @@ from scipy import optimize
 NODES, WEIGHTS = np.polynomial.hermite.hermgauss(30)
 
 
-def aghq_loglike(row_loglike, X, groups, params, n_aux):
-    """Log likelihood at ``params = (beta, aux, log var_u)``.
+def aghq_cluster_loglike(row_loglike, X, groups, params, n_aux):
+    """Log likelihood of every cluster (G,) at ``params = (beta, aux, log var_u)``.
 
     Parameters
     ----------
@@ -45,8 +45,13 @@ def aghq_loglike(row_loglike, X, groups, params, n_aux):
     tau = 1.0 / np.sqrt(-(hp - 2 * h0 + hm) / d ** 2)
     vals = np.array([h(b + np.sqrt(2) * tau * x) + x * x for x in NODES])
     top = vals.max(axis=0)
-    lj = top + np.log(np.sqrt(2) * tau * (WEIGHTS[:, None] * np.exp(vals - top)).sum(axis=0))
-    return float(lj.sum())
+    return top + np.log(np.sqrt(2) * tau * (WEIGHTS[:, None] * np.exp(vals - top)).sum(axis=0))
+
+
+def aghq_loglike(row_loglike, X, groups, params, n_aux):
+    """Log likelihood at ``params = (beta, aux, log var_u)`` (the sum over clusters of
+    :func:`aghq_cluster_loglike`)."""
+    return float(aghq_cluster_loglike(row_loglike, X, groups, params, n_aux).sum())
 
 
 def numerical_hessian(f, x, step=1e-4):

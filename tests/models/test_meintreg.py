@@ -86,7 +86,13 @@ def test_meintreg_fixed_model_matches_survreg_and_header(fits):
     assert rows["Left-censored"] == str(int(df["ylo"].isna().sum()))
     assert rows["Right-censored"] == str(int(df["yhi"].isna().sum()))
     assert rows["Uncensored"] == str(int((df["ylo"] == df["yhi"]).sum()))
-    assert "Mixed-effects interval regression" in str(res.summary())
+    text = str(res.summary())
+    assert "Mixed-effects interval regression" in text
+    # Stata's header: the four counts in the right column under Number of obs
+    lines = text.splitlines()
+    for line, label in zip(lines[1:5], ("Uncensored", "Left-censored", "Right-censored",
+                                        "Interval-cens.")):
+        assert line.split() == [label, "=", rows[label]]
 
 
 def test_lower_above_upper_is_a_data_error():

@@ -104,6 +104,12 @@ def test_stset_text_equals_keywords_and_the_table_is_stata_s():
     assert "LR test vs. Weibull model" in text
     rows = dict(a.info.extra_header)
     assert rows["No. of failures"] == str(int(df["d"].sum()))
+    lines = text.splitlines()
+    assert lines[1].split() == ["No.", "of", "failures", "=", str(int(df["d"].sum()))]
+    assert lines[2].split()[:4] == ["Time", "at", "risk", "="]
+    assert float(lines[2].split()[4]) == pytest.approx((df["t"] - df["t0"]).sum(), rel=1e-7)
+    assert "Note: _cons estimates baseline hazard (conditional on zero random effects)." \
+        in text
     nohr = smf.mestreg("x || id:, distribution(weibull) nohr intmethod(laplace)", data=df,
                        time="t", failure="d", entry="t0").fit()
     assert "Haz. ratio" not in str(nohr.summary())

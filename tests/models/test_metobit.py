@@ -83,6 +83,13 @@ def test_metobit_header_counts_the_censored_rows(fits):
     assert rows["Uncensored"] == str(int(((df["y"] > 0) & (df["y"] < 3)).sum()))
     text = str(res.summary())
     assert "Mixed-effects tobit regression" in text and "var(e.y)" in text
+    # Stata's tobit header: the limits on the left of the censoring counts
+    lines = text.splitlines()
+    assert lines[1].split() == ["Uncensored", "=", rows["Uncensored"]]
+    assert lines[2].split() == ["Limits:", "Lower", "=", "0", "Left-censored", "=",
+                                rows["Left-censored"]]
+    assert lines[3].split() == ["Upper", "=", "3", "Right-censored", "=",
+                                rows["Right-censored"]]
 
 
 def test_limits_from_variables_equal_the_constant_limits():
