@@ -244,7 +244,7 @@ class ResidualLMM:
         """sum_i < V_i^-1 - coef w_i w_i' - [REML] V_i^-1 X_i A^-1 X_i' V_i^-1, dV_i / dx >
         over x (see the class notes): the deviance's gradient for coef = m / r2, minus twice
         the log likelihood's at s2 for coef = 1 / s2."""
-        theta, theta_r = self.split(np.concatenate([f["theta"], f["theta_r"]]))
+        theta, theta_r = f["theta"], f["theta_r"]
         S = [np.zeros((t.q, t.q)) for t in self.terms]
         counts = np.zeros(self.n_codes)
         Ainv = np.linalg.inv(f["XtX"]) if self.reml else None
