@@ -74,7 +74,7 @@ def test_observation_fweights_equal_replicated_rows(pig):
     # LR test against the (weighted) linear regression
     assert a.info.lr_test.stat == pytest.approx(b.info.lr_test.stat, rel=1e-7)
     # the predicted random effects are the replicated fit's
-    ra, rb = a.random_effects, b.random_effects
+    ra, rb = a.random_effects, b.random_effects          # one term: a DataFrame by pig
     np.testing.assert_allclose(ra.to_numpy(), rb.to_numpy(), rtol=1e-6, atol=1e-7)
 
 
