@@ -27,6 +27,7 @@ from statsmodels_me.distributed.partitions import (
 from statsmodels_me.distributed.proxy import PartitionMap
 from statsmodels_me.inference.sandwich import parse_vce
 from statsmodels_me.models.mixed import Mixed
+from statsmodels_me.results.mixed_results import MixedResults, MixedResultsWrapper
 from statsmodels_me.spec import parse
 from statsmodels_me.spec.errors import DataError
 
@@ -115,10 +116,13 @@ class DaskMixed(Mixed):
                                                         template))
         self.objective = self._summed_objective(parts)
         res = super().fit(start_theta=start_theta, maxiter=maxiter, disp=disp, **kwargs)
+        info = res.info
         if self.shuffled:
-            res.info.notes.append(f"The data were shuffled by '{self.top}' so that every "
-                                  "partition holds whole clusters.")
-        return res
+            info.notes.append(f"The data were shuffled by '{self.top}' so that every "
+                              "partition holds whole clusters.")
+        return MixedResultsWrapper(DaskMixedResults(
+            self, np.asarray(res.params), np.asarray(res.cov_params()), info,
+            theta=res.theta))
 
     def _summed_objective(self, parts):
         """Check the partitions against the template, reduce the cross-products and centre
@@ -161,6 +165,41 @@ class DaskMixed(Mixed):
             return -0.5 * (d * (1 + np.log(2 * np.pi * rss / d))
                            + np.linalg.slogdet(self._XtX)[1])
         return -0.5 * n * (1 + np.log(2 * np.pi * rss / n))
+
+
+def _not_on_dask(what):
+    raise NotImplementedError(f"mixed: {what} after a fit on a dask DataFrame is not "
+                              "implemented (it would read the template sample, not the "
+                              "data)")
+
+
+class DaskMixedResults(MixedResults):
+    """:class:`MixedResults` of a fit on a dask DataFrame: the estimates, their covariance,
+    tests and ``estat icc/sd/recovariance``; what reads the data is refused by name."""
+
+    def predict(self, statistic="xb", data=None, **kwargs):
+        _not_on_dask("predict")
+
+    def predict_data(self, statistic, data, *args, **kwargs):
+        _not_on_dask("predict")
+
+    def get_prediction(self, *args, **kwargs):
+        _not_on_dask("predict")
+
+    def margins(self, *args, **kwargs):
+        _not_on_dask("margins")
+
+    def simulate(self, nsim=1, seed=None):
+        _not_on_dask("simulate")
+
+    def bootstrap(self, nboot, statistic=None, seed=None, **fit_kwargs):
+        _not_on_dask("bootstrap")
+
+    def estat_wcorrelation(self, at=None, covariance=False):
+        _not_on_dask("estat wcorrelation")
+
+    def estat_group(self):
+        _not_on_dask("estat group")
 
 
 def _rebuilt_model(cls, design):
