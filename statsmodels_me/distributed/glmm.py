@@ -27,6 +27,7 @@ from statsmodels_me.distributed.partitions import (
 )
 from statsmodels_me.distributed.predict import predict_dask, predict_frame
 from statsmodels_me.distributed.proxy import PartitionMap, SummedEngine, summed_objective
+from statsmodels_me.distributed.results import DataFreeResults
 from statsmodels_me.inference.sandwich import parse_vce
 from statsmodels_me.models.glmm_starts import check_separation, fit_fixed
 from statsmodels_me.models.meglm import MEGLM
@@ -203,8 +204,9 @@ class DaskMEGLM(MEGLM):
         return np.zeros(self.k_aux)
 
 
-class DaskMEGLMResults(MEGLMResults):
-    """:class:`MEGLMResults` of a fit on a dask DataFrame: :meth:`predict` is lazy."""
+class DaskMEGLMResults(DataFreeResults, MEGLMResults):
+    """:class:`MEGLMResults` of a fit on a dask DataFrame: :meth:`predict` is lazy; what
+    else reads the data is refused by name."""
 
     def predict(self, statistic="mu", conditional=True, ebmodes=False, outcome=None,
                 nooffset=False):

@@ -25,6 +25,7 @@ from statsmodels_me.distributed.partitions import (
     whole_clusters,
 )
 from statsmodels_me.distributed.proxy import PartitionMap
+from statsmodels_me.distributed.results import DataFreeResults
 from statsmodels_me.inference.sandwich import parse_vce
 from statsmodels_me.models.mixed import Mixed
 from statsmodels_me.results.mixed_results import MixedResults, MixedResultsWrapper
@@ -167,39 +168,15 @@ class DaskMixed(Mixed):
         return -0.5 * n * (1 + np.log(2 * np.pi * rss / n))
 
 
-def _not_on_dask(what):
-    raise NotImplementedError(f"mixed: {what} after a fit on a dask DataFrame is not "
-                              "implemented (it would read the template sample, not the "
-                              "data)")
-
-
-class DaskMixedResults(MixedResults):
+class DaskMixedResults(DataFreeResults, MixedResults):
     """:class:`MixedResults` of a fit on a dask DataFrame: the estimates, their covariance,
     tests and ``estat icc/sd/recovariance``; what reads the data is refused by name."""
 
     def predict(self, statistic="xb", data=None, **kwargs):
-        _not_on_dask("predict")
-
-    def predict_data(self, statistic, data, *args, **kwargs):
-        _not_on_dask("predict")
-
-    def get_prediction(self, *args, **kwargs):
-        _not_on_dask("predict")
-
-    def margins(self, *args, **kwargs):
-        _not_on_dask("margins")
-
-    def simulate(self, nsim=1, seed=None):
-        _not_on_dask("simulate")
-
-    def bootstrap(self, nboot, statistic=None, seed=None, **fit_kwargs):
-        _not_on_dask("bootstrap")
+        self._not_on_dask("predict")
 
     def estat_wcorrelation(self, at=None, covariance=False):
-        _not_on_dask("estat wcorrelation")
-
-    def estat_group(self):
-        _not_on_dask("estat group")
+        self._not_on_dask("estat wcorrelation")
 
 
 def _rebuilt_model(cls, design):
