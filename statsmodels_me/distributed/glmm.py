@@ -20,6 +20,7 @@ from statsmodels_me.distributed.partitions import (
     factor_variables,
     persist_pieces,
     refuse_crossed,
+    refuse_stateful_transforms,
     response_values,
     template_frame,
     top_level,
@@ -70,6 +71,7 @@ class DaskMEGLM(MEGLM):
                                       f"(available: {', '.join(_GLMM_COMMANDS)})")
         spec = parse(text, command=command, **options)
         top = top_level(spec, command)
+        refuse_stateful_transforms(spec, command)
         factors = factor_variables(spec, data._meta)
         response = [spec.response[0]] if spec.options.get("family") == "ordinal" else []
         sample = template_frame(data, top, response + factors)

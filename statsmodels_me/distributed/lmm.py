@@ -20,6 +20,7 @@ from statsmodels_me.distributed.partitions import (
     factor_variables,
     persist_partitions,
     refuse_crossed,
+    refuse_stateful_transforms,
     template_frame,
     top_level,
     whole_clusters,
@@ -79,6 +80,7 @@ class DaskMixed(Mixed):
         spec = parse(text, command="mixed", **options)
         _refuse_options(spec)
         top = top_level(spec, "mixed")
+        refuse_stateful_transforms(spec, "mixed")
         factors = factor_variables(spec, data._meta)
         template = build_design(spec, template_frame(data, top, factors))
         refuse_crossed(template, "mixed")

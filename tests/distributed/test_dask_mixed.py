@@ -110,3 +110,9 @@ def test_factor_levels_are_those_of_the_whole_data(client, by_cluster):
     assert {"z", "1.k", "2.k"} <= set(r_mem.params.index)
     r_dask = smf.mixed(text, data=by_cluster(df, "s", 2)).fit()
     assert_same_fit(r_mem, r_dask)
+
+
+def test_stateful_formula_transform_refused(client, by_cluster):
+    ddf = by_cluster(school_data(S=10), "s", 2)
+    with pytest.raises(NotImplementedError, match=r"mixed: the formula transform center\(\)"):
+        smf.mixed("y ~ center(x) + (1 | s)", data=ddf)
