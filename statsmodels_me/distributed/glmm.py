@@ -20,6 +20,7 @@ from statsmodels_me.distributed.partitions import (
     factor_variables,
     persist_pieces,
     refuse_crossed,
+    refuse_stateful_transforms,
     response_values,
     template_frame,
     top_level,
@@ -27,6 +28,7 @@ from statsmodels_me.distributed.partitions import (
 )
 from statsmodels_me.distributed.predict import predict_dask, predict_frame
 from statsmodels_me.distributed.proxy import PartitionMap, SummedEngine, summed_objective
+from statsmodels_me.distributed.results import DataFreeResults
 from statsmodels_me.inference.sandwich import parse_vce
 from statsmodels_me.models.glmm_starts import check_separation, fit_fixed
 from statsmodels_me.models.meglm import MEGLM
@@ -69,6 +71,7 @@ class DaskMEGLM(MEGLM):
                                       f"(available: {', '.join(_GLMM_COMMANDS)})")
         spec = parse(text, command=command, **options)
         top = top_level(spec, command)
+        refuse_stateful_transforms(spec, command)
         factors = factor_variables(spec, data._meta)
         response = [spec.response[0]] if spec.options.get("family") == "ordinal" else []
         sample = template_frame(data, top, response + factors)
@@ -203,8 +206,9 @@ class DaskMEGLM(MEGLM):
         return np.zeros(self.k_aux)
 
 
-class DaskMEGLMResults(MEGLMResults):
-    """:class:`MEGLMResults` of a fit on a dask DataFrame: :meth:`predict` is lazy."""
+class DaskMEGLMResults(DataFreeResults, MEGLMResults):
+    """:class:`MEGLMResults` of a fit on a dask DataFrame: :meth:`predict` is lazy; what
+    else reads the data is refused by name."""
 
     def predict(self, statistic="mu", conditional=True, ebmodes=False, outcome=None,
                 nooffset=False):

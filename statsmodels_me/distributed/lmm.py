@@ -20,13 +20,16 @@ from statsmodels_me.distributed.partitions import (
     factor_variables,
     persist_partitions,
     refuse_crossed,
+    refuse_stateful_transforms,
     template_frame,
     top_level,
     whole_clusters,
 )
 from statsmodels_me.distributed.proxy import PartitionMap
+from statsmodels_me.distributed.results import DataFreeResults
 from statsmodels_me.inference.sandwich import parse_vce
 from statsmodels_me.models.mixed import Mixed
+from statsmodels_me.results.mixed_results import MixedResults, MixedResultsWrapper
 from statsmodels_me.spec import parse
 from statsmodels_me.spec.errors import DataError
 
@@ -77,6 +80,7 @@ class DaskMixed(Mixed):
         spec = parse(text, command="mixed", **options)
         _refuse_options(spec)
         top = top_level(spec, "mixed")
+        refuse_stateful_transforms(spec, "mixed")
         factors = factor_variables(spec, data._meta)
         template = build_design(spec, template_frame(data, top, factors))
         refuse_crossed(template, "mixed")
@@ -115,10 +119,13 @@ class DaskMixed(Mixed):
                                                         template))
         self.objective = self._summed_objective(parts)
         res = super().fit(start_theta=start_theta, maxiter=maxiter, disp=disp, **kwargs)
+        info = res.info
         if self.shuffled:
-            res.info.notes.append(f"The data were shuffled by '{self.top}' so that every "
-                                  "partition holds whole clusters.")
-        return res
+            info.notes.append(f"The data were shuffled by '{self.top}' so that every "
+                              "partition holds whole clusters.")
+        return MixedResultsWrapper(DaskMixedResults(
+            self, np.asarray(res.params), np.asarray(res.cov_params()), info,
+            theta=res.theta))
 
     def _summed_objective(self, parts):
         """Check the partitions against the template, reduce the cross-products and centre
@@ -161,6 +168,17 @@ class DaskMixed(Mixed):
             return -0.5 * (d * (1 + np.log(2 * np.pi * rss / d))
                            + np.linalg.slogdet(self._XtX)[1])
         return -0.5 * n * (1 + np.log(2 * np.pi * rss / n))
+
+
+class DaskMixedResults(DataFreeResults, MixedResults):
+    """:class:`MixedResults` of a fit on a dask DataFrame: the estimates, their covariance,
+    tests and ``estat icc/sd/recovariance``; what reads the data is refused by name."""
+
+    def predict(self, statistic="xb", data=None, **kwargs):
+        self._not_on_dask("predict")
+
+    def estat_wcorrelation(self, at=None, covariance=False):
+        self._not_on_dask("estat wcorrelation")
 
 
 def _rebuilt_model(cls, design):

@@ -20,6 +20,7 @@ from statsmodels_me.objectives.lmm_pieces import (
     stencil_gradient,
 )
 from statsmodels_me.objectives.lmm_profiled import (
+    DevianceObjective,
     deviance_from_factor,
     loglike_from_factor,
     residual_dof,
@@ -32,7 +33,7 @@ def _refuse(what):
                               "implemented")
 
 
-class SummedLMM:
+class SummedLMM(DevianceObjective):
     """The profiled (restricted) deviance of a nested LMM summed over partitions.
 
     Parameters
@@ -124,16 +125,6 @@ class SummedLMM:
         except np.linalg.LinAlgError:
             return np.inf
         return dev if np.isfinite(dev) else np.inf
-
-    def value(self, theta):
-        return -0.5 * self.deviance(theta)
-
-    def value_and_grad(self, theta):
-        dev, grad = self.deviance_and_grad(theta)
-        return -0.5 * dev, -0.5 * grad
-
-    def hessian(self, theta):
-        return None
 
     def grad_parts(self, theta):
         """Deviance, r2 and the gradients in theta of the deviance's two parts (log dets,

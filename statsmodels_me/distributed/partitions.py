@@ -2,6 +2,7 @@
 clusters, the template sample, and the partition objectives persisted on the workers."""
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -94,16 +95,35 @@ def template_frame(ddf, top, columns):
 
 
 def factor_variables(spec, meta):
-    """Variables of the fixed part coded by levels: ``i.``/``ibn.`` factors and
-    non-numeric columns (``meta`` the frame's empty form)."""
+    """Variables of the fixed part coded by levels: ``i.``/``ibn.`` factors, the inputs of
+    formula ``C()`` terms and non-numeric columns (``meta`` the frame's empty form)."""
     out = []
     for term in spec.fixed:
         for f in term.factors:
-            names = [f.var] if f.kind in ("i", "ibn") else \
-                [v for v in (f.var,) + tuple(getattr(f, "inputs", ()) or ()) if v in meta
-                 and not pd.api.types.is_numeric_dtype(meta[v])]
+            inputs = [v for v in (f.var,) + tuple(getattr(f, "inputs", ()) or ()) if v in meta]
+            if f.kind in ("i", "ibn"):
+                names = [f.var]
+            elif f.kind == "formula" and f.var.startswith("C("):
+                names = inputs
+            else:
+                names = [v for v in inputs if not pd.api.types.is_numeric_dtype(meta[v])]
             out += [v for v in names if v not in out]
     return out
+
+
+#: patsy's stateful transforms: their constants are fitted on the data
+_STATEFUL = re.compile(r"\b(center|standardize|scale|bs|cr|cc|te)\s*\(")
+
+
+def refuse_stateful_transforms(spec, command):
+    """Raise for formula transforms whose constants are fitted on the data (``center()``,
+    ``bs()``, ...): on a dask DataFrame they would be fitted on the template sample."""
+    hit = _STATEFUL.search(spec.source or "")
+    if hit:
+        raise NotImplementedError(
+            f"{command}: the formula transform {hit.group(1)}() on a dask DataFrame is not "
+            "implemented (its constants would be fitted on a sample, not the data); "
+            "compute the column first")
 
 
 def response_values(ddf, column):

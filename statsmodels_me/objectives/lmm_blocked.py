@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from statsmodels_me._integrate.lmm_kernels import grouped_cross_products
 from statsmodels_me.objectives.lmm_contributions import nested_contributions
 from statsmodels_me.objectives.lmm_profiled import (
+    DevianceObjective,
     block_diag_sparse,
     deviance_from_factor,
     finish_factor,
@@ -41,7 +42,7 @@ def central_deviance_gradient(deviance, theta):
     return dev, grad
 
 
-class BlockedLMM:
+class BlockedLMM(DevianceObjective):
     """Profiled deviance of a linear mixed model with any terms (blocked factor).
 
     Sufficient statistics are computed once; every evaluation is a factorization of
@@ -114,20 +115,7 @@ class BlockedLMM:
             if self.general_blocks and r2 <= 600 and r2 * t1.size <= 2_000_000:
                 self.A21_dense = self.A21.toarray().reshape(r2, t1.n_groups, t1.q)
 
-    # -- the objective protocol (x = theta) ---------------------------------------------
-    def value(self, theta):
-        """Profiled (restricted) log likelihood, -deviance / 2."""
-        return -0.5 * self.deviance(theta)
-
-    def value_and_grad(self, theta):
-        dev, grad = self.deviance_and_grad(theta)
-        return -0.5 * dev, -0.5 * grad
-
-    def hessian(self, theta):
-        """Exact Hessian of the profiled log likelihood where :attr:`exact_hessian`, else
-        ``None``."""
-        return None
-
+    # -- the objective protocol (x = theta): DevianceObjective ---------------------------------
     def contributions(self, theta, beta, s2):
         """Per top-level cluster log likelihood and scores in (beta, theta, s2) (ML) of a
         nested design; see

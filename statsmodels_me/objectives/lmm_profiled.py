@@ -19,6 +19,24 @@ import scipy.sparse as sp
 from statsmodels_me._integrate.lmm_kernels import solve_lower
 
 
+class DevianceObjective:
+    """The objective protocol (x = theta) of an LMM objective from its ``deviance`` and
+    ``deviance_and_grad``: the profiled (restricted) log likelihood is -deviance / 2."""
+
+    def value(self, theta):
+        """Profiled (restricted) log likelihood, -deviance / 2."""
+        return -0.5 * self.deviance(theta)
+
+    def value_and_grad(self, theta):
+        dev, grad = self.deviance_and_grad(theta)
+        return -0.5 * dev, -0.5 * grad
+
+    def hessian(self, theta):
+        """Exact Hessian of the profiled log likelihood where the objective has one, else
+        ``None``."""
+        return None
+
+
 def tri(L, B, transpose=False):
     """Solve ``L X = B`` (``L' X = B`` with ``transpose``) for a lower-triangular ``L``.
 

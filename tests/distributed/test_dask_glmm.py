@@ -100,6 +100,9 @@ def test_predict_and_pickle(client, by_cluster):
         got = lazy.compute().sort_index()
         want = r_mem.predict(statistic=statistic).sort_index()
         np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-6, atol=1e-10)
+    # postestimation that would read the template sample, not the data, is refused
+    with pytest.raises(NotImplementedError, match="melogit: margins after a fit on a dask"):
+        r_dask.margins()
     # results pickle without the data: the template sample's design only
     back = pickle.loads(pickle.dumps(r_dask))
     np.testing.assert_array_equal(back.params, r_dask.params)

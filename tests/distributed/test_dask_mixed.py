@@ -46,6 +46,13 @@ def test_two_level_random_slope_equal_in_memory(client, by_cluster, reml):
     assert_same_fit(r_mem, r_dask)
     # the same optimizer steps: EM, then Newton from its start (one term)
     assert r_dask.optimization.iterations == r_mem.optimization.iterations
+    # what would read the template sample instead of the data is refused by name
+    for call, name in ((lambda: r_dask.predict(), "predict"),
+                       (lambda: r_dask.margins(), "margins"),
+                       (lambda: r_dask.estat_group(), "estat group"),
+                       (lambda: r_dask.random_effects, "random-effects predictions")):
+        with pytest.raises(NotImplementedError, match=name):
+            call()
     # results pickle without the data (the template sample's design only)
     back = pickle.loads(pickle.dumps(r_dask))
     np.testing.assert_array_equal(back.params, r_dask.params)
@@ -103,3 +110,9 @@ def test_factor_levels_are_those_of_the_whole_data(client, by_cluster):
     assert {"z", "1.k", "2.k"} <= set(r_mem.params.index)
     r_dask = smf.mixed(text, data=by_cluster(df, "s", 2)).fit()
     assert_same_fit(r_mem, r_dask)
+
+
+def test_stateful_formula_transform_refused(client, by_cluster):
+    ddf = by_cluster(school_data(S=10), "s", 2)
+    with pytest.raises(NotImplementedError, match=r"mixed: the formula transform center\(\)"):
+        smf.mixed("y ~ center(x) + (1 | s)", data=ddf)
