@@ -133,7 +133,7 @@ class MENLResults(MEResults):
 
     def estat_wcorrelation(self, group=None):
         """Within-group correlation matrix of the linearized model (Stata's ``estat
-        wcorrelation``): ``corr(Z_g D Z_g' + R_g)`` (``R_g`` the error variances) over the
+        wcorrelation``): ``corr(Z_g D Z_g' + R_g)`` (``R_g`` the errors' covariance) over the
         rows of one group of the outermost level, with ``Z_g`` the derivatives of the mean
         function at the estimates.
 
@@ -162,7 +162,7 @@ class MENLResults(MEResults):
         params = np.asarray(self.params)
         f, _, Z = model.mean.evaluate(params[:self.k_fe], self._modes)
         D = self.estat_recovariance()
-        V = np.diag(model.residual_variances(params, f)[rows])
+        V = model.residual_covariance(params, f, rows)
         for lev in d.levels:
             same = lev.codes[rows][:, None] == lev.codes[rows][None, :]
             block = D[lev.label].to_numpy()
