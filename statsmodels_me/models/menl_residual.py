@@ -150,7 +150,7 @@ class GroupCorrelation:
             raise SpecificationError(f"menl: {where}: {exc}") from None
         k = self.structure.n_theta
         n_t = len(self.structure.t_levels)
-        if kind in ("unstructured", "banded") and not spec.free_variances:
+        if kind == "unstructured" and not spec.free_variances:
             # correlations only: the log sd ratios to the first level stay at zero
             self.free = np.arange(n_t - 1, k)
         else:
@@ -221,7 +221,7 @@ class GroupCorrelation:
         names = self.structure.core_names()
         if self.spec.free_variances:
             return names
-        if self.spec.kind in ("unstructured", "banded"):
+        if self.spec.kind == "unstructured":
             n_t = len(self.structure.t_levels)
             return [nm.replace("cov(e", "corr(e") for nm in names[n_t:]]
         return names[:-1]
@@ -232,7 +232,7 @@ class GroupCorrelation:
         vals = self.structure.core_display(self.structure_theta(p), s2 if free else 1.0)
         if free:
             return np.asarray(vals, float)
-        if self.spec.kind in ("unstructured", "banded"):
+        if self.spec.kind == "unstructured":
             return np.asarray(vals[len(self.structure.t_levels):], float)
         if self.spec.kind == "ma":
             return invertible_ma(np.asarray(vals[:-1], float))

@@ -11,10 +11,8 @@ option                                     error covariance within a group
 ``resvariance(distinct, index(v))``        ``s2 r_k^2`` for level k of v (r_1 = 1)
 ``rescorrelation(ar #, t(v))``             AR(#) correlations at lag ``|t_j - t_k|``
 ``rescorrelation(ma #, t(v))``             MA(#) correlations at lag ``|t_j - t_k|``
-``rescorrelation(toeplitz #, t(v))``       free correlations up to lag #, 0 beyond
 ``rescorrelation(exchangeable)``           one correlation
 ``rescorrelation(unstructured, index(v))`` free correlations among the levels of v
-``rescorrelation(banded #, index(v))``     free correlations up to # levels apart
 ``rescovariance(exchangeable)``            = ``rescorrelation(exchangeable)``
 ``rescovariance(distinct, index(v))``      = ``resvariance(distinct, index(v))``
 ``rescovariance(unstructured, index(v))``  free variances and covariances among v's levels
@@ -22,7 +20,9 @@ option                                     error covariance within a group
 
 ``v`` is a variable or ``_yhat`` (the fitted values) where Stata allows it. The correlation
 structures act within the groups of ``group()`` (default: the lowest level of random effects).
-``strata()``, ``by()``, ``ctar1`` and ``tsorder()`` are refused with NotImplementedError.
+``strata()``, ``by()``, ``ctar1``, ``toeplitz``, ``banded`` and ``tsorder()`` are refused with
+NotImplementedError (toeplitz and banded correlations are not positive definite for every
+parameter value, and the LME step's optimizer was not made to respect that).
 """
 from __future__ import annotations
 
@@ -56,8 +56,8 @@ class ResVariance:
 
 @dataclass(frozen=True)
 class ResCorrelation:
-    """A within-group correlation: ``kind`` in ar, ma, toeplitz, exchangeable,
-    unstructured, banded; ``order`` for the ordered kinds; ``t`` the time or index variable;
+    """A within-group correlation: ``kind`` in ar, ma, exchangeable, unstructured;
+    ``order`` for ar and ma; ``t`` the time or index variable;
     ``group`` the ``group()`` variable (None: the lowest level of random effects);
     ``free_variances`` for ``rescovariance(unstructured)``."""
 
@@ -179,8 +179,8 @@ def parse_rescorrelation(arg):
     kind = _abbrev(words[0], {"identity": "id", "exchangeable": "exc", "ar": "ar",
                               "ma": "ma", "ctar1": "ctar1", "toeplitz": "toep",
                               "banded": "band", "unstructured": "un"}, option, arg)
-    if kind == "ctar1":
-        raise NotImplementedError(f"menl: rescorrelation({arg}): ctar1 is not implemented")
+    if kind in ("ctar1", "toeplitz", "banded"):
+        raise NotImplementedError(f"menl: rescorrelation({arg}): {kind} is not implemented")
     if kind == "identity":
         _refuse_subs(subs, (), option, arg)
         return None
@@ -191,15 +191,13 @@ def parse_rescorrelation(arg):
             raise SpecificationError(f"menl: cannot read rescorrelation({arg})")
         return ResCorrelation("exchangeable", group=group)
     order = _order(words, kind, option, arg)
-    if kind in ("ar", "ma", "toeplitz"):
+    if kind in ("ar", "ma"):
         _refuse_subs(subs, ("t", "group"), option, arg)
         t = _variable(subs.get("t"), "t", option, arg)
-        if order is None and kind != "toeplitz":
-            order = 1
-        return ResCorrelation(kind, order, t, group)
+        return ResCorrelation(kind, order or 1, t, group)
     _refuse_subs(subs, ("index", "group"), option, arg)
     index = _variable(subs.get("index"), "index", option, arg)
-    if kind == "unstructured" and order is not None:
+    if order is not None:
         raise SpecificationError(f"menl: rescorrelation({arg}): unstructured takes no order")
     return ResCorrelation(kind, order, index, group)
 
