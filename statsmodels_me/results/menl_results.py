@@ -94,6 +94,16 @@ class MENLResults(MEResults):
             resid = resid / np.sqrt(model.residual_variances(self.params, fitted))
         return pd.Series(resid, index=d.row_index, name=statistic)
 
+    def margins(self, *args, **kwargs):
+        """Not implemented after ``menl``.
+
+        Raises
+        ------
+        NotImplementedError
+        """
+        raise NotImplementedError("margins after menl is not implemented; evaluate "
+                                  "predict('yhat', data=...) on a grid of covariate values")
+
     def estat_recovariance(self):
         """Estimated covariance matrix of the random effects: dict ``level -> DataFrame``."""
         model = self.model

@@ -2,6 +2,7 @@
 errors' correlation and ``rstandard`` their variance function, each checked against the
 formula written out from the estimates."""
 import numpy as np
+import pytest
 
 import statsmodels_me.formula.api as smf
 from statsmodels_me.datasets import load
@@ -29,3 +30,18 @@ def test_rstandard_uses_the_variance_function():
                                             + res.params["/Residual:_cons"])
     np.testing.assert_allclose(res.predict("rstandard").to_numpy(),
                                res.predict("residuals").to_numpy() / sd, rtol=1e-12)
+
+
+def test_new_data_predictions_with_an_error_structure():
+    pig = load("pig")
+    res = smf.menl(PIG + "rescorrelation(ar 1, t(week))", data=pig).fit()
+    # the mean function does not involve the error structure: in-sample values are reproduced
+    np.testing.assert_allclose(res.predict("yhat", data=pig), res.predict("yhat"), rtol=1e-12)
+    with pytest.raises(NotImplementedError, match="rstandard"):
+        res.predict("rstandard", data=pig)
+
+
+def test_margins_is_refused_by_name():
+    res = smf.menl(PIG + "resvariance(power week)", data=load("pig")).fit()
+    with pytest.raises(NotImplementedError, match="margins after menl"):
+        res.margins(at={"week": 3})
