@@ -51,5 +51,7 @@ def test_group_equal_to_the_lowest_level_is_the_default():
     pig = load("pig")
     a = smf.menl(PIG + "rescorrelation(ar 1, t(week))", data=pig).fit()
     b = smf.menl(PIG + "rescorrelation(ar 1, t(week) group(id))", data=pig).fit()
-    assert a.llf == b.llf
-    np.testing.assert_array_equal(a.params, b.params)
+    # the same model; group()'s variable joins the grid of start values, so the two paths
+    # stop at the fixed point within the stopping rule (1e-6) rather than bit for bit
+    assert abs(a.llf - b.llf) <= 1e-9 * abs(a.llf)
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-6)
