@@ -14,7 +14,13 @@ from statsmodels_me.models.menl_design import MenlDesign
 from statsmodels_me.models.menl_fit import alternate, nls_start
 from statsmodels_me.models.menl_lme import CovBlock, GroupedLME, SparseLME
 from statsmodels_me.models.menl_mean import MeanFunction
-from statsmodels_me.models.menl_resvar import PowerVarianceLME
+from statsmodels_me.models.menl_residual import (
+    GroupCorrelation,
+    ResidualLME,
+    VarianceFunction,
+    structure_covariance,
+    structure_variances,
+)
 from statsmodels_me.results.fit_info import FitInfo, VCompGroup
 from statsmodels_me.spec.errors import (
     BoundaryWarning,
@@ -55,8 +61,11 @@ class MENL(MEModel):
     likelihood in the variances and covariances with the fixed effects held at their
     estimates (ML) or of the restricted log likelihood (REML).
 
-    ``resvariance(power v, noconstant)`` gives errors of variance ``s2 |v|^(2 delta)``
-    (:mod:`.menl_resvar`).
+    ``resvariance()``, ``rescorrelation()`` and ``rescovariance()`` give heteroskedastic
+    and correlated within-group errors (:mod:`.menl_residual`); their parameters are
+    ``/Residual:<name>`` (``delta``, ``_cons``, ``gamma``, ``rho``, ``phi1``, ``theta1``...),
+    ``s2`` stays ``/var(e)`` (the variances of ``rescovariance(unstructured)`` are
+    ``/Residual:var(e<level>)`` instead).
 
     Random effects may sit at nested levels (``{U1[id]}`` and ``{S1[id>visit]}``); one level
     is solved batched over groups (:class:`GroupedLME`), several by sparse algebra
@@ -89,12 +98,20 @@ class MENL(MEModel):
                 kind, inner = lab.split("(", 1)
                 inner = inner[:-1].replace(",", f"[{lev}],").replace(" ", f"[{lev}] ")
                 names.append(f"/{kind}({inner}[{lev}])")
-        names.append("/var(e)")
         self.resvariance = self.spec.resvariance
-        if self.resvariance is not None:
-            names.append("/Residual:delta")
-        #: position of the residual variance s2 among the parameters
-        self.residual_index = len(names) - (2 if self.resvariance is not None else 1)
+        self.rescorrelation = self.spec.rescorrelation
+        self._variance, self._correlation = self._error_structure()
+        free_variances = self.rescorrelation is not None and \
+            self.rescorrelation.free_variances
+        #: position of the residual variance s2 among the parameters (the first variance
+        #: of rescovariance(unstructured))
+        self.residual_index = len(names)
+        if not free_variances:
+            names.append("/var(e)")
+        self.n_structure = len(names)
+        names += [f"/Residual:{nm}" for nm in self._structure_names()]
+        #: internal parameters of the error structure at the last fit
+        self.structure_params = None
         self._set_param_names(names)
 
     @classmethod
@@ -138,27 +155,60 @@ class MENL(MEModel):
                                        else "independent"))
         return blocks
 
+    def _error_structure(self):
+        """The variance function and the within-group correlation of the errors."""
+        d = self.design
+        variance = correlation = None
+        if self.resvariance is not None:
+            var = self.resvariance.var
+            variance = VarianceFunction(self.resvariance,
+                                        None if var == "_yhat" else d.columns[var])
+        rc = self.rescorrelation
+        if rc is not None:
+            lowest = d.levels[-1]
+            groups = lowest.codes
+            if rc.group is not None:
+                codes = pd.factorize(d.columns[rc.group], sort=True)[0]
+                per_group = pd.Series(lowest.codes).groupby(codes).nunique()
+                if (per_group > 1).any():
+                    raise NotImplementedError(
+                        f"menl: rescorrelation/rescovariance group({rc.group}): groups that "
+                        f"span several groups of the lowest level {lowest.label!r} are not "
+                        "implemented")
+                groups = codes
+            t = d.columns[rc.t] if rc.t is not None else None
+            correlation = GroupCorrelation(rc, t, np.asarray(groups))
+        return variance, correlation
+
+    def _structure_names(self):
+        names = self._variance.names() if self._variance is not None else []
+        if self._correlation is not None:
+            names += self._correlation.names()
+        return names
+
     def _engine(self):
         d = self.design
         if len(d.levels) == 1:
             lme = GroupedLME(d.levels, self.blocks, reml=self.reml)
         else:
             lme = SparseLME(d.levels, d.re_rows, self.blocks, reml=self.reml)
-        if self.resvariance is not None:
-            var = self.resvariance[1]
-            lme = PowerVarianceLME(lme, None if var == "_yhat" else d.columns[var])
+        if self._variance is not None or self._correlation is not None:
+            lme = ResidualLME(lme, self._variance, self._correlation)
         return lme
 
+    def residual_covariance(self, params, yhat, rows):
+        """Covariance of the errors of ``rows`` (positions in the estimation sample) at the
+        fit's error-structure parameters (:attr:`structure_params`); ``yhat``: the fitted
+        values (for ``_yhat``)."""
+        s2 = float(np.asarray(params, float)[self.residual_index])
+        return structure_covariance(self._variance, self._correlation, self.structure_params,
+                                    s2, yhat, np.asarray(rows))
+
     def residual_variances(self, params, yhat):
-        """Variance of each row's error: ``s2``, or ``s2 |v|^(2 delta)`` under
-        ``resvariance(power v, noconstant)`` (``v`` the fitted values for ``_yhat``)."""
-        params = np.asarray(params, float)
-        s2 = params[self.residual_index]
-        if self.resvariance is None:
-            return np.full(self.design.nobs, s2)
-        var = self.resvariance[1]
-        v = np.abs(yhat if var == "_yhat" else self.design.columns[var])
-        return s2 * v ** (2.0 * params[-1])
+        """Variance of each row's error (``yhat``: the fitted values, for ``_yhat``)."""
+        s2 = float(np.asarray(params, float)[self.residual_index])
+        return structure_variances(self._variance, self._correlation, self.structure_params,
+                                   s2, yhat, self.design.nobs)
 
     # ------------------------------------------------------------------ start values
     def start_params(self):
@@ -242,7 +292,11 @@ class MENL(MEModel):
             cov_beta *= n / (n - p)
         disp_vals = lme.display(out.theta, out.s2)
         with single_threaded_blas():
-            cov_disp = self._cov_display(lme, disp_vals, out.beta)
+            if isinstance(lme, ResidualLME):
+                self.structure_params = np.array(out.theta[lme.k:], float)
+                cov_disp = self._cov_structure(lme, out)
+            else:
+                cov_disp = self._cov_display(lme, disp_vals, out.beta)
         params = np.concatenate([out.beta, disp_vals])
         k = len(params)
         cov = np.zeros((k, k))
@@ -260,13 +314,29 @@ class MENL(MEModel):
         info = FitInfo(title=f"Mixed-effects {method} nonlinear regression", llf=out.llf,
                        ll_label=label, k_fe=p, vcomp_groups=groups,
                        residual=("var(Residual)", self.residual_index),
-                       ancillary=[k - 1] if self.resvariance is not None else [],
+                       ancillary=list(range(self.n_structure, k)),
                        converged=out.converged,
                        iterations=out.iterations, iteration_log=out.log, method=method,
                        notes=list(self.spec.legends))
         from statsmodels_me.results.menl_results import MENLResults, MENLResultsWrapper
         res = MENLResults(self, params, cov, info, random_effects=out.b)
         return MENLResultsWrapper(res)
+
+    def _cov_structure(self, lme, out):
+        """Covariance of the displayed variance components and error-structure parameters:
+        the inverse observed information in the variance components and the structure's
+        own parameters (:meth:`ResidualLME.loglike_display`), carried to the displayed
+        values by the delta method (Jacobian by central differences)."""
+        u = lme.inference_point(out.theta, out.s2)
+        cov_u = self._cov_display(lme, u, out.beta)
+        J = np.zeros((len(lme.display_from_inference(u)), len(u)))
+        for j in range(len(u)):
+            h = 1e-6 * max(abs(u[j]), 1e-3)
+            up, dn = u.copy(), u.copy()
+            up[j] += h
+            dn[j] -= h
+            J[:, j] = (lme.display_from_inference(up) - lme.display_from_inference(dn)) / (2 * h)
+        return J @ cov_u @ J.T
 
     def _cov_display(self, lme, values, beta):
         """Covariance of the display variances/covariances and residual variance: inverse of

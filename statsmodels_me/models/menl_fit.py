@@ -137,13 +137,10 @@ def pnls(mean, lme, y, Lam, beta, b, maxiter=100, tol=1e-10):
     b = lme.to_b(Lam, u)
     # a residual variance function is held at the fitted values of the start of the step
     lme.set_covariate(mean.value(beta, b))
-    scale = lme.row_scale()
 
     def objective(beta, u, b):
         with np.errstate(all="ignore"):
-            r = y - mean.value(beta, b)
-            if scale is not None:
-                r = r * scale
+            r = lme.whiten(y - mean.value(beta, b))
             s = float(r @ r) + float(np.sum(u * u))
         return s if np.isfinite(s) else np.inf
 

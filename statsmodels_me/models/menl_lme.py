@@ -113,6 +113,10 @@ class CovBlock:
 class ThetaOptimizer:
     """Minimization of ``self.deviance`` over parameters with ``self.bounds()``."""
 
+    #: Newton's steps also stop when the predicted decrease of the deviance, ``g' H^-1 g / 2``,
+    #: is below this fraction of the deviance (None: only on the size of the step)
+    newton_decrement_tol = None
+
     def fit_theta(self, theta0, tol=1e-9, warm=False):
         """Minimize the profiled deviance over ``theta`` from ``theta0``.
 
@@ -161,8 +165,9 @@ class ThetaOptimizer:
             return theta, False
 
         def inside(t):
-            return all((lo is None or t[i] > lo) and (hi is None or t[i] < hi)
-                       for i, (lo, hi) in enumerate(bounds))
+            # the parameters held on a bound stay there; the free ones must be strictly inside
+            return all((bounds[i][0] is None or t[i] > bounds[i][0])
+                       and (bounds[i][1] is None or t[i] < bounds[i][1]) for i in free)
         for _ in range(maxiter):
             g, H = self._derivatives(theta, free, dev)
             try:
@@ -171,6 +176,9 @@ class ThetaOptimizer:
                 step = -np.linalg.solve(H, g)
             except np.linalg.LinAlgError:
                 return theta, False
+            if self.newton_decrement_tol is not None and \
+                    -0.5 * float(g @ step) <= self.newton_decrement_tol * max(abs(dev), 1.0):
+                return theta, True
             size = float(np.max(np.abs(step) / (np.abs(theta[free]) + 1e-3)))
             scale = 1.0
             for _ in range(30):
@@ -331,9 +339,10 @@ class _LMEBase(ThetaOptimizer):
     def set_covariate(self, yhat):
         """Fitted values at the current estimates (used by residual variance functions)."""
 
-    def row_scale(self):
-        """Weights ``1 / sd`` of the rows relative to ``s2``; None for homoskedastic errors."""
-        return None
+    def whiten(self, r):
+        """Residuals ``r`` scaled to independent errors of variance ``s2``: unchanged here
+        (:class:`~statsmodels_me.models.menl_residual.ResidualLME` transforms them)."""
+        return r
 
     # ------------------------------------------------------------------ inference
     def loglike_display(self, values, beta):

@@ -80,5 +80,9 @@ def predict_menl(results, statistic, data, fixedonly=False, new_groups="zero"):
         raise DataError(f"residuals on new data need the response '{spec.depvar}'")
     resid = data[spec.depvar].to_numpy(dtype=float) - yhat
     if statistic == "rstandard":
-        resid = resid / np.sqrt(float(np.asarray(results.params)[-1]))
+        if spec.resvariance is not None or spec.rescorrelation is not None:
+            raise NotImplementedError("menl predict(rstandard) with data=: standardized "
+                                      "residuals on new data under resvariance(), "
+                                      "rescorrelation() or rescovariance() are not implemented")
+        resid = resid / np.sqrt(float(np.asarray(results.params)[model.residual_index]))
     return pd.Series(resid, index=data.index, name=statistic)

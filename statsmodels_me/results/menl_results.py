@@ -96,6 +96,16 @@ class MENLResults(MEResults):
             resid = resid / np.sqrt(model.residual_variances(self.params, fitted))
         return pd.Series(resid, index=d.row_index, name=statistic)
 
+    def margins(self, *args, **kwargs):
+        """Not implemented after ``menl``.
+
+        Raises
+        ------
+        NotImplementedError
+        """
+        raise NotImplementedError("margins after menl is not implemented; evaluate "
+                                  "predict('yhat', data=...) on a grid of covariate values")
+
     def estat_recovariance(self):
         """Estimated covariance matrix of the random effects: dict ``level -> DataFrame``."""
         model = self.model
@@ -135,7 +145,7 @@ class MENLResults(MEResults):
 
     def estat_wcorrelation(self, group=None):
         """Within-group correlation matrix of the linearized model (Stata's ``estat
-        wcorrelation``): ``corr(Z_g D Z_g' + R_g)`` (``R_g`` the error variances) over the
+        wcorrelation``): ``corr(Z_g D Z_g' + R_g)`` (``R_g`` the errors' covariance) over the
         rows of one group of the outermost level, with ``Z_g`` the derivatives of the mean
         function at the estimates.
 
@@ -164,7 +174,7 @@ class MENLResults(MEResults):
         params = np.asarray(self.params)
         f, _, Z = model.mean.evaluate(params[:self.k_fe], self._modes)
         D = self.estat_recovariance()
-        V = np.diag(model.residual_variances(params, f)[rows])
+        V = model.residual_covariance(params, f, rows)
         for lev in d.levels:
             same = lev.codes[rows][:, None] == lev.codes[rows][None, :]
             block = D[lev.label].to_numpy()

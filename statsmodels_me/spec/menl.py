@@ -6,10 +6,14 @@ substitutable expressions ``{phi1:}`` defined by ``define(phi1: ...)``, linear c
 ``{lc: x1 U0[id]}`` / ``{phi1: U1[tree], xb}`` / ``define(lc: x1 c.x1#U1[id], noconstant)``.
 
 Options: ``define()``, ``covariance(U1 U2, unstructured|exchangeable|identity|independent)``,
-``initial()``, ``mle``/``reml``, ``iterate()``, ``tolerance()``, ``ltolerance()``,
-``resvariance(power varname|_yhat, noconstant)``. The other residual structures
-(``rescorrelation()``, ``rescovariance()``, ``tsorder()``, the other ``resvariance()``
-functions) and ``if``/``in`` are refused with NotImplementedError naming them.
+``initial()``, ``mle``/``reml``, ``iterate()``, ``tolerance()``, ``ltolerance()``, and the
+within-group error structures (:mod:`.menl_residual_spec`): ``resvariance(power
+varname|_yhat [, noconstant] | linear varname | exponential varname|_yhat | distinct,
+index(varname))``, ``rescorrelation(ar # | ma #, t(varname) | exchangeable | unstructured,
+index(varname) [group(varname)])`` and ``rescovariance(exchangeable | distinct |
+unstructured, index(varname))``. ``tsorder()``, ``rescorrelation(toeplitz | banded |
+ctar1)``, ``by()``/``strata()`` of the residual structures and ``if``/``in`` are refused
+with NotImplementedError naming them.
 """
 from __future__ import annotations
 
@@ -27,18 +31,25 @@ from statsmodels_me.spec.menl_expr import (
     parse_expression,
     split_braces,
 )
+from statsmodels_me.spec.menl_residual_spec import (
+    ResCorrelation,
+    ResVariance,
+    parse_rescorrelation,
+    parse_rescovariance,
+    parse_resvariance,
+)
 
 __all__ = ["MenlSpec", "parse_menl", "COVARIANCE_KINDS"]
 
 COVARIANCE_KINDS = ("independent", "identity", "exchangeable", "unstructured")
 
 _NOT_IMPLEMENTED = {
-    "rescorrelation": "rescorr", "rescovariance": "rescov",
     "tsorder": "tsorder", "t": "t", "if": "if", "in": "in", "stddeviations": "stddev",
     "pnlsopts": "pnlsopts", "lmeopts": "lmeopts", "emiterate": "emiter",
     "emtolerance": "emtol", "nostderr": "nostderr", "level": "level",
 }
-_IMPLEMENTED = {"resvariance": "resvar", "define": "def", "covariance": "cov", "initial": "init",
+_IMPLEMENTED = {"resvariance": "resvar", "rescorrelation": "rescorr",
+                "rescovariance": "rescov", "define": "def", "covariance": "cov", "initial": "init",
                 "mle": "mle",
                 "reml": "reml", "iterate": "iter", "tolerance": "tol", "ltolerance": "ltol",
                 "variance": "var"}
@@ -69,8 +80,10 @@ class MenlSpec:
         Data variables the expression uses.
     defined : dict of str -> node
         The expression of each ``define()`` (for ``predict(parameters=...)``).
-    resvariance : tuple or None
-        ``("power", "_yhat" or a variable)`` for ``resvariance(power v, noconstant)``.
+    resvariance : ResVariance or None
+        The error variance function (``resvariance()``, ``rescovariance(distinct)``).
+    rescorrelation : ResCorrelation or None
+        The within-group error correlation (``rescorrelation()``, ``rescovariance()``).
     reml : bool
     iterate, tolerance, ltolerance : int, float, float
     text : str
@@ -85,7 +98,8 @@ class MenlSpec:
     legends: list = field(default_factory=list)
     variables: list = field(default_factory=list)
     defined: dict = field(default_factory=dict)
-    resvariance: tuple | None = None
+    resvariance: ResVariance | None = None
+    rescorrelation: ResCorrelation | None = None
     reml: bool = False
     iterate: int = 100
     tolerance: float = 1e-6
@@ -350,30 +364,6 @@ def _parse_initial(text, spec_initial, original):
                                      f"{name!r}") from None
 
 
-def _parse_resvariance(arg):
-    """``power v, noconstant`` -> ``("power", v)``; other functions are refused by name."""
-    parts = split_top(arg, ",")
-    words = parts[0].split()
-    opts = parts[1].split() if len(parts) == 2 else []
-    if not words:
-        raise SpecificationError("menl: resvariance() needs a variance function")
-    kind = words[0].lower()
-    if kind in ("linear", "exponential", "distinct") or (kind == "power" and "strata" in arg):
-        raise NotImplementedError(f"menl: resvariance({arg}) is not implemented; "
-                                  "resvariance(power varname|_yhat, noconstant) is")
-    if kind != "power" or len(words) != 2:
-        raise SpecificationError(f"menl: cannot read resvariance({arg}); expected "
-                                 "resvariance(power varname|_yhat, noconstant)")
-    if not any(o.startswith("nocons") for o in opts):
-        raise NotImplementedError(
-            f"menl: resvariance({arg}): the power function with its constant, "
-            "s2 (|v| + c)^(2 delta), is not implemented; add noconstant for s2 |v|^(2 delta)")
-    bad = [o for o in opts if not o.startswith("nocons")]
-    if bad:
-        raise SpecificationError(f"menl: unknown resvariance() option {bad[0]!r}")
-    return ("power", words[1])
-
-
 def _parse_covariance(arg, original):
     parts = split_top(arg, ",")
     names = parts[0].split()
@@ -453,7 +443,7 @@ def parse_menl(text, **options):
     opt_list = _options(unmask(opt_text), original)
     defines, covariances, initial = {}, [], {}
     settings = {"reml": False, "iterate": 100, "tolerance": 1e-6, "ltolerance": 1e-7,
-                "resvariance": None}
+                "resvariance": None, "rescorrelation": None, "rescovariance": None}
     for name, arg in opt_list:
         full = _canonical(name)
         if full is None:
@@ -471,7 +461,11 @@ def parse_menl(text, **options):
         elif full == "covariance":
             covariances.append(_parse_covariance(arg or "", original))
         elif full == "resvariance":
-            settings["resvariance"] = _parse_resvariance(arg or "")
+            settings["resvariance"] = parse_resvariance(arg or "")
+        elif full == "rescorrelation":
+            settings["rescorrelation"] = parse_rescorrelation(arg or "")
+        elif full == "rescovariance":
+            settings["rescovariance"] = parse_rescovariance(arg or "")
         elif full == "initial":
             _parse_initial(arg or "", initial, original)
         elif full in ("mle", "reml"):
@@ -495,11 +489,15 @@ def parse_menl(text, **options):
     builder = _Builder(original, defines)
     expr = parse_expression(expr_text, builder.brace)
     _collect_vars(expr, builder)
-    resvar = settings["resvariance"]
-    if resvar is not None and resvar[1] != "_yhat":
-        if not _NAME.match(resvar[1]):
-            raise SpecificationError(f"menl: bad variable {resvar[1]!r} in resvariance()")
-        builder._var(resvar[1])
+    resvar, rescorr = settings["resvariance"], settings["rescorrelation"]
+    if settings["rescovariance"] is not None:
+        if resvar is not None or rescorr is not None:
+            raise SpecificationError("menl: rescovariance() cannot be combined with "
+                                     "resvariance() or rescorrelation()")
+        resvar, rescorr = settings["rescovariance"]
+    for name in (resvar.variables() if resvar else []) + \
+            (rescorr.variables() if rescorr else []):
+        builder._var(name)
     unused = [d for d in defines if d not in builder.resolved]
     if unused:
         raise SpecificationError(f"menl: define({unused[0]}: ...) is not used in the expression "
@@ -531,6 +529,7 @@ def parse_menl(text, **options):
                     random_effects=builder.random_effects, covariances=covariances,
                     initial=initial, legends=builder.legends, variables=builder.variables,
                     defined=dict(builder.resolved), resvariance=resvar,
+                    rescorrelation=rescorr,
                     reml=bool(settings["reml"]), iterate=int(settings["iterate"]),
                     tolerance=float(settings["tolerance"]),
                     ltolerance=float(settings["ltolerance"]), text=original)

@@ -26,8 +26,8 @@ def orange():
      r"U1 is used with two grouping specifications, \[age\] and \[tree\]"),
     (EX9 + ", initial(b1 200 b2 0 b3 0)", DataError, "not finite at the initial values"),
     (EX9.replace("exp(", "expp("), SpecificationError, "unknown function 'expp'"),
-    (EX9 + ", resvariance(power _yhat)", NotImplementedError, "resvariance"),
-    (EX9 + ", rescorrelation(ar 1)", NotImplementedError, "rescorrelation"),
+    (EX9 + ", rescorrelation(ar 1, t(tree))", DataError,
+     "'tree' repeats a value within a group"),
     (EX9.replace("{U1[tree]}", "{U1[tree]}+{U2[age]}"), NotImplementedError,
      r"crossed levels \(\[age\], \[tree\]\)"),
     ("menl circumf = {b1}*age", NotImplementedError, "no random effects"),
@@ -66,3 +66,18 @@ def test_constructor_needs_a_design():
     from statsmodels_me.models.menl import MENL
     with pytest.raises(SpecificationError, match="from_text"):
         MENL()
+
+
+@pytest.mark.parametrize("option, error, match", [
+    ("rescorrelation(ar 1, t(half))", SpecificationError,
+     r"rescorrelation\(ar 1\).*t\(half\) must hold integers"),
+    ("resvariance(distinct, index(one))", DataError, "only one level"),
+    ("resvariance(linear zero)", DataError, "must be positive"),
+    ("resvariance(power zero, noconstant)", DataError, "zero for some rows"),
+    ("rescorrelation(exchangeable, group(one))", NotImplementedError,
+     "span several groups of the lowest level 'tree'"),
+])
+def test_bad_residual_structure_data(orange, option, error, match):
+    data = orange.assign(half=orange["age"] / 2 + 0.25, one=1.0, zero=0.0)
+    with pytest.raises(error, match=match):
+        smf.menl(EX9 + ", " + option, data=data).fit()

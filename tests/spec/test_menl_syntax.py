@@ -4,6 +4,7 @@ import pytest
 
 from statsmodels_me.spec.errors import SpecificationError
 from statsmodels_me.spec.menl import parse_menl
+from statsmodels_me.spec.menl_residual_spec import ResCorrelation, ResVariance
 
 
 def re_names(spec):
@@ -110,27 +111,65 @@ def test_errors_name_the_text(text, match):
         parse_menl(text)
 
 
-def test_resvariance_power_noconstant():
-    s = parse_menl("y = {b}*exp({U[id]}), resvariance(power _yhat, noconstant)")
-    assert s.resvariance == ("power", "_yhat")
-    s = parse_menl("y = {b}*exp({U[id]}), resvar(power x, nocons)")
-    assert s.resvariance == ("power", "x") and s.variables == ["x"]
+@pytest.mark.parametrize("option, variance, correlation, variables", [
+    ("resvariance(power _yhat, noconstant)", ResVariance("power", "_yhat"), None, []),
+    ("resvar(power x, nocons)", ResVariance("power", "x"), None, ["x"]),
+    ("resvariance(power _yhat)", ResVariance("power", "_yhat", True), None, []),
+    ("resvariance(pow x)", ResVariance("power", "x", True), None, ["x"]),
+    ("resvariance(linear x)", ResVariance("linear", "x"), None, ["x"]),
+    ("resvariance(exp _yhat)", ResVariance("exponential", "_yhat"), None, []),
+    ("resvariance(distinct, index(k))", ResVariance("distinct", "k"), None, ["k"]),
+    ("resvariance(identity)", None, None, []),
+    ("rescorrelation(ar 2, t(t))", None, ResCorrelation("ar", 2, "t"), ["t"]),
+    ("rescorr(ar, t(t))", None, ResCorrelation("ar", 1, "t"), ["t"]),
+    ("rescorrelation(ma, t(t) group(g))", None, ResCorrelation("ma", 1, "t", "g"),
+     ["t", "g"]),
+    ("rescorrelation(exchangeable)", None, ResCorrelation("exchangeable"), []),
+    ("rescorrelation(unstructured, index(t))", None, ResCorrelation("unstructured", None, "t"),
+     ["t"]),
+    ("rescovariance(exchangeable)", None, ResCorrelation("exchangeable"), []),
+    ("rescovariance(distinct, index(t))", ResVariance("distinct", "t"), None, ["t"]),
+    ("rescovariance(unstructured, index(t))", None,
+     ResCorrelation("unstructured", None, "t", free_variances=True), ["t"]),
+])
+def test_residual_structures(option, variance, correlation, variables):
+    s = parse_menl(f"y = {{b}}*exp({{U[id]}}), {option}")
+    assert s.resvariance == variance
+    assert s.rescorrelation == correlation
+    assert s.variables == variables
 
 
 @pytest.mark.parametrize("option, match", [
-    ("resvariance(power _yhat)", "with its constant"),
-    ("resvariance(linear x)", "resvariance"),
-    ("resvariance(exponential _yhat)", "resvariance"),
-    ("resvariance(power x, strata(g) noconstant)", "resvariance"),
+    ("resvariance(power x, strata(g) noconstant)", "strata"),
+    ("rescorrelation(ar 1, t(t) by(g))", "by"),
+    ("rescorrelation(ctar1, t(t))", "ctar1"),
+    ("rescorrelation(toeplitz 2, t(t))", "toeplitz"),
+    ("rescorrelation(banded 1, index(t))", "banded"),
 ])
-def test_other_variance_functions_refused(option, match):
+def test_unimplemented_residual_suboptions_are_refused_by_name(option, match):
     with pytest.raises(NotImplementedError, match=match):
         parse_menl(f"y = {{b}}*exp({{U[id]}}), {option}")
 
 
-@pytest.mark.parametrize("option", ["rescorrelation(ar 1)",
-                                    "rescovariance(unstructured)", "tsorder(t)",
-                                    "stddeviations"])
+@pytest.mark.parametrize("option, match", [
+    ("resvariance(cubic x)", "unknown structure 'cubic'"),
+    ("resvariance(power)", "resvariance"),
+    ("resvariance(linear _yhat)", "bad variable '_yhat'"),
+    ("resvariance(exponential x, noconstant)", "noconstant is allowed with the power"),
+    ("resvariance(distinct)", "index"),
+    ("rescorrelation(ar 0, t(t))", "at least 1"),
+    ("rescorrelation(ar x, t(t))", "must be an integer"),
+    ("rescorrelation(ar 1)", "needs t"),
+    ("rescorrelation(unstructured)", "needs index"),
+    ("rescorrelation(exchangeable, t(t))", "unknown suboption 't'"),
+    ("rescovariance(unstructured, index(t)) rescorrelation(ar 1, t(t))", "cannot be combined"),
+])
+def test_bad_residual_structures(option, match):
+    with pytest.raises(SpecificationError, match=match):
+        parse_menl(f"y = {{b}}*exp({{U[id]}}), {option}")
+
+
+@pytest.mark.parametrize("option", ["tsorder(t)", "stddeviations"])
 def test_unimplemented_options_are_refused_by_name(option):
     name = option.split("(")[0]
     with pytest.raises(NotImplementedError, match=name):
