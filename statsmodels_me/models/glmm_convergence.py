@@ -82,7 +82,11 @@ def random_part_sd(model, x):
     if not model.cov.n_theta:
         return []
     Sigma = model.cov.matrix(theta)
-    Z = model.random_effects_exog()
+    if any(b.factor_codes is not None for lev in model.design.levels for b in lev.blocks):
+        # R.x blocks: indicator columns (|z| <= 1), not expanded into an n x levels matrix
+        Z = np.ones((1, Sigma.shape[0]))
+    else:
+        Z = model.random_effects_exog()
     zmax = np.max(np.abs(Z), axis=0) if len(Z) else np.ones(Sigma.shape[0])
     names = [n for n in model.cov.display_names if n.startswith("/var(")]
     if len(names) != Sigma.shape[0]:  # tied variances (identity, exchangeable), R.x blocks

@@ -75,7 +75,12 @@ class MEGLM(MEModel):
     (complete separation) raises :class:`~statsmodels_me.spec.errors.DataError`;
     quasi-complete separation is fitted with a ``ConvergenceWarning`` naming the diverging
     coefficients (their standard errors are NaN); a variance estimated at zero gives a
-    ``BoundaryWarning`` (its standard error is reported as 0).
+    ``BoundaryWarning`` (its standard error is reported as 0). A fit is converged only if
+    its log likelihood is finite, not below the model without random effects and no variance
+    runs away (:mod:`.glmm_convergence`); otherwise it is restarted once from the
+    fixed-effects fit and, failing that, returned with ``converged=False`` and a
+    ``ConvergenceWarning`` naming the likely cause (e.g. an outcome perfectly predicted
+    within clusters, where the estimates do not exist).
     """
 
     command = "meglm"
@@ -249,6 +254,11 @@ class MEGLM(MEModel):
         record.x_initial = np.array(x0, float)
         log.append("Fitting full model:")
         if constraints:
+            given = [k for k, v in vars(getattr(self, "_controls", FitControls())).items()
+                     if v is not None]
+            if given:
+                raise NotImplementedError(f"{self.spec.command}: {given[0]}() with "
+                                          "constraints() is not implemented")
             x, cov_disp, it, converged = self._fit_constrained(x0, constraints, log, maxiter,
                                                                record)
             llf = obj.value(x)

@@ -81,3 +81,8 @@ def test_negative_control_is_an_error():
         smf.melogit("y x || g:", data=_data(), iterate=-1)
     with pytest.raises(SpecificationError, match="tolerance"):
         smf.melogit("y x || g:", data=_data()).fit(tolerance=-1.0)
+
+
+def test_controls_with_constraints_are_refused():
+    with pytest.raises(NotImplementedError, match=r"iterate\(\) with constraints"):
+        smf.melogit("y x || g:", data=_data(), constraints=["_b[x] = 0.5"], iterate=3).fit()
