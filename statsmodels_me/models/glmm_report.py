@@ -44,7 +44,9 @@ def glmm_fit_info(model, xnames, params, cov, llf, llf_fixed, iterations, log):
         V = cov[np.ix_(test, test)]
         try:
             chi2 = float(b @ np.linalg.solve(V, b))
-            wald = (chi2, len(test), float(stats.chi2.sf(chi2, len(test))))
+            # a covariance that is no covariance (Hessian not negative definite) has no test
+            if np.isfinite(chi2) and chi2 >= 0:
+                wald = (chi2, len(test), float(stats.chi2.sf(chi2, len(test))))
         except np.linalg.LinAlgError:
             wald = None
     ttl, versus = fam.title, fam.fixed_model_name
