@@ -34,7 +34,8 @@ HONOURED = {
     "mixed": {"covariance", "noconstant", "reml", "mle", "emiterate", "emtolerance",
               "tolerance", "ltolerance", "iterate"},
     "glm": {"covariance", "noconstant", "family", "link", "binomial", "exposure", "offset",
-            "dispersion", "constraints", "intmethod", "intpoints", "or", "irr", "eform"},
+            "dispersion", "constraints", "intmethod", "intpoints", "or", "irr", "eform",
+            "iterate", "tolerance", "ltolerance", "nrtolerance"},
 }
 
 #: Stata text and Python keyword of each option that takes an argument (flags: ``name`` and

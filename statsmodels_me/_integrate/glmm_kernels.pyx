@@ -26,6 +26,7 @@ Adaptive state is per cluster (modes, grid centres and scales) and is read as th
 point when ``warm``; clusters are independent, so ``prange`` over clusters (``set_num_threads``)
 gives results identical to the serial loop.
 """
+from cpython.exc cimport PyErr_CheckSignals
 from cython.parallel cimport prange
 from libc.math cimport INFINITY, exp, fabs, fmax, log, log1p, sqrt
 from libc.stdlib cimport free, malloc
@@ -55,6 +56,7 @@ from statsmodels_me._integrate.small_dense cimport chol as _chol
 from statsmodels_me._integrate.small_dense cimport chol_inverse as _chol_inverse
 from statsmodels_me._integrate.small_dense cimport chol_solve as _chol_solve
 from statsmodels_me._integrate.small_dense cimport lse_moments
+from statsmodels_me._integrate.signal_blocks cimport signal_block
 
 cdef int _num_threads = 1
 
@@ -1113,14 +1115,20 @@ def cluster_pass(const double[::1] y, const double[::1] trials, const double[::1
     O.s = &s[0, 0]
     O.gaux = &gaux[0, 0] if gaux.shape[1] > 0 else &dummy
     O.status = &status[0]
-    if nthreads > 1:
-        for j in prange(G, nogil=True, schedule="dynamic", chunksize=64,
-                        num_threads=nthreads):
-            _do_cluster(&P, &O, j)
-    else:
-        with nogil:
-            for j in range(G):
+    cdef Py_ssize_t start, stop
+    cdef Py_ssize_t block = signal_block(G, ptr[G] - ptr[0], P.K * (P.q + 1.0), nthreads)
+    for start in range(0, G, block):
+        stop = min(G, start + block)
+        if nthreads > 1:
+            for j in prange(start, stop, nogil=True, schedule="dynamic", chunksize=64,
+                            num_threads=nthreads):
                 _do_cluster(&P, &O, j)
+        else:
+            with nogil:
+                for j in range(start, stop):
+                    _do_cluster(&P, &O, j)
+        if stop < G:
+            PyErr_CheckSignals()  # Ctrl-C between blocks (raises KeyboardInterrupt)
 
 
 def family_values(int fam, int link, const double[::1] y, const double[::1] trials,

@@ -25,6 +25,7 @@ and covariance of the group's effects given the outer nodes, computed by the qua
 and iterated to a fixed point (``update``) or taken from the previous call (frozen).  Grids are
 stored per group and per combination of outer node indices ("slot").
 """
+from cpython.exc cimport PyErr_CheckSignals
 from cython.parallel cimport prange
 from libc.math cimport INFINITY, exp, fabs, log, sqrt
 from libc.stdlib cimport free, malloc
@@ -45,6 +46,7 @@ from statsmodels_me._integrate.small_dense cimport chol as _chol
 from statsmodels_me._integrate.small_dense cimport chol_inverse as _chol_inverse
 from statsmodels_me._integrate.small_dense cimport chol_solve as _chol_solve
 from statsmodels_me._integrate.small_dense cimport lse_moments
+from statsmodels_me._integrate.signal_blocks cimport signal_block
 
 cdef enum:
     MAXLEV = 16
@@ -842,10 +844,18 @@ def nested_pass(const double[::1] y, const double[::1] trials, const double[::1]
         P.gS = &S[0, 0]
         P.gaux = &gaux[0, 0] if gaux.shape[1] > 0 else &dummy
     P.status = &status[0]
-    if nthreads > 1:
-        for j in prange(G0, nogil=True, schedule="dynamic", num_threads=nthreads):
-            ll[j] = _top(&P, j)
-    else:
-        with nogil:
-            for j in range(G0):
+    cdef Py_ssize_t start, stop
+    cdef Py_ssize_t block = signal_block(G0, rowptr[rowoff[0] + G0] - rowptr[rowoff[0]],
+                                         st * (Q + 1.0), nthreads)
+    for start in range(0, G0, block):
+        stop = min(G0, start + block)
+        if nthreads > 1:
+            for j in prange(start, stop, nogil=True, schedule="dynamic",
+                            num_threads=nthreads):
                 ll[j] = _top(&P, j)
+        else:
+            with nogil:
+                for j in range(start, stop):
+                    ll[j] = _top(&P, j)
+        if stop < G0:
+            PyErr_CheckSignals()  # Ctrl-C between blocks (raises KeyboardInterrupt)

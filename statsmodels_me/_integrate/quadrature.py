@@ -25,6 +25,35 @@ def check_integration(intmethod: str, intpoints) -> int:
     return intpoints
 
 
+def hermite_e_rule(npoints: int):
+    """Nodes and log weights of the ``npoints``-point probabilists' Gauss-Hermite rule for
+    N(0, 1) (the weights sum to 1).
+
+    numpy's :func:`~numpy.polynomial.hermite_e.hermegauss` computes the weights as
+    ``1 / He_{n-1}(x_k)^2`` (orthonormal polynomials), which overflows beyond about 200 points
+    (the outer weights are below 1e-308 anyway); there the same formula is evaluated in logs:
+    the orthonormal recurrence ``p_{k+1} = (x p_k - sqrt(k) p_{k-1}) / sqrt(k+1)`` with the
+    pair rescaled whenever it grows large.
+    """
+    with np.errstate(all="ignore"):
+        x, w = hermegauss(npoints)
+    if np.all(np.isfinite(w)) and np.all(w > 0):
+        return x, np.log(w / np.sqrt(2 * np.pi))
+    prev, cur = np.zeros_like(x), np.ones_like(x)
+    logscale = np.zeros_like(x)
+    for k in range(npoints - 1):
+        prev, cur = cur, (x * cur - np.sqrt(k) * prev) / np.sqrt(k + 1)
+        big = np.maximum(np.abs(prev), np.abs(cur))
+        rescale = big > 1e100
+        if np.any(rescale):
+            prev[rescale] /= big[rescale]
+            cur[rescale] /= big[rescale]
+            logscale[rescale] += np.log(big[rescale])
+    lw = -2.0 * (np.log(np.abs(cur)) + logscale)
+    lw = np.logaddexp(lw, lw[::-1]) - np.log(2.0)  # the rule is symmetric
+    return x, lw - logsumexp(lw)
+
+
 def gh_grid(npoints: int, q: int):
     """Tensor-product probabilists' Gauss-Hermite rule for N(0, I_q).
 
@@ -34,8 +63,7 @@ def gh_grid(npoints: int, q: int):
     logw : ndarray (npoints**q,)
         Log weights; ``exp(logw).sum() == 1``.
     """
-    x, w = hermegauss(npoints)
-    lw = np.log(w / np.sqrt(2 * np.pi))
+    x, lw = hermite_e_rule(npoints)
     grids = np.meshgrid(*([x] * q), indexing="ij")
     nodes = np.column_stack([g.ravel() for g in grids])
     lgrids = np.meshgrid(*([lw] * q), indexing="ij")

@@ -6,11 +6,12 @@ optimization layer (:mod:`statsmodels_me.optimization`) and records what it did.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
 from statsmodels_me.models.glmm_inference import free_coordinates
-from statsmodels_me.optimization.newton import chord_newton, lower_bounds
+from statsmodels_me.optimization.newton import ChordTolerances, chord_newton, lower_bounds
 from statsmodels_me.optimization.quasi_newton import ZeroRescan, maximize_bounded
 from statsmodels_me.spec.errors import ConvergenceWarning
 
@@ -18,6 +19,40 @@ from statsmodels_me.spec.errors import ConvergenceWarning
 # quasi-Newton fallback
 _CHORD_MAXIT = 10
 _CHORD_ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class FitControls:
+    """Stata's maximization options of a GLMM fit (None: the fitter's own defaults).
+
+    Attributes
+    ----------
+    iterate : int, optional
+        ``iterate(#)``: the iterations of all stages together; reaching it stops the fit
+        unconverged.
+    tolerance : float, optional
+        ``tolerance(#)``: a Newton step changing no coordinate by more has converged.
+    ltolerance : float, optional
+        ``ltolerance(#)``: a step changing the log likelihood by less (relative, as the
+        relative reduction of L-BFGS-B) has converged.
+    nrtolerance : float, optional
+        ``nrtolerance(#)``: the scaled gradient ``g'(-H)^-1 g`` below which Newton steps stop;
+        a fit whose final scaled gradient exceeds it is not converged.
+    """
+
+    iterate: int | None = None
+    tolerance: float | None = None
+    ltolerance: float | None = None
+    nrtolerance: float | None = None
+
+    def chord_tolerances(self, value_scale=1.0):
+        """The thresholds of :func:`~statsmodels_me.optimization.newton.chord_newton`
+        (``ltolerance`` relative to ``value_scale``, the magnitude of the log likelihood)."""
+        d = ChordTolerances()
+        return ChordTolerances(
+            decrement=d.decrement if self.nrtolerance is None else self.nrtolerance,
+            value=d.value if self.ltolerance is None else self.ltolerance * value_scale,
+            step=d.step if self.tolerance is None else self.tolerance)
 
 
 class GLMMFitter:
@@ -37,15 +72,30 @@ class GLMMFitter:
         For warnings.
     diverging : sequence of int
         Fixed effects of a quasi-complete separation (held out of Newton steps).
+    controls : FitControls, optional
+        ``iterate()``, ``tolerance()``, ``ltolerance()``, ``nrtolerance()``.
     """
 
-    def __init__(self, objective, maxiter, log, record, command, diverging=()):
+    def __init__(self, objective, maxiter, log, record, command, diverging=(), controls=None):
         self.objective = objective
         self.bounds = objective.bounds
         self.maxiter, self.log, self.record = maxiter, log, record
         self.command, self.diverging = command, list(diverging)
+        self.controls = controls or FitControls()
         self.converged = False
         self.criterion = ""
+        self.used = 0  # iterations of all stages so far
+
+    @property
+    def out_of_iterations(self):
+        """Whether ``iterate()`` is used up."""
+        return self.controls.iterate is not None and self.used >= self.controls.iterate
+
+    def _stage_limit(self, limit):
+        """Iterations a stage may take: ``limit``, within what ``iterate()`` leaves."""
+        if self.controls.iterate is None:
+            return limit
+        return max(0, min(limit, self.controls.iterate - self.used))
 
     def _logger(self, first=1):
         def on_step(k, value):
@@ -55,25 +105,39 @@ class GLMMFitter:
     # -- stages --------------------------------------------------------------------------
     def quasi_newton(self, objective, x0, log=True, warn=True, ftol=1e-14, stage="L-BFGS-B"):
         """L-BFGS-B with the rescan of standard deviations stuck at zero."""
-        maxiter = self.maxiter
+        maxiter = self._stage_limit(self.maxiter)
+        if maxiter == 0:
+            self.converged, self.criterion = False, "iteration limit"
+            return np.asarray(x0, float), 0
+        if self.controls.ltolerance is not None:
+            ftol = self.controls.ltolerance
         rescan = ZeroRescan(grid=np.geomspace(1e-2, 3.0, 10), improvement=1e-8,
-                            skip_on_limit=False,
-                            restart_options={"maxiter": maxiter, "ftol": 1e-14, "gtol": 1e-7})
+                            skip_on_limit=self.controls.iterate is not None,
+                            restart_options={"maxiter": maxiter,
+                                             "ftol": self.controls.ltolerance or 1e-14,
+                                             "gtol": 1e-7})
         res = maximize_bounded(objective.value_and_grad, x0, self.bounds,
                                {"maxiter": maxiter, "ftol": ftol, "gtol": 1e-7, "maxls": 50},
                                on_iteration=self._logger() if log else None, rescan=rescan,
                                value=objective.value, record=self.record, stage=stage)
+        self.used += res.nit
         self.converged = bool(res.success)
         self.criterion = f"L-BFGS-B: {res.message}"
-        if warn and not res.success:
+        if warn and not self.converged and not self.out_of_iterations:
             warnings.warn(f"{self.command}: optimizer stopped without convergence: "
                           f"{res.message}", ConvergenceWarning, stacklevel=4)
         return res.x, res.nit
 
     def chord(self, objective, x, H, free, maxit=50, first=1):
         """Newton steps with the fixed Hessian ``H``; returns ``(x, iterations, converged)``."""
+        tolerances = start = None
+        if self.controls != FitControls(iterate=self.controls.iterate):
+            start = objective.value_and_grad(x)
+            tolerances = self.controls.chord_tolerances(max(1.0, abs(start[0])))
         out = chord_newton(objective.value_and_grad, x, H, free, lower_bounds(self.bounds),
-                           maxit=maxit, on_step=self._logger(first), record=self.record)
+                           maxit=self._stage_limit(maxit), on_step=self._logger(first),
+                           record=self.record, start=start, tolerances=tolerances)
+        self.used += out.iterations
         objective.remember(out.x, out.value, out.gradient)  # the point returned
         self.converged = out.converged
         self.criterion = f"chord Newton: {out.criterion}"
@@ -89,6 +153,8 @@ class GLMMFitter:
         obj = self.objective
         x, total = x0, 0
         for _ in range(_CHORD_ROUNDS):
+            if self.out_of_iterations:
+                break
             free = free_coordinates(x, self.bounds)
             H = obj.step_hessian(x, free)
             if not np.all(np.isfinite(H)) or np.any(np.linalg.eigvalsh(H) >= 0):
@@ -100,7 +166,7 @@ class GLMMFitter:
         if total == 0:
             return self.quasi_newton(obj, x, warn=warn)
         self.converged = False
-        if warn:
+        if warn and not self.out_of_iterations:
             # e.g. an ancillary parameter running to its limit (nbinomial alpha -> 0), where
             # a quasi-Newton search would follow it into the rounding noise
             warnings.warn(f"{self.command}: Newton steps stopped without convergence",
@@ -119,7 +185,7 @@ class GLMMFitter:
         """
         obj = self.objective
         free = free_coordinates(x, self.bounds, self.diverging)
-        if not free:
+        if not free or self.out_of_iterations:
             return x, None, 0
         H = obj.step_hessian(x, free)
         if not np.all(np.isfinite(H)) or np.linalg.eigvalsh(H).max() >= 0:
@@ -133,6 +199,14 @@ class GLMMFitter:
             return x, None, it + more
         same = free_coordinates(x, self.bounds, self.diverging) == free
         return x, (H if decrement < 1e-6 and same else None), it
+
+    def restart(self, x0):
+        """Quasi-Newton on the objective itself from ``x0`` (no Laplace stage: for a
+        quadrature objective the Laplace optimum may be where the approximation, not the
+        likelihood, is best); non-finite values make the line search halve its steps.
+        Returns ``(x, iterations)``."""
+        self.objective.reset_warm_start()
+        return self.quasi_newton(self.objective, x0, warn=False, stage="L-BFGS-B (restart)")
 
     # -- the sequence ----------------------------------------------------------------------
     def run(self, x0):

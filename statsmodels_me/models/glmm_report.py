@@ -44,7 +44,9 @@ def glmm_fit_info(model, xnames, params, cov, llf, llf_fixed, iterations, log):
         V = cov[np.ix_(test, test)]
         try:
             chi2 = float(b @ np.linalg.solve(V, b))
-            wald = (chi2, len(test), float(stats.chi2.sf(chi2, len(test))))
+            # a covariance that is no covariance (Hessian not negative definite) has no test
+            if np.isfinite(chi2) and chi2 >= 0:
+                wald = (chi2, len(test), float(stats.chi2.sf(chi2, len(test))))
         except np.linalg.LinAlgError:
             wald = None
     ttl, versus = fam.title, fam.fixed_model_name
@@ -53,8 +55,9 @@ def glmm_fit_info(model, xnames, params, cov, llf, llf_fixed, iterations, log):
     # the two log likelihoods come from different code paths (the GLM and the GLMM
     # engine): a difference at their rounding level (a variance at zero) is no difference
     llf_lr = llf_fixed if abs(llf - llf_fixed) <= 1e-12 * max(1.0, abs(llf)) else llf
-    lr = None if fixed_cov or model.options.get("constraints") else lr_test_vs_fixed(
-        llf_lr, llf_fixed, n_var, model.n_theta - n_var, versus)
+    no_lr = fixed_cov or model.options.get("constraints") or not np.isfinite(llf)
+    lr = None if no_lr else lr_test_vs_fixed(llf_lr, llf_fixed, n_var, model.n_theta - n_var,
+                                             versus)
     eform = next((_EFORM[k] for k in ("or", "irr", "eform", "hr") if model.options.get(k)),
                  None)
     notes = []

@@ -17,7 +17,8 @@ from statsmodels_me._integrate.blas_threads import single_threaded_blas
 from statsmodels_me.families import get_family
 from statsmodels_me.inference.sandwich import cluster_groups, parse_vce
 from statsmodels_me.models.base import MEModel
-from statsmodels_me.models.glmm_fitting import GLMMFitter
+from statsmodels_me.models.glmm_convergence import diagnose_fit
+from statsmodels_me.models.glmm_fitting import FitControls, GLMMFitter
 from statsmodels_me.models.glmm_inference import (
     DisplayMap,
     display_covariance,
@@ -74,7 +75,12 @@ class MEGLM(MEModel):
     (complete separation) raises :class:`~statsmodels_me.spec.errors.DataError`;
     quasi-complete separation is fitted with a ``ConvergenceWarning`` naming the diverging
     coefficients (their standard errors are NaN); a variance estimated at zero gives a
-    ``BoundaryWarning`` (its standard error is reported as 0).
+    ``BoundaryWarning`` (its standard error is reported as 0). A fit is converged only if
+    its log likelihood is finite, not below the model without random effects and no variance
+    runs away (:mod:`.glmm_convergence`); otherwise it is restarted once from the
+    fixed-effects fit and, failing that, returned with ``converged=False`` and a
+    ``ConvergenceWarning`` naming the likely cause (e.g. an outcome perfectly predicted
+    within clusters, where the estimates do not exist).
     """
 
     command = "meglm"
@@ -188,8 +194,16 @@ class MEGLM(MEModel):
         start_params : array_like, optional
             Internal starting values (beta, ancillary, theta).
         maxiter : int
+            Iterations per optimization stage.
         disp : bool
             Print Stata's iteration log.
+        **kwargs
+            ``iterate`` (iterations of all stages together; ``iterate=0`` returns the
+            starting values, unconverged), ``tolerance`` (largest coordinate change of a
+            Newton step that counts as converged), ``ltolerance`` (relative change in the log
+            likelihood), ``nrtolerance`` (scaled gradient ``g'(-H)^-1 g`` the estimate must
+            reach). Each defaults to the command's option of the same name; without them the
+            fitter's own (tighter) criteria apply.
 
         Returns
         -------
@@ -201,7 +215,17 @@ class MEGLM(MEModel):
         with more OpenBLAS threads the idle workers spin against the OpenMP threads of the
         cluster kernel (W3 with 2 threads: 0.25 s wall against 0.145 s).
         """
-        self._check_fit_kwargs(kwargs, ())
+        names = ("iterate", "tolerance", "ltolerance", "nrtolerance")
+        self._check_fit_kwargs(kwargs, names)
+        values = {k: kwargs[k] if kwargs.get(k) is not None else self.options.get(k)
+                  for k in names}
+        for k in names:
+            if values[k] is not None and (not np.isfinite(values[k]) or values[k] < 0):
+                raise SpecificationError(f"{self.spec.command}: {k}({values[k]}) must be "
+                                         "a non-negative number")
+        self._controls = FitControls(
+            iterate=None if values["iterate"] is None else int(values["iterate"]),
+            **{k: None if values[k] is None else float(values[k]) for k in names[1:]})
         blas = single_threaded_blas() if self.objective.single_threaded_blas \
             else contextlib.nullcontext()
         with blas:
@@ -222,19 +246,33 @@ class MEGLM(MEModel):
         record.x_initial = np.array(x0, float)
         log.append("Fitting full model:")
         if constraints:
+            given = [k for k, v in vars(getattr(self, "_controls", FitControls())).items()
+                     if v is not None]
+            if given:
+                raise NotImplementedError(f"{self.spec.command}: {given[0]}() with "
+                                          "constraints() is not implemented")
             x, cov_disp, it, converged = self._fit_constrained(x0, constraints, log, maxiter,
                                                                record)
             llf = obj.value(x)
             record.finish(x, llf, converged, "constrained: Nelder-Mead polish")
         else:
-            fitter = GLMMFitter(obj, maxiter, log, record, self.spec.command, diverging)
-            x, H, it = fitter.run(x0)
+            controls = getattr(self, "_controls", None) or FitControls()
+            fitter = GLMMFitter(obj, maxiter, log, record, self.spec.command, diverging,
+                                controls)
+            if controls.iterate == 0:
+                x, H, it = x0, None, 0
+                fitter.criterion = "iterate(0): the starting values"
+            else:
+                x, H, it = fitter.run(x0)
             llf = obj.value(x)
+            x, H, it, llf = self._check_optimum(fitter, x, H, it, llf, z_fixed, llf_fixed,
+                                                record)
             at_x = obj.cached_value_and_grad(x)
             cov_disp, free, H = display_covariance(obj, x, self.display_map, self.param_names,
                                                    self.spec.command, diverging, H)
             record.finish(x, llf, fitter.converged, fitter.criterion,
                           None if at_x is None else at_x[1][free], H)
+            self._check_nrtolerance(fitter, controls, record)
         vce_note = None
         if self.vce.robust:
             if constraints:
@@ -245,6 +283,7 @@ class MEGLM(MEModel):
         if disp:
             print("\n".join(log))
         info = glmm_fit_info(self, self._xnames, params, cov_disp, llf, llf_fixed, it, log)
+        info.converged = record.converged
         if vce_note is not None:
             info.vce_note, info.lr_test = vce_note, None
             info.ll_label = "Log pseudolikelihood"
@@ -268,6 +307,52 @@ class MEGLM(MEModel):
         return check_separation(lap, self.family_object, self._X, self._xnames, z_fixed,
                                 llf_fixed, self.spec.command, self.design.endog_names[0])
 
+    def _check_optimum(self, fitter, x, H, it, llf, z_fixed, llf_fixed, record):
+        """A fit is converged only if its log likelihood is finite, not below the model
+        without random effects, and no variance runs away (:mod:`.glmm_convergence`).
+        Otherwise the fit is restarted once from the fixed-effects estimates with small
+        variances by quasi-Newton on the likelihood itself (glmmTMB's and Stata's remedy:
+        a new start, step halving on non-finite values); the better point is kept and, if it
+        still fails, the fit is reported unconverged with a ``ConvergenceWarning`` saying
+        what happened and the likely cause."""
+        command = self.spec.command
+        diagnosis = diagnose_fit(self, x, llf, llf_fixed)
+        if diagnosis and not fitter.out_of_iterations and fitter.controls.iterate != 0:
+            start = np.concatenate([z_fixed, 0.25 * self.cov.theta_start()])
+            x2, more = fitter.restart(start)
+            llf2 = self.objective.value(x2)
+            it += more
+            if np.isfinite(llf2) and not llf2 <= llf:
+                x, H, llf = x2, None, llf2
+                diagnosis = diagnose_fit(self, x, llf, llf_fixed)
+        if diagnosis:
+            fitter.converged = False
+            fitter.criterion = "; ".join(diagnosis.problems)
+            message = diagnosis.message(command, llf, llf_fixed,
+                                        None if self.intmethod == "laplace" else self.intpoints)
+        elif not fitter.converged and fitter.controls.iterate is not None and (
+                fitter.out_of_iterations or fitter.controls.iterate == 0):
+            message = (f"{command}: convergence not achieved in iterate"
+                       f"({fitter.controls.iterate}) iterations; the estimates are those of "
+                       "the last iteration")
+        else:
+            return x, H, it, llf
+        record.warnings.append(message)
+        warnings.warn(message, ConvergenceWarning, stacklevel=4)
+        return x, H, it, llf
+
+    def _check_nrtolerance(self, fitter, controls, record):
+        """``nrtolerance(#)``: a fit whose scaled gradient ``g'(-H)^-1 g`` at the estimate
+        exceeds it is not converged."""
+        tol = controls.nrtolerance
+        if tol is None or not record.converged or not record.scaled_gradient > tol:
+            return
+        record.converged = False
+        message = (f"{self.spec.command}: convergence not achieved: the scaled gradient "
+                   f"{record.scaled_gradient:.3g} exceeds nrtolerance({tol:g})")
+        record.warnings.append(message)
+        warnings.warn(message, ConvergenceWarning, stacklevel=4)
+
     def _robust(self, x, H, free):
         """``vce(robust)``/``vce(cluster var)``: the cluster sandwich and the header line."""
         obj, top = self.objective, self.levels[0]
@@ -284,6 +369,7 @@ class MEGLM(MEModel):
         """Linear constraints on display-scale parameters: optimize in their null space."""
         from statsmodels_me.results.constraints import linear_constraints
         R, r = linear_constraints(list(constraints), self.param_names)
+        self._check_fixed_variances(R, r, constraints)
 
         def to_internal(d):
             try:
@@ -302,6 +388,23 @@ class MEGLM(MEModel):
                           "singular; standard errors are unreliable", ConvergenceWarning,
                           stacklevel=3)
         return out.x, out.cov_display, out.iterations, out.converged
+
+    def _check_fixed_variances(self, R, r, constraints):
+        """A constraint fixing a variance (``_b[/var(_cons[id])] = #``) must fix it at a
+        value >= 0; a variance fixed at 0 is fitted on the boundary (as Stata)."""
+        R, r = np.atleast_2d(R), np.atleast_1d(r)
+        texts = list(constraints.values()) if isinstance(constraints, dict) \
+            else list(constraints)
+        for row, value in zip(R, r, strict=True):
+            hit = np.flatnonzero(np.abs(row) > 0)
+            if len(hit) != 1 or hit[0] not in self.display_map.variance_positions():
+                continue
+            fixed = value / row[hit[0]]
+            if fixed < 0:
+                name = self.param_names[hit[0]]
+                raise SpecificationError(
+                    f"{self.spec.command}: constraints() fix {name} at {fixed:g}, but a "
+                    f"variance cannot be negative (constraints: {'; '.join(map(str, texts))})")
 
     @property
     def latent_residual_variance(self):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from statsmodels_me.covariance import BlockDiagonal, make_level_covariance
+from statsmodels_me.design.work_size import check_nested_quadrature
 from statsmodels_me.objectives.glmm_crossed import CrossedGLMMObjective
 from statsmodels_me.objectives.glmm_levels import level_Z
 from statsmodels_me.objectives.glmm_nested import NestedGLMMObjective
@@ -80,6 +81,10 @@ def glmm_objective(design, family, link, y, X, intmethod, intpoints, kind=None):
         return OneLevelGLMMObjective(engine, level_covs[0], k_fe, levels), level_covs
     cov = BlockDiagonal(level_covs, across_levels=True)
     if kind == "nested":
+        if intmethod != "laplace":
+            check_nested_quadrature([(lev.label, lev.n_groups, c.q)
+                                     for lev, c in zip(levels, level_covs, strict=True)],
+                                    intpoints, len(y))
         engine = NestedGLMM(y, X, [level_Z(lev) for lev in levels],
                             [lev.codes for lev in levels], family, link,
                             trials=design.trials, offset=design.offset,

@@ -66,7 +66,8 @@ def maximize_constrained(value, to_internal, d0, R, r, positive, maxiter, on_ite
     R, r : array_like
         The constraints ``R d = r``.
     positive : sequence of int
-        Display positions that must stay positive (variances).
+        Display positions that must stay positive (variances); one the constraints fix
+        may be zero.
     maxiter : int
     on_iteration : callable, optional
         ``on_iteration(k, value)`` after BFGS iteration ``k``.
@@ -74,10 +75,13 @@ def maximize_constrained(value, to_internal, d0, R, r, positive, maxiter, on_ite
     """
     p0, N = null_space_parametrization(R, r, d0)
     positive = list(positive)
+    # a position the constraints pin to a value (a variance fixed at 0) may sit on the bound
+    pinned = [i for i in positive if not np.any(np.abs(N[i]) > 1e-12)]
+    positive = [i for i in positive if i not in pinned]
 
     def internal(z):
         d = p0 + N @ z
-        if np.any(d[positive] <= 0):
+        if np.any(d[positive] <= 0) or np.any(d[pinned] < 0):
             return None
         return to_internal(d)
 

@@ -35,13 +35,33 @@ class NewtonResult:
     criterion: str
 
 
+@dataclass(frozen=True)
+class ChordTolerances:
+    """Stopping thresholds of :func:`chord_newton` (Stata's ``nrtolerance()``,
+    ``ltolerance()`` and ``tolerance()`` when the user gives them).
+
+    Attributes
+    ----------
+    decrement : float
+        The Newton decrement ``g'(-H)^-1 g`` below which the run has converged.
+    value : float
+        An accepted step that changes the value by less ...
+    step : float
+        ... and no coordinate by more than this has converged.
+    """
+
+    decrement: float = 1e-9
+    value: float = 1e-10
+    step: float = 1e-6
+
+
 def lower_bounds(bounds):
     """The lower bounds of scipy-style ``bounds`` as an array (``-inf`` for ``None``)."""
     return np.array([b[0] if b[0] is not None else -np.inf for b in bounds], float)
 
 
 def chord_newton(value_and_grad, x, H, free, lower, maxit=50, on_step=None, record=None,
-                 start=None):
+                 start=None, tolerances=None):
     """Maximize with Newton steps on a fixed Hessian ``H`` (on the ``free`` coordinates).
 
     Each step ``-H^-1 g`` is halved (up to 11 times) until the value does not decrease;
@@ -68,6 +88,8 @@ def chord_newton(value_and_grad, x, H, free, lower, maxit=50, on_step=None, reco
         Gets a ``"chord Newton"`` stage with the steps and evaluations.
     start : tuple, optional
         ``(value, gradient)`` at ``x`` when the caller has them.
+    tolerances : ChordTolerances, optional
+        The three stopping thresholds above (default: 1e-9, 1e-10 and 1e-6).
 
     Returns
     -------
@@ -75,6 +97,7 @@ def chord_newton(value_and_grad, x, H, free, lower, maxit=50, on_step=None, reco
     """
     x = np.asarray(x, float)
     free = list(free)
+    tol = tolerances or ChordTolerances()
     f, g = value_and_grad(x) if start is None else start
     evals = 1 if start is None else 0
     try:
@@ -86,7 +109,7 @@ def chord_newton(value_and_grad, x, H, free, lower, maxit=50, on_step=None, reco
         step = np.zeros_like(x)
         step[free] = -Hinv @ g[free]
         decrement = abs(g[free] @ step[free])
-        if it > 1 and decrement < 1e-9:
+        if it > 1 and decrement < tol.decrement:
             converged, criterion = True, "Newton decrement"
             break
         t, accepted = 1.0, False
@@ -106,7 +129,7 @@ def chord_newton(value_and_grad, x, H, free, lower, maxit=50, on_step=None, reco
             converged = decrement < 1e-7
             criterion = "evaluation noise" if converged else "step halving failed"
             break
-        done = fc - f < 1e-10 and np.max(np.abs(t * step)) < 1e-6
+        done = fc - f < tol.value and np.max(np.abs(t * step)) < tol.step
         x, f, g = cand, fc, gc
         if on_step is not None:
             on_step(it, f)

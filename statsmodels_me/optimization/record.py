@@ -61,7 +61,7 @@ class OptimizationRecord:
         self.value = float(value)
         self.converged = bool(converged)
         self.criterion = criterion
-        if hessian is not None and np.size(hessian):
+        if hessian is not None and np.size(hessian) and np.all(np.isfinite(hessian)):
             H = np.asarray(hessian, dtype=float)
             with np.errstate(all="ignore"):
                 self.hessian_condition = float(np.linalg.cond(H))

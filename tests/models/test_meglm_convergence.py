@@ -123,3 +123,116 @@ def test_quasi_complete_separation_warns_and_names_the_coefficient():
     assert np.all(np.isfinite(res.bse.drop("z")))
     assert res.params["z"] > 10
     res.summary()
+
+
+# -- truthful convergence (issue 11, item 4) -------------------------------------------------
+def _pig_binary():
+    from statsmodels_me.datasets import load
+    d = load("pig")
+    return d.assign(bin=(d["weight"] > 50).astype(int))
+
+
+#: Rscript: glm(bin ~ week, family = binomial, data = d) -> logLik -64.0178 (df = 2); with
+#: family = binomial(link = "probit") the same fixed-effects model has -63.4672
+PIG_FIXED = {"melogit": -64.0178, "meprobit": -63.4672}
+
+
+def _pig_supremum():
+    """Every pig's outcome switches once from 0 to 1 with week (within-pig separation): as the
+    week coefficient goes to infinity with sd(u)/beta_week fixed, the marginal likelihood
+    tends to that of a normal crossing week observed in the interval between the last 0 and
+    the first 1 (interval censoring). Its maximum, computed here with scipy, is the
+    supremum of the melogit/meprobit likelihood: -56.7942."""
+    from scipy import optimize, stats
+    d = _pig_binary()
+    first_one = 10 - d.groupby("id")["bin"].sum().to_numpy()  # crossing in (first-1, first)
+
+    def nll(p):
+        m, s = p[0], np.exp(p[1])
+        prob = stats.norm.cdf((first_one - m) / s) - stats.norm.cdf((first_one - 1 - m) / s)
+        return -np.log(prob).sum()
+    res = optimize.minimize(nll, [5.0, 0.0], method="Nelder-Mead",
+                            options={"xatol": 1e-10, "fatol": 1e-12})
+    return -res.fun
+
+
+def test_pig_supremum_value():
+    assert _pig_supremum() == pytest.approx(-56.794240, abs=1e-5)
+
+
+@pytest.mark.parametrize("command", ["melogit", "meprobit"])
+def test_pig_within_cluster_separation_is_not_converged(command):
+    """`bin week || id:` on the pig data has no MLE (the variance and the week coefficient
+    run away together). The fit must say so: converged False, a ConvergenceWarning naming
+    the runaway variance and the within-cluster separation, a log likelihood never below
+    the nested fixed-effects model's (R's glm) and never above the supremum (beyond the
+    quadrature error)."""
+    res, warned = fit(getattr(smf, command), "bin week || id:", _pig_binary())
+    assert not res.converged and not res.optimization.converged
+    text = " ".join(str(w.message) for w in warned)
+    assert "convergence not achieved" in text and "/var(_cons[id]) runs away" in text
+    assert "perfectly predicted within clusters" in text
+    assert res.llf_fixed == pytest.approx(PIG_FIXED[command], abs=1e-4)
+    assert np.isfinite(res.llf) and res.llf > res.llf_fixed
+    assert res.mle_retvals["converged"] is False
+    assert any("runs away" in m for m in res.optimization.warnings)
+
+
+def test_pig_laplace_is_glmmtmb_false_convergence():
+    """glmmTMB(bin ~ week + (1 | id), family = binomial, data = d) stops at logLik
+    -42.01214, var(id) 3854 (sd 62.08), _cons -103.570, week 22.859 and reports "false
+    convergence (8)". The Laplace fit reaches the same point and reports it unconverged."""
+    res, warned = fit(smf.melogit, "bin week || id:", _pig_binary(), intmethod="laplace")
+    assert res.llf == pytest.approx(-42.01214, abs=1e-4)
+    assert res.params["/var(_cons[id])"] == pytest.approx(62.08 ** 2, rel=2e-3)
+    assert res.params["week"] == pytest.approx(22.859, rel=1e-3)
+    assert not res.converged
+    assert any("runs away" in str(w.message) for w in warned)
+
+
+def test_pig_400_points_is_finite():
+    """400 points per dimension: the Gauss-Hermite weights are computed in logs (numpy's
+    rule overflows beyond ~200 points), so the likelihood is finite; the fit is flagged as
+    in the 7-point case and lies between the fixed-effects model and the supremum (the
+    quadrature of the box-shaped posterior errs by a few 1e-3)."""
+    res, warned = fit(smf.melogit, "bin week || id:", _pig_binary(), intpoints=400)
+    assert np.isfinite(res.llf) and not res.converged
+    assert PIG_FIXED["melogit"] < res.llf < _pig_supremum() + 0.01
+    assert any("runs away" in str(w.message) for w in warned)
+    assert res.lr_test is not None and res.lr_test.stat > 10
+    # the Hessian is not negative definite there: no Wald test (it came out negative)
+    wald = [line for line in str(res.summary()).splitlines() if "Wald chi2" in line]
+    assert all(float(line.rsplit("=", 1)[1]) >= 0 for line in wald)
+
+
+def test_well_posed_fit_is_converged():
+    """A random-intercept logit with a real group effect passes every check."""
+    res, warned = fit(smf.melogit, "y x || g:", binary(3, n_groups=40, sd_u=1.0))
+    assert res.converged and not warned
+    assert res.optimization.warnings == []
+
+
+# -- constraints on variances ----------------------------------------------------------------
+def test_variance_constrained_to_zero_is_the_logit():
+    """`_b[/var(_cons[district])] = 0` fixes the variance on the boundary (as Stata): the fit
+    is statsmodels' Logit."""
+    from statsmodels_me.datasets import load
+    d = load("bangladesh")
+    res = smf.melogit("c_use urban age || district:", data=d,
+                      constraints=["_b[/var(_cons[district])] = 0"]).fit()
+    logit = sm.Logit(d["c_use"], sm.add_constant(d[["urban", "age"]])).fit(disp=0)
+    assert res.llf == pytest.approx(logit.llf, rel=1e-10)
+    assert res.params["/var(_cons[district])"] == 0.0
+    for name in ("urban", "age", "const"):
+        key = "_cons" if name == "const" else name
+        assert res.params[key] == pytest.approx(logit.params[name], rel=1e-6)
+        assert res.bse[key] == pytest.approx(logit.bse[name], rel=1e-3)
+
+
+def test_variance_constrained_negative_names_the_constraint():
+    from statsmodels_me.datasets import load
+    from statsmodels_me.spec.errors import SpecificationError
+    d = load("bangladesh")
+    with pytest.raises(SpecificationError, match=r"/var\(_cons\[district\]\) at -1"):
+        smf.melogit("c_use urban age || district:", data=d,
+                    constraints=["_b[/var(_cons[district])] = -1"]).fit()

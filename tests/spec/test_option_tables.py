@@ -242,7 +242,7 @@ def test_invalid_values_are_specification_errors(text, word):
 
 
 @pytest.mark.parametrize("text, word", [
-    ("melogit yb x || id:, iterate(1)", "iterate"),
+    ("mixed y x || id:, nrtolerance(1e-4)", "nrtolerance"),
     ("mixed y x || id:, vce(opg)", "vce"),
     ("melogit yb x || id:, technique(bfgs)", "technique"),
     ("melogit yb x || id:, from(b0)", "from"),
