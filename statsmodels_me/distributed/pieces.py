@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from statsmodels_me._integrate.glmm_kernels import glm_score_info
+from statsmodels_me._kernels.glmm_kernels import glm_score_info
 from statsmodels_me.design import build_design
 from statsmodels_me.design.new_rows import new_rows
 from statsmodels_me.objectives.glmm_choose import glmm_objective

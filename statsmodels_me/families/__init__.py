@@ -5,13 +5,13 @@ group) bound to a link: names and Stata's title pieces, statsmodels' link with i
 derivatives, ancillary parameters with their ``e(b)`` names, starting values and display
 transforms, outcome checks, the constant of the log density, an independent scipy density,
 the ``predict`` statistics and the integer codes of the kernels
-(``statsmodels_me._integrate.codes``).  :func:`get_family` builds one from Stata's names.
+(``statsmodels_me._kernels.codes``).  :func:`get_family` builds one from Stata's names.
 
-The numerical kernels (``statsmodels_me/_integrate/family_math.pxd``) evaluate each family's
+The numerical kernels (``statsmodels_me/_kernels/family_math.pxd``) evaluate each family's
 log density and its eta-derivatives without the GIL.  ``statsmodels_me.families.registry``
 keeps the name-based functions the engines call.
 """
-from statsmodels_me._integrate.codes import FAMILY_CODES, LINK_CODES
+from statsmodels_me._kernels.codes import FAMILY_CODES, LINK_CODES
 from statsmodels_me.families.base import (
     COMMON_STATISTICS,
     AncillaryParameter,

@@ -8,7 +8,7 @@ per-observation constant of the log density, an independent scipy log density (f
 reference computations), the predict statistics and the integer codes of the Cython kernels.
 
 Adding a family is one module with a subclass of :class:`Family` (plus its kernel functions in
-``family_math.pxd`` and its code in ``statsmodels_me._integrate.codes``), registered in
+``family_math.pxd`` and its code in ``statsmodels_me._kernels.codes``), registered in
 ``statsmodels_me.families.catalog``.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 from scipy import special
 from statsmodels.genmod.families import links as sm_links
 
-from statsmodels_me._integrate.codes import FAMILY_CODES, LINK_CODES
+from statsmodels_me._kernels.codes import FAMILY_CODES, LINK_CODES
 from statsmodels_me.spec.errors import DataError, SpecificationError
 
 

@@ -25,7 +25,7 @@ import functools
 
 import numpy as np
 
-from statsmodels_me._integrate.codes import FAMILY_CODES, LINK_CODES
+from statsmodels_me._kernels.codes import FAMILY_CODES, LINK_CODES
 from statsmodels_me.families.base import Family, statsmodels_link
 from statsmodels_me.families.catalog import FAMILY_CLASSES
 from statsmodels_me.families.catalog import get_family as family_object

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from statsmodels_me._integrate.glmm_kernels import glm_score_info
+from statsmodels_me._kernels.glmm_kernels import glm_score_info
 from statsmodels_me.families.registry import FAMILY_CODES, link_code, obs_constant
 
 

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from statsmodels_me._integrate.blas_threads import single_threaded_blas
+from statsmodels_me._kernels.blas_threads import single_threaded_blas
 from statsmodels_me.families import get_family
 from statsmodels_me.inference.sandwich import cluster_groups, parse_vce
 from statsmodels_me.models.base import MEModel

@@ -8,7 +8,7 @@ import pandas as pd
 from statsmodels.base.model import LikelihoodModel
 from statsmodels.tools.numdiff import approx_hess3
 
-from statsmodels_me._integrate.blas_threads import single_threaded_blas
+from statsmodels_me._kernels.blas_threads import single_threaded_blas
 from statsmodels_me.models.base import MEModel
 from statsmodels_me.models.menl_design import MenlDesign
 from statsmodels_me.models.menl_fit import alternate, nls_start

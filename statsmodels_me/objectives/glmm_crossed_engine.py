@@ -12,7 +12,7 @@ model's system: the term with most random effects is block-diagonal (one q x q b
 group) and the remaining terms form a small dense block, so H is factored by block
 elimination with a dense Schur complement. The Newton iterations for u^, the factorization
 and the pieces of the gradient run in one compiled kernel
-(:class:`statsmodels_me._integrate.crossed_kernels.CrossedSystem`) that works from the
+(:class:`statsmodels_me._kernels.crossed_kernels.CrossedSystem`) that works from the
 terms' group codes: no n x n or n x (all effects) matrix is formed.
 
 The gradient is analytic. At the mode the penalized likelihood needs no mode response
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from statsmodels_me._integrate.crossed_kernels import (
+from statsmodels_me._kernels.crossed_kernels import (
     CrossedSystem,
     factor_gradient,
     factor_response,

@@ -3,7 +3,7 @@
 Level k (0 = outermost) has q_k random effects per group, b_g = L_k u_g with u_g ~ N(0, I).
 The conditional model is eta = X beta + offset + sum_k Z_k b_{g_k}, with a family from
 ``statsmodels_me.families``.  Each top-level cluster is integrated in Cython
-(``statsmodels_me._integrate.nested_kernels``): a joint Laplace approximation whose
+(``statsmodels_me._kernels.nested_kernels``): a joint Laplace approximation whose
 block-arrow Hessian is eliminated from the leaves up, or nested (adaptive) Gauss-Hermite
 quadrature (Rabe-Hesketh, Skrondal & Pickles 2005).
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import block_diag
 
-from statsmodels_me._integrate import glmm_kernels as _gk
-from statsmodels_me._integrate import nested_kernels as _nk
-from statsmodels_me._integrate.quadrature import METHOD_CODES, check_integration, gh_grid
+from statsmodels_me._kernels import glmm_kernels as _gk
+from statsmodels_me._kernels import nested_kernels as _nk
+from statsmodels_me._kernels.quadrature import METHOD_CODES, check_integration, gh_grid
 from statsmodels_me.families.registry import (
     FAMILY_CODES,
     ObsConstant,

@@ -3,7 +3,7 @@ likelihood and gradient.
 
 Cluster j has random effects b_j = L u_j, u_j ~ N(0, I_q), Sigma = L L'.  The conditional model
 is eta = X beta + Z b_j + offset with a family from ``statsmodels_me.families``.  The integral
-over u_j is computed cluster by cluster in Cython (``statsmodels_me._integrate.glmm_kernels``).
+over u_j is computed cluster by cluster in Cython (``statsmodels_me._kernels.glmm_kernels``).
 
 Typical use from a model class::
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from statsmodels_me._integrate import glmm_kernels as _k
-from statsmodels_me._integrate.quadrature import METHOD_CODES, check_integration, gh_grid
+from statsmodels_me._kernels import glmm_kernels as _k
+from statsmodels_me._kernels.quadrature import METHOD_CODES, check_integration, gh_grid
 from statsmodels_me.families.registry import (
     FAMILY_CODES,
     ObsConstant,

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-from statsmodels_me._integrate.lmm_kernels import grouped_cross_products
+from statsmodels_me._kernels.lmm_kernels import grouped_cross_products
 from statsmodels_me.objectives.lmm_contributions import nested_contributions
 from statsmodels_me.objectives.lmm_profiled import (
     DevianceObjective,

@@ -16,8 +16,8 @@ import contextlib
 import numpy as np
 import scipy.sparse as sp
 
-from statsmodels_me._integrate.blas_threads import single_threaded_blas
-from statsmodels_me._integrate.lmm_crossed_kernels import (
+from statsmodels_me._kernels.blas_threads import single_threaded_blas
+from statsmodels_me._kernels.lmm_crossed_kernels import (
     log_diag_sum,
     lower_solve,
     schur_factor,

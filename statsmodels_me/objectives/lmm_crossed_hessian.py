@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from statsmodels_me._integrate.lmm_crossed_kernels import (
+from statsmodels_me._kernels.lmm_crossed_kernels import (
     hessian_traces,
     lower_solve,
     mirror_lower,

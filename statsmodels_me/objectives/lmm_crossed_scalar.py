@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from statsmodels_me._integrate.lmm_crossed_kernels import inverse_traces
+from statsmodels_me._kernels.lmm_crossed_kernels import inverse_traces
 from statsmodels_me.objectives.lmm_blocked import BlockedLMM
 from statsmodels_me.objectives.lmm_crossed_factor import CrossedScalarFactor
 from statsmodels_me.objectives.lmm_crossed_hessian import CrossedScalarHessian

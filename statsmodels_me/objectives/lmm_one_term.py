@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from statsmodels_me._integrate.lmm_kernels import one_term_deviance
+from statsmodels_me._kernels.lmm_kernels import one_term_deviance
 from statsmodels_me.objectives.lmm_blocked import BlockedLMM
 from statsmodels_me.objectives.lmm_contributions import one_level_contributions
 from statsmodels_me.objectives.lmm_profiled import (

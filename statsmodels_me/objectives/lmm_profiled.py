@@ -16,7 +16,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-from statsmodels_me._integrate.lmm_kernels import solve_lower
+from statsmodels_me._kernels.lmm_kernels import solve_lower
 
 
 class DevianceObjective:

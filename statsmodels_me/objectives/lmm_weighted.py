@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from statsmodels_me._integrate.lmm_kernels import grouped_cross_products
+from statsmodels_me._kernels.lmm_kernels import grouped_cross_products
 
 
 def _t(a):

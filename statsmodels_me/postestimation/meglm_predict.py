@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from statsmodels_me._integrate.quadrature import gh_grid
+from statsmodels_me._kernels.quadrature import gh_grid
 from statsmodels_me.families import COMMON_STATISTICS, get_family
 from statsmodels_me.postestimation.random_effects import label_random_effects
 from statsmodels_me.spec.errors import SpecificationError

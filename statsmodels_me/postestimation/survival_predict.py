@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from statsmodels_me._integrate.quadrature import gh_grid
+from statsmodels_me._kernels.quadrature import gh_grid
 from statsmodels_me.families import COMMON_STATISTICS
 from statsmodels_me.postestimation import meglm_predict
 from statsmodels_me.spec.errors import SpecificationError

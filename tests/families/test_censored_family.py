@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 from scipy import special, stats
-from statsmodels_me._integrate.family_eval import family_eval
+from statsmodels_me._kernels.family_eval import family_eval
 
 from statsmodels_me.families import get_family
 from statsmodels_me.families.censored import censoring_counts, encode_bounds

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from statsmodels_me._integrate import codes
+from statsmodels_me._kernels import codes
 from statsmodels_me.families import (
     FAMILY_CLASSES,
     FAMILY_CODES,

@@ -3,7 +3,7 @@ quasi-Newton fit on the GLMM engine with no random effects (the path it replaces
 import numpy as np
 import pytest
 import statsmodels.api as sm
-from statsmodels_me._integrate.glmm_kernels import family_values, glm_score_info
+from statsmodels_me._kernels.glmm_kernels import family_values, glm_score_info
 
 from statsmodels_me.families.registry import FAMILY_CODES, link_code
 from statsmodels_me.models.glm_newton import glm_newton

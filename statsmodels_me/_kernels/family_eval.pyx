@@ -2,7 +2,7 @@
 """Vectorized conditional log density and its eta-derivatives for whole-data-set algorithms
 (the sparse Laplace of crossed GLMMs), built on the nogil family math of family_math.pxd."""
 import numpy as np
-from statsmodels_me._integrate.family_math cimport fam_eval
+from statsmodels_me._kernels.family_math cimport fam_eval
 
 
 def family_eval(int fam, int link, const double[::1] y, const double[::1] t,

@@ -24,18 +24,18 @@ from libc.stdint cimport int64_t
 from scipy.linalg.cython_blas cimport dgemm, dsyrk
 from scipy.linalg.cython_lapack cimport dpotrf, dpotri, dpotrs
 
-from statsmodels_me._integrate.kernel_codes cimport (
+from statsmodels_me._kernels.kernel_codes cimport (
     FAM_BERNOULLI,
     FAM_BINOMIAL,
     LINK_LOGIT,
 )
-from statsmodels_me._integrate.family_math cimport (
+from statsmodels_me._kernels.family_math cimport (
     fam_d3,
     fam_eval,
     laplace_aux_gradient,
     logistic_tail,
 )
-from statsmodels_me._integrate.small_dense cimport chol
+from statsmodels_me._kernels.small_dense cimport chol
 
 cdef double _FD_H = 1e-4     # aux steps of the curvature terms (as the two-level kernels)
 cdef double _D3_H = 1e-5     # eta step of the third derivative for non-canonical models

@@ -2,7 +2,7 @@
 
 References: (1) brute-force integrals per cluster with scipy.integrate.quad / dblquad of
 scipy.stats densities (``reference_logpdf``), independent of the kernels; (2) the slow numpy
-implementation of the same quadrature formulas in ``statsmodels_me._integrate.quadrature``;
+implementation of the same quadrature formulas in ``statsmodels_me._kernels.quadrature``;
 (3) the adaptive rules at 30 points as the accuracy yardstick for 7 points.
 """
 import numpy as np
@@ -11,7 +11,7 @@ from _glmm_testdata import COMBOS, simulate
 from scipy import integrate, optimize, stats
 from scipy.special import logsumexp
 
-from statsmodels_me._integrate.quadrature import reference_cluster_loglike
+from statsmodels_me._kernels.quadrature import reference_cluster_loglike
 from statsmodels_me.families import reference_logpdf
 from statsmodels_me.objectives.glmm_one_level_engine import OneLevelGLMM
 

@@ -7,7 +7,7 @@ are checked against central finite differences of that reference.
 import numpy as np
 import pytest
 from _glmm_testdata import COMBOS, simulate
-from statsmodels_me._integrate.glmm_kernels import family_values
+from statsmodels_me._kernels.glmm_kernels import family_values
 
 from statsmodels_me.families import (
     FAMILY_CLASSES,

@@ -7,9 +7,9 @@ The node-by-node path is forced by listing the same nodes and weights in another
 import numpy as np
 import pytest
 from _glmm_testdata import simulate
-from statsmodels_me._integrate.glmm_kernels import _tensor_points
+from statsmodels_me._kernels.glmm_kernels import _tensor_points
 
-from statsmodels_me._integrate.quadrature import gh_grid
+from statsmodels_me._kernels.quadrature import gh_grid
 from statsmodels_me.objectives.glmm_one_level_engine import OneLevelGLMM
 
 

@@ -1,7 +1,7 @@
 """The one-term LMM kernel against dense linear algebra on small random problems."""
 import numpy as np
 import pytest
-from statsmodels_me._integrate.lmm_kernels import grouped_cross_products, one_term_deviance
+from statsmodels_me._kernels.lmm_kernels import grouped_cross_products, one_term_deviance
 
 
 def _problem(seed, G=7, q=2, p=3):

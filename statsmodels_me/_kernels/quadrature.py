@@ -10,7 +10,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from scipy import optimize
 from scipy.special import logsumexp
 
-from statsmodels_me._integrate.codes import METHOD_CODES
+from statsmodels_me._kernels.codes import METHOD_CODES
 
 
 def check_integration(intmethod: str, intpoints) -> int:

@@ -8,7 +8,7 @@ central differences of the engine's own log likelihood.
 """
 import numpy as np
 import pytest
-from statsmodels_me._integrate.family_eval import family_eval
+from statsmodels_me._kernels.family_eval import family_eval
 
 from statsmodels_me.families.registry import FAMILY_CODES, link_code, reference_logpdf
 from statsmodels_me.objectives.glmm_crossed_engine import CrossedLaplaceGLMM

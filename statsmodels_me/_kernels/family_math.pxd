@@ -3,7 +3,7 @@
 
 Every function is ``cdef inline ... noexcept nogil`` so kernels can evaluate the response model at
 quadrature nodes inside ``prange``.  Families and links are the ``FAM_*`` and ``LINK_*``
-constants of ``kernel_codes.pxd``, generated from ``statsmodels_me._integrate.codes``.
+constants of ``kernel_codes.pxd``, generated from ``statsmodels_me._kernels.codes``.
 
 ``fam_eval`` returns the *variable part* of log f(y | eta): the terms that do not depend on eta are
 computed once per observation on the Python side (``statsmodels_me.families.obs_constant``) so
@@ -13,7 +13,7 @@ statsmodels' link objects: identity <-> ``links.Identity``, log <-> ``links.Log`
 """
 from libc.math cimport INFINITY, erfc, exp, expm1, fabs, log, log1p
 
-from statsmodels_me._integrate.kernel_codes cimport (
+from statsmodels_me._kernels.kernel_codes cimport (
     FAM_BERNOULLI,
     FAM_BINOMIAL,
     FAM_CENSORED_NORMAL,

@@ -17,7 +17,7 @@ from libc.stdlib cimport malloc, free
 import numpy as np
 cimport numpy as cnp
 
-from statsmodels_me._integrate.small_dense cimport chol
+from statsmodels_me._kernels.small_dense cimport chol
 
 
 cdef inline void _a_lam(const double[:, :, ::1] A, Py_ssize_t g, const double[:, ::1] Lam,

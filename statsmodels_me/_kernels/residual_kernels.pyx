@@ -10,7 +10,7 @@ from libc.math cimport log
 from libc.stdlib cimport malloc, free
 import numpy as np
 
-from statsmodels_me._integrate.small_dense cimport chol
+from statsmodels_me._kernels.small_dense cimport chol
 
 
 def spd_inverse_gram(double[:, :, ::1] V, const double[:, :, ::1] D):

@@ -33,7 +33,7 @@ from libc.stdlib cimport free, malloc
 
 import numpy as np
 
-from statsmodels_me._integrate.kernel_codes cimport (
+from statsmodels_me._kernels.kernel_codes cimport (
     FAM_BERNOULLI,
     FAM_BINOMIAL,
     FAM_POISSON,
@@ -43,7 +43,7 @@ from statsmodels_me._integrate.kernel_codes cimport (
     METHOD_MCAGHERMITE,
     METHOD_MVAGHERMITE,
 )
-from statsmodels_me._integrate.family_math cimport (
+from statsmodels_me._kernels.family_math cimport (
     fam_canonical,
     fam_d3,
     fam_d3_from,
@@ -52,11 +52,11 @@ from statsmodels_me._integrate.family_math cimport (
     laplace_aux_gradient,
     logistic_tail,
 )
-from statsmodels_me._integrate.small_dense cimport chol as _chol
-from statsmodels_me._integrate.small_dense cimport chol_inverse as _chol_inverse
-from statsmodels_me._integrate.small_dense cimport chol_solve as _chol_solve
-from statsmodels_me._integrate.small_dense cimport lse_moments
-from statsmodels_me._integrate.signal_blocks cimport signal_block
+from statsmodels_me._kernels.small_dense cimport chol as _chol
+from statsmodels_me._kernels.small_dense cimport chol_inverse as _chol_inverse
+from statsmodels_me._kernels.small_dense cimport chol_solve as _chol_solve
+from statsmodels_me._kernels.small_dense cimport lse_moments
+from statsmodels_me._kernels.signal_blocks cimport signal_block
 
 cdef int _num_threads = 1
 

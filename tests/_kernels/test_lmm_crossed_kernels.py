@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from statsmodels_me._integrate.lmm_crossed_kernels import (
+from statsmodels_me._kernels.lmm_crossed_kernels import (
     hessian_traces,
     inverse_traces,
     lower_solve,
@@ -131,7 +131,7 @@ def test_sym_lower_matvec(system):
 
 
 def test_single_threaded_blas_scope_restores():
-    from statsmodels_me._integrate.blas_threads import _local_setters, single_threaded_blas
+    from statsmodels_me._kernels.blas_threads import _local_setters, single_threaded_blas
     setters = _local_setters()
     before = [fn(0) for fn in setters]     # 0: the process-wide setting
     for fn, old in zip(setters, before):

@@ -30,23 +30,23 @@ from cython.parallel cimport prange
 from libc.math cimport INFINITY, exp, fabs, log, sqrt
 from libc.stdlib cimport free, malloc
 
-from statsmodels_me._integrate.kernel_codes cimport (
+from statsmodels_me._kernels.kernel_codes cimport (
     METHOD_GHERMITE,
     METHOD_LAPLACE,
     METHOD_MCAGHERMITE,
     METHOD_MVAGHERMITE,
 )
-from statsmodels_me._integrate.family_math cimport (
+from statsmodels_me._kernels.family_math cimport (
     fam_d3,
     fam_daux,
     fam_eval,
     laplace_aux_gradient,
 )
-from statsmodels_me._integrate.small_dense cimport chol as _chol
-from statsmodels_me._integrate.small_dense cimport chol_inverse as _chol_inverse
-from statsmodels_me._integrate.small_dense cimport chol_solve as _chol_solve
-from statsmodels_me._integrate.small_dense cimport lse_moments
-from statsmodels_me._integrate.signal_blocks cimport signal_block
+from statsmodels_me._kernels.small_dense cimport chol as _chol
+from statsmodels_me._kernels.small_dense cimport chol_inverse as _chol_inverse
+from statsmodels_me._kernels.small_dense cimport chol_solve as _chol_solve
+from statsmodels_me._kernels.small_dense cimport lse_moments
+from statsmodels_me._kernels.signal_blocks cimport signal_block
 
 cdef enum:
     MAXLEV = 16

@@ -3,7 +3,7 @@ previous setting restored after it (also when the block raises)."""
 import numpy as np  # noqa: F401  (maps numpy's OpenBLAS into the process)
 import pytest
 
-from statsmodels_me._integrate.blas_threads import _local_setters, single_threaded_blas
+from statsmodels_me._kernels.blas_threads import _local_setters, single_threaded_blas
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.special import roots_hermitenorm
 
-from statsmodels_me._integrate.quadrature import gh_grid, hermite_e_rule
+from statsmodels_me._kernels.quadrature import gh_grid, hermite_e_rule
 
 
 @pytest.mark.parametrize("n", [7, 30, 150])

@@ -7,13 +7,13 @@ import sys
 import numpy as np
 import pytest
 from _glmm_testdata import simulate
-from statsmodels_me._integrate.glmm_kernels import get_num_threads
+from statsmodels_me._kernels.glmm_kernels import get_num_threads
 
 from statsmodels_me.objectives.glmm_one_level_engine import OneLevelGLMM, set_num_threads
 
 
 def test_default_follows_omp_num_threads():
-    code = "from statsmodels_me._integrate.glmm_kernels import get_num_threads as g; print(g())"
+    code = "from statsmodels_me._kernels.glmm_kernels import get_num_threads as g; print(g())"
     for value, expected in [("3", "3"), ("2,1", "2"), (None, "1")]:
         env = dict(os.environ)
         env.pop("OMP_NUM_THREADS", None)
