@@ -59,13 +59,15 @@ def _array_design_frame(endog, exog, groups, exog_re):
     return df, fixed, has_cons, (eq,), yname
 
 
-def _refuse_weights(design, command, honoured):
+def _refuse_weights(design, command, honoured, honoured_levels=()):
     """NotImplementedError for weights the estimator would otherwise ignore."""
     if design.weight_type is not None and design.weight_type not in honoured:
         var = design.spec.options["weight"][1]
         raise NotImplementedError(f"{command or 'this model'}: [{design.weight_type}={var}] "
                                   f"weights are not implemented")
     for level, (kind, _) in dict(design.level_weights).items():
+        if kind in honoured_levels:
+            continue
         raise NotImplementedError(f"{command or 'this model'}: {kind}() weights at level "
                                   f"'{level}' are not implemented")
 
@@ -81,6 +83,8 @@ class MEModel(LikelihoodModel):
     #: observation-weight types (``fweight``, ``pweight``, ...) the estimator honours; any
     #: other weight, and every per-level weight, is refused
     weight_types: tuple[str, ...] = ()
+    #: weight types honoured at the higher levels (``|| id:, pweight(w)``)
+    level_weight_types: tuple[str, ...] = ()
 
     def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
                  **options):
@@ -91,7 +95,7 @@ class MEModel(LikelihoodModel):
                                constant=has_cons, random=list(random), typed=[],
                                keywords=options, syntax="arrays", source="")
             design = build_design(spec, df)
-        _refuse_weights(design, self.command, self.weight_types)
+        _refuse_weights(design, self.command, self.weight_types, self.level_weight_types)
         refuse_unimplemented(design.spec)
         check_quadrature_size(design)
         self.design: Design = design

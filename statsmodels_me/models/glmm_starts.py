@@ -17,14 +17,14 @@ _GRID = (0.25, 0.5, 1.0, 2.0)
 
 def fit_fixed(objective, design, family, link, X, z0, log):
     """The model without random effects: Newton's method on the GLM for the families that
-    have it (``family.glm_newton``: no ancillary parameters), else BFGS on the objective with
-    ``L = 0`` (every integration method is exact there; the Laplace objective costs one node
-    per cluster).
+    have it (``family.glm_newton``: no ancillary parameters; unweighted), else BFGS on the
+    objective with ``L = 0`` (every integration method is exact there; the Laplace objective
+    costs one node per cluster).
 
     Returns ``(z, llf)`` with ``z = (beta, ancillary)``.
     """
     log.append("Fitting fixed-effects model:")
-    if family.glm_newton:
+    if family.glm_newton and not getattr(objective.engine, "weighted", False):
         y, t, off = family.response_arrays(design.endog, design.trials, design.offset)
         out = glm_newton(family.name, link, y, t, off, X, z0)
         if out is not None:
