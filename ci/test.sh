@@ -13,4 +13,7 @@ ruff check statsmodels_me tests benchmarks
 ruff_status=$?
 [ "$ruff_status" -eq 0 ] || exit "$ruff_status"
 # The documentation: every example is executed while the pages are built; no warning allowed.
-pip install -e '.[docs]' && python -m sphinx -W -b html docs docs/_build/html
+# Only the docs extra's requirements are installed: the package is already built and installed.
+docs_requirements=$(python -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['docs']))")
+# shellcheck disable=SC2086
+pip install $docs_requirements && python -m sphinx -W -b html docs docs/_build/html

@@ -31,9 +31,9 @@ from statsmodels_me.families.catalog import FAMILY_CLASSES
 from statsmodels_me.families.catalog import get_family as family_object
 from statsmodels_me.spec.errors import DataError, SpecificationError
 
-__all__ = ["FAMILIES", "FAMILY_CODES", "LINK_CODES", "check_endog", "get_family", "link_code",
-           "n_aux", "obs_constant", "parameter_arrays", "reference_logpdf", "response_arrays",
-           "statsmodels_link"]
+__all__ = ["FAMILIES", "FAMILY_CODES", "LINK_CODES", "ObsConstant", "check_endog", "get_family",
+           "link_code", "n_aux", "obs_constant", "parameter_arrays", "reference_logpdf",
+           "response_arrays", "statsmodels_link"]
 
 #: every family at its default link, by engine name
 FAMILIES: dict[str, Family] = {name: cls() for name, cls in FAMILY_CLASSES.items()}
@@ -106,6 +106,28 @@ def obs_constant(name, y, trials, aux):
     dc : ndarray (n, naux)
     """
     return _family(name).obs_constant(y, trials, aux)
+
+
+class ObsConstant:
+    """:func:`obs_constant` of fixed responses, remembered for the last ``aux``.
+
+    The eta-free terms (``-lgamma(y + 1)`` and the like) cost a special-function call per
+    observation; likelihood passes at the same ancillary parameters reuse them.
+    """
+
+    def __init__(self, name, y, trials):
+        self.name, self.y, self.trials = name, y, trials
+        self._key = None
+        self._value = None
+
+    def __call__(self, aux):
+        """``(c, dc)`` as :func:`obs_constant` returns them (shared arrays: do not modify)."""
+        aux = np.asarray(aux, float)
+        key = aux.tobytes()
+        if key != self._key:
+            self._value = obs_constant(self.name, self.y, self.trials, aux)
+            self._key = key
+        return self._value
 
 
 def reference_logpdf(name, link, y, eta, trials=None, aux=()):

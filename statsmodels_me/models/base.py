@@ -4,9 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from statsmodels.base.model import LikelihoodModel
+from statsmodels.tools.numdiff import approx_fprime
 
 from statsmodels_me.design.design import Design
 from statsmodels_me.design.work_size import check_quadrature_size
+from statsmodels_me.optimization.hessian import symmetric_value_hessian
 from statsmodels_me.spec.errors import DataError
 from statsmodels_me.spec.model_spec import Factor, ModelSpec, REEquation, Term
 from statsmodels_me.spec.options import (
@@ -171,6 +173,37 @@ class MEModel(LikelihoodModel):
         raise TypeError(f"{name}.fit() got unexpected keyword argument(s) "
                         f"{', '.join(f'{k}={kwargs[k]!r}' for k in bad)}; its fitting controls: "
                         f"{controls}")
+
+    # -- statsmodels' likelihood contract ------------------------------------------------------
+    def score(self, params):
+        """Gradient of :meth:`loglike` at display-scale ``params`` (the results' ``params``):
+        central differences (statsmodels' ``approx_fprime``, steps ``eps^(1/3) max(|x|, 0.1)``).
+
+        Variance parameters on the boundary (zero) have no two-sided derivative: their entries
+        are NaN there.
+        """
+        params = np.asarray(params, dtype=float)
+        return approx_fprime(params, self._loglike_or_nan, centered=True)
+
+    def hessian(self, params):
+        """Hessian of :meth:`loglike` at display-scale ``params``: second differences
+        (statsmodels' ``approx_hess3``, steps ``eps^(1/4) max(|x|, 0.1)``)."""
+        params = np.asarray(params, dtype=float)
+        steps = np.finfo(float).eps ** 0.25 * np.maximum(np.abs(params), 0.1)
+        return symmetric_value_hessian(self._loglike_or_nan, params, steps)
+
+    def information(self, params):
+        """Observed information ``-hessian(params)``."""
+        return -self.hessian(params)
+
+    def _loglike_or_nan(self, params):
+        """:meth:`loglike`, NaN where ``params`` leaves the parameter space (a difference step
+        across a zero variance)."""
+        try:
+            value = self.loglike(params)
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+            return np.nan
+        return float(value)
 
     def _set_param_names(self, names):
         self._param_names = list(names)

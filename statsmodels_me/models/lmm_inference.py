@@ -6,10 +6,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from statsmodels.tools.numdiff import approx_hess3
 
 from statsmodels_me.inference.sandwich import cluster_sandwich
 from statsmodels_me.objectives.lmm_profiled import information_theta_s2
+from statsmodels_me.optimization.hessian import symmetric_value_hessian
 from statsmodels_me.spec.errors import BoundaryWarning, ConvergenceWarning
 
 
@@ -138,7 +138,7 @@ def covariance_of_display(objective, curvature, vc, theta, s2, bounds, labels):
     if curvature is not None and not vc.absolute:
         H = parts_information(objective, curvature, theta, s2, keep)
     if H is None:
-        H = approx_hess3(xk, nll_sub, epsilon=steps)
+        H = symmetric_value_hessian(nll_sub, xk, steps)
     try:
         eig = np.linalg.eigvalsh(H) if H.size else np.ones(1)
     except np.linalg.LinAlgError:
@@ -185,7 +185,7 @@ def robust_covariance(objective, vc, theta, beta, s2, groups=None):
     def ll(x):
         return objective.loglike_profile_s2(x[p:-1], x[-1], beta=x[:p])
     steps = 1e-3 * np.maximum(np.abs(x0), 0.1 * max(np.abs(x0[p:]).max(), 1e-3))
-    H = approx_hess3(x0, ll, epsilon=steps)
+    H = symmetric_value_hessian(ll, x0, steps)
     cov_int, n_clusters = cluster_sandwich(H, scores, groups)
     J = np.zeros((p + vc.jacobian(theta, s2).shape[0], len(x0)))
     J[:p, :p] = np.eye(p)

@@ -17,10 +17,10 @@ from statsmodels_me._integrate import nested_kernels as _nk
 from statsmodels_me._integrate.quadrature import METHOD_CODES, check_integration, gh_grid
 from statsmodels_me.families.registry import (
     FAMILY_CODES,
+    ObsConstant,
     get_family,
     link_code,
     n_aux,
-    obs_constant,
     parameter_arrays,
     response_arrays,
 )
@@ -152,6 +152,7 @@ class NestedGLMM:
         self.endog = np.ascontiguousarray(y[order])
         self.exog = np.ascontiguousarray(X[order])
         self.trials = np.ascontiguousarray(t[order])
+        self._constant = ObsConstant(self.family, self.endog, self.trials)
         self.offset = np.ascontiguousarray(off[order])
         self.Zs = [np.ascontiguousarray(Z[order]) for Z in Zs]
         self._codes_sorted = [np.asarray(c)[order] for c in codes]
@@ -260,9 +261,9 @@ class NestedGLMM:
         return [None if g is None else g[self.gidx[:, k]]
                 for k, g in enumerate(self.group_weights)]
 
-    def _constants(self, aux):
+    def _weighted_constant(self, aux):
         """``obs_constant`` with the total row weights applied."""
-        c, dc = obs_constant(self.family, self.endog, self.trials, aux)
+        c, dc = self._constant(aux)
         if self._row_weight is None:
             return c, dc
         return c * self._row_weight, dc * self._row_weight[:, None]
@@ -362,7 +363,7 @@ class NestedGLMM:
             Reuse the adaptive grids of the previous call where they exist.
         """
         beta, aux, L = self._check(beta, aux, L)
-        c, _ = self._constants(aux)
+        c, _ = self._weighted_constant(aux)
         if not np.any(L):
             return float(self._fixed_values(beta, aux)[0].sum() + c.sum())
         ll = self._cluster_ll(beta, aux, L, update=not freeze_grid)
@@ -371,7 +372,7 @@ class NestedGLMM:
     def loglike_clusters(self, beta, aux, L):
         """Log likelihood contributions of the top-level clusters (G_0,)."""
         beta, aux, L = self._check(beta, aux, L)
-        c, _ = self._constants(aux)
+        c, _ = self._weighted_constant(aux)
         return self._cluster_ll(beta, aux, L) + np.bincount(
             self.gidx[:, 0], weights=c, minlength=self.n_groups[0])
 
@@ -395,7 +396,7 @@ class NestedGLMM:
         beta, aux, L = self._check(beta, aux, L)
         gL = np.zeros((self.q, self.q))
         if not np.any(L):
-            c, dc = self._constants(aux)
+            c, dc = self._weighted_constant(aux)
             lv, d1, _, _, daux = self._fixed_values(beta, aux)
             return (float(lv.sum() + c.sum()), self.exog.T @ d1,
                     daux.sum(0) + dc.sum(0), gL)
@@ -446,7 +447,7 @@ class NestedGLMM:
         and A = Z L (Laplace: exact; quadrature: grids fixed in the u scale)."""
         g = {}
         ll = self._cluster_ll(beta, aux, L, grad=g)
-        c, dc = self._constants(aux)
+        c, dc = self._weighted_constant(aux)
         gL = (self.Z.T @ g["S"]) * self._block_mask
         return (float(ll.sum() + c.sum()), self.exog.T @ g["r"],
                 g["gaux"].sum(0) + dc.sum(0), gL)
@@ -464,7 +465,7 @@ class NestedGLMM:
         """
         beta, aux, L = self._check(beta, aux, L)
         G, top, Q = self.n_groups[0], self.gidx[:, 0], self.q
-        c, dc = self._constants(aux)
+        c, dc = self._weighted_constant(aux)
         if not np.any(L):
             lv, r, _, _, daux = self._fixed_values(beta, aux)
             ll = np.bincount(top, weights=lv, minlength=G)

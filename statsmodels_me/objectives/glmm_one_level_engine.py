@@ -24,10 +24,10 @@ from statsmodels_me._integrate import glmm_kernels as _k
 from statsmodels_me._integrate.quadrature import METHOD_CODES, check_integration, gh_grid
 from statsmodels_me.families.registry import (
     FAMILY_CODES,
+    ObsConstant,
     get_family,
     link_code,
     n_aux,
-    obs_constant,
     parameter_arrays,
     response_arrays,
 )
@@ -144,6 +144,7 @@ class OneLevelGLMM:
         self.exog = np.ascontiguousarray(X[order])
         self.Z = np.ascontiguousarray(Zm[order])
         self.trials = np.ascontiguousarray(t[order])
+        self._constant = ObsConstant(self.family, self.endog, self.trials)
         self.offset = np.ascontiguousarray(off[order])
         G = int(g.max()) + 1 if n else 0
         counts = np.bincount(g, minlength=G)
@@ -271,7 +272,7 @@ class OneLevelGLMM:
         if state is None:
             self._warm = True
             self._last_L = L
-        c, dc = obs_constant(self.family, self.endog, self.trials, aux)
+        c, dc = self._constant(aux)
         c, dc = self._weighted_pieces(ll, c, dc, gaux, r, s, want_grad)
         llf = ll.sum() + c.sum()
         if not want_grad:

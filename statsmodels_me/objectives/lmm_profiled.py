@@ -110,24 +110,9 @@ def information_theta_s2(Hld, Hr2, r2, dr2, s2, m):
     return info
 
 
-def lambda_jacobian(term, theta_k, h=1e-5):
-    """d vec(Lambda) / d theta for one term (central differences on a q x q map).
-
-    Lambda is linear in theta for most structures (no truncation error) and smooth for
-    the others (error ~h^2); h = 1e-5 keeps the rounding error near 1e-11, which the
-    differences of gradients behind the standard errors divide by their own 1e-5 step
-    (h = 1e-7 left 3e-4 of noise in an exchangeable structure's standard errors).
-    A one-sided difference is taken where theta - h leaves the structure's domain.
-    """
-    q = term.q
-    J = np.empty((q * q, len(theta_k)))
-    for i in range(len(theta_k)):
-        tp, tm = theta_k.copy(), theta_k.copy()
-        tp[i] += h
-        tm[i] -= h
-        lp, lm = term.cholesky(tp), term.cholesky(tm)
-        if np.all(np.isfinite(lm)):
-            J[:, i] = ((lp - lm) / (2 * h)).ravel()
-        else:
-            J[:, i] = ((lp - term.cholesky(theta_k)) / h).ravel()
-    return J
+def lambda_jacobian(term, theta_k):
+    """d vec(Lambda) / d theta for one term, (q * q, len(theta_k)), from the analytic
+    derivative of the term's covariance structure (:meth:`RETerm.d_cholesky`)."""
+    theta_k = np.asarray(theta_k, float)
+    D = term.d_cholesky(theta_k)
+    return np.ascontiguousarray(D.reshape(len(theta_k), -1).T)

@@ -7,6 +7,7 @@ steps, and the numbers they report depend on them.
 from __future__ import annotations
 
 import numpy as np
+from statsmodels.tools.numdiff import approx_hess3
 
 
 def relative_step(rel, floor):
@@ -92,3 +93,22 @@ def value_hessian(fun, x, free, step, f0=None):
                  + fun(x - E[a] - E[b])) / (4 * h[a] * h[b])
             H[a, b] = H[b, a] = v
     return H
+
+
+def symmetric_value_hessian(fun, x, steps):
+    """Hessian of a value on all coordinates of ``x`` from statsmodels' ``approx_hess3``
+    (the symmetric four-point second differences of Ridout (2009), eq. 9), with the steps
+    ``steps`` (scalar or one per coordinate).
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x) -> float``.
+    x : ndarray (n,)
+    steps : float or ndarray (n,)
+
+    Returns
+    -------
+    ndarray (n, n)
+    """
+    return approx_hess3(np.asarray(x, float), fun, epsilon=steps)

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import OptimizeResult
-from statsmodels.tools.numdiff import approx_hess3
 
 from statsmodels_me.objectives.lmm_profiled import deviance_hessian
-from statsmodels_me.optimization.hessian import gradient_hessian, relative_step
+from statsmodels_me.optimization.hessian import (
+    gradient_hessian,
+    relative_step,
+    symmetric_value_hessian,
+)
 from statsmodels_me.optimization.quasi_newton import (
     ZeroRescan,
     hit_limit,
@@ -106,7 +109,7 @@ def deviance_second_differences(objective, theta, idx):
         t = theta.copy()
         t[idx] = sub
         return objective.deviance(t)
-    return approx_hess3(theta[idx], dev_sub, epsilon=1e-4 * np.maximum(np.abs(theta[idx]), 1e-2))
+    return symmetric_value_hessian(dev_sub, theta[idx], 1e-4 * np.maximum(np.abs(theta[idx]), 1e-2))
 
 
 def gradient_differences(objective, best, idx):

@@ -18,7 +18,7 @@ import re
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.contrast import ContrastResults
+from statsmodels.stats.contrast import ContrastResults, MultiCompResult, t_test_multi
 
 from statsmodels_me.postestimation.margins import margins
 from statsmodels_me.spec.errors import SpecificationError
@@ -311,3 +311,66 @@ def wald_test_terms(results):
         res = _wald(b[cols], V[np.ix_(cols, cols)])
         rows[label] = (float(res.statistic), len(cols), float(res.pvalue))
     return pd.DataFrame.from_dict(rows, orient="index", columns=["chi2", "df", "pvalue"])
+
+
+def _level_label(level):
+    return str(level) if isinstance(level, str) else f"{level:g}"
+
+
+def t_test_pairwise(results, term_name, method="hs", alpha=0.05, factor_labels=None):
+    """statsmodels' ``t_test_pairwise`` (Stata's ``pwcompare``): every pairwise difference
+    between the levels of a factor of the fixed part, on the linear predictor, with p-values
+    adjusted for multiple testing.
+
+    Parameters
+    ----------
+    term_name : str
+        The factor variable, as ``"children"`` or ``"i.children"``.
+    method : str or list of str
+        ``statsmodels.stats.multitest.multipletests`` method(s).
+    alpha : float
+    factor_labels : list of str, optional
+        Labels of the levels in the order of the data's sorted levels.
+
+    Returns
+    -------
+    statsmodels.stats.contrast.MultiCompResult
+        ``result_frame`` indexed ``"b-a"`` (level b minus level a, as statsmodels), with
+        ``pvalue-<method>`` and ``reject-<method>`` columns; ``contrasts`` the restriction
+        matrix over all parameters; ``term_encoding_matrix`` levels x the term's columns.
+    """
+    design = results.model.design
+    var = term_name[2:] if term_name.startswith("i.") else term_name
+    if var not in design.factor_levels or not any(
+            len(t.factors) == 1 and t.factors[0].var == var and t.factors[0].kind in ("i", "ibn")
+            for t in design.spec.fixed):
+        raise SpecificationError(f"t_test_pairwise: '{term_name}' is not a factor term "
+                                 "(i.var) of the fixed part")
+    levels = [_level_label(v) for v in design.factor_levels[var]]
+    if factor_labels is not None:
+        if len(factor_labels) != len(levels):
+            raise SpecificationError(f"t_test_pairwise: factor_labels has {len(factor_labels)} "
+                                     f"labels; '{var}' has {len(levels)} levels")
+    names = list(results.model.exog_names)
+    column = {}
+    for lab in levels:
+        for name in (f"{lab}.{var}", f"{lab}b.{var}", f"{lab}o.{var}"):
+            if name in names:
+                column[lab] = names.index(name)
+    labels_out = list(factor_labels) if factor_labels is not None else levels
+    rows, row_labels = [], []
+    for i in range(len(levels)):
+        for j in range(i + 1, len(levels)):
+            row = np.zeros(len(names))
+            if levels[j] in column:
+                row[column[levels[j]]] += 1.0
+            if levels[i] in column:
+                row[column[levels[i]]] -= 1.0
+            rows.append(row)
+            row_labels.append(f"{labels_out[j]}-{labels_out[i]}")
+    L = np.array(rows)
+    frame = t_test_multi(results, L, method=method, alpha=alpha, contrast_names=row_labels)
+    cols = sorted(column.values())
+    encoding = np.array([[1.0 if column.get(lab) == c else 0.0 for c in cols] for lab in levels])
+    return MultiCompResult(result_frame=frame, contrasts=L, term=term_name,
+                           contrast_labels=row_labels, term_encoding_matrix=encoding)

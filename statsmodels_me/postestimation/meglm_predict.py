@@ -13,7 +13,7 @@ from statsmodels_me.families import COMMON_STATISTICS, get_family
 from statsmodels_me.spec.errors import SpecificationError
 
 PREDICT_STATISTICS = COMMON_STATISTICS + ("mu", "pr", "pearson", "deviance", "anscombe",
-                                          "density", "distribution")
+                                          "density", "distribution", "stdp")
 CONDITIONAL = ("ebmeans", "ebmodes", "fixedonly", "marginal")
 
 
@@ -56,7 +56,8 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
         effects), ``xb`` (fixed part only), ``reffects`` (empirical Bayes means of the
         random effects, or modes with ``ebmodes=True``), ``reses`` (their posterior standard
         deviations), ``pearson``, ``deviance`` and ``anscombe`` residuals, ``density`` and
-        ``distribution`` (f(y | eta) and P(Y <= y | eta) at the observed outcome).  Which
+        ``distribution`` (f(y | eta) and P(Y <= y | eta) at the observed outcome), ``stdp``
+        (standard error of ``xb``: sqrt(x' V x) with V the fixed effects' covariance).  Which
         exist depends on the family (``family.predict_statistics``).
     conditional : bool or {"ebmeans", "ebmodes", "fixedonly", "marginal"}
         ``True`` or ``"ebmeans"`` (Stata's default ``conditional(ebmeans)``) plugs in the
@@ -80,6 +81,11 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
                                  f"{', '.join(PREDICT_STATISTICS)}")
     model = results.model
     family = get_family(model.family, model.link)
+    if statistic == "stdp":
+        X = model.fixed_exog
+        V = np.asarray(results.cov_params(), float)[:X.shape[1], :X.shape[1]]
+        return pd.Series(np.sqrt(np.einsum("ij,jk,ik->i", X, V, X)),
+                         index=model.design.row_index, name="stdp")
     if statistic not in COMMON_STATISTICS:
         family.check_statistic(statistic)
     mode = _prediction_mode(conditional, ebmodes)

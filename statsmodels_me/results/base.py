@@ -137,6 +137,29 @@ class MEResults(PipelineMethods, LikelihoodModelResults):
     Stata prints for variances are in :attr:`vcomp`.
     """
 
+    #: the ``predict`` statistic behind :attr:`fittedvalues` (set by each estimator's results)
+    fitted_statistic: str | None = None
+
+    @property
+    def fittedvalues(self):
+        """Fitted values of the estimation sample, as statsmodels' ``fittedvalues``: Stata's
+        ``predict`` statistic :attr:`fitted_statistic` (``fitted`` after mixed, ``mu`` after
+        meglm, ``yhat`` after menl), conditional on the predicted random effects."""
+        if self.fitted_statistic is None:
+            raise NotImplementedError(f"fittedvalues: {self.model.command or 'this model'} has "
+                                      "no single fitted value per observation; use predict()")
+        return self.predict(self.fitted_statistic)
+
+    @property
+    def resid(self):
+        """Response residuals ``y - fittedvalues`` of the estimation sample (a Series)."""
+        fitted = self.fittedvalues
+        y = np.asarray(self.model.endog, float)
+        if y.ndim != 1:
+            raise NotImplementedError(f"resid: the response of {self.model.command} has "
+                                      f"{y.shape[1]} columns; use predict()")
+        return pd.Series(y - np.asarray(fitted, float), index=fitted.index, name="resid")
+
     def __init__(self, model, params, cov_params, info: FitInfo):
         params = np.asarray(params, dtype=float)
         cov_params = np.asarray(cov_params, dtype=float)

@@ -17,6 +17,8 @@ class MEGLMResults(RandomEffectsPostestimation, MEResults):
     logit/probit).
     """
 
+    fitted_statistic = "mu"
+
     def predict(self, statistic="mu", conditional=True, ebmodes=False, outcome=None,
                 nooffset=False, data=None, new_groups="zero"):
         """Stata's ``predict`` after ``meglm``; see :func:`~.meglm_predict.predict`. With

@@ -21,6 +21,8 @@ class MENLResults(MEResults):
     ``estat_wcorrelation`` and ``lrtest``.
     """
 
+    fitted_statistic = "yhat"
+
     def __init__(self, model, params, cov_params, info, random_effects):
         super().__init__(model, params, cov_params, info)
         self._modes = np.asarray(random_effects, dtype=float)

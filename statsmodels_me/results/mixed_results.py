@@ -31,6 +31,8 @@ class MixedResults(RandomEffectsPostestimation, MEResults):
         covariance of the fixed effects is Kenward-Roger's adjusted one.
     """
 
+    fitted_statistic = "fitted"
+
     def __init__(self, model, params, cov_params, info, theta=None, factor=None,
                  small_sample=None):
         super().__init__(model, params, cov_params, info)

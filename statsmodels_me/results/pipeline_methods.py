@@ -52,6 +52,11 @@ class PipelineMethods:
         :func:`statsmodels_me.postestimation.combinations.contrast`."""
         return combinations.contrast(self, var, alpha)
 
+    def t_test_pairwise(self, term_name, method="hs", alpha=0.05, factor_labels=None):
+        """Pairwise differences of a factor's levels with multiple-testing adjustment; see
+        :func:`statsmodels_me.postestimation.combinations.t_test_pairwise`."""
+        return combinations.t_test_pairwise(self, term_name, method, alpha, factor_labels)
+
     def wald_test_terms(self):
         """One joint chi2 test per fixed-effects term; see
         :func:`statsmodels_me.postestimation.combinations.wald_test_terms`."""

@@ -85,3 +85,18 @@ def test_engines_take_family_objects_for_names(name, link, aux):
     assert by_object.k_aux == by_name.k_aux == len(aux)
     beta, L = np.array([0.2, -0.1]), np.array([[0.6]])
     assert by_object.loglike(beta, aux, L) == by_name.loglike(beta, aux, L)
+
+
+def test_obs_constant_cache_follows_aux():
+    """ObsConstant gives obs_constant's arrays and recomputes when the ancillary parameter
+    changes (NB2's constant depends on lnalpha)."""
+    from statsmodels_me.families.registry import ObsConstant, obs_constant
+
+    y = np.array([0.0, 1.0, 4.0, 9.0])
+    t = np.ones(4)
+    cache = ObsConstant("nbinomial_mean", y, t)
+    for aux in ([0.3], [-1.2], [0.3]):
+        c, dc = cache(np.array(aux))
+        c0, dc0 = obs_constant("nbinomial_mean", y, t, np.array(aux))
+        np.testing.assert_array_equal(c, c0)
+        np.testing.assert_array_equal(dc, dc0)

@@ -95,3 +95,19 @@ def test_three_level_fixedonly_probabilities(three_level):
         pr = res.predict("pr", outcome=value, conditional="fixedonly").to_numpy()
         np.testing.assert_allclose(pr, stats.norm.cdf(cuts[k + 1] - xb)
                                    - stats.norm.cdf(cuts[k] - xb), rtol=1e-10, atol=1e-15)
+
+
+def test_stdp_is_the_standard_error_of_xb():
+    """predict stdp after melogit: sqrt(x' V x) with V the fixed effects' block of
+    cov_params, computed row by row here; and the fixed effects are the first parameters."""
+    import numpy as np
+
+    from statsmodels_me import datasets
+    from statsmodels_me.formula import api as smf
+
+    bd = datasets.load("bangladesh")
+    res = smf.melogit("melogit c_use urban age || district:", data=bd).fit()
+    V = res.cov_params().loc[["urban", "age", "_cons"], ["urban", "age", "_cons"]].to_numpy()
+    X = np.column_stack([bd["urban"], bd["age"], np.ones(len(bd))])
+    expected = [np.sqrt(x @ V @ x) for x in X[:50]]
+    np.testing.assert_allclose(res.predict("stdp").to_numpy()[:50], expected, rtol=1e-10)
