@@ -144,6 +144,7 @@ cdef double _eval_u(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, dou
     cdef Py_ssize_t i
     cdef double eta, d1, d2, val = 0.0, w, lv
     cdef const double* ai
+    cdef const double* wt = P.wt   # loop-invariant: a register, not a load per row
     for a in range(q):
         grad[a] = -u[a]
         val -= 0.5 * u[a] * u[a]
@@ -157,10 +158,10 @@ cdef double _eval_u(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, dou
         for a in range(q):
             eta += ai[a] * u[a]
         lv = fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
-        if P.wt != NULL:
-            lv *= P.wt[i]
-            d1 *= P.wt[i]
-            d2 *= P.wt[i]
+        if wt != NULL:
+            lv *= wt[i]
+            d1 *= wt[i]
+            d2 *= wt[i]
         val += lv
         if store != NULL:
             store[2 * (i - s)] = d1
@@ -692,8 +693,9 @@ cdef double _grid(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* m, const
     cdef double logdet = 0.0, v, eta, d1, d2, zz, uu, tot, lse
     cdef const double* z
     cdef const double* ai
+    cdef const double* wt = P.wt
     cdef int logit = ((P.fam == FAM_BERNOULLI or P.fam == FAM_BINOMIAL)
-                      and P.link == LINK_LOGIT and P.wt == NULL)
+                      and P.link == LINK_LOGIT and wt == NULL)
     cdef int fast = 0
     for a in range(q):
         logdet += log(C[a * q + a])
@@ -724,9 +726,9 @@ cdef double _grid(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* m, const
             for a in range(q):
                 eta += ai[a] * U[k * q + a]
             v = fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
-            if P.wt != NULL:
-                v *= P.wt[i]
-                d1 *= P.wt[i]
+            if wt != NULL:
+                v *= wt[i]
+                d1 *= wt[i]
             tot += v
             if P.want_grad:
                 D1[(i - s) * K + k] = d1

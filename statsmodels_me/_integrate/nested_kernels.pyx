@@ -173,6 +173,7 @@ cdef int _system(NP* P, int k0, const Py_ssize_t* lo, const Py_ssize_t* hi,
     cdef int D = P.D, Q = P.Q, l, a, c, r, d, p, ql, dL, j
     cdef Py_ssize_t g, gg, pg, i, i0, i1
     cdef double val = 0.0, eta, d1, d2, w, s, cw = 1.0, lv
+    cdef int weighted = P.weighted   # loop-invariant: a register, not a load per row
     cdef double* Mg
     cdef double* bg
     cdef double* Rg
@@ -195,7 +196,7 @@ cdef int _system(NP* P, int k0, const Py_ssize_t* lo, const Py_ssize_t* hi,
                 Mg[a] = 0.0
             for a in range(d):
                 bg[a] = 0.0
-            if P.weighted:
+            if weighted:
                 cw = _sub_weight(P, k0, l, g)
             for a in range(P.q[l]):
                 Mg[(p + a) * d + p + a] = cw
@@ -207,7 +208,7 @@ cdef int _system(NP* P, int k0, const Py_ssize_t* lo, const Py_ssize_t* hi,
     for i in range(i0, i1):
         eta = _row_eta(P, k0, i, extra[i - r0])
         lv = fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
-        if P.weighted:
+        if weighted:
             cw = _row_weight(P, k0, i)
             lv *= cw
             d1 *= cw
