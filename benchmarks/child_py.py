@@ -84,6 +84,7 @@ ME_SPECS = {
     "W4": ("melogit", f"r2 ~ {W4_RHS} + (1|id) + (1|item)", {"intmethod": "laplace"}),
     "W5": ("mepoisson", "y ~ x + (1|region/site)", {"intmethod": "laplace"}),
     "W6": ("meologit", "y ~ x + (1|g)", {"intmethod": "laplace"}),
+    "W8": ("mixed", "y x || id:, residuals(ar 1, t(time))", {}),
 }
 
 

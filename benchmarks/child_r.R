@@ -65,6 +65,11 @@ make_fit <- function(impl, workload) {
     df$y <- factor(df$y, ordered = TRUE)
     return(function() logLik(clmm(y ~ x + (1 | g), data = df)))
   }
+  if (impl == "nlme" && workload == "W8") {
+    suppressMessages(library(nlme))
+    return(function() logLik(lme(y ~ x, random = ~1 | id, data = df, method = "ML",
+                                 correlation = corAR1(form = ~ time | id))))
+  }
   if (impl == "nlme") {
     if (workload != "W7") return(NULL)
     suppressMessages(library(nlme))

@@ -1,4 +1,4 @@
-"""Simulate the benchmark workloads W2, W3, W5, W6 and W7.
+"""Simulate the benchmark workloads W2, W3, W5, W6, W7 and W8.
 
 The designs follow the shared benchmark data's ``WORKLOADS.md``; the draws are our
 own (different seeds and draw order), so the CSVs are statistically but not
@@ -31,8 +31,9 @@ FILES = {
     "W5": "poisson_3lvl.csv",
     "W6": "ordinal_big.csv",
     "W7": "nlme_growth.csv",
+    "W8": "lmm_ar1_panel.csv",
 }
-SIMULATED = ("W2", "W3", "W5", "W6", "W7")
+SIMULATED = ("W2", "W3", "W5", "W6", "W7", "W8")
 
 
 def _n_groups(base, scale):
@@ -123,8 +124,27 @@ def nl_growth(scale=1.0, seed=7):
     return pd.DataFrame({"y": y, "t": t, "subj": subj})
 
 
+def ar1_panel(scale=1.0, seed=12):
+    """W8: 10,000 ids x 10 times, ``y = 1 + .5 x + u + e`` with AR(1) errors.
+
+    u sd 1; e_t = .6 e_{t-1} + sqrt(1 - .36) z_t, var(e) 1, stationary from t = 1.
+    """
+    rng = np.random.default_rng(seed)
+    n_g, m = _n_groups(10_000, scale), 10
+    rho = 0.6
+    e = np.empty((n_g, m))
+    e[:, 0] = rng.normal(size=n_g)
+    for t in range(1, m):
+        e[:, t] = rho * e[:, t - 1] + np.sqrt(1.0 - rho ** 2) * rng.normal(size=n_g)
+    x = rng.normal(size=n_g * m)
+    u = np.repeat(rng.normal(size=n_g), m)
+    return pd.DataFrame({"id": np.repeat(np.arange(1, n_g + 1), m),
+                         "time": np.tile(np.arange(1, m + 1), n_g),
+                         "x": x, "y": 1.0 + 0.5 * x + u + e.ravel()})
+
+
 GENERATORS = {"W2": lmm_nested, "W3": glmm_logit, "W5": poisson_3lvl,
-              "W6": ordinal, "W7": nl_growth}
+              "W6": ordinal, "W7": nl_growth, "W8": ar1_panel}
 
 
 def write(workload, outdir, scale=1.0):

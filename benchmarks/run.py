@@ -1,4 +1,4 @@
-"""Time statsmodels_me and its peers side by side on the workloads W1-W7.
+"""Time statsmodels_me and its peers side by side on the workloads W1-W8.
 
 Every fit runs in its own subprocess (the peer's virtual environment, or
 ``Rscript``) that loads the data first and then times only the fit: the

@@ -1,13 +1,14 @@
-"""How fit time and peak memory grow with the data: W2 and W3 at 1/4 to 4x.
+"""How fit time and peak memory grow with the data: W2, W3 (and W8) at 1/4 to 4x.
 
 Simulates each size with ``gen_data.py`` (the number of groups scales, the
-cluster size stays 20), fits it through ``run.run_one`` (one subprocess per
+cluster size stays, 20 for W2/W3 and 10 for W8), fits it through ``run.run_one`` (one subprocess per
 fit, single-threaded), prints a markdown table and, if matplotlib is
 installed and ``--png`` is given, draws a log-log plot.
 
 Usage::
 
     python benchmarks/scaling.py [--scales 0.25,0.5,1,4] [--impls statsmodels_me,glmm]
+    python benchmarks/scaling.py --workloads W8 --impls statsmodels_me,nlme
 
 What made W3 super-linear (0.32 / 0.43 / 0.78 / 5.5 s at 1/4, 1/2, 1, 4x) was the number of
 engine passes, not their cost (each pass is linear in the rows): the fixed-effects start was
@@ -35,7 +36,7 @@ from benchmarks import gen_data  # noqa: E402
 from benchmarks.run import default_venv_root, run_one  # noqa: E402
 from benchmarks.workloads import ME  # noqa: E402
 
-ROWS_PER_UNIT = {"W2": 200_000, "W3": 100_000}
+ROWS_PER_UNIT = {"W2": 200_000, "W3": 100_000, "W8": 100_000}
 
 
 def measure(workloads, scales, impls, gen_dir, **run_kw):

@@ -1,7 +1,7 @@
 """The benchmark workloads and which implementation can fit which.
 
 See ``WORKLOADS.md`` in the benchmark data directory for the designs; ``gen_data.py``
-simulates W2, W3, W5, W6, W7.
+simulates W2, W3, W5, W6, W7, W8.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ WORKLOADS = {
                  " y ~ x + (1|g), Laplace"),
     "W7": ("W7", "simulated logistic growth (5,000; 500 x 10):"
                  " y = (b1+u1)/(1+exp(-(t-b2)/b3)) + e, ML (linearization)"),
+    "W8": ("W8", "simulated panel (100,000; 10,000 x 10): y ~ x + (1|id), AR(1) residuals"
+                 " in time within id, ML"),
 }
-ORDER = ["W1", "W2", "W3", "W3ag7", "W4", "W5", "W6", "W7"]
+ORDER = ["W1", "W2", "W3", "W3ag7", "W4", "W5", "W6", "W7", "W8"]
 
 # peer -> (kind, workloads it has a command for).  statsmodels_me is tried on
 # every workload: a missing command is reported, not skipped.
@@ -31,7 +33,7 @@ PEERS = {
     "lme4": ("r", {"W1", "W2", "W3", "W4", "W5", "W7"}),
     "glmmTMB": ("r", {"W1", "W2", "W3", "W4", "W5"}),
     "ordinal": ("r", {"W6"}),
-    "nlme": ("r", {"W7"}),
+    "nlme": ("r", {"W7", "W8"}),
     "glmm": ("py", {"W1", "W2", "W3", "W3ag7", "W4", "W5"}),
     "mixedlm": ("py", {"W1", "W2", "W3", "W4", "W5", "W7"}),
     "statsmodels": ("py", {"W1", "W2"}),

@@ -7,6 +7,9 @@ always come from the code being documented.
 import os
 import sys
 
+# figures drawn by the executed examples are rendered headless
+os.environ.setdefault("MPLBACKEND", "Agg")
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 # the checkout being documented comes first, then the local extensions
 sys.path.insert(0, os.path.dirname(HERE))

@@ -78,3 +78,13 @@ def test_plan_runs_peers_only_where_they_have_a_command():
     assert jobs == [("statsmodels_me", "W6", 1), ("statsmodels_me", "W6", 2),
                     ("statsmodels_me", "W7", 1), ("statsmodels_me", "W7", 2),
                     ("nlme", "W7", 1)]
+
+
+def test_w8_panel_has_the_documented_shape():
+    # W8: 10,000 ids x 10 times (1/500: 20 ids), one row per (id, time); nlme is its peer
+    from benchmarks.workloads import PEERS
+    df = gen_data.ar1_panel(scale=1 / 500)
+    assert list(df.columns) == ["id", "time", "x", "y"]
+    assert df.shape == (200, 4)
+    assert (df.groupby("id")["time"].apply(list) == [list(range(1, 11))] * 20).all()
+    assert "W8" in PEERS["nlme"][1]

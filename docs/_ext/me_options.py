@@ -41,8 +41,8 @@ HONOURED = {
 #: ``name=True``)
 EXAMPLES = {
     "covariance": ("|| id: x, covariance(unstructured)", 'covariance={"id": "unstructured"}'),
-    "fweight": ("|| id:, fweight(wj)", "(Stata text only)"),
-    "pweight": ("|| id:, pweight(wj)", "(Stata text only)"),
+    "fweight": ("|| id:, fweight(wj)", "(Stata text only; [fw=w]: weight=('fw', 'w'))"),
+    "pweight": ("|| id:, pweight(wj)", "(Stata text only; [pw=w]: weight=('pw', 'w'))"),
     "collinear": ("|| id:, collinear", "collinear=True"),
     "family": ("family(poisson)", 'family="poisson"'),
     "link": ("link(probit)", 'link="probit"'),
@@ -122,6 +122,9 @@ def _probe_text(command: str, name: str) -> str:
         return f"{fixed.strip()}, noconstant || {level.strip()}, {opts}"
     if name in ("covariance", "fweight", "pweight", "collinear"):
         return f"{fixed.strip()} {EXAMPLES[name][0]} {opts}"
+    if name == "pwscale":
+        # pwscale() rescales observation-level sampling weights, which it requires
+        return f"{fixed.strip()} [pw=w] || {level.strip()}, {opts} {EXAMPLES[name][0]}"
     if name == "binomial":
         model = model.replace("yb", "yk")
         opts = opts.replace("family(bernoulli)", "")

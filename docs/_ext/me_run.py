@@ -2,7 +2,10 @@
 
 Each document has its own namespace, so later blocks on a page reuse the names earlier blocks
 defined (``res`` fitted in one block, ``res.predict(...)`` in the next). The output is what the
-code prints to stdout, followed by any warning it raised (as ``Category: message``).
+code prints to stdout, followed by any warning it raised (as ``Category: message``), followed
+by every matplotlib figure the block left open: each is saved as a PNG into the HTML build
+(``_images/me_run/``, drawn headless with the Agg backend) and shown below the output, then
+closed.
 
 Options
 -------
@@ -15,6 +18,8 @@ Options
 from __future__ import annotations
 
 import io
+import os
+import sys
 import traceback
 import warnings
 from contextlib import redirect_stdout
@@ -59,6 +64,24 @@ def run_code(code: str, namespace: dict, filename: str, expect_error: bool):
     return text, error
 
 
+def save_figures(outdir: str, stem: str) -> list[str]:
+    """Save and close the open matplotlib figures as ``outdir/_images/me_run/stem-k.png``;
+    return the file names (none when matplotlib was not used)."""
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is None:
+        return []
+    folder = os.path.join(outdir, "_images", "me_run")
+    os.makedirs(folder, exist_ok=True)
+    names = []
+    for k, num in enumerate(plt.get_fignums()):
+        fig = plt.figure(num)
+        name = f"{stem}-{k}.png"
+        fig.savefig(os.path.join(folder, name), dpi=80, bbox_inches="tight")
+        names.append(name)
+    plt.close("all")
+    return names
+
+
 class MeRun(SphinxDirective):
     """Execute the content as Python; insert the code and what it printed."""
 
@@ -81,6 +104,12 @@ class MeRun(SphinxDirective):
             result = nodes.literal_block(text, text, language="none")
             result["classes"].append("me-output")
             out.append(result)
+        stem = f"{docname.replace('/', '-')}-{self.lineno}"
+        up = "../" * docname.count("/")
+        for name in save_figures(self.env.app.outdir, stem):
+            html = (f'<img class="me-figure" src="{up}_images/me_run/{name}" '
+                    f'alt="figure drawn by the code above">')
+            out.append(nodes.raw("", html, format="html"))
         return out
 
 

@@ -61,6 +61,9 @@ def parse_residuals(text):
         without it.
     """
     raw = str(text).strip()
+    if re.search(r"\bindex\(", raw):
+        raise SpecificationError(f"residuals({text}): the index() suboption is not "
+                                 f"implemented; give the times in t()")
     opts = {}
     for key in ("t", "by"):
         m = re.search(rf"\b{key}\(\s*([^)]*?)\s*\)", raw)
@@ -120,16 +123,17 @@ def ar_autocorrelations(pacf, max_lag):
     """Autocorrelations at lags 0..max_lag of the AR(p) with partial autocorrelations
     ``pacf`` (Durbin-Levinson), and the AR coefficients phi."""
     p = len(pacf)
-    phi = np.zeros(0)
+    dtype = np.result_type(pacf, float)
+    phi = np.zeros(0, dtype)
     for k in range(p):
         a = pacf[k]
         phi = np.append(phi - a * phi[::-1], a)
-    rho = np.zeros(max(max_lag, p) + 1)
+    rho = np.zeros(max(max_lag, p) + 1, dtype)
     rho[0] = 1.0
     # Yule-Walker: solve for rho_1..rho_p, then the recursion rho_h = sum phi_i rho_{h-i}
     if p:
-        A = np.eye(p)
-        b = np.zeros(p)
+        A = np.eye(p, dtype=dtype)
+        b = np.zeros(p, dtype)
         for h in range(1, p + 1):
             for i in range(1, p + 1):
                 lag = abs(h - i)
@@ -147,7 +151,7 @@ def ma_autocorrelations(theta, max_lag):
     """Autocorrelations at lags 0..max_lag of the MA(q) with coefficients ``theta``."""
     c = np.concatenate([[1.0], theta])
     q = len(theta)
-    rho = np.zeros(max_lag + 1)
+    rho = np.zeros(max_lag + 1, c.dtype)
     for h in range(min(q, max_lag) + 1):
         rho[h] = c[:len(c) - h] @ c[h:]
     return rho / rho[0]
@@ -184,6 +188,10 @@ class ResidualStructure:
             self.order = max(n_t - 1, 0)
         if self.kind == "banded" and self.order is None:
             self.order = max(n_t - 1, 0)
+        if self.kind == "banded" and self.order > n_t - 1:
+            raise SpecificationError(
+                f"residuals(banded {self.order}, t({spec.tvar})): the order {self.order} is "
+                f"larger than the number of levels of {spec.tvar} minus one ({n_t - 1})")
         if self.kind == "toeplitz" and self.order is None:
             self.order = max(int(self.t_levels.max() - self.t_levels.min()), 1) \
                 if n_t else 1
@@ -267,7 +275,7 @@ class ResidualStructure:
             return ar_autocorrelations(np.tanh(core), max_lag)[0]
         if k == "ma":
             return ma_autocorrelations(core, max_lag)
-        rho = np.zeros(max_lag + 1)
+        rho = np.zeros(max_lag + 1, np.result_type(core, float))
         rho[0] = 1.0
         r = np.tanh(core)[:max_lag]
         rho[1:1 + len(r)] = r
@@ -282,20 +290,20 @@ class ResidualStructure:
             # full matrix: z are canonical partial correlations (C-vine; Lewandowski,
             # Kurowicka & Joe 2009, sec. 2.4), so every parameter value gives a positive
             # definite correlation matrix through its Cholesky factor W
-            P = np.zeros((n_t, n_t))
+            P = np.zeros((n_t, n_t), z.dtype)
             for (a, b), v in zip(self._pairs, z):
                 P[b, a] = v
-            W = np.zeros((n_t, n_t))
+            W = np.zeros((n_t, n_t), z.dtype)
             W[0, 0] = 1.0
             for i in range(1, n_t):
                 rest = 1.0
                 for j in range(i):
                     W[i, j] = P[i, j] * np.sqrt(rest)
                     rest -= W[i, j] ** 2
-                W[i, i] = np.sqrt(max(rest, 0.0))
+                W[i, i] = np.sqrt(rest if np.real(rest) > 0.0 else 0.0 * rest)
             corr = W @ W.T
         else:
-            corr = np.eye(n_t)
+            corr = np.eye(n_t, dtype=z.dtype)
             for (a, b), v in zip(self._pairs, z):
                 corr[a, b] = corr[b, a] = v
         return corr * np.outer(sd, sd)
@@ -339,6 +347,67 @@ class ResidualStructure:
             M = self.core_matrix(cores[b], T, K) * np.exp(2.0 * logr[b])
             sel = (BY[:, :, None] == b) & (BY[:, None, :] == b)
             out = np.where(sel, M, out)
+        return out
+
+    # -- the relative covariance as a table of values ------------------------------------
+    # Every entry of C is one of a few values: rho at a lag (ar, ma, toeplitz, exponential),
+    # an entry of the t-level matrix (banded, unstructured) or 1 / rho (independent,
+    # exchangeable), scaled by the by() level's variance ratio. The objective looks the
+    # entries up by key and reduces its gradient over the keys, so the derivative of C is
+    # never formed entry by entry.
+    @property
+    def integer_keys(self):
+        """Whether :meth:`pair_keys` are small non-negative integers (all but
+        ``exponential``, whose keys are time differences)."""
+        return self.kind != "exponential"
+
+    def pair_keys(self, T, K):
+        """Key (B, s, s) of each pair of rows of one group: the off-diagonal flag
+        (independent, exchangeable), |t_j - t_k| (ar, ma, toeplitz, exponential) or the
+        t-level pair K_j n_t + K_k (banded, unstructured)."""
+        k = self.kind
+        s = T.shape[1]
+        if k in ("independent", "exchangeable"):
+            return np.broadcast_to(1.0 - np.eye(s), T.shape + (s,)).copy()
+        if k in ("ar", "ma", "toeplitz", "exponential"):
+            return np.abs(T[:, :, None] - T[:, None, :])
+        n_t = len(self.t_levels)
+        return (K[:, :, None] * n_t + K[:, None, :]).astype(float)
+
+    def _core_at_keys(self, core, keys):
+        k = self.kind
+        dtype = np.result_type(core, float)
+        if k == "independent":
+            return np.where(keys == 0, 1.0, 0.0).astype(dtype)
+        if k == "exchangeable":
+            return np.where(keys == 0, 1.0, np.tanh(core[0]) * np.ones(len(keys)))
+        if k == "exponential":
+            return (1.0 / (1.0 + np.exp(-core[0]))) ** keys
+        idx = keys.astype(np.int64)
+        if k in ("ar", "ma", "toeplitz"):
+            rho = self._lag_corr(core, int(idx.max()) if idx.size else 0)
+            if k == "toeplitz":
+                rho = np.where(np.arange(len(rho)) <= self.order, rho, 0.0)
+            return rho[idx]
+        return self._unstructured(core).ravel()[idx]
+
+    def key_table(self, theta_r, keys):
+        """Relative covariance (n_by, U) at the keys ``keys`` (U,) for each ``by()`` level
+        (its variance ratio included)."""
+        cores, logr = self._split(np.asarray(theta_r))
+        return np.stack([self._core_at_keys(cores[b], keys) * np.exp(2.0 * logr[b])
+                         for b in range(self.n_by)])
+
+    def key_jacobian(self, theta_r, keys):
+        """d key_table / d theta_r, (n_theta, n_by, U), by complex-step differentiation
+        (Squire & Trapp 1998, SIAM Review 40: Im f(x + ih) / h), exact to rounding."""
+        theta_r = np.asarray(theta_r, float)
+        h = 1e-30
+        out = np.empty((self.n_theta, self.n_by, len(keys)))
+        for i in range(self.n_theta):
+            z = theta_r.astype(complex)
+            z[i] += 1j * h
+            out[i] = np.imag(self.key_table(z, keys)) / h
         return out
 
     def variance_ratio(self, theta_r, K, BY):

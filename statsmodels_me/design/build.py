@@ -277,7 +277,10 @@ def _listwise_delete(spec: ModelSpec, data: pd.DataFrame, extra: dict[str, str],
     boolean mask of the rows used.
     """
     used = list(spec.variables())
-    used += [v for v in extra.values() if v not in used]
+    for v in extra.values():
+        # one variable may serve twice ([fw=w] and fweight(w)): one column in the sample
+        if v not in used:
+            used.append(v)
     drop = np.zeros(len(data), dtype=bool)
     response = [v for v in spec.response if v]
     censored = spec.command in _CENSORED_BY_MISSING and len(response) > 1

@@ -1,7 +1,8 @@
 """Fitting on a Dask cluster: the data stay on the workers, partitioned by top-level cluster.
 
 ``smf.melogit(text, data=ddf)`` with a ``dask.dataframe.DataFrame`` returns a
-:class:`~statsmodels_me.distributed.glmm.DaskMEGLM`.  Each worker builds the design and the
+:class:`~statsmodels_me.distributed.glmm.DaskMEGLM` (``smf.mixed``: a
+:class:`~statsmodels_me.distributed.lmm.DaskMixed`).  Each worker builds the design and the
 objective of its partitions with the package's own design layer and kernels and keeps them;
 every objective evaluation of the fit is a map over the partitions and a sum on the driver
 (:mod:`.proxy`), so the optimizer and the fitting sequence are the in-memory ones.
@@ -20,6 +21,10 @@ def is_dask_frame(data):
 
 
 def dask_model(command, text, data, **options):
-    """The model of ``command`` on the dask DataFrame ``data`` (see :mod:`.glmm`)."""
+    """The model of ``command`` on the dask DataFrame ``data`` (see :mod:`.glmm` and
+    :mod:`.lmm`)."""
+    if command == "mixed":
+        from statsmodels_me.distributed.lmm import DaskMixed
+        return DaskMixed.from_dask(text, data, **options)
     from statsmodels_me.distributed.glmm import DaskMEGLM
     return DaskMEGLM.from_dask(command, text, data, **options)

@@ -17,24 +17,23 @@ import numpy as np
 from statsmodels_me.design import build_design
 from statsmodels_me.distributed.partitions import (
     current_client,
+    factor_variables,
     persist_pieces,
+    refuse_crossed,
     response_values,
     template_frame,
+    top_level,
     whole_clusters,
 )
 from statsmodels_me.distributed.predict import predict_dask, predict_frame
 from statsmodels_me.distributed.proxy import PartitionMap, SummedEngine, summed_objective
-from statsmodels_me.distributed.starts import check_separation_summed, fit_fixed_summed
-from statsmodels_me.models.glmm_fitting import GLMMFitter
-from statsmodels_me.models.glmm_inference import display_covariance
-from statsmodels_me.models.glmm_report import glmm_fit_info
-from statsmodels_me.models.glmm_starts import grid_start
+from statsmodels_me.inference.sandwich import parse_vce
+from statsmodels_me.models.glmm_starts import check_separation, fit_fixed
 from statsmodels_me.models.meglm import MEGLM
 from statsmodels_me.objectives.glmm_choose import design_kind
-from statsmodels_me.optimization import OptimizationRecord
 from statsmodels_me.results.meglm_results import MEGLMResults, MEGLMResultsWrapper
 from statsmodels_me.spec import parse
-from statsmodels_me.spec.errors import ConvergenceWarning, DataError, SpecificationError
+from statsmodels_me.spec.errors import ConvergenceWarning, DataError
 
 _GLMM_COMMANDS = ("meglm", "melogit", "meprobit", "mecloglog", "mepoisson", "menbreg",
                   "meologit", "meoprobit")
@@ -64,6 +63,7 @@ class DaskMEGLM(MEGLM):
         self.fitted_data = None
         self.template_sample = None
         self.shuffled = False
+        self.factors = []
 
     @classmethod
     def from_dask(cls, command, text, data, **options):
@@ -72,26 +72,22 @@ class DaskMEGLM(MEGLM):
             raise NotImplementedError(f"{command} on a dask DataFrame is not implemented "
                                       f"(available: {', '.join(_GLMM_COMMANDS)})")
         spec = parse(text, command=command, **options)
-        if not spec.random:
-            raise SpecificationError(f"{command}: no random-effects equation")
-        top = spec.random[0].path[0]
-        if top == "_all" or any(eq.path[0] != top for eq in spec.random):
-            paths = ", ".join(">".join(eq.path) for eq in spec.random)
-            raise SpecificationError(
-                f"{command}: the grouping levels {paths} are crossed, not nested in one "
-                "top-level variable; a dask DataFrame can only be split by top-level cluster")
-        response = spec.response[0] if spec.options.get("family") == "ordinal" else None
-        sample = template_frame(data, top, response)
+        top = top_level(spec, command)
+        factors = factor_variables(spec, data._meta)
+        response = [spec.response[0]] if spec.options.get("family") == "ordinal" else []
+        sample = template_frame(data, top, response + factors)
         template = build_design(spec, sample)
-        kind = design_kind(template)
-        if kind == "crossed":
-            labels = ", ".join(lev.label for lev in template.levels)
-            raise SpecificationError(
-                f"{command}: the random effects at {labels} are crossed; a dask DataFrame "
-                "can only be split by top-level cluster of nested levels")
+        refuse_crossed(template, command)
+        for name, given in (("constraints()", spec.options.get("constraints")),
+                            (parse_vce(spec.options.get("vce"), command).text,
+                             parse_vce(spec.options.get("vce"), command).robust)):
+            if given:
+                raise NotImplementedError(f"{command}: {name} on a dask DataFrame is not "
+                                          "implemented; fit the pandas DataFrame")
         model = cls(design=template, data=data)
         model.top = top
         model.template_sample = sample
+        model.factors = factors
         return model
 
     def __reduce__(self):
@@ -125,15 +121,25 @@ class DaskMEGLM(MEGLM):
         if self.categories is not None:
             cats = response_values(ddf, self.design.endog_names[0])
         kind = design_kind(self.design)
+        # every partition codes its rows with the template's levels and columns: a level
+        # missing from a partition, or a column constant within it, leaves the columns whole
+        template = self.design
         pieces = persist_pieces(client, ddf, self.spec, self.family_object, cats, self.intmethod,
-                                self.intpoints, kind)
+                                self.intpoints, kind, template)
         self.parts = PartitionMap(client, pieces)
         self._check_whole_data(cats)
         engine = SummedEngine(self.parts, "main", self.intmethod, self.link, self.k_aux,
                               self.cov.q)
         self.objective = summed_objective(kind, engine, self.cov, self.k_fe)
         self.laplace_objective = self.objective.laplace()
-        return super().fit(start_params=start_params, maxiter=maxiter, disp=disp)
+        res = super().fit(start_params=start_params, maxiter=maxiter, disp=disp)
+        info = res.info
+        if self.shuffled:
+            info.notes.append(f"The data were shuffled by '{self.top}' so that every "
+                              "partition holds whole clusters.")
+        # results whose predict() works partition by partition
+        return MEGLMResultsWrapper(DaskMEGLMResults(self, np.asarray(res.params),
+                                                    np.asarray(res.cov_params()), info))
 
     def _check_whole_data(self, cats):
         """The partitions' names agree with the template's; the whole outcome varies;
@@ -164,13 +170,10 @@ class DaskMEGLM(MEGLM):
             "n": n, "sd": np.sqrt(var), "rate": sum(f["sum_rate"] for f in facts) / n,
             "cum": None if cats is None else sum(f["cum_counts"] for f in facts) / n}
 
-    def _fit(self, start_params, maxiter, disp):
-        """:meth:`MEGLM._fit` with the passes over the data replaced by partition sums."""
-        obj, lap = self.objective, self.laplace_objective
-        log, record = [], OptimizationRecord()
-        if self.options.get("constraints"):
-            raise NotImplementedError(f"{self.spec.command}: constraints() on a dask "
-                                      "DataFrame are not implemented")
+    def _fit_fixed(self, lap, log):
+        """The model without random effects from reduced sums: the family's starts from the
+        whole data's moments, Newton's method on the partitions' summed GLM log likelihood,
+        score and information."""
         m = self._moments
         beta0 = np.zeros(self.k_fe)
         if "_cons" in self._xnames:
@@ -178,37 +181,20 @@ class DaskMEGLM(MEGLM):
             beta0[self._xnames.index("_cons")] = self.family_object.constant_start(
                 np.array([m["rate"]]))
         z0 = np.concatenate([beta0, self._aux_start(m)])
-        z_fixed, llf_fixed = fit_fixed_summed(self.parts, lap, self.family_object, z0, log)
-        if start_params is None:
-            start_params = obj.joint_start(z_fixed)
-        diverging = check_separation_summed(lap, self.family_object, m["n"], m["sd"], self._xnames,
-                                            z_fixed, llf_fixed, self.spec.command,
-                                            self.design.endog_names[0])
-        if start_params is not None:
-            x0 = np.asarray(start_params, float)
-        else:
-            x0 = grid_start(lap, z_fixed, self.cov.theta_start(), log)
-        record.x_initial = np.array(x0, float)
-        log.append("Fitting full model:")
-        fitter = GLMMFitter(obj, maxiter, log, record, self.spec.command, diverging)
-        x, H, it = fitter.run(x0)
-        llf = obj.value(x)
-        at_x = obj.cached_value_and_grad(x)
-        cov_disp, free, H = display_covariance(obj, x, self.display_map, self.param_names,
-                                               self.spec.command, diverging, H)
-        record.finish(x, llf, fitter.converged, fitter.criterion,
-                      None if at_x is None else at_x[1][free], H)
-        params = self.display_map.display(x)
-        if disp:
-            print("\n".join(log))
-        info = glmm_fit_info(self, self._xnames, params, cov_disp, llf, llf_fixed, it, log)
-        if self.shuffled:
-            info.notes.append(f"The data were shuffled by '{self.top}' so that every "
-                              "partition holds whole clusters.")
-        info.optimization = record
-        info.params_internal = x
-        res = DaskMEGLMResults(self, params, cov_disp, info)
-        return MEGLMResultsWrapper(res)
+
+        def summed_glm(beta):
+            out = self.parts.map("glm_score_info", beta)
+            return tuple(sum(o[i] for o in out) for i in range(4))
+        return fit_fixed(lap, None, self.family_object, self.link, None, z0, log,
+                         evaluate=summed_glm)
+
+    def _check_separation(self, lap, z_fixed, llf_fixed):
+        """:func:`check_separation` with the number of observations and the columns'
+        standard deviations reduced on the workers."""
+        m = self._moments
+        return check_separation(lap, self.family_object, None, self._xnames, z_fixed,
+                                llf_fixed, self.spec.command, self.design.endog_names[0],
+                                moments=(m["n"], m["sd"]))
 
     def _aux_start(self, m):
         """The family's ancillary start (``Family.ancillary_start``) from reduced sums:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 
 from statsmodels_me.distributed.pieces import build, cluster_summary, template_rows
+from statsmodels_me.objectives.glmm_choose import design_kind
+from statsmodels_me.spec.errors import SpecificationError
 
 #: top-level clusters per partition in the driver's template sample
 TEMPLATE_CLUSTERS = 20
@@ -22,6 +25,36 @@ def current_client(client=None):
     except ValueError:
         raise ValueError("fitting on a dask DataFrame needs a dask.distributed Client: start "
                          "one (Client(...)) or pass fit(client=...)") from None
+
+
+def top_level(spec, command):
+    """The top-level grouping variable every random equation is nested in.
+
+    Raises
+    ------
+    SpecificationError
+        Without a random-effects equation, or with levels crossed rather than nested in
+        one top-level variable (naming them).
+    """
+    if not spec.random:
+        raise SpecificationError(f"{command}: no random-effects equation")
+    top = spec.random[0].path[0]
+    if top == "_all" or any(eq.path[0] != top for eq in spec.random):
+        paths = ", ".join(">".join(eq.path) for eq in spec.random)
+        raise SpecificationError(
+            f"{command}: the grouping levels {paths} are crossed, not nested in one "
+            "top-level variable; a dask DataFrame can only be split by top-level cluster")
+    return top
+
+
+def refuse_crossed(template, command):
+    """Raise where the template design's random effects are crossed (``R.`` blocks
+    included): a dask DataFrame can only be split by top-level cluster of nested levels."""
+    if design_kind(template) == "crossed":
+        labels = ", ".join(lev.label for lev in template.levels)
+        raise SpecificationError(
+            f"{command}: the random effects at {labels} are crossed; a dask DataFrame "
+            "can only be split by top-level cluster of nested levels")
 
 
 def whole_clusters(ddf, top, command):
@@ -50,12 +83,27 @@ def _partition_summaries(ddf, top):
     return dask.compute(*[dask.delayed(cluster_summary)(d, top) for d in ddf.to_delayed()])
 
 
-def template_frame(ddf, top, response):
-    """A small pandas sample of whole clusters (the first clusters of every partition and,
-    with ``response``, one cluster per response value) for the driver's model template."""
+def template_frame(ddf, top, columns):
+    """A small pandas sample of whole clusters (the first clusters of every partition and
+    one cluster per distinct value of each of ``columns``) for the driver's model
+    template: every partition contributes the clusters holding its values, so the sample
+    holds the whole data's set of values of each column."""
     meta = ddf._meta if hasattr(ddf, "_meta") else ddf.head(0)
-    return ddf.map_partitions(template_rows, top, TEMPLATE_CLUSTERS, response,
+    return ddf.map_partitions(template_rows, top, TEMPLATE_CLUSTERS, tuple(columns),
                               meta=meta).compute()
+
+
+def factor_variables(spec, meta):
+    """Variables of the fixed part coded by levels: ``i.``/``ibn.`` factors and
+    non-numeric columns (``meta`` the frame's empty form)."""
+    out = []
+    for term in spec.fixed:
+        for f in term.factors:
+            names = [f.var] if f.kind in ("i", "ibn") else \
+                [v for v in (f.var,) + tuple(getattr(f, "inputs", ()) or ()) if v in meta
+                 and not pd.api.types.is_numeric_dtype(meta[v])]
+            out += [v for v in names if v not in out]
+    return out
 
 
 def response_values(ddf, column):
@@ -64,15 +112,25 @@ def response_values(ddf, column):
     return np.sort(np.asarray(vals, float))
 
 
-def persist_pieces(client, ddf, spec, family, categories, intmethod, intpoints, kind):
+def persist_pieces(client, ddf, spec, family, categories, intmethod, intpoints, kind,
+                   template=None):
     """Build every partition's design and objective on a worker and keep them there.
 
     Returns the futures of the :class:`~statsmodels_me.distributed.pieces.PartitionFit`
     objects, in partition order.
     """
+    return persist_partitions(client, ddf, build, spec, family, categories, intmethod,
+                              intpoints, kind, template)
+
+
+def persist_partitions(client, ddf, task, *args):
+    """``task(partition, *args)`` for every partition of ``ddf``, kept on its worker.
+
+    Returns the futures of the results, in partition order (a partition's error is
+    raised).
+    """
     frames = client.compute(ddf.to_delayed())
-    pieces = [client.submit(build, f, spec, family, categories, intmethod, intpoints, kind,
-                            pure=False) for f in frames]
+    pieces = [client.submit(task, f, *args, pure=False) for f in frames]
     from distributed import wait
     wait(pieces)
     for f in frames:

@@ -9,6 +9,7 @@ import numpy as np
 
 from statsmodels_me._integrate.glmm_kernels import glm_score_info
 from statsmodels_me.design import build_design
+from statsmodels_me.design.new_rows import new_rows
 from statsmodels_me.objectives.glmm_choose import glmm_objective
 
 
@@ -20,15 +21,27 @@ def cluster_summary(pdf, top):
     return int(ids.nunique()), ids.min(), ids.max()
 
 
-def template_rows(pdf, top, k_clusters, response):
+def template_rows(pdf, top, k_clusters, columns):
     """Rows of the first ``k_clusters`` top-level clusters of a partition plus one cluster
-    holding each distinct response value (a small sample from which the driver builds a
-    template model with every category)."""
+    holding each distinct value of every column in ``columns`` (the ordinal response,
+    the factor variables): a small sample from which the driver builds a template model
+    with every category and every factor level."""
     ids = list(pd_unique(pdf[top])[:k_clusters])
-    if response is not None and response in pdf.columns:
-        first = pdf.drop_duplicates(response)[top]
-        ids += list(first)
+    for col in columns:
+        if col in pdf.columns:
+            ids += list(pdf.drop_duplicates(col)[top])
     return pdf[pdf[top].isin(ids)]
+
+
+def template_columns(design, template, pdf, names):
+    """The fixed-effects columns ``names`` of a partition's ``design``: its own, or, with a
+    ``template`` design, the partition's rows coded with the template's levels and
+    columns (:func:`~statsmodels_me.design.new_rows.new_rows`), so a partition
+    missing a level, or holding only some, gives the whole data's columns."""
+    if template is None:
+        keep = [list(design.exog_names).index(n) for n in names]
+        return design.exog[:, keep]
+    return new_rows(template, pdf.loc[design.row_index]).exog(names)
 
 
 def pd_unique(series):
@@ -50,14 +63,18 @@ class PartitionFit:
         Ordinal outcomes: the categories of the whole data (responses are recoded to their
         positions in it).
     intmethod, intpoints, kind : as :func:`~statsmodels_me.objectives.glmm_choose.glmm_objective`.
+    template : Design, optional
+        The driver's template design: the partition takes its fixed-effects columns from
+        it (:func:`template_columns`).
     """
 
-    def __init__(self, pdf, spec, family, categories, intmethod, intpoints, kind):
+    def __init__(self, pdf, spec, family, categories, intmethod, intpoints, kind,
+                 template=None):
         d = build_design(spec, pdf)
-        X, names, y = d.exog, list(d.exog_names), d.endog
+        names = list(d.exog_names if template is None else template.exog_names)
         if not family.has_constant and "_cons" in names:
-            keep = [i for i, n in enumerate(names) if n != "_cons"]
-            X, names = X[:, keep], [names[i] for i in keep]
+            names.remove("_cons")
+        X, y = template_columns(d, template, pdf, names), d.endog
         if categories is not None:
             y = np.searchsorted(categories, y).astype(float)
         self.exog_names = names
@@ -122,9 +139,9 @@ class PartitionFit:
         return float(ll), const, g, info
 
 
-def build(pdf, spec, family, categories, intmethod, intpoints, kind):
+def build(pdf, spec, family, categories, intmethod, intpoints, kind, template=None):
     """A :class:`PartitionFit` of ``pdf`` (the task that persists it on its worker)."""
-    return PartitionFit(pdf, spec, family, categories, intmethod, intpoints, kind)
+    return PartitionFit(pdf, spec, family, categories, intmethod, intpoints, kind, template)
 
 
 def call(piece, method, *args):

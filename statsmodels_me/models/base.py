@@ -61,14 +61,14 @@ def _array_design_frame(endog, exog, groups, exog_re):
     return df, fixed, has_cons, (eq,), yname
 
 
-def _refuse_weights(design, command, honoured, honoured_levels=()):
+def _refuse_weights(design, command, honoured, level_honoured=()):
     """NotImplementedError for weights the estimator would otherwise ignore."""
     if design.weight_type is not None and design.weight_type not in honoured:
         var = design.spec.options["weight"][1]
         raise NotImplementedError(f"{command or 'this model'}: [{design.weight_type}={var}] "
                                   f"weights are not implemented")
     for level, (kind, _) in dict(design.level_weights).items():
-        if kind in honoured_levels:
+        if kind in level_honoured:
             continue
         raise NotImplementedError(f"{command or 'this model'}: {kind}() weights at level "
                                   f"'{level}' are not implemented")
@@ -83,9 +83,10 @@ class MEModel(LikelihoodModel):
 
     command = ""
     #: observation-weight types (``fweight``, ``pweight``, ...) the estimator honours; any
-    #: other weight, and every per-level weight, is refused
+    #: other weight is refused
     weight_types: tuple[str, ...] = ()
-    #: weight types honoured at the higher levels (``|| id:, pweight(w)``)
+    #: per-level weight types (``|| id:, pweight(w)``) the estimator honours; any other
+    #: per-level weight is refused
     level_weight_types: tuple[str, ...] = ()
 
     def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
@@ -204,6 +205,11 @@ class MEModel(LikelihoodModel):
         except (ValueError, FloatingPointError, np.linalg.LinAlgError):
             return np.nan
         return float(value)
+
+    def set_param_names(self, names):
+        """Label the parameters with ``names`` (every e(b) name: fixed effects, ancillary
+        parameters, variance components); results rebuilt from a pickle call it."""
+        self._set_param_names(names)
 
     def _set_param_names(self, names):
         self._param_names = list(names)

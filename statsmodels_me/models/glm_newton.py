@@ -13,7 +13,8 @@ from statsmodels_me._integrate.glmm_kernels import glm_score_info
 from statsmodels_me.families.registry import FAMILY_CODES, link_code, obs_constant
 
 
-def glm_newton(family, link, y, trials, offset, X, beta0, tol=1e-12, maxiter=60):
+def glm_newton(family, link, y, trials, offset, X, beta0, tol=1e-12, maxiter=60,
+               evaluate=None):
     """Maximize the GLM log likelihood by Newton's method with step halving.
 
     Parameters
@@ -27,6 +28,11 @@ def glm_newton(family, link, y, trials, offset, X, beta0, tol=1e-12, maxiter=60)
         Stop when the Newton decrement g' (-H)^-1 g (twice the predicted increase of the log
         likelihood) falls below ``tol``; that last step is taken.
     maxiter : int
+    evaluate : callable, optional
+        ``beta -> (ll, constant, g, info)``: the log likelihood without the observations'
+        constant, that constant, the score and the information, from elsewhere than the
+        arrays (sums over the partitions of a distributed fit); ``family``, ``link``, ``y``,
+        ``trials``, ``offset`` and ``X`` are then not used.
 
     Returns
     -------
@@ -37,21 +43,11 @@ def glm_newton(family, link, y, trials, offset, X, beta0, tol=1e-12, maxiter=60)
         coefficients stop where the decrement falls below ``tol`` (the caller's separation
         check names them).
     """
-    fam, lk = FAMILY_CODES[family], link_code(link)
-    X = np.ascontiguousarray(X, float)
-    y, t, off = (np.ascontiguousarray(a, float) for a in (y, trials, offset))
-    noaux = np.zeros(0)
-    const = float(obs_constant(family, y, t, noaux)[0].sum())
-    p = X.shape[1]
-    g, info = np.empty(p), np.empty((p, p))
-    g_c, info_c = np.empty(p), np.empty((p, p))
-
-    def evaluate(b, g, info):
-        ll = glm_score_info(fam, lk, y, t, off, X, b, noaux, g, info)
-        return ll if np.isfinite(ll) else -np.inf
-
+    if evaluate is None:
+        evaluate = glm_evaluator(family, link, y, trials, offset, X)
     beta = np.ascontiguousarray(beta0, float).copy()
-    ll = evaluate(beta, g, info)
+    ll, const, g, info = evaluate(beta)
+    ll = ll if np.isfinite(ll) else -np.inf
     if not np.isfinite(ll):
         return None
     for it in range(1, maxiter + 1):
@@ -67,14 +63,32 @@ def glm_newton(family, link, y, trials, offset, X, beta0, tol=1e-12, maxiter=60)
         lam = 1.0
         for _ in range(40):
             cand = beta + lam * step
-            llc = evaluate(cand, g_c, info_c)
+            llc, _, g_c, info_c = evaluate(cand)
+            llc = llc if np.isfinite(llc) else -np.inf
             if llc >= ll - 1e-12 * (1.0 + abs(ll)):
                 break
             lam *= 0.5
         else:
             return None
-        beta, ll = cand, llc
-        g, g_c, info, info_c = g_c, g, info_c, info
+        beta, ll, g, info = cand, llc, g_c, info_c
         if decrement < tol:
             return beta, ll + const, it
     return None
+
+
+def glm_evaluator(family, link, y, trials, offset, X):
+    """``beta -> (ll, constant, g, info)`` of the GLM on the arrays (one kernel pass per
+    call; the constant of the observations computed once)."""
+    fam, lk = FAMILY_CODES[family], link_code(link)
+    X = np.ascontiguousarray(X, float)
+    y, t, off = (np.ascontiguousarray(a, float) for a in (y, trials, offset))
+    noaux = np.zeros(0)
+    const = float(obs_constant(family, y, t, noaux)[0].sum())
+    p = X.shape[1]
+
+    def evaluate(b):
+        g, info = np.empty(p), np.empty((p, p))
+        ll = glm_score_info(fam, lk, y, t, off, X, np.ascontiguousarray(b, float), noaux, g,
+                            info)
+        return ll, const, g, info
+    return evaluate

@@ -110,6 +110,22 @@ def free_coordinates(x, bounds, exclude=()):
             if not (lo is not None and abs(x[i] - lo) < 1e-6) and i not in exclude]
 
 
+def boundary_labels(display_map, x, at_bound, names):
+    """Display names of the variances that internal coordinates ``at_bound`` (Cholesky
+    elements at zero) hold at zero: the ``/var(...)`` rows whose value moves when the
+    coordinate moves off its bound (internal and display orders differ: residual ancillary
+    parameters come last in the display, a Cholesky element feeds several rows)."""
+    out = []
+    for i in at_bound:
+        xp = np.array(x, float)
+        xp[i] += 1e-3
+        col = display_map.jacobian(xp)[:, i]
+        rows = [r for r in np.flatnonzero(col != 0) if r < len(names)]
+        out += [names[r] for r in rows if names[r].startswith("/var(")] or \
+            [names[r] for r in rows]
+    return list(dict.fromkeys(out))
+
+
 def display_covariance(objective, x, display_map, names, command, diverging=(), H=None):
     """Covariance of the display parameters: the inverse observed information on the free
     coordinates (``H``, or the objective's :meth:`information_hessian` at ``x``), mapped by
@@ -143,10 +159,10 @@ def display_covariance(objective, x, display_map, names, command, diverging=(), 
     cov[np.ix_(free, free)] = cinv
     at_bound = [i for i in range(len(x)) if i not in free and i not in diverging]
     if at_bound:
-        labels = [names[i] for i in at_bound if i < len(names)]
+        labels = boundary_labels(display_map, x, at_bound, names)
         warnings.warn(f"{command}: variance component estimated at the boundary "
-                      f"(zero); its standard error is not reported ({', '.join(labels)})",
-                      BoundaryWarning, stacklevel=4)
+                      f"(zero): {', '.join(labels)}; it is held at zero for the standard "
+                      "errors (bse 0, no confidence interval)", BoundaryWarning, stacklevel=4)
     J = display_map.jacobian(x)
     cov = J @ cov @ J.T
     for j in diverging:  # fixed effects: same position on both scales

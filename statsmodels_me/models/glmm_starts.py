@@ -15,18 +15,23 @@ from statsmodels_me.spec.errors import ConvergenceWarning, DataError
 _GRID = (0.25, 0.5, 1.0, 2.0)
 
 
-def fit_fixed(objective, design, family, link, X, z0, log):
+def fit_fixed(objective, design, family, link, X, z0, log, evaluate=None):
     """The model without random effects: Newton's method on the GLM for the families that
     have it (``family.glm_newton``: no ancillary parameters; unweighted), else BFGS on the
     objective with ``L = 0`` (every integration method is exact there; the Laplace objective
     costs one node per cluster).
 
+    ``evaluate``: the GLM's log likelihood, score and information from elsewhere than
+    ``design`` and ``X`` (see :func:`~statsmodels_me.models.glm_newton.glm_newton`).
+
     Returns ``(z, llf)`` with ``z = (beta, ancillary)``.
     """
     log.append("Fitting fixed-effects model:")
     if family.glm_newton and not getattr(objective.engine, "weighted", False):
-        y, t, off = family.response_arrays(design.endog, design.trials, design.offset)
-        out = glm_newton(family.name, link, y, t, off, X, z0)
+        y = t = off = None
+        if evaluate is None:
+            y, t, off = family.response_arrays(design.endog, design.trials, design.offset)
+        out = glm_newton(family.name, link, y, t, off, X, z0, evaluate=evaluate)
         if out is not None:
             beta, llf, it = out
             log.append(f"Iteration {it}:  Log likelihood = {llf:.8g}")
@@ -36,12 +41,15 @@ def fit_fixed(objective, design, family, link, X, z0, log):
     return res.x, -res.fun
 
 
-def check_separation(objective, family, X, xnames, z_fixed, llf_fixed, command, yname):
+def check_separation(objective, family, X, xnames, z_fixed, llf_fixed, command, yname,
+                     moments=None):
     """Perfect prediction by the fixed effects (binary, binomial and ordinal outcomes).
 
     Complete separation (every observation fitted exactly) has no finite MLE and raises
     :class:`DataError`; quasi-complete separation (a subset fitted exactly, a coefficient
     diverging) gives a :class:`ConvergenceWarning` naming the coefficients.
+    ``moments``: ``(n, sd)``, the number of observations and the columns' standard
+    deviations, where ``X`` is not at hand (a distributed fit's reduced sums).
 
     Returns the positions of the diverging coefficients.
     """
@@ -49,8 +57,7 @@ def check_separation(objective, family, X, xnames, z_fixed, llf_fixed, command, 
         return []
     k = len(xnames)
     z = np.asarray(z_fixed, float)
-    n = len(objective.engine.endog)
-    sd = np.std(X, axis=0)
+    n, sd = (len(objective.engine.endog), np.std(X, axis=0)) if moments is None else moments
     # a diverging coefficient leaves (almost) no curvature: the information per observation
     # about beta_j * sd_j is ~exp(-|eta|) on the perfectly predicted side
     big = []

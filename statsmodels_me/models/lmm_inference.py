@@ -158,7 +158,8 @@ def covariance_of_display(objective, curvature, vc, theta, s2, bounds, labels):
         lab = labels(theta)
         names = list(dict.fromkeys(lab[i] for i in at_bound))
         warnings.warn(f"mixed: variance component estimated at the boundary (zero): "
-                      f"{', '.join(names)}; its standard error is not reported",
+                      f"{', '.join(names)}; it is held at zero for the standard errors "
+                      "(bse 0, no confidence interval)",
                       BoundaryWarning, stacklevel=4)
     J = vc.jacobian(theta, s2)
     return J @ cov_t @ J.T

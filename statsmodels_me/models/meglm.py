@@ -233,20 +233,12 @@ class MEGLM(MEModel):
 
     def _fit(self, start_params, maxiter, disp):
         obj, lap = self.objective, self.laplace_objective
-        eng = obj.engine
         log, record = [], OptimizationRecord()
         constraints = self.options.get("constraints") or ()
-        beta0 = np.zeros(self.k_fe)
-        if "_cons" in self._xnames:
-            beta0[self._xnames.index("_cons")] = self.family_object.constant_start(eng.endog,
-                                                                            eng.trials)
-        z0 = np.concatenate([beta0, self.family_object.ancillary_start(eng.endog, eng.trials)])
-        z_fixed, llf_fixed = fit_fixed(lap, self.design, self.family_object, self.link, self._X,
-                                       z0, log)
+        z_fixed, llf_fixed = self._fit_fixed(lap, log)
         if start_params is None and not constraints:
             start_params = obj.joint_start(z_fixed)
-        diverging = check_separation(lap, self.family_object, self._X, self._xnames, z_fixed,
-                                     llf_fixed, self.spec.command, self.design.endog_names[0])
+        diverging = self._check_separation(lap, z_fixed, llf_fixed)
         if start_params is not None:
             x0 = np.asarray(start_params, float)
         else:
@@ -284,6 +276,21 @@ class MEGLM(MEModel):
         info.optimization = record
         info.params_internal = x
         return MEGLMResultsWrapper(MEGLMResults(self, params, cov_disp, info))
+
+    def _fit_fixed(self, lap, log):
+        """The model without random effects from the family's starts: ``(z, llf)``."""
+        eng = self.objective.engine
+        beta0 = np.zeros(self.k_fe)
+        if "_cons" in self._xnames:
+            beta0[self._xnames.index("_cons")] = self.family_object.constant_start(eng.endog,
+                                                                            eng.trials)
+        z0 = np.concatenate([beta0, self.family_object.ancillary_start(eng.endog, eng.trials)])
+        return fit_fixed(lap, self.design, self.family_object, self.link, self._X, z0, log)
+
+    def _check_separation(self, lap, z_fixed, llf_fixed):
+        """:func:`check_separation` on the data: the diverging coefficients' positions."""
+        return check_separation(lap, self.family_object, self._X, self._xnames, z_fixed,
+                                llf_fixed, self.spec.command, self.design.endog_names[0])
 
     def _robust(self, x, H, free):
         """``vce(robust)``/``vce(cluster var)``: the cluster sandwich and the header line."""

@@ -22,6 +22,7 @@ from statsmodels_me.models.lmm_inference import (
     robust_covariance,
 )
 from statsmodels_me.models.mixed_residual import fit_with_residuals, residual_setup
+from statsmodels_me.models.mixed_weights import weighting_setup
 from statsmodels_me.objectives.lmm_chooser import lmm_objective
 from statsmodels_me.objectives.lmm_contributions import top_level_clusters
 from statsmodels_me.objectives.lmm_profiled import deviance_hessian, sum_of_squares
@@ -78,6 +79,11 @@ class Mixed(MEModel):
     exact Hessian, :func:`~statsmodels_me.optimization.log_newton.minimize_log_newton`),
     other models with several terms by COBYQA (polished too when the dense block is small).
 
+    Frequency and sampling weights (``[fw=]``, ``[pw=]``, ``fweight()``/``pweight()`` at a
+    level, ``pwscale()``) replace the objective by the weighted likelihood of
+    :class:`~statsmodels_me.objectives.lmm_weighted.WeightedLMM`; Stata's rules on them are
+    in :mod:`statsmodels_me.models.mixed_weights`.
+
     A model with a ``covariance(fixed())`` block cannot profile the residual variance out
     (the fixed matrix is on the absolute scale); it is fitted on the absolute scale with the
     residual variance as a parameter (:meth:`_fit_absolute`): its objective's parameter
@@ -85,6 +91,8 @@ class Mixed(MEModel):
     """
 
     command = "mixed"
+    weight_types = ("fweight", "pweight")
+    level_weight_types = ("fweight", "pweight")
 
     def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
                  **options):
@@ -133,6 +141,11 @@ class Mixed(MEModel):
             if all(b.factor_codes is None for b in self.design.levels[0].blocks):
                 grams = {self.terms[0].label: self.objective.A11.sum(axis=0)}
             check_random_design(self.design, grams)
+        self.weighting = weighting_setup(self)
+        if self.weighting is not None:
+            self.objective, self.vce = self.weighting.objective, self.weighting.vce
+            if self.weighting.nobs is not None:
+                self.nobs = self.weighting.nobs
         self._ols = self._least_squares()
         check_response(self.design, self._ols)
         self.k_fe = self.design.exog.shape[1]
@@ -206,7 +219,7 @@ class Mixed(MEModel):
 
         Returns the iterate with the lowest deviance and the number of iterations run.
         """
-        if n_iter <= 0 or not self._small_dense_block():
+        if n_iter <= 0 or self.weighting is not None or not self._small_dense_block():
             # the conditional variances of a large dense block cost about four deviance
             # evaluations per iteration, more than EM saves the optimizer there
             return theta0, 0
@@ -492,6 +505,8 @@ class Mixed(MEModel):
 
     def _llf_linear(self):
         """(Restricted) log likelihood of the linear regression without random effects."""
+        if self.weighting is not None:
+            return self.objective.linear_loglike()
         X = self.design.exog
         n, p = X.shape
         rss = self._ols[1]

@@ -3,10 +3,11 @@
 The covariance parameters x = (theta, theta_r) (random-effects relative Cholesky parameters,
 then the residual structure's, see :mod:`statsmodels_me.covariance.residual`) maximize the
 profiled (restricted) log likelihood of
-:class:`~statsmodels_me.objectives.lmm_residual.ResidualLMM` by L-BFGS-B on central
-differences, then Newton steps on the differenced Hessian. Standard errors: the observed
-information of (x, log s2) with beta profiled (second differences), mapped to the displayed
-parameters by the delta method (the Jacobian by central differences).
+:class:`~statsmodels_me.objectives.lmm_residual.ResidualLMM` by L-BFGS-B on its analytic
+gradient, then Newton steps on the Hessian from central differences of that gradient.
+Standard errors: the observed information of (x, log s2) with beta profiled (central
+differences of the analytic gradient), mapped to the displayed parameters by the delta
+method (the Jacobian by central differences).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import warnings
 
 import numpy as np
 from scipy import optimize
-from statsmodels.tools.numdiff import approx_fprime, approx_hess3
+from statsmodels.tools.numdiff import approx_fprime
 
 from statsmodels_me.covariance.residual import parse_residuals, residual_structure
 from statsmodels_me.inference.lrtests import lr_test_vs_fixed
@@ -54,31 +55,40 @@ def display_values(model, x, s2):
     return np.concatenate([re, model.residual.display(theta_r, s2)])
 
 
-def _newton_polish(dev, x, free, steps=4):
-    """Newton steps on the differenced Hessian of ``dev`` in the ``free`` coordinates,
-    each kept only if it lowers the deviance."""
-    best = dev(x)
+def _jacobian_of(grad, x, eps):
+    """Central differences of the vector function ``grad`` at ``x``, symmetrized."""
+    k = len(x)
+    H = np.empty((k, k))
+    for i in range(k):
+        e = np.zeros(k)
+        e[i] = eps[i]
+        H[:, i] = (grad(x + e) - grad(x - e)) / (2.0 * eps[i])
+    return 0.5 * (H + H.T)
+
+
+def _newton_polish(dev_grad, x, free, steps=4):
+    """Newton steps in the ``free`` coordinates on the Hessian from central differences of
+    the analytic gradient, each kept only if it lowers the deviance."""
+    best, g = dev_grad(x)
     for _ in range(steps):
         xf = x[free]
 
-        def sub(v, base=x):
+        def sub_grad(v, base=x):
             z = base.copy()
             z[free] = v
-            return dev(z)
-        eps = 1e-4 * np.maximum(np.abs(xf), 1.0)
-        g = approx_fprime(xf, sub, epsilon=eps, centered=True)
-        H = approx_hess3(xf, sub, epsilon=eps * 10)
+            return dev_grad(z)[1][free]
+        H = _jacobian_of(sub_grad, xf, 1e-5 * np.maximum(np.abs(xf), 1.0))
         try:
-            step = np.linalg.solve(H, g)
+            step = np.linalg.solve(H, g[free])
         except np.linalg.LinAlgError:
             break
         trial = x.copy()
         trial[free] = xf - step
-        val = dev(trial)
+        val, g_trial = dev_grad(trial)
         if not np.isfinite(val) or val > best:
             break
         done = best - val < 1e-12 * max(abs(best), 1.0)
-        x, best = trial, val
+        x, best, g = trial, val, g_trial
         if done:
             break
     return x
@@ -99,20 +109,30 @@ def fit_with_residuals(model, start_theta=None, maxiter=None, disp=False, **kwar
     record = OptimizationRecord(x_initial=x0.copy())
     it = [0]
 
-    def dev(x):
-        val = obj.deviance(x)
-        return val if np.isfinite(val) else 1e300
+    lowest = [obj.deviance(x0)]
 
-    def callback(xk, *args):
+    def dev_grad(x):
+        # where V is not positive definite (toeplitz, banded below full order), a value
+        # well above the lowest so far: the line search then shortens the step by
+        # interpolation (an overflowing 1e300 ends L-BFGS-B at its start)
+        val, grad = obj.deviance_and_grad(x)
+        if not np.isfinite(val):
+            return lowest[0] + 1e3 * (1.0 + abs(lowest[0])), np.zeros(len(x))
+        lowest[0] = min(lowest[0], val)
+        return val, grad
+
+    def callback(intermediate_result):
         it[0] += 1
-        log.append(f"Iteration {it[0]}:  {label} = {-0.5 * dev(xk):.8g}")
+        log.append(f"Iteration {it[0]}:  {label} = {-0.5 * intermediate_result.fun:.8g}")
 
     converged = False
     x = x0
     if maxiter > 0:
-        res = optimize.minimize(dev, x0, method="L-BFGS-B", jac="3-point",
+        # ftol 1e-12: closer, the deviance's rounding (~1e-14 relative on large data) stalls
+        # the line search for many evaluations; the Newton steps below finish the optimum
+        res = optimize.minimize(dev_grad, x0, method="L-BFGS-B", jac=True,
                                 bounds=obj.bounds, callback=callback,
-                                options={"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-9,
+                                options={"maxiter": maxiter, "ftol": 1e-12, "gtol": 1e-7,
                                          "maxls": 50})
         x = res.x
         converged = res.status != 1
@@ -120,7 +140,7 @@ def fit_with_residuals(model, start_theta=None, maxiter=None, disp=False, **kwar
         record.criterion = str(res.message)
         free = _free(obj, x)
         if converged and len(free):
-            x = _newton_polish(dev, x, free)
+            x = _newton_polish(dev_grad, x, free)
     if not converged:
         msg = (f"mixed: convergence not achieved in iterate({maxiter}) iterations; the "
                f"estimates are those of the last iteration")
@@ -151,11 +171,11 @@ def _cov_display(model, x, s2):
         w[keep] = v
         return w
 
-    def nll(v):
+    def nll_grad(v):
         w = full(v)
-        return -obj.loglike(w[:-1], np.exp(w[-1]))
+        return -obj.loglike_grad(w[:-1], np.exp(w[-1]))[keep]
     wk = w0[keep]
-    H = approx_hess3(wk, nll, epsilon=1e-4 * np.maximum(np.abs(wk), 1.0))
+    H = _jacobian_of(nll_grad, wk, 1e-5 * np.maximum(np.abs(wk), 1.0))
     try:
         cov_w = np.linalg.inv(H)
     except np.linalg.LinAlgError:

@@ -26,6 +26,21 @@ from statsmodels_me.objectives.lmm_profiled import (
 )
 
 
+def central_deviance_gradient(deviance, theta):
+    """``(deviance(theta), gradient)`` with the gradient by central differences, steps
+    1e-6 of each parameter's scale (floored at 1e-6)."""
+    theta = np.asarray(theta, dtype=float)
+    dev = deviance(theta)
+    grad = np.zeros(len(theta))
+    for i in range(len(theta)):
+        h = 1e-6 * max(1.0, abs(theta[i]))
+        tp, tm = theta.copy(), theta.copy()
+        tp[i] += h
+        tm[i] -= h
+        grad[i] = (deviance(tp) - deviance(tm)) / (2 * h)
+    return dev, grad
+
+
 class BlockedLMM:
     """Profiled deviance of a linear mixed model with any terms (blocked factor).
 
@@ -143,16 +158,7 @@ class BlockedLMM:
 
     def deviance_and_grad(self, theta):
         """Deviance and its gradient in theta by central differences."""
-        theta = np.asarray(theta, dtype=float)
-        dev = self.deviance(theta)
-        grad = np.zeros(self.n_theta)
-        for i in range(self.n_theta):
-            h = 1e-6 * max(1.0, abs(theta[i]))
-            tp, tm = theta.copy(), theta.copy()
-            tp[i] += h
-            tm[i] -= h
-            grad[i] = (self.deviance(tp) - self.deviance(tm)) / (2 * h)
-        return dev, grad
+        return central_deviance_gradient(self.deviance, theta)
 
     def deviance_from_factor(self, f):
         return deviance_from_factor(f, self.n, self.p, self.reml)
@@ -192,6 +198,14 @@ class BlockedLMM:
 
     def factor(self, theta):
         """Blocked Cholesky and the solves that every quantity below needs."""
+        return self.finish(*self.blocked_factor(theta))
+
+    def blocked_factor(self, theta):
+        """The random-effects part of :meth:`factor`: ``(f, logdet, RZX, ry)`` with
+        ``f`` holding the blocks (``lams``, ``L11``, ``RZX1``, ``ry1`` and, with other
+        terms, ``L21``, ``L22``, ``RZX2``, ``ry2``, ``lam2``), ``logdet`` = log|L|^2,
+        ``RZX`` = L^-1 Lambda' Z' X and ``ry`` = L^-1 Lambda' Z' y (stacked over the
+        blocks); :meth:`finish` adds the fixed-effects part."""
         lams = self.lambdas(np.asarray(theta, dtype=float))
         lam1 = lams[self.first]
         t1 = self.terms[self.first]
@@ -237,7 +251,7 @@ class BlockedLMM:
             f.update(L21=L21, L22=L22, RZX2=RZX2, ry2=ry2, lam2=lam2)
             RZX = np.vstack([RZX, RZX2])
             ry = np.concatenate([ry, ry2])
-        return self.finish(f, logdet, RZX, ry)
+        return f, logdet, RZX, ry
 
     # -- EM moments, fixed effects and random effects at a factor ----------------------------
     def em_moments(self, theta):

@@ -10,6 +10,7 @@ import pandas as pd
 
 from statsmodels_me._integrate.quadrature import gh_grid
 from statsmodels_me.families import COMMON_STATISTICS, get_family
+from statsmodels_me.postestimation.random_effects import label_random_effects
 from statsmodels_me.spec.errors import SpecificationError
 
 PREDICT_STATISTICS = COMMON_STATISTICS + ("mu", "pr", "pearson", "deviance", "anscombe",
@@ -24,6 +25,21 @@ def _random_parts(results, ebmodes):
     covariances, or None where the model gives none (crossed Laplace: modes only).
     """
     return results.model.random_effect_parts(results.params_internal, ebmodes)
+
+
+def _part_label(names):
+    """Level label of a part from its column names ``x[label]``."""
+    name = names[0]
+    return name[name.rindex("[") + 1:-1]
+
+
+def random_effects(results, ebmodes=False):
+    """Empirical Bayes means (modes with ``ebmodes``; conditional modes after crossed
+    Laplace fits) labelled by group; see
+    :func:`~statsmodels_me.postestimation.random_effects.label_random_effects`."""
+    parts = _random_parts(results, ebmodes)
+    return label_random_effects(results.model.design, [
+        (_part_label(names), names, codes, means) for codes, _, means, _, names in parts])
 
 
 def _prediction_mode(conditional, ebmodes):

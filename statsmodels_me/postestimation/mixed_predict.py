@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from statsmodels_me.postestimation.random_effects import label_random_effects
 from statsmodels_me.spec.errors import SpecificationError
 
 PREDICT_STATISTICS = ("xb", "fitted", "reffects", "reses", "residuals", "rstandard", "stdp")
@@ -14,16 +15,12 @@ def _term_columns(term):
 
 
 def random_effects(results):
-    """BLUPs per group and term: dict ``label -> DataFrame`` (rows: groups; columns: effects)."""
+    """BLUPs labelled by group; see
+    :func:`~statsmodels_me.postestimation.random_effects.label_random_effects`."""
     model = results.model
-    out = {}
-    for term, b in zip(model.terms, results.blups()):
-        out[_term_key(term)] = pd.DataFrame(b, columns=list(term.names))
-    return out
-
-
-def _term_key(term):
-    return term.label if not term.names[0].startswith("R.") else f"{term.label}: {term.names[0]}"
+    return label_random_effects(model.design, [
+        (term.label, term.names, term.codes, b) for term, b in zip(model.terms,
+                                                                     results.blups())])
 
 
 def _per_observation(model, per_group):

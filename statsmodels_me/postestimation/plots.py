@@ -9,7 +9,7 @@ import numpy as np
 from scipy import stats
 
 from statsmodels_me.postestimation.newdata import is_glmm
-from statsmodels_me.postestimation.simulate import profile_conf_int
+from statsmodels_me.postestimation.profile import profile_conf_int
 
 __all__ = ["caterpillar_plot", "margins_plot", "profile_plot", "qq_plot",
            "residual_fitted_plot"]
@@ -122,7 +122,7 @@ def profile_plot(results, alpha=0.05):
     for k, name in enumerate(prof.index):
         est = float(np.asarray(params)[list(results.param_names).index(name)])
         lo, hi = prof.loc[name]
-        ax.plot([lo, hi], [k, k], lw=3, label="profile" if k == 0 else None)
+        ax.plot([lo, hi], [k, k], lw=3, color="C0", label="profile" if k == 0 else None)
         w = np.asarray(wald)[list(results.param_names).index(name)]
         ax.plot(w, [k + 0.2, k + 0.2], lw=1, color="grey", label="Wald" if k == 0 else None)
         ax.plot([est], [k], "ko")

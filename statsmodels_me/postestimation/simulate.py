@@ -1,5 +1,4 @@
-"""Simulation from a fitted model (lme4's ``simulate``), parametric bootstrap and profile
-likelihood intervals of variance components.
+"""Simulation from a fitted model (lme4's ``simulate``) and the parametric bootstrap.
 
 New responses draw the random effects of every group from N(0, Sigma) at the estimates (each
 level's covariance from :meth:`estat_recovariance`), add them to the fixed part through the
@@ -10,20 +9,20 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 
 from statsmodels_me.design.build import build_design
 from statsmodels_me.postestimation.newdata import fixed_names, is_glmm
 from statsmodels_me.spec.errors import SpecificationError
 
-__all__ = ["bootstrap", "profile_conf_int", "simulate"]
+__all__ = ["bootstrap", "simulate"]
 
-_DRAWS = ("gaussian", "bernoulli", "binomial", "poisson")
+_DRAWS = ("gaussian", "bernoulli", "binomial", "poisson", "nbinomial_mean",
+          "nbinomial_constant", "gamma", "ordinal")
 
 
 def _check(results):
     model = results.model
-    command = model.spec.command
+    command = getattr(model.spec, "command", None) or type(model).__name__.lower()
     if not (is_glmm(results) or command.startswith("mixed")):
         raise NotImplementedError(f"simulate is not implemented after {command}")
     if is_glmm(results) and model.family_object.name not in _DRAWS:
@@ -98,21 +97,44 @@ def simulate(results, nsim=1, seed=None):
     out = np.empty((design.nobs, int(nsim)))
     family = model.family_object if is_glmm(results) else None
     trials = design.trials if design.trials is not None else np.ones(design.nobs)
+    aux = model.split_params(results.params_internal)[1] if family is not None else None
     for k in range(int(nsim)):
         eta = xb + _random_part(results, rng)
-        if family is None:
+        if family is None or family.name == "gaussian":
             s2 = float(np.asarray(results.params)[-1])
-            out[:, k] = eta + rng.standard_normal(design.nobs) * np.sqrt(s2)
-        elif family.name == "gaussian":
-            s2 = float(np.asarray(results.params)[-1])
-            out[:, k] = family.mean(eta) + rng.standard_normal(design.nobs) * np.sqrt(s2)
-        elif family.name == "poisson":
-            out[:, k] = rng.poisson(family.mean(eta))
+            mean = eta if family is None else family.mean(eta)
+            out[:, k] = mean + rng.standard_normal(design.nobs) * np.sqrt(s2)
         else:
-            p = family.probability(eta, trials)
-            out[:, k] = rng.binomial(trials.astype(np.int64), p)
+            out[:, k] = _draw(family, eta, trials, aux, rng, model)
     return pd.DataFrame(out, index=design.row_index,
                         columns=[f"sim_{k + 1}" for k in range(int(nsim))])
+
+
+def _draw(family, eta, trials, aux, rng, model):
+    """One response per row from the family's conditional distribution given ``eta``
+    (internal ancillary parameters ``aux``: log alpha, log delta, log s, cutpoints); the
+    gaussian family is drawn by the caller."""
+    name = family.name
+    if name == "poisson":
+        return rng.poisson(family.mean(eta, trials, aux))
+    if name in ("bernoulli", "binomial"):
+        return rng.binomial(trials.astype(np.int64), family.probability(eta, trials, aux))
+    if name == "nbinomial_mean":
+        # NB2: size 1/alpha, probability size / (size + mu)
+        mu, size = family.mean(eta, trials, aux), np.exp(-aux[0])
+        return rng.negative_binomial(size, size / (size + mu))
+    if name == "nbinomial_constant":
+        # NB1: size mu / delta, probability 1 / (1 + delta)
+        mu, delta = family.mean(eta, trials, aux), np.exp(aux[0])
+        return rng.negative_binomial(mu / delta, 1.0 / (1.0 + delta))
+    if name == "gamma":
+        # shape 1/s, mean mu
+        mu, shape = family.mean(eta, trials, aux), np.exp(-aux[0])
+        return rng.gamma(shape, mu / shape)
+    # ordinal: the code is the number of cutpoints with F(cut_k - eta) below a uniform draw
+    cdf = family.inverse_link(np.asarray(aux, float)[None, :] - eta[:, None])
+    codes = np.sum(rng.random(eta.shape[0])[:, None] > cdf, axis=1)
+    return np.asarray(model.categories, float)[codes]
 
 
 def refit(results, y, **fit_kwargs):
@@ -150,74 +172,3 @@ def bootstrap(results, nboot, statistic=None, seed=None, **fit_kwargs):
         value = stat(refit(results, sims[col].to_numpy(), **fit_kwargs))
         rows.append(pd.Series(value) if not isinstance(value, pd.Series) else value)
     return pd.DataFrame(rows).reset_index(drop=True)
-
-
-def profile_conf_int(results, alpha=0.05, which=None):
-    """Profile-likelihood intervals for variance components after ``mixed``.
-
-    For each component the log likelihood is maximized over every other parameter with the
-    component held fixed (through the model's ``loglike`` at display-scale parameters), and
-    the interval is where 2 (ll_max - ll_profile) stays below the chi2(1) quantile.
-
-    Parameters
-    ----------
-    which : list of str, optional
-        Names of the components (default every ``/var(...)`` parameter).
-
-    Returns
-    -------
-    DataFrame
-        Index: parameter names; columns ``ci_lower``, ``ci_upper``. A lower limit on the
-        boundary is 0.
-    """
-    model = results.model
-    if is_glmm(results) or not hasattr(model, "loglike") or \
-            not model.spec.command.startswith("mixed"):
-        raise NotImplementedError("profile intervals are implemented after mixed")
-    names = list(results.param_names)
-    params = np.asarray(results.params, float)
-    which = which or [n for n in names if n.startswith("/var(")]
-    crit = stats.chi2.ppf(1 - alpha, 1) / 2
-    ll_max = float(model.loglike(params))
-    se = np.sqrt(np.diag(np.asarray(results.cov_params(), float)))
-    out = {}
-    for name in which:
-        if name not in names:
-            raise SpecificationError(f"profile: no parameter named '{name}'")
-        j = names.index(name)
-        others = [i for i in range(len(params)) if i != j]
-        # the other variances are optimized on the log scale (they stay positive)
-        is_var = np.array([names[i].startswith("/var(") for i in others])
-        x0 = np.where(is_var, np.log(np.where(is_var, params[others], 1.0)), params[others])
-        start = x0.copy()
-
-        def profile(v, j=j, others=others, start=start, is_var=is_var):
-            def negll(x):
-                full = params.copy()
-                full[j] = v
-                full[others] = np.where(is_var, np.exp(np.minimum(x, 700)), x)
-                try:
-                    val = model.loglike(full)
-                except SpecificationError:
-                    return np.inf
-                return -val if np.isfinite(val) else np.inf
-            fit = optimize.minimize(negll, start, method="BFGS", options={"gtol": 1e-8})
-            start[:] = fit.x
-            return ll_max - (-fit.fun) - crit
-
-        est, step = params[j], max(se[j], 1e-3 * abs(params[j]))
-        lo = 0.0
-        if est > 0 and profile(1e-10) > 0:
-            a = est
-            b_ = max(est - step, est / 2)
-            while profile(b_) < 0 and b_ > 1e-10:
-                a, b_ = b_, b_ / 2
-            lo = optimize.brentq(profile, b_, a, xtol=1e-10 * max(est, 1))
-        start[:] = x0
-        a, b_ = est, est + step
-        while profile(b_) < 0:
-            a, b_ = b_, b_ + 2 * step
-        hi = optimize.brentq(profile, a, b_, xtol=1e-10 * max(est, 1))
-        start[:] = x0
-        out[name] = (lo, hi)
-    return pd.DataFrame.from_dict(out, orient="index", columns=["ci_lower", "ci_upper"])

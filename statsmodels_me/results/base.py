@@ -8,15 +8,18 @@ Models fit, build a :class:`~statsmodels_me.results.fit_info.FitInfo` and return
 from __future__ import annotations
 
 import pickle
+import warnings
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 from statsmodels.base import wrapper as wrap
 from statsmodels.base.model import LikelihoodModelResults, LikelihoodResultsWrapper
+from statsmodels.tools.sm_exceptions import CollinearityWarning
 
 from statsmodels_me.covariance.inference import vcomp_ci
 from statsmodels_me.results.constraints import linear_constraints
+from statsmodels_me.results.eb_layout import eb_names, eb_series
 from statsmodels_me.results.fit_info import FitInfo
 from statsmodels_me.results.pipeline_methods import PipelineMethods
 
@@ -80,8 +83,8 @@ class _ModelRecipe:
 
     def rebuild(self, param_names):
         model = self.cls(design=self.design)
-        if hasattr(model, "_set_param_names"):
-            model._set_param_names(param_names)
+        if hasattr(model, "set_param_names"):
+            model.set_param_names(param_names)
         if getattr(model, "data", None) is not None:
             model.data.param_names = list(param_names)
             model.data.cov_names = list(param_names)
@@ -127,9 +130,18 @@ class MEResults(PipelineMethods, LikelihoodModelResults):
     mle_retvals : dict
     vcomp : DataFrame
         Variance components with Stata's confidence intervals.
+    params_eb, bse_eb : Series
+        Stata's ``e(b)`` layout: omitted (``o.w2``) and base (``0b.urban``) columns at 0
+        with a NaN standard error.
 
     Notes
     -----
+    A fixed-effects column that is a linear combination of the columns before it (Stata
+    considers the constant first) is dropped from the model as Stata drops it: a
+    ``statsmodels.tools.sm_exceptions.CollinearityWarning`` at fit time, Stata's note and an
+    ``(omitted)`` row in ``summary()``, its ``o.`` name with the value 0 in
+    :attr:`params_eb`; ``params`` and ``bse`` hold the estimated parameters only.
+
     Tests are z tests (``use_t=False``), as in Stata. ``t_test`` and ``wald_test`` read
     hypothesis strings with :func:`~statsmodels_me.results.constraints.linear_constraints`,
     so names such as ``1.urban`` or ``/var(_cons[id])`` can be used directly.
@@ -182,6 +194,11 @@ class MEResults(PipelineMethods, LikelihoodModelResults):
         self.df_resid = self.nobs - self.df_modelwc
         self.df_model = info.wald[1] if info.wald is not None else max(self.k_fe - 1, 0)
         self.param_names = names
+        omitted = list(getattr(getattr(model, "design", None), "omitted", None) or [])
+        if omitted:
+            warnings.warn(f"{', '.join(omitted)} omitted because of collinearity (not "
+                          "estimated; the value 0 in params_eb, as Stata's e(b))",
+                          CollinearityWarning, stacklevel=3)
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self):
@@ -267,13 +284,28 @@ class MEResults(PipelineMethods, LikelihoodModelResults):
 
     @cached_property
     def df_modelwc(self):
-        """Number of estimated parameters (parameters held fixed by a constraint excluded).
+        """Number of estimated parameters: the rank of ``cov_params`` as Stata counts the rank
+        of ``e(V)``.
 
-        A parameter whose variance is exactly zero is constrained; Stata counts the rank of
-        ``e(V)`` the same way.
+        A parameter held fixed by a constraint (or a variance at zero) has no variance and
+        does not count; parameters tied by the structure (the equal variances and
+        covariances of an exchangeable covariance) count once, because their rows of the
+        covariance are identical. The rank is taken on the correlation scale (so parameters
+        of very different magnitudes do not mask each other); a parameter whose variance is
+        not finite counts as estimated.
         """
-        diag = np.diag(self.normalized_cov_params)
-        return int(np.sum(~(diag == 0)))
+        V = np.asarray(self.normalized_cov_params, float)
+        diag = np.diag(V)
+        finite = np.isfinite(diag) & (diag > 0)
+        n_other = int(np.sum(~np.isfinite(diag)))
+        if not finite.any():
+            return n_other
+        d = np.sqrt(diag[finite])
+        C = V[np.ix_(finite, finite)] / np.outer(d, d)
+        if not np.all(np.isfinite(C)):
+            return n_other + int(finite.sum())
+        eig = np.linalg.eigvalsh(0.5 * (C + C.T))
+        return n_other + int(np.sum(eig > 1e-10 * max(eig.max(), 1.0)))
 
     @cached_property
     def aic(self):
@@ -284,6 +316,29 @@ class MEResults(PipelineMethods, LikelihoodModelResults):
     def bic(self):
         """Bayesian information criterion, Stata's ``-2 llf + k ln(N)``."""
         return -2.0 * self.llf + self.df_modelwc * np.log(self.nobs)
+
+    # ------------------------------------------------------------------ Stata's e(b) layout
+    @property
+    def eb_names(self):
+        """Stata's ``e(b)`` names: ``param_names`` with the columns omitted because of
+        collinearity (``o.w2``) and the base levels of factor variables (``0b.urban``) in
+        their places."""
+        return eb_names(getattr(self.model, "design", None), self.param_names, self.k_fe)
+
+    @property
+    def params_eb(self):
+        """Stata's ``e(b)``: Series over :attr:`eb_names`, omitted and base columns 0.
+
+        ``params`` holds only the estimated parameters (what ``cov_params()``, ``t_test``
+        and ``predict`` use); this view adds the columns Stata lists but does not estimate.
+        """
+        return eb_series(self.params, self.param_names, self.eb_names, 0.0)
+
+    @property
+    def bse_eb(self):
+        """Standard errors over :attr:`eb_names`; NaN for omitted and base columns (Stata
+        shows ``(omitted)`` and ``(base)``)."""
+        return eb_series(self.bse, self.param_names, self.eb_names, np.nan)
 
     # ------------------------------------------------------------------ variance components
     @cached_property

@@ -36,7 +36,7 @@ def summary_html(summary):
     -------
     str
     """
-    parts = []
+    parts = [f"<p>{html.escape(line)}</p>" for line in summary.design_notes()]
     items = [(k, v) for k, v in summary.header if k != "title"]
     half = (len(items) + 1) // 2
     left, right = items[:half], items[half:] + [("", "")] * (2 * half - len(items))
@@ -64,6 +64,6 @@ def summary_html(summary):
                  fmt_g(r["ci_upper"])) for name, r in summary.vcomp.iterrows()]
         parts.append(_table(["Random-effects parameters", "Estimate", "Std. err.", ci, ""],
                             rows))
-    tail = summary._note_lines() + summary._lr_lines()
+    tail = summary.note_lines() + summary.lr_lines()
     parts += [f"<p>{html.escape(line)}</p>" for line in tail if line]
     return "\n".join(parts)

@@ -13,8 +13,8 @@ class MEGLMResults(RandomEffectsPostestimation, MEResults):
     """Results of :class:`statsmodels_me.models.meglm.MEGLM` (and the shortcuts).
 
     Adds ``predict`` (``mu``, ``eta``, ``xb``, ``reffects``, ``reses``, residuals, ordinal
-    ``pr``), ``lrtest`` and the ``estat_*`` methods (``estat_icc`` on the latent scale for
-    logit/probit).
+    ``pr``), ``random_effects`` (by group), ``lrtest`` and the ``estat_*`` methods
+    (``estat_icc`` on the latent scale for logit/probit).
     """
 
     fitted_statistic = "mu"
@@ -28,6 +28,15 @@ class MEGLMResults(RandomEffectsPostestimation, MEResults):
                                      new_groups, outcome, nooffset)
         return meglm_predict.predict(self, statistic, conditional, ebmodes, outcome,
                                      nooffset)
+
+    @property
+    def random_effects(self):
+        """Empirical Bayes means of the random effects (Stata's ``predict, reffects``;
+        conditional modes after crossed Laplace fits) labelled by group: a DataFrame indexed
+        by the group labels (columns: the random effects) when the model has one
+        random-effects term, else a dict ``level -> DataFrame``; see
+        :func:`~statsmodels_me.postestimation.random_effects.label_random_effects`."""
+        return meglm_predict.random_effects(self)
 
     def _check_lrtest(self, other):
         a, b = self.model, other.model

@@ -127,7 +127,10 @@ class MixedResults(RandomEffectsPostestimation, MEResults):
 
     @property
     def random_effects(self):
-        """BLUPs per group: dict ``level -> DataFrame`` (one row per group)."""
+        """BLUPs labelled by group: a DataFrame indexed by the group labels (columns: the
+        random effects) when the model has one random-effects term, else a dict ``level ->
+        DataFrame``; see
+        :func:`~statsmodels_me.postestimation.random_effects.label_random_effects`."""
         return mixed_predict.random_effects(self)
 
     def _check_lrtest(self, other):
@@ -140,6 +143,11 @@ class MixedResults(RandomEffectsPostestimation, MEResults):
             raise SpecificationError(
                 "lrtest: REML fits with different fixed effects are not comparable; refit "
                 "both by ML")
+        if self.info.vce_note is not None or other.info.vce_note is not None:
+            # Stata's lrtest refuses pseudolikelihoods and robust fits: the LR statistic
+            # has no chi2 reference distribution there
+            raise SpecificationError("lrtest: not valid after sampling weights or "
+                                     "vce(robust) (a pseudo-likelihood); use a Wald test")
 
 
 class MixedResultsWrapper(MEResultsWrapper):

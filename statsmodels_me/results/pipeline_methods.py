@@ -3,7 +3,15 @@
 combinations, information criteria, simulation, plots)."""
 from __future__ import annotations
 
-from statsmodels_me.postestimation import combinations, ic, margins, newdata, plots, simulate
+from statsmodels_me.postestimation import (
+    combinations,
+    ic,
+    margins,
+    newdata,
+    plots,
+    profile,
+    simulate,
+)
 from statsmodels_me.results.summary_export import summary2_from
 
 
@@ -78,10 +86,11 @@ class PipelineMethods:
     def conf_int(self, alpha=0.05, method="wald"):
         """Confidence intervals: ``method="wald"`` (default) the symmetric normal interval of
         every parameter (statsmodels' ``conf_int``); ``method="profile"`` profile-likelihood
-        intervals of the variance components (a DataFrame; see
-        :func:`statsmodels_me.postestimation.simulate.profile_conf_int`)."""
+        intervals of the variance components after ``mixed``, one-level and crossed GLMMs (a
+        DataFrame, NaN for the other parameters; see
+        :func:`statsmodels_me.postestimation.profile.profile_conf_int`)."""
         if method == "profile":
-            return simulate.profile_conf_int(self, alpha)
+            return profile.profile_conf_int(self, alpha)
         if method != "wald":
             raise ValueError(f"conf_int: method={method!r} is not 'wald' or 'profile'")
         return super().conf_int(alpha=alpha)

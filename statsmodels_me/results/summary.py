@@ -432,7 +432,8 @@ class MESummary:
         out.append("-" * (w + 2 + cols))
         return out
 
-    def _lr_lines(self):
+    def lr_lines(self):
+        """The LR-test line(s) under the tables (empty without an LR test)."""
         lr = self.info.lr_test
         if lr is None:
             return []
@@ -448,7 +449,8 @@ class MESummary:
             out.append("Note: " + note)
         return out
 
-    def _note_lines(self):
+    def note_lines(self):
+        """The notes under the tables: the fit's notes and variances at the boundary."""
         notes = self.info.notes
         if self.eform_title is None:
             # the model's eform notes do not apply when coefficients are shown
@@ -467,7 +469,7 @@ class MESummary:
         """Whether random effects get their own table (``mixed``, ``menl``: no quadrature)."""
         return self.info.intmethod is None
 
-    def _design_notes(self):
+    def design_notes(self):
         """The design's notes (omitted collinear terms, ...), printed first as Stata does."""
         design = getattr(self.results.model, "design", None)
         return list(getattr(design, "notes", None) or [])
@@ -476,7 +478,7 @@ class MESummary:
         """The summary as plain text in Stata's layout, as the reporting options ask."""
         d = self.display
         combined = not self.separate_re_table
-        lines = self._design_notes()
+        lines = self.design_notes()
         if not d["noheader"]:
             lines += self._header_text()
         has_re = bool(self.info.vcomp_groups or self.info.residual is not None)
@@ -486,9 +488,9 @@ class MESummary:
             lines += [""] + self._fe_lines(combined)
         if not combined and show_re:
             lines += [""] + self._re_lines()
-        lines += self._note_lines()
+        lines += self.note_lines()
         if not d["nolrtest"]:
-            lines += self._lr_lines()
+            lines += self.lr_lines()
         if lines and lines[0] == "":
             lines = lines[1:]
         return "\n".join(lines)

@@ -42,7 +42,7 @@ _GLM = ("meglm",) + _BINARY + ("meologit", "meoprobit", "mepoisson", "menbreg")
 _ME = _GLM + ("metobit", "meintreg", "mestreg")
 _ALL = ("mixed",) + _ME
 #: commands whose estimators refuse level weights (``|| id:, pweight(w)``)
-_UNWEIGHTED = ("mixed", "metobit", "meintreg", "mestreg")
+_UNWEIGHTED = ("metobit", "meintreg", "mestreg")
 
 #: family and link of the shortcut commands (Stata's table in [ME] meglm)
 COMMAND_FAMILY = {
@@ -81,6 +81,7 @@ _LINKS = {"identity": 2, "log": 3, "logit": 5, "probit": 4, "cloglog": 4}
 _FAMILIES = {"gaussian": 3, "bernoulli": 4, "binomial": 3, "poisson": 3, "nbinomial": 2,
              "gamma": 3, "ordinal": 3}
 _DISPERSIONS = {"mean": 1, "constant": 1}
+_PWSCALE = {"size": 4, "effective": 9, "gk": 2}
 _DISTRIBUTIONS = {"exponential": 3, "gompertz": 3, "loglogistic": 4, "llogistic": 2,
                   "weibull": 4, "lognormal": 4, "lnormal": 2, "gamma": 3}
 _DIST_ALIAS = {"llogistic": "loglogistic", "lnormal": "lognormal"}
@@ -253,8 +254,8 @@ def _defs():
         OptionDef("covariance", 3, _covariance, "re", use="spec"),
         OptionDef("noconstant", 5, _flag, "both", use="spec"),
         OptionDef("collinear", 4, _flag, "re", use=no),
-        OptionDef("fweight", 7, _var, "re", use="design", refused_for=_UNWEIGHTED),
-        OptionDef("pweight", 7, _var, "re", use="design", refused_for=_UNWEIGHTED),
+        OptionDef("fweight", 7, _var, "re", refused_for=_UNWEIGHTED),
+        OptionDef("pweight", 7, _var, "re", refused_for=_UNWEIGHTED),
         # model
         OptionDef("family", 3, _family, commands=("meglm",)),
         OptionDef("link", 4, _choice(_LINKS, "link"), commands=("meglm",)),
@@ -276,7 +277,7 @@ def _defs():
         OptionDef("reml", 4, _flag, commands=mixed),
         OptionDef("mle", 3, _mle, commands=mixed),
         OptionDef("residuals", 3, residuals_value, commands=mixed),
-        OptionDef("pwscale", 7, _raw, commands=mixed, use=no),
+        OptionDef("pwscale", 7, _choice(_PWSCALE, "pwscale() method"), commands=mixed),
         OptionDef("dfmethod", 3, dfmethod_value, commands=mixed),
         OptionDef("intmethod", 4, _choice(_INTMETHODS, "integration method"), commands=_ME),
         OptionDef("intpoints", 4, _pos_int, commands=_ME),

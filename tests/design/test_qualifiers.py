@@ -103,15 +103,18 @@ def test_weight_expression_is_evaluated(pig):
         build_design(parse("mixed weight week [fw=1/week] || id:"), pig)
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("weight week [pw=1/week] || id:", "[pweight=1/week] weights are not implemented"),
-    ("weight week [fw=w] || id:", "[fweight=w] weights are not implemented"),
-    ("weight week || id:, pweight(w)", "pweight() weights at level 'id'"),
-])
-def test_weights_are_refused_not_ignored(pig, text, fragment):
-    with pytest.raises(NotImplementedError) as err:
-        smf.mixed(text, pig.assign(w=2.0))
-    assert fragment in str(err.value)
+def test_weight_expression_reaches_the_fit(pig):
+    # [fw=2*one] doubles every observation: the log likelihood of the replicated data
+    # (each row twice), fitted here on the stacked DataFrame
+    a = smf.mixed("weight week [fw=2*one] || id:", pig.assign(one=1.0)).fit()
+    b = smf.mixed("weight week || id:", pd.concat([pig, pig], ignore_index=True)).fit()
+    assert a.llf == pytest.approx(b.llf, rel=RTOL)
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-6)
+
+
+def test_aweights_are_refused_and_glmm_weights_taken(pig):
+    with pytest.raises(NotImplementedError, match=r"\[aweight=w\] weights are not"):
+        smf.mixed("weight week [aw=w] || id:", pig.assign(w=2.0))
     # meglm takes them: sampling weights (here an expression) imply vce(robust)
     m = smf.melogit("c_use urban [pw=age+20] || district:", load("bangladesh"))
     assert m.weights.kinds == ("pweight",) and m.vce.robust

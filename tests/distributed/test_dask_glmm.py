@@ -17,22 +17,6 @@ import statsmodels_me.formula.api as smf  # noqa: E402
 from statsmodels_me.spec.errors import SpecificationError  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                       dashboard_address=None)
-    with distributed.Client(cluster) as c:
-        yield c
-    cluster.close()
-
-
-def by_cluster(df, top, nparts):
-    """A dask DataFrame of ``nparts`` partitions holding whole clusters of ``top`` (rows
-    keep their index)."""
-    ids = np.array_split(np.unique(df[top]), nparts)
-    return dd.concat([dd.from_pandas(df[df[top].isin(part)], npartitions=1) for part in ids])
-
-
 def assert_same_fit(r_mem, r_dask):
     assert r_dask.llf == pytest.approx(r_mem.llf, rel=1e-8)
     np.testing.assert_allclose(r_dask.params, r_mem.params, rtol=1e-6, atol=1e-8)
@@ -53,7 +37,7 @@ def logit_data(G=120, m=8, seed=3):
 
 
 def test_two_level_logit_shuffled_partitions_equal_in_memory(client):
-    df = logit_data()
+    df = logit_data(G=80)
     text = "y x z || g: x, cov(unstructured)"
     r_mem = smf.melogit(text, data=df).fit()
     # rows in random order: clusters span partitions and must be shuffled
@@ -64,7 +48,7 @@ def test_two_level_logit_shuffled_partitions_equal_in_memory(client):
     assert "shuffled by 'g'" in str(r_dask.summary())
 
 
-def test_poisson_exposure_equal_in_memory(client):
+def test_poisson_exposure_equal_in_memory(client, by_cluster):
     rng = np.random.default_rng(5)
     G, m = 100, 6
     g = np.repeat(np.arange(G), m)
@@ -81,7 +65,7 @@ def test_poisson_exposure_equal_in_memory(client):
     assert_same_fit(r_mem, r_dask)
 
 
-def test_three_level_ordinal_probit_equal_in_memory(client):
+def test_three_level_ordinal_probit_equal_in_memory(client, by_cluster):
     rng = np.random.default_rng(11)
     R, S, m = 24, 4, 5
     region = np.repeat(np.arange(R), S * m)
@@ -104,20 +88,7 @@ def test_crossed_levels_refused_naming_them(client):
         smf.melogit("y ~ x + (1 | g) + (1 | h)", data=ddf)
 
 
-def test_results_pickle_without_data(client):
-    df = logit_data(G=60)
-    ddf = by_cluster(df, "g", 2)
-    res = smf.melogit("y x || g:", data=ddf).fit()
-    blob = pickle.dumps(res)
-    back = pickle.loads(blob)
-    np.testing.assert_array_equal(back.params, res.params)
-    assert back.llf == res.llf
-    # the template sample only: fewer rows than the data
-    assert back.model.data_frame is None
-    assert len(back.model.design.endog) < len(df)
-
-
-def test_predict_gives_dask_series_equal_in_memory(client):
+def test_predict_and_pickle(client, by_cluster):
     df = logit_data(G=60)
     text = "y x || g:"
     r_mem = smf.melogit(text, data=df).fit()
@@ -129,3 +100,9 @@ def test_predict_gives_dask_series_equal_in_memory(client):
         got = lazy.compute().sort_index()
         want = r_mem.predict(statistic=statistic).sort_index()
         np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-6, atol=1e-10)
+    # results pickle without the data: the template sample's design only
+    back = pickle.loads(pickle.dumps(r_dask))
+    np.testing.assert_array_equal(back.params, r_dask.params)
+    assert back.llf == r_dask.llf
+    assert back.model.data_frame is None
+    assert len(back.model.design.endog) < len(df)

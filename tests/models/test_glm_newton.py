@@ -95,3 +95,23 @@ def test_glm_newton_reports_failure_on_a_singular_hessian():
     y = np.arange(30) % 2.0
     assert glm_newton("bernoulli", "logit", y, np.ones(30), np.zeros(30), X,
                       np.zeros(2)) is None
+
+
+@pytest.mark.parametrize("family,link", [("bernoulli", "logit"), ("poisson", "log")])
+def test_evaluate_hook_with_summed_halves_equals_the_whole_data(family, link):
+    # the hook a distributed fit uses: log likelihood, constant, score and information
+    # summed over parts of the data give the whole data's Newton iterations
+    from statsmodels_me.models.glm_newton import glm_evaluator
+    y, t, off, X = data(family, link, seed=2, n=300)
+    halves = [glm_evaluator(family, link, y[s], t[s], off[s], X[s])
+              for s in (slice(0, 130), slice(130, None))]
+
+    def summed(beta):
+        out = [h(beta) for h in halves]
+        return tuple(sum(o[i] for o in out) for i in range(4))
+    beta, llf, it = glm_newton(family, link, y, t, off, X, np.zeros(3))
+    beta_s, llf_s, it_s = glm_newton(family, link, None, None, None, None, np.zeros(3),
+                                     evaluate=summed)
+    np.testing.assert_allclose(beta_s, beta, rtol=1e-12)
+    assert llf_s == pytest.approx(llf, rel=1e-13)
+    assert it_s == it

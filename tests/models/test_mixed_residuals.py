@@ -136,8 +136,27 @@ def test_output_block(data):
     ("ar, t(time)", r"residuals\(ar, t\(time\)\) is invalid.*positive integer order"),
     ("ar 1", "needs the time variable"),
     ("unstructured", "needs the time variable"),
+    ("ma 0, t(time)", r"residuals\(ma 0, t\(time\)\) is invalid.*positive integer order"),
+    ("ar 1.5, t(time)", r"residuals\(ar 1.5, t\(time\)\) is invalid"),
+    ("toeplitz 0, t(time)", r"residuals\(toeplitz 0, t\(time\)\).*at least 1"),
+    ("exponential", r"residuals\(exponential\).*needs the time variable"),
+    ("banded 2", r"residuals\(banded 2\).*needs the time variable"),
+    ("toeplitz 1", r"residuals\(toeplitz 1\).*needs the time variable"),
+    ("ma 1", r"residuals\(ma 1\).*needs the time variable"),
+    # 6 times per id: lags 1..5
+    ("ar 6, t(time)", r"residuals\(ar 6, t\(time\)\).*order 6 is larger than the largest "
+                      r"lag of time within a group \(5\)"),
+    ("ma 7, t(time)", r"residuals\(ma 7, t\(time\)\).*larger than the largest lag"),
+    ("toeplitz 6, t(time)", r"residuals\(toeplitz 6, t\(time\)\).*larger than the largest"),
+    ("banded 6, t(time)", r"residuals\(banded 6, t\(time\)\).*larger than the number of "
+                          r"levels of time minus one \(5\)"),
+    ("ar 1, t(half)", r"t\(half\) must hold integers"),
+    ("ar 1, t(id)", r"t\(id\) repeats within a lowest-level group"),
+    ("ar 1, t(time) by(odd)", r"by\(odd\) must be constant within the lowest-level groups"),
+    ("ar 1, t(time) index(x)", r"index\(\) suboption is not implemented"),
 ])
 def test_invalid_option(data, option, match):
+    data = data.assign(half=data["time"] + 0.5, odd=np.arange(len(data)) % 2)
     with pytest.raises(SpecificationError, match=match):
         fit(data, option)
 
@@ -194,3 +213,70 @@ def test_unstructured_llf_against_gls(data, option):
         res = fit(data, option)
     assert res.llf == pytest.approx(-160.572794056922, rel=1e-6, abs=0)
     assert res.llf >= -160.572794056922 - 1e-8
+
+
+@pytest.mark.parametrize("reml", [False, True], ids=["ml", "reml"])
+def test_reses_ar1_against_dense_algebra(data, reml):
+    # the BLUP standard errors from whole-sample dense matrices at the estimates:
+    # Var(b | y) = G - G Z' V^-1 Z G (ML, Stata's reses); after REML Var(b_hat - b) with
+    # V^-1 replaced by P = V^-1 - V^-1 X (X' V^-1 X)^-1 X' V^-1
+    res = fit(data, "ar 1, t(time)", reml)
+    vu, rho, s2 = np.asarray(res.params)[2:]
+    ids = data["id"].to_numpy()
+    t = data["time"].to_numpy()
+    same = ids[:, None] == ids[None, :]
+    V = vu * same + s2 * same * rho ** np.abs(t[:, None] - t[None, :])
+    Z = (ids[:, None] == np.unique(ids)[None, :]).astype(float)
+    X = np.column_stack([data["x"], np.ones(len(data))])
+    P = np.linalg.inv(V)
+    if reml:
+        VX = P @ X
+        P = P - VX @ np.linalg.solve(X.T @ VX, VX.T)
+    want = np.sqrt(vu - vu ** 2 * np.diag(Z.T @ P @ Z))
+    got = res.predict("reses").to_numpy()[::6, 0]
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+@pytest.mark.parametrize("text", ["y x || id:,", "y x || id:, reml",
+                                  "y x || id: x, cov(un) reml", "y x || id: || half:,"])
+def test_residual_objective_reses_equal_standard_engine(data, text):
+    # with independent residuals the residual-structure algebra must give the BLUP
+    # variances of the standard engines at the same estimates
+    from statsmodels_me.covariance.residual import ResidualSpec, ResidualStructure
+    from statsmodels_me.objectives.lmm_residual import ResidualLMM
+    res = Mixed.from_text(text, data.assign(half=(data["time"] > 3).astype(int))).fit()
+    m = res.model
+    obj = ResidualLMM(m.design.endog, m.design.exog, m.terms,
+                      ResidualStructure(ResidualSpec("independent")),
+                      m.design.levels[0].codes, m.design.levels[-1].codes, reml=m.reml)
+    got = obj.blup_variances(obj.factor(np.asarray(res.theta)), fixed_uncertainty=m.reml)
+    for a, b in zip(got, res.blup_variances(fixed_uncertainty=m.reml)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * np.abs(b).max())
+
+
+def test_simulate_refused_with_residual_structure(data):
+    res = fit(data, "ar 1, t(time)")
+    with pytest.raises(NotImplementedError, match="only independent residuals"):
+        res.simulate(2, seed=1)
+
+
+@pytest.mark.parametrize("reml, llf, beta, var", [
+    (False, -143.609768976051, [2.038743221922982, 0.816061582777237],
+     [0.173074881329833, 0.587839349410491, 0.29311333074988]),
+    (True, -146.490937269934, [2.038071992571906, 0.816069357956261],
+     [0.182288929402319, 0.583754422982615, 0.292595844340221]),
+], ids=["ml", "reml"])
+def test_ar1_unbalanced_with_gaps_against_nlme(data, reml, llf, beta, var):
+    # 192 of the 240 rows: groups of 4 to 6 times with gaps, so the lags are |t_j - t_k|,
+    # not positions. R, after the panel of the module docstring:
+    #   d <- d[(i * 7 + j * 3) %% 5 != 0, ]
+    #   m <- lme(y ~ x, random = ~1|id, correlation = corAR1(form = ~time|id), data = d,
+    #            method = "ML" / "REML", control = ctl)
+    #   logLik(m); fixef(m); getVarCov(m); coef(m$modelStruct$corStruct, FALSE); m$sigma^2
+    i, j = data["id"].to_numpy() - 1, data["time"].to_numpy() - 1
+    sub = data[(i * 7 + j * 3) % 5 != 0]
+    assert len(sub) == 192
+    res = fit(sub, "ar 1, t(time)", reml)
+    assert res.llf == pytest.approx(llf, rel=1e-6, abs=0)
+    assert res.llf >= llf - 1e-9
+    np.testing.assert_allclose(np.asarray(res.params), beta + var, rtol=1e-5)

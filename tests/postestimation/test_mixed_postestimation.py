@@ -67,7 +67,7 @@ def test_reffects_and_reses_match_lme4_condvar_ex1(ex1, pig):
     # lme4: ranef(fit, condVar = TRUE)$id[1:5, 1] and sqrt(attr(., "postVar")[1, 1, 1:5])
     want_b = [-1.683104731890, 0.898701727679, -1.952042904761, -1.790680001038,
               -3.189158499971]
-    re = ex1.random_effects["id"]
+    re = ex1.random_effects
     assert np.allclose(re["_cons"].to_numpy()[:5], want_b, rtol=1e-6, atol=0)
     reses = ex1.predict("reses")["_cons[id]"]
     first = reses.groupby(pig["id"].to_numpy()).first()
@@ -76,7 +76,7 @@ def test_reffects_and_reses_match_lme4_condvar_ex1(ex1, pig):
 
 def test_reffects_and_reses_match_lme4_condvar_ex4(ex4):
     # lme4: lmer(weight ~ week + (1 + week | id), pig, REML = FALSE); ranef(condVar = TRUE)
-    re = ex4.random_effects["id"]
+    re = ex4.random_effects
     assert np.allclose(re["_cons"].to_numpy()[:3],
                        [0.236943737798, -1.584126757712, -3.526551746042], rtol=1e-5)
     assert np.allclose(re["week"].to_numpy()[:3],

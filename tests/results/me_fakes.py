@@ -193,7 +193,7 @@ class ClosureModel(FakeMEModel):
         super().__init__(design, ["week", "_cons", "/var(_cons[id])", "/var(e.weight)"])
         self.engine = lambda theta: theta
 
-    def _set_param_names(self, names):
+    def set_param_names(self, names):
         self._all_names = list(names)
 
 

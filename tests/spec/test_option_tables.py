@@ -90,6 +90,9 @@ def _typed(name):
 def _text(name, command):
     if name == "binomial":
         return f"{command} yb x || id:, binomial(n)"
+    if name == "pwscale":
+        # pwscale() rescales observation-level sampling weights, which it requires
+        return f"{command} y x [pw=size] || id:, pwscale(size)"
     if name == "noconstant":
         extra = ", distribution(weibull)" if command == "mestreg" else ""
         return f"{command} {RESPONSE.get(command, 'y')} x, noconstant || id:{extra}"
@@ -168,9 +171,36 @@ def test_random_equation_options_refused(name):
 
 
 @pytest.mark.parametrize("kind", ["fweight", "pweight"])
-def test_level_weights_refused(kind):
+def test_level_weights_are_read(kind):
+    # a constant level weight of 3: the weighted log likelihood is three times the
+    # unweighted one (every cluster replicated three times)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = _build("mixed y x || id:")
+        weighted = _build(f"mixed y x || id:, {kind}(n)")
+    theta = plain.theta_start()
+    s2 = 1.3
+    np.testing.assert_allclose(weighted.objective.loglike_profile_s2(theta, s2),
+                               3 * plain.objective.loglike_profile_s2(theta, s2), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["fweight", "pweight"])
+def test_level_weights_are_read_by_meglm(kind):
+    # a constant level weight of 3 triples the log likelihood (every cluster three times)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = _build("melogit yb x || id:")
+        weighted = _build(f"melogit yb x || id:, {kind}(n)")
+    x = np.array([0.3, -0.2, 0.7])
+    assert weighted.objective.value(x) == pytest.approx(3 * plain.objective.value(x),
+                                                        rel=1e-12)
+    assert weighted.vce.robust == (kind == "pweight")
+
+
+@pytest.mark.parametrize("kind", ["fweight", "pweight"])
+def test_level_weights_refused_for_metobit(kind):
     with pytest.raises(NotImplementedError, match=kind):
-        _build(f"mixed y x || id:, {kind}(n)")
+        _build(f"metobit y x || id:, ll(-1) {kind}(n)")
 
 
 def test_default_options_change_nothing():

@@ -1,0 +1,168 @@
+"""``mixed`` on a dask DataFrame: nested linear mixed models fitted partition by partition.
+
+:class:`DaskMixed` is the in-memory estimator (:class:`~statsmodels_me.models.mixed.Mixed`)
+built on a small template sample of whole clusters (names, covariance structures, display
+maps), whose objective is replaced at fit time by
+:class:`~statsmodels_me.distributed.lmm_objective.SummedLMM`: each worker keeps the blocked
+objective of its partitions, and every deviance (gradient, EM moments) is a map over them and
+a sum on the driver.  The fit runs the in-memory sequence (EM, the optimizer runs, the
+polish, the observed information).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from statsmodels_me.design import build_design
+from statsmodels_me.distributed.lmm_objective import SummedLMM
+from statsmodels_me.distributed.lmm_partition import build_lmm
+from statsmodels_me.distributed.partitions import (
+    current_client,
+    factor_variables,
+    persist_partitions,
+    refuse_crossed,
+    template_frame,
+    top_level,
+    whole_clusters,
+)
+from statsmodels_me.distributed.proxy import PartitionMap
+from statsmodels_me.inference.sandwich import parse_vce
+from statsmodels_me.models.mixed import Mixed
+from statsmodels_me.spec import parse
+from statsmodels_me.spec.errors import DataError
+
+
+def _refuse_options(spec):
+    """Options of ``mixed`` not implemented on a dask DataFrame, refused by name."""
+    named = [("residuals()", spec.options.get("residuals")),
+             ("weights", spec.options.get("weight") or spec.options.get("level_weights")),
+             ("dfmethod()", spec.options.get("dfmethod")),
+             ("constraints()", spec.options.get("constraints"))]
+    vce = parse_vce(spec.options.get("vce"), "mixed")
+    named.append((vce.text, vce.robust))
+    for name, given in named:
+        if given:
+            raise NotImplementedError(f"mixed: {name} on a dask DataFrame is not "
+                                      "implemented; fit the pandas DataFrame")
+
+
+class DaskMixed(Mixed):
+    """A linear mixed model whose data are a dask DataFrame (built by :meth:`from_dask`).
+
+    Parameters
+    ----------
+    design : Design
+        The template sample's design.
+    data : dask.dataframe.DataFrame, optional
+        The whole data; without it (a model rebuilt from pickled results) the model cannot
+        be fitted.
+    """
+
+    def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
+                 data=None, **options):
+        super().__init__(design=design, **options)
+        if self.absolute:
+            raise NotImplementedError("mixed: covariance(fixed()) on a dask DataFrame is not "
+                                      "implemented; fit the pandas DataFrame")
+        self.data_frame = data
+        self.fitted_data = None
+        self.top = None
+        self.factors = []
+        self.shuffled = False
+        self.nobs = None
+        self._XtX = None
+
+    @classmethod
+    def from_dask(cls, text, data, **options):
+        """The ``mixed`` model of ``text`` on the dask DataFrame ``data``."""
+        spec = parse(text, command="mixed", **options)
+        _refuse_options(spec)
+        top = top_level(spec, "mixed")
+        factors = factor_variables(spec, data._meta)
+        template = build_design(spec, template_frame(data, top, factors))
+        refuse_crossed(template, "mixed")
+        model = cls(design=template, data=data)
+        model.top = top
+        model.factors = factors
+        return model
+
+    def __reduce__(self):
+        # the dask DataFrame, the client and the workers' partitions stay behind
+        return _rebuilt_model, (type(self), self.design)
+
+    def fit(self, start_theta=None, maxiter=None, disp=False, client=None, **kwargs):
+        """Fit by maximizing the profiled (restricted) log likelihood summed over the
+        partitions of the dask DataFrame.
+
+        Parameters
+        ----------
+        start_theta, maxiter, disp, **kwargs : as :meth:`Mixed.fit`.
+        client : distributed.Client, optional
+            Default: the current client.
+
+        Returns
+        -------
+        MixedResults
+        """
+        if self.data_frame is None:
+            raise DataError("mixed: this model has no data to fit (rebuilt from results)")
+        client = current_client(client)
+        ddf, self.shuffled = whole_clusters(self.data_frame, self.top, "mixed")
+        self.fitted_data = ddf
+        # every partition codes its rows with the template's levels and columns: a level
+        # missing from a partition, or a column constant within it, leaves the columns whole
+        template = self.design
+        parts = PartitionMap(client, persist_partitions(client, ddf, build_lmm, self.spec,
+                                                        template))
+        self.objective = self._summed_objective(parts)
+        res = super().fit(start_theta=start_theta, maxiter=maxiter, disp=disp, **kwargs)
+        if self.shuffled:
+            res.info.notes.append(f"The data were shuffled by '{self.top}' so that every "
+                                  "partition holds whole clusters.")
+        return res
+
+    def _summed_objective(self, parts):
+        """Check the partitions against the template, reduce the cross-products and centre
+        every partition at the whole data's least squares."""
+        facts = [f for f in parts.map("facts") if f is not None]
+        names = list(self.design.exog_names)
+        for i, f in enumerate(facts):
+            if f["names"] != names:
+                raise DataError(
+                    f"mixed: partition {i} gives the fixed-effects columns {f['names']}, the "
+                    f"whole data {names} (a factor level missing from a partition, or a "
+                    "column collinear within it)")
+        n = sum(f["n"] for f in facts)
+        XtX = sum(f["XtX"] for f in facts)
+        Xty = sum(f["Xty"] for f in facts)
+        yty = sum(f["yty"] for f in facts)
+        b0 = np.linalg.lstsq(XtX, Xty, rcond=None)[0]
+        rss = float(sum(r for r in parts.map("center", b0) if r is not None))
+        if rss <= 1e-20 * max(yty, 1e-300):
+            raise DataError(
+                f"mixed: the response '{self.design.endog_names[0]}' is an exact linear "
+                f"function of the fixed effects ({' '.join(names)}); there is no residual "
+                "variation to model")
+        self.nobs, self._XtX, self._ols = n, XtX, (b0, rss)
+        counts = [sum(f["groups"][k] for f in facts) for k in range(len(self.terms))]
+        sizes = [g * t.q for g, t in zip(counts, self.terms)]
+        first = sorted(range(len(sizes)), key=lambda k: -sizes[k])[0]
+        # the in-memory objective's kind (lmm_chooser): analytic gradient for one term and
+        # for scalar terms, central differences otherwise
+        analytic = len(self.terms) == 1 or all(t.q == 1 for t in self.terms)
+        return SummedLMM(parts, n, len(names), b0, counts, self.n_theta, self.reml,
+                         self.theta_bounds(), analytic, sum(sizes) - sizes[first])
+
+    def _llf_linear(self):
+        """(Restricted) log likelihood of the linear regression, from the reduced sums."""
+        n, p = self.nobs, self._XtX.shape[0]
+        rss = self._ols[1]
+        if self.reml:
+            d = n - p
+            return -0.5 * (d * (1 + np.log(2 * np.pi * rss / d))
+                           + np.linalg.slogdet(self._XtX)[1])
+        return -0.5 * n * (1 + np.log(2 * np.pi * rss / n))
+
+
+def _rebuilt_model(cls, design):
+    """A data-free model from its template design (what a pickled model becomes)."""
+    return cls(design=design)

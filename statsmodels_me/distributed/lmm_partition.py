@@ -1,0 +1,134 @@
+"""The worker's side of a distributed ``mixed`` fit: one partition's design, kept on its
+worker, and its pieces of the profiled deviance
+(:mod:`statsmodels_me.objectives.lmm_pieces`)."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from statsmodels_me.design import build_design
+from statsmodels_me.distributed.pieces import template_columns
+from statsmodels_me.objectives.lmm_blocked import BlockedLMM
+from statsmodels_me.objectives.lmm_pieces import (
+    gram_gradient,
+    gram_pieces,
+    stencil_points,
+    term_moments,
+)
+from statsmodels_me.objectives.lmm_profiled import sum_of_squares
+from statsmodels_me.terms import build_terms
+
+#: top-level clusters per block of a partition: each block's factor has a dense block of
+#: the upper levels' effects (:class:`BlockedLMM`), so blocks keep the cost linear in clusters
+CLUSTERS_PER_BLOCK = 100
+
+
+class LMMPartition:
+    """One partition of a ``mixed`` fit: its design and, once centred, the blocked
+    objectives of its blocks of top-level clusters.
+
+    Parameters
+    ----------
+    pdf : pandas.DataFrame
+        Whole top-level clusters.
+    spec : ModelSpec
+    template : Design, optional
+        The driver's template design: the partition takes its fixed-effects columns from
+        it (:func:`~statsmodels_me.distributed.pieces.template_columns`).
+    block_size : int
+        Top-level clusters per block (models with several terms).
+
+    An empty partition answers every call with ``None``.
+    """
+
+    def __init__(self, pdf, spec, template=None, block_size=CLUSTERS_PER_BLOCK):
+        self.objectives = []
+        if len(pdf) == 0:
+            self.y = None
+            return
+        d = build_design(spec, pdf)
+        self.exog_names = list(d.exog_names if template is None else template.exog_names)
+        self.y = np.asarray(d.endog, float)
+        self.X = np.asarray(template_columns(d, template, pdf, self.exog_names), float)
+        self.terms, _ = build_terms(d)
+        self.blocks = _blocks(self.terms, block_size)
+
+    def facts(self):
+        """Names, counts and cross-products the driver reduces."""
+        if self.y is None:
+            return None
+        return {"names": self.exog_names, "n": len(self.y),
+                "XtX": self.X.T @ self.X, "Xty": self.X.T @ self.y,
+                "yty": sum_of_squares(self.y),
+                "groups": [t.n_groups for t in self.terms]}
+
+    def center(self, b0):
+        """Keep the blocked objectives of ``y - X b0`` (``b0`` the whole data's least
+        squares, which removes the rounding noise of r2); returns ``||y - X b0||^2``."""
+        if self.y is None:
+            return None
+        r = self.y - self.X @ np.asarray(b0, float)
+        self.objectives = [BlockedLMM(r[rows], self.X[rows], terms)
+                           for rows, terms in self.blocks]
+        return sum_of_squares(r)
+
+    def pieces(self, theta, want):
+        """``(logdet, G)`` at ``theta`` summed over the blocks; with ``want ==
+        "gradient"`` also ``dG`` and ``logdet`` at the five-point stencil's points, with
+        ``want == "moments"`` also the EM sums of :func:`term_moments`."""
+        if self.y is None:
+            return None
+        out = [self._block_pieces(obj, theta, want) for obj in self.objectives]
+        summed = [sum(o[i] for o in out) for i in range(len(out[0]) - (want == "moments"))]
+        if want == "moments":
+            summed.append([tuple(sum(o[2][k][i] for o in out) for i in range(2))
+                           for k in range(len(self.terms))])
+        return tuple(summed)
+
+    def _block_pieces(self, objective, theta, want):
+        f, logdet, G = gram_pieces(objective, theta)
+        if want == "gradient":
+            dG = gram_gradient(objective, f, theta)
+            at = np.array([_logdet(objective, t) for t in stencil_points(theta)])
+            return logdet, G, dG, at
+        if want == "moments":
+            return logdet, G, term_moments(objective, f)
+        return logdet, G
+
+
+def _logdet(objective, theta):
+    """log|L|^2 of ``objective`` at ``theta``; NaN outside the structures' domain."""
+    lams = objective.lambdas(theta)
+    if not all(np.all(np.isfinite(lam)) for lam in lams):
+        return np.nan
+    try:
+        return objective.blocked_factor(theta)[1]
+    except np.linalg.LinAlgError:
+        return np.nan
+
+
+def _blocks(terms, block_size):
+    """``(rows, terms)`` of each block of ``block_size`` top-level clusters: the rows and
+    the terms restricted to them (group codes renumbered within the block). One block for
+    one-term models (their factor is block-diagonal already)."""
+    n = len(terms[0].codes)
+    top = min(terms, key=lambda t: t.n_groups)
+    if len(terms) == 1 or top.n_groups <= block_size:
+        return [(np.arange(n), terms)]
+    block = top.codes // block_size
+    out = []
+    for b in range(int(block.max()) + 1):
+        rows = np.flatnonzero(block == b)
+        sub = []
+        for t in terms:
+            levels, codes = np.unique(t.codes[rows], return_inverse=True)
+            sub.append(dataclasses.replace(t, codes=codes.astype(np.int64),
+                                           n_groups=len(levels), Z=t.Z[rows]))
+        out.append((rows, sub))
+    return out
+
+
+def build_lmm(pdf, spec, template=None, block_size=CLUSTERS_PER_BLOCK):
+    """An :class:`LMMPartition` of ``pdf`` (the task that keeps it on its worker)."""
+    return LMMPartition(pdf, spec, template, block_size)

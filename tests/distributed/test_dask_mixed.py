@@ -1,0 +1,105 @@
+"""``mixed`` fits on a dask DataFrame equal the in-memory fits of the same data.
+
+The reference numbers are the in-memory fits (``smf.mixed(text, data=pandas_frame)``) of
+the same rows, computed in each test: the profiled deviance summed over the partitions is
+the whole data's, and the fit runs the in-memory sequence on it.
+"""
+import pickle
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+dd = pytest.importorskip("dask.dataframe")
+pytest.importorskip("distributed")
+
+import statsmodels_me.formula.api as smf  # noqa: E402
+from statsmodels_me.spec.errors import SpecificationError  # noqa: E402
+
+
+def school_data(S=30, C=3, m=4, seed=1):
+    rng = np.random.default_rng(seed)
+    s = np.repeat(np.arange(S), C * m)
+    c = np.repeat(np.arange(S * C), m)
+    x = rng.normal(size=S * C * m)
+    u = rng.normal(size=(S, 2)) * [0.7, 0.3]
+    y = (1 + 0.5 * x + u[s, 0] + u[s, 1] * x + 0.5 * rng.normal(size=S * C)[c]
+         + rng.normal(size=len(x)))
+    return pd.DataFrame({"y": y, "x": x, "s": s, "c": c})
+
+
+def assert_same_fit(r_mem, r_dask):
+    assert r_dask.llf == pytest.approx(r_mem.llf, rel=1e-8)
+    np.testing.assert_allclose(r_dask.params, r_mem.params, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(r_dask.bse, r_mem.bse, rtol=1e-6)
+    assert list(r_dask.params.index) == list(r_mem.params.index)
+    assert r_dask.nobs == r_mem.nobs
+
+
+@pytest.mark.parametrize("reml", [False, True])
+def test_two_level_random_slope_equal_in_memory(client, by_cluster, reml):
+    df = school_data(S=24)
+    text = "y x || s: x, cov(unstructured)"
+    r_mem = smf.mixed(text, data=df, reml=reml).fit()
+    r_dask = smf.mixed(text, data=by_cluster(df, "s", 3), reml=reml).fit()
+    assert_same_fit(r_mem, r_dask)
+    # the same optimizer steps: EM, then Newton from its start (one term)
+    assert r_dask.optimization.iterations == r_mem.optimization.iterations
+    # results pickle without the data (the template sample's design only)
+    back = pickle.loads(pickle.dumps(r_dask))
+    np.testing.assert_array_equal(back.params, r_dask.params)
+    assert back.model.data_frame is None
+
+
+@pytest.mark.parametrize("reml", [False, True])
+def test_three_level_equal_in_memory(client, by_cluster, reml):
+    df = school_data(seed=2)
+    text = "y x || s: || c:"
+    r_mem = smf.mixed(text, data=df, reml=reml).fit()
+    # rows in random order within partitions of whole schools
+    ddf = by_cluster(df.sample(frac=1.0, random_state=1), "s", 2)
+    r_dask = smf.mixed(text, data=ddf, reml=reml).fit()
+    assert_same_fit(r_mem, r_dask)
+
+
+@pytest.mark.parametrize("options, name", [
+    ({"residuals": "ar 1, t(c)"}, "residuals()"),
+    ({"dfmethod": "kroger"}, "dfmethod()"),
+    ({"vce": "robust"}, "vce(robust)"),
+    ({"vce": "cluster s"}, "vce(cluster s)"),
+])
+def test_options_not_implemented_named(client, by_cluster, options, name):
+    ddf = by_cluster(school_data(S=10), "s", 2)
+    with pytest.raises(NotImplementedError, match=re.escape(f"mixed: {name} on a dask")):
+        smf.mixed("y x || s:", data=ddf, **options)
+
+
+def test_weights_not_implemented(client, by_cluster):
+    df = school_data(S=10)
+    df["w"] = 1.0
+    with pytest.raises(NotImplementedError, match="mixed: weights on a dask DataFrame"):
+        smf.mixed("y x [pw=w] || s:", data=by_cluster(df, "s", 2))
+
+
+def test_crossed_refused_naming_the_levels(client, by_cluster):
+    ddf = by_cluster(school_data(S=10), "s", 2)
+    with pytest.raises(SpecificationError, match=r"grouping levels s, c are crossed"):
+        smf.mixed("y ~ x + (1 | s) + (1 | c)", data=ddf)
+
+
+def test_factor_levels_are_those_of_the_whole_data(client, by_cluster):
+    # k = 2 only in school 55 (not among the template's first clusters of its partition),
+    # and the second partition (schools 30-59) has no row at the base level k = 0: each
+    # partition must still give the columns 1.k and 2.k of the whole data; z is 0 all
+    # through the first partition (a column its own design would drop as collinear)
+    df = school_data(S=60, C=2, m=3, seed=6)
+    df["k"] = np.where(df.s < 30, df.index % 2, 1)
+    df.loc[df.s == 55, "k"] = 2
+    df["z"] = np.where(df.s < 30, 0.0, np.sin(df.index.to_numpy()))
+    df["y"] = df.y + 0.4 * df.k + 0.3 * df.z
+    text = "y x z i.k || s:"
+    r_mem = smf.mixed(text, data=df).fit()
+    assert {"z", "1.k", "2.k"} <= set(r_mem.params.index)
+    r_dask = smf.mixed(text, data=by_cluster(df, "s", 2)).fit()
+    assert_same_fit(r_mem, r_dask)
