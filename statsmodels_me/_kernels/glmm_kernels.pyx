@@ -22,6 +22,11 @@ bernoulli/binomial logit and poisson log models and a central difference of the 
 otherwise, and the aux-derivatives of l', l'' are central differences (step 1e-4, relative
 error O(1e-8)).
 
+Weights (pseudo-likelihood, Rabe-Hesketh & Skrondal 2006): with per-observation weights w_i
+(``weights`` of length n; length 0 for none) l_i is replaced by w_i l_i in every formula above,
+and so are its eta-derivatives; the canonical fast paths, which rebuild l from l' and l'', are
+then not taken.  Cluster weights multiply whole contributions and are the caller's.
+
 Adaptive state is per cluster (modes, grid centres and scales) and is read as the starting
 point when ``warm``; clusters are independent, so ``prange`` over clusters (``set_num_threads``)
 gives results identical to the serial loop.
@@ -97,6 +102,7 @@ cdef struct Problem:
     const double* eta0
     const double* A
     const double* aux
+    const double* wt     # per-observation weights (NULL: none)
     const Py_ssize_t* ptr
     const double* nodes
     const double* logw
@@ -138,8 +144,9 @@ cdef double _eval_u(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, dou
     When store is not NULL it receives (l'_i, l''_i) per observation."""
     cdef int q = P.q, a, b
     cdef Py_ssize_t i
-    cdef double eta, d1, d2, val = 0.0, w
+    cdef double eta, d1, d2, val = 0.0, w, lv
     cdef const double* ai
+    cdef const double* wt = P.wt   # loop-invariant: a register, not a load per row
     for a in range(q):
         grad[a] = -u[a]
         val -= 0.5 * u[a] * u[a]
@@ -152,7 +159,12 @@ cdef double _eval_u(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* u, dou
         eta = P.eta0[i]
         for a in range(q):
             eta += ai[a] * u[a]
-        val += fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
+        lv = fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
+        if wt != NULL:
+            lv *= wt[i]
+            d1 *= wt[i]
+            d2 *= wt[i]
+        val += lv
         if store != NULL:
             store[2 * (i - s)] = d1
             store[2 * (i - s) + 1] = d2
@@ -461,7 +473,7 @@ cdef double _find_mode(Problem* P, Py_ssize_t s, Py_ssize_t e, double* u, double
     of |grad g|^2, and since H >= I, |step| <= |grad g|); g is computed once, at the last
     iterate, and the last (< 1e-6) step is applied by ``_taylor_finish``."""
     cdef int q = P.q, a, it, half, accepted, keep
-    cdef int canon = fam_canonical(P.fam, P.link)
+    cdef int canon = P.wt == NULL and fam_canonical(P.fam, P.link)
     cdef double* grad = ws
     cdef double* H = ws + q
     cdef double* step = ws + q + q * q
@@ -683,8 +695,9 @@ cdef double _grid(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* m, const
     cdef double logdet = 0.0, v, eta, d1, d2, zz, uu, tot, lse
     cdef const double* z
     cdef const double* ai
+    cdef const double* wt = P.wt
     cdef int logit = ((P.fam == FAM_BERNOULLI or P.fam == FAM_BINOMIAL)
-                      and P.link == LINK_LOGIT)
+                      and P.link == LINK_LOGIT and wt == NULL)
     cdef int fast = 0
     for a in range(q):
         logdet += log(C[a * q + a])
@@ -714,7 +727,11 @@ cdef double _grid(Problem* P, Py_ssize_t s, Py_ssize_t e, const double* m, const
             eta = P.eta0[i]
             for a in range(q):
                 eta += ai[a] * U[k * q + a]
-            tot += fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
+            v = fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
+            if wt != NULL:
+                v *= wt[i]
+                d1 *= wt[i]
+            tot += v
             if P.want_grad:
                 D1[(i - s) * K + k] = d1
         f[k] = tot
@@ -769,8 +786,9 @@ cdef void _grid_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_ssiz
             for a in range(q):
                 eta += ai[a] * U[k * q + a]
             fam_daux(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, tmp)
+            w = p[k] if P.wt == NULL else p[k] * P.wt[i]
             for m in range(P.naux):
-                O.gaux[j * P.naux + m] += p[k] * tmp[m]
+                O.gaux[j * P.naux + m] += w * tmp[m]
 
 
 cdef void _laplace_gradient_canon2(Problem* P, Out* O, Py_ssize_t s, Py_ssize_t e,
@@ -823,9 +841,10 @@ cdef void _laplace_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_s
     cdef double* Ha = w + q
     cdef double* auxp = Ha + q
     cdef double* tmp = auxp + P.naux
+    cdef double* acc = tmp + P.naux
     cdef double eta, d1, d2, d3, h, aw, r
     cdef const double* ai
-    cdef int canon = fam_canonical(P.fam, P.link)
+    cdef int canon = P.wt == NULL and fam_canonical(P.fam, P.link)
     if canon and q == 2:
         _laplace_gradient_canon2(P, O, s, e, u, Hinv, D)
         return
@@ -847,6 +866,8 @@ cdef void _laplace_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_s
             d3 = fam_d3_from(P.fam, P.y[i], P.t[i], D[3 * (i - s)], D[3 * (i - s) + 1])
         else:
             d3 = fam_d3(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, _FD_H)
+            if P.wt != NULL:
+                d3 *= P.wt[i]
         D[3 * (i - s) + 2] = d3
         h = 0.0
         for a in range(q):
@@ -879,13 +900,23 @@ cdef void _laplace_gradient(Problem* P, Out* O, Py_ssize_t j, Py_ssize_t s, Py_s
             eta = P.eta0[i]
             for a in range(q):
                 eta += ai[a] * u[a]
-            laplace_aux_gradient(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, auxp, P.naux, h,
-                                 aw, _FD_H, tmp, O.gaux + j * P.naux)
+            if P.wt == NULL:
+                laplace_aux_gradient(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, auxp, P.naux,
+                                     h, aw, _FD_H, tmp, O.gaux + j * P.naux)
+            else:
+                # every term of the row is linear in l_i: w_i times the unweighted row
+                for m in range(P.naux):
+                    acc[m] = 0.0
+                if P.wt[i] != 0.0:
+                    laplace_aux_gradient(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, auxp,
+                                         P.naux, h, aw, _FD_H, tmp, acc)
+                    for m in range(P.naux):
+                        O.gaux[j * P.naux + m] += P.wt[i] * acc[m]
 
 
 cdef void _do_cluster(Problem* P, Out* O, Py_ssize_t j) noexcept nogil:
     cdef int q = P.q, K = P.K, a, b, it, ok, stored
-    cdef int predict = (P.method == METHOD_LAPLACE and P.prev != NULL
+    cdef int predict = (P.method == METHOD_LAPLACE and P.prev != NULL and P.wt == NULL
                         and fam_canonical(P.fam, P.link))
     cdef Py_ssize_t s = P.ptr[j], e = P.ptr[j + 1], nj = e - s
     cdef Py_ssize_t size = 16 * q * q + 16 * q + K * (q + 1) + nj * (K + 3) + 4 * P.naux + 16
@@ -1045,7 +1076,7 @@ def cluster_pass(const double[::1] y, const double[::1] trials, const double[::1
                  double[::1] ll, double[::1] r, double[:, ::1] s, double[:, ::1] gaux,
                  int[::1] status, bint warm=False, bint want_grad=False, bint update=True,
                  double tol=1e-8, int maxiter=100, double[:, ::1] prev=None,
-                 int[::1] pvalid=None):
+                 int[::1] pvalid=None, const double[::1] weights=None):
     """Evaluate every cluster's log likelihood contribution (and gradient pieces).
 
     Parameters
@@ -1072,6 +1103,9 @@ def cluster_pass(const double[::1] y, const double[::1] trials, const double[::1
         Laplace, canonical models: (l'_i, l''_i, eta_i) at each cluster's mode and whether
         they are current, kept from pass to pass to predict the next modes (the modes
         themselves are unchanged: only the starting point of their Newton search moves).
+    weights : (n,), optional
+        Per-observation weights multiplying each conditional log density (and its
+        derivatives); None or length 0 for none.
     """
     cdef Problem P
     cdef Out O
@@ -1084,6 +1118,11 @@ def cluster_pass(const double[::1] y, const double[::1] trials, const double[::1
     P.A = &A[0, 0]
     P.aux = &aux[0] if aux.shape[0] > 0 else &dummy
     P.naux = aux.shape[0]
+    P.wt = NULL
+    if weights is not None and weights.shape[0] > 0:
+        if weights.shape[0] != y.shape[0]:
+            raise ValueError("weights must have one entry per observation")
+        P.wt = &weights[0]
     P.ptr = &ptr[0]
     P.nodes = &nodes[0, 0]
     P.logw = &logw[0]

@@ -24,6 +24,14 @@ the subtree Hessian's Schur complement on that group.  mvaghermite: m, C C' = po
 and covariance of the group's effects given the outer nodes, computed by the quadrature itself
 and iterated to a fixed point (``update``) or taken from the previous call (frozen).  Grids are
 stored per group and per combination of outer node indices ("slot").
+
+Weights (pseudo-likelihood, Rabe-Hesketh & Skrondal 2006): per-row weights w_i replace l_i by
+w_i l_i, and weights w_c of the groups of an inner level k > 0 raise L_c to the power w_c
+(log L_g = ... sum_c w_c log L_c); the top level's weights multiply whole contributions and are
+the caller's.  The mode and curvature that adapt the grid of a group are those of its subtree
+with every inner group's prior and rows counted w times (the replicated subtree); the joint
+Laplace approximation is that of the integrand with every inner group counted w times
+(the starting stage of quadrature fits; Stata's Laplace takes no inner weights).
 """
 from cpython.exc cimport PyErr_CheckSignals
 from cython.parallel cimport prange
@@ -60,6 +68,9 @@ cdef struct NP:
     const double* eta0
     const double* A
     const double* aux
+    const double* wt                 # per-row weights (NULL: none)
+    const double* lw[MAXLEV]         # per-group weights of level k (NULL: none)
+    int weighted                     # some wt or lw[k > 0] is given
     int naux
     int fam
     int link
@@ -135,6 +146,26 @@ cdef inline double _row_eta(NP* P, int k0, Py_ssize_t i, double ex) noexcept nog
     return eta
 
 
+cdef inline double _sub_weight(NP* P, int k0, int l, Py_ssize_t g) noexcept nogil:
+    """Product of the group weights of group g of level l and of its ancestors below k0."""
+    cdef double w = 1.0
+    cdef int m
+    for m in range(l, k0, -1):
+        if P.lw[m] != NULL:
+            w *= P.lw[m][g]
+        g = P.parent[m][g]
+    return w
+
+
+cdef inline double _row_weight(NP* P, int k0, Py_ssize_t i) noexcept nogil:
+    """Weight of row i inside the subtree of its level-k0 group (row weight times the
+    group weights of the levels below k0 on its path)."""
+    cdef double w = P.wt[i] if P.wt != NULL else 1.0
+    if P.weighted:
+        w *= _sub_weight(P, k0, P.D - 1, P.gidx[i * P.D + P.D - 1])
+    return w
+
+
 cdef int _system(NP* P, int k0, const Py_ssize_t* lo, const Py_ssize_t* hi,
                  const double* extra, Py_ssize_t r0, int clip, double* obj,
                  double* logdet) noexcept nogil:
@@ -143,7 +174,8 @@ cdef int _system(NP* P, int k0, const Py_ssize_t* lo, const Py_ssize_t* hi,
     solved gradient (yv) and M_oo^-1 M_oa (X).  Returns 0 when a block is not PD."""
     cdef int D = P.D, Q = P.Q, l, a, c, r, d, p, ql, dL, j
     cdef Py_ssize_t g, gg, pg, i, i0, i1
-    cdef double val = 0.0, eta, d1, d2, w, s
+    cdef double val = 0.0, eta, d1, d2, w, s, cw = 1.0, lv
+    cdef int weighted = P.weighted   # loop-invariant: a register, not a load per row
     cdef double* Mg
     cdef double* bg
     cdef double* Rg
@@ -166,16 +198,24 @@ cdef int _system(NP* P, int k0, const Py_ssize_t* lo, const Py_ssize_t* hi,
                 Mg[a] = 0.0
             for a in range(d):
                 bg[a] = 0.0
+            if weighted:
+                cw = _sub_weight(P, k0, l, g)
             for a in range(P.q[l]):
-                Mg[(p + a) * d + p + a] = 1.0
-                bg[p + a] = -u[a]
-                val -= 0.5 * u[a] * u[a]
+                Mg[(p + a) * d + p + a] = cw
+                bg[p + a] = -cw * u[a]
+                val -= 0.5 * cw * u[a] * u[a]
     dL = Q - P.qoff[k0]
     i0 = P.rowptr[D - 1][lo[D - 1]]
     i1 = P.rowptr[D - 1][hi[D - 1]]
     for i in range(i0, i1):
         eta = _row_eta(P, k0, i, extra[i - r0])
-        val += fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
+        lv = fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
+        if weighted:
+            cw = _row_weight(P, k0, i)
+            lv *= cw
+            d1 *= cw
+            d2 *= cw
+        val += lv
         w = -d2
         if clip and w < 0:
             w = 0.0
@@ -331,7 +371,8 @@ cdef inline double _zz(const double* z, int q) noexcept nogil:
 
 cdef inline double _fe(NP* P, Py_ssize_t i, double eta) noexcept nogil:
     cdef double d1, d2
-    return fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
+    cdef double v = fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
+    return v if P.wt == NULL else P.wt[i] * v
 
 
 
@@ -370,8 +411,9 @@ cdef double _qgrid(NP* P, int k, Py_ssize_t g, Py_ssize_t slot, const double* ex
                 val += _fe(P, i, ext[i - r0])
         else:
             for c in range(P.childptr[k][g], P.childptr[k][g + 1]):
-                val += _qlevel(P, k + 1, c, slot * K + j, ext + (P.rowptr[k + 1][c] - r0),
-                               status)
+                v = _qlevel(P, k + 1, c, slot * K + j, ext + (P.rowptr[k + 1][c] - r0),
+                            status)
+                val += v if P.lw[k + 1] == NULL else P.lw[k + 1][c] * v
         f[j] = P.logw[k][j] + 0.5 * _zz(z, q) - 0.5 * uu + val
     lse = lse_moments(f, K, U, q, pm, pv)
     if lse == -INFINITY:
@@ -574,13 +616,14 @@ cdef void _laplace_grad(NP* P, Py_ssize_t j) noexcept nogil:
     cdef Py_ssize_t hi[MAXLEV]
     cdef int D = P.D, Q = P.Q, a, c, m, l
     cdef Py_ssize_t i, i0, i1, gg, g
-    cdef double eta, d1, d2, d3, h, vw, rr
+    cdef double eta, d1, d2, d3, h, vw, rr, rwi
     cdef double col[MAXLEV * 8]
     cdef double Hv[MAXLEV * 8]
     cdef double u[MAXLEV * 8]
     cdef double om[MAXLEV * 8]
     cdef double tmp[64]
     cdef double auxp[64]
+    cdef double acc[64]
     cdef const double* v
     cdef double* Pl
     cdef double* bg
@@ -598,6 +641,11 @@ cdef void _laplace_grad(NP* P, Py_ssize_t j) noexcept nogil:
         eta = _row_eta(P, 0, i, P.eta0[i])
         fam_eval(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, &d1, &d2)
         d3 = fam_d3(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, P.naux, _FD_H)
+        if P.weighted:
+            rwi = _row_weight(P, 0, i)
+            d1 *= rwi
+            d2 *= rwi
+            d3 *= rwi
         gg = P.goff[D - 1] + P.gidx[i * D + D - 1]
         Pl = P.Pi + gg * Q * Q
         h = 0.0
@@ -638,8 +686,19 @@ cdef void _laplace_grad(NP* P, Py_ssize_t j) noexcept nogil:
             P.gS[i * Q + a] = rr * u[a] + 0.5 * d1 * om[a] + d2 * Hv[a]
         if P.naux > 0:
             eta = _row_eta(P, 0, i, P.eta0[i])
-            laplace_aux_gradient(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, auxp, P.naux, h,
-                                 vw, _FD_H, tmp, P.gaux + j * P.naux)
+            if not P.weighted:
+                laplace_aux_gradient(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, auxp, P.naux,
+                                     h, vw, _FD_H, tmp, P.gaux + j * P.naux)
+            else:
+                # every term of the row is linear in l_i: its weight times the unweighted row
+                rwi = _row_weight(P, 0, i)
+                for m in range(P.naux):
+                    acc[m] = 0.0
+                if rwi != 0.0:
+                    laplace_aux_gradient(P.fam, P.link, P.y[i], P.t[i], eta, P.aux, auxp,
+                                         P.naux, h, vw, _FD_H, tmp, acc)
+                for m in range(P.naux):
+                    P.gaux[j * P.naux + m] += rwi * acc[m]
 
 
 # ---------------------------------------------------------------- fixed-grid quadrature gradient
@@ -652,7 +711,7 @@ cdef void _qgrad(NP* P, int k, Py_ssize_t g, Py_ssize_t slot, double prob, const
     E[d l_i / d aux] into the top cluster's row of gaux."""
     cdef int q = P.q[k], K = P.K[k], a, b, j, l, mm, Q = P.Q
     cdef Py_ssize_t r0 = P.rowptr[k][g], r1 = P.rowptr[k][g + 1], i, c, sidx
-    cdef double pj, v, d1, d2
+    cdef double pj, v, d1, d2, pw
     cdef const double* z
     cdef const double* ai
     cdef const double* m = NULL
@@ -689,16 +748,19 @@ cdef void _qgrad(NP* P, int k, Py_ssize_t g, Py_ssize_t slot, double prob, const
         if k == P.D - 1:
             for i in range(r0, r1):
                 fam_eval(P.fam, P.link, P.y[i], P.t[i], ext[i - r0], P.aux, P.naux, &d1, &d2)
-                P.r[i] += pj * d1
+                pw = pj if P.wt == NULL else pj * P.wt[i]
+                d1 *= pw
+                P.r[i] += d1
                 for l in range(Q):
-                    P.gS[i * Q + l] += pj * d1 * upath[l]
+                    P.gS[i * Q + l] += d1 * upath[l]
                 if P.naux > 0:
                     fam_daux(P.fam, P.link, P.y[i], P.t[i], ext[i - r0], P.aux, P.naux, tmp)
                     for mm in range(P.naux):
-                        P.gaux[top * P.naux + mm] += pj * tmp[mm]
+                        P.gaux[top * P.naux + mm] += pw * tmp[mm]
         else:
             for c in range(P.childptr[k][g], P.childptr[k][g + 1]):
-                _qgrad(P, k + 1, c, slot * K + j, pj, ext + (P.rowptr[k + 1][c] - r0), upath,
+                pw = pj if P.lw[k + 1] == NULL else pj * P.lw[k + 1][c]
+                _qgrad(P, k + 1, c, slot * K + j, pw, ext + (P.rowptr[k + 1][c] - r0), upath,
                        top)
     free(ext)
 
@@ -746,7 +808,9 @@ def nested_pass(const double[::1] y, const double[::1] trials, const double[::1]
                 double tol=1e-8, int maxiter=100, int nthreads=1, bint want_grad=False,
                 double[:, ::1] rowwork=None, double[::1] r=None, double[:, ::1] S=None,
                 double[:, ::1] gaux=None, double[::1] post_m=None, double[::1] post_v=None,
-                double[::1] post_w=None, const Py_ssize_t[::1] woff=None):
+                double[::1] post_w=None, const Py_ssize_t[::1] woff=None,
+                const double[::1] weights=None, const double[::1] level_weights=None,
+                const Py_ssize_t[::1] lwoff=None):
     """Log likelihood contribution (variable part) of every top-level cluster.
 
     Parameters
@@ -776,6 +840,11 @@ def nested_pass(const double[::1] y, const double[::1] trials, const double[::1]
     post_m, post_v, post_w, woff : quadrature only, optional: record for every (group, slot)
         the posterior mean (offsets ``coff``) and covariance (``Coff``) of u_g given the
         slot's outer nodes and the posterior weights of its K_k nodes (offsets ``woff``).
+    weights : (n,), optional
+        Row weights (None or length 0: none).
+    level_weights, lwoff : optional
+        Weights of the groups of the inner levels k > 0 concatenated, level k's G_k entries
+        starting at ``lwoff[k]`` (negative: level k has none); level 0 is the caller's.
     """
     cdef NP P
     cdef int D = q.shape[0], k, Q = A.shape[1]
@@ -792,6 +861,22 @@ def nested_pass(const double[::1] y, const double[::1] trials, const double[::1]
     P.aux = &aux[0] if P.naux > 0 else &dummy
     P.fam = fam
     P.link = link
+    P.wt = NULL
+    P.weighted = 0
+    if weights is not None and weights.shape[0] > 0:
+        if weights.shape[0] != y.shape[0]:
+            raise ValueError("weights must have one entry per row")
+        P.wt = &weights[0]
+        P.weighted = 1
+    for k in range(MAXLEV):
+        P.lw[k] = NULL
+    if level_weights is not None and level_weights.shape[0] > 0:
+        if lwoff is None or lwoff.shape[0] != D:
+            raise ValueError("level_weights needs lwoff with one offset per level")
+        for k in range(1, D):
+            if lwoff[k] >= 0:
+                P.lw[k] = &level_weights[lwoff[k]]
+                P.weighted = 1
     P.D = D
     P.Q = Q
     P.gidx = &gidx[0, 0]

@@ -53,6 +53,10 @@ class DaskMEGLM(MEGLM):
         be fitted.
     """
 
+    # the partition passes do not carry weights: refused, not ignored
+    weight_types = ()
+    level_weight_types = ()
+
     def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
                  data=None, **options):
         self.command = design.spec.command

@@ -70,6 +70,9 @@ class _CensoredGLMM(MEGLM):
     ``meglm``'s estimator is built; the header carries the censoring counts."""
 
     _family_class = CensoredNormal
+    # weights (and the robust SEs sampling weights imply) are not yet tested here
+    weight_types = ()
+    level_weight_types = ()
 
     def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
                  kind=None, columns=None, **options):

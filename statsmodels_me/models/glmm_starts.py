@@ -17,9 +17,9 @@ _GRID = (0.25, 0.5, 1.0, 2.0)
 
 def fit_fixed(objective, design, family, link, X, z0, log, evaluate=None):
     """The model without random effects: Newton's method on the GLM for the families that
-    have it (``family.glm_newton``: no ancillary parameters), else BFGS on the objective with
-    ``L = 0`` (every integration method is exact there; the Laplace objective costs one node
-    per cluster).
+    have it (``family.glm_newton``: no ancillary parameters; unweighted), else BFGS on the
+    objective with ``L = 0`` (every integration method is exact there; the Laplace objective
+    costs one node per cluster).
 
     ``evaluate``: the GLM's log likelihood, score and information from elsewhere than
     ``design`` and ``X`` (see :func:`~statsmodels_me.models.glm_newton.glm_newton`).
@@ -27,7 +27,7 @@ def fit_fixed(objective, design, family, link, X, z0, log, evaluate=None):
     Returns ``(z, llf)`` with ``z = (beta, ancillary)``.
     """
     log.append("Fitting fixed-effects model:")
-    if family.glm_newton:
+    if family.glm_newton and not getattr(objective.engine, "weighted", False):
         y = t = off = None
         if evaluate is None:
             y, t, off = family.response_arrays(design.endog, design.trials, design.offset)

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from statsmodels_me._kernels.blas_threads import single_threaded_blas
+from statsmodels_me.design.weights import LEVEL_TYPES, OBSERVATION_TYPES, glmm_weights
 from statsmodels_me.families import get_family
 from statsmodels_me.inference.sandwich import cluster_groups, parse_vce
 from statsmodels_me.models.base import MEModel
@@ -81,9 +82,18 @@ class MEGLM(MEModel):
     fixed-effects fit and, failing that, returned with ``converged=False`` and a
     ``ConvergenceWarning`` naming the likely cause (e.g. an outcome perfectly predicted
     within clusters, where the estimates do not exist).
+
+    Weights (``[fweight|pweight|iweight=exp]``, ``|| id:, fweight(v)`` or ``pweight(v)``):
+    each conditional log density is multiplied by its observation weight and each group's
+    log likelihood contribution by its group weight, as Stata's meglm (no rescaling); with
+    sampling weights the result is a pseudo-likelihood and ``vce(robust)`` clustered at the
+    highest level is implied.  Not with crossed effects, nor weights below the highest level
+    with ``intmethod(laplace)``.
     """
 
     command = "meglm"
+    weight_types = OBSERVATION_TYPES
+    level_weight_types = LEVEL_TYPES
 
     def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
                  kind=None, **options):
@@ -100,6 +110,13 @@ class MEGLM(MEModel):
             raise SpecificationError(f"{self.spec.command}: family({fam.stata_name}) needs the "
                                      f"number of trials: {fam.stata_name}(varname|#)")
         self.vce = parse_vce(self.options.get("vce"), self.spec.command)
+        self.weights = glmm_weights(d, self.spec.command)
+        if self.weights.sampling and not self.vce.robust:
+            if self.options.get("vce") is not None:
+                raise SpecificationError(f"{self.spec.command}: {self.vce.text} is not allowed "
+                                         "with sampling weights (pweight); they imply "
+                                         "vce(robust)")
+            self.vce = parse_vce("robust", self.spec.command)
         if self.vce.robust and d.crossed:
             raise SpecificationError(
                 f"{self.spec.command}: {self.vce.text} needs nested random "
@@ -110,10 +127,17 @@ class MEGLM(MEModel):
                                      f"design; use '{natural}' or 'crossed'")
         kind = kind or natural
         self.intmethod, self.intpoints = integration(self.options, kind, self.spec.command)
+        if (self.intmethod == "laplace" and kind == "nested"
+                and self.weights.inner_levels_weighted()):
+            typed = str(self.options.get("intmethod") or "laplace").lower()
+            raise NotImplementedError(
+                f"{self.spec.command}: intmethod({typed}) with weights at a level below the "
+                "highest is not implemented; use intmethod(mvaghermite), mcaghermite or "
+                "ghermite")
         self.levels = list(d.levels)
         self.level = self.levels[-1]
         self.objective, self.level_covs = glmm_objective(
-            d, fam, fam.link, y, X, self.intmethod, self.intpoints, kind)
+            d, fam, fam.link, y, X, self.intmethod, self.intpoints, kind, self.weights)
         # the Laplace approximation ranks starting values and starts quadrature fits
         self.laplace_objective = self.objective.laplace()
         self.cov = self.objective.cov

@@ -74,6 +74,9 @@ class MEStreg(MEGLM):
     """
 
     command = "mestreg"
+    # weights (and the robust SEs sampling weights imply) are not yet tested here
+    weight_types = ()
+    level_weight_types = ()
 
     def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
                  kind=None, columns=None, **options):

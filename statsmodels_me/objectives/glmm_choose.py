@@ -49,7 +49,7 @@ def integration(options, kind, command):
     return method, int(options.get("intpoints") or (1 if method == "laplace" else 7))
 
 
-def glmm_objective(design, family, link, y, X, intmethod, intpoints, kind=None):
+def glmm_objective(design, family, link, y, X, intmethod, intpoints, kind=None, weights=None):
     """The objective of a GLMM on ``design`` and the covariance structure of each level.
 
     Parameters
@@ -63,6 +63,9 @@ def glmm_objective(design, family, link, y, X, intmethod, intpoints, kind=None):
     intmethod, intpoints : from :func:`integration`.
     kind : {"one level", "nested", "crossed"}, optional
         Default: :func:`design_kind`. ``"crossed"`` fits every design.
+    weights : GLMMWeights, optional
+        Observation and level weights (:func:`statsmodels_me.design.weights.glmm_weights`);
+        refused with crossed effects.
 
     Returns
     -------
@@ -73,11 +76,17 @@ def glmm_objective(design, family, link, y, X, intmethod, intpoints, kind=None):
     levels = list(design.levels)
     level_covs = [make_level_covariance(lev) for lev in levels]
     k_fe = X.shape[1]
+    obs_w = None if weights is None else weights.observation
+    level_w = [None] * len(levels) if weights is None else list(weights.levels)
+    if kind == "crossed" and weights is not None and weights.any:
+        raise NotImplementedError("weights with crossed random effects are not implemented "
+                                  "(the likelihood does not factor over clusters)")
     if kind == "one level":
         lev = levels[0]
         engine = OneLevelGLMM(y, X, level_Z(lev), lev.codes.astype(np.int64), family, link,
                               trials=design.trials, offset=design.offset,
-                              intmethod=intmethod, intpoints=intpoints)
+                              intmethod=intmethod, intpoints=intpoints, weights=obs_w,
+                              group_weights=level_w[0])
         return OneLevelGLMMObjective(engine, level_covs[0], k_fe, levels), level_covs
     cov = BlockDiagonal(level_covs, across_levels=True)
     if kind == "nested":
@@ -88,6 +97,7 @@ def glmm_objective(design, family, link, y, X, intmethod, intpoints, kind=None):
         engine = NestedGLMM(y, X, [level_Z(lev) for lev in levels],
                             [lev.codes for lev in levels], family, link,
                             trials=design.trials, offset=design.offset,
-                            intmethod=intmethod, intpoints=intpoints)
+                            intmethod=intmethod, intpoints=intpoints, weights=obs_w,
+                            level_weights=level_w)
         return NestedGLMMObjective(engine, cov, k_fe, levels), level_covs
     return CrossedGLMMObjective(design, level_covs, cov, y, X, family, link, k_fe), level_covs

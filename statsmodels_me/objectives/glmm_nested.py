@@ -31,7 +31,9 @@ class NestedGLMMObjective(GLMMObjective):
         searches start cold, away from wherever this objective was last evaluated."""
         e = self.engine
         lap = NestedGLMM(e.endog, e.exog, e.Zs, [e.gidx[:, k] for k in range(e.D)], e.family,
-                         e.link, trials=e.trials, offset=e.offset, intmethod="laplace")
+                         e.link, trials=e.trials, offset=e.offset, intmethod="laplace",
+                         weights=e.weights if e.weights.size else None,
+                         level_weights=e.level_weight_rows())
         lap.nthreads = e.nthreads
         return NestedGLMMObjective(lap, self.cov, self.k_fe, self.levels)
 

@@ -63,6 +63,44 @@ def nesting_order(codes):
     return order, gidx
 
 
+def _sorted_weights(weights, level_weights, order, first):
+    """The weights of :class:`NestedGLMM` in its sorted row order.
+
+    ``first[k]`` is the first sorted row of every group of level k.  Returns the row weights
+    (length 0: none), the group weights of every level (None: none), the inner levels'
+    weights concatenated with their offsets (``nested_pass``'s ``level_weights``, ``lwoff``)
+    and the total weight of every row (None: unweighted).
+    """
+    n, D = len(order), len(first)
+    w = np.zeros(0) if weights is None else np.asarray(weights, float)
+    if w.size and w.shape != (n,):
+        raise DataError(f"weights has {w.size} entries for {n} observations")
+    rows = np.ascontiguousarray(w[order]) if w.size else w
+    level_weights = list(level_weights or [None] * D)
+    if len(level_weights) != D:
+        raise DataError("level_weights needs one entry (or None) per level")
+    groups = [None] * D
+    tot = rows.copy() if w.size else None
+    for k, lw in enumerate(level_weights):
+        if lw is None:
+            continue
+        lw = np.asarray(lw, float)
+        if lw.shape != (n,):
+            raise DataError(f"level_weights[{k}] has {lw.size} entries for {n} rows")
+        ws = lw[order]
+        groups[k] = np.ascontiguousarray(ws[first[k]])
+        tot = ws if tot is None else tot * ws
+    inner = [g if k else None for k, g in enumerate(groups)]
+    if not any(g is not None for g in inner):
+        return rows, groups, np.zeros(0), None, tot
+    sizes = [0 if g is None else len(g) for g in inner]
+    starts = np.cumsum([0] + sizes)[:-1]
+    flat = np.ascontiguousarray(np.concatenate([g for g in inner if g is not None]))
+    offsets = np.array([st if g is not None else -1 for st, g in zip(starts, inner, strict=True)],
+                       np.intp)
+    return rows, groups, flat, offsets, tot
+
+
 class NestedGLMM:
     """Marginal log likelihood of a GLMM with nested random effects.
 
@@ -79,6 +117,15 @@ class NestedGLMM:
     intmethod : {"laplace", "ghermite", "mcaghermite", "mvaghermite"}
     intpoints : int
         Gauss-Hermite points per random effect at every level.
+    weights : (n,) array, optional
+        Row weights: each conditional log density is multiplied by its weight.
+    level_weights : list of ((n,) array or None), optional
+        Per level (outermost first), the weight of each row's group (constant within
+        groups): a group's log likelihood contribution within its parent's integrand is
+        multiplied by its weight (pseudo-likelihood, Rabe-Hesketh & Skrondal 2006).  With
+        inner level weights the Laplace approximation is that of the integrand with every
+        inner group counted w times (for starting values; Stata's Laplace has no such
+        weights and the estimator refuses them).
 
     Notes
     -----
@@ -89,7 +136,7 @@ class NestedGLMM:
     """
 
     def __init__(self, endog, exog, Zs, codes, family, link=None, trials=None, offset=None,
-                 intmethod="mvaghermite", intpoints=7):
+                 intmethod="mvaghermite", intpoints=7, weights=None, level_weights=None):
         fam, link = get_family(family, link)
         intpoints = check_integration(intmethod, intpoints)
         y, t, off = response_arrays(family, endog, trials, offset)
@@ -124,6 +171,7 @@ class NestedGLMM:
         if intmethod == "mcaghermite" and intpoints == 1:
             self._method = METHOD_CODES["laplace"]
         self._build_grids()
+        self._set_weights(weights, level_weights, order)
         # nthreads None: the package setting (glmm_one_level_engine.set_num_threads)
         self.tol, self.maxiter, self.nthreads = 1e-8, 100, None
         self._warmed = False
@@ -191,6 +239,47 @@ class NestedGLMM:
         self._have = np.zeros(max(sum(nslot), 1), np.intc)
         self._status = np.zeros(max(self.n_groups[0], 1), np.intc)
 
+    def _set_weights(self, weights, level_weights, order):
+        """Sorted row weights (length 0: none), per level the group weights (G_k,) in the
+        engine's group order (None: none), the inner levels' weights as the kernel takes
+        them, and the total weight of every row."""
+        first = [self._rowptr[self._rowoff[k]:self._rowoff[k] + self.n_groups[k]]
+                 for k in range(self.D)]
+        (self.weights, self.group_weights, self._lw, self._lwoff,
+         self._row_weight) = _sorted_weights(weights, level_weights, order, first)
+        top = self.group_weights[0]
+        self._top_rows = None if top is None else top[self.gidx[:, 0]]
+
+    @property
+    def weighted(self):
+        """Whether the likelihood is weighted (row or group weights)."""
+        return self._row_weight is not None
+
+    def level_weight_rows(self):
+        """The group weights of every level on the engine's rows (None where a level has
+        none), for an engine built on the same sorted data."""
+        return [None if g is None else g[self.gidx[:, k]]
+                for k, g in enumerate(self.group_weights)]
+
+    def _weighted_constant(self, aux):
+        """``obs_constant`` with the total row weights applied."""
+        c, dc = self._constant(aux)
+        if self._row_weight is None:
+            return c, dc
+        return c * self._row_weight, dc * self._row_weight[:, None]
+
+    def _top_weighted(self, ll, grad):
+        """The top level's weights on the per-cluster values and gradient pieces (in
+        place)."""
+        top = self.group_weights[0]
+        if top is None:
+            return
+        ll *= top
+        if grad:
+            grad["r"] *= self._top_rows
+            grad["S"] *= self._top_rows[:, None]
+            grad["gaux"] *= top[:, None]
+
     # ------------------------------------------------------------------ core pass
     def _check(self, beta, aux, L):
         beta, aux = parameter_arrays(beta, aux, self.p, self.k_aux)
@@ -222,8 +311,10 @@ class NestedGLMM:
                         self._have, self._coff, self._Coff, self._hoff, self._method,
                         update, self._umode, self._work, ll, self._status, tol=self.tol,
                         maxiter=self.maxiter,
-                        nthreads=self.nthreads or _gk.get_num_threads(), **extra)
+                        nthreads=self.nthreads or _gk.get_num_threads(), weights=self.weights,
+                        level_weights=self._lw, lwoff=self._lwoff, **extra)
         self._warmed = True
+        self._top_weighted(ll, grad)
         return ll
 
     @property
@@ -250,8 +341,14 @@ class NestedGLMM:
                     woff=np.cumsum([0] + sizes)[:-1].astype(np.intp))
 
     def _fixed_values(self, beta, aux):
+        """The kernel's family values at L = 0 (value, three eta-derivatives and the
+        aux-derivatives per row), times the total row weights."""
         eta = np.ascontiguousarray(self.exog @ beta + self.offset)
-        return _gk.family_values(self._fam, self._link, self.endog, self.trials, eta, aux)
+        out = _gk.family_values(self._fam, self._link, self.endog, self.trials, eta, aux)
+        if self._row_weight is None:
+            return out
+        w = self._row_weight
+        return tuple(v * w for v in out[:4]) + (out[4] * w[:, None],)
 
     # ------------------------------------------------------------------ public API
     def loglike(self, beta, aux, L, freeze_grid=False):
@@ -266,7 +363,7 @@ class NestedGLMM:
             Reuse the adaptive grids of the previous call where they exist.
         """
         beta, aux, L = self._check(beta, aux, L)
-        c, _ = self._constant(aux)
+        c, _ = self._weighted_constant(aux)
         if not np.any(L):
             return float(self._fixed_values(beta, aux)[0].sum() + c.sum())
         ll = self._cluster_ll(beta, aux, L, update=not freeze_grid)
@@ -275,7 +372,7 @@ class NestedGLMM:
     def loglike_clusters(self, beta, aux, L):
         """Log likelihood contributions of the top-level clusters (G_0,)."""
         beta, aux, L = self._check(beta, aux, L)
-        c, _ = self._constant(aux)
+        c, _ = self._weighted_constant(aux)
         return self._cluster_ll(beta, aux, L) + np.bincount(
             self.gidx[:, 0], weights=c, minlength=self.n_groups[0])
 
@@ -299,7 +396,7 @@ class NestedGLMM:
         beta, aux, L = self._check(beta, aux, L)
         gL = np.zeros((self.q, self.q))
         if not np.any(L):
-            c, dc = self._constant(aux)
+            c, dc = self._weighted_constant(aux)
             lv, d1, _, _, daux = self._fixed_values(beta, aux)
             return (float(lv.sum() + c.sum()), self.exog.T @ d1,
                     daux.sum(0) + dc.sum(0), gL)
@@ -350,7 +447,7 @@ class NestedGLMM:
         and A = Z L (Laplace: exact; quadrature: grids fixed in the u scale)."""
         g = {}
         ll = self._cluster_ll(beta, aux, L, grad=g)
-        c, dc = self._constant(aux)
+        c, dc = self._weighted_constant(aux)
         gL = (self.Z.T @ g["S"]) * self._block_mask
         return (float(ll.sum() + c.sum()), self.exog.T @ g["r"],
                 g["gaux"].sum(0) + dc.sum(0), gL)
@@ -368,7 +465,7 @@ class NestedGLMM:
         """
         beta, aux, L = self._check(beta, aux, L)
         G, top, Q = self.n_groups[0], self.gidx[:, 0], self.q
-        c, dc = self._constant(aux)
+        c, dc = self._weighted_constant(aux)
         if not np.any(L):
             lv, r, _, _, daux = self._fixed_values(beta, aux)
             ll = np.bincount(top, weights=lv, minlength=G)

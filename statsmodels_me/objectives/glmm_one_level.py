@@ -39,7 +39,9 @@ class OneLevelGLMMObjective(GLMMObjective):
             return self
         if getattr(self, "_laplace", None) is None:
             lap = OneLevelGLMM(e.endog, e.exog, e.Z, e.sorted_groups, e.family, e.link,
-                               trials=e.trials, offset=e.offset, intmethod="laplace")
+                               trials=e.trials, offset=e.offset, intmethod="laplace",
+                               weights=e.weights if e.weights.size else None,
+                               group_weights=e.group_weights_rows)
             self._laplace = OneLevelGLMMObjective(lap, self.cov, self.k_fe, self.levels)
         return self._laplace
 

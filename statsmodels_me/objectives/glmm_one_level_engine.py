@@ -84,6 +84,12 @@ class OneLevelGLMM:
     intmethod : {"mvaghermite", "mcaghermite", "ghermite", "laplace"}
     intpoints : int
         Gauss-Hermite points per random effect (tensor grid of intpoints**q nodes).
+    weights : array_like (n,), optional
+        Observation weights: each conditional log density is multiplied by its weight.
+    group_weights : array_like (n,), optional
+        Cluster weights, on every row (constant within clusters): each cluster's log
+        likelihood contribution is multiplied by its weight (pseudo-likelihood, Rabe-Hesketh
+        & Skrondal 2006).
 
     Notes
     -----
@@ -108,7 +114,7 @@ class OneLevelGLMM:
     """
 
     def __init__(self, endog, exog, Z, groups, family, link=None, trials=None, offset=None,
-                 intmethod="mvaghermite", intpoints=7):
+                 intmethod="mvaghermite", intpoints=7, weights=None, group_weights=None):
         fam, link = get_family(family, link)
         intpoints = check_integration(intmethod, intpoints)
         y, t, off = response_arrays(family, endog, trials, offset)
@@ -166,6 +172,62 @@ class OneLevelGLMM:
         self._work = (np.empty(n), np.empty((n, q)), np.empty(n), np.empty((n, q)))
         # Laplace: (l', l'', eta) per observation at the stored modes, to predict the next
         self._prev, self._pvalid = np.empty((n, 3)), np.zeros(G, np.intc)
+        self._set_weights(weights, group_weights, order)
+
+    def _set_weights(self, weights, group_weights, order):
+        """Sorted observation weights (length 0: none) and the cluster weights (G,)."""
+        n, G = len(order), self.n_groups
+        w = np.zeros(0) if weights is None else np.asarray(weights, float)
+        if w.size and w.shape != (n,):
+            raise DataError(f"weights has {w.size} entries for {n} observations")
+        #: observation weights in the engine's row order (length 0: unweighted)
+        self.weights = np.ascontiguousarray(w[order]) if w.size else w
+        self.cluster_weights = None
+        if group_weights is not None:
+            gw = np.asarray(group_weights, float)
+            if gw.shape != (n,):
+                raise DataError(f"group_weights has {gw.size} entries for {n} observations")
+            cw = np.zeros(G)
+            cw[self._gsorted] = gw[order]
+            #: cluster weights (G,) in code order (None: unweighted)
+            self.cluster_weights = cw
+        # total weight of every sorted row (observation times cluster weight), for the terms
+        # the kernels do not see (``obs_constant``)
+        tot = self.weights if self.weights.size else None
+        if self.cluster_weights is not None:
+            cwr = self.cluster_weights[self._gsorted]
+            tot = cwr if tot is None else tot * cwr
+        self._row_weight = tot
+
+    @property
+    def group_weights_rows(self):
+        """The cluster weights on every row in the engine's row order (None: none)."""
+        cw = self.cluster_weights
+        return None if cw is None else cw[self._gsorted]
+
+    @property
+    def weighted(self):
+        """Whether the likelihood is weighted (observation or cluster weights)."""
+        return self._row_weight is not None
+
+    def _weighted_pieces(self, ll, c, dc, gaux, r, s, want_grad):
+        """Apply the cluster weights to the kernel's per-cluster and per-row pieces (in
+        place) and the total row weights to the constant terms; returns the weighted
+        ``(c, dc)``."""
+        if self._row_weight is None:
+            return c, dc
+        c = c * self._row_weight
+        dc = dc * self._row_weight[:, None]
+        cw = self.cluster_weights
+        if cw is None:
+            return c, dc
+        ll *= cw
+        if want_grad:
+            cwr = cw[self._gsorted]
+            r *= cwr
+            s *= cwr[:, None]
+            gaux *= cw[:, None]
+        return c, dc
 
     # ------------------------------------------------------------------ core pass
     def _check(self, beta, aux, L):
@@ -200,7 +262,8 @@ class OneLevelGLMM:
                             self.ptr, nodes, logw, method, mode, center, chol, self._pmean,
                             self._pcov, ll, r, s, gaux, self._status, warm=warm,
                             want_grad=want_grad, update=update, tol=self.tol,
-                            maxiter=self.maxiter, prev=prev, pvalid=self._pvalid)
+                            maxiter=self.maxiter, prev=prev, pvalid=self._pvalid,
+                            weights=self.weights)
         run(warm)
         if warm and update and np.any(self._status != 0):
             # a grid warm-started far from its new posterior can fail to adapt (status 1-3);
@@ -210,6 +273,7 @@ class OneLevelGLMM:
             self._warm = True
             self._last_L = L
         c, dc = self._constant(aux)
+        c, dc = self._weighted_pieces(ll, c, dc, gaux, r, s, want_grad)
         llf = ll.sum() + c.sum()
         if not want_grad:
             return llf, ll, c

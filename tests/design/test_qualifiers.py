@@ -112,11 +112,12 @@ def test_weight_expression_reaches_the_fit(pig):
     np.testing.assert_allclose(a.params, b.params, rtol=1e-6)
 
 
-def test_aweights_and_glmm_weights_are_refused_not_ignored(pig):
+def test_aweights_are_refused_and_glmm_weights_taken(pig):
     with pytest.raises(NotImplementedError, match=r"\[aweight=w\] weights are not"):
         smf.mixed("weight week [aw=w] || id:", pig.assign(w=2.0))
-    with pytest.raises(NotImplementedError, match="melogit"):
-        smf.melogit("c_use urban [pw=age+20] || district:", load("bangladesh"))
+    # meglm takes them: sampling weights (here an expression) imply vce(robust)
+    m = smf.melogit("c_use urban [pw=age+20] || district:", load("bangladesh"))
+    assert m.weights.kinds == ("pweight",) and m.vce.robust
 
 
 def test_input_data_unchanged(pig):
