@@ -154,6 +154,25 @@ def nested_contributions(y, X, terms, theta, beta, s2, rel_step=1e-5):
         lams = [t.cholesky(x[p:-1][t.theta_index]) for t in terms]
         return _nested_values(y, X, terms, clusters, x[:p], lams, x[-1])
 
+    return difference_scores(values, x0, rel_step)
+
+
+def difference_scores(values, x0, rel_step):
+    """Per-cluster values at ``x0`` and their central-difference derivatives.
+
+    Parameters
+    ----------
+    values : callable
+        ``values(x) -> (G,)`` per-cluster log likelihood contributions.
+    x0 : ndarray (k,)
+    rel_step : float
+        Step ``rel_step * max(|x_i|, 1e-2)``.
+
+    Returns
+    -------
+    v0 : ndarray (G,)
+    scores : ndarray (G, k)
+    """
     v0 = values(x0)
     scores = np.empty((len(v0), len(x0)))
     for i in range(len(x0)):

@@ -36,6 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from statsmodels_me._kernels.lmm_kernels import grouped_cross_products
+from statsmodels_me.objectives.lmm_contributions import difference_scores
 
 
 def _t(a):
@@ -314,15 +315,7 @@ class WeightedLMM:
         def values(x):
             return self._top_values(x[p:-1], x[:p], x[-1])
 
-        v0 = values(x0)
-        scores = np.empty((len(v0), len(x0)))
-        for i in range(len(x0)):
-            h = rel_step * max(abs(x0[i]), 1e-2)
-            xp, xm = x0.copy(), x0.copy()
-            xp[i] += h
-            xm[i] -= h
-            scores[:, i] = (values(xp) - values(xm)) / (2.0 * h)
-        return v0, scores
+        return difference_scores(values, x0, rel_step)
 
     # -- random effects -------------------------------------------------------------------
     def blups(self, f):
