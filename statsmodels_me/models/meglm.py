@@ -111,6 +111,13 @@ class MEGLM(MEModel):
                                      f"number of trials: {fam.stata_name}(varname|#)")
         self.vce = parse_vce(self.options.get("vce"), self.spec.command)
         self.weights = glmm_weights(d, self.spec.command)
+        if self.weights.any and set(self.weights.kinds) == {"fweight"}:
+            # Stata's e(N) under frequency weights: the replicated sample's size
+            copies = np.ones(d.nobs)
+            for w in (self.weights.observation, *self.weights.levels):
+                if w is not None:
+                    copies = copies * w
+            self.nobs = int(round(copies.sum()))
         if self.weights.sampling and not self.vce.robust:
             if self.options.get("vce") is not None:
                 raise SpecificationError(f"{self.spec.command}: {self.vce.text} is not allowed "

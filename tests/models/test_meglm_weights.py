@@ -63,6 +63,9 @@ def _fit(cmd, text, data, **kw):
 
 def _same(a, b, params=1e-8, se=1e-6):
     assert a.llf == pytest.approx(b.llf, rel=1e-10, abs=1e-8)
+    if "fweight" in a.model.weights.kinds:
+        # Stata's e(N) under frequency weights is the replicated sample's size
+        assert a.nobs == b.nobs
     np.testing.assert_allclose(np.asarray(a.params), np.asarray(b.params), rtol=params,
                                atol=params)
     np.testing.assert_allclose(np.asarray(a.bse), np.asarray(b.bse), rtol=se, atol=se)
