@@ -72,7 +72,13 @@ def _eform_title(eform, info):
 
 
 def _is_constrained(se):
-    return not np.isfinite(se) or se == 0
+    """A standard error of exactly zero: the parameter is held fixed (Stata's "(constrained)")."""
+    return se == 0
+
+
+def _is_missing(se):
+    """A standard error that could not be computed (Stata prints "." in its columns)."""
+    return not np.isfinite(se)
 
 
 def _robust_head(info, lines, se_end):
@@ -282,6 +288,8 @@ class MESummary:
     def _fe_row(self, name, w, est, se, z, p, lo, hi):
         if _is_constrained(se):
             return f"{name:>{w}} |{fmt_g(est):>11}  (constrained)"
+        if _is_missing(se):
+            return f"{name:>{w}} |{fmt_g(est):>11}{'.':>11}{'.':>9}{'.':>8}{'.':>13}{'.':>12}"
         zs = fmt_f(z, 2) if np.isfinite(z) else ""
         ps = fmt_f(p, 3) if np.isfinite(p) else ""
         return (f"{name:>{w}} |{fmt_g(est):>11}{fmt_g(se):>11}{zs:>9}{ps:>8}"
@@ -420,6 +428,8 @@ class MESummary:
                 return self._legend_row(label, w, r["estimate"], f"_b[{self._param_name(idx)}]")
             if _is_constrained(r["std_err"]):
                 return f"{label:>{w}} |{fmt_g(r['estimate']):>11}  (constrained)"
+            if _is_missing(r["std_err"]):
+                return f"{label:>{w}} |{fmt_g(r['estimate']):>11}{'.':>11}{'.':>14}{'.':>12}"
             return (f"{label:>{w}} |{fmt_g(r['estimate']):>11}{fmt_g(r['std_err']):>11}"
                     f"{fmt_g(r['ci_lower']):>14}{fmt_g(r['ci_upper']):>12}")
 

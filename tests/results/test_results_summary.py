@@ -329,3 +329,13 @@ def test_command_options_reach_the_summary_and_omitted_and_base_rows():
     # keywords override the command's options
     plain = str(res.summary(level=95, nolrtest=False, baselevels=False))
     assert "LR test" in plain and "(base)" not in plain and "[95% conf." in plain
+
+
+def test_missing_standard_error_prints_dots():
+    """A standard error that could not be computed (NaN) is Stata's missing value "." in
+    every column, not "(constrained)" (which is kept for parameters held fixed, SE 0)."""
+    res = ex1_results()
+    res._results.normalized_cov_params[0, 0] = np.nan
+    text = collapsed(str(res._results.summary()))
+    assert "(constrained)" not in text
+    assert "week | 6.209896 . . . . ." in text
