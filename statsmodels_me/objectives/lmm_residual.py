@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from statsmodels_me._kernels.residual_kernels import spd_inverse_gram
-from statsmodels_me.objectives.lmm_profiled import residual_dof
+from statsmodels_me.objectives.lmm_profiled import DevianceObjective, residual_dof
 from statsmodels_me.spec.errors import SpecificationError
 
 
@@ -35,7 +35,7 @@ class _SizeClass:
         self.ZZ = []                # per term with q = 1: (Z Z') * mask, (B, s, s)
 
 
-class ResidualLMM:
+class ResidualLMM(DevianceObjective):
     """Profiled deviance of an LMM with random-effects ``terms`` and a residual structure.
 
     Parameters
@@ -292,13 +292,6 @@ class ResidualLMM:
             return np.inf, np.full(self.n_theta, np.nan)
         return (self.deviance_from_factor(f),
                 self.gradient_from_factor(f, self.m / f["r2"]))
-
-    def value(self, x):
-        return -0.5 * self.deviance(x)
-
-    def value_and_grad(self, x):
-        dev, grad = self.deviance_and_grad(x)
-        return -0.5 * dev, -0.5 * grad
 
     def sigma2(self, f):
         return f["r2"] / self.m

@@ -37,6 +37,7 @@ import scipy.sparse as sp
 
 from statsmodels_me._kernels.lmm_kernels import grouped_cross_products
 from statsmodels_me.objectives.lmm_contributions import difference_scores
+from statsmodels_me.objectives.lmm_profiled import DevianceObjective
 
 
 def _t(a):
@@ -44,7 +45,7 @@ def _t(a):
     return np.swapaxes(a, 1, 2)
 
 
-class WeightedLMM:
+class WeightedLMM(DevianceObjective):
     """Weighted profiled log likelihood of a nested LMM (ML; see the module docstring).
 
     Parameters
@@ -269,16 +270,6 @@ class WeightedLMM:
             return np.inf, np.zeros(self.n_theta)
         dev, r2, dld, dr2 = at
         return dev, dld + (self.m / r2) * dr2
-
-    def value(self, theta):
-        return -0.5 * self.deviance(theta)
-
-    def value_and_grad(self, theta):
-        dev, grad = self.deviance_and_grad(theta)
-        return -0.5 * dev, -0.5 * grad
-
-    def hessian(self, theta):
-        return None
 
     def sigma2(self, f):
         """The weighted ML residual variance r2 / N."""
