@@ -29,7 +29,8 @@ from statsmodels_me.distributed.partitions import (
 from statsmodels_me.distributed.predict import predict_dask, predict_frame
 from statsmodels_me.distributed.proxy import PartitionMap, SummedEngine, summed_objective
 from statsmodels_me.distributed.results import DataFreeResults
-from statsmodels_me.inference.sandwich import parse_vce
+from statsmodels_me.distributed.robust import summed_products
+from statsmodels_me.models.glmm_inference import robust_display_from_products
 from statsmodels_me.models.glmm_starts import check_separation, fit_fixed
 from statsmodels_me.models.meglm import MEGLM
 from statsmodels_me.objectives.glmm_choose import design_kind
@@ -71,8 +72,12 @@ class DaskMEGLM(MEGLM):
     def from_dask(cls, command, text, data, **options):
         """The model of ``command`` (a GLMM command) on the dask DataFrame ``data``."""
         if command not in _GLMM_COMMANDS:
+            why = ""
+            if command in ("metobit", "meintreg", "mestreg"):
+                why = ("; its rows are encoded from the command's limits, bounds or "
+                       "survival spells, which the partitions do not carry")
             raise NotImplementedError(f"{command} on a dask DataFrame is not implemented "
-                                      f"(available: {', '.join(_GLMM_COMMANDS)})")
+                                      f"(available: {', '.join(_GLMM_COMMANDS)}){why}")
         spec = parse(text, command=command, **options)
         top = top_level(spec, command)
         refuse_stateful_transforms(spec, command)
@@ -81,12 +86,9 @@ class DaskMEGLM(MEGLM):
         sample = template_frame(data, top, response + factors)
         template = build_design(spec, sample)
         refuse_crossed(template, command)
-        for name, given in (("constraints()", spec.options.get("constraints")),
-                            (parse_vce(spec.options.get("vce"), command).text,
-                             parse_vce(spec.options.get("vce"), command).robust)):
-            if given:
-                raise NotImplementedError(f"{command}: {name} on a dask DataFrame is not "
-                                          "implemented; fit the pandas DataFrame")
+        if spec.options.get("constraints"):
+            raise NotImplementedError(f"{command}: constraints() on a dask DataFrame is not "
+                                      "implemented; fit the pandas DataFrame")
         model = cls(design=template, data=data)
         model.top = top
         model.template_sample = sample
@@ -143,6 +145,15 @@ class DaskMEGLM(MEGLM):
         # results whose predict() works partition by partition
         return MEGLMResultsWrapper(DaskMEGLMResults(self, np.asarray(res.params),
                                                     np.asarray(res.cov_params()), info))
+
+    def _robust(self, x, H, free):
+        """``vce(robust)``/``vce(cluster var)``: the sandwich of the in-memory fit with its
+        meat summed over the partitions (:func:`~.robust.summed_products`)."""
+        clustered = self.vce.kind == "cluster"
+        B, n = summed_products(self.parts, (x, free), clustered)
+        cov = robust_display_from_products(x, self.display_map, H, free, B, n)
+        name = self.vce.variable if clustered else self.levels[0].label
+        return cov, f"(Std. err. adjusted for {n} clusters in {name})"
 
     def _check_whole_data(self, cats):
         """The partitions' names agree with the template's; the whole outcome varies;

@@ -15,6 +15,13 @@ import numpy as np
 from statsmodels_me.design import build_design
 from statsmodels_me.distributed.lmm_objective import SummedLMM
 from statsmodels_me.distributed.lmm_partition import build_lmm
+from statsmodels_me.distributed.lmm_predict import (
+    FittedLMM,
+    check_statistic,
+    predict_lmm_dask,
+    predict_lmm_frame,
+    re_columns,
+)
 from statsmodels_me.distributed.partitions import (
     current_client,
     factor_variables,
@@ -27,7 +34,8 @@ from statsmodels_me.distributed.partitions import (
 )
 from statsmodels_me.distributed.proxy import PartitionMap
 from statsmodels_me.distributed.results import DataFreeResults
-from statsmodels_me.inference.sandwich import parse_vce
+from statsmodels_me.distributed.robust import summed_products
+from statsmodels_me.models.lmm_inference import robust_from_products
 from statsmodels_me.models.mixed import Mixed
 from statsmodels_me.results.mixed_results import MixedResults, MixedResultsWrapper
 from statsmodels_me.spec import parse
@@ -40,8 +48,6 @@ def _refuse_options(spec):
              ("weights", spec.options.get("weight") or spec.options.get("level_weights")),
              ("dfmethod()", spec.options.get("dfmethod")),
              ("constraints()", spec.options.get("constraints"))]
-    vce = parse_vce(spec.options.get("vce"), "mixed")
-    named.append((vce.text, vce.robust))
     for name, given in named:
         if given:
             raise NotImplementedError(f"mixed: {name} on a dask DataFrame is not "
@@ -73,6 +79,7 @@ class DaskMixed(Mixed):
         self.shuffled = False
         self.nobs = None
         self._XtX = None
+        self.parts = None
 
     @classmethod
     def from_dask(cls, text, data, **options):
@@ -115,9 +122,9 @@ class DaskMixed(Mixed):
         # every partition codes its rows with the template's levels and columns: a level
         # missing from a partition, or a column constant within it, leaves the columns whole
         template = self.design
-        parts = PartitionMap(client, persist_partitions(client, ddf, build_lmm, self.spec,
-                                                        template))
-        self.objective = self._summed_objective(parts)
+        self.parts = PartitionMap(client, persist_partitions(client, ddf, build_lmm,
+                                                             self.spec, template))
+        self.objective = self._summed_objective(self.parts)
         res = super().fit(start_theta=start_theta, maxiter=maxiter, disp=disp, **kwargs)
         info = res.info
         if self.shuffled:
@@ -159,6 +166,16 @@ class DaskMixed(Mixed):
         return SummedLMM(parts, n, len(names), b0, counts, self.n_theta, self.reml,
                          self.theta_bounds(), analytic, sum(sizes) - sizes[first])
 
+    def _robust(self, cov, theta, beta, s2):
+        """``vce(robust)``/``vce(cluster var)``: the in-memory sandwich with its meat summed
+        over the partitions (:func:`~.robust.summed_products`)."""
+        clustered = self.vce.kind == "cluster"
+        B, n = summed_products(self.parts, (theta, beta, s2), clustered)
+        cov_r = robust_from_products(self.objective, self.components, theta, beta, s2, B, n)
+        top = min(self.terms, key=lambda t: t.n_groups).label
+        name = self.vce.variable if clustered else top
+        return cov_r, f"(Std. err. adjusted for {n} clusters in {name})"
+
     def _llf_linear(self):
         """(Restricted) log likelihood of the linear regression, from the reduced sums."""
         n, p = self.nobs, self._XtX.shape[0]
@@ -175,7 +192,28 @@ class DaskMixedResults(DataFreeResults, MixedResults):
     tests and ``estat icc/sd/recovariance``; what reads the data is refused by name."""
 
     def predict(self, statistic="xb", data=None, **kwargs):
-        self._not_on_dask("predict")
+        """Stata's ``predict`` after ``mixed`` on the fitted dask DataFrame: a dask Series
+        (a DataFrame for ``reffects``/``reses``) computed partition by partition
+        (:mod:`~statsmodels_me.distributed.lmm_predict`); see :meth:`MixedResults.predict`.
+        New data (``data=``) are refused."""
+        if data is not None or kwargs:
+            self._not_on_dask("predict(data=...)")
+        check_statistic(statistic)
+        model = self.model
+        if model.fitted_data is None:
+            raise ValueError("predict: these results have no data (unpickled results keep "
+                             "only the template sample)")
+        p = model.k_fe
+        params = np.asarray(self.params)
+        s2 = float(params[-1])
+        RX = None
+        if statistic == "reses" and model.reml:
+            RX = self.factor()["RX"]
+        fit = FittedLMM(model.spec, model.design, params[:p], self.theta, s2,
+                        np.asarray(self.cov_params())[:p, :p], RX, re_columns(model.terms))
+        data = model.fitted_data
+        meta = predict_lmm_frame(data._meta, fit, statistic)
+        return predict_lmm_dask(data, fit, statistic, meta)
 
     def estat_wcorrelation(self, at=None, covariance=False):
         self._not_on_dask("estat wcorrelation")

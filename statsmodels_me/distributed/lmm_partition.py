@@ -9,7 +9,17 @@ import numpy as np
 
 from statsmodels_me.design import build_design
 from statsmodels_me.distributed.pieces import template_columns
+from statsmodels_me.distributed.scores import (
+    distinct_values,
+    partition_products,
+    top_cluster_values,
+)
+from statsmodels_me.inference.sandwich import parse_vce
 from statsmodels_me.objectives.lmm_blocked import BlockedLMM
+from statsmodels_me.objectives.lmm_contributions import (
+    nested_contributions,
+    one_level_contributions,
+)
 from statsmodels_me.objectives.lmm_pieces import (
     gram_gradient,
     gram_pieces,
@@ -52,7 +62,12 @@ class LMMPartition:
         self.y = np.asarray(d.endog, float)
         self.X = np.asarray(template_columns(d, template, pdf, self.exog_names), float)
         self.terms, _ = build_terms(d)
-        self.blocks = _blocks(self.terms, block_size)
+        self.blocks = partition_blocks(self.terms, block_size)
+        self.cluster_values = None
+        vce = parse_vce(spec.options.get("vce"), "mixed")
+        if vce.kind == "cluster":
+            top = min(self.terms, key=lambda t: t.n_groups)
+            self.cluster_values = top_cluster_values(d, top.codes, top.label, vce.variable)
 
     def facts(self):
         """Names, counts and cross-products the driver reduces."""
@@ -86,6 +101,36 @@ class LMMPartition:
                            for k in range(len(self.terms))])
         return tuple(summed)
 
+    def cluster_value_set(self):
+        """Distinct values of the ``vce(cluster)`` variable in the partition."""
+        if self.y is None:
+            return None
+        return distinct_values(self.cluster_values)
+
+    def score_products(self, theta, beta, s2, shared):
+        """The partition's part of the sandwich's meat in (beta, theta, s2) (ML): the
+        per-cluster scores of the in-memory objective of the same terms (one term:
+        :func:`one_level_contributions`, else :func:`nested_contributions`) block by block,
+        reduced by :func:`~statsmodels_me.distributed.scores.partition_products`."""
+        if self.y is None:
+            return None
+        theta, beta = np.asarray(theta, float), np.asarray(beta, float)
+        scores, codes = [], []
+        top = min(range(len(self.terms)), key=lambda k: self.terms[k].n_groups)
+        for rows, terms in self.blocks:
+            y, X = self.y[rows], self.X[rows]
+            if len(terms) == 1:
+                _, s = one_level_contributions(y, X, terms[0], theta, beta, float(s2))
+            else:
+                _, s = nested_contributions(y, X, terms, theta, beta, float(s2))
+            scores.append(s)
+            # the block's top-level groups (codes renumbered in order) in partition codes
+            codes.append(np.unique(self.terms[top].codes[rows]))
+        values = None
+        if self.cluster_values is not None:
+            values = self.cluster_values[np.concatenate(codes)]
+        return partition_products(np.vstack(scores), values, shared)
+
     def _block_pieces(self, objective, theta, want):
         f, logdet, G = gram_pieces(objective, theta)
         if want == "gradient":
@@ -108,7 +153,7 @@ def _logdet(objective, theta):
         return np.nan
 
 
-def _blocks(terms, block_size):
+def partition_blocks(terms, block_size=CLUSTERS_PER_BLOCK):
     """``(rows, terms)`` of each block of ``block_size`` top-level clusters: the rows and
     the terms restricted to them (group codes renumbered within the block). One block for
     one-term models (their factor is block-diagonal already)."""

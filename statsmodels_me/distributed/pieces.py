@@ -10,6 +10,12 @@ import numpy as np
 from statsmodels_me._kernels.glmm_kernels import glm_score_info
 from statsmodels_me.design import build_design
 from statsmodels_me.design.new_rows import new_rows
+from statsmodels_me.distributed.scores import (
+    distinct_values,
+    partition_products,
+    top_cluster_values,
+)
+from statsmodels_me.inference.sandwich import parse_vce
 from statsmodels_me.objectives.glmm_choose import glmm_objective
 
 
@@ -83,6 +89,13 @@ class PartitionFit:
         self.objectives = {}
         self.objectives["main"], _ = glmm_objective(d, family, family.link, y, X, intmethod,
                                                     intpoints, kind)
+        self.cluster_values = None
+        vce = parse_vce(spec.options.get("vce"), spec.command)
+        if vce.kind == "cluster":
+            top = d.levels[0]
+            by_code = top_cluster_values(d, top.codes, top.label, vce.variable)
+            # in the order of the objective's per-cluster rows
+            self.cluster_values = by_code[self.objectives["main"].cluster_order(top.n_groups)]
 
     # -- facts for the driver's checks -----------------------------------------------------
     def facts(self, n_categories):
@@ -122,6 +135,16 @@ class PartitionFit:
         """Keep ``objectives[key].laplace()`` as ``objectives[new_key]``."""
         self.objectives[new_key] = self.objectives[key].laplace()
         return new_key
+
+    def cluster_value_set(self):
+        """Distinct values of the ``vce(cluster)`` variable in the partition."""
+        return distinct_values(self.cluster_values)
+
+    def score_products(self, x, free, shared):
+        """The partition's part of the sandwich's meat on the coordinates ``free`` at ``x``
+        (:func:`~statsmodels_me.distributed.scores.partition_products`)."""
+        _, scores = self.objectives["main"].contributions(np.asarray(x, float))
+        return partition_products(scores[:, free], self.cluster_values, shared)
 
     def glm_score_info(self, beta):
         """GLM log likelihood, score and information of the fixed-effects model at ``beta``

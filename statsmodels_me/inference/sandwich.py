@@ -12,7 +12,8 @@ import numpy as np
 
 from statsmodels_me.spec.errors import SpecificationError
 
-__all__ = ["VCERequest", "parse_vce", "cluster_groups", "cluster_sandwich"]
+__all__ = ["VCERequest", "parse_vce", "cluster_groups", "cluster_sandwich", "score_products",
+           "sandwich_from_products"]
 
 
 class VCERequest:
@@ -123,16 +124,46 @@ def cluster_sandwich(hessian, scores, groups=None):
     cov : ndarray (k, k)
     n_clusters : int
     """
+    B, n_clusters = score_products(scores, groups)
+    return sandwich_from_products(hessian, B, n_clusters), n_clusters
+
+
+def score_products(scores, groups=None):
+    """The meat B = sum_c s_c s_c' of the sandwich and the number of clusters c.
+
+    Parameters
+    ----------
+    scores : ndarray (G, k)
+        Score of every top-level cluster.
+    groups : ndarray (G,), optional
+        As :func:`cluster_sandwich`: the scores within a group are summed first.
+
+    Returns
+    -------
+    B : ndarray (k, k)
+    n_clusters : int
+    """
     scores = np.asarray(scores, float)
     if groups is not None:
         n = int(np.max(groups)) + 1
         summed = np.zeros((n, scores.shape[1]))
         np.add.at(summed, np.asarray(groups), scores)
         scores = summed
-    n_clusters = scores.shape[0]
+    return scores.T @ scores, scores.shape[0]
+
+
+def sandwich_from_products(hessian, products, n_clusters):
+    """c A^-1 B A^-1 from the Hessian (A = -hessian), the summed outer products of the
+    clusters' scores B (:func:`score_products`, or its sum over parts of the data holding
+    whole clusters) and their number (c = G / (G - 1)).
+
+    Raises
+    ------
+    SpecificationError
+        Fewer than two clusters.
+    """
     if n_clusters < 2:
         raise SpecificationError("vce(robust) needs at least two clusters")
     A_inv = np.linalg.pinv(-np.asarray(hessian, float))
-    B = scores.T @ scores
-    cov = A_inv @ B @ A_inv * (n_clusters / (n_clusters - 1.0))
-    return 0.5 * (cov + cov.T), n_clusters
+    cov = A_inv @ np.asarray(products, float) @ A_inv * (n_clusters / (n_clusters - 1.0))
+    return 0.5 * (cov + cov.T)

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from statsmodels_me.inference.sandwich import cluster_sandwich
+from statsmodels_me.inference.sandwich import sandwich_from_products, score_products
 from statsmodels_me.spec.errors import BoundaryWarning, ConvergenceWarning
 
 
@@ -186,8 +186,16 @@ def robust_display_covariance(objective, x, display_map, H, free, groups=None):
     n_clusters : int
     """
     _, scores = objective.contributions(x)
-    cov_free, n_clusters = cluster_sandwich(H, scores[:, free], groups)
+    B, n_clusters = score_products(scores[:, free], groups)
+    return robust_display_from_products(x, display_map, H, free, B, n_clusters), n_clusters
+
+
+def robust_display_from_products(x, display_map, H, free, products, n_clusters):
+    """:func:`robust_display_covariance` from the meat of the sandwich on ``free``
+    (:func:`~statsmodels_me.inference.sandwich.score_products`, or its sum over parts of
+    the data holding whole clusters) and the number of clusters."""
+    cov_free = sandwich_from_products(H, products, n_clusters)
     cov = np.zeros((len(x), len(x)))
     cov[np.ix_(free, free)] = cov_free
     J = display_map.jacobian(x)
-    return J @ cov @ J.T, n_clusters
+    return J @ cov @ J.T

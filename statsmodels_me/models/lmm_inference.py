@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from statsmodels_me.inference.sandwich import cluster_sandwich
+from statsmodels_me.inference.sandwich import sandwich_from_products, score_products
 from statsmodels_me.objectives.lmm_profiled import information_theta_s2
 from statsmodels_me.optimization.hessian import symmetric_value_hessian
 from statsmodels_me.spec.errors import BoundaryWarning, ConvergenceWarning
@@ -180,6 +180,14 @@ def robust_covariance(objective, vc, theta, beta, s2, groups=None):
     n_clusters : int
     """
     _, scores = objective.contributions(theta, beta, s2)
+    B, n_clusters = score_products(scores, groups)
+    return robust_from_products(objective, vc, theta, beta, s2, B, n_clusters), n_clusters
+
+
+def robust_from_products(objective, vc, theta, beta, s2, products, n_clusters):
+    """:func:`robust_covariance` from the meat of the sandwich in (beta, theta, s2)
+    (:func:`~statsmodels_me.inference.sandwich.score_products`, or its sum over parts of
+    the data holding whole clusters) and the number of clusters."""
     p = len(beta)
     x0 = np.concatenate([beta, theta, [s2]])
 
@@ -187,8 +195,8 @@ def robust_covariance(objective, vc, theta, beta, s2, groups=None):
         return objective.loglike_profile_s2(x[p:-1], x[-1], beta=x[:p])
     steps = 1e-3 * np.maximum(np.abs(x0), 0.1 * max(np.abs(x0[p:]).max(), 1e-3))
     H = symmetric_value_hessian(ll, x0, steps)
-    cov_int, n_clusters = cluster_sandwich(H, scores, groups)
+    cov_int = sandwich_from_products(H, products, n_clusters)
     J = np.zeros((p + vc.jacobian(theta, s2).shape[0], len(x0)))
     J[:p, :p] = np.eye(p)
     J[p:, p:] = vc.jacobian(theta, s2)
-    return J @ cov_int @ J.T, n_clusters
+    return J @ cov_int @ J.T

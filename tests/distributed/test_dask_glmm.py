@@ -109,3 +109,19 @@ def test_predict_and_pickle(client, by_cluster):
     assert back.llf == r_dask.llf
     assert back.model.data_frame is None
     assert len(back.model.design.endog) < len(df)
+
+
+@pytest.mark.parametrize("command, text, options", [
+    ("metobit", "y x || g:", {"ll": 0}),
+    ("meintreg", "y y x || g:", {}),
+    ("mestreg", "x || g:", {"time": "t", "distribution": "weibull"}),
+])
+def test_censored_and_survival_commands_refused_by_name(client, by_cluster, command, text,
+                                                        options):
+    # their rows are encoded from the command's options (limits, bounds, spells) before the
+    # GLMM engine sees them; the partitions do not carry that encoding yet
+    df = logit_data(G=20)
+    df["t"] = 1.0 + df.z.abs()
+    with pytest.raises(NotImplementedError, match=f"^{command} on a dask DataFrame is not "
+                       "implemented"):
+        getattr(smf, command)(text, data=by_cluster(df, "g", 2), **options)

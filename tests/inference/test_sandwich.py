@@ -2,7 +2,13 @@
 import numpy as np
 import pytest
 
-from statsmodels_me.inference.sandwich import cluster_groups, cluster_sandwich, parse_vce
+from statsmodels_me.inference.sandwich import (
+    cluster_groups,
+    cluster_sandwich,
+    parse_vce,
+    sandwich_from_products,
+    score_products,
+)
 from statsmodels_me.spec.errors import SpecificationError
 
 
@@ -43,3 +49,20 @@ def test_sandwich_is_the_ols_cluster_robust_covariance():
     S2 = S.reshape(4, 2, 2).sum(axis=1)
     np.testing.assert_allclose(cov2, 4 / 3 * XtXi @ S2.T @ S2 @ XtXi, rtol=1e-12)
     assert n2 == 4
+
+
+def test_sandwich_from_summed_products_of_parts():
+    # the meat summed over parts holding whole clusters (as partitions of a dask fit) gives
+    # the sandwich of all the scores: B = S'S = S1'S1 + S2'S2 when S stacks S1 and S2
+    rng = np.random.default_rng(1)
+    S = rng.normal(size=(9, 3))
+    H = -(np.eye(3) * 4 + 0.5)
+    B1, n1 = score_products(S[:4])
+    B2, n2 = score_products(S[4:])
+    np.testing.assert_allclose(sandwich_from_products(H, B1 + B2, n1 + n2),
+                               cluster_sandwich(H, S)[0], rtol=1e-13)
+    Ainv = np.linalg.inv(-H)
+    np.testing.assert_allclose(sandwich_from_products(H, B1 + B2, 9),
+                               9 / 8 * Ainv @ S.T @ S @ Ainv, rtol=1e-12)
+    with pytest.raises(SpecificationError, match="at least two clusters"):
+        sandwich_from_products(H, B1, 1)
