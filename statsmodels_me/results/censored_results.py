@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from statsmodels.base import wrapper as wrap
 
-from statsmodels_me.postestimation import censored_predict, survival_predict
+from statsmodels_me.postestimation import censored_predict, simulate, survival_predict
 from statsmodels_me.results.meglm_results import MEGLMResults, MEGLMResultsWrapper
 from statsmodels_me.spec.errors import SpecificationError
 
@@ -81,6 +81,13 @@ class SurvivalResults(MEGLMResults):
                                      "mestreg")
         return survival_predict.get_prediction(self, statistic, data, conditional,
                                                new_groups, nooffset)
+
+
+    def simulate(self, nsim=1, seed=None, censor=False):
+        """Event times simulated from the fitted model: uncensored, or with ``censor=True``
+        the observed censoring times applied; see
+        :func:`statsmodels_me.postestimation.simulate.simulate`."""
+        return simulate.simulate(self, nsim, seed, censor)
 
 
 class CensoredResultsWrapper(MEGLMResultsWrapper):
