@@ -138,6 +138,46 @@ class SurvivalFamily(Family):
         """The t with S(t | eta) = 1/2 (``predict median``); inf where S stays above 1/2."""
         raise NotImplementedError
 
+    def quantile(self, p, eta, aux=()):
+        """The t with F(t | eta) = p (the inverse distribution function); inf where S stays
+        above 1 - p."""
+        return self.inverse_cumhaz(-np.log1p(-np.asarray(p, float)), eta, aux)
+
+    def inverse_cumhaz(self, H, eta, aux=()):
+        """The t with H(t | eta) = ``H``, i.e. S(t | eta) = exp(-H); inf where the cumulative
+        hazard stays below ``H``.
+
+        Numerically by bisection on log t of ``log_hazard_cumhaz`` (H is increasing in t);
+        the distributions with a closed form override it.
+        """
+        H = np.asarray(H, float)
+        eta = np.asarray(eta, float)
+        H, eta = np.broadcast_arrays(H, eta)
+        aux = np.asarray(aux, float)
+
+        def cumhaz(logt):
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                return self.log_hazard_cumhaz(np.exp(logt), eta, aux)[1]
+        lo, hi = np.full(H.shape, -1.0), np.full(H.shape, 1.0)
+        step = 1.0
+        for _ in range(12):                       # brackets out to |log t| ~ 4000
+            low, high = cumhaz(lo) > H, cumhaz(hi) < H
+            if not (low.any() or high.any()):
+                break
+            lo, hi = np.where(low, lo - step, lo), np.where(high, hi + step, hi)
+            step *= 2.0
+        never = cumhaz(hi) < H
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            below = cumhaz(mid) < H
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+            if np.all(hi - lo < 1e-14 * np.maximum(1.0, np.abs(hi))):
+                break
+        with np.errstate(over="ignore"):
+            t = np.exp(0.5 * (lo + hi))
+        t = np.where(H <= 0, 0.0, np.where(never | np.isinf(H), np.inf, t))
+        return np.where(np.isnan(H) | np.isnan(eta), np.nan, t)
+
 
 class ExponentialPH(SurvivalFamily):
     name = "exponential_ph"
@@ -152,6 +192,10 @@ class ExponentialPH(SurvivalFamily):
     def median_time(self, eta, aux=()):
         return np.log(2.0) * np.exp(-np.asarray(eta, float))
 
+    def inverse_cumhaz(self, H, eta, aux=()):
+        """H = exp(eta) t."""
+        return np.asarray(H, float) * np.exp(-np.asarray(eta, float))
+
 
 class ExponentialAFT(ExponentialPH):
     name = "exponential_aft"
@@ -165,6 +209,10 @@ class ExponentialAFT(ExponentialPH):
 
     def median_time(self, eta, aux=()):
         return np.log(2.0) * np.exp(np.asarray(eta, float))
+
+    def inverse_cumhaz(self, H, eta, aux=()):
+        """H = exp(-eta) t."""
+        return np.asarray(H, float) * np.exp(np.asarray(eta, float))
 
 
 class WeibullPH(SurvivalFamily):
@@ -187,6 +235,12 @@ class WeibullPH(SurvivalFamily):
     def median_time(self, eta, aux=()):
         p = np.exp(np.asarray(aux, float)[0])
         return np.exp(self._log_scale(eta, p) + np.log(np.log(2.0)) / p)
+
+    def inverse_cumhaz(self, H, eta, aux=()):
+        """H = (t / lambda)^p."""
+        p = np.exp(np.asarray(aux, float)[0])
+        with np.errstate(divide="ignore"):
+            return np.exp(self._log_scale(eta, p) + np.log(np.asarray(H, float)) / p)
 
 
 class WeibullAFT(WeibullPH):
@@ -237,6 +291,17 @@ class GompertzPH(SurvivalFamily):
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(arg > -1, np.log1p(np.maximum(arg, -1 + 1e-300)) / g, np.inf)
 
+    def inverse_cumhaz(self, H, eta, aux=()):
+        """log(1 + gamma H exp(-eta)) / gamma; inf where gamma < 0 bounds H below ``H``."""
+        eta, g = np.asarray(eta, float), float(np.asarray(aux, float)[0])
+        c = np.asarray(H, float) * np.exp(-eta)
+        if g == 0:
+            return c
+        arg = g * c
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.where(arg > -1, np.log1p(np.maximum(arg, -1 + 1e-300)) / g, np.inf)
+        return np.where(np.isnan(arg), np.nan, t)
+
 
 class LognormalAFT(SurvivalFamily):
     name = "lognormal_aft"
@@ -256,6 +321,15 @@ class LognormalAFT(SurvivalFamily):
 
     def median_time(self, eta, aux=()):
         return np.exp(np.asarray(eta, float))
+
+    def inverse_cumhaz(self, H, eta, aux=()):
+        """S = Phi(-z) = exp(-H): z = Phi^-1(1 - exp(-H)), from the tail that keeps the
+        digits (1 - exp(-H) = -expm1(-H) for small H)."""
+        s = np.exp(np.asarray(aux, float)[0])
+        H = np.asarray(H, float)
+        z = np.where(H < np.log(2.0), special.ndtri(-np.expm1(-H)), -special.ndtri(np.exp(-H)))
+        with np.errstate(over="ignore"):
+            return np.exp(np.asarray(eta, float) + s * z)
 
 
 class LoglogisticAFT(SurvivalFamily):
@@ -279,6 +353,14 @@ class LoglogisticAFT(SurvivalFamily):
 
     def median_time(self, eta, aux=()):
         return np.exp(np.asarray(eta, float))
+
+    def inverse_cumhaz(self, H, eta, aux=()):
+        """H = log(1 + exp(z)): z = log(expm1(H)) = H + log(-expm1(-H))."""
+        s = np.exp(np.asarray(aux, float)[0])
+        H = np.asarray(H, float)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            z = H + np.log(-np.expm1(-H))
+            return np.where(np.isinf(H), np.inf, np.exp(np.asarray(eta, float) + s * z))
 
 
 #: distribution and metric -> family class

@@ -163,6 +163,8 @@ class METobit(_CensoredGLMM):
         if ul is not None:
             right = y >= ul
             lower[right], upper[right] = ul[right], np.inf
+        #: ll() and ul() per estimation row (None where the option is not given)
+        self.limit_values = (ll, ul)
         self.limits = tuple("" if v is None else (self.spec_options[k] if isinstance(
             self.spec_options[k], str) else f"{v[0]:g}") for k, v in (("ll", ll), ("ul", ul)))
         y_enc, t = encode_bounds(lower, upper)

@@ -87,6 +87,8 @@ class MEStreg(MEGLM):
         cls = survival_family(design.spec.options)
         y, t0 = self._encode(columns)
         super().__init__(design=censored_design(design, cls.name, y, t0, "_t"), kind=kind)
+        #: option -> variable name of the survival columns ("time", "failure", "entry")
+        self.survival_variables = dict(columns[0])
         self.failures = int(np.sum(y > 0))
         self.time_at_risk = float(np.sum(np.abs(y) - t0))
 

@@ -20,8 +20,13 @@ import pandas as pd
 from scipy import special
 
 from statsmodels_me.families import COMMON_STATISTICS
-from statsmodels_me.postestimation import meglm_predict
-from statsmodels_me.postestimation.survival_predict import linear_predictor, random_effect_sd
+from statsmodels_me.postestimation import meglm_predict, newdata
+from statsmodels_me.postestimation.survival_predict import (
+    linear_predictor,
+    new_data_conditional,
+    random_effect_sd,
+    refuse_reses,
+)
 from statsmodels_me.spec.errors import SpecificationError
 
 BOUNDED_STATISTICS = ("pr", "e", "ystar")
@@ -60,7 +65,7 @@ def parse_statistic(statistic, bounds):
 
 
 def _bound(value, side, data, index):
-    """A bound as a float vector over the estimation rows."""
+    """A bound as a float vector over the rows of ``data`` (labelled ``index``)."""
     inf = -np.inf if side == 0 else np.inf
     if value is None or (isinstance(value, str) and value in ("", ".")):
         return np.full(len(index), inf)
@@ -72,16 +77,17 @@ def _bound(value, side, data, index):
         if data is None or value not in data.columns:
             raise SpecificationError(f"predict: bound '{value}' is neither a number nor a "
                                      "variable of the data")
-        col = data.loc[index, value].to_numpy(dtype=float)
+        col = data[value].to_numpy(dtype=float)
         return np.where(np.isnan(col), inf, col)
     return np.full(len(index), float(value))
 
 
 def _log_interval_probability(za, zb):
-    """log(Phi(zb) - Phi(za)) from the tail the interval lies in (no cancellation)."""
+    """log(Phi(zb) - Phi(za)) from the tail the interval lies in (no cancellation); NaN
+    where za > zb."""
     up = za > 0
     hi, lo = np.where(up, -za, zb), np.where(up, -zb, za)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         return special.log_ndtr(hi) + np.log1p(-np.exp(special.log_ndtr(lo)
                                                        - special.log_ndtr(hi)))
 
@@ -144,3 +150,66 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, nooffset=F
     a, b = (_bound(v, side, data, index) for side, v in enumerate(bounds))
     vals = bounded_statistic(statistic, a, b, mean, sd)
     return pd.Series(vals, index=index, name=statistic)
+
+
+def predict_new(results, statistic="mu", data=None, conditional=True, ebmodes=False,
+                nooffset=False, bounds=None, new_groups="zero"):
+    """Predictions after ``metobit`` and ``meintreg`` on new rows.
+
+    Parameters
+    ----------
+    statistic : str
+        As :func:`predict` but ``reses``; bounds named by a variable are read from
+        ``data``.
+    data : pandas.DataFrame
+        New rows with the covariates, grouping and offset variables; not modified.
+    conditional : bool or {"ebmeans", "ebmodes", "fixedonly", "marginal"}
+        Rows of groups of the estimation sample get the groups' empirical Bayes means (or
+        modes) of the random effects; rows of other groups the fixed portion (see
+        ``new_groups``); ``fixedonly`` sets every random effect to zero; marginal
+        predictions use the marginal normal distribution of y* as :func:`predict`.
+    ebmodes, nooffset : bool
+    bounds : tuple, optional
+    new_groups : {"zero", "error"}
+        Groups the fit never saw: random effects zero, or a DataError.
+
+    Returns
+    -------
+    pandas.Series (DataFrame for ``reffects``) indexed like ``data``; NaN on rows with a
+    missing covariate.
+    """
+    statistic, bounds = parse_statistic(statistic, bounds)
+    refuse_reses(statistic)
+    conditional = new_data_conditional(conditional, ebmodes)
+    if statistic in COMMON_STATISTICS:
+        return newdata.predict_new(results, statistic, data, conditional, new_groups, None,
+                                   nooffset)
+    aux = results.model.split_params(results.params_internal)[1]
+    lin = newdata.NewLinearPredictor(results, data, conditional, new_groups, nooffset)
+    var_e = float(np.exp(aux[0]))
+    if lin.eta is None:
+        mean, sd = lin.xb, np.sqrt(var_e + lin.sd ** 2)
+    else:
+        mean, sd = lin.eta, np.full(len(lin.eta), np.sqrt(var_e))
+    index = lin.rows.index
+    if statistic == "mu":
+        return pd.Series(mean, index=index, name="mu")
+    ok = lin.rows.complete
+    a, b = (_bound(v, side, data, index) for side, v in enumerate(bounds))
+    vals = np.full(len(index), np.nan)
+    vals[ok] = bounded_statistic(statistic, a[ok], b[ok], mean[ok], sd[ok])
+    return pd.Series(vals, index=index, name=statistic)
+
+
+def get_prediction(results, statistic=None, data=None, conditional=None, new_groups="zero",
+                   nooffset=False):
+    """Predictions with standard errors and confidence intervals on new rows after
+    ``metobit``/``meintreg``: ``xb``, ``eta`` or ``mu`` (the default; E(y*) = eta), as
+    :func:`statsmodels_me.postestimation.newdata.get_prediction` (the fixed effects'
+    uncertainty; predicted random effects taken as known)."""
+    statistic = statistic or "mu"
+    if statistic not in ("xb", "eta", "mu"):
+        raise SpecificationError(f"get_prediction: statistic '{statistic}' has no standard "
+                                 "error after metobit/meintreg; use xb, eta or mu")
+    return newdata.get_prediction(results, statistic, data, conditional=conditional,
+                                  new_groups=new_groups, nooffset=nooffset)

@@ -30,7 +30,8 @@ MIXED_STATISTICS = ("xb", "fitted", "stdp", "reffects", "residuals", "rstandard"
 MEGLM_STATISTICS = ("xb", "eta", "mu", "pr", "stdp", "reffects")
 NEW_GROUPS = ("zero", "error")
 
-__all__ = ["MEGLM_STATISTICS", "MIXED_STATISTICS", "get_prediction", "predict_new"]
+__all__ = ["MEGLM_STATISTICS", "MIXED_STATISTICS", "NewLinearPredictor", "get_prediction",
+           "predict_new"]
 
 
 def is_glmm(results) -> bool:
@@ -321,6 +322,37 @@ def predict_new(results, statistic, data, conditional=None, new_groups="zero", o
     vals = np.asarray(vals, dtype=float)
     vals[~lin.rows.complete] = np.nan
     return pd.Series(vals, index=index, name=name)
+
+
+class NewLinearPredictor:
+    """Linear predictors of new rows for the commands whose statistics are functions of
+    them (``metobit``, ``meintreg``, ``mestreg``).
+
+    Attributes
+    ----------
+    rows : NewRows
+    xb : ndarray (m,)
+        Fixed part (with the offset unless ``nooffset``); NaN on incomplete rows.
+    eta : ndarray (m,) or None
+        xb plus the predicted random effects of known groups (fixed portion for unseen ones,
+        xb with ``fixedonly``); None for marginal predictions.
+    sd : ndarray (m,) or None
+        Marginal predictions: sd of z_i'b under the fitted random-effects distribution.
+    """
+
+    def __init__(self, results, data, conditional=None, new_groups="zero", nooffset=False):
+        if new_groups not in NEW_GROUPS:
+            raise SpecificationError(f"new_groups={new_groups!r} is not one of 'zero', "
+                                     "'error'")
+        mode = prediction_mode(results, conditional)
+        lin = _Linear(results, data, nooffset)
+        self.rows, self.xb, self.eta, self.sd = lin.rows, lin.xb, None, None
+        if mode == "marginal":
+            self.sd = marginal_sd(results, marginal_Z(results, lin.rows))
+        elif mode == "fixedonly":
+            self.eta = lin.xb
+        else:
+            self.eta = lin.xb + random_part(results, lin.rows, mode, new_groups)[0]
 
 
 def _response(results, data):

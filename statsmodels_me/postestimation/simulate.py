@@ -4,6 +4,22 @@ New responses draw the random effects of every group from N(0, Sigma) at the est
 level's covariance from :meth:`estat_recovariance`), add them to the fixed part through the
 estimation sample's covariates, and draw the response from the conditional distribution:
 normal with the residual variance after ``mixed``, the family's distribution after ``meglm``.
+
+After the censored and survival commands the draw goes through the observation scheme of
+the estimation sample:
+
+* ``metobit``: y* ~ N(eta, sigma_e^2) censored at each row's ``ll()``/``ul()``, i.e.
+  max(ll, min(y*, ul)) (the fitted model's own censoring rule: y <= ll is left-censored);
+* ``meintreg``: each row keeps its finite observed bounds as inspection points and reports
+  the cell of y* between them: an exact row its y*; a row with bounds a < b the interval
+  (a, b) when a < y* < b, (., a) when y* <= a and (b, .) when y* >= b (``.``: missing, Stata's
+  infinite bound); a left- (right-) censored row at c reports (., c) or (c, .);
+* ``mestreg``: the event time T solves H(T | eta) = H(t0 | eta) + E, E ~ Exp(1), through the
+  family's inverse cumulative hazard: a draw from T | eta, T > t0 (delayed entry conditions
+  on survival to the entry time t0, as the likelihood does).  By default the uncensored
+  times are returned; ``censor=True`` applies the observed censoring times: a row censored
+  at c reports (min(T, c), T <= c), a row observed to fail (its censoring time unknown)
+  reports (T, 1).
 """
 from __future__ import annotations
 
@@ -11,6 +27,8 @@ import numpy as np
 import pandas as pd
 
 from statsmodels_me.design.build import build_design
+from statsmodels_me.families.censored import CensoredNormal
+from statsmodels_me.families.survival import SurvivalFamily
 from statsmodels_me.postestimation.newdata import fixed_names, is_glmm
 from statsmodels_me.spec.errors import SpecificationError
 
@@ -20,11 +38,23 @@ _DRAWS = ("gaussian", "bernoulli", "binomial", "poisson", "nbinomial_mean",
           "nbinomial_constant", "gamma", "ordinal")
 
 
+def _observation_scheme(results):
+    """``"censored"``, ``"interval"``, ``"survival"`` or None (the response is drawn as is)."""
+    family = getattr(results.model, "family_object", None)
+    if isinstance(family, SurvivalFamily):
+        return "survival"
+    if isinstance(family, CensoredNormal):
+        return "censored" if results.model.command == "metobit" else "interval"
+    return None
+
+
 def _check(results):
     model = results.model
     command = getattr(model.spec, "command", None) or type(model).__name__.lower()
     if not (is_glmm(results) or command.startswith("mixed")):
         raise NotImplementedError(f"simulate is not implemented after {command}")
+    if _observation_scheme(results) is not None:
+        return
     if is_glmm(results) and model.family_object.name not in _DRAWS:
         name = model.family_object.name
         raise NotImplementedError(f"simulate: drawing from family '{name}' is not "
@@ -73,7 +103,7 @@ def _fixed_part(results):
     return eta
 
 
-def simulate(results, nsim=1, seed=None):
+def simulate(results, nsim=1, seed=None, censor=False):
     """Responses simulated from the fitted model, lme4's ``simulate``.
 
     Parameters
@@ -81,16 +111,27 @@ def simulate(results, nsim=1, seed=None):
     nsim : int
         Number of simulated responses.
     seed : int or numpy.random.Generator, optional
+    censor : bool
+        After ``mestreg``: apply the observed censoring times (module docstring); without
+        it the uncensored event times.
 
     Returns
     -------
     DataFrame
-        Estimation rows by ``sim_1 ... sim_nsim``.
+        Estimation rows by ``sim_1 ... sim_nsim``. After ``meintreg`` two columns per
+        simulation, ``(sim_k, lower)`` and ``(sim_k, upper)`` named by the dependent
+        variables (NaN: an infinite bound); after ``mestreg`` with ``censor=True``
+        ``(sim_k, "_t")`` and ``(sim_k, "_d")`` (time and failure indicator).
     """
     _check(results)
     if int(nsim) < 1:
         raise SpecificationError(f"simulate: nsim={nsim} must be at least 1")
+    scheme = _observation_scheme(results)
+    if censor and scheme != "survival":
+        raise SpecificationError("simulate: censor=True applies after mestreg only")
     rng = np.random.default_rng(seed)
+    if scheme is not None:
+        return _simulate_observed(results, int(nsim), rng, scheme, bool(censor))
     model = results.model
     design = model.design
     xb = _fixed_part(results)
@@ -108,6 +149,66 @@ def simulate(results, nsim=1, seed=None):
             out[:, k] = _draw(family, eta, trials, aux, rng, model)
     return pd.DataFrame(out, index=design.row_index,
                         columns=[f"sim_{k + 1}" for k in range(int(nsim))])
+
+
+def _simulate_observed(results, nsim, rng, scheme, censor):
+    """Simulated responses after ``metobit``, ``meintreg`` and ``mestreg`` (module
+    docstring)."""
+    model = results.model
+    design = model.design
+    xb = _fixed_part(results)
+    aux = model.split_params(results.params_internal)[1]
+    y, t = np.asarray(design.endog, float), np.asarray(design.trials, float)
+    draws = []
+    for _ in range(nsim):
+        eta = xb + _random_part(results, rng)
+        if scheme == "survival":
+            draws.append(_event_times(model.family_object, eta, aux, y, t, rng, censor))
+            continue
+        ystar = eta + rng.standard_normal(design.nobs) * np.sqrt(np.exp(aux[0]))
+        if scheme == "censored":
+            draws.append(_tobit_censor(ystar, model.limit_values))
+        else:
+            draws.append(_interval_cells(ystar, y, t))
+    labels = [f"sim_{k + 1}" for k in range(nsim)]
+    if draws[0].ndim == 1:
+        return pd.DataFrame(np.column_stack(draws), index=design.row_index, columns=labels)
+    names = (["_t", "_d"] if scheme == "survival"
+             else list(design.spec.response[:2]))
+    columns = pd.MultiIndex.from_product([labels, names])
+    return pd.DataFrame(np.hstack(draws), index=design.row_index, columns=columns)
+
+
+def _tobit_censor(ystar, limits):
+    """max(ll, min(y*, ul)) with the rows' limits (None: no limit on that side)."""
+    ll, ul = limits
+    out = ystar if ll is None else np.maximum(ystar, ll)
+    return out if ul is None else np.minimum(out, ul)
+
+
+def _interval_cells(ystar, y, t):
+    """(lower, upper) of the cell of y* between each row's finite observed bounds (encoded
+    rows ``y``, ``t`` of :mod:`statsmodels_me.families.censored`); NaN for infinite."""
+    exact = t == y
+    a = np.where(t == -np.inf, np.nan, y)               # finite lower bound or NaN
+    b = np.where(t == -np.inf, y, np.where(t == np.inf, np.nan, t))
+    lower = np.where(ystar >= b, b, np.where(ystar > a, a, np.nan))
+    upper = np.where(ystar <= a, a, np.where(ystar < b, b, np.nan))
+    return np.column_stack([np.where(exact, ystar, lower), np.where(exact, ystar, upper)])
+
+
+def _event_times(family, eta, aux, y, t0, rng, censor):
+    """T | eta, T > t0 by the inverse cumulative hazard; with ``censor`` the observed
+    censoring times applied (columns time, failure)."""
+    H0 = np.zeros(eta.shape[0])
+    entered = t0 > 0
+    if np.any(entered):
+        H0[entered] = family.log_hazard_cumhaz(t0[entered], eta[entered], aux)[1]
+    T = family.inverse_cumhaz(H0 + rng.standard_exponential(eta.shape[0]), eta, aux)
+    if not censor:
+        return T
+    c = np.where(y < 0, -y, np.inf)                     # censored rows: their exit time
+    return np.column_stack([np.minimum(T, c), (T <= c).astype(float)])
 
 
 def _draw(family, eta, trials, aux, rng, model):
@@ -165,6 +266,9 @@ def bootstrap(results, nboot, statistic=None, seed=None, **fit_kwargs):
         One row per replicate; the columns are the statistic's labels (``params`` names) or
         ``0, 1, ...``.
     """
+    if _observation_scheme(results) is not None:
+        raise NotImplementedError(f"bootstrap after {results.model.command}: refitting to "
+                                  "simulated responses is not implemented (simulate() is)")
     stat = statistic or (lambda r: r.params)
     sims = simulate(results, nboot, seed)
     rows = []

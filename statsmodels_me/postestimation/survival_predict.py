@@ -18,10 +18,12 @@ import pandas as pd
 
 from statsmodels_me._kernels.quadrature import gh_grid
 from statsmodels_me.families import COMMON_STATISTICS
-from statsmodels_me.postestimation import meglm_predict
-from statsmodels_me.spec.errors import SpecificationError
+from statsmodels_me.postestimation import meglm_predict, newdata
+from statsmodels_me.spec.errors import DataError, SpecificationError
 
 SURVIVAL_STATISTICS = ("mean", "median", "survival", "hazard", "density", "distribution")
+#: statistics evaluated at a time (the new data must hold the time variable)
+TIMED_STATISTICS = ("survival", "hazard", "density", "distribution")
 MARGINAL_POINTS = 30
 
 
@@ -152,3 +154,108 @@ def predict(results, statistic="mean", conditional=True, ebmodes=False, nooffset
     else:
         vals = survival_statistic(family, statistic, t, eta, aux)
     return pd.Series(vals, index=model.design.row_index, name=statistic)
+
+
+def new_data_conditional(conditional, ebmodes):
+    """``conditional`` of :mod:`statsmodels_me.postestimation.newdata` from ``predict``'s
+    ``conditional`` and ``ebmodes`` arguments."""
+    if not ebmodes:
+        return conditional
+    if conditional in (None, True, "ebmodes"):
+        return "ebmodes"
+    raise SpecificationError(f"predict: ebmodes=True conflicts with "
+                             f"conditional={conditional!r}")
+
+
+def refuse_reses(statistic):
+    """``reses`` needs the posterior of the estimation sample's groups only."""
+    if statistic == "reses":
+        raise SpecificationError("predict reses: not available with data= (use predict() "
+                                 "on the estimation sample)")
+
+
+def new_times(model, data, statistic):
+    """The exit times of the new rows (NaN where missing).
+
+    Raises
+    ------
+    DataError
+        The time variable the model was fitted with is not in ``data``, or is negative.
+    """
+    name = getattr(model, "survival_variables", {}).get("time")
+    if name is None or name not in data.columns:
+        raise DataError(f"predict {statistic} with data=: the new data need the time "
+                        f"variable{'' if name is None else f' {name!r}'} (the statistic is "
+                        "evaluated at each row's time)")
+    t = pd.to_numeric(data[name], errors="coerce").to_numpy(dtype=float)
+    if np.any(t < 0):
+        raise DataError(f"predict {statistic} with data=: time variable {name!r} has "
+                        f"{int(np.sum(t < 0))} negative value(s)")
+    return t
+
+
+def predict_new(results, statistic="mean", data=None, conditional=True, ebmodes=False,
+                nooffset=False, new_groups="zero"):
+    """Predictions after ``mestreg`` on new rows.
+
+    Parameters
+    ----------
+    statistic : str
+        As :func:`predict` but ``reses``; ``survival``, ``hazard``, ``density`` and
+        ``distribution`` are evaluated at the time variable the model was fitted with (a
+        column of ``data``; rows with it missing are NaN).
+    data : pandas.DataFrame
+        New rows with the covariates, grouping and offset variables; not modified.
+    conditional : bool or {"ebmeans", "ebmodes", "fixedonly", "marginal"}
+        Rows of groups of the estimation sample get the groups' empirical Bayes means (or
+        modes) of the random effects; rows of other groups the fixed portion (see
+        ``new_groups``); ``fixedonly`` sets every random effect to zero; marginal
+        predictions integrate over the fitted random-effects distribution as :func:`predict`.
+    ebmodes, nooffset : bool
+    new_groups : {"zero", "error"}
+        Groups the fit never saw: random effects zero, or a DataError.
+
+    Returns
+    -------
+    pandas.Series (DataFrame for ``reffects``) indexed like ``data``; NaN on rows with a
+    missing covariate.
+    """
+    if statistic not in SURVIVAL_STATISTICS + COMMON_STATISTICS:
+        raise SpecificationError(f"predict: unknown statistic '{statistic}' after mestreg; "
+                                 "expected one of "
+                                 f"{', '.join(SURVIVAL_STATISTICS + COMMON_STATISTICS)}")
+    refuse_reses(statistic)
+    conditional = new_data_conditional(conditional, ebmodes)
+    if statistic in COMMON_STATISTICS:
+        return newdata.predict_new(results, statistic, data, conditional, new_groups, None,
+                                   nooffset)
+    model = results.model
+    family = model.family_object
+    aux = model.split_params(results.params_internal)[1]
+    lin = newdata.NewLinearPredictor(results, data, conditional, new_groups, nooffset)
+    ok = lin.rows.complete.copy()
+    t = None
+    if statistic in TIMED_STATISTICS:
+        t = new_times(model, data, statistic)
+        ok &= ~np.isnan(t)
+        t = t[ok]
+    vals = np.full(len(ok), np.nan)
+    if lin.eta is None:
+        vals[ok] = marginal_statistic(family, statistic, t, lin.xb[ok], lin.sd[ok], aux)
+    else:
+        vals[ok] = survival_statistic(family, statistic, t, lin.eta[ok], aux)
+    return pd.Series(vals, index=lin.rows.index, name=statistic)
+
+
+def get_prediction(results, statistic=None, data=None, conditional=None, new_groups="zero",
+                   nooffset=False):
+    """Predictions with standard errors and confidence intervals on new rows after
+    ``mestreg``: ``xb`` or ``eta`` (the default), as
+    :func:`statsmodels_me.postestimation.newdata.get_prediction` (the fixed effects'
+    uncertainty; predicted random effects taken as known)."""
+    statistic = statistic or "eta"
+    if statistic not in ("xb", "eta"):
+        raise SpecificationError(f"get_prediction: statistic '{statistic}' has no standard "
+                                 "error after mestreg; use xb or eta")
+    return newdata.get_prediction(results, statistic, data, conditional=conditional,
+                                  new_groups=new_groups, nooffset=nooffset)

@@ -1,4 +1,5 @@
-"""``simulate`` after negative binomial (both dispersions), gamma and ordinal GLMMs.
+"""``simulate`` after negative binomial (both dispersions), gamma and ordinal GLMMs (and
+the lower limit of metobit).
 
 The moments of the simulated responses are compared with the fitted model's, computed here
 from the estimates alone. With a random intercept b ~ N(0, s2) and a log link, mu = exp(xb + b)
@@ -98,11 +99,19 @@ def test_ordinal_logit(df):
     _within((sims == 1).astype(float), prob[:, 0], "P(y = 1)")
 
 
-def test_censored_families_refused():
+def test_censored_family_lower_limit_only():
+    """metobit ll(0): y = max(0, y*), P(y = 0) = Phi(-xb / sqrt(var(e) + var(_cons)))
+    (moments in test_simulate_censored.py); bootstrap is refused."""
     rng = np.random.default_rng(2)
     g = np.repeat(np.arange(20), 5)
     df = pd.DataFrame({"y": np.clip(rng.normal(size=100) + rng.normal(size=20)[g], 0, None),
                        "x": rng.normal(size=100), "id": g})
     res = smf.metobit("y x || id:, ll(0)", data=df).fit()
-    with pytest.raises(NotImplementedError, match="simulate"):
-        res.simulate(1)
+    sims = res.simulate(NSIM, seed=6).to_numpy()
+    assert sims.shape == (100, NSIM) and sims.min() == 0.0
+    p = res.params
+    xb = (p["_cons"] + p["x"] * df["x"]).to_numpy()
+    sd = np.sqrt(p["/var(e.y)"] + p["/var(_cons[id])"])
+    _within((sims == 0).astype(float), special.ndtr(-xb / sd), "P(y = 0)")
+    with pytest.raises(NotImplementedError, match="bootstrap"):
+        res.bootstrap(1)
