@@ -12,6 +12,7 @@ from statsmodels_me._kernels.blas_threads import single_threaded_blas
 from statsmodels_me.models.base import MEModel
 from statsmodels_me.models.menl_design import MenlDesign
 from statsmodels_me.models.menl_fit import alternate, nls_start
+from statsmodels_me.models.menl_fixed import FixedFit, FixedLME
 from statsmodels_me.models.menl_lme import CovBlock, GroupedLME, SparseLME
 from statsmodels_me.models.menl_mean import MeanFunction
 from statsmodels_me.models.menl_residual import (
@@ -319,7 +320,8 @@ class MENL(MEModel):
                        iterations=out.iterations, iteration_log=out.log, method=method,
                        notes=list(self.spec.legends))
         from statsmodels_me.results.menl_results import MENLResults, MENLResultsWrapper
-        res = MENLResults(self, params, cov, info, random_effects=out.b)
+        res = MENLResults(self, params, cov, info, random_effects=out.b,
+                          inference_point=lme.inference_point(out.theta, out.s2))
         return MENLResultsWrapper(res)
 
     def _cov_structure(self, lme, out):
@@ -362,6 +364,55 @@ class MENL(MEModel):
                           ConvergenceWarning, stacklevel=3)
             return np.full((k, k), np.nan)
         return cov
+
+    def fit_fixed(self, fixed, start_params, start_point, maxiter=None, tolerance=None,
+                  ltolerance=None):
+        """Fit with variance components held at given values (profile likelihoods).
+
+        Parameters
+        ----------
+        fixed : dict
+            ``e(b)`` name -> value, for random-effects variances and covariances
+            (``/var(U1[tree])``, ``/cov(U1[id],U2[id])``) and ``/var(e)``.
+        start_params : array_like
+            Start values of the fixed effects (usually the unconstrained estimates).
+        start_point : array_like
+            Start values of the variance parameters in the coordinates of the observed
+            information (``MENLResults.inference_point``).
+        maxiter, tolerance, ltolerance
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        FixedFit
+            The linearization log likelihood at the fixed point of the alternating algorithm
+            with those components fixed (see :mod:`.menl_fixed`).
+        """
+        p = self.k_fe
+        n_core = self.n_structure - p
+        allowed = {name: j - p for j, name in enumerate(self.param_names)
+                   if p <= j < self.n_structure}
+        coords = {}
+        for name, value in dict(fixed).items():
+            if name not in allowed:
+                raise SpecificationError(
+                    f"menl: cannot hold {name!r} fixed; allowed are the random-effects "
+                    f"variances and covariances and /var(e): {', '.join(allowed)}")
+            coords[allowed[name]] = float(value)
+        positive = np.zeros(len(start_point), dtype=bool)
+        for j, name in enumerate(self.param_names[p:self.n_structure]):
+            positive[j] = name.startswith("/var(")
+        lme = FixedLME(self._engine(), start_point, coords, positive,
+                       s2_index=n_core - 1 if self.rescorrelation is None
+                       or not self.rescorrelation.free_variances else n_core)
+        spec = self.spec
+        with single_threaded_blas():
+            out = alternate(self.mean, lme, self.design.y, np.asarray(start_params, float)[:p],
+                            maxiter=maxiter or spec.iterate,
+                            tolerance=tolerance or spec.tolerance,
+                            ltolerance=ltolerance or spec.ltolerance)
+        return FixedFit(llf=out.llf, beta=out.beta, values=lme.display(out.theta, out.s2),
+                        converged=out.converged, iterations=out.iterations)
 
     def loglike(self, params):
         """Not available: the linearization log likelihood depends on the estimates' path."""

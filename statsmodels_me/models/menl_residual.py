@@ -428,6 +428,16 @@ class ResidualLME(ThetaOptimizer):
         self.current = np.array(x[self.k:], float)
         return x
 
+    def solve_inference(self, u, modes=True):
+        """The engine's :meth:`solve_inference` with the error structure at ``u``'s
+        structure parameters (which become the current ones, for the PNLS steps)."""
+        m = len(u) - self.k_var - self.k_cor
+        self.current = np.array(u[m:], float)
+        self._apply(self.current)
+        sol = self.inner.solve_inference(u[:m], modes)
+        sol["deviance"] += 2.0 * self._logdet
+        return sol
+
     def loglike_display(self, u, beta):
         """Log likelihood at :meth:`inference_point` coordinates."""
         m = len(u) - self.k_var - self.k_cor

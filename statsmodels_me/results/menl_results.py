@@ -24,9 +24,14 @@ class MENLResults(MEResults):
 
     fitted_statistic = "yhat"
 
-    def __init__(self, model, params, cov_params, info, random_effects):
+    def __init__(self, model, params, cov_params, info, random_effects, inference_point=None):
         super().__init__(model, params, cov_params, info)
         self._modes = np.asarray(random_effects, dtype=float)
+        #: the variance parameters in the coordinates of the observed information
+        #: (variances, covariances, ``s2``, the error structure's own parameters); start of
+        #: fits with parameters held fixed (``model.fit_fixed``)
+        self.inference_point = None if inference_point is None else \
+            np.asarray(inference_point, dtype=float)
 
     @property
     def random_effects(self):
