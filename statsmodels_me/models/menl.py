@@ -330,7 +330,12 @@ class MENL(MEModel):
         own parameters (:meth:`ResidualLME.loglike_display`), carried to the displayed
         values by the delta method (Jacobian by central differences)."""
         u = lme.inference_point(out.theta, out.s2)
-        cov_u = self._cov_display(lme, u, out.beta)
+        # the correlation parameters (atanh, logit, MA coefficients) have unit scale: steps
+        # of 1e-4 of their value alone drown the Hessian in the whitening's rounding
+        # (about 1e-11 of the log likelihood) when a correlation is near zero
+        scale = np.zeros(len(u))
+        scale[len(u) - lme.k_cor:] = 1.0
+        cov_u = self._cov_display(lme, u, out.beta, scale)
         J = np.zeros((len(lme.display_from_inference(u)), len(u)))
         for j in range(len(u)):
             h = 1e-6 * max(abs(u[j]), 1e-3)
@@ -340,13 +345,16 @@ class MENL(MEModel):
             J[:, j] = (lme.display_from_inference(up) - lme.display_from_inference(dn)) / (2 * h)
         return J @ cov_u @ J.T
 
-    def _cov_display(self, lme, values, beta):
+    def _cov_display(self, lme, values, beta, scale=None):
         """Covariance of the display variances/covariances and residual variance: inverse of
-        the observed information by central differences of :meth:`GroupedLME.loglike_display`."""
+        the observed information by central differences of :meth:`GroupedLME.loglike_display`
+        (steps of 1e-4 of each value, at least of ``scale``)."""
         k = len(values)
         variances = np.abs(values)
         floor = max(float(np.median(variances)), 1e-12)
         steps = 1e-4 * np.maximum(variances, 1e-2 * floor)
+        if scale is not None:
+            steps = np.maximum(steps, 1e-4 * np.asarray(scale, float))
         if not np.isfinite(lme.loglike_display(values, beta)):
             warnings.warn("menl: a random-effects covariance matrix is singular at the "
                           "estimates (a variance at zero); the standard errors of the variance "

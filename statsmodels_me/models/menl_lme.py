@@ -134,9 +134,14 @@ class ThetaOptimizer:
             theta, ok = self._newton(theta0, maxiter=50)
             if ok:
                 return theta
-        res = optimize.minimize(self.deviance, theta0, method="L-BFGS-B", bounds=self.bounds(),
+        res = optimize.minimize(self.search_objective(theta0), theta0, method="L-BFGS-B",
+                                bounds=self.bounds(),
                                 options={"ftol": tol, "gtol": 1e-6, "maxiter": 500})
         return self._newton(res.x)[0]
+
+    def search_objective(self, theta0):
+        """What L-BFGS-B minimizes from ``theta0``: the deviance."""
+        return self.deviance
 
     def _newton(self, theta, maxiter=8):
         """Newton's method with step halving for an interior optimum.
