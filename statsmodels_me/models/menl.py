@@ -12,6 +12,7 @@ from statsmodels_me._kernels.blas_threads import single_threaded_blas
 from statsmodels_me.models.base import MEModel
 from statsmodels_me.models.menl_design import MenlDesign
 from statsmodels_me.models.menl_fit import alternate, nls_start
+from statsmodels_me.models.menl_fixed import FixedFit, FixedLME
 from statsmodels_me.models.menl_lme import CovBlock, GroupedLME, SparseLME
 from statsmodels_me.models.menl_mean import MeanFunction
 from statsmodels_me.models.menl_residual import (
@@ -319,7 +320,8 @@ class MENL(MEModel):
                        iterations=out.iterations, iteration_log=out.log, method=method,
                        notes=list(self.spec.legends))
         from statsmodels_me.results.menl_results import MENLResults, MENLResultsWrapper
-        res = MENLResults(self, params, cov, info, random_effects=out.b)
+        res = MENLResults(self, params, cov, info, random_effects=out.b,
+                          inference_point=lme.inference_point(out.theta, out.s2))
         return MENLResultsWrapper(res)
 
     def _cov_structure(self, lme, out):
@@ -328,7 +330,12 @@ class MENL(MEModel):
         own parameters (:meth:`ResidualLME.loglike_display`), carried to the displayed
         values by the delta method (Jacobian by central differences)."""
         u = lme.inference_point(out.theta, out.s2)
-        cov_u = self._cov_display(lme, u, out.beta)
+        # the correlation parameters (atanh, logit, MA coefficients) have unit scale: steps
+        # of 1e-4 of their value alone drown the Hessian in the whitening's rounding
+        # (about 1e-11 of the log likelihood) when a correlation is near zero
+        scale = np.zeros(len(u))
+        scale[len(u) - lme.k_cor:] = 1.0
+        cov_u = self._cov_display(lme, u, out.beta, scale)
         J = np.zeros((len(lme.display_from_inference(u)), len(u)))
         for j in range(len(u)):
             h = 1e-6 * max(abs(u[j]), 1e-3)
@@ -338,13 +345,16 @@ class MENL(MEModel):
             J[:, j] = (lme.display_from_inference(up) - lme.display_from_inference(dn)) / (2 * h)
         return J @ cov_u @ J.T
 
-    def _cov_display(self, lme, values, beta):
+    def _cov_display(self, lme, values, beta, scale=None):
         """Covariance of the display variances/covariances and residual variance: inverse of
-        the observed information by central differences of :meth:`GroupedLME.loglike_display`."""
+        the observed information by central differences of :meth:`GroupedLME.loglike_display`
+        (steps of 1e-4 of each value, at least of ``scale``)."""
         k = len(values)
         variances = np.abs(values)
         floor = max(float(np.median(variances)), 1e-12)
         steps = 1e-4 * np.maximum(variances, 1e-2 * floor)
+        if scale is not None:
+            steps = np.maximum(steps, 1e-4 * np.asarray(scale, float))
         if not np.isfinite(lme.loglike_display(values, beta)):
             warnings.warn("menl: a random-effects covariance matrix is singular at the "
                           "estimates (a variance at zero); the standard errors of the variance "
@@ -362,6 +372,55 @@ class MENL(MEModel):
                           ConvergenceWarning, stacklevel=3)
             return np.full((k, k), np.nan)
         return cov
+
+    def fit_fixed(self, fixed, start_params, start_point, maxiter=None, tolerance=None,
+                  ltolerance=None):
+        """Fit with variance components held at given values (profile likelihoods).
+
+        Parameters
+        ----------
+        fixed : dict
+            ``e(b)`` name -> value, for random-effects variances and covariances
+            (``/var(U1[tree])``, ``/cov(U1[id],U2[id])``) and ``/var(e)``.
+        start_params : array_like
+            Start values of the fixed effects (usually the unconstrained estimates).
+        start_point : array_like
+            Start values of the variance parameters in the coordinates of the observed
+            information (``MENLResults.inference_point``).
+        maxiter, tolerance, ltolerance
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        FixedFit
+            The linearization log likelihood at the fixed point of the alternating algorithm
+            with those components fixed (see :mod:`.menl_fixed`).
+        """
+        p = self.k_fe
+        n_core = self.n_structure - p
+        allowed = {name: j - p for j, name in enumerate(self.param_names)
+                   if p <= j < self.n_structure}
+        coords = {}
+        for name, value in dict(fixed).items():
+            if name not in allowed:
+                raise SpecificationError(
+                    f"menl: cannot hold {name!r} fixed; allowed are the random-effects "
+                    f"variances and covariances and /var(e): {', '.join(allowed)}")
+            coords[allowed[name]] = float(value)
+        positive = np.zeros(len(start_point), dtype=bool)
+        for j, name in enumerate(self.param_names[p:self.n_structure]):
+            positive[j] = name.startswith("/var(")
+        lme = FixedLME(self._engine(), start_point, coords, positive,
+                       s2_index=n_core - 1 if self.rescorrelation is None
+                       or not self.rescorrelation.free_variances else n_core)
+        spec = self.spec
+        with single_threaded_blas():
+            out = alternate(self.mean, lme, self.design.y, np.asarray(start_params, float)[:p],
+                            maxiter=maxiter or spec.iterate,
+                            tolerance=tolerance or spec.tolerance,
+                            ltolerance=ltolerance or spec.ltolerance)
+        return FixedFit(llf=out.llf, beta=out.beta, values=lme.display(out.theta, out.s2),
+                        converged=out.converged, iterations=out.iterations)
 
     def loglike(self, params):
         """Not available: the linearization log likelihood depends on the estimates' path."""

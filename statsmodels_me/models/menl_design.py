@@ -56,6 +56,8 @@ class MenlDesign:
     nobs : int
     row_index : Index
         Index of the estimation sample in the input frame.
+    sample_data : DataFrame
+        The estimation sample's rows of the input frame (every column).
     """
 
     def __init__(self, spec, data):
@@ -90,6 +92,7 @@ class MenlDesign:
         if len(sub) == 0:
             raise DataError("menl: no observations without missing values")
         self.row_index = sub.index
+        self.sample_data = data.loc[keep]
         self.y = sub[spec.depvar].to_numpy(dtype=float)
         self.columns = {v: sub[v].to_numpy(dtype=float) for v in spec.variables}
         bad = [v for v, c in [(spec.depvar, self.y), *self.columns.items()]

@@ -134,9 +134,14 @@ class ThetaOptimizer:
             theta, ok = self._newton(theta0, maxiter=50)
             if ok:
                 return theta
-        res = optimize.minimize(self.deviance, theta0, method="L-BFGS-B", bounds=self.bounds(),
+        res = optimize.minimize(self.search_objective(theta0), theta0, method="L-BFGS-B",
+                                bounds=self.bounds(),
                                 options={"ftol": tol, "gtol": 1e-6, "maxiter": 500})
         return self._newton(res.x)[0]
+
+    def search_objective(self, theta0):
+        """What L-BFGS-B minimizes from ``theta0``: the deviance."""
+        return self.deviance
 
     def _newton(self, theta, maxiter=8):
         """Newton's method with step halving for an interior optimum.
@@ -345,11 +350,29 @@ class _LMEBase(ThetaOptimizer):
         return r
 
     # ------------------------------------------------------------------ inference
+    def inference_point(self, theta, s2):
+        """Coordinates of the observed information and of fits with parameters held fixed:
+        the display values (variances, covariances, ``s2``)."""
+        return self.display(theta, s2)
+
+    def display_from_inference(self, u):
+        return np.asarray(u, float)
+
+    def solve_inference(self, u, modes=True):
+        """:meth:`solve_at` at the relative factor of the display values ``u``, with the
+        deviance and ``s2`` of ``u`` itself (``s2`` not profiled)."""
+        D, s2 = self.covariance_from_display(u)
+        Lam = np.linalg.cholesky(D / s2 + 1e-300 * np.eye(self.q))
+        sol = self.solve_at(Lam, modes)
+        sol["deviance"] = -2.0 * self.loglike_display(u, None)
+        sol["s2"] = float(s2)
+        return sol
+
     def loglike_display(self, values, beta):
         """Log likelihood at display values ``(var/cov..., s2)``.
 
-        ML: the log likelihood with beta held at ``beta``; REML: the restricted log
-        likelihood (beta does not enter).
+        ML: the log likelihood with beta held at ``beta`` (at its GLS estimate when None);
+        REML: the restricted log likelihood (beta does not enter).
         """
         D, s2 = self.covariance_from_display(values)
         if s2 <= 0:
@@ -360,8 +383,10 @@ class _LMEBase(ThetaOptimizer):
         except np.linalg.LinAlgError:
             return -np.inf
         if self.reml:
+            # log|V| + log|X' V^-1 X| = n log s2 + logdet - p log s2 + log|XVX| for
+            # V = s2 (I + Z Lambda Lambda' Z'): the powers of s2 sum to m = n - p
             m = self.n - self.p
-            ld_x = np.linalg.slogdet(parts["XVX"])[1] - self.p * np.log(s2)
+            ld_x = np.linalg.slogdet(parts["XVX"])[1]
             return -0.5 * (m * np.log(2 * np.pi * s2) + parts["logdet"] + ld_x
                            + parts["r2"] / s2)
         return -0.5 * (self.n * np.log(2 * np.pi * s2) + parts["logdet"] + parts["r2"] / s2)

@@ -79,11 +79,13 @@ class MeanFunction:
         Non-finite values are returned as they are (no floating-point warnings); callers
         check them.
         """
-        return self._evaluate(beta, b)
+        return self.evaluate_of(self.expr, beta, b)
 
-    def _evaluate(self, beta, b):
+    def evaluate_of(self, node, beta, b):
+        """``(value, d/dbeta, d/db)`` of another expression (a ``define()``) on the same
+        rows."""
         with np.errstate(all="ignore"):
-            out = self.expr.evaluate(_Env(self, np.asarray(beta, float), np.asarray(b, float)))
+            out = node.evaluate(_Env(self, np.asarray(beta, float), np.asarray(b, float)))
         n = self.n
         f = np.broadcast_to(np.asarray(out.v, dtype=float), (n,)).copy()
         X = np.zeros((n, self.p))

@@ -4,7 +4,9 @@ The errors of group ``g`` have covariance ``s2 Lambda_g`` with ``Lambda_g = G_g 
 ``G_g`` the diagonal of the variance function (Pinheiro and Bates 2000, sec. 5.2: varPower,
 varConstPower, varFixed, varExp, varIdent) and ``C_g`` the correlation (or, for
 ``rescovariance(unstructured)``, relative covariance) of :mod:`statsmodels_me.covariance.residual`
-(ibid. sec. 5.3: corAR1, corARMA, corCompSymm, corSymm). With ``L_g = G_g chol(C_g)`` the
+(ibid. sec. 5.3: corAR1, corARMA, corCAR1, corCompSymm, corSymm; ``ctar1`` is that module's
+``exponential``, toeplitz and banded correlations its ``toeplitz`` and ``banded`` with the
+variances held at one). With ``L_g = G_g chol(C_g)`` the
 linearized model whitened by ``L_g^-1`` is an LME model with independent errors of variance
 ``s2`` (ibid. sec. 5.1, eq. 5.5); its log likelihood is that of the whitened model minus
 ``sum_g log|L_g|``. The structure's parameters are estimated with the covariance parameters in
@@ -143,14 +145,14 @@ class GroupCorrelation:
         if t is None:
             t = np.zeros(n)
         t = np.asarray(t, float)
-        rs_kind = "unstructured" if kind == "unstructured" else kind
+        rs_kind = {"ctar1": "exponential"}.get(kind, kind)
         try:
             self.structure = ResidualStructure(ResidualSpec(rs_kind, spec.order, spec.t), t)
         except SpecificationError as exc:
             raise SpecificationError(f"menl: {where}: {exc}") from None
         k = self.structure.n_theta
         n_t = len(self.structure.t_levels)
-        if kind == "unstructured" and not spec.free_variances:
+        if kind in ("unstructured", "banded") and not spec.free_variances:
             # correlations only: the log sd ratios to the first level stay at zero
             self.free = np.arange(n_t - 1, k)
         else:
@@ -177,7 +179,18 @@ class GroupCorrelation:
     def n_params(self):
         return len(self.free)
 
+    @property
+    def may_be_indefinite(self):
+        """Whether some parameter values in the bounds give a correlation matrix that is not
+        positive definite (toeplitz, and banded below the full order)."""
+        st = self.structure
+        return self.spec.kind == "toeplitz" or (
+            self.spec.kind == "banded" and st.order < len(st.t_levels) - 1)
+
     def start(self):
+        if self.spec.kind == "ctar1":
+            # rho = 0.2, nlme's start for corCAR1 (rho = 0 is logit -inf)
+            return np.array([np.log(0.2 / 0.8)])
         return np.zeros(self.n_params)
 
     def bounds(self):
@@ -191,6 +204,9 @@ class GroupCorrelation:
             return [(low, 5.0)]
         if kind == "ma":
             return [(-10.0, 10.0)] * self.n_params
+        if kind == "ctar1":
+            # logit(rho): rho per unit of t up to 1 - 2e-9 (t in small units)
+            return [(-20.0, 20.0)]
         return [(-5.0, 5.0)] * self.n_params
 
     def structure_theta(self, p):
@@ -221,7 +237,7 @@ class GroupCorrelation:
         names = self.structure.core_names()
         if self.spec.free_variances:
             return names
-        if self.spec.kind == "unstructured":
+        if self.spec.kind in ("unstructured", "banded"):
             n_t = len(self.structure.t_levels)
             return [nm.replace("cov(e", "corr(e") for nm in names[n_t:]]
         return names[:-1]
@@ -232,7 +248,7 @@ class GroupCorrelation:
         vals = self.structure.core_display(self.structure_theta(p), s2 if free else 1.0)
         if free:
             return np.asarray(vals, float)
-        if self.spec.kind == "unstructured":
+        if self.spec.kind in ("unstructured", "banded"):
             return np.asarray(vals[len(self.structure.t_levels):], float)
         if self.spec.kind == "ma":
             return invertible_ma(np.asarray(vals[:-1], float))
@@ -423,10 +439,33 @@ class ResidualLME(ThetaOptimizer):
             return np.inf
         return dev if np.isfinite(dev) else np.inf
 
+    def search_objective(self, theta0):
+        """The deviance, finite where a correlation matrix is not positive definite when the
+        structure allows that: L-BFGS-B's line search stops at an infinite value, and a value
+        far above the start's sends it back inside."""
+        if self.correlation is None or not self.correlation.may_be_indefinite:
+            return self.deviance
+        outside = self.deviance(theta0) + 1e6
+
+        def objective(x):
+            dev = self.deviance(x)
+            return dev if np.isfinite(dev) else outside
+        return objective
+
     def fit_theta(self, x0, tol=1e-9, warm=False):
         x = super().fit_theta(x0, tol, warm)
         self.current = np.array(x[self.k:], float)
         return x
+
+    def solve_inference(self, u, modes=True):
+        """The engine's :meth:`solve_inference` with the error structure at ``u``'s
+        structure parameters (which become the current ones, for the PNLS steps)."""
+        m = len(u) - self.k_var - self.k_cor
+        self.current = np.array(u[m:], float)
+        self._apply(self.current)
+        sol = self.inner.solve_inference(u[:m], modes)
+        sol["deviance"] += 2.0 * self._logdet
+        return sol
 
     def loglike_display(self, u, beta):
         """Log likelihood at :meth:`inference_point` coordinates."""

@@ -10,7 +10,7 @@ from statsmodels_me.spec.errors import DataError, SpecificationError
 
 STATISTICS = ("yhat", "residuals", "rstandard", "reffects")
 
-__all__ = ["STATISTICS", "predict_menl"]
+__all__ = ["STATISTICS", "predict_menl", "mean_on_rows", "group_effects"]
 
 
 def predict_menl(results, statistic, data, fixedonly=False, new_groups="zero"):
@@ -39,38 +39,13 @@ def predict_menl(results, statistic, data, fixedonly=False, new_groups="zero"):
         raise DataError(f"new data must be a pandas DataFrame, not {type(data).__name__}")
     model = results.model
     spec = model.spec
-    levels = model.design.levels
-    paths = [v for lev in levels for v in lev.path]
-    needed = list(dict.fromkeys([*spec.variables, *paths]))
-    missing = [v for v in needed if v not in data.columns]
-    if missing:
-        raise DataError(f"new data lack the variable(s) {', '.join(missing)} used by the model")
-    complete = data[needed].notna().all(axis=1).to_numpy()
-    rows = data.loc[complete]
-    m, q = len(rows), len(model.re_names)
-    modes = results.random_effects
-    modes = modes if isinstance(modes, dict) else {levels[0].label: modes}
-    values = np.zeros((m, q))
-    for lev in levels:
-        path = list(lev.path)
-        keys = pd.MultiIndex.from_frame(rows[path]) if len(path) > 1 else pd.Index(rows[path[0]])
-        codes = modes[lev.label].index.get_indexer(keys)
-        unseen = codes < 0
-        if new_groups == "error" and unseen.any():
-            raise DataError(f"new data: {int(unseen.sum())} row(s) belong to groups of "
-                            f"'{lev.label}' that are not in the estimation sample")
-        if not fixedonly:
-            values[np.ix_(~unseen, lev.effects)] = modes[lev.label].to_numpy()[codes[~unseen]]
+    complete = _complete_rows(results, data)
     if statistic == "reffects":
+        values = group_effects(results, data.loc[complete], fixedonly, new_groups)
         out = pd.DataFrame(np.nan, index=data.index, columns=list(model.re_names))
         out.loc[complete] = values
         return out
-    columns = {v: rows[v].to_numpy(dtype=float) for v in spec.variables}
-    # the flat vector of random effects holds effect a of new row i at a * m + i
-    re_rows = [a * m + np.arange(m) for a in range(q)]
-    # the model's own mean-function class, built on the new rows
-    mean = type(model.mean)(spec.expr, spec.params, model.re_names, columns, re_rows, m * q)
-    b = values.T.ravel()
+    mean, b = mean_on_rows(results, data.loc[complete], fixedonly, new_groups)
     beta = np.asarray(results.params, dtype=float)[:results.k_fe]
     yhat = np.full(len(data), np.nan)
     yhat[complete] = mean.value(beta, b)
@@ -86,3 +61,60 @@ def predict_menl(results, statistic, data, fixedonly=False, new_groups="zero"):
                                       "rescorrelation() or rescovariance() are not implemented")
         resid = resid / np.sqrt(float(np.asarray(results.params)[model.residual_index]))
     return pd.Series(resid, index=data.index, name=statistic)
+
+
+def _complete_rows(results, data):
+    """Rows of ``data`` with every variable of the model and grouping variable present."""
+    model = results.model
+    paths = [v for lev in model.design.levels for v in lev.path]
+    needed = list(dict.fromkeys([*model.spec.variables, *paths]))
+    missing = [v for v in needed if v not in data.columns]
+    if missing:
+        raise DataError(f"new data lack the variable(s) {', '.join(missing)} used by the model")
+    return data[needed].notna().all(axis=1).to_numpy()
+
+
+def group_effects(results, rows, fixedonly=False, new_groups="zero"):
+    """Random effects (m, q) of each row of ``rows``: its groups' conditional modes, zero for
+    groups the fit never saw (an error with ``new_groups="error"``) and under ``fixedonly``."""
+    model = results.model
+    levels = model.design.levels
+    modes = results.random_effects
+    modes = modes if isinstance(modes, dict) else {levels[0].label: modes}
+    values = np.zeros((len(rows), len(model.re_names)))
+    if fixedonly and new_groups == "zero":
+        return values
+    for lev in levels:
+        path = list(lev.path)
+        keys = pd.MultiIndex.from_frame(rows[path]) if len(path) > 1 else pd.Index(rows[path[0]])
+        codes = modes[lev.label].index.get_indexer(keys)
+        unseen = codes < 0
+        if new_groups == "error" and unseen.any():
+            raise DataError(f"new data: {int(unseen.sum())} row(s) belong to groups of "
+                            f"'{lev.label}' that are not in the estimation sample")
+        if not fixedonly:
+            values[np.ix_(~unseen, lev.effects)] = modes[lev.label].to_numpy()[codes[~unseen]]
+    return values
+
+
+def mean_on_rows(results, rows, fixedonly=False, new_groups="zero"):
+    """The model's mean function on the rows of ``rows`` (no missing values) and the flat
+    vector of their random effects (:func:`group_effects`).
+
+    Returns
+    -------
+    mean : MeanFunction
+        Built on ``rows``' variables; ``mean.evaluate(beta, b)`` gives values and
+        derivatives.
+    b : ndarray
+    """
+    model = results.model
+    spec = model.spec
+    m, q = len(rows), len(model.re_names)
+    values = group_effects(results, rows, fixedonly, new_groups)
+    columns = {v: rows[v].to_numpy(dtype=float) for v in spec.variables}
+    # the flat vector of random effects holds effect a of new row i at a * m + i
+    re_rows = [a * m + np.arange(m) for a in range(q)]
+    # the model's own mean-function class, built on the new rows
+    mean = type(model.mean)(spec.expr, spec.params, model.re_names, columns, re_rows, m * q)
+    return mean, values.T.ravel()

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from statsmodels_me.postestimation.menl_profile import menl_profile_conf_int
 from statsmodels_me.postestimation.newdata import is_glmm
 from statsmodels_me.spec.errors import SpecificationError
 
@@ -28,9 +29,6 @@ _OUTSIDE = (SpecificationError, ValueError, ArithmeticError, np.linalg.LinAlgErr
 def _check(results):
     model = results.model
     command = getattr(model.spec, "command", None) or type(model).__name__.lower()
-    if command.startswith("menl"):
-        raise NotImplementedError("conf_int(method='profile') is not implemented after menl "
-                                  "(its log likelihood is a linearization)")
     if not (is_glmm(results) or command.startswith("mixed")) or \
             not hasattr(model, "loglike"):
         raise NotImplementedError(f"conf_int(method='profile') is not implemented after "
@@ -86,9 +84,10 @@ def _profile_function(model, params, names, j, crit, ll_max):
 
 
 def profile_conf_int(results, alpha=0.05, which=None):
-    """Profile-likelihood intervals of variance components after ``mixed`` and after
+    """Profile-likelihood intervals of variance components after ``mixed``, after
     ``meglm`` (every family and shortcut, metobit/meintreg/mestreg) with one grouping level
-    or crossed effects (Laplace).
+    or crossed effects (Laplace), and after ``menl`` (of the linearization log likelihood;
+    :mod:`statsmodels_me.postestimation.menl_profile`).
 
     Parameters
     ----------
@@ -107,8 +106,10 @@ def profile_conf_int(results, alpha=0.05, which=None):
     Raises
     ------
     NotImplementedError
-        After ``menl`` and after GLMMs with nested levels.
+        After GLMMs with nested levels.
     """
+    if getattr(results.model, "command", None) == "menl":
+        return menl_profile_conf_int(results, alpha, which)
     _check(results)
     model = results.model
     names = list(results.param_names)

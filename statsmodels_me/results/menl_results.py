@@ -6,6 +6,7 @@ import pandas as pd
 from statsmodels.base import wrapper as wrap
 
 from statsmodels_me.postestimation.lrtest import lrtest as _lrtest
+from statsmodels_me.postestimation.menl_margins import menl_margins
 from statsmodels_me.results.base import MEResults, MEResultsWrapper
 from statsmodels_me.spec.errors import SpecificationError
 
@@ -23,9 +24,14 @@ class MENLResults(MEResults):
 
     fitted_statistic = "yhat"
 
-    def __init__(self, model, params, cov_params, info, random_effects):
+    def __init__(self, model, params, cov_params, info, random_effects, inference_point=None):
         super().__init__(model, params, cov_params, info)
         self._modes = np.asarray(random_effects, dtype=float)
+        #: the variance parameters in the coordinates of the observed information
+        #: (variances, covariances, ``s2``, the error structure's own parameters); start of
+        #: fits with parameters held fixed (``model.fit_fixed``)
+        self.inference_point = None if inference_point is None else \
+            np.asarray(inference_point, dtype=float)
 
     @property
     def random_effects(self):
@@ -96,15 +102,26 @@ class MENLResults(MEResults):
             resid = resid / np.sqrt(model.residual_variances(self.params, fitted))
         return pd.Series(resid, index=d.row_index, name=statistic)
 
-    def margins(self, *args, **kwargs):
-        """Not implemented after ``menl``.
+    def margins(self, variables=None, at=None, dydx=None, eyex=None, dyex=None, eydx=None,
+                over=None, predict=None, conditional="fixedonly", asbalanced=False, data=None,
+                outcome=None, alpha=0.05):
+        """Stata's ``margins`` after ``menl`` (default ``predict(yhat fixedonly)``); see
+        :func:`statsmodels_me.postestimation.menl_margins.menl_margins`.
 
-        Raises
-        ------
-        NotImplementedError
+        ``variables`` (factor variables), ``asbalanced`` and ``outcome`` do not apply: the
+        ``menl`` expression has no factor variables and one outcome.
         """
-        raise NotImplementedError("margins after menl is not implemented; evaluate "
-                                  "predict('yhat', data=...) on a grid of covariate values")
+        for name, value in (("variables", variables), ("outcome", outcome)):
+            if value is not None:
+                raise SpecificationError(f"margins after menl: {name}= does not apply (the "
+                                         "menl expression has no factor variables and one "
+                                         "outcome); use at=")
+        if asbalanced:
+            raise SpecificationError("margins after menl: asbalanced does not apply (the "
+                                     "menl expression has no factor variables)")
+        return menl_margins(self, at=at, dydx=dydx, eyex=eyex, dyex=dyex, eydx=eydx,
+                            over=over, predict=predict, conditional=conditional, data=data,
+                            alpha=alpha)
 
     def estat_recovariance(self):
         """Estimated covariance matrix of the random effects: dict ``level -> DataFrame``."""

@@ -9,11 +9,11 @@ Options: ``define()``, ``covariance(U1 U2, unstructured|exchangeable|identity|in
 ``initial()``, ``mle``/``reml``, ``iterate()``, ``tolerance()``, ``ltolerance()``, and the
 within-group error structures (:mod:`.menl_residual_spec`): ``resvariance(power
 varname|_yhat [, noconstant] | linear varname | exponential varname|_yhat | distinct,
-index(varname))``, ``rescorrelation(ar # | ma #, t(varname) | exchangeable | unstructured,
-index(varname) [group(varname)])`` and ``rescovariance(exchangeable | distinct |
-unstructured, index(varname))``. ``tsorder()``, ``rescorrelation(toeplitz | banded |
-ctar1)``, ``by()``/``strata()`` of the residual structures and ``if``/``in`` are refused
-with NotImplementedError naming them.
+index(varname))``, ``rescorrelation(ar # | ma # | toeplitz # | ctar1, t(varname) |
+exchangeable | unstructured | banded #, index(varname) [group(varname)])`` and
+``rescovariance(exchangeable | distinct | unstructured, index(varname))``. ``tsorder()``,
+``by()``/``strata()`` of the residual structures and ``if``/``in`` are refused with
+NotImplementedError naming them.
 """
 from __future__ import annotations
 

@@ -11,6 +11,10 @@ option                                     error covariance within a group
 ``resvariance(distinct, index(v))``        ``s2 r_k^2`` for level k of v (r_1 = 1)
 ``rescorrelation(ar #, t(v))``             AR(#) correlations at lag ``|t_j - t_k|``
 ``rescorrelation(ma #, t(v))``             MA(#) correlations at lag ``|t_j - t_k|``
+``rescorrelation(ctar1, t(v))``            ``rho^|t_j - t_k|`` (t continuous)
+``rescorrelation(toeplitz #, t(v))``       ``rho_h`` at lag ``h = |t_j - t_k| <= #``, 0 beyond
+``rescorrelation(banded #, index(v))``     free correlations between levels of v at most #
+                                           apart (in the sorted levels), 0 beyond
 ``rescorrelation(exchangeable)``           one correlation
 ``rescorrelation(unstructured, index(v))`` free correlations among the levels of v
 ``rescovariance(exchangeable)``            = ``rescorrelation(exchangeable)``
@@ -20,9 +24,9 @@ option                                     error covariance within a group
 
 ``v`` is a variable or ``_yhat`` (the fitted values) where Stata allows it. The correlation
 structures act within the groups of ``group()`` (default: the lowest level of random effects).
-``strata()``, ``by()``, ``ctar1``, ``toeplitz``, ``banded`` and ``tsorder()`` are refused with
-NotImplementedError (toeplitz and banded correlations are not positive definite for every
-parameter value, and the LME step's optimizer was not made to respect that).
+``strata()``, ``by()`` and ``tsorder()`` are refused with NotImplementedError. Toeplitz and
+banded correlations are not positive definite for every parameter value; the LME step treats
+a value where a group's correlation matrix is not positive definite as outside the model.
 """
 from __future__ import annotations
 
@@ -56,8 +60,9 @@ class ResVariance:
 
 @dataclass(frozen=True)
 class ResCorrelation:
-    """A within-group correlation: ``kind`` in ar, ma, exchangeable, unstructured;
-    ``order`` for ar and ma; ``t`` the time or index variable;
+    """A within-group correlation: ``kind`` in ar, ma, ctar1, toeplitz, exchangeable,
+    unstructured, banded; ``order`` for ar, ma, toeplitz and banded (None for banded: every
+    pair of levels, as unstructured); ``t`` the time or index variable;
     ``group`` the ``group()`` variable (None: the lowest level of random effects);
     ``free_variances`` for ``rescovariance(unstructured)``."""
 
@@ -179,8 +184,6 @@ def parse_rescorrelation(arg):
     kind = _abbrev(words[0], {"identity": "id", "exchangeable": "exc", "ar": "ar",
                               "ma": "ma", "ctar1": "ctar1", "toeplitz": "toep",
                               "banded": "band", "unstructured": "un"}, option, arg)
-    if kind in ("ctar1", "toeplitz", "banded"):
-        raise NotImplementedError(f"menl: rescorrelation({arg}): {kind} is not implemented")
     if kind == "identity":
         _refuse_subs(subs, (), option, arg)
         return None
@@ -191,13 +194,20 @@ def parse_rescorrelation(arg):
             raise SpecificationError(f"menl: cannot read rescorrelation({arg})")
         return ResCorrelation("exchangeable", group=group)
     order = _order(words, kind, option, arg)
-    if kind in ("ar", "ma"):
+    if kind in ("ar", "ma", "toeplitz", "ctar1"):
         _refuse_subs(subs, ("t", "group"), option, arg)
         t = _variable(subs.get("t"), "t", option, arg)
+        if kind == "ctar1":
+            if order is not None:
+                raise SpecificationError(f"menl: rescorrelation({arg}): ctar1 takes no order")
+            return ResCorrelation(kind, None, t, group)
+        if kind == "toeplitz" and order is None:
+            raise SpecificationError(f"menl: rescorrelation({arg}): toeplitz needs its order, "
+                                     "as in rescorrelation(toeplitz 2, t(time))")
         return ResCorrelation(kind, order or 1, t, group)
     _refuse_subs(subs, ("index", "group"), option, arg)
     index = _variable(subs.get("index"), "index", option, arg)
-    if order is not None:
+    if order is not None and kind == "unstructured":
         raise SpecificationError(f"menl: rescorrelation({arg}): unstructured takes no order")
     return ResCorrelation(kind, order, index, group)
 

@@ -116,6 +116,18 @@ def test_reml_differs_from_ml_as_expected():
     assert np.isclose(reml.params["/b1"], ml.params["/b1"], rtol=1e-9)
 
 
+def test_reml_variance_standard_errors_equal_mixed():
+    # linear model, where the linearization is exact: the observed information of the
+    # restricted log likelihood is mixed's (mixed weight week || id:, reml: SE of var(_cons)
+    # 3.22444674, of var(e) 0.31757458); its maximum over s2 is the REML estimate r2 / (n - p)
+    pig = load("pig")
+    res = smf.menl(CASES["pig_linear_reml"]["text"], data=pig).fit()
+    ref = smf.mixed("weight week || id:, reml", data=pig).fit()
+    assert abs(res.bse["/var(e)"] - ref.bse["/var(e.weight)"]) <= 1e-4 * ref.bse["/var(e.weight)"]
+    assert abs(res.bse["/var(U0[id])"] - ref.bse["/var(_cons[id])"]) <= \
+        SE_REL * ref.bse["/var(_cons[id])"]
+
+
 def test_power_variance_against_nlme():
     # nlme(circumf ~ b1/(1+exp(-(age-b2)/b3)), data=d, fixed=b1+b2+b3~1, random=b1~1|tree,
     #      weights=varPower(form=~fitted(.)), start=c(b1=192,b2=728,b3=353), method="ML")

@@ -16,9 +16,10 @@ unconstrained=FALSE)``.
 Stata's parameters and nlme's: power ``delta``/``_cons`` = varConstPower ``power``/``const``
 (varPower ``power`` with noconstant); exponential ``gamma`` = varExp ``expon``;
 ``ratio(v=k)`` = varIdent's standard-deviation ratio; AR ``rho``/``phi#`` = corARMA ``Phi#``;
-MA ``theta1`` = ``Theta1``; exchangeable ``rho`` = corCompSymm ``Rho``; unstructured
-``corr(e#,e#)`` = corSymm's correlations; ``rescovariance(unstructured)``'s ``var(e#)`` =
-``sigma^2 * ratio^2`` and ``cov`` = correlation times the standard deviations.
+MA ``theta1`` = ``Theta1``; ctar1 ``rho`` = corCAR1 ``Phi``; toeplitz ``rho#`` = the
+autocorrelations of corARMA(q=#) (``ARMAacf``); exchangeable ``rho`` = corCompSymm ``Rho``;
+unstructured ``corr(e#,e#)`` = corSymm's correlations; ``rescovariance(unstructured)``'s
+``var(e#)`` = ``sigma^2 * ratio^2`` and ``cov`` = correlation times the standard deviations.
 
 Tolerances (issue 13): log likelihood 1e-6 relative, estimates 1e-5, standard errors 1e-3.
 ``EXACT`` lists the estimates of nonlinear fits compared to 1e-5 with nlme itself; for the
@@ -56,6 +57,9 @@ def _data(name):
         p3["occ"] = (p3["week"] - 1) // 4 + 1
         p3["x"] = p3["week"] * (p3["id"] % 3 + 1) / 5
         return p3
+    if name == "pig_tc":
+        # p$tc <- 3 * sqrt(p$week)   (irregular continuous times for ctar1)
+        return p.assign(tc=3 * np.sqrt(p["week"]))
     return p[p["week"] <= 4] if name == "pig4" else p
 
 
@@ -123,6 +127,49 @@ CASES = {
               "/r": (0.120494947962, 0.00139348952136)},
         est={"/var(U[id])": 3.80530033407, "/var(e)": 8.16100672704,
              "/Residual:theta1": 0.778850727564}),
+    # nlme(fp, ..., random=a~1|id, correlation=corCAR1(form=~week|id), method="ML"): logLik
+    # -1005.924443578, a 26.2670964515974 (0.6191895428052), r 0.1169381952566
+    # (0.0023033897347); on integer times corCAR1 is corAR1, so the variance parameters are
+    # compared with lme on the linearized model at menl's estimates of the "ar1" case
+    # (corAR1 there; nlme stops short: var 2.10389031258, sigma2 21.47211630469, Phi
+    # 0.878504137064)
+    "ctar1_week": dict(
+        text=PIG_A + "rescorrelation(ctar1, t(week))", data="pig", llf=-1005.924443578,
+        coef={"/a": (26.2670964515974, 0.6191895428052),
+              "/r": (0.1169381952566, 0.0023033897347)},
+        est={"/var(U[id])": 2.10384246801, "/var(e)": 21.4727508721,
+             "/Residual:rho": 0.878508066002}),
+    # nlme(fp, data=p, ..., random=a~1|id, correlation=corCAR1(form=~tc|id), method="ML")
+    # with p$tc <- 3 * sqrt(p$week): logLik -990.091334217, a 26.7254364185153
+    # (0.635040209021380), r 0.1133357245313 (0.002145423287296), var 2.237117921935,
+    # sigma2 23.89320702237, Phi 0.8651949844337 (stopping short: sigma2 1.5e-5 away);
+    # lme(w ~ 0 + X1 + X2, random=list(id=pdIdent(~0+Z1)), correlation=corCAR1(form=~tc|id),
+    #     method="ML", control=lmeControl(msTol=1e-14, tolerance=1e-14)) on the linearized
+    # model at menl's estimates: logLik -990.0913501186, sigma2 23.89294722298, var
+    # 2.237128304155, Phi 0.8651933799989
+    "ctar1_continuous": dict(
+        text=PIG_A + "rescorrelation(ctar1, t(tc))", data="pig_tc", llf=-990.091334217,
+        coef={"/a": (26.7254364185153, 0.635040209021380),
+              "/r": (0.1133357245313, 0.002145423287296)},
+        est={"/var(U[id])": 2.237128304155, "/var(e)": 23.89294722298,
+             "/Residual:rho": 0.8651933799989}),
+    # nlme(fp, ..., random=a~1|id, correlation=corARMA(form=~week|id, q=2), method="ML"):
+    # the toeplitz correlations at lags 1 and 2 are those of the MA(2), ARMAacf(ma=c(
+    # 1.0297843158700, 0.5707104508537), lag.max=2); var: as.matrix(reStruct) * sigma^2
+    "toeplitz2": dict(
+        text=PIG_A + "rescorrelation(toeplitz 2, t(week))", data="pig", llf=-1001.024716914,
+        coef={"/a": (25.9440445820972, 0.421117405214769),
+              "/r": (0.1203868135195, 0.001671169757883)},
+        est={"/var(U[id])": 3.484398591639, "/var(e)": 10.0433737852,
+             "/Residual:rho1": 0.6778626807046, "/Residual:rho2": 0.2391746481847}),
+    # the "ma1" case's nlme fit (corARMA q=1): the toeplitz correlation at lag 1 is
+    # theta1 / (1 + theta1^2) with theta1 = 0.778850727564
+    "toeplitz1": dict(
+        text=PIG_A + "rescorrelation(toeplitz 1, t(week))", data="pig", llf=-1043.220367045,
+        coef={"/a": (26.119756691233, 0.38478121593551),
+              "/r": (0.120494947962, 0.00139348952136)},
+        est={"/var(U[id])": 3.80530033407, "/var(e)": 8.16100672704,
+             "/Residual:rho1": 0.778850727564 / (1 + 0.778850727564 ** 2)}),
     # nlme(fp, ..., random=a~1|id, correlation=corCompSymm(form=~1|id), method="ML")
     "exchangeable": dict(
         text=PIG_A + "rescorrelation(exchangeable)", data="pig", llf=-1142.830492936,

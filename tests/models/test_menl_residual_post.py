@@ -41,12 +41,6 @@ def test_new_data_predictions_with_an_error_structure():
         res.predict("rstandard", data=pig)
 
 
-def test_margins_is_refused_by_name():
-    res = smf.menl(PIG + "resvariance(power week)", data=load("pig")).fit()
-    with pytest.raises(NotImplementedError, match="margins after menl"):
-        res.margins(at={"week": 3})
-
-
 def test_group_equal_to_the_lowest_level_is_the_default():
     pig = load("pig")
     a = smf.menl(PIG + "rescorrelation(ar 1, t(week))", data=pig).fit()

@@ -112,14 +112,3 @@ def test_refused_where_not_covered(ban):
                          data=tv.assign(y=(tv["thk"] > 2).astype(int))).fit()
     with pytest.raises(NotImplementedError, match="nested levels"):
         nested.conf_int(method="profile")
-
-
-def test_refused_after_menl():
-    rng = np.random.default_rng(1)
-    g = np.repeat(np.arange(12), 6)
-    x = np.tile(np.arange(6.0), 12)
-    y = (2 + rng.normal(0, 0.3, 12)[g]) * np.exp(-0.3 * x) + rng.normal(0, 0.05, g.size)
-    df = pd.DataFrame({"y": y, "x": x, "id": g})
-    res = smf.menl("y = ({b0}+{U0[id]})*exp(-{b1}*x)", data=df).fit()
-    with pytest.raises(NotImplementedError, match="menl"):
-        res.conf_int(method="profile")

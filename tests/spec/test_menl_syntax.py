@@ -127,6 +127,12 @@ def test_errors_name_the_text(text, match):
     ("rescorrelation(exchangeable)", None, ResCorrelation("exchangeable"), []),
     ("rescorrelation(unstructured, index(t))", None, ResCorrelation("unstructured", None, "t"),
      ["t"]),
+    ("rescorrelation(ctar1, t(t))", None, ResCorrelation("ctar1", None, "t"), ["t"]),
+    ("rescorrelation(toeplitz 2, t(t) group(g))", None,
+     ResCorrelation("toeplitz", 2, "t", "g"), ["t", "g"]),
+    ("rescorrelation(toep 1, t(t))", None, ResCorrelation("toeplitz", 1, "t"), ["t"]),
+    ("rescorrelation(banded 1, index(t))", None, ResCorrelation("banded", 1, "t"), ["t"]),
+    ("rescorrelation(band, index(t))", None, ResCorrelation("banded", None, "t"), ["t"]),
     ("rescovariance(exchangeable)", None, ResCorrelation("exchangeable"), []),
     ("rescovariance(distinct, index(t))", ResVariance("distinct", "t"), None, ["t"]),
     ("rescovariance(unstructured, index(t))", None,
@@ -142,9 +148,7 @@ def test_residual_structures(option, variance, correlation, variables):
 @pytest.mark.parametrize("option, match", [
     ("resvariance(power x, strata(g) noconstant)", "strata"),
     ("rescorrelation(ar 1, t(t) by(g))", "by"),
-    ("rescorrelation(ctar1, t(t))", "ctar1"),
-    ("rescorrelation(toeplitz 2, t(t))", "toeplitz"),
-    ("rescorrelation(banded 1, index(t))", "banded"),
+    ("rescorrelation(toeplitz 2, t(t) strata(g))", "strata"),
 ])
 def test_unimplemented_residual_suboptions_are_refused_by_name(option, match):
     with pytest.raises(NotImplementedError, match=match):
@@ -161,6 +165,11 @@ def test_unimplemented_residual_suboptions_are_refused_by_name(option, match):
     ("rescorrelation(ar x, t(t))", "must be an integer"),
     ("rescorrelation(ar 1)", "needs t"),
     ("rescorrelation(unstructured)", "needs index"),
+    ("rescorrelation(toeplitz, t(t))", "toeplitz needs its order"),
+    ("rescorrelation(ctar1 2, t(t))", "ctar1 takes no order"),
+    ("rescorrelation(ctar1)", "needs t"),
+    ("rescorrelation(banded 1, t(t))", "unknown suboption 't'"),
+    ("rescorrelation(toeplitz 0, t(t))", "at least 1"),
     ("rescorrelation(exchangeable, t(t))", "unknown suboption 't'"),
     ("rescovariance(unstructured, index(t)) rescorrelation(ar 1, t(t))", "cannot be combined"),
 ])
