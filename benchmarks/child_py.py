@@ -85,6 +85,7 @@ ME_SPECS = {
     "W5": ("mepoisson", "y ~ x + (1|region/site)", {"intmethod": "laplace"}),
     "W6": ("meologit", "y ~ x + (1|g)", {"intmethod": "laplace"}),
     "W8": ("mixed", "y x || id:, residuals(ar 1, t(time))", {}),
+    "W13": ("mixed", "y x || id:, residuals(ar 1, t(time))", {}),
     "W9": ("mestreg", "x || g:, distribution(weibull)",
            {"intmethod": "laplace", "time": "t", "failure": "d"}),
     "W9ag7": ("mestreg", "x || g:, distribution(weibull)",

@@ -65,7 +65,7 @@ make_fit <- function(impl, workload) {
     df$y <- factor(df$y, ordered = TRUE)
     return(function() logLik(clmm(y ~ x + (1 | g), data = df)))
   }
-  if (impl == "nlme" && workload == "W8") {
+  if (impl == "nlme" && workload %in% c("W8", "W13")) {
     suppressMessages(library(nlme))
     return(function() logLik(lme(y ~ x, random = ~1 | id, data = df, method = "ML",
                                  correlation = corAR1(form = ~ time | id))))

@@ -1,4 +1,4 @@
-"""Simulate the benchmark workloads W2, W3, W5, W6, W7, W8, W9 and W10.
+"""Simulate the benchmark workloads W2, W3, W5, W6, W7, W8, W9, W10 and W13.
 
 The designs follow the shared benchmark data's ``WORKLOADS.md``; the draws are our
 own (different seeds and draw order), so the CSVs are statistically but not
@@ -34,8 +34,9 @@ FILES = {
     "W8": "lmm_ar1_panel.csv",
     "W9": "weibull_frailty.csv",
     "W10": "tobit_big.csv",
+    "W13": "lmm_ar1_long.csv",
 }
-SIMULATED = ("W2", "W3", "W5", "W6", "W7", "W8", "W9", "W10")
+SIMULATED = ("W2", "W3", "W5", "W6", "W7", "W8", "W9", "W10", "W13")
 
 
 def _n_groups(base, scale):
@@ -145,6 +146,26 @@ def ar1_panel(scale=1.0, seed=12):
                          "x": x, "y": 1.0 + 0.5 * x + u + e.ravel()})
 
 
+def ar1_long(scale=1.0, seed=13):
+    """W13: 50 ids x 2,000 times, ``y = 1 + .5 x + u + e`` with AR(1) errors.
+
+    Long series (the residual covariance of an id is 2,000 x 2,000): u sd 1;
+    e_t = .7 e_{t-1} + sqrt(1 - .49) z_t, var(e) 1, stationary from t = 1.
+    """
+    rng = np.random.default_rng(seed)
+    n_g, m = _n_groups(50, scale), 2000
+    rho = 0.7
+    e = np.empty((n_g, m))
+    e[:, 0] = rng.normal(size=n_g)
+    for t in range(1, m):
+        e[:, t] = rho * e[:, t - 1] + np.sqrt(1.0 - rho ** 2) * rng.normal(size=n_g)
+    x = rng.normal(size=n_g * m)
+    u = np.repeat(rng.normal(size=n_g), m)
+    return pd.DataFrame({"id": np.repeat(np.arange(1, n_g + 1), m),
+                         "time": np.tile(np.arange(1, m + 1), n_g),
+                         "x": x, "y": 1.0 + 0.5 * x + u + e.ravel()})
+
+
 def weibull_frailty(scale=1.0, seed=8):
     """W9: 2,000 groups x 20, Weibull PH times, hazard ``exp(-.5 + .6 x + u) p t^(p-1)``.
 
@@ -177,7 +198,7 @@ def tobit(scale=1.0, seed=9):
 
 GENERATORS = {"W2": lmm_nested, "W3": glmm_logit, "W5": poisson_3lvl,
               "W6": ordinal, "W7": nl_growth, "W8": ar1_panel, "W9": weibull_frailty,
-              "W10": tobit}
+              "W10": tobit, "W13": ar1_long}
 
 
 def write(workload, outdir, scale=1.0):

@@ -1,7 +1,7 @@
 """The benchmark workloads and which implementation can fit which.
 
 See ``WORKLOADS.md`` in the benchmark data directory for the designs; ``gen_data.py``
-simulates W2, W3, W5, W6, W7, W8, W9, W10.
+simulates W2, W3, W5, W6, W7, W8, W9, W10, W13.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ WORKLOADS = {
                  " y = (b1+u1)/(1+exp(-(t-b2)/b3)) + e, ML (linearization)"),
     "W8": ("W8", "simulated panel (100,000; 10,000 x 10): y ~ x + (1|id), AR(1) residuals"
                  " in time within id, ML"),
+    "W13": ("W13", "simulated long panel (100,000; 50 x 2,000): y ~ x + (1|id), AR(1)"
+                   " residuals in time within id, ML"),
     "W9": ("W9", "simulated Weibull PH frailty (40,000; 2,000 x 20, right-censored):"
                  " _t ~ x + (1|g), Laplace"),
     "W9ag7": ("W9", "W9 with mean-variance adaptive Gauss-Hermite, 7 points"),
@@ -31,7 +33,8 @@ WORKLOADS = {
                  " y ~ x + (1|g), Laplace"),
     "W10ag7": ("W10", "W10 with mean-variance adaptive Gauss-Hermite, 7 points"),
 }
-ORDER = ["W1", "W2", "W3", "W3ag7", "W4", "W5", "W6", "W7", "W8", "W9", "W9ag7", "W10", "W10ag7"]
+ORDER = ["W1", "W2", "W3", "W3ag7", "W4", "W5", "W6", "W7", "W8", "W9", "W9ag7", "W10", "W10ag7",
+         "W13"]
 #: workload -> its adaptive-quadrature row, run whenever the workload is
 AGHQ_ROWS = {"W3": "W3ag7", "W9": "W9ag7", "W10": "W10ag7"}
 
@@ -44,7 +47,7 @@ PEERS = {
     "lme4": ("r", {"W1", "W2", "W3", "W4", "W5", "W7"}),
     "glmmTMB": ("r", {"W1", "W2", "W3", "W4", "W5"}),
     "ordinal": ("r", {"W6"}),
-    "nlme": ("r", {"W7", "W8"}),
+    "nlme": ("r", {"W7", "W8", "W13"}),
     "glmm": ("py", {"W1", "W2", "W3", "W3ag7", "W4", "W5"}),
     "mixedlm": ("py", {"W1", "W2", "W3", "W4", "W5", "W7"}),
     "statsmodels": ("py", {"W1", "W2"}),

@@ -3,8 +3,9 @@
 The covariance parameters x = (theta, theta_r) (random-effects relative Cholesky parameters,
 then the residual structure's, see :mod:`statsmodels_me.covariance.residual`) maximize the
 profiled (restricted) log likelihood of
-:class:`~statsmodels_me.objectives.lmm_residual.ResidualLMM` by L-BFGS-B on its analytic
-gradient, then Newton steps on the Hessian from central differences of that gradient.
+:class:`~statsmodels_me.objectives.lmm_residual.ResidualLMM` (for long AR/MA series
+:class:`~statsmodels_me.objectives.lmm_residual_banded.BandedResidualLMM`) by L-BFGS-B on
+its analytic gradient, then Newton steps on the Hessian from central differences of that gradient.
 Standard errors: the observed information of (x, log s2) with beta profiled (central
 differences of the analytic gradient), mapped to the displayed parameters by the delta
 method (the Jacobian by central differences).
@@ -21,6 +22,7 @@ from statsmodels.tools.numdiff import approx_fprime
 from statsmodels_me.covariance.residual import parse_residuals, residual_structure
 from statsmodels_me.inference.lrtests import lr_test_vs_fixed
 from statsmodels_me.objectives.lmm_residual import ResidualLMM
+from statsmodels_me.objectives.lmm_residual_banded import BandedResidualLMM, banded_eligible
 from statsmodels_me.optimization.record import OptimizationRecord
 from statsmodels_me.results.fit_info import VCompGroup
 from statsmodels_me.spec.errors import ConvergenceWarning, SpecificationError
@@ -40,10 +42,12 @@ def residual_setup(model):
                                  "covariance(fixed())")
     design = model.design
     structure = residual_structure(spec, design)
-    levels = design.levels
-    objective = ResidualLMM(design.endog, design.exog, model.terms, structure,
-                            levels[0].codes, levels[-1].codes, reml=model.reml,
-                            bounds=model.theta_bounds())
+    top, low = design.levels[0].codes, design.levels[-1].codes
+    # long AR/MA series: banded whitening, linear in the series length
+    kind = BandedResidualLMM if banded_eligible(structure, model.terms, top, low) \
+        else ResidualLMM
+    objective = kind(design.endog, design.exog, model.terms, structure, top, low,
+                     reml=model.reml, bounds=model.theta_bounds())
     return structure, objective
 
 

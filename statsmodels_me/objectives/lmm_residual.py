@@ -35,7 +35,115 @@ class _SizeClass:
         self.ZZ = []                # per term with q = 1: (Z Z') * mask, (B, s, s)
 
 
-class ResidualLMM(DevianceObjective):
+class ResidualDeviance(DevianceObjective):
+    """What every LMM with a residual structure shares: the parameter split, the
+    random-effects covariances, and the profiled deviance and log likelihood from a
+    ``factor`` (a dict with ``beta``, ``r2``, ``logdet``, ``logdetX``, ``XtX``) and a
+    ``gradient_from_factor``; see :class:`ResidualLMM` for the formulas."""
+
+    analytic_gradient = True
+    exact_hessian = False
+    gls_from_kernel = False
+    dense_block_size = 0
+    center = None
+
+    def split(self, x):
+        x = np.asarray(x, float)
+        return x[:self.n_re], x[self.n_re:]
+
+    def re_cov(self, theta):
+        """Per term: G_k / s2 = Lambda Lambda'."""
+        out = []
+        for t in self.terms:
+            lam = t.cholesky(theta[t.theta_index])
+            out.append(lam @ lam.T)
+        return out
+
+    def deviance_from_factor(self, f):
+        m = self.m
+        dev = f["logdet"] + m * (1.0 + np.log(2.0 * np.pi * f["r2"] / m))
+        return dev + (f["logdetX"] if self.reml else 0.0)
+
+    def deviance(self, x):
+        f = self.factor(x)
+        return np.inf if f is None else self.deviance_from_factor(f)
+
+    def deviance_and_grad(self, x):
+        """Profiled deviance and its gradient (``(inf, nan)`` where V is not positive
+        definite)."""
+        f = self.factor(x)
+        if f is None:
+            return np.inf, np.full(self.n_theta, np.nan)
+        return (self.deviance_from_factor(f),
+                self.gradient_from_factor(f, self.m / f["r2"]))
+
+    def sigma2(self, f):
+        return f["r2"] / self.m
+
+    def cov_beta(self, f):
+        return self.sigma2(f) * np.linalg.inv(f["XtX"])
+
+    def loglike(self, x, s2, beta=None):
+        """Log likelihood (restricted under REML) at (x, s2), beta profiled or given (ML)."""
+        f = self.factor(x)
+        if f is None:
+            return -np.inf
+        r2 = f["r2"]
+        if beta is not None and not self.reml:
+            d = np.asarray(beta, float) - f["beta"]
+            r2 = r2 + d @ f["XtX"] @ d
+        extra = f["logdetX"] if self.reml else 0.0
+        return -0.5 * (self.m * np.log(2.0 * np.pi * s2) + f["logdet"] + extra + r2 / s2)
+
+    def loglike_grad(self, x, s2):
+        """Gradient of :meth:`loglike` (beta profiled) over (x, log s2)."""
+        f = self.factor(x)
+        if f is None:
+            return np.full(self.n_theta + 1, np.nan)
+        gx = -0.5 * self.gradient_from_factor(f, 1.0 / s2)
+        return np.append(gx, -0.5 * (self.m - f["r2"] / s2))
+
+
+def check_residual_groups(terms, structure, top, low):
+    """Stata's requirements on the groups of a residual structure: random effects nested in
+    the top level, ``t()`` not repeated and ``by()`` constant within the lowest-level
+    groups. Returns the row order (top, lowest group, t, row)."""
+    n = len(top)
+    for t in terms:
+        pairs = np.unique(np.stack([t.codes, top]), axis=1)
+        if len(np.unique(pairs[0])) != pairs.shape[1]:
+            raise SpecificationError(
+                f"mixed: residuals() needs nested random effects; the groups of "
+                f"'{t.label}' cross the top-level groups")
+    tkey = structure.t if structure.t is not None else np.zeros(n)
+    order = np.lexsort((np.arange(n), tkey, low, top))
+    if structure.t is not None:
+        srt = order
+        same = (top[srt][1:] == top[srt][:-1]) & (low[srt][1:] == low[srt][:-1])
+        if np.any(same & (tkey[srt][1:] == tkey[srt][:-1])):
+            raise SpecificationError(
+                f"mixed: residuals(): t({structure.spec.tvar}) repeats within a "
+                f"lowest-level group")
+    if structure.by_codes is not None:
+        byc = np.asarray(structure.by_codes)
+        pairs = np.unique(np.stack([low, byc]), axis=1)
+        if len(np.unique(pairs[0])) != pairs.shape[1]:
+            raise SpecificationError(
+                f"mixed: residuals(): by({structure.spec.byvar}) must be constant "
+                f"within the lowest-level groups")
+    return order
+
+
+def order_error(structure, max_lag):
+    """The error when an ar/ma/toeplitz order exceeds the largest lag within a group."""
+    st = structure
+    return SpecificationError(
+        f"mixed: residuals({st.spec.kind} {st.order}, t({st.spec.tvar})): the "
+        f"order {st.order} is larger than the largest lag of {st.spec.tvar} "
+        f"within a group ({max_lag})")
+
+
+class ResidualLMM(ResidualDeviance):
     """Profiled deviance of an LMM with random-effects ``terms`` and a residual structure.
 
     Parameters
@@ -66,12 +174,6 @@ class ResidualLMM(DevianceObjective):
     part to the sums of M_i over the keys of the structure's value table.
     """
 
-    analytic_gradient = True
-    exact_hessian = False
-    gls_from_kernel = False
-    dense_block_size = 0
-    center = None
-
     def __init__(self, y, X, terms, structure, top_codes, low_codes, reml=False,
                  bounds=None):
         self.y = np.asarray(y, float)
@@ -88,29 +190,8 @@ class ResidualLMM(DevianceObjective):
             + structure.bounds()
         top = np.asarray(top_codes, np.int64)
         low = np.asarray(low_codes, np.int64)
-        for t in self.terms:
-            pairs = np.unique(np.stack([t.codes, top]), axis=1)
-            if len(np.unique(pairs[0])) != pairs.shape[1]:
-                raise SpecificationError(
-                    f"mixed: residuals() needs nested random effects; the groups of "
-                    f"'{t.label}' cross the top-level groups")
-        tkey = structure.t if structure.t is not None else np.zeros(self.n)
-        order = np.lexsort((np.arange(self.n), tkey, low, top))
+        order = check_residual_groups(self.terms, structure, top, low)
         self.low = low
-        if structure.t is not None:
-            srt = order
-            same = (top[srt][1:] == top[srt][:-1]) & (low[srt][1:] == low[srt][:-1])
-            if np.any(same & (tkey[srt][1:] == tkey[srt][:-1])):
-                raise SpecificationError(
-                    f"mixed: residuals(): t({structure.spec.tvar}) repeats within a "
-                    f"lowest-level group")
-        if structure.by_codes is not None:
-            byc = np.asarray(structure.by_codes)
-            pairs = np.unique(np.stack([low, byc]), axis=1)
-            if len(np.unique(pairs[0])) != pairs.shape[1]:
-                raise SpecificationError(
-                    f"mixed: residuals(): by({structure.spec.byvar}) must be constant "
-                    f"within the lowest-level groups")
         sizes = np.bincount(top)
         sorted_top = top[order]
         starts = np.concatenate([[0], np.cumsum(sizes)])
@@ -165,10 +246,7 @@ class ResidualLMM(DevianceObjective):
                     for r, c in zip(raw, self.classes)]
             max_lag = int(max((lg.max() for lg in lags if lg.size), default=0))
             if st.order > max_lag:
-                raise SpecificationError(
-                    f"mixed: residuals({st.spec.kind} {st.order}, t({st.spec.tvar})): the "
-                    f"order {st.order} is larger than the largest lag of {st.spec.tvar} "
-                    f"within a group ({max_lag})")
+                raise order_error(st, max_lag)
         U = len(self.keys)
         self.n_codes = st.n_by * U + 1
         for cls, code in zip(self.classes, codes):
@@ -178,18 +256,6 @@ class ResidualLMM(DevianceObjective):
             cls.code = np.where(low[:, :, None] == low[:, None, :], code, self.n_codes - 1)
 
     # -- V and its factor -------------------------------------------------------------------
-    def split(self, x):
-        x = np.asarray(x, float)
-        return x[:self.n_re], x[self.n_re:]
-
-    def re_cov(self, theta):
-        """Per term: G_k / s2 = Lambda Lambda'."""
-        out = []
-        for t in self.terms:
-            lam = t.cholesky(theta[t.theta_index])
-            out.append(lam @ lam.T)
-        return out
-
     def _table(self, theta_r):
         return np.append(self.structure.key_table(theta_r, self.keys).ravel(), 0.0)
 
@@ -273,51 +339,6 @@ class ResidualLMM(DevianceObjective):
             J = self.structure.key_jacobian(theta_r, self.keys)
             grad[self.n_re:] = J.reshape(len(J), -1) @ counts[:-1]
         return grad
-
-    # -- the profiled deviance --------------------------------------------------------------
-    def deviance_from_factor(self, f):
-        m = self.m
-        dev = f["logdet"] + m * (1.0 + np.log(2.0 * np.pi * f["r2"] / m))
-        return dev + (f["logdetX"] if self.reml else 0.0)
-
-    def deviance(self, x):
-        f = self.factor(x)
-        return np.inf if f is None else self.deviance_from_factor(f)
-
-    def deviance_and_grad(self, x):
-        """Profiled deviance and its gradient (``(inf, nan)`` where V is not positive
-        definite)."""
-        f = self.factor(x)
-        if f is None:
-            return np.inf, np.full(self.n_theta, np.nan)
-        return (self.deviance_from_factor(f),
-                self.gradient_from_factor(f, self.m / f["r2"]))
-
-    def sigma2(self, f):
-        return f["r2"] / self.m
-
-    def cov_beta(self, f):
-        return self.sigma2(f) * np.linalg.inv(f["XtX"])
-
-    def loglike(self, x, s2, beta=None):
-        """Log likelihood (restricted under REML) at (x, s2), beta profiled or given (ML)."""
-        f = self.factor(x)
-        if f is None:
-            return -np.inf
-        r2 = f["r2"]
-        if beta is not None and not self.reml:
-            d = np.asarray(beta, float) - f["beta"]
-            r2 = r2 + d @ f["XtX"] @ d
-        extra = f["logdetX"] if self.reml else 0.0
-        return -0.5 * (self.m * np.log(2.0 * np.pi * s2) + f["logdet"] + extra + r2 / s2)
-
-    def loglike_grad(self, x, s2):
-        """Gradient of :meth:`loglike` (beta profiled) over (x, log s2)."""
-        f = self.factor(x)
-        if f is None:
-            return np.full(self.n_theta + 1, np.nan)
-        gx = -0.5 * self.gradient_from_factor(f, 1.0 / s2)
-        return np.append(gx, -0.5 * (self.m - f["r2"] / s2))
 
     # -- postestimation ---------------------------------------------------------------------
     def blups(self, f):

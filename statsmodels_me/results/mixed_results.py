@@ -112,12 +112,20 @@ class MixedResults(RandomEffectsPostestimation, MEResults):
         ``fixed_uncertainty`` also the uncertainty of the GLS fixed effects."""
         return self.model.objective.blup_variances(self.factor(), fixed_uncertainty)
 
-    def predict(self, statistic="xb", data=None, **kwargs):
-        """Stata's ``predict`` after ``mixed``; see :func:`~.mixed_predict.predict`. With
-        ``data=`` on new rows (:meth:`predict_data`)."""
+    def predict(self, statistic="xb", data=None, relevel=None, fixedonly=False, **kwargs):
+        """Stata's ``predict`` after ``mixed``; see :func:`~.mixed_predict.predict`
+        (``relevel``: Stata's ``relevel(levelvar)``; ``fixedonly``: random effects set to
+        zero). With ``data=`` on new rows (:meth:`predict_data`)."""
         if data is not None or kwargs:
+            if relevel is not None:
+                raise SpecificationError("predict: relevel() is not implemented with data=; "
+                                         "predict in the estimation sample")
+            if fixedonly:
+                if kwargs.get("conditional", "fixedonly") != "fixedonly":
+                    raise SpecificationError("predict: fixedonly contradicts conditional=")
+                kwargs["conditional"] = "fixedonly"
             return self.predict_data(statistic, data, **kwargs)
-        return mixed_predict.predict(self, statistic)
+        return mixed_predict.predict(self, statistic, relevel=relevel, fixedonly=fixedonly)
 
     def estat_wcorrelation(self, at=None, covariance=False):
         """Stata's ``estat wcorrelation``: the model-implied within-cluster correlation (or
