@@ -208,6 +208,19 @@ def test_pweights_sandwich_standard_errors(survey):
     assert res.info.vce_note == f"(Std. err. adjusted for {G} clusters in cl)"
 
 
+def test_observation_pweights_equal_glmmtmb_weights(survey):
+    # glmmTMB's weights= multiply each observation's log density: the pseudo-likelihood
+    # with level-one weights only. R (glmmTMB 1.1.5), d = the survey data written to CSV:
+    #   m <- glmmTMB(y ~ x + (1|cl), data = d, weights = w1, REML = FALSE)
+    #   logLik(m) -> -540.722600508; fixef(m) -> 1.8416, 0.7416;
+    #   VarCorr(m) -> sd(cl) 0.91757, sd(Residual) 0.92081
+    d = survey[0]
+    res = _fit("y x [pw=w1] || cl:", d)
+    assert res.llf == pytest.approx(-540.722600508, rel=1e-11)
+    np.testing.assert_allclose(np.asarray(res.params),
+                               [0.7416, 1.8416, 0.91757 ** 2, 0.92081 ** 2], rtol=2e-4)
+
+
 def test_lrtest_after_pweights_is_refused(survey):
     d, _, res = survey
     smaller = _fit("y [pw=w1] || cl:, pweight(w2)", d)
