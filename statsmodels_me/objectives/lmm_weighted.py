@@ -80,7 +80,9 @@ class WeightedLMM(DevianceObjective):
         self.X = np.asarray(X, float)
         self.n, self.p = self.X.shape
         self.terms = list(terms)
-        self.n_theta = int(sum(len(t.theta_index) for t in self.terms))
+        # (terms on the absolute scale share the residual variance's entry)
+        self.n_theta = 1 + max((int(t.theta_index.max()) for t in self.terms
+                                if len(t.theta_index)), default=-1)
         self.n_params = self.n_theta
         self.bounds = list(bounds) if bounds is not None else [(None, None)] * self.n_theta
         w = np.asarray(obs_weights, float)
@@ -258,7 +260,10 @@ class WeightedLMM(DevianceObjective):
         return dev, dld + (self.m / r2) * dr2
 
     def sigma2(self, f):
-        """The weighted ML residual variance r2 / N."""
+        """The weighted ML residual variance r2 / N, or ``f["s2"]`` when the caller set it
+        (a covariance fixed on the absolute scale estimates it directly)."""
+        if "s2" in f:
+            return f["s2"]
         return f["r2"] / f["N"]
 
     def cov_beta(self, f):
@@ -293,6 +298,11 @@ class WeightedLMM(DevianceObjective):
             return self._top_values(x[p:-1], x[:p], x[-1])
 
         return difference_scores(values, x0, rel_step)
+
+    def absolute_view(self):
+        """This objective as the sandwich of a ``covariance(fixed())`` model sees it: see
+        :class:`AbsoluteScaleView`."""
+        return AbsoluteScaleView(self)
 
     # -- random effects -------------------------------------------------------------------
     def blups(self, f):
@@ -355,3 +365,35 @@ class WeightedLMM(DevianceObjective):
         rss = float(w @ (e * e))
         N = self.total_weight
         return -0.5 * N * (1.0 + np.log(2.0 * np.pi * rss / N))
+
+
+class AbsoluteScaleView:
+    """A weighted objective whose terms are on the absolute scale (their factors read the
+    residual variance s2 as the last entry of the parameter vector), with theta and s2
+    given apart, as :func:`~statsmodels_me.models.lmm_inference.robust_covariance` passes
+    them: each call appends s2 to theta.
+
+    Parameters
+    ----------
+    objective : WeightedLMM
+    """
+
+    def __init__(self, objective):
+        self.objective = objective
+
+    def loglike_profile_s2(self, theta, s2, beta=None):
+        """Weighted log likelihood at (theta, s2), beta profiled (or held at ``beta``)."""
+        return self.objective.loglike_profile_s2(np.append(theta, s2), s2, beta=beta)
+
+    def contributions(self, theta, beta, s2, rel_step=1e-5):
+        """Per top-level group weighted log likelihood and its scores in (beta, theta, s2)
+        by central differences (as :meth:`WeightedLMM.contributions`); s2 moves the
+        factors too."""
+        p = len(beta)
+        x0 = np.concatenate([beta, theta, [s2]])
+        obj = self.objective
+
+        def values(x):
+            return obj._top_values(np.append(x[p:-1], x[-1]), x[:p], x[-1])
+
+        return difference_scores(values, x0, rel_step)
