@@ -92,6 +92,7 @@ ME_SPECS = {
               {"intmethod": "mvaghermite", "intpoints": 7, "time": "t", "failure": "d"}),
     "W10": ("metobit", "y x || g:, ll(0)", {"intmethod": "laplace"}),
     "W10ag7": ("metobit", "y x || g:, ll(0)", {"intmethod": "mvaghermite", "intpoints": 7}),
+    "W12": ("mixed", "y x [pw=w1] || g:, pweight(w2)", {}),
 }
 
 

@@ -1,4 +1,4 @@
-"""Simulate the benchmark workloads W2, W3, W5, W6, W7, W8, W9, W10 and W13.
+"""Simulate the benchmark workloads W2, W3, W5, W6, W7, W8, W9, W10, W12 and W13.
 
 The designs follow the shared benchmark data's ``WORKLOADS.md``; the draws are our
 own (different seeds and draw order), so the CSVs are statistically but not
@@ -34,9 +34,10 @@ FILES = {
     "W8": "lmm_ar1_panel.csv",
     "W9": "weibull_frailty.csv",
     "W10": "tobit_big.csv",
+    "W12": "lmm_pweights.csv",
     "W13": "lmm_ar1_long.csv",
 }
-SIMULATED = ("W2", "W3", "W5", "W6", "W7", "W8", "W9", "W10", "W13")
+SIMULATED = ("W2", "W3", "W5", "W6", "W7", "W8", "W9", "W10", "W12", "W13")
 
 
 def _n_groups(base, scale):
@@ -196,9 +197,28 @@ def tobit(scale=1.0, seed=9):
     return pd.DataFrame({"y": np.maximum(ys, 0.0), "x": x, "g": g})
 
 
+def pweighted_lmm(scale=1.0, seed=13):
+    """W12: 2,000 clusters x 20 drawn with unequal probabilities at both stages.
+
+    ``y = 1 + .5 x + u + e``, u sd 0.8, e sd 1. Informative two-stage sample: a cluster's
+    inclusion probability 0.2 + 0.6 expit(u) gives its weight ``w2 = 1 / prob``, an
+    observation's 0.3 + 0.5 expit(e) gives ``w1`` (the conditional weight within its cluster).
+    """
+    rng = np.random.default_rng(seed)
+    n_g, m = _n_groups(2_000, scale), 20
+    g = np.repeat(np.arange(n_g), m)
+    x = rng.normal(size=n_g * m)
+    u = rng.normal(0.0, 0.8, n_g)
+    e = rng.normal(size=n_g * m)
+    w2 = 1.0 / (0.2 + 0.6 * _expit(u))
+    w1 = 1.0 / (0.3 + 0.5 * _expit(e))
+    return pd.DataFrame({"y": 1.0 + 0.5 * x + u[g] + e, "x": x, "g": g, "w1": w1,
+                         "w2": w2[g]})
+
+
 GENERATORS = {"W2": lmm_nested, "W3": glmm_logit, "W5": poisson_3lvl,
               "W6": ordinal, "W7": nl_growth, "W8": ar1_panel, "W9": weibull_frailty,
-              "W10": tobit, "W13": ar1_long}
+              "W10": tobit, "W12": pweighted_lmm, "W13": ar1_long}
 
 
 def write(workload, outdir, scale=1.0):

@@ -1,7 +1,7 @@
 """The benchmark workloads and which implementation can fit which.
 
 See ``WORKLOADS.md`` in the benchmark data directory for the designs; ``gen_data.py``
-simulates W2, W3, W5, W6, W7, W8, W9, W10, W13.
+simulates W2, W3, W5, W6, W7, W8, W9, W10, W12, W13.
 """
 
 from __future__ import annotations
@@ -32,9 +32,11 @@ WORKLOADS = {
     "W10": ("W10", "simulated tobit (100,000; 5,000 x 20, left-censored at 0):"
                  " y ~ x + (1|g), Laplace"),
     "W10ag7": ("W10", "W10 with mean-variance adaptive Gauss-Hermite, 7 points"),
+    "W12": ("W12", "simulated two-stage sample (40,000; 2,000 x 20): y ~ x + (1|g),"
+                   " sampling weights at both levels, ML pseudo-likelihood, robust SEs"),
 }
 ORDER = ["W1", "W2", "W3", "W3ag7", "W4", "W5", "W6", "W7", "W8", "W9", "W9ag7", "W10", "W10ag7",
-         "W13"]
+         "W12", "W13"]
 #: workload -> its adaptive-quadrature row, run whenever the workload is
 AGHQ_ROWS = {"W3": "W3ag7", "W9": "W9ag7", "W10": "W10ag7"}
 
@@ -42,7 +44,9 @@ AGHQ_ROWS = {"W3": "W3ag7", "W9": "W9ag7", "W10": "W10ag7"}
 # every workload: a missing command is reported, not skipped.  No peer fits W9 or W10 by
 # maximum likelihood: glmmTMB 1.1.5 has no Weibull or censored-normal family, lme4 neither,
 # survival::survreg's frailty() terms are penalized (not marginal) likelihoods, and
-# GLMMadaptive (its censored.normal() family would fit W10) is not installed.
+# GLMMadaptive (its censored.normal() family would fit W10) is not installed.  No peer fits
+# W12's pseudo-likelihood with weights at both levels (WeMix's mix() would; not installed):
+# glmmTMB's weights= multiply the level-one log densities only, lme4's are precision weights.
 PEERS = {
     "lme4": ("r", {"W1", "W2", "W3", "W4", "W5", "W7"}),
     "glmmTMB": ("r", {"W1", "W2", "W3", "W4", "W5"}),

@@ -288,6 +288,7 @@ class Mixed(MEModel):
                                           and tol is None and ltol is None),
                               em_start=bool(log) and log[0].startswith("Performing EM"),
                               small_dense=self._small_dense_block())
+        runner.label = self._criterion_label()
         log.append(f"Iteration 0:  {runner.label} = {-0.5 * obj.deviance(theta0):.8g}")
         if maxiter <= 0:
             theta, converged = theta0, False
@@ -303,6 +304,13 @@ class Mixed(MEModel):
         return self._results(theta, None, converged, runner.iterations, log, record,
                              curvature)
 
+    def _criterion_label(self):
+        """What the iteration log calls the criterion, as the header does: Stata's "Log
+        pseudolikelihood" under vce(robust) (which sampling weights imply)."""
+        if self.vce.robust:
+            return "Log pseudolikelihood"
+        return "Log restricted-likelihood" if self.reml else "Log likelihood"
+
     def _fit_absolute(self, start_theta, maxiter, disp, **kwargs):
         """Fit a model with a ``covariance(fixed())`` block.
 
@@ -312,7 +320,7 @@ class Mixed(MEModel):
         are still profiled out by generalized least squares.
         """
         obj = self.objective
-        label = "Log restricted-likelihood" if self.reml else "Log likelihood"
+        label = self._criterion_label()
         maxiter = int(self._option({"iterate": maxiter, **kwargs}, "iterate", 1000))
         X, y = self.design.exog, self.design.endog
         resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
@@ -437,9 +445,12 @@ class Mixed(MEModel):
     def _robust(self, cov, theta, beta, s2):
         """``vce(robust)``/``vce(cluster var)``: the cluster sandwich replaces ``cov``;
         returns it with the header line naming the clusters."""
+        objective = self.objective
         if self.absolute:
-            raise NotImplementedError("mixed: vce(robust) is not implemented with a "
-                                      "covariance(fixed()) structure")
+            if self.weighting is None:
+                raise NotImplementedError("mixed: vce(robust) is not implemented with a "
+                                          "covariance(fixed()) structure")
+            objective = objective.absolute_view()
         codes, _ = top_level_clusters(self.terms)
         if codes is None or self.design.crossed:
             raise SpecificationError(
@@ -451,8 +462,7 @@ class Mixed(MEModel):
             name = self.vce.variable
             values = self.design.sample_data[name].to_numpy()
             groups = cluster_groups(codes, values, top, name)
-        cov_r, n = robust_covariance(self.objective, self.components, theta, beta, s2,
-                                     groups)
+        cov_r, n = robust_covariance(objective, self.components, theta, beta, s2, groups)
         return cov_r, f"(Std. err. adjusted for {n} clusters in {name})"
 
     def _finish_record(self, record, theta, s2, llf, converged, curvature):

@@ -16,7 +16,9 @@ et al. 1998; Graubard & Korn 1996):
 - ``effective``: w*_{i|j} = w_{i|j} sum_i w_{i|j} / sum_i w_{i|j}^2, level-two unchanged;
 - ``gk``: w*_j = w_j sum_i w_{i|j} / n_j and w*_{i|j} = 1.
 
-The weighted likelihood itself is :class:`~statsmodels_me.objectives.lmm_weighted.WeightedLMM`.
+The weighted likelihood itself is :class:`~statsmodels_me.objectives.lmm_weighted.WeightedLMM`;
+with a ``covariance(fixed())`` block its terms are on the absolute scale (parameters
+(theta, s2), as the unweighted model's).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import numpy as np
 from statsmodels_me.inference.sandwich import VCERequest
 from statsmodels_me.objectives.lmm_weighted import WeightedLMM
 from statsmodels_me.spec.errors import DataError, SpecificationError
+from statsmodels_me.terms.random_effects import absolute_scale_terms
 
 
 @dataclass
@@ -136,16 +139,16 @@ def _check_allowed(model, kinds, pwscale):
         raise SpecificationError(f"mixed: weights ({names}) are not allowed with "
                                  "dfmethod(), as in Stata")
     if model.residual is not None:
-        raise NotImplementedError(f"mixed: weights ({names}) with residuals() are not "
-                                  "implemented yet; fit without one of them")
-    if model.absolute:
-        raise NotImplementedError(f"mixed: weights ({names}) with covariance(fixed()) are "
-                                  "not implemented yet")
+        raise NotImplementedError(
+            f"mixed: weights ({names}) with residuals() are not implemented: the weighted "
+            "likelihood raises each observation's conditional density to its weight, which "
+            "needs residuals independent given the random effects; fit without one of them")
     design = model.design
     if not design.nested or len(model.terms) != len(design.levels):
         raise NotImplementedError(
             f"mixed: weights ({names}) need nested random effects with one equation "
-            "type per level; crossed effects, _all: and R.varname are not implemented")
+            "type per level; crossed effects, _all: and R.varname are not implemented (the "
+            "weighted likelihood is integrated level by level over nested groups)")
     vce_given = model.options.get("vce") is not None
     if "pweight" in kind_set and vce_given and not model.vce.robust:
         raise SpecificationError(f"mixed: {model.vce.text} is not allowed with sampling "
@@ -178,8 +181,8 @@ def weighting_setup(model):
         Level weights not constant within the level's groups; zero weights (Stata leaves
         their observations out of the estimation sample; drop them).
     NotImplementedError
-        Weights with ``residuals()``, ``covariance(fixed())``, crossed effects, or
-        ``vce(robust)`` with frequency weights at the highest level.
+        Weights with ``residuals()``, crossed effects, or ``vce(robust)`` with frequency
+        weights at the highest level.
     """
     design, spec = model.design, model.spec
     pwscale = model.options.get("pwscale")
@@ -210,9 +213,13 @@ def weighting_setup(model):
         level = design.levels[0]
         obs_w, level_w[0] = scaled_weights(pwscale, obs_w, level.codes, level.n_groups,
                                            level_w[0])
-    objective = WeightedLMM(design.endog, design.exog, model.terms,
+    terms, bounds = model.terms, model.theta_bounds()
+    if model.absolute:
+        # covariance(fixed()): the parameter vector is (theta, s2), s2 read by every factor
+        terms, bounds = absolute_scale_terms(terms, model.n_theta), bounds + [(None, None)]
+    objective = WeightedLMM(design.endog, design.exog, terms,
                             [level.parent for level in design.levels], obs_w, level_w,
-                            bounds=model.theta_bounds())
+                            bounds=bounds)
     vce = model.vce
     if kind == "pweight" and not vce.robust:
         vce = VCERequest("robust")

@@ -27,22 +27,18 @@ weights on its path, the profiled deviance is
 
     -2 l(theta) = D + N (1 + log(2 pi r2 / N)).
 
-Each evaluation is a batch of q_l x q_l Cholesky factors per level: linear in the groups,
-no n x n matrix and no loop over groups.
+Each evaluation is one pass of ``_kernels/lmm_weighted_kernels.pyx`` per level (a q_l x q_l
+Cholesky factor per group, the weighted sums into the parents in the same pass): linear in
+the groups, no n x n matrix and no Python loop over groups.
 """
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from statsmodels_me._kernels.lmm_kernels import grouped_cross_products
+from statsmodels_me._kernels.lmm_weighted_kernels import weighted_level_sweep
 from statsmodels_me.objectives.lmm_contributions import difference_scores
 from statsmodels_me.objectives.lmm_profiled import DevianceObjective
-
-
-def _t(a):
-    """Transpose of each matrix of a stack (G, m, n)."""
-    return np.swapaxes(a, 1, 2)
 
 
 class WeightedLMM(DevianceObjective):
@@ -84,7 +80,9 @@ class WeightedLMM(DevianceObjective):
         self.X = np.asarray(X, float)
         self.n, self.p = self.X.shape
         self.terms = list(terms)
-        self.n_theta = int(sum(len(t.theta_index) for t in self.terms))
+        # (terms on the absolute scale share the residual variance's entry)
+        self.n_theta = 1 + max((int(t.theta_index.max()) for t in self.terms
+                                if len(t.theta_index)), default=-1)
         self.n_params = self.n_theta
         self.bounds = list(bounds) if bounds is not None else [(None, None)] * self.n_theta
         w = np.asarray(obs_weights, float)
@@ -100,12 +98,16 @@ class WeightedLMM(DevianceObjective):
         self._leaf_cross = grouped_cross_products(
             np.ascontiguousarray(leaf.codes, dtype=np.int64), leaf.n_groups, D,
             np.zeros((self.n, 0)), np.zeros(self.n))[0]
-        self._leaf_weight = np.bincount(leaf.codes, weights=w, minlength=leaf.n_groups)
-        # weighted sums over the groups of level l into their parents at level l - 1
-        self._up = [None] + [
-            sp.csr_matrix((self.group_weights[k], (parents[k], np.arange(t.n_groups))),
-                          shape=(self.terms[k - 1].n_groups, t.n_groups))
-            for k, t in enumerate(self.terms) if k > 0]
+        # each top-level group's sum of its rows' weights times those of its inner groups
+        count = np.bincount(leaf.codes, weights=w, minlength=leaf.n_groups)
+        for k in range(len(self.terms) - 1, 0, -1):
+            count = np.bincount(self._parents[k], weights=self.group_weights[k] * count,
+                                minlength=self.terms[k - 1].n_groups)
+        self._top_count = count
+        # the top level's groups kept apart (per-cluster contributions) or summed
+        self._identity = np.arange(self.terms[0].n_groups, dtype=np.int64)
+        self._ones = np.ones(self.terms[0].n_groups)
+        self._zeros = np.zeros(self.terms[0].n_groups, dtype=np.int64)
         # each row's weight times those of its groups: its count in the replicated data
         row_w = w.copy()
         for t, gw in zip(self.terms, self.group_weights):
@@ -123,11 +125,13 @@ class WeightedLMM(DevianceObjective):
         """Each level's relative Cholesky factor at ``theta``."""
         return [t.cholesky(theta[t.theta_index]) for t in self.terms]
 
-    def _sweep(self, theta, keep=False, derivatives=False):
+    def _sweep(self, theta, keep=False, derivatives=False, per_group=False):
         """Integrate the random effects out level by level, innermost first.
 
         Returns the top-level groups' cross products R over (X, y) (G_1, p+1, p+1), their
-        log-determinant sums and observation weights, before their own weights, then the
+        log-determinant sums and observation weights, before their own weights (with
+        ``per_group``; otherwise their sums weighted by the top-level weights, one group
+        (1, p+1, p+1)), then the
         derivatives of R and of the log-determinant sums in theta (forward mode, exact:
         with M = Lambda' S_ar and W = T^-1 M, R = S_rr - M'W gives
         dR = dS_rr - dM'W - W'dM + W'dT W and d log|T| = tr(T^-1 dT)) or ``None``, then
@@ -139,76 +143,61 @@ class WeightedLMM(DevianceObjective):
         """
         theta = np.asarray(theta, float)
         plain = not keep and not derivatives
-        key = theta.tobytes()
+        key = (theta.tobytes(), per_group)
         if plain and key in self._memo:
             return self._memo[key]
-        out = self._sweep_levels(theta, keep, derivatives)
+        out = self._sweep_levels(theta, keep, derivatives, per_group)
         if plain:
             if len(self._memo) >= 64:
                 self._memo.pop(next(iter(self._memo)))
             self._memo[key] = out
         return out
 
-    def _sweep_levels(self, theta, keep, derivatives):
-        lams = self.lambdas(theta)
+    def _sweep_levels(self, theta, keep, derivatives, per_group):
         S = self._leaf_cross
-        G0 = S.shape[0]
-        logdet = np.zeros(G0)
-        count = self._leaf_weight
-        dS = {}                 # theta index -> dS (G, K, K), only where nonzero
-        dld = {}
+        G = S.shape[0]
+        logdet = np.zeros(G)
+        dS = np.zeros((0, G) + S.shape[1:])
+        dld = np.zeros((0, G))
+        index = []             # theta entry of each row of dS and dld
         kept = []
         for k in range(len(self.terms) - 1, -1, -1):
-            term, lam = self.terms[k], lams[k]
-            q = term.q
-            A, C, E = S[:, :q, :q], S[:, :q, q:], S[:, q:, q:]
-            T = lam.T @ A @ lam
-            T[:, range(q), range(q)] += 1.0
-            L = np.linalg.cholesky(T)
-            M = lam.T @ C
-            B = np.linalg.solve(L, M)
-            R = E - _t(B) @ B
-            logdet = logdet + 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
+            term = self.terms[k]
+            th = theta[term.theta_index]
+            lam = np.ascontiguousarray(term.cholesky(th), dtype=float)
+            if derivatives:
+                own = term.theta_index.tolist()
+                dlam = np.ascontiguousarray(term.d_cholesky(th), dtype=float)
+                out = sorted(set(index) | set(own))
+                in_pos = np.array([index.index(i) if i in index else -1 for i in out],
+                                  np.int64)
+                own_pos = np.array([own.index(i) if i in own else -1 for i in out],
+                                   np.int64)
+            else:
+                out = []
+                dlam = np.zeros((0, term.q, term.q))
+                in_pos = own_pos = np.zeros(0, np.int64)
+            if k > 0:
+                parent, weight = self._parents[k], self.group_weights[k]
+                n_parent = self.terms[k - 1].n_groups
+            elif per_group:
+                parent, weight = self._identity, self._ones
+                n_parent = term.n_groups
+            else:
+                parent, weight = self._zeros, self.group_weights[0]
+                n_parent = 1
+            S, logdet, dS, dld, L, B, ok = weighted_level_sweep(
+                S, lam, logdet, dS, dld, dlam, in_pos, own_pos, parent, weight, n_parent,
+                keep)
+            if not ok:
+                raise np.linalg.LinAlgError(
+                    "mixed: weighted likelihood: a random-effects factor is not positive "
+                    "definite")
+            index = out
             if keep:
                 kept.append((L, B))
-            if derivatives:
-                W = np.linalg.solve(_t(L), B)
-                Tinv = np.linalg.inv(T)
-                own = dict(zip(term.theta_index.tolist(),
-                               term.d_cholesky(theta[term.theta_index])))
-                new_dS, new_dld = {}, {}
-                for i in sorted(set(dS) | set(own)):
-                    dT = np.zeros_like(T)
-                    dM = np.zeros_like(M)
-                    dR = np.zeros_like(R)
-                    d_ld = dld.get(i, 0.0)
-                    if i in dS:
-                        dA, dC = dS[i][:, :q, :q], dS[i][:, :q, q:]
-                        dT += lam.T @ dA @ lam
-                        dM += lam.T @ dC
-                        dR += dS[i][:, q:, q:]
-                    if i in own:
-                        dlam = own[i]
-                        dLAL = dlam.T @ A @ lam
-                        dT += dLAL + _t(dLAL)
-                        dM += dlam.T @ C
-                    dMW = _t(dM) @ W
-                    dR += _t(W) @ dT @ W - dMW - _t(dMW)
-                    new_dS[i] = dR
-                    new_dld[i] = d_ld + (Tinv * dT).sum(axis=(1, 2))
-                dS, dld = new_dS, new_dld
-            if k > 0:
-                up = self._up[k]
-                r = R.shape[1]
-                S = np.asarray(up @ R.reshape(R.shape[0], r * r)).reshape(-1, r, r)
-                logdet = up @ logdet
-                count = up @ count
-                for i in dS:
-                    dS[i] = np.asarray(up @ dS[i].reshape(R.shape[0], r * r)).reshape(-1, r, r)
-                    dld[i] = up @ dld[i]
-            else:
-                S = R
-        derivs = (dS, dld) if derivatives else None
+        derivs = (dict(zip(index, dS)), dict(zip(index, dld))) if derivatives else None
+        count = self._top_count if per_group else np.array([self.total_weight])
         return (S, logdet, count, derivs) + ((kept[::-1],) if keep else ())
 
     def factor(self, theta, derivatives=False):
@@ -216,15 +205,14 @@ class WeightedLMM(DevianceObjective):
         (X' V_w^-1 X relative to s2), ``logdet`` (D) and ``N``; with ``derivatives`` also
         ``dlogdet`` and ``dr2``, the gradients in theta of D and r2."""
         R, logdet, _, derivs = self._sweep(theta, derivatives=derivatives)
-        wt = self.group_weights[0]
-        S = np.tensordot(wt, R, axes=1)
+        S = R[0]
         p = self.p
         XtX, Xty, yty = S[:p, :p], S[:p, p], S[p, p]
         C = np.linalg.cholesky(XtX)
         gamma = np.linalg.solve(C, Xty)
         beta = np.linalg.solve(C.T, gamma)
         r2 = max(yty - gamma @ gamma, 1e-300)
-        f = {"beta": beta, "r2": r2, "XtX": XtX, "logdet": float(wt @ logdet),
+        f = {"beta": beta, "r2": r2, "XtX": XtX, "logdet": float(logdet[0]),
              "N": self.total_weight, "theta": np.asarray(theta, float).copy()}
         if derivatives:
             dS, dld = derivs
@@ -232,8 +220,8 @@ class WeightedLMM(DevianceObjective):
             f["dlogdet"] = np.zeros(self.n_theta)
             f["dr2"] = np.zeros(self.n_theta)
             for i in dS:
-                f["dlogdet"][i] = wt @ dld[i]
-                f["dr2"][i] = v @ np.tensordot(wt, dS[i], axes=1) @ v
+                f["dlogdet"][i] = dld[i][0]
+                f["dr2"][i] = v @ dS[i][0] @ v
         return f
 
     # -- the objective protocol (x = theta) -------------------------------------------------
@@ -272,7 +260,10 @@ class WeightedLMM(DevianceObjective):
         return dev, dld + (self.m / r2) * dr2
 
     def sigma2(self, f):
-        """The weighted ML residual variance r2 / N."""
+        """The weighted ML residual variance r2 / N, or ``f["s2"]`` when the caller set it
+        (a covariance fixed on the absolute scale estimates it directly)."""
+        if "s2" in f:
+            return f["s2"]
         return f["r2"] / f["N"]
 
     def cov_beta(self, f):
@@ -290,7 +281,7 @@ class WeightedLMM(DevianceObjective):
         return -0.5 * (f["N"] * np.log(2.0 * np.pi * s2) + f["logdet"] + r2 / s2)
 
     def _top_values(self, theta, beta, s2):
-        R, logdet, count, _ = self._sweep(theta)
+        R, logdet, count, _ = self._sweep(theta, per_group=True)
         v = np.append(-np.asarray(beta, float), 1.0)
         quad = (R @ v) @ v
         ll = -0.5 * (count * np.log(2.0 * np.pi * s2) + logdet + quad / s2)
@@ -307,6 +298,11 @@ class WeightedLMM(DevianceObjective):
             return self._top_values(x[p:-1], x[:p], x[-1])
 
         return difference_scores(values, x0, rel_step)
+
+    def absolute_view(self):
+        """This objective as the sandwich of a ``covariance(fixed())`` model sees it: see
+        :class:`AbsoluteScaleView`."""
+        return AbsoluteScaleView(self)
 
     # -- random effects -------------------------------------------------------------------
     def blups(self, f):
@@ -369,3 +365,35 @@ class WeightedLMM(DevianceObjective):
         rss = float(w @ (e * e))
         N = self.total_weight
         return -0.5 * N * (1.0 + np.log(2.0 * np.pi * rss / N))
+
+
+class AbsoluteScaleView:
+    """A weighted objective whose terms are on the absolute scale (their factors read the
+    residual variance s2 as the last entry of the parameter vector), with theta and s2
+    given apart, as :func:`~statsmodels_me.models.lmm_inference.robust_covariance` passes
+    them: each call appends s2 to theta.
+
+    Parameters
+    ----------
+    objective : WeightedLMM
+    """
+
+    def __init__(self, objective):
+        self.objective = objective
+
+    def loglike_profile_s2(self, theta, s2, beta=None):
+        """Weighted log likelihood at (theta, s2), beta profiled (or held at ``beta``)."""
+        return self.objective.loglike_profile_s2(np.append(theta, s2), s2, beta=beta)
+
+    def contributions(self, theta, beta, s2, rel_step=1e-5):
+        """Per top-level group weighted log likelihood and its scores in (beta, theta, s2)
+        by central differences (as :meth:`WeightedLMM.contributions`); s2 moves the
+        factors too."""
+        p = len(beta)
+        x0 = np.concatenate([beta, theta, [s2]])
+        obj = self.objective
+
+        def values(x):
+            return obj._top_values(np.append(x[p:-1], x[-1]), x[:p], x[-1])
+
+        return difference_scores(values, x0, rel_step)

@@ -193,6 +193,25 @@ def test_pweights_maximize_the_pseudo_likelihood(survey):
     assert res.info.ll_label == "Log pseudolikelihood"
 
 
+def test_pweighted_iteration_log_says_pseudolikelihood(survey, pig):
+    # Stata names the criterion as the header does: "log pseudolikelihood" when sampling
+    # weights (vce(robust)) make it one, in every iteration line; "Log likelihood" otherwise
+    res = survey[2]
+    its = [line for line in res.info.iteration_log if line.startswith("Iteration ")]
+    assert len(its) >= 2
+    assert all(line.split("=")[0].split(":", 1)[1].strip() == "Log pseudolikelihood"
+               for line in its)
+    assert float(its[-1].split("=")[1]) == pytest.approx(res.llf, rel=1e-7)
+    fixed = _fit("y x [pw=w1] || cl:, pweight(w2) cov(fixed(F))", survey[0],
+                 matrices={"F": np.array([[0.5]])})
+    assert any(line.startswith("Iteration 0:  Log pseudolikelihood = ")
+               for line in fixed.info.iteration_log)
+    fw = _fit("weight week [fw=f] || id:", pig.assign(f=2))
+    assert any(line.startswith("Iteration 0:  Log likelihood = ")
+               for line in fw.info.iteration_log)
+    assert not any("pseudo" in line for line in fw.info.iteration_log)
+
+
 def test_pweights_sandwich_standard_errors(survey):
     d, (p_ref, _, per_cluster), res = survey
     params = np.asarray(res.params)[[1, 0, 2, 3]]
@@ -206,6 +225,19 @@ def test_pweights_sandwich_standard_errors(survey):
     np.testing.assert_allclose(np.asarray(res.bse)[[1, 0, 2, 3]], np.sqrt(np.diag(V)),
                                rtol=1e-3)
     assert res.info.vce_note == f"(Std. err. adjusted for {G} clusters in cl)"
+
+
+def test_observation_pweights_equal_glmmtmb_weights(survey):
+    # glmmTMB's weights= multiply each observation's log density: the pseudo-likelihood
+    # with level-one weights only. R (glmmTMB 1.1.5), d = the survey data written to CSV:
+    #   m <- glmmTMB(y ~ x + (1|cl), data = d, weights = w1, REML = FALSE)
+    #   logLik(m) -> -540.722600508; fixef(m) -> 1.8416, 0.7416;
+    #   VarCorr(m) -> sd(cl) 0.91757, sd(Residual) 0.92081
+    d = survey[0]
+    res = _fit("y x [pw=w1] || cl:", d)
+    assert res.llf == pytest.approx(-540.722600508, rel=1e-11)
+    np.testing.assert_allclose(np.asarray(res.params),
+                               [0.7416, 1.8416, 0.91757 ** 2, 0.92081 ** 2], rtol=2e-4)
 
 
 def test_lrtest_after_pweights_is_refused(survey):
@@ -253,6 +285,62 @@ def test_pwscale_without_level_weights(survey):
     assert a.llf == pytest.approx(b.llf, rel=1e-10)
 
 
+# -- covariance(fixed()) with weights -----------------------------------------------------------
+
+_F = {"F": np.array([[10.0, 0.5], [0.5, 0.3]])}
+
+
+def test_fweights_with_a_fixed_covariance_equal_replicated_rows(pig):
+    fw = np.random.default_rng(3).integers(1, 4, size=len(pig))
+    a = _fit("weight week [fw=fw] || id: week, cov(fixed(F))", pig.assign(fw=fw),
+             matrices=_F)
+    b = _fit("weight week || id: week, cov(fixed(F))", pig.loc[pig.index.repeat(fw)],
+             matrices=_F)
+    _assert_same_fit(a, b)
+    np.testing.assert_array_equal(np.asarray(a.params)[2:5], [10.0, 0.3, 0.5])
+
+
+def test_pweights_with_a_fixed_covariance_maximize_the_pseudo_likelihood(survey):
+    # the random-intercept variance held at 0.5: the reference maximizes the quadrature
+    # pseudo-likelihood above over (b0, b1, s2) with tau2 = 0.5; sandwich as above
+    d = survey[0]
+    w1 = d["w1"].to_numpy()
+    w2 = d.groupby("cl")["w2"].first().to_numpy()
+
+    def per_cluster(p):                         # p = (x, _cons, var(e))
+        return _cluster_pseudo_loglike(d, p[1], p[0], 0.5, p[2], w1, w2)
+
+    def nll(z):
+        return -per_cluster(np.array([z[0], z[1], np.exp(z[2])])).sum()
+    z = optimize.minimize(nll, np.zeros(3), method="BFGS", options={"gtol": 1e-9}).x
+    z = optimize.minimize(nll, z, method="Nelder-Mead",
+                          options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 20000}).x
+    p_ref = np.array([z[0], z[1], np.exp(z[2])])
+    res = _fit("y x [pw=w1] || cl:, pweight(w2) cov(fixed(F))", d,
+               matrices={"F": np.array([[0.5]])})
+    assert res.llf == pytest.approx(-nll(z), rel=1e-6)
+    params = np.asarray(res.params)
+    assert params[2] == 0.5
+    np.testing.assert_allclose(params[[0, 1, 3]], p_ref, rtol=1e-5)
+    scores = approx_fprime(p_ref, per_cluster, epsilon=1e-5 * np.maximum(p_ref, 1),
+                           centered=True)
+    H = approx_hess3(p_ref, lambda p: per_cluster(p).sum(),
+                     epsilon=1e-3 * np.maximum(np.abs(p_ref), 0.1))
+    G = scores.shape[0]
+    Ainv = np.linalg.inv(-H)
+    V = G / (G - 1) * Ainv @ (scores.T @ scores) @ Ainv
+    np.testing.assert_allclose(np.asarray(res.bse)[[0, 1, 3]], np.sqrt(np.diag(V)),
+                               rtol=1e-3)
+    assert res.bse.iloc[2] == 0
+    assert res.info.vce_note == f"(Std. err. adjusted for {G} clusters in cl)"
+
+
+def test_vce_robust_with_a_fixed_covariance_and_no_weights_is_still_refused(pig):
+    with pytest.raises(NotImplementedError, match=r"covariance\(fixed\(\)\)"):
+        _fit("weight week || id:, cov(fixed(F)) vce(robust)", pig,
+             matrices={"F": np.array([[2.0]])})
+
+
 # -- (c) Stata's rules and bad input ----------------------------------------------------------
 
 @pytest.mark.parametrize("text, error, fragment", [
@@ -271,7 +359,6 @@ def test_pwscale_without_level_weights(survey):
     ("weight week [pw=w] || id:, residuals(ar 1, t(week))", NotImplementedError,
      "residuals"),
     ("weight week [pw=w] || _all: R.week || id:", NotImplementedError, "crossed"),
-    ("weight week [pw=w] || id:, cov(fixed(F))", NotImplementedError, "fixed"),
 ])
 def test_rules_and_limits_name_the_option(pig, text, error, fragment):
     d = pig.assign(w=1.5 + (pig["week"] % 3), f=2)

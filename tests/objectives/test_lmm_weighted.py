@@ -6,7 +6,9 @@
 - non-integer weights: the pseudo-log likelihood computed in the test with dense Gaussian
   algebra per top-level cluster (scipy's multivariate normal density), 1e-10;
 - the analytic gradient against central differences of the deviance;
-- the per-cluster contributions sum to the log likelihood.
+- the per-cluster contributions sum to the log likelihood;
+- terms on the absolute scale (``covariance(fixed())``): the relative-scale value, and the
+  analytic gradient (every level's share of the shared s2 entry) against differences.
 """
 import numpy as np
 import pandas as pd
@@ -16,6 +18,7 @@ from scipy.optimize import approx_fprime
 
 from statsmodels_me.models.mixed import Mixed
 from statsmodels_me.objectives.lmm_weighted import WeightedLMM
+from statsmodels_me.terms.random_effects import absolute_scale_terms
 
 
 def _three_level(seed=1):
@@ -197,3 +200,26 @@ def test_analytic_gradient_matches_differences(text):
     np.testing.assert_allclose(g, num, rtol=1e-4, atol=1e-4 * np.abs(g).max())
     dev, r2, dld, dr2 = obj.grad_parts(th)
     assert dev == pytest.approx(obj.deviance(th), rel=1e-14)
+
+
+def test_absolute_scale_terms_share_the_residual_variance_entry():
+    # covariance(fixed()) models: every factor reads s2 (the last entry); the objective's
+    # vector is (theta, s2), its analytic gradient sums each level's share of the s2
+    # entry, and its value at (theta, s2) is the relative-scale one at theta / sqrt(s2)
+    text = TEXTS[0]
+    rng = np.random.default_rng(9)
+    m = Mixed.from_text(text, DATA)
+    group_w = [rng.uniform(0.5, 2, size=lev.n_groups) for lev in m.design.levels]
+    obs_w = rng.uniform(0.5, 2, size=len(DATA))
+    levels = m.design.levels
+    absolute = WeightedLMM(m.design.endog, m.design.exog,
+                           absolute_scale_terms(m.terms, m.n_theta),
+                           [lev.parent for lev in levels], obs_w, group_w)
+    relative = _weighted(m, obs_w, group_w)
+    assert absolute.n_theta == m.n_theta + 1
+    th, s2 = _theta(m, 4), 1.7
+    x = np.append(th * np.sqrt(s2), s2)       # Cholesky entries on the absolute scale
+    assert absolute.deviance(x) == pytest.approx(relative.deviance(th), rel=1e-12)
+    _, g = absolute.deviance_and_grad(x)
+    num = approx_fprime(x, absolute.deviance, 1e-6 * np.maximum(np.abs(x), 1.0))
+    np.testing.assert_allclose(g, num, rtol=1e-4, atol=1e-4 * np.abs(g).max())
