@@ -83,7 +83,8 @@ class MEGLM(MEModel):
     ``ConvergenceWarning`` naming the likely cause (e.g. an outcome perfectly predicted
     within clusters, where the estimates do not exist).
 
-    Weights (``[fweight|pweight|iweight=exp]``, ``|| id:, fweight(v)`` or ``pweight(v)``):
+    Weights (``[fweight|pweight|iweight=exp]``, ``|| id:, fweight(v)`` or ``pweight(v)``; also
+    for ``metobit``, ``meintreg`` and ``mestreg``, which run on this estimator):
     each conditional log density is multiplied by its observation weight and each group's
     log likelihood contribution by its group weight, as Stata's meglm (no rescaling); with
     sampling weights the result is a pseudo-likelihood and ``vce(robust)`` clustered at the
@@ -111,13 +112,16 @@ class MEGLM(MEModel):
                                      f"number of trials: {fam.stata_name}(varname|#)")
         self.vce = parse_vce(self.options.get("vce"), self.spec.command)
         self.weights = glmm_weights(d, self.spec.command)
+        #: under frequency weights only, the number of copies of every row (else None)
+        self.copies = None
         if self.weights.any and set(self.weights.kinds) == {"fweight"}:
             # Stata's e(N) under frequency weights: the replicated sample's size
             copies = np.ones(d.nobs)
             for w in (self.weights.observation, *self.weights.levels):
                 if w is not None:
                     copies = copies * w
-            self.nobs = int(round(copies.sum()))
+            self.copies = np.rint(copies).astype(np.int64)
+            self.nobs = int(self.copies.sum())
         if self.weights.sampling and not self.vce.robust:
             if self.options.get("vce") is not None:
                 raise SpecificationError(f"{self.spec.command}: {self.vce.text} is not allowed "
