@@ -16,6 +16,11 @@ so one factorization costs O(n (q1 + c2)^2 + G q1 m^2 + m^3) and no n x n or
 (all effects)^2 matrix is formed. The gradient pieces follow from the blocks of H^-1:
 H^-1_gg = L_g^-T (I + R_g W_g') L_g^-1, H^-1_g,dense = -L_g^-T R_g, H^-1_dense = S^-1,
 with R_g = W_g S^-1.
+
+Observation weights (``weights``: Stata's fweight/iweight/pweight at the observation level)
+replace l_i by w_i l_i everywhere: the eta-derivatives of log f are the weighted ones, so H, the
+mode and the gradient formulas are unchanged. Without weights the loops are the unweighted
+ones (no per-row weight load).
 """
 import numpy as np
 
@@ -59,13 +64,16 @@ cdef class CrossedSystem:
     nfix : int
         Trailing dense columns that every observation has, at positions m - nfix .. m - 1
         (the fixed effects of the nAGQ=0 stage): their block is one matrix product.
+    weights : ndarray (n,), optional
+        Observation weights multiplying each conditional log density (None: unweighted).
 
     Notes
     -----
     ``set_values`` supplies ``z1`` (n, q1) and ``zl2`` (n, c2) for the current Lambda.
     ``mode`` leaves the factor of H at the mode (weights -l'') in place for ``gradient``.
     """
-    cdef int fam, link, n, G, q1, c2, m, npen, factored, nfix
+    cdef int fam, link, n, G, q1, c2, m, npen, factored, nfix, weighted
+    cdef const double[::1] wts
     cdef object _keep
     cdef const double[::1] y, t
     cdef const int[::1] codes
@@ -80,10 +88,17 @@ cdef class CrossedSystem:
     cdef public double logdet
 
     def __init__(self, int fam, int link, y, t, codes, idx2, int G, int q1, int m, int npen,
-                 int nfix=0):
+                 int nfix=0, weights=None):
         self.fam, self.link = fam, link
         self.y = np.ascontiguousarray(y, float)
         self.t = np.ascontiguousarray(t, float)
+        self.weighted = weights is not None
+        if self.weighted:
+            self.wts = np.ascontiguousarray(weights, float)
+            if self.wts.shape[0] != self.y.shape[0]:
+                raise ValueError("weights must have one entry per observation")
+        else:
+            self.wts = np.zeros(1)
         self.codes = np.ascontiguousarray(codes, np.intc)
         self.idx2 = np.ascontiguousarray(idx2, np.intc)
         if self.idx2.shape[1] > 1 and np.any(np.diff(np.asarray(self.idx2), axis=1) <= 0):
@@ -166,13 +181,35 @@ cdef class CrossedSystem:
         cdef int fam = self.fam, link = self.link
         cdef const double* y = &self.y[0]
         cdef const double* t = &self.t[0]
-        for i in range(self.n):
-            s += fam_eval(fam, link, y[i], t[i], eta[i], aux, naux, &d1[i], &d2[i])
+        if self.weighted:
+            s = self._weighted_rows(aux, naux, eta, d1, d2)
+        else:
+            for i in range(self.n):
+                s += fam_eval(fam, link, y[i], t[i], eta[i], aux, naux, &d1[i], &d2[i])
         for i in range(self.G * self.q1):
             pen += u1[i] * u1[i]
         for i in range(self.npen):
             pen += u2[i] * u2[i]
         return s - 0.5 * pen
+
+    cdef double _weighted_rows(self, const double* aux, int naux, const double* eta,
+                               double* d1, double* d2) noexcept nogil:
+        """sum_i w_i log f_i and the weighted l', l'' (rows of weight 0 contribute 0)."""
+        cdef Py_ssize_t i
+        cdef double s = 0.0
+        cdef const double* y = &self.y[0]
+        cdef const double* t = &self.t[0]
+        cdef const double* wt = &self.wts[0]
+        for i in range(self.n):
+            if wt[i] == 0.0:
+                d1[i] = 0.0
+                d2[i] = 0.0
+                continue
+            s += wt[i] * fam_eval(self.fam, self.link, y[i], t[i], eta[i], aux, naux, &d1[i],
+                                  &d2[i])
+            d1[i] *= wt[i]
+            d2[i] *= wt[i]
+        return s
 
     cdef void _derivs(self, const double* aux, int naux, const double* eta, double* d1,
                       double* d2) noexcept nogil:
@@ -181,6 +218,9 @@ cdef class CrossedSystem:
         cdef double e, mu
         cdef const double* y = &self.y[0]
         cdef const double* t = &self.t[0]
+        if self.weighted:
+            self._weighted_rows(aux, naux, eta, d1, d2)
+            return
         if ((self.fam == FAM_BERNOULLI or self.fam == FAM_BINOMIAL)
                 and self.link == LINK_LOGIT):
             for i in range(self.n):
@@ -493,7 +533,8 @@ cdef class CrossedSystem:
                            and self.link == LINK_LOGIT)
         cdef Py_ssize_t i, g, k
         cdef char up = b'U', no = b'N'
-        cdef double one = 1.0, zero = 0.0, v, hv
+        cdef double one = 1.0, zero = 0.0, v, hv, wi
+        cdef bint weighted = self.weighted
         h_ = np.zeros(self.n)
         A1_ = np.zeros((self.n, q1))
         A2_ = np.zeros((self.n, c2))
@@ -503,10 +544,11 @@ cdef class CrossedSystem:
         gaux_ = np.zeros(naux)
         auxp_ = np.array(aux, float) if naux else np.zeros(1)
         tmp_ = np.zeros(max(naux, 1))
+        acc_ = np.zeros(max(naux, 1))
         D_ = np.zeros(max(K * q1, 1))
         x_ = np.zeros(max(q1, 1))
         cdef double[::1] h = h_, s1 = s1_, s2 = s2_, zs = zs_, gaux = gaux_, auxp = auxp_
-        cdef double[::1] tmp = tmp_, D = D_, x = x_
+        cdef double[::1] tmp = tmp_, D = D_, x = x_, acc = acc_
         cdef double[:, ::1] A1 = A1_, A2 = A2_
         cdef double* Lb = &self.Lb[0]
         cdef double* W = &self.W[0]
@@ -575,7 +617,18 @@ cdef class CrossedSystem:
                 for c in range(c2):
                     hv += self.zl2[i, c] * A2[i, c]
                 h[i] = hv
-                if canon and self.t[i] > 0:
+                if weighted:
+                    # w times the third derivative (the stored l', l'' are weighted: mu = (y - l'/w) / t)
+                    wi = self.wts[i]
+                    if wi == 0.0:
+                        self.d3[i] = 0.0
+                    elif canon and self.t[i] > 0:
+                        self.d3[i] = self.d2[i] * (1.0 - 2.0 * (self.y[i] - self.d1[i] / wi)
+                                                   / self.t[i])
+                    else:
+                        self.d3[i] = wi * fam_d3(self.fam, self.link, self.y[i], self.t[i],
+                                                 self.eta[i], ap, naux, _D3_H)
+                elif canon and self.t[i] > 0:
                     # third derivative l'' (1 - 2 mu), with mu = (y - l') / t
                     self.d3[i] = self.d2[i] * (1.0 - 2.0 * (self.y[i] - self.d1[i]) / self.t[i])
                 else:
@@ -585,11 +638,25 @@ cdef class CrossedSystem:
             self._crossprod(&zs[0], &s1[0], &s2[0])
             self._solve(&s1[0], &s2[0])
             self._predict(NULL, &s1[0], &s2[0], &zs[0])
-            if naux > 0:
+            if naux > 0 and not weighted:
                 for i in range(self.n):
                     laplace_aux_gradient(self.fam, self.link, self.y[i], self.t[i], self.eta[i],
                                          ap, &auxp[0], naux, h[i], zs[i], _FD_H, &tmp[0],
                                          &gaux[0])
+            elif naux > 0:
+                # every term of an observation's row is linear in its l: w_i times the
+                # unweighted row (h and zs already carry the other observations' weights)
+                for i in range(self.n):
+                    wi = self.wts[i]
+                    if wi == 0.0:
+                        continue
+                    for a in range(naux):
+                        acc[a] = 0.0
+                    laplace_aux_gradient(self.fam, self.link, self.y[i], self.t[i], self.eta[i],
+                                         ap, &auxp[0], naux, h[i], zs[i], _FD_H, &tmp[0],
+                                         &acc[0])
+                    for a in range(naux):
+                        gaux[a] += wi * acc[a]
         return (np.asarray(self.d1).copy(), np.asarray(self.d2).copy(),
                 np.asarray(self.d3).copy(), h_, A1_, A2_, s1_, s2_[:m], zs_, gaux_)
 

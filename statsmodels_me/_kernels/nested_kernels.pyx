@@ -29,9 +29,13 @@ Weights (pseudo-likelihood, Rabe-Hesketh & Skrondal 2006): per-row weights w_i r
 w_i l_i, and weights w_c of the groups of an inner level k > 0 raise L_c to the power w_c
 (log L_g = ... sum_c w_c log L_c); the top level's weights multiply whole contributions and are
 the caller's.  The mode and curvature that adapt the grid of a group are those of its subtree
-with every inner group's prior and rows counted w times (the replicated subtree); the joint
-Laplace approximation is that of the integrand with every inner group counted w times
-(the starting stage of quadrature fits; Stata's Laplace takes no inner weights).
+with every inner group's prior and rows counted w times (the replicated subtree).  The joint
+Laplace approximation is that of the replicated subtree: an inner group of cumulative weight W
+(its own and its inner ancestors' weights) stands for W copies of itself, which share the mode,
+so the eliminated block built with weights is W times one copy's and log|H| counts
+W (log|block| - q log W); the diagonal blocks of H^-1 on a path are W times the inverse of
+the weighted block (the copies' own blocks).  For integer weights this is the Laplace
+approximation of the data with the groups replicated.
 """
 from cpython.exc cimport PyErr_CheckSignals
 from cython.parallel cimport prange
@@ -245,9 +249,16 @@ cdef int _system(NP* P, int k0, const Py_ssize_t* lo, const Py_ssize_t* hi,
                     Rg[a * ql + c] = Mg[(p + a) * d + p + c] if c <= a else 0.0
             if not _chol(Rg, ql):
                 return 0
-            for a in range(ql):
-                logdet[0] += 2.0 * log(Rg[a * ql + a])
-                yg[a] = bg[p + a]
+            if weighted and l > k0:
+                # W copies of one group (module docstring): W times one copy's log|block|
+                cw = _sub_weight(P, k0, l, g)
+                for a in range(ql):
+                    logdet[0] += cw * (2.0 * log(Rg[a * ql + a]) - log(cw))
+                    yg[a] = bg[p + a]
+            else:
+                for a in range(ql):
+                    logdet[0] += 2.0 * log(Rg[a * ql + a])
+                    yg[a] = bg[p + a]
             _chol_solve(Rg, ql, yg)
             for j in range(p):
                 for a in range(ql):
@@ -522,7 +533,7 @@ cdef void _path_inverse(NP* P, const Py_ssize_t* lo, const Py_ssize_t* hi,
     Pi_g = [[Pi_parent, -Pi_parent X_g'], [-X_g Pi_parent, M_oo^-1 + X_g Pi_parent X_g']]."""
     cdef int D = P.D, Q = P.Q, l, a, c, j, p, d, ql
     cdef Py_ssize_t g, gg, pg
-    cdef double s
+    cdef double s, cw = 1.0
     cdef double* Pg
     cdef double* Pp
     cdef double* Xg
@@ -536,12 +547,15 @@ cdef void _path_inverse(NP* P, const Py_ssize_t* lo, const Py_ssize_t* hi,
             Pg = P.Pi + gg * Q * Q
             Xg = P.X + gg * Q * Q
             Rg = P.R + gg * Q * Q
+            if P.weighted and l > 0:
+                # one copy's own block (module docstring): W times the weighted one's inverse
+                cw = _sub_weight(P, 0, l, g)
             for c in range(ql):
                 for a in range(ql):
                     col[a] = 1.0 if a == c else 0.0
                 _chol_solve(Rg, ql, col)
                 for a in range(ql):
-                    Pg[(p + a) * d + p + c] = col[a]
+                    Pg[(p + a) * d + p + c] = cw * col[a]
             if l == 0:
                 continue
             pg = P.parent[l][g]

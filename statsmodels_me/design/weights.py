@@ -85,8 +85,11 @@ def glmm_weights(design, command) -> GLMMWeights:
     given = dict(design.spec.options.get("level_weights") or {})
     levels = [None] * len(design.levels)
     if given and (design.crossed or any(lev.label == "_all" for lev in design.levels)):
+        # Stata's level weights multiply a group's integrated likelihood contribution
+        # (Rabe-Hesketh & Skrondal 2006); crossed groups have no contribution of their own
         raise NotImplementedError(f"{command}: weights at higher levels with crossed random "
-                                  "effects are not implemented")
+                                  "effects are not implemented (the likelihood does not "
+                                  "factor over the groups of a crossed level)")
     by_name = {lev.path[-1]: k for k, lev in enumerate(design.levels)}
     for name, (kind, values) in dict(design.level_weights).items():
         var = given[name][1] if name in given else name

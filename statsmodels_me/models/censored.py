@@ -70,9 +70,6 @@ class _CensoredGLMM(MEGLM):
     ``meglm``'s estimator is built; the header carries the censoring counts."""
 
     _family_class = CensoredNormal
-    # weights (and the robust SEs sampling weights imply) are not yet tested here
-    weight_types = ()
-    level_weight_types = ()
 
     def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
                  kind=None, columns=None, **options):
@@ -83,7 +80,10 @@ class _CensoredGLMM(MEGLM):
         super().__init__(design=censored_design(design, self._family_class.name, y, t,
                                                 depvar), kind=kind)
         self.family_object = self._family_class(self.link)
-        self.censoring = censoring_counts(y, t)
+        # frequency weights count every row as its copies (Stata's counts of the
+        # replicated sample)
+        copies = np.ones(len(y), np.int64) if self.copies is None else self.copies
+        self.censoring = censoring_counts(np.repeat(y, copies), np.repeat(t, copies))
 
     @classmethod
     def _option_variables(cls, spec) -> dict[str, str]:

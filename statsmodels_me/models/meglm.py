@@ -83,12 +83,17 @@ class MEGLM(MEModel):
     ``ConvergenceWarning`` naming the likely cause (e.g. an outcome perfectly predicted
     within clusters, where the estimates do not exist).
 
-    Weights (``[fweight|pweight|iweight=exp]``, ``|| id:, fweight(v)`` or ``pweight(v)``):
+    Weights (``[fweight|pweight|iweight=exp]``, ``|| id:, fweight(v)`` or ``pweight(v)``; also
+    for ``metobit``, ``meintreg`` and ``mestreg``, which run on this estimator):
     each conditional log density is multiplied by its observation weight and each group's
     log likelihood contribution by its group weight, as Stata's meglm (no rescaling); with
     sampling weights the result is a pseudo-likelihood and ``vce(robust)`` clustered at the
-    highest level is implied.  Not with crossed effects, nor weights below the highest level
-    with ``intmethod(laplace)``.
+    highest level is implied.  With crossed effects (Laplace over all random effects) the
+    observation weights ``fweight`` and ``iweight``: sampling weights would need independent
+    clusters for their robust standard errors, and a group weight multiplies a group's own
+    likelihood contribution, which crossed groups do not have.  Under ``intmethod(laplace)``
+    with weights below the highest level, the Laplace approximation is that of the data with
+    every weighted group replicated (for integer weights, exactly the replicated data's).
     """
 
     command = "meglm"
@@ -111,13 +116,22 @@ class MEGLM(MEModel):
                                      f"number of trials: {fam.stata_name}(varname|#)")
         self.vce = parse_vce(self.options.get("vce"), self.spec.command)
         self.weights = glmm_weights(d, self.spec.command)
+        #: under frequency weights only, the number of copies of every row (else None)
+        self.copies = None
         if self.weights.any and set(self.weights.kinds) == {"fweight"}:
             # Stata's e(N) under frequency weights: the replicated sample's size
             copies = np.ones(d.nobs)
             for w in (self.weights.observation, *self.weights.levels):
                 if w is not None:
                     copies = copies * w
-            self.nobs = int(round(copies.sum()))
+            self.copies = np.rint(copies).astype(np.int64)
+            self.nobs = int(self.copies.sum())
+        natural = design_kind(d)
+        if self.weights.sampling and (d.crossed or (kind or natural) == "crossed"):
+            raise NotImplementedError(
+                f"{self.spec.command}: sampling weights (pweight) with crossed random effects "
+                "are not implemented: they imply vce(robust) clustered at the highest level, "
+                "and crossed effects have no independent clusters")
         if self.weights.sampling and not self.vce.robust:
             if self.options.get("vce") is not None:
                 raise SpecificationError(f"{self.spec.command}: {self.vce.text} is not allowed "
@@ -128,19 +142,11 @@ class MEGLM(MEModel):
             raise SpecificationError(
                 f"{self.spec.command}: {self.vce.text} needs nested random "
                 f"effects; with crossed effects the clusters are not independent")
-        natural = design_kind(d)
         if kind not in (None, natural, "crossed"):
             raise SpecificationError(f"{self.spec.command}: kind='{kind}' does not fit this "
                                      f"design; use '{natural}' or 'crossed'")
         kind = kind or natural
         self.intmethod, self.intpoints = integration(self.options, kind, self.spec.command)
-        if (self.intmethod == "laplace" and kind == "nested"
-                and self.weights.inner_levels_weighted()):
-            typed = str(self.options.get("intmethod") or "laplace").lower()
-            raise NotImplementedError(
-                f"{self.spec.command}: intmethod({typed}) with weights at a level below the "
-                "highest is not implemented; use intmethod(mvaghermite), mcaghermite or "
-                "ghermite")
         self.levels = list(d.levels)
         self.level = self.levels[-1]
         self.objective, self.level_covs = glmm_objective(

@@ -74,9 +74,6 @@ class MEStreg(MEGLM):
     """
 
     command = "mestreg"
-    # weights (and the robust SEs sampling weights imply) are not yet tested here
-    weight_types = ()
-    level_weight_types = ()
 
     def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
                  kind=None, columns=None, **options):
@@ -89,8 +86,10 @@ class MEStreg(MEGLM):
         super().__init__(design=censored_design(design, cls.name, y, t0, "_t"), kind=kind)
         #: option -> variable name of the survival columns ("time", "failure", "entry")
         self.survival_variables = dict(columns[0])
-        self.failures = int(np.sum(y > 0))
-        self.time_at_risk = float(np.sum(np.abs(y) - t0))
+        # frequency weights count every spell as its copies
+        copies = np.ones(len(y)) if self.copies is None else self.copies
+        self.failures = int(np.sum(copies * (y > 0)))
+        self.time_at_risk = float(np.sum(copies * (np.abs(y) - t0)))
 
     @classmethod
     def from_text(cls, text, data, *, time=None, failure=None, entry=None, stset=None,

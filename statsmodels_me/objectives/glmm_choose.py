@@ -65,7 +65,8 @@ def glmm_objective(design, family, link, y, X, intmethod, intpoints, kind=None, 
         Default: :func:`design_kind`. ``"crossed"`` fits every design.
     weights : GLMMWeights, optional
         Observation and level weights (:func:`statsmodels_me.design.weights.glmm_weights`);
-        refused with crossed effects.
+        with crossed effects only observation weights (a group's weight multiplies its
+        integrated likelihood contribution, and crossed groups have none).
 
     Returns
     -------
@@ -78,9 +79,11 @@ def glmm_objective(design, family, link, y, X, intmethod, intpoints, kind=None, 
     k_fe = X.shape[1]
     obs_w = None if weights is None else weights.observation
     level_w = [None] * len(levels) if weights is None else list(weights.levels)
-    if kind == "crossed" and weights is not None and weights.any:
-        raise NotImplementedError("weights with crossed random effects are not implemented "
-                                  "(the likelihood does not factor over clusters)")
+    if kind == "crossed" and any(w is not None for w in level_w):
+        raise NotImplementedError("weights at higher levels with crossed random effects are "
+                                  "not implemented: a group's weight multiplies its "
+                                  "integrated likelihood contribution, and with crossed "
+                                  "effects the likelihood does not factor over groups")
     if kind == "one level":
         lev = levels[0]
         engine = OneLevelGLMM(y, X, level_Z(lev), lev.codes.astype(np.int64), family, link,
@@ -100,4 +103,5 @@ def glmm_objective(design, family, link, y, X, intmethod, intpoints, kind=None, 
                             intmethod=intmethod, intpoints=intpoints, weights=obs_w,
                             level_weights=level_w)
         return NestedGLMMObjective(engine, cov, k_fe, levels), level_covs
-    return CrossedGLMMObjective(design, level_covs, cov, y, X, family, link, k_fe), level_covs
+    return CrossedGLMMObjective(design, level_covs, cov, y, X, family, link, k_fe,
+                                weights=obs_w), level_covs

@@ -74,6 +74,8 @@ class CrossedEngine:
         self.family, self.link, self.k_aux = core.family, core.link, core.k_aux
         self.ptr = np.array([0, len(core.y)])
         self.nthreads = 1
+        #: whether the likelihood is weighted (observation weights)
+        self.weighted = core.weights is not None
 
     def loglike(self, beta, aux, L, freeze_grid=False):
         return self.core.loglike(beta, aux, lams=self.slots.lams(np.asarray(L, float)))
@@ -106,6 +108,9 @@ class CrossedGLMMObjective(GLMMObjective):
         Response (ordinal: codes) and fixed-effects design.
     family, link : str
     k_fe : int
+    weights : ndarray (n,), optional
+        Observation weights (fweight, iweight, pweight) multiplying each conditional log
+        density.
 
     Notes
     -----
@@ -118,10 +123,10 @@ class CrossedGLMMObjective(GLMMObjective):
 
     chord_optimizer = True
 
-    def __init__(self, design, level_covs, cov, y, X, family, link, k_fe):
+    def __init__(self, design, level_covs, cov, y, X, family, link, k_fe, weights=None):
         terms, _ = build_terms(design)
         core = CrossedLaplaceGLMM(y, X, terms, family, link, trials=design.trials,
-                                  offset=design.offset)
+                                  offset=design.offset, weights=weights)
         super().__init__(CrossedEngine(core, TermSlots(design, level_covs), cov.q), cov, k_fe)
 
     def laplace(self):

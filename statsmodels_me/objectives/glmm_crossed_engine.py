@@ -59,15 +59,20 @@ class CrossedLaplaceGLMM:
     family, link : str
         Engine family names as in ``statsmodels_me.families.registry``.
     trials, offset : ndarray, optional
+    weights : ndarray (n,), optional
+        Observation weights multiplying each conditional log density (fweight, iweight,
+        pweight); the Laplace approximation is that of the weighted log likelihood.
     """
 
-    def __init__(self, endog, exog, terms, family, link=None, trials=None, offset=None):
+    def __init__(self, endog, exog, terms, family, link=None, trials=None, offset=None,
+                 weights=None):
         fam, link = get_family(family, link)
         self.family, self.link = family, link
         y, t, off = response_arrays(family, endog, trials, offset)
         self.y, self.t, self.offset = (np.ascontiguousarray(v) for v in (y, t, off))
         self.X = np.ascontiguousarray(exog, float)
         n = len(self.y)
+        self.weights = None if weights is None else np.ascontiguousarray(weights, float)
         self._fam, self._link = FAMILY_CODES[fam.name], link_code(link)
         self.k_aux = n_aux(family, self.y)
         self.terms = list(terms)
@@ -96,7 +101,7 @@ class CrossedLaplaceGLMM:
         self._zl2x = np.hstack([np.zeros(self._idx2.shape), self.X])
         t1 = self.terms[self.first]
         self._sys = CrossedSystem(self._fam, self._link, self.y, self.t, t1.codes, self._idx2,
-                                  t1.n_groups, t1.q, self.m2, self.m2)
+                                  t1.n_groups, t1.q, self.m2, self.m2, weights=self.weights)
         self._sys_beta = None
         self._u1 = np.zeros(t1.size)
         self._u2 = np.zeros(self.m2)
@@ -159,7 +164,12 @@ class CrossedLaplaceGLMM:
         key = tuple(aux)
         if self._const is None or self._const[0] != key:
             c, dc = obs_constant(self.family, self.y, self.t, aux)
-            self._const = (key, float(c.sum()), dc.sum(0))
+            if self.weights is None:
+                self._const = (key, float(c.sum()), dc.sum(0))
+            else:
+                w = self.weights
+                self._const = (key, float(np.sum(w * c, where=w != 0)),
+                               (w[:, None] * dc).sum(0, where=(w != 0)[:, None]))
         return self._const[1], self._const[2]
 
     # -- public --------------------------------------------------------------------------------
@@ -301,7 +311,8 @@ class CrossedLaplaceGLMM:
             t1 = self.terms[self.first]
             idx = np.hstack([self._idx2, np.broadcast_to(self.m2 + np.arange(p), (n, p))])
             self._sys_beta = CrossedSystem(self._fam, self._link, self.y, self.t, t1.codes,
-                                           idx, t1.n_groups, t1.q, self.m2 + p, self.m2, p)
+                                           idx, t1.n_groups, t1.q, self.m2 + p, self.m2, p,
+                                           weights=self.weights)
             self._lams = None
         lams = [np.asarray(lam, float) for lam in lams]
         u1 = self._u1.copy()

@@ -123,9 +123,9 @@ class NestedGLMM:
         Per level (outermost first), the weight of each row's group (constant within
         groups): a group's log likelihood contribution within its parent's integrand is
         multiplied by its weight (pseudo-likelihood, Rabe-Hesketh & Skrondal 2006).  With
-        inner level weights the Laplace approximation is that of the integrand with every
-        inner group counted w times (for starting values; Stata's Laplace has no such
-        weights and the estimator refuses them).
+        inner level weights the Laplace approximation is that of the data with every inner
+        group replicated w times (its copies share their mode; see ``nested_kernels``),
+        equal to the replicated data's for integer weights.
 
     Notes
     -----

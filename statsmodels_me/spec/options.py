@@ -41,8 +41,6 @@ _BINARY = ("melogit", "meprobit", "mecloglog")
 _GLM = ("meglm",) + _BINARY + ("meologit", "meoprobit", "mepoisson", "menbreg")
 _ME = _GLM + ("metobit", "meintreg", "mestreg")
 _ALL = ("mixed",) + _ME
-#: commands whose estimators refuse level weights (``|| id:, pweight(w)``)
-_UNWEIGHTED = ("metobit", "meintreg", "mestreg")
 
 #: family and link of the shortcut commands (Stata's table in [ME] meglm)
 COMMAND_FAMILY = {
@@ -254,8 +252,8 @@ def _defs():
         OptionDef("covariance", 3, _covariance, "re", use="spec"),
         OptionDef("noconstant", 5, _flag, "both", use="spec"),
         OptionDef("collinear", 4, _flag, "re", use=no),
-        OptionDef("fweight", 7, _var, "re", refused_for=_UNWEIGHTED),
-        OptionDef("pweight", 7, _var, "re", refused_for=_UNWEIGHTED),
+        OptionDef("fweight", 7, _var, "re"),
+        OptionDef("pweight", 7, _var, "re"),
         # model
         OptionDef("family", 3, _family, commands=("meglm",)),
         OptionDef("link", 4, _choice(_LINKS, "link"), commands=("meglm",)),

@@ -198,9 +198,16 @@ def test_level_weights_are_read_by_meglm(kind):
 
 
 @pytest.mark.parametrize("kind", ["fweight", "pweight"])
-def test_level_weights_refused_for_metobit(kind):
-    with pytest.raises(NotImplementedError, match=kind):
-        _build(f"metobit y x || id:, ll(-1) {kind}(n)")
+def test_level_weights_are_read_by_metobit(kind):
+    # a constant level weight of 3 triples the log likelihood (every cluster three times)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = _build("metobit y x || id:, ll(-1)")
+        weighted = _build(f"metobit y x || id:, ll(-1) {kind}(n)")
+    x = np.array([0.3, -0.2, 0.1, 0.7])
+    assert weighted.objective.value(x) == pytest.approx(3 * plain.objective.value(x),
+                                                        rel=1e-12)
+    assert weighted.vce.robust == (kind == "pweight")
 
 
 def test_default_options_change_nothing():
