@@ -11,10 +11,11 @@ import pandas as pd
 from statsmodels_me._kernels.quadrature import gh_grid
 from statsmodels_me.families import COMMON_STATISTICS, get_family
 from statsmodels_me.postestimation.random_effects import label_random_effects
+from statsmodels_me.postestimation.scores import glmm_scores
 from statsmodels_me.spec.errors import SpecificationError
 
 PREDICT_STATISTICS = COMMON_STATISTICS + ("mu", "pr", "pearson", "deviance", "anscombe",
-                                          "density", "distribution", "stdp")
+                                          "density", "distribution", "stdp", "scores")
 CONDITIONAL = ("ebmeans", "ebmodes", "fixedonly", "marginal")
 
 
@@ -73,8 +74,11 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
         random effects, or modes with ``ebmodes=True``), ``reses`` (their posterior standard
         deviations), ``pearson``, ``deviance`` and ``anscombe`` residuals, ``density`` and
         ``distribution`` (f(y | eta) and P(Y <= y | eta) at the observed outcome), ``stdp``
-        (standard error of ``xb``: sqrt(x' V x) with V the fixed effects' covariance).  Which
-        exist depends on the family (``family.predict_statistics``).
+        (standard error of ``xb``: sqrt(x' V x) with V the fixed effects' covariance),
+        ``scores`` (Stata's ``predict, scores``: the derivatives of the log likelihood in
+        every parameter, one row per highest-level group on its last record; see
+        :func:`~statsmodels_me.postestimation.scores.glmm_scores`).  Which exist depends on
+        the family (``family.predict_statistics``).
     conditional : bool or {"ebmeans", "ebmodes", "fixedonly", "marginal"}
         ``True`` or ``"ebmeans"`` (Stata's default ``conditional(ebmeans)``) plugs in the
         empirical Bayes means of the random effects, ``"ebmodes"`` their modes,
@@ -96,6 +100,8 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
         raise SpecificationError(f"predict: unknown statistic '{statistic}'; expected one of "
                                  f"{', '.join(PREDICT_STATISTICS)}")
     model = results.model
+    if statistic == "scores":
+        return glmm_scores(results)
     family = get_family(model.family, model.link)
     if statistic == "stdp":
         X = model.fixed_exog

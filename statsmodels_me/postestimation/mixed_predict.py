@@ -5,9 +5,11 @@ import numpy as np
 import pandas as pd
 
 from statsmodels_me.postestimation.random_effects import label_random_effects
+from statsmodels_me.postestimation.scores import mixed_scores
 from statsmodels_me.spec.errors import SpecificationError
 
-PREDICT_STATISTICS = ("xb", "fitted", "reffects", "reses", "residuals", "rstandard", "stdp")
+PREDICT_STATISTICS = ("xb", "fitted", "reffects", "reses", "residuals", "rstandard", "stdp",
+                      "scores")
 
 
 def _term_columns(term):
@@ -42,7 +44,8 @@ def predict(results, statistic="xb"):
         effect, repeated on each observation of its group), ``reses`` (their standard errors:
         the square root of Var(b | y) at the estimates after ML, of Var(b_hat - b), which
         includes the uncertainty of the fixed effects, after REML), ``residuals`` (y - fitted),
-        ``rstandard`` (residuals / sigma_e), ``stdp`` (standard error of xb).
+        ``rstandard`` (residuals / sigma_e), ``stdp`` (standard error of xb), ``scores``
+        (ML only; :func:`~statsmodels_me.postestimation.scores.mixed_scores`).
 
     Returns
     -------
@@ -52,6 +55,8 @@ def predict(results, statistic="xb"):
     if statistic not in PREDICT_STATISTICS:
         raise SpecificationError(f"predict: unknown statistic '{statistic}'; expected one of "
                                  f"{', '.join(PREDICT_STATISTICS)}")
+    if statistic == "scores":
+        return mixed_scores(results)
     model = results.model
     design = model.design
     idx = design.row_index
