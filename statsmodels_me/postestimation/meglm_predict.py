@@ -23,7 +23,8 @@ def _random_parts(results, ebmodes):
     """Predicted random effects of every term: list of (codes, Z, means, covs, column names).
 
     ``codes`` (n,) index the rows of ``means`` (G, q); ``covs`` (G, q, q) are posterior
-    covariances, or None where the model gives none (crossed Laplace: modes only).
+    covariances (crossed Laplace fits: of the Laplace approximation's normal posterior at
+    the modes), or None where the model gives none.
     """
     return results.model.random_effect_parts(results.params_internal, ebmodes)
 
@@ -72,7 +73,9 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
         ones; the mean for counts), ``eta`` (linear predictor with the predicted random
         effects), ``xb`` (fixed part only), ``reffects`` (empirical Bayes means of the
         random effects, or modes with ``ebmodes=True``), ``reses`` (their posterior standard
-        deviations), ``pearson``, ``deviance`` and ``anscombe`` residuals, ``density`` and
+        deviations; after crossed Laplace fits those of the approximation's normal posterior
+        at the modes, sqrt(diag(Lambda H^-1 Lambda')) as lme4's ``condVar``), ``pearson``,
+        ``deviance`` and ``anscombe`` residuals, ``density`` and
         ``distribution`` (f(y | eta) and P(Y <= y | eta) at the observed outcome), ``stdp``
         (standard error of ``xb``: sqrt(x' V x) with V the fixed effects' covariance),
         ``scores`` (Stata's ``predict, scores``: the derivatives of the log likelihood in
@@ -122,8 +125,8 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
         frames = []
         for codes, _, means, covs, cols in _random_parts(results, mode == "ebmodes"):
             if statistic == "reses" and covs is None:
-                raise SpecificationError("predict reses: posterior standard deviations are not "
-                                         "available for crossed random effects (Laplace modes)")
+                raise SpecificationError("predict reses: this model gives no posterior "
+                                         "standard deviations of its random effects")
             vals = means if statistic == "reffects" else np.sqrt(
                 np.diagonal(covs, axis1=1, axis2=2))
             frames.append(pd.DataFrame(vals[codes], index=idx, columns=cols))
