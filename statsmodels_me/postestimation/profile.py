@@ -35,12 +35,6 @@ def _check(results):
             not hasattr(model, "loglike"):
         raise NotImplementedError(f"conf_int(method='profile') is not implemented after "
                                   f"{command}")
-    design = model.design
-    if is_glmm(results) and len(design.levels) > 1 and not design.crossed:
-        labels = ", ".join(lev.label for lev in design.levels)
-        raise NotImplementedError(
-            f"conf_int(method='profile') after {command} is implemented for one grouping "
-            f"level and for crossed effects; this model has nested levels ({labels})")
 
 
 def _loglike(model, full):
@@ -87,8 +81,8 @@ def _profile_function(model, params, names, j, crit, ll_max):
 
 def profile_conf_int(results, alpha=0.05, which=None):
     """Profile-likelihood intervals of variance components after ``mixed`` and after
-    ``meglm`` (every family and shortcut, metobit/meintreg/mestreg) with one grouping level
-    or crossed effects (Laplace).
+    ``meglm`` (every family and shortcut, metobit/meintreg/mestreg) with one grouping level,
+    nested levels or crossed effects (Laplace), on the likelihood the model was fitted with.
 
     Parameters
     ----------
@@ -107,7 +101,7 @@ def profile_conf_int(results, alpha=0.05, which=None):
     Raises
     ------
     NotImplementedError
-        After ``menl`` and after GLMMs with nested levels.
+        After ``menl``.
     """
     _check(results)
     model = results.model
