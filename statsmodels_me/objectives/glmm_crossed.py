@@ -117,6 +117,8 @@ class CrossedGLMMObjective(GLMMObjective):
     """
 
     chord_optimizer = True
+    #: (x, covariances) of the last posterior computed by :meth:`random_effects`
+    _posterior = None
 
     def __init__(self, design, level_covs, cov, y, X, family, link, k_fe):
         terms, _ = build_terms(design)
@@ -174,11 +176,16 @@ class CrossedGLMMObjective(GLMMObjective):
         """Per term: the conditional modes ``(G_k, q_k)`` and their covariances under the
         Laplace approximation's normal posterior ``(G_k, q_k, q_k)`` (the diagonal blocks
         of Lambda H^-1 Lambda' at the modes, lme4's ``condVar``), whatever ``ebmodes``."""
+        x = np.asarray(x, float)
         beta, aux, theta = self.split(x)
         core = self.engine.core
         lams = self.engine.slots.lams(self.factor(theta))
-        modes = core.modes(beta, aux, lams=lams)
-        return list(zip(modes, core.posterior_covariances(beta, aux, lams=lams)))
+        # the covariances cost a Schur complement's inverse: kept for repeated predictions
+        cached = self._posterior
+        if cached is None or not np.array_equal(cached[0], x):
+            cached = self._posterior = (x.copy(), core.posterior_covariances(beta, aux,
+                                                                            lams=lams))
+        return list(zip(core.modes(beta, aux, lams=lams), cached[1]))
 
     def random_effect_parts(self, x, ebmodes=False):
         """Per term: the conditional modes and their posterior covariances (the Laplace

@@ -74,7 +74,10 @@ def inverse_blocks(codes, z1, n_groups, idx2, zl2, m, w):
          (np.broadcast_to(idx2[:, :, None], (n, c2, c2)).ravel(),
           np.broadcast_to(idx2[:, None, :], (n, c2, c2)).ravel())), shape=(m, m)).toarray()
     H22[np.arange(m), np.arange(m)] += 1.0
-    C = (sparse.block_diag(list(Binv), format="csr") @ H12).tocsr()
+    blocks = np.arange(K).reshape(G, q1)
+    Bd = sparse.csr_matrix((Binv.ravel(), (np.repeat(blocks, q1, axis=1).ravel(),
+                                            np.tile(blocks, (1, q1)).ravel())), shape=(K, K))
+    C = (Bd @ H12).tocsr()
     S = H22 - (H12.T @ C).toarray()
     Sinv = linalg.cho_solve(linalg.cho_factor(S, lower=True), np.eye(m))
     Sinv = 0.5 * (Sinv + Sinv.T)

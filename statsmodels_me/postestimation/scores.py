@@ -12,7 +12,8 @@ The parameters are those of ``results.params`` (this package's ``e(b)``): the fi
 the ancillary parameters, the variances and covariances of the random effects and the
 residual variance. Stata's ``meglm`` stores the same variances and covariances in ``e(b)``;
 Stata's ``mixed`` stores log standard deviations and inverse hyperbolic tangents of the
-correlations, whose scores follow by the chain rule (d l / d ln sd = 2 var d l / d var).
+correlations: ``mixed_scores(res, metric="stata")`` gives the scores in those by the chain
+rule (:func:`stata_metric`).
 
 The objectives give the per-cluster scores in their internal parameters x (fixed effects,
 ancillary parameters, Cholesky elements); with the display map d = D(x) the scores in d are
@@ -127,8 +128,18 @@ def glmm_scores(results):
     return _frame(scores, rows, nobs, design.row_index, results.param_names)
 
 
-def mixed_scores(results):
+def mixed_scores(results, metric="params"):
     """Scores after ``mixed`` (``predict("scores")``), by ML only.
+
+    Parameters
+    ----------
+    metric : {"params", "stata"}
+        ``"params"``: in the parameters of ``results.params`` (variances and covariances).
+        ``"stata"``: in Stata's ``mixed`` ``e(b)`` metric, whose columns are
+        ``lns{level}_{equation}_{k}:_cons`` (log standard deviations), ``atr{level}_
+        {equation}_{i}_{j}:_cons`` (inverse hyperbolic tangents of the correlations) and
+        ``lnsig_e:_cons`` (log residual standard deviation), levels numbered from the
+        highest; the fixed effects keep their names.
 
     Returns
     -------
@@ -170,8 +181,69 @@ def mixed_scores(results):
         J[k:, k:] = vc.jacobian(z[k:-1], z[-1])
         return J
     scores = display_scores(s_int, jacobian, _at_bound(x, bounds[:-1]), "mixed")
+    names = list(results.param_names)
+    if metric == "stata":
+        J, stata_names = stata_metric(model.level_covs, params[k:])
+        scores = np.hstack([scores[:, :k], scores[:, k:] @ J])
+        names = names[:k] + stata_names
+    elif metric != "params":
+        raise SpecificationError(f"scores: metric={metric!r} is not 'params' or 'stata'")
     n_clusters = int(codes.max()) + 1
     rows = _last_records(codes, n_clusters)
     design = model.design
-    return _frame(scores, rows, len(design.row_index), design.row_index,
-                  results.param_names)
+    return _frame(scores, rows, len(design.row_index), design.row_index, names)
+
+
+def _block_of(starts, i):
+    """Equation (block) of random effect ``i`` of a level, from the blocks' start indices."""
+    return int(np.searchsorted(starts, i, side="right")) - 1
+
+
+def stata_metric(level_covs, values):
+    """Jacobian of the variances, covariances and residual variance (``values``, display
+    order, residual last) in Stata's ``mixed`` metric, and that metric's ``e(b)`` names.
+
+    A variance v = exp(2 lns); a covariance c = tanh(atr) sd_i sd_j, so dc / d atr =
+    (1 - rho^2) sd_i sd_j and dc / d lns_i = c; the residual variance exp(2 lnsig_e).
+
+    Returns
+    -------
+    J : ndarray (n, n)
+        J[r, s] = d value_r / d phi_s.
+    names : list of str
+    """
+    values = np.asarray(values, float)
+    n = len(values)
+    J = np.zeros((n, n))
+    names = []
+    pos = 0
+    for level, cov in enumerate(level_covs, start=1):
+        blocks = getattr(cov, "blocks", None) or [cov]
+        starts = np.cumsum([0] + [b.q for b in blocks])
+        rows = list(cov.rows)
+        covering = {}
+        for r, row in enumerate(rows):
+            if row.is_variance:
+                e = _block_of(starts, row.i)
+                if blocks[e].kind_label == "Identity":
+                    covering.update({i: r for i in range(starts[e], starts[e + 1])})
+                else:
+                    covering[row.i] = r
+        for r, row in enumerate(rows):
+            e = _block_of(starts, row.i)
+            i, j = row.i - starts[e] + 1, row.j - starts[e] + 1
+            if row.is_variance:
+                J[pos + r, pos + r] = 2.0 * values[pos + r]
+                names.append(f"lns{level}_{e + 1}_{i}:_cons")
+                continue
+            vi, vj = values[pos + covering[row.i]], values[pos + covering[row.j]]
+            sd = np.sqrt(vi * vj)
+            rho = values[pos + r] / sd
+            J[pos + r, pos + r] = (1.0 - rho * rho) * sd
+            J[pos + r, pos + covering[row.i]] += values[pos + r]
+            J[pos + r, pos + covering[row.j]] += values[pos + r]
+            names.append(f"atr{level}_{e + 1}_{i}_{j}:_cons")
+        pos += len(rows)
+    J[-1, -1] = 2.0 * values[-1]
+    names.append("lnsig_e:_cons")
+    return J, names

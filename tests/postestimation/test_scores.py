@@ -199,3 +199,60 @@ def test_scores_not_on_new_data(ban):
     res = smf.melogit("melogit c_use urban age || district:", data=ban).fit()
     with pytest.raises(SpecificationError, match="scores"):
         res.predict("scores", data=ban.iloc[:10])
+
+
+def test_crossed_glmm_scores_are_one_row_the_gradient():
+    # the crossed likelihood does not split: one row, on the last record, summing to zero
+    from _crossed_ref_path import CROSSED
+    d = pd.read_csv(CROSSED)
+    res = smf.melogit("y ~ x + (1 | a) + (1 | b)", data=d).fit()
+    sc = res.predict("scores")
+    filled = np.flatnonzero(sc.notna().all(axis=1).to_numpy())
+    assert filled.tolist() == [len(d) - 1]
+    assert np.all(np.abs(sc.iloc[-1].to_numpy() * res.bse.to_numpy()) < 1e-3)
+
+
+def test_scores_refused_where_not_defined(pig):
+    # exchangeable: more displayed rows than parameters, no derivative in one row alone
+    res = smf.mixed("weight week || id: week, covariance(exchangeable)", data=pig).fit()
+    with pytest.raises(NotImplementedError, match="exchangeable|structure"):
+        res.predict("scores")
+    crossed = smf.mixed("weight week || _all: R.id || week:", data=pig).fit()
+    with pytest.raises(NotImplementedError, match="nested"):
+        crossed.predict("scores")
+
+
+def test_mixed_scores_in_statas_metric(pig):
+    """metric="stata": Stata's mixed e(b) (lns1_1_1: ln sd(week), lns1_1_2: ln sd(_cons),
+    atr1_1_1_2: atanh corr, lnsig_e: ln sd(e)); against differences of the cluster's normal
+    log density written in that metric."""
+    from statsmodels_me.postestimation.scores import mixed_scores
+    res = smf.mixed("weight week || id: week, covariance(unstructured)", data=pig).fit()
+    sc = mixed_scores(res, metric="stata")
+    assert list(sc.columns) == ["week", "_cons", "lns1_1_1:_cons", "lns1_1_2:_cons",
+                                "atr1_1_1_2:_cons", "lnsig_e:_cons"]
+    p = res.params.to_numpy()
+    phi = np.array([p[0], p[1], 0.5 * np.log(p[2]), 0.5 * np.log(p[3]),
+                    np.arctanh(p[4] / np.sqrt(p[2] * p[3])), 0.5 * np.log(p[5])])
+    ids = pig["id"].to_numpy()
+    y = pig["weight"].to_numpy(float)
+    week = pig["week"].to_numpy(float)
+    last = pd.Series(np.arange(len(ids))).groupby(ids).max().to_numpy()
+
+    def ll(g, f):
+        rows = ids == g
+        Z = np.column_stack([week[rows], np.ones(rows.sum())])
+        s1, s2, r = np.exp(f[2]), np.exp(f[3]), np.tanh(f[4])
+        G = np.array([[s1 * s1, r * s1 * s2], [r * s1 * s2, s2 * s2]])
+        V = Z @ G @ Z.T + np.exp(2 * f[5]) * np.eye(rows.sum())
+        return stats.multivariate_normal(Z @ f[:2], V).logpdf(y[rows])
+    for g in (4, 30):
+        want = np.empty(6)
+        for j in range(6):
+            h = 1e-5 * max(abs(phi[j]), 0.1)
+            up, dn = phi.copy(), phi.copy()
+            up[j] += h
+            dn[j] -= h
+            want[j] = (ll(g, up) - ll(g, dn)) / (2 * h)
+        np.testing.assert_allclose(sc.iloc[int(last[g - 1])].to_numpy(), want, rtol=1e-6,
+                                   atol=1e-8 * np.abs(want).max())
