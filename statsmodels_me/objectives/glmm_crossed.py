@@ -122,6 +122,8 @@ class CrossedGLMMObjective(GLMMObjective):
     """
 
     chord_optimizer = True
+    #: (x, covariances) of the last posterior computed by :meth:`random_effects`
+    _posterior = None
 
     def __init__(self, design, level_covs, cov, y, X, family, link, k_fe, weights=None):
         terms, _ = build_terms(design)
@@ -176,16 +178,24 @@ class CrossedGLMMObjective(GLMMObjective):
         return np.concatenate([state["beta"], aux, theta_of(res.x)])
 
     def random_effects(self, x, ebmodes=False):
-        """Per term: the conditional modes ``(G_k, q_k)`` (no posterior covariances)."""
+        """Per term: the conditional modes ``(G_k, q_k)`` and their covariances under the
+        Laplace approximation's normal posterior ``(G_k, q_k, q_k)`` (the diagonal blocks
+        of Lambda H^-1 Lambda' at the modes, lme4's ``condVar``), whatever ``ebmodes``."""
+        x = np.asarray(x, float)
         beta, aux, theta = self.split(x)
         core = self.engine.core
-        return [(m, None) for m in core.modes(beta, aux, lams=self.engine.slots.lams(
-            self.factor(theta)))]
+        lams = self.engine.slots.lams(self.factor(theta))
+        # the covariances cost a Schur complement's inverse: kept for repeated predictions
+        cached = self._posterior
+        if cached is None or not np.array_equal(cached[0], x):
+            cached = self._posterior = (x.copy(), core.posterior_covariances(beta, aux,
+                                                                            lams=lams))
+        return list(zip(core.modes(beta, aux, lams=lams), cached[1]))
 
     def random_effect_parts(self, x, ebmodes=False):
-        """Per term: the conditional modes (the Laplace approximation's only prediction; no
-        posterior covariances, whatever ``ebmodes``); see
+        """Per term: the conditional modes and their posterior covariances (the Laplace
+        approximation's only prediction, whatever ``ebmodes``); see
         :meth:`GLMMObjective.random_effect_parts`."""
         terms = self.engine.core.terms
-        return [(t.codes, t.Z, m, None, [f"{n}[{t.label}]" for n in t.names])
-                for t, (m, _) in zip(terms, self.random_effects(x, ebmodes))]
+        return [(t.codes, t.Z, m, v, [f"{n}[{t.label}]" for n in t.names])
+                for t, (m, v) in zip(terms, self.random_effects(x, ebmodes))]

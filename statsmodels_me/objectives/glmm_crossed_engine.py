@@ -45,6 +45,7 @@ from statsmodels_me.families.registry import (
     obs_constant,
     response_arrays,
 )
+from statsmodels_me.objectives.glmm_crossed_posterior import inverse_blocks
 from statsmodels_me.spec.errors import DataError
 
 
@@ -344,3 +345,23 @@ class CrossedLaplaceGLMM:
         self.loglike(beta, aux, theta, lams=lams)
         return [self._term_u(k, self._u1, self._u2) @ lam.T
                 for k, lam in enumerate(self._lams)]
+
+    def posterior_covariances(self, beta, aux, theta=None, lams=None):
+        """Covariances of b = Lambda u under the Laplace approximation's normal posterior
+        u | y ~ N(u^, H^-1) at the modes: the diagonal blocks of Lambda H^-1 Lambda', one
+        (G, q, q) array per term (:func:`~statsmodels_me.objectives.glmm_crossed_posterior.
+        inverse_blocks`)."""
+        self.loglike(beta, aux, theta, lams=lams)
+        _, d2 = self._sys.derivatives()
+        t1 = self.terms[self.first]
+        first, dense = inverse_blocks(t1.codes, self._z1, t1.n_groups, self._idx2, self._zl2,
+                                      self.m2, -d2)
+        out = []
+        for k, (t, lam) in enumerate(zip(self.terms, self._lams)):
+            if k == self.first:
+                blocks = first
+            else:
+                idx = self._pos2[k] + np.arange(t.size).reshape(t.n_groups, t.q)
+                blocks = dense[idx[:, :, None], idx[:, None, :]]
+            out.append(lam @ blocks @ lam.T)
+        return out

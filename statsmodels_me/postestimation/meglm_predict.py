@@ -11,10 +11,11 @@ import pandas as pd
 from statsmodels_me._kernels.quadrature import gh_grid
 from statsmodels_me.families import COMMON_STATISTICS, get_family
 from statsmodels_me.postestimation.random_effects import label_random_effects
+from statsmodels_me.postestimation.scores import glmm_scores
 from statsmodels_me.spec.errors import SpecificationError
 
 PREDICT_STATISTICS = COMMON_STATISTICS + ("mu", "pr", "pearson", "deviance", "anscombe",
-                                          "density", "distribution", "stdp")
+                                          "density", "distribution", "stdp", "scores")
 CONDITIONAL = ("ebmeans", "ebmodes", "fixedonly", "marginal")
 
 
@@ -22,7 +23,8 @@ def _random_parts(results, ebmodes):
     """Predicted random effects of every term: list of (codes, Z, means, covs, column names).
 
     ``codes`` (n,) index the rows of ``means`` (G, q); ``covs`` (G, q, q) are posterior
-    covariances, or None where the model gives none (crossed Laplace: modes only).
+    covariances (crossed Laplace fits: of the Laplace approximation's normal posterior at
+    the modes), or None where the model gives none.
     """
     return results.model.random_effect_parts(results.params_internal, ebmodes)
 
@@ -71,10 +73,15 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
         ones; the mean for counts), ``eta`` (linear predictor with the predicted random
         effects), ``xb`` (fixed part only), ``reffects`` (empirical Bayes means of the
         random effects, or modes with ``ebmodes=True``), ``reses`` (their posterior standard
-        deviations), ``pearson``, ``deviance`` and ``anscombe`` residuals, ``density`` and
+        deviations; after crossed Laplace fits those of the approximation's normal posterior
+        at the modes, sqrt(diag(Lambda H^-1 Lambda')) as lme4's ``condVar``), ``pearson``,
+        ``deviance`` and ``anscombe`` residuals, ``density`` and
         ``distribution`` (f(y | eta) and P(Y <= y | eta) at the observed outcome), ``stdp``
-        (standard error of ``xb``: sqrt(x' V x) with V the fixed effects' covariance).  Which
-        exist depends on the family (``family.predict_statistics``).
+        (standard error of ``xb``: sqrt(x' V x) with V the fixed effects' covariance),
+        ``scores`` (Stata's ``predict, scores``: the derivatives of the log likelihood in
+        every parameter, one row per highest-level group on its last record; see
+        :func:`~statsmodels_me.postestimation.scores.glmm_scores`).  Which exist depends on
+        the family (``family.predict_statistics``).
     conditional : bool or {"ebmeans", "ebmodes", "fixedonly", "marginal"}
         ``True`` or ``"ebmeans"`` (Stata's default ``conditional(ebmeans)``) plugs in the
         empirical Bayes means of the random effects, ``"ebmodes"`` their modes,
@@ -96,6 +103,8 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
         raise SpecificationError(f"predict: unknown statistic '{statistic}'; expected one of "
                                  f"{', '.join(PREDICT_STATISTICS)}")
     model = results.model
+    if statistic == "scores":
+        return glmm_scores(results)
     family = get_family(model.family, model.link)
     if statistic == "stdp":
         X = model.fixed_exog
@@ -116,8 +125,8 @@ def predict(results, statistic="mu", conditional=True, ebmodes=False, outcome=No
         frames = []
         for codes, _, means, covs, cols in _random_parts(results, mode == "ebmodes"):
             if statistic == "reses" and covs is None:
-                raise SpecificationError("predict reses: posterior standard deviations are not "
-                                         "available for crossed random effects (Laplace modes)")
+                raise SpecificationError("predict reses: this model gives no posterior "
+                                         "standard deviations of its random effects")
             vals = means if statistic == "reffects" else np.sqrt(
                 np.diagonal(covs, axis1=1, axis2=2))
             frames.append(pd.DataFrame(vals[codes], index=idx, columns=cols))

@@ -5,9 +5,11 @@ import numpy as np
 import pandas as pd
 
 from statsmodels_me.postestimation.random_effects import label_random_effects
+from statsmodels_me.postestimation.scores import mixed_scores
 from statsmodels_me.spec.errors import SpecificationError
 
-PREDICT_STATISTICS = ("xb", "fitted", "reffects", "reses", "residuals", "rstandard", "stdp")
+PREDICT_STATISTICS = ("xb", "fitted", "reffects", "reses", "residuals", "rstandard", "stdp",
+                      "scores")
 
 
 def _term_columns(term):
@@ -94,7 +96,8 @@ def predict(results, statistic="xb", relevel=None, fixedonly=False):
         includes the uncertainty of the fixed effects, after REML), ``residuals`` (y - fitted),
         ``rstandard`` (residuals times the inverse square root of the residual-error
         covariance: / sigma_e, or within each group under ``residuals()``), ``stdp``
-        (standard error of xb).
+        (standard error of xb), ``scores`` (ML only;
+        :func:`~statsmodels_me.postestimation.scores.mixed_scores`).
     relevel : str, optional
         Stata's ``relevel(levelvar)``, a level's grouping variable (or ``_all``). With
         ``fitted``, ``residuals`` and ``rstandard`` the random effects of the levels from
@@ -114,6 +117,8 @@ def predict(results, statistic="xb", relevel=None, fixedonly=False):
         raise SpecificationError(f"predict: unknown statistic '{statistic}'; expected one of "
                                  f"{', '.join(PREDICT_STATISTICS)}")
     _check_level_options(statistic, relevel, fixedonly)
+    if statistic == "scores":
+        return mixed_scores(results)
     model = results.model
     design = model.design
     idx = design.row_index

@@ -33,12 +33,6 @@ def _check(results):
             not hasattr(model, "loglike"):
         raise NotImplementedError(f"conf_int(method='profile') is not implemented after "
                                   f"{command}")
-    design = model.design
-    if is_glmm(results) and len(design.levels) > 1 and not design.crossed:
-        labels = ", ".join(lev.label for lev in design.levels)
-        raise NotImplementedError(
-            f"conf_int(method='profile') after {command} is implemented for one grouping "
-            f"level and for crossed effects; this model has nested levels ({labels})")
 
 
 def _loglike(model, full):
@@ -85,8 +79,9 @@ def _profile_function(model, params, names, j, crit, ll_max):
 
 def profile_conf_int(results, alpha=0.05, which=None):
     """Profile-likelihood intervals of variance components after ``mixed``, after
-    ``meglm`` (every family and shortcut, metobit/meintreg/mestreg) with one grouping level
-    or crossed effects (Laplace), and after ``menl`` (of the linearization log likelihood;
+    ``meglm`` (every family and shortcut, metobit/meintreg/mestreg) with one grouping level,
+    nested levels or crossed effects (Laplace), on the likelihood the model was fitted with,
+    and after ``menl`` (of the linearization log likelihood;
     :mod:`statsmodels_me.postestimation.menl_profile`).
 
     Parameters
@@ -106,7 +101,7 @@ def profile_conf_int(results, alpha=0.05, which=None):
     Raises
     ------
     NotImplementedError
-        After GLMMs with nested levels.
+        After commands without a likelihood to profile.
     """
     if getattr(results.model, "command", None) == "menl":
         return menl_profile_conf_int(results, alpha, which)

@@ -106,10 +106,7 @@ def test_random_effect_parts_equal_predict_reffects(fits, kind, ebmodes):
                      for codes, _, means, _, names in parts], axis=1)
     assert list(got.columns) == list(pred.columns)
     np.testing.assert_allclose(got.to_numpy(), pred.to_numpy(), rtol=1e-9, atol=1e-12)
-    if kind == "crossed":
-        assert all(covs is None for _, _, _, covs, _ in parts)
-    else:
-        reses = res.predict("reses", ebmodes=ebmodes)
-        sd = np.hstack([np.sqrt(np.diagonal(covs, axis1=1, axis2=2))[codes]
-                        for codes, _, _, covs, _ in parts])
-        np.testing.assert_allclose(sd, reses.to_numpy(), rtol=1e-9, atol=1e-12)
+    reses = res.predict("reses", ebmodes=ebmodes)
+    sd = np.hstack([np.sqrt(np.diagonal(covs, axis1=1, axis2=2))[codes]
+                    for codes, _, _, covs, _ in parts])
+    np.testing.assert_allclose(sd, reses.to_numpy(), rtol=1e-9, atol=1e-12)

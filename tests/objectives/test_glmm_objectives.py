@@ -201,6 +201,8 @@ def test_random_effects_shapes():
     nested, _, design = _objective("y x || school: || klass:")
     parts = nested.random_effects(_point(nested))
     assert [m.shape for m, _ in parts] == [(lev.n_groups, 1) for lev in design.levels]
-    crossed, _, _ = _objective("y ~ x + (1 | school) + (1 | b)")
+    crossed, _, design = _objective("y ~ x + (1 | school) + (1 | b)")
     parts = crossed.random_effects(_point(crossed))
-    assert all(c is None for _, c in parts)
+    # modes and their covariances under the Laplace posterior, one block per group
+    assert [(m.shape, c.shape) for m, c in parts] == [
+        ((lev.n_groups, 1), (lev.n_groups, 1, 1)) for lev in design.levels]

@@ -1,4 +1,5 @@
-"""Profile-likelihood intervals of variance components after one-level and crossed GLMMs.
+"""Profile-likelihood intervals of variance components after one-level, nested and crossed
+GLMMs.
 
 References (R 4.2.2, lme4 1.1.31; Laplace fits with canonical links, so lme4's Laplace and
 Stata's agree; profile intervals are invariant to the monotone map sd -> variance)::
@@ -20,6 +21,13 @@ Stata's agree; profile intervals are invariant to the monotone map sd -> varianc
     confint(m, method = "profile", parm = "theta_")^2
     #   .sig01 (class)   0.0384170280558  0.361645696392
     #   .sig02 (school)  0.0944353615225  0.604637532592
+
+    # the same classes as nested levels (lme4 expands school/class into two terms)
+    m <- glmer(y ~ prethk + (1 | school/class), data = tv, family = binomial, nAGQ = 1)
+    logLik(m)                                         # -1037.00209716807
+    confint(m, method = "profile", parm = "theta_")^2
+    #   .sig01 (class:school)  0.0384170280558266  0.361645696392128
+    #   .sig02 (school)        0.0944353615225444  0.604637532592011
 
 lme4 computes its limits by interpolating a spline through the profile; the tolerance on the
 limits is 1e-3 (relative to the upper limit).
@@ -61,7 +69,7 @@ def test_mepoisson_laplace_lower_limit_on_the_boundary(ban):
 def _check_profile_equation(res, name):
     # the definition, checked with an optimizer of the test's own: at each limit the log
     # likelihood maximized over the other parameters is chi2_1(0.95) / 2 below the maximum
-    lo, hi = res.conf_int(method="profile").loc[name]
+    lo, hi = profile_conf_int(res, which=[name]).loc[name]
     p = res.params.to_numpy()
     j = list(res.params.index).index(name)
     others = [i for i in range(len(p)) if i != j]
@@ -106,9 +114,29 @@ def test_melogit_crossed_laplace_matches_lme4():
     assert abs(hi - 0.361645696392) < 1e-3 * 0.361645696392
 
 
-def test_refused_where_not_covered(ban):
+def test_melogit_nested_laplace_matches_lme4():
     tv = load("tvsfpors")
-    nested = smf.melogit("y prethk || school: || class:",
-                         data=tv.assign(y=(tv["thk"] > 2).astype(int))).fit()
-    with pytest.raises(NotImplementedError, match="nested levels"):
-        nested.conf_int(method="profile")
+    res = smf.melogit("y prethk || school: || class:, intmethod(laplace)",
+                      data=tv.assign(y=(tv["thk"] > 2).astype(int))).fit()
+    assert abs(res.llf - -1037.00209716807) < 2e-4
+    ci = res.conf_int(method="profile")
+    for name, lo_want, hi_want in (
+            ("/var(_cons[school])", 0.0944353615225444, 0.604637532592011),
+            ("/var(_cons[school>class])", 0.0384170280558266, 0.361645696392128)):
+        lo, hi = ci.loc[name]
+        assert abs(lo - lo_want) < 1e-3 * hi_want
+        assert abs(hi - hi_want) < 1e-3 * hi_want
+
+
+def test_nested_adaptive_quadrature_limits_solve_the_profile_equation():
+    """mepoisson with two nested levels by mvaghermite (7 points), the default: lme4 has no
+    quadrature for several terms, so the limits are checked against the definition."""
+    rng = np.random.default_rng(11)
+    top, sub = np.repeat(np.arange(12), 12), np.repeat(np.arange(36), 4)
+    x = rng.normal(size=top.size)
+    eta = 0.3 + 0.5 * x + rng.normal(0, 0.6, 12)[top] + rng.normal(0, 0.5, 36)[sub]
+    df = pd.DataFrame({"y": rng.poisson(np.exp(eta)), "x": x, "t": top, "s": sub})
+    res = smf.mepoisson("y x || t: || s:", data=df).fit()
+    assert (res.model.intmethod, res.model.intpoints) == ("mvaghermite", 7)
+    _check_profile_equation(res, "/var(_cons[t>s])")
+
