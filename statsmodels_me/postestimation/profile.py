@@ -43,17 +43,43 @@ def _loglike(model, full):
     return val if np.isfinite(val) else -np.inf
 
 
+def _display_gradient(model, params):
+    """``full -> (ll, d ll / d full)`` from a GLMM objective's analytic gradient in its
+    internal parameters x, mapped to the display parameters by g_d = J^-T g_x
+    (J = d display / d x, square for the identity, independent and unstructured
+    structures); None where the model has no such map."""
+    dmap = getattr(model, "display_map", None)
+    obj = getattr(model, "objective", None)
+    if dmap is None or not hasattr(obj, "value_and_grad"):
+        return None
+    try:
+        J = dmap.jacobian(dmap.internal(params))
+    except _OUTSIDE:
+        return None
+    if J.shape[0] != J.shape[1]:
+        return None
+
+    def fn(full):
+        x = dmap.internal(full)
+        val, g = obj.value_and_grad(x)
+        return float(val), np.linalg.solve(dmap.jacobian(x).T, np.asarray(g, float))
+    return fn
+
+
 def _profile_function(model, params, names, j, crit, ll_max):
     """``v -> ll_max - ll_p(v) - crit`` for parameter ``j``: zero at the interval's limits.
 
     The other variances are optimized on the log scale (they stay positive); each call
-    starts from the optimum of the previous one (consecutive calls are close).
+    starts from the optimum of the previous one (consecutive calls are close). GLMMs use
+    their objective's analytic gradient (:func:`_display_gradient`), other models
+    differences of the log likelihood.
     """
     others = [i for i in range(len(params)) if i != j]
     is_var = np.array([names[i].startswith("/var(") for i in others], dtype=bool)
     x0 = np.where(is_var, np.log(np.where(is_var, np.maximum(params[others], 1e-300), 1.0)),
                   params[others])
     start = x0.copy()
+    gradient = _display_gradient(model, params)
 
     def to_full(v, x):
         full = params.copy()
@@ -61,13 +87,27 @@ def _profile_function(model, params, names, j, crit, ll_max):
         full[others] = np.where(is_var, np.exp(np.minimum(x, 700.0)), x)
         return full
 
+    def negll_and_grad(v, x):
+        full = to_full(v, x)
+        try:
+            with np.errstate(all="ignore"):
+                val, g = gradient(full)
+        except _OUTSIDE:
+            return np.inf, np.zeros_like(x)
+        g = g[others] * np.where(is_var, full[others], 1.0)
+        if not (np.isfinite(val) and np.all(np.isfinite(g))):
+            return np.inf, np.zeros_like(x)
+        return -val, -g
+
     def value(v):
         if not others:
             return ll_max - _loglike(model, to_full(v, start)) - crit
-
-        def negll(x):
-            return -_loglike(model, to_full(v, x))
-        fit = optimize.minimize(negll, start, method="BFGS", options={"gtol": 1e-7})
+        if gradient is not None:
+            fit = optimize.minimize(lambda x: negll_and_grad(v, x), start, jac=True,
+                                    method="BFGS", options={"gtol": 1e-7})
+        else:
+            fit = optimize.minimize(lambda x: -_loglike(model, to_full(v, x)), start,
+                                    method="BFGS", options={"gtol": 1e-7})
         if np.isfinite(fit.fun):
             start[:] = fit.x
         return ll_max + fit.fun - crit
