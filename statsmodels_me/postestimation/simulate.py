@@ -23,6 +23,8 @@ the estimation sample:
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -239,17 +241,53 @@ def _draw(family, eta, trials, aux, rng, model):
 
 
 def refit(results, y, **fit_kwargs):
-    """The model refitted to a new response ``y`` (estimation rows) with the same design."""
+    """The model refitted to a new response ``y`` (estimation rows) with the same design;
+    after metobit, meintreg and mestreg ``y`` is one simulation of :func:`simulate` (two
+    columns: bounds, or time and failure)."""
     model = results.model
     design = model.design
+    scheme = _observation_scheme(results)
+    if scheme is not None:
+        return _refit_observed(results, np.asarray(y, float), scheme, **fit_kwargs)
     data = design.sample_data.copy()
     data[design.endog_names[0]] = np.asarray(y, dtype=float)
     new = type(model).class_for_design(build_design(design.spec, data))
     return new(design=build_design(design.spec, data)).fit(**fit_kwargs)
 
 
+def _refit_observed(results, y, scheme, **fit_kwargs):
+    """metobit, meintreg or mestreg refitted to one simulation: the sample's covariates, the
+    simulated response, and the fitted model's limits (metobit; ``ll``/``ul`` without a
+    value keep the fitted limit) or entry times (mestreg)."""
+    model = results.model
+    design = model.design
+    spec = design.spec
+    data = design.sample_data.copy()
+    if scheme == "censored":
+        data[design.endog_names[0]] = y
+        options, columns = dict(spec.options), {}
+        for key, values in zip(("ll", "ul"), model.limit_values):
+            if isinstance(options.get(key), str):
+                columns[key] = values
+            elif options.get(key) is True:
+                options[key] = float(values[0])
+        spec = replace(spec, options=options)
+    elif scheme == "interval":
+        data[spec.response[0]], data[spec.response[1]] = y[:, 0], y[:, 1]
+        columns = {}
+    else:
+        names = dict(model.survival_variables)
+        values = {"time": y[:, 0], "failure": y[:, 1]}
+        names.setdefault("failure", "_d")
+        if "entry" in names:
+            values["entry"] = np.asarray(design.trials, float)
+        columns = (names, values)
+    return type(model)(design=build_design(spec, data), columns=columns).fit(**fit_kwargs)
+
+
 def bootstrap(results, nboot, statistic=None, seed=None, **fit_kwargs):
-    """Parametric bootstrap: refit to responses simulated from the fitted model.
+    """Parametric bootstrap: refit to responses simulated from the fitted model (after
+    mestreg with the observed censoring times applied, ``simulate(censor=True)``).
 
     Parameters
     ----------
@@ -266,13 +304,11 @@ def bootstrap(results, nboot, statistic=None, seed=None, **fit_kwargs):
         One row per replicate; the columns are the statistic's labels (``params`` names) or
         ``0, 1, ...``.
     """
-    if _observation_scheme(results) is not None:
-        raise NotImplementedError(f"bootstrap after {results.model.command}: refitting to "
-                                  "simulated responses is not implemented (simulate() is)")
     stat = statistic or (lambda r: r.params)
-    sims = simulate(results, nboot, seed)
+    scheme = _observation_scheme(results)
+    sims = simulate(results, nboot, seed, censor=scheme == "survival")
     rows = []
-    for col in sims.columns:
+    for col in sims.columns.unique(level=0):
         value = stat(refit(results, sims[col].to_numpy(), **fit_kwargs))
         rows.append(pd.Series(value) if not isinstance(value, pd.Series) else value)
     return pd.DataFrame(rows).reset_index(drop=True)

@@ -191,3 +191,10 @@ def test_get_prediction_standard_errors_from_the_fixed_effects(res):
                                    rtol=1e-10)
     with pytest.raises(SpecificationError, match="pr.*no standard error"):
         res.get_prediction("pr", data=new)
+
+
+def test_predict_data_is_predict_with_data(res):
+    new = _new_rows()
+    _same(res.predict_data("pr(0,3)", new), res.predict("pr(0,3)", data=new))
+    _same(res.predict_data("ystar(0,3)", new, conditional=False),
+          res.predict("ystar(0,3)", data=new, conditional=False))

@@ -110,8 +110,36 @@ def test_metobit_reproducible_and_refusals(tobit):
         res.simulate(1, censor=True)                 # an option of mestreg's simulate only
     with pytest.raises(SpecificationError, match="censor=True"):
         simulate(res, 1, censor=True)
-    with pytest.raises(NotImplementedError, match="bootstrap after metobit"):
-        res.bootstrap(1)
+
+
+def _same_fit(boot_row, refit):
+    np.testing.assert_allclose(boot_row.to_numpy(), refit.params.to_numpy(), rtol=1e-8)
+
+
+def test_bootstrap_refits_the_simulated_responses():
+    """Each replicate equals the command fitted here to that simulation."""
+    df = tobit_data().assign(lim=0.0)
+    text = "y x || id:, ll(lim) ul(3) intmethod(laplace)"
+    res = smf.metobit(text, data=df).fit()
+    boot, sims = res.bootstrap(2, seed=7), res.simulate(2, seed=7)
+    assert list(boot.columns) == list(res.params.index)
+    for k in range(2):
+        _same_fit(boot.iloc[k], smf.metobit(text, data=df.assign(y=sims.iloc[:, k])).fit())
+
+    df = interval_data()
+    text = "ylo yhi x || id:, intmethod(laplace)"
+    res = smf.meintreg(text, data=df).fit()
+    boot, sims = res.bootstrap(1, seed=7), res.simulate(1, seed=7)
+    new = df.assign(ylo=sims[("sim_1", "ylo")], yhi=sims[("sim_1", "yhi")])
+    _same_fit(boot.iloc[0], smf.meintreg(text, data=new).fit())
+
+    df = survival_data()
+    text = "x || id:, distribution(weibull) intmethod(laplace)"
+    res = smf.mestreg(text, data=df, time="t", failure="d", entry="t0").fit()
+    boot, sims = res.bootstrap(1, seed=7), res.simulate(1, seed=7, censor=True)
+    new = df.assign(t=sims[("sim_1", "_t")], d=sims[("sim_1", "_d")])
+    _same_fit(boot.iloc[0], smf.mestreg(text, data=new, time="t", failure="d",
+                                        entry="t0").fit())
 
 
 def test_meintreg_reports_the_cell_of_the_observed_bounds():

@@ -101,7 +101,7 @@ def test_ordinal_logit(df):
 
 def test_censored_family_lower_limit_only():
     """metobit ll(0): y = max(0, y*), P(y = 0) = Phi(-xb / sqrt(var(e) + var(_cons)))
-    (moments in test_simulate_censored.py); bootstrap is refused."""
+    (moments and bootstrap in test_simulate_censored.py)."""
     rng = np.random.default_rng(2)
     g = np.repeat(np.arange(20), 5)
     df = pd.DataFrame({"y": np.clip(rng.normal(size=100) + rng.normal(size=20)[g], 0, None),
@@ -113,5 +113,3 @@ def test_censored_family_lower_limit_only():
     xb = (p["_cons"] + p["x"] * df["x"]).to_numpy()
     sd = np.sqrt(p["/var(e.y)"] + p["/var(_cons[id])"])
     _within((sims == 0).astype(float), special.ndtr(-xb / sd), "P(y = 0)")
-    with pytest.raises(NotImplementedError, match="bootstrap"):
-        res.bootstrap(1)

@@ -144,3 +144,10 @@ def test_get_prediction_of_the_linear_predictor(res):
     np.testing.assert_allclose(pred.se, se, rtol=1e-10)
     with pytest.raises(SpecificationError, match="mean.*no standard error"):
         res.get_prediction("mean", data=new)
+
+
+def test_predict_data_is_predict_with_data(res):
+    new = _new_rows()
+    _same(res.predict_data("survival", new), res.predict("survival", data=new))
+    _same(res.predict_data("mean", new, conditional="fixedonly"),
+          res.predict("mean", data=new, conditional="fixedonly"))
