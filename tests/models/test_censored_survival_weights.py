@@ -208,3 +208,21 @@ def test_input_frame_unchanged():
     before = df.copy()
     _fit("mestreg", "x [pw=pw] || id:, pweight(pg) distribution(weibull)", df, **_SURV)
     pd.testing.assert_frame_equal(df, before)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_fweights_with_crossed_effects_equal_replicated_rows(case):
+    # the crossed Laplace engine (ancillary parameters, censored and survival rows): the
+    # likelihood and its gradient of [fw=f] equal those of the replicated rows
+    cmd, text, data, kw = CASES[case]
+    df = data().assign(c=lambda d: np.arange(len(d)) % 7)
+    crossed = text.replace("|| id:, {lw}", "|| _all: R.c || id:,").rstrip(",")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = getattr(smf, cmd)(crossed.format(w="[fw=f]"), df, **kw)
+        b = getattr(smf, cmd)(crossed.format(w=""), _replicate_rows(df, "f"), **kw)
+    x = np.array([0.5, 0.2, 0.1, 0.6, 0.4])
+    va, ga = a.objective.value_and_grad(x)
+    vb, gb = b.objective.value_and_grad(x)
+    assert va == pytest.approx(vb, rel=1e-10)
+    np.testing.assert_allclose(ga, gb, rtol=1e-7, atol=1e-7 * np.max(np.abs(gb)))
