@@ -88,3 +88,15 @@ def test_w8_panel_has_the_documented_shape():
     assert df.shape == (200, 4)
     assert (df.groupby("id")["time"].apply(list) == [list(range(1, 11))] * 20).all()
     assert "W8" in PEERS["nlme"][1]
+
+
+def test_w13_long_panel_has_the_documented_shape():
+    # W13: 50 ids x 2,000 times (1/25: 2 ids); nlme is its peer, W8's model
+    from benchmarks.child_py import ME_SPECS
+    from benchmarks.workloads import PEERS, WORKLOADS
+    df = gen_data.ar1_long(scale=1 / 25)
+    assert list(df.columns) == ["id", "time", "x", "y"]
+    assert df.shape == (4000, 4)
+    assert (df.groupby("id")["time"].apply(list) == [list(range(1, 2001))] * 2).all()
+    assert "W13" in PEERS["nlme"][1] and "W13" in WORKLOADS
+    assert ME_SPECS["W13"] == ME_SPECS["W8"]

@@ -11,7 +11,8 @@ L_i^-1 X_i, L_i^-1 y_i, and the profiled deviance is (Pinheiro & Bates 2000, sec
     -2 l_R = sum_i log|V_i| + log|X' V^-1 X| + (n - p)(1 + log(2 pi r2 / (n - p)))
 with r2 = (y - X beta)' V^-1 (y - X beta) at the GLS beta. Each evaluation factors one
 n_i x n_i matrix per top-level group (groups of equal size in one call of the compiled
-kernel ``_kernels/residual_kernels.pyx``); no n x n matrix is formed.
+kernel ``_kernels/residual_kernels.pyx``); no n x n matrix is formed. Long AR/MA series take
+:class:`~statsmodels_me.objectives.lmm_residual_banded.BandedResidualLMM`, linear in n_i.
 """
 from __future__ import annotations
 
