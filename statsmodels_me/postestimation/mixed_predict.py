@@ -96,8 +96,11 @@ def predict(results, statistic="xb", relevel=None, fixedonly=False):
         includes the uncertainty of the fixed effects, after REML), ``residuals`` (y - fitted),
         ``rstandard`` (residuals times the inverse square root of the residual-error
         covariance: / sigma_e, or within each group under ``residuals()``), ``stdp``
-        (standard error of xb), ``scores`` (ML only;
-        :func:`~statsmodels_me.postestimation.scores.mixed_scores`).
+        (standard error of xb), ``scores`` (ML only; one
+        column per element of Stata's ``e(b)``, whose variance parameters are log standard
+        deviations and atanh correlations;
+        :func:`~statsmodels_me.postestimation.scores.mixed_scores` gives them in the
+        parameters of ``params`` too).
     relevel : str, optional
         Stata's ``relevel(levelvar)``, a level's grouping variable (or ``_all``). With
         ``fitted``, ``residuals`` and ``rstandard`` the random effects of the levels from
@@ -118,7 +121,7 @@ def predict(results, statistic="xb", relevel=None, fixedonly=False):
                                  f"{', '.join(PREDICT_STATISTICS)}")
     _check_level_options(statistic, relevel, fixedonly)
     if statistic == "scores":
-        return mixed_scores(results)
+        return mixed_scores(results, metric="stata")
     model = results.model
     design = model.design
     idx = design.row_index

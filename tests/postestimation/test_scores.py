@@ -21,6 +21,7 @@ from scipy import integrate, special, stats
 
 import statsmodels_me.formula.api as smf
 from statsmodels_me.datasets import load
+from statsmodels_me.postestimation.scores import mixed_scores
 from statsmodels_me.spec.errors import SpecificationError
 
 
@@ -142,7 +143,7 @@ def test_meologit_scores(ban):
 def test_mixed_scores(pig):
     text = "weight week || id: week, covariance(unstructured)"
     res = smf.mixed(text, data=pig).fit()
-    sc = res.predict("scores")
+    sc = mixed_scores(res)
     names = list(res.params.index)
     assert names == ["week", "_cons", "/var(week[id])", "/var(_cons[id])",
                      "/cov(week[id],_cons[id])", "/var(e.weight)"]
@@ -226,9 +227,10 @@ def test_mixed_scores_in_statas_metric(pig):
     """metric="stata": Stata's mixed e(b) (lns1_1_1: ln sd(week), lns1_1_2: ln sd(_cons),
     atr1_1_1_2: atanh corr, lnsig_e: ln sd(e)); against differences of the cluster's normal
     log density written in that metric."""
-    from statsmodels_me.postestimation.scores import mixed_scores
     res = smf.mixed("weight week || id: week, covariance(unstructured)", data=pig).fit()
     sc = mixed_scores(res, metric="stata")
+    # predict("scores") is Stata's predict, scores: the e(b) metric
+    pd.testing.assert_frame_equal(res.predict("scores"), sc)
     assert list(sc.columns) == ["week", "_cons", "lns1_1_1:_cons", "lns1_1_2:_cons",
                                 "atr1_1_1_2:_cons", "lnsig_e:_cons"]
     p = res.params.to_numpy()
