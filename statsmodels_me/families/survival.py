@@ -46,6 +46,8 @@ class SurvivalFamily(Family):
     default_link = "identity"
     links = ("identity",)
     predict_statistics = ("mean", "median", "survival", "hazard", "density", "distribution")
+    #: (label, ancillary name) of rows showing exp() of a log-scale ancillary parameter
+    exp_rows: tuple[tuple[str, str], ...] = ()
     _ancillary: tuple[str, ...] = ()
 
     @property
@@ -307,6 +309,7 @@ class GeneralizedGammaAFT(SurvivalFamily):
     stata_name = "gamma"
     metric = "aft"
     _ancillary = ("/logs", "/kappa")
+    exp_rows = (("sigma", "/logs"),)
 
     @property
     def title(self) -> str:

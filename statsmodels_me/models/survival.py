@@ -139,6 +139,9 @@ class MEStreg(MEGLM):
                              ("Time at risk", f"{self.time_at_risk:g}")] + \
             list(info.extra_header)
         risk = self.time_at_risk
+        names = list(self.param_names)
+        info.exp_rows = [(label, names.index(name))
+                         for label, name in self.family_object.exp_rows]
         info.header_block = [
             (f"No. of failures = {fmt_count(self.failures):>10}", "", ""),
             (f"Time at risk    = {fmt_count(risk) if risk == round(risk) else fmt_g(risk, 8):>10}",

@@ -192,6 +192,12 @@ def test_header_and_predict(df):
     res = _fit(df, "intmethod(laplace)")
     text = str(res.summary())
     assert "Mixed-effects gamma AFT regression" in text
+    # sigma = exp(/logs): estimate and interval exponentiated, delta-method standard error
+    b, se = res.params["/logs"], res.bse["/logs"]
+    row = next(line for line in text.splitlines() if line.split()[:2] == ["sigma", "|"])
+    want = [np.exp(b), np.exp(b) * se, np.exp(b - 1.959963984540054 * se),
+            np.exp(b + 1.959963984540054 * se)]
+    np.testing.assert_allclose([float(v) for v in row.split()[2:]], want, rtol=1e-6)
     aux = res.params[["/logs", "/kappa"]].to_numpy()
     eta = res.predict("eta").to_numpy()
     t = df["t"].to_numpy()
