@@ -18,6 +18,7 @@ FAMILY_CODES = {
     "nbinomial_mean": 4, "nbinomial_constant": 5, "gamma": 6, "ordinal": 7,
     "censored_normal": 8, "exponential_ph": 9, "exponential_aft": 10, "weibull_ph": 11,
     "weibull_aft": 12, "gompertz_ph": 13, "lognormal_aft": 14, "loglogistic_aft": 15,
+    "ggamma_aft": 16,
 }
 LINK_CODES = {"identity": 0, "log": 1, "logit": 2, "probit": 3, "cloglog": 4}
 METHOD_CODES = {"ghermite": 0, "mcaghermite": 1, "mvaghermite": 2, "laplace": 3}

@@ -19,6 +19,7 @@ cdef enum:
     FAM_GOMPERTZ_PH = 13
     FAM_LOGNORMAL_AFT = 14
     FAM_LOGLOGISTIC_AFT = 15
+    FAM_GGAMMA_AFT = 16
 
 cdef enum:
     LINK_IDENTITY = 0

@@ -17,7 +17,7 @@ from statsmodels_me.models.meglm import MEGLM
 from statsmodels_me.results.formatting import fmt_count, fmt_g
 from statsmodels_me.spec.errors import DataError, SpecificationError
 
-_AFT_ONLY = ("lognormal", "loglogistic")
+_AFT_ONLY = ("lognormal", "loglogistic", "gamma")
 _PH_ONLY = ("gompertz",)
 
 
@@ -52,14 +52,12 @@ def parse_stset(text: str) -> dict[str, str]:
 
 
 def survival_family(options):
-    """The family of ``distribution()`` and the metric (``time``: AFT; lognormal and
-    loglogistic are AFT models, Gompertz a PH model, as in Stata)."""
+    """The family of ``distribution()`` and the metric (``time``: AFT; lognormal,
+    loglogistic and generalized gamma are AFT models, Gompertz a PH model, as in Stata)."""
     dist = options.get("distribution")
     if dist is None:
         raise SpecificationError("mestreg: distribution() is required (exponential, weibull, "
-                                 "gompertz, lognormal, loglogistic)")
-    if dist == "gamma":
-        raise NotImplementedError("mestreg: distribution(gamma) is not implemented")
+                                 "gompertz, lognormal, loglogistic, gamma)")
     metric = "aft" if options.get("time") or dist in _AFT_ONLY else "ph"
     if dist in _PH_ONLY and options.get("time"):
         raise SpecificationError(f"mestreg: distribution({dist}) has no AFT (time) metric")
@@ -142,6 +140,9 @@ class MEStreg(MEGLM):
                              ("Time at risk", f"{self.time_at_risk:g}")] + \
             list(info.extra_header)
         risk = self.time_at_risk
+        names = list(self.param_names)
+        info.exp_rows = [(label, names.index(name))
+                         for label, name in self.family_object.exp_rows]
         info.header_block = [
             (f"No. of failures = {fmt_count(self.failures):>10}", "", ""),
             (f"Time at risk    = {fmt_count(risk) if risk == round(risk) else fmt_g(risk, 8):>10}",

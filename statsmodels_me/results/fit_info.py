@@ -40,6 +40,10 @@ class FitInfo:
         Number of fixed-effects parameters (the first equation; eform applies to these only).
     ancillary : list of int
         Indices of ancillary parameters shown after the fixed effects (``/cut1``, ``/lnalpha``).
+    exp_rows : list of (label, int)
+        Rows under the ancillary parameters that show the exponential of a log-scale
+        ancillary parameter (``sigma`` of ``/logs`` in mestreg's gamma model): estimate and
+        interval exponentiated, standard error by the delta method.
     vcomp_groups : list of VCompGroup
         Random-effects table sections, in display order.
     residual : tuple (label, index) or None
@@ -87,6 +91,7 @@ class FitInfo:
     ll_label: str = "Log likelihood"
     k_fe: int = 0
     ancillary: list[int] = field(default_factory=list)
+    exp_rows: list[tuple[str, int]] = field(default_factory=list)
     vcomp_groups: list[VCompGroup] = field(default_factory=list)
     residual: tuple[str, int] | None = None
     eform: str | None = None

@@ -359,6 +359,12 @@ class MESummary:
             if info.k_fe:
                 out.append(("rule",))
             out += [("row", name, r.to_numpy()) for name, r in coef_rows[info.k_fe:]]
+        if info.exp_rows and not self.display["coeflegend"]:
+            out.append(("rule",))
+            for label, idx in info.exp_rows:
+                b, se, _, _, lo, hi = self.coef.loc[self._param_name(idx)].to_numpy()
+                out.append(("row", label, np.array([np.exp(b), np.exp(b) * se, np.nan,
+                                                    np.nan, np.exp(lo), np.exp(hi)])))
         return out
 
     def _legend_row(self, name, w, est, legend):

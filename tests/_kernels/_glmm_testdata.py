@@ -13,16 +13,16 @@ COMBOS = [
     ("censored_normal", "identity"), ("exponential_ph", "identity"),
     ("exponential_aft", "identity"), ("weibull_ph", "identity"), ("weibull_aft", "identity"),
     ("gompertz_ph", "identity"), ("lognormal_aft", "identity"),
-    ("loglogistic_aft", "identity"),
+    ("loglogistic_aft", "identity"), ("ggamma_aft", "identity"),
 ]
 
 AUX = {"gaussian": [np.log(0.6)], "nbinomial_mean": [np.log(0.5)],
        "nbinomial_constant": [np.log(0.7)], "gamma": [np.log(0.4)],
        "ordinal": [-0.8, 0.3, 1.4], "censored_normal": [np.log(0.6)], "weibull_ph": [0.3],
        "weibull_aft": [0.2], "gompertz_ph": [0.1], "lognormal_aft": [np.log(0.8)],
-       "loglogistic_aft": [np.log(0.5)]}
+       "loglogistic_aft": [np.log(0.5)], "ggamma_aft": [np.log(0.8), 0.6]}
 SURVIVAL = ("exponential_ph", "exponential_aft", "weibull_ph", "weibull_aft", "gompertz_ph",
-            "lognormal_aft", "loglogistic_aft")
+            "lognormal_aft", "loglogistic_aft", "ggamma_aft")
 
 
 def simulate(family, link, q=1, G=5, nj=4, seed=0):

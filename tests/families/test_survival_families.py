@@ -13,7 +13,8 @@ from statsmodels_me.families.survival import SURVIVAL_FAMILIES, encode_spells
 
 rng = np.random.default_rng(5)
 AUX = {"exponential_ph": [], "exponential_aft": [], "weibull_ph": [0.3], "weibull_aft": [-0.2],
-       "gompertz_ph": [0.15], "lognormal_aft": [0.2], "loglogistic_aft": [-0.4]}
+       "gompertz_ph": [0.15], "lognormal_aft": [0.2], "loglogistic_aft": [-0.4],
+       "ggamma_aft": [-0.3, 0.7]}
 NAMES = [cls.name for cls in SURVIVAL_FAMILIES.values()]
 
 
@@ -43,6 +44,10 @@ def _closed_form(name, t, d, t0, eta, aux):
         dist = stats.gompertz(c, scale=1 / g)
     elif name == "lognormal_aft":
         dist = stats.lognorm(np.exp(aux[0]), scale=np.exp(eta))
+    elif name == "ggamma_aft":
+        # u = gamma (t / e^eta)^(kappa / sigma) ~ Gamma(gamma), gamma = kappa^-2
+        s, k = np.exp(aux[0]), aux[1]
+        dist = stats.gengamma(1 / k ** 2, k / s, scale=np.exp(eta + 2 * s / k * np.log(k)))
     else:
         dist = stats.fisk(1 / np.exp(aux[0]), scale=np.exp(eta))
     out = np.where(d == 1, dist.logpdf(t), dist.logsf(t))
