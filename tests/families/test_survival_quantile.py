@@ -1,5 +1,5 @@
 """Quantiles of the survival families (``quantile``, ``inverse_cumhaz``) against scipy.stats'
-``ppf``/``isf`` of the same laws (weibull_min, gompertz, lognorm, fisk in the
+``ppf``/``isf`` of the same laws (weibull_min, gompertz, lognorm, fisk, gengamma in the
 parameterizations of the mestreg tests), for the closed forms and for the base class's
 numerical inversion (bisection on the cumulative hazard) run on the same families."""
 import numpy as np
@@ -9,7 +9,7 @@ from scipy import stats
 from statsmodels_me.families.survival import SURVIVAL_FAMILIES, SurvivalFamily
 
 AUX = {"exponential": [], "weibull": [0.3], "gompertz": [0.4], "lognormal": [-0.2],
-       "loglogistic": [-0.5]}
+       "loglogistic": [-0.5], "gamma": [-0.3, 0.8]}
 ETA = np.array([-1.3, -0.2, 0.0, 0.4, 1.1, 2.0])
 P = np.array([1e-9, 0.01, 0.3, 0.5, 0.9, 1 - 1e-9])
 
@@ -20,6 +20,11 @@ def _law(dist, aft, eta, aux):
         return stats.weibull_min(p, scale=np.exp(eta) if aft else np.exp(-eta / p))
     if dist == "gompertz":
         return stats.gompertz(np.exp(eta) / aux[0], scale=1 / aux[0])
+    if dist == "gamma":
+        # Prentice's form: gamma (t / e^eta)^(kappa / sigma) ~ Gamma(gamma), gamma = kappa^-2
+        s, k = np.exp(aux[0]), aux[1]
+        g = 1.0 / k ** 2
+        return stats.gengamma(g, k / s, scale=np.exp(eta - s / k * np.log(g)))
     if dist == "lognormal":
         return stats.lognorm(np.exp(aux[0]), scale=np.exp(eta))
     return stats.fisk(np.exp(-aux[0]), scale=np.exp(eta))
