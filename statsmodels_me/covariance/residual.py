@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from statsmodels_me.spec.errors import SpecificationError
+from statsmodels_me.spec.residual_syntax import structure_order, suboption_variable
 
 KINDS = ("independent", "exchangeable", "ar", "ma", "unstructured", "banded", "toeplitz",
          "exponential")
@@ -68,10 +69,7 @@ def parse_residuals(text):
     for key in ("t", "by"):
         m = re.search(rf"\b{key}\(\s*([^)]*?)\s*\)", raw)
         if m:
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", m.group(1)):
-                raise SpecificationError(
-                    f"residuals(): {key}() takes one variable name, got '{m.group(1)}'")
-            opts[key] = m.group(1)
+            opts[key] = suboption_variable(m.group(1), key, "residuals()")
             raw = raw[:m.start()] + raw[m.end():]
     head = raw.replace(",", " ").split()
     if not head:
@@ -98,14 +96,7 @@ def parse_residuals(text):
             raise SpecificationError(f"residuals({text}): {kind} needs an order, as in "
                                      f"'{kind} 1'")
         if rest:
-            try:
-                order = int(rest[0])
-            except ValueError:
-                raise SpecificationError(f"residuals({text}): the order of {kind} must be "
-                                         f"an integer, got '{rest[0]}'") from None
-            if order < 1:
-                raise SpecificationError(f"residuals({text}): the order of {kind} must be "
-                                         f"at least 1, got {order}")
+            order = structure_order(rest[0], kind, f"residuals({text})")
             rest = rest[1:]
     if rest:
         raise SpecificationError(f"residuals({text}): unexpected '{' '.join(rest)}'")

@@ -35,11 +35,11 @@ from dataclasses import dataclass
 
 from statsmodels_me.spec._scan import split_top
 from statsmodels_me.spec.errors import SpecificationError
+from statsmodels_me.spec.residual_syntax import structure_order, suboption_variable
 
 __all__ = ["ResVariance", "ResCorrelation", "parse_resvariance", "parse_rescorrelation",
            "parse_rescovariance"]
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -111,9 +111,7 @@ def _variable(value, sub, option, arg, yhat=False):
             return value
         raise SpecificationError(f"menl: bad variable '_yhat' in {option}({arg}); the fitted "
                                  f"values are allowed with power and exponential only")
-    if not _NAME.match(value):
-        raise SpecificationError(f"menl: bad variable {value!r} in {option}({arg})")
-    return value
+    return suboption_variable(value, sub, f"menl: {option}({arg})")
 
 
 def _refuse_subs(subs, allowed, option, arg):
@@ -164,15 +162,7 @@ def _order(words, kind, option, arg):
         raise SpecificationError(f"menl: cannot read {option}({arg})")
     if len(words) == 1:
         return None
-    try:
-        order = int(words[1])
-    except ValueError:
-        raise SpecificationError(f"menl: {option}({arg}): the order of {kind} must be an "
-                                 f"integer, got {words[1]!r}") from None
-    if order < 1:
-        raise SpecificationError(f"menl: {option}({arg}): the order of {kind} must be at "
-                                 f"least 1, got {order}")
-    return order
+    return structure_order(words[1], kind, f"menl: {option}({arg})")
 
 
 def parse_rescorrelation(arg):
