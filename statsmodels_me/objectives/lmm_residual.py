@@ -48,6 +48,24 @@ class ResidualDeviance(DevianceObjective):
     dense_block_size = 0
     center = None
 
+    def _set_data(self, y, X, terms, structure, top_codes, low_codes, reml, bounds):
+        """Store the data, the terms and the parameter layout; the group codes as int64."""
+        self.y = np.asarray(y, float)
+        self.X = np.asarray(X, float)
+        self.n, self.p = self.X.shape
+        self.terms = list(terms)
+        self.structure = structure
+        self.reml = reml
+        self.m = residual_dof(self.n, self.p, reml)
+        self.n_re = int(sum(len(t.theta_index) for t in self.terms))
+        self.n_theta = self.n_re + structure.n_theta
+        self.n_params = self.n_theta
+        self.bounds = (list(bounds) if bounds is not None else [(None, None)] * self.n_re) \
+            + structure.bounds()
+        top = np.asarray(top_codes, np.int64)
+        low = np.asarray(low_codes, np.int64)
+        return top, low
+
     def split(self, x):
         x = np.asarray(x, float)
         return x[:self.n_re], x[self.n_re:]
@@ -177,20 +195,7 @@ class ResidualLMM(ResidualDeviance):
 
     def __init__(self, y, X, terms, structure, top_codes, low_codes, reml=False,
                  bounds=None):
-        self.y = np.asarray(y, float)
-        self.X = np.asarray(X, float)
-        self.n, self.p = self.X.shape
-        self.terms = list(terms)
-        self.structure = structure
-        self.reml = reml
-        self.m = residual_dof(self.n, self.p, reml)
-        self.n_re = int(sum(len(t.theta_index) for t in self.terms))
-        self.n_theta = self.n_re + structure.n_theta
-        self.n_params = self.n_theta
-        self.bounds = (list(bounds) if bounds is not None else [(None, None)] * self.n_re) \
-            + structure.bounds()
-        top = np.asarray(top_codes, np.int64)
-        low = np.asarray(low_codes, np.int64)
+        top, low = self._set_data(y, X, terms, structure, top_codes, low_codes, reml, bounds)
         order = check_residual_groups(self.terms, structure, top, low)
         self.low = low
         sizes = np.bincount(top)

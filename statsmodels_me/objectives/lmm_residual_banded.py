@@ -32,7 +32,6 @@ from __future__ import annotations
 import numpy as np
 
 from statsmodels_me._kernels.residual_kernels import banded_whiten, segment_gram
-from statsmodels_me.objectives.lmm_profiled import residual_dof
 from statsmodels_me.objectives.lmm_residual import (
     ResidualDeviance,
     check_residual_groups,
@@ -111,20 +110,7 @@ class BandedResidualLMM(ResidualDeviance):
 
     def __init__(self, y, X, terms, structure, top_codes, low_codes, reml=False,
                  bounds=None):
-        self.y = np.asarray(y, float)
-        self.X = np.asarray(X, float)
-        self.n, self.p = self.X.shape
-        self.terms = list(terms)
-        self.structure = structure
-        self.reml = reml
-        self.m = residual_dof(self.n, self.p, reml)
-        self.n_re = int(sum(len(t.theta_index) for t in self.terms))
-        self.n_theta = self.n_re + structure.n_theta
-        self.n_params = self.n_theta
-        self.bounds = (list(bounds) if bounds is not None else [(None, None)] * self.n_re) \
-            + structure.bounds()
-        top = np.asarray(top_codes, np.int64)
-        low = np.asarray(low_codes, np.int64)
+        top, low = self._set_data(y, X, terms, structure, top_codes, low_codes, reml, bounds)
         self.order = order = check_residual_groups(self.terms, structure, top, low)
         self.pos, gap, max_lag = _series_layout(structure, top, low, order)
         if structure.order > max_lag:

@@ -9,7 +9,19 @@ from statsmodels_me.results.meglm_results import MEGLMResults, MEGLMResultsWrapp
 from statsmodels_me.spec.errors import SpecificationError
 
 
-class CensoredResults(MEGLMResults):
+class _NewRowsResults(MEGLMResults):
+    """``predict_data`` (meglm's prediction on new rows) routed to the commands' own
+    ``predict(data=...)``."""
+
+    def predict_data(self, statistic, data, conditional=None, new_groups="zero", outcome=None,
+                     nooffset=False):
+        """Predictions on new rows (``predict(statistic, data=...)``)."""
+        return self.predict(statistic, True if conditional is None else conditional,
+                            outcome=outcome, nooffset=nooffset, data=data,
+                            new_groups=new_groups)
+
+
+class CensoredResults(_NewRowsResults):
     """Results of :class:`~statsmodels_me.models.censored.METobit` and
     :class:`~statsmodels_me.models.censored.MEIntreg`."""
 
@@ -30,13 +42,6 @@ class CensoredResults(MEGLMResults):
         return censored_predict.predict(self, statistic, conditional, ebmodes, nooffset,
                                         bounds)
 
-    def predict_data(self, statistic, data, conditional=None, new_groups="zero", outcome=None,
-                     nooffset=False):
-        """Predictions on new rows (``predict(statistic, data=...)``)."""
-        return self.predict(statistic, True if conditional is None else conditional,
-                            outcome=outcome, nooffset=nooffset, data=data,
-                            new_groups=new_groups)
-
     def get_prediction(self, statistic=None, data=None, conditional=None, new_groups="zero",
                        outcome=None, nooffset=False):
         """Predictions with standard errors and intervals; see
@@ -48,7 +53,7 @@ class CensoredResults(MEGLMResults):
                                                new_groups, nooffset)
 
 
-class SurvivalResults(MEGLMResults):
+class SurvivalResults(_NewRowsResults):
     """Results of :class:`~statsmodels_me.models.survival.MEStreg`."""
 
     def predict(self, statistic="mean", conditional=True, ebmodes=False, outcome=None,
@@ -64,13 +69,6 @@ class SurvivalResults(MEGLMResults):
             return survival_predict.predict_new(self, statistic, data, conditional, ebmodes,
                                                 nooffset, new_groups)
         return survival_predict.predict(self, statistic, conditional, ebmodes, nooffset)
-
-    def predict_data(self, statistic, data, conditional=None, new_groups="zero", outcome=None,
-                     nooffset=False):
-        """Predictions on new rows (``predict(statistic, data=...)``)."""
-        return self.predict(statistic, True if conditional is None else conditional,
-                            outcome=outcome, nooffset=nooffset, data=data,
-                            new_groups=new_groups)
 
     def get_prediction(self, statistic=None, data=None, conditional=None, new_groups="zero",
                        outcome=None, nooffset=False):
