@@ -239,6 +239,12 @@ def margins(results, variables=None, at=None, dydx=None, eyex=None, dyex=None, e
                 funcs.append(fn)
     est = np.array([f(params) for f in funcs])
     J = np.array([_gradient(f, params, active, results.k_fe) for f in funcs])
+    return delta_method_table(labels, est, J, V, alpha)
+
+
+def delta_method_table(labels, est, J, V, alpha):
+    """Margins' table: delta-method standard errors sqrt(diag(J V J')), z tests and normal
+    intervals; ``attrs["jacobian"]`` keeps J (d margin / d params, all parameters)."""
     se = np.sqrt(np.einsum("ij,jk,ik->i", J, V, J))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = est / se
@@ -246,7 +252,7 @@ def margins(results, variables=None, at=None, dydx=None, eyex=None, dyex=None, e
     q = stats.norm.ppf(1 - alpha / 2)
     out = pd.DataFrame(np.column_stack([est, se, z, p, est - q * se, est + q * se]),
                        index=pd.Index(labels), columns=COLUMNS)
-    out.attrs["jacobian"] = J           # d margin / d params (all parameters)
+    out.attrs["jacobian"] = J
     return out
 
 

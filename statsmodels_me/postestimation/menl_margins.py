@@ -24,10 +24,9 @@ import re
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from statsmodels_me.design.factors import level_label
-from statsmodels_me.postestimation.margins import COLUMNS
+from statsmodels_me.postestimation.margins import delta_method_table
 from statsmodels_me.postestimation.menl_newdata import mean_on_rows
 from statsmodels_me.spec.errors import DataError, SpecificationError
 
@@ -196,12 +195,4 @@ def menl_margins(results, at=None, dydx=None, eyex=None, dyex=None, eydx=None, o
                 jac.append(row)
     est, J = np.asarray(est), np.asarray(jac)
     V = np.asarray(results.cov_params(), dtype=float)
-    se = np.sqrt(np.einsum("ij,jk,ik->i", J, V, J))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = est / se
-    p = 2 * stats.norm.sf(np.abs(z))
-    q = stats.norm.ppf(1 - alpha / 2)
-    out = pd.DataFrame(np.column_stack([est, se, z, p, est - q * se, est + q * se]),
-                       index=pd.Index(labels), columns=COLUMNS)
-    out.attrs["jacobian"] = J           # d margin / d params (all parameters)
-    return out
+    return delta_method_table(labels, est, J, V, alpha)
