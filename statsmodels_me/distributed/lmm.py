@@ -22,6 +22,7 @@ from statsmodels_me.distributed.lmm_predict import (
     predict_lmm_frame,
     re_columns,
 )
+from statsmodels_me.distributed.lmm_scalar import SummedScalarLMM
 from statsmodels_me.distributed.partitions import (
     current_client,
     factor_variables,
@@ -37,6 +38,7 @@ from statsmodels_me.distributed.results import DataFreeResults
 from statsmodels_me.distributed.robust import summed_products
 from statsmodels_me.models.lmm_inference import robust_from_products
 from statsmodels_me.models.mixed import Mixed
+from statsmodels_me.objectives.lmm_crossed_scalar import linear_in_theta
 from statsmodels_me.results.mixed_results import MixedResults, MixedResultsWrapper
 from statsmodels_me.spec import parse
 from statsmodels_me.spec.errors import DataError
@@ -160,11 +162,17 @@ class DaskMixed(Mixed):
         counts = [sum(f["groups"][k] for f in facts) for k in range(len(self.terms))]
         sizes = [g * t.q for g, t in zip(counts, self.terms)]
         first = sorted(range(len(sizes)), key=lambda k: -sizes[k])[0]
-        # the in-memory objective's kind (lmm_chooser): analytic gradient for one term and
+        dense = sum(sizes) - sizes[first]
+        # the in-memory objective's kind (lmm_chooser): several scalar terms with the exact
+        # Hessian (Lambda linear in theta), else an analytic gradient for one term and
         # for scalar terms, central differences otherwise
-        analytic = len(self.terms) == 1 or all(t.q == 1 for t in self.terms)
+        scalar = len(self.terms) > 1 and all(t.q == 1 for t in self.terms)
+        if scalar and all(linear_in_theta(t) for t in self.terms):
+            return SummedScalarLMM(parts, n, len(names), b0, counts, self.n_theta, self.reml,
+                                   self.theta_bounds(), dense, self.terms, rss=rss)
+        analytic = len(self.terms) == 1 or scalar
         return SummedLMM(parts, n, len(names), b0, counts, self.n_theta, self.reml,
-                         self.theta_bounds(), analytic, sum(sizes) - sizes[first])
+                         self.theta_bounds(), analytic, dense, rss=rss)
 
     def _robust(self, cov, theta, beta, s2):
         """``vce(robust)``/``vce(cluster var)``: the in-memory sandwich with its meat summed

@@ -56,15 +56,25 @@ class SummedLMM(DevianceObjective):
         the optimizer and polish that go with each).
     dense_block_size : int
         That of the in-memory objective (random effects outside the largest term).
+    key : hashable, optional
+        Which of the partitions' models (:meth:`LMMPartition.add_submodel`); ``None`` the
+        fitted one.
+    rss : float, optional
+        ``||y - X b0||^2``.
     """
+
+    #: the partitions give the gradient of logdet itself (scalar terms), not its stencil
+    exact_logdet_gradient = False
 
     exact_hessian = False
     gls_from_kernel = False
     center = None
 
     def __init__(self, parts, n, p, b0, group_counts, n_theta, reml, bounds,
-                 analytic_gradient, dense_block_size):
+                 analytic_gradient, dense_block_size, key=None, rss=None):
         self.parts = parts
+        self.key = key
+        self.rss = rss
         self.n, self.p = n, p
         self.b0 = np.asarray(b0, float)
         self.group_counts = list(group_counts)
@@ -83,7 +93,8 @@ class SummedLMM(DevianceObjective):
     # -- reductions --------------------------------------------------------------------------
     def _summed(self, theta, want=None):
         """Summed pieces at ``theta`` (:meth:`LMMPartition.pieces`; the last few kept: the
-        optimizer, the polish and the results ask again for points they evaluated)."""
+        optimizer, the polish and the results ask again for points they evaluated);
+        ``None`` for a Hessian where a relative scale is zero."""
         theta = np.asarray(theta, float)
         key = (theta.tobytes(), want)
         hit = self._cache.get(key)
@@ -91,10 +102,15 @@ class SummedLMM(DevianceObjective):
             hit = next((v for k, v in self._cache.items() if k[0] == key[0]), None)
         if hit is not None:
             return hit
-        out = [o for o in self.parts.map("pieces", theta, want) if o is not None]
+        out = [o for o in self.parts.map("pieces", theta, want, self.key) if o is not None]
+        if any(len(o) == 0 for o in out):
+            # a Hessian where some relative scale is zero
+            return None
         hit = tuple(sum(o[i] for o in out) for i in range(2))
         if want == "gradient":
             hit += tuple(sum(o[i] for o in out) for i in (2, 3))
+        elif want == "hessian":
+            hit += tuple(sum(o[i] for o in out) for i in (2, 3, 4, 5))
         elif want == "moments":
             hit += ([tuple(sum(o[2][k][i] for o in out) for i in range(2))
                      for k in range(len(self.group_counts))],)
@@ -139,7 +155,7 @@ class SummedLMM(DevianceObjective):
         if not np.isfinite(dev):
             return None
         dr2, dlogdetX = reduced_gradient(f, dG, self.p)
-        dld = stencil_gradient(theta, at, logdet)
+        dld = at if self.exact_logdet_gradient else stencil_gradient(theta, at, logdet)
         if self.reml:
             dld = dld + dlogdetX
         return dev, f["r2"], dld, dr2
@@ -156,6 +172,22 @@ class SummedLMM(DevianceObjective):
             dev, r2, dld, dr2 = parts
             return dev, dld + (self.m / r2) * dr2
         return central_deviance_gradient(self.deviance, theta)
+
+    def least_squares_rss(self):
+        """Residual sum of squares of the least-squares fit (the centring)."""
+        return self.rss
+
+    def gls_summary(self, theta):
+        """(deviance, beta, r2, X' V^-1 X) at ``theta``, or ``None`` where the factor
+        fails."""
+        try:
+            f = self.factor(theta)
+        except np.linalg.LinAlgError:
+            return None
+        dev = self.deviance_from_factor(f)
+        if not np.isfinite(dev):
+            return None
+        return dev, f["beta"], f["r2"], f["RX"].T @ f["RX"]
 
     def sigma2(self, f):
         return f["s2"] if "s2" in f else f["r2"] / self.m

@@ -20,8 +20,10 @@ from statsmodels_me.objectives.lmm_contributions import (
     nested_contributions,
     one_level_contributions,
 )
+from statsmodels_me.objectives.lmm_crossed_scalar import CrossedScalarLMM, linear_in_theta
 from statsmodels_me.objectives.lmm_pieces import (
     gram_gradient,
+    gram_hessian,
     gram_pieces,
     stencil_points,
     term_moments,
@@ -53,7 +55,8 @@ class LMMPartition:
     """
 
     def __init__(self, pdf, spec, template=None, block_size=CLUSTERS_PER_BLOCK):
-        self.objectives = []
+        self.models = {}
+        self.r = None
         if len(pdf) == 0:
             self.y = None
             return
@@ -62,6 +65,7 @@ class LMMPartition:
         self.y = np.asarray(d.endog, float)
         self.X = np.asarray(template_columns(d, template, pdf, self.exog_names), float)
         self.terms, _ = build_terms(d)
+        self.block_size = block_size
         self.blocks = partition_blocks(self.terms, block_size)
         self.cluster_values = None
         vce = parse_vce(spec.options.get("vce"), "mixed")
@@ -83,23 +87,33 @@ class LMMPartition:
         squares, which removes the rounding noise of r2); returns ``||y - X b0||^2``."""
         if self.y is None:
             return None
-        r = self.y - self.X @ np.asarray(b0, float)
-        self.objectives = [BlockedLMM(r[rows], self.X[rows], terms)
-                           for rows, terms in self.blocks]
-        return sum_of_squares(r)
+        self.r = self.y - self.X @ np.asarray(b0, float)
+        self.models = {None: BlockModel(self.r, self.X, self.blocks)}
+        return sum_of_squares(self.r)
 
-    def pieces(self, theta, want):
-        """``(logdet, G)`` at ``theta`` summed over the blocks; with ``want ==
-        "gradient"`` also ``dG`` and ``logdet`` at the five-point stencil's points, with
-        ``want == "moments"`` also the EM sums of :func:`term_moments`."""
+    def add_submodel(self, key, ks):
+        """Keep, as ``key``, the model of the centred response with only the terms ``ks``
+        (theta renumbered in that order): the sub-models of the starting values
+        (:func:`~statsmodels_me.optimization.lmm_starts.submodel_start`)."""
         if self.y is None:
             return None
-        out = [self._block_pieces(obj, theta, want) for obj in self.objectives]
-        summed = [sum(o[i] for o in out) for i in range(len(out[0]) - (want == "moments"))]
-        if want == "moments":
-            summed.append([tuple(sum(o[2][k][i] for o in out) for i in range(2))
-                           for k in range(len(self.terms))])
-        return tuple(summed)
+        # one sub-model at a time (they are fitted one after the other)
+        self.models = {None: self.models[None]}
+        self.models[key] = BlockModel(self.r, self.X,
+                                      partition_blocks(renumbered(self.terms, ks),
+                                                       self.block_size))
+        return key
+
+    def pieces(self, theta, want, key=None):
+        """``(logdet, G)`` at ``theta`` summed over the blocks of model ``key``; with
+        ``want == "gradient"`` also ``dG`` and the gradient of ``logdet`` (scalar terms)
+        or ``logdet`` at the five-point stencil's points (otherwise), with ``want ==
+        "moments"`` also the EM sums of :func:`term_moments`, with ``want == "hessian"``
+        (scalar terms) ``dG``, the gradient of ``logdet``, ``d2G`` and the Hessian of
+        ``logdet``, or ``()`` where a relative scale is zero."""
+        if self.y is None:
+            return None
+        return self.models[key].pieces(np.asarray(theta, float), want)
 
     def cluster_value_set(self):
         """Distinct values of the ``vce(cluster)`` variable in the partition."""
@@ -131,15 +145,84 @@ class LMMPartition:
             values = self.cluster_values[np.concatenate(codes)]
         return partition_products(np.vstack(scores), values, shared)
 
-    def _block_pieces(self, objective, theta, want):
+class BlockModel:
+    """The blocked objectives of one model (the fitted one or a sub-model) on the blocks of
+    a partition, and their summed pieces.
+
+    Parameters
+    ----------
+    r : ndarray
+        The centred response.
+    X : ndarray
+    blocks : list of (rows, terms)
+        :func:`partition_blocks`.
+
+    Models whose terms all have one effect per group (two or more terms) also keep each
+    block's :class:`CrossedScalarLMM` (built on first use) for the exact gradient and
+    Hessian of ``logdet``.
+    """
+
+    def __init__(self, r, X, blocks):
+        if len(blocks) == 1:
+            # one block of every row: the partition's arrays themselves, not copies
+            self.objectives = [BlockedLMM(r, X, blocks[0][1])]
+        else:
+            self.objectives = [BlockedLMM(r[rows], X[rows], terms) for rows, terms in blocks]
+        terms = blocks[0][1]
+        self.n_terms = len(terms)
+        # as the driver decides (SummedScalarLMM): Lambda linear in theta
+        self.scalar = len(terms) > 1 and all(t.q == 1 and linear_in_theta(t) for t in terms)
+        self._crossed = None
+
+    def crossed(self):
+        """Each block's :class:`CrossedScalarLMM` (scalar models)."""
+        if self._crossed is None:
+            self._crossed = [CrossedScalarLMM(o.y, o.X, o.terms) for o in self.objectives]
+        return self._crossed
+
+    def pieces(self, theta, want):
+        """See :meth:`LMMPartition.pieces`."""
+        if want == "hessian":
+            out = [self._hessian_pieces(k, theta) for k in range(len(self.objectives))]
+            if any(o is None for o in out):
+                return ()
+        else:
+            out = [self._block_pieces(k, theta, want) for k in range(len(self.objectives))]
+        summed = [sum(o[i] for o in out) for i in range(len(out[0]) - (want == "moments"))]
+        if want == "moments":
+            summed.append([tuple(sum(o[2][k][i] for o in out) for i in range(2))
+                           for k in range(self.n_terms)])
+        return tuple(summed)
+
+    def _block_pieces(self, k, theta, want):
+        objective = self.objectives[k]
         f, logdet, G = gram_pieces(objective, theta)
         if want == "gradient":
             dG = gram_gradient(objective, f, theta)
+            if self.scalar:
+                parts = self.crossed()[k].grad_parts(theta)
+                dld = np.full(len(theta), np.nan) if parts is None else parts[2]
+                return logdet, G, dG, dld
             at = np.array([_logdet(objective, t) for t in stencil_points(theta)])
             return logdet, G, dG, at
         if want == "moments":
             return logdet, G, term_moments(objective, f)
         return logdet, G
+
+    def _hessian_pieces(self, k, theta):
+        out = self.crossed()[k].hessian_parts(theta)
+        if out is None:
+            return None
+        objective = self.objectives[k]
+        f, logdet, G = gram_pieces(objective, theta)
+        return (logdet, G, gram_gradient(objective, f, theta), out[1],
+                gram_hessian(objective, f, theta), out[3])
+
+
+def renumbered(terms, ks):
+    """The terms ``ks`` with theta indices 0, 1, ... in that order (scalar terms)."""
+    return [dataclasses.replace(terms[k], theta_index=np.array([j]))
+            for j, k in enumerate(ks)]
 
 
 def _logdet(objective, theta):

@@ -12,12 +12,15 @@ offered here (``work_deviance``, ``deviance_grad_hess``, ``last_step``), started
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from statsmodels_me._kernels.lmm_crossed_kernels import inverse_traces
 from statsmodels_me.objectives.lmm_blocked import BlockedLMM
 from statsmodels_me.objectives.lmm_crossed_factor import CrossedScalarFactor
 from statsmodels_me.objectives.lmm_crossed_hessian import CrossedScalarHessian
+from statsmodels_me.objectives.lmm_one_term import OneTermLMM
 from statsmodels_me.objectives.lmm_profiled import (
     deviance_hessian,
     lambda_jacobian,
@@ -25,7 +28,7 @@ from statsmodels_me.objectives.lmm_profiled import (
 )
 
 
-def _is_linear(term):
+def linear_in_theta(term):
     """Whether the term's Lambda is linear in its theta (true of every scalar structure)."""
     t = np.linspace(0.4, 1.3, len(term.theta_index))
     try:
@@ -64,11 +67,31 @@ class CrossedScalarLMM(BlockedLMM):
             self.n, self.p, self.reml)
         self.hess_parts = CrossedScalarHessian(self.cf)
         order = [self.first] + self.rest
-        self.exact_hessian = all(_is_linear(self.terms[k]) for k in order)
+        self.exact_hessian = all(linear_in_theta(self.terms[k]) for k in order)
         self._hcache = None
 
     def blas_scope(self):
         return self.cf.blas_scope()
+
+    # -- sub-models (starting values) ---------------------------------------------------
+    @property
+    def term_sizes(self):
+        return [t.size for t in self.terms]
+
+    def least_squares_rss(self):
+        """Residual sum of squares of the least-squares fit of y on X."""
+        beta = np.linalg.lstsq(self.XtX, self.Xty, rcond=None)[0]
+        resid = self.y - self.X @ beta
+        return float(resid @ resid)
+
+    def submodel(self, ks):
+        """The model of the same data with only the terms ``ks`` (ML, theta renumbered
+        0, 1, ... in that order)."""
+        terms = [dataclasses.replace(self.terms[k], theta_index=np.array([j]))
+                 for j, k in enumerate(ks)]
+        if len(ks) == 1:
+            return OneTermLMM(self.y, self.X, terms)
+        return CrossedScalarLMM(self.y, self.X, terms)
 
     def _scales(self, lams):
         """``lam1`` and the per-effect scales ``d`` of the other terms."""

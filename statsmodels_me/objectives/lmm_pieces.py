@@ -117,6 +117,63 @@ def gram_gradient(objective, f, theta):
     return dG
 
 
+def gram_hessian(objective, f, theta):
+    """``d2 G / d theta d theta'`` of one part, (n_theta, n_theta, p + 1, p + 1), at the
+    factor ``f`` of :func:`gram_pieces`, for scalar terms (one effect per group, Lambda
+    linear in theta: lambda_k = D_k theta_k).
+
+    With A_k = Z_k Z_k', dV / d lambda_k = 2 lambda_k A_k; differentiating
+    dG / d lambda_k = -2 lambda_k R_k' R_k (R = Z' V^-1 W, as in :func:`gram_gradient`) and
+    using Lambda Z' V^-1 Z Lambda = I - M^-1 gives, free of divisions by lambda,
+
+        d2 G / d lambda_k d lambda_l = 6 delta_kl R_k' R_k - 4 (Y_k' Y_l + Y_l' Y_k),
+
+    Y_k = L^-1 E_k R_k (E_k: term k's rows of the effects, M = L L'), so that
+    R_k' (M^-1)_kl R_l = Y_k' Y_l.
+    """
+    theta = np.asarray(theta, float)
+    U = _modes(objective, f)
+    R = _residual_products(objective, f, U)
+    first, rest = objective.first, objective.rest
+    c = objective.p + 1
+    Rk = [r[:, 0, :] for r in R]
+    Y1 = Rk[first] / f["L11"][:, 0, :]
+    Y = {first: (Y1, None)}
+    if rest:
+        n2 = f["L22"].shape[0]
+        rhs = np.zeros((n2, len(objective.terms) * c))
+        rhs[:, :c] = -np.asarray(f["L21"] @ Y1)
+        pos = 0
+        for j, k in enumerate(rest):
+            size = objective.terms[k].size
+            rhs[pos:pos + size, (j + 1) * c:(j + 2) * c] = Rk[k]
+            pos += size
+        Y2 = tri(f["L22"], rhs)
+        Y[first] = (Y1, Y2[:, :c])
+        for j, k in enumerate(rest):
+            Y[k] = (None, Y2[:, (j + 1) * c:(j + 2) * c])
+
+    def cross(k, m):
+        (a1, a2), (b1, b2) = Y[k], Y[m]
+        out = a2.T @ b2 if a2 is not None and b2 is not None else np.zeros((c, c))
+        if a1 is not None and b1 is not None:
+            out = out + a1.T @ b1
+        return out
+
+    n_theta = objective.n_theta
+    H = np.zeros((n_theta, n_theta, c, c))
+    for k, tk in enumerate(objective.terms):
+        dk = tk.d_cholesky(theta[tk.theta_index])[0, 0, 0]
+        for m, tm in enumerate(objective.terms):
+            dm = tm.d_cholesky(theta[tm.theta_index])[0, 0, 0]
+            X = cross(k, m)
+            h = -4.0 * (X + X.T)
+            if k == m:
+                h = h + 6.0 * (Rk[k].T @ Rk[k])
+            H[tk.theta_index[0], tm.theta_index[0]] = dk * dm * h
+    return H
+
+
 def stencil_steps(theta):
     """Steps of the five-point stencil: 1e-3 of each parameter's scale (floored at a
     tenth of the largest |theta|, and at 1e-3)."""
@@ -167,6 +224,27 @@ def reduced_gradient(f, dG, p):
     Sinv = RXinv.T @ RXinv
     dlogdetX = np.einsum("ab,iba->i", Sinv, dS)
     return dr2, dlogdetX
+
+
+def reduced_hessian(f, dG, d2G, p):
+    """``(d2r2, d2logdetX)`` in theta from the summed ``dG`` and ``d2G``
+    (:func:`gram_hessian`) at the reduced factor ``f``.
+
+    r2 = min_beta q(beta) with q = t - 2 c'beta + beta'S beta; by the envelope theorem
+    d2 r2 = q_tt - 2 g_i' S^-1 g_j with g_i = dc_i - dS_i beta (d beta / d theta_j =
+    S^-1 g_j), and d2 log|S| = tr(S^-1 d2S_ij) - tr(S^-1 dS_i S^-1 dS_j).
+    """
+    beta = f["beta"]
+    coef = np.append(-beta, 1.0)
+    q_tt = np.einsum("ijab,a,b->ij", d2G, coef, coef)
+    g = dG[:, :p, p] - dG[:, :p, :p] @ beta
+    RXinv = tri(f["RX"], np.eye(p))
+    Sinv = RXinv.T @ RXinv
+    d2r2 = q_tt - 2.0 * g @ Sinv @ g.T
+    SdS = np.einsum("ab,ibc->iac", Sinv, dG[:, :p, :p])
+    d2logdetX = (np.einsum("ab,ijba->ij", Sinv, d2G[:, :, :p, :p])
+                 - np.einsum("iab,jba->ij", SdS, SdS))
+    return 0.5 * (d2r2 + d2r2.T), 0.5 * (d2logdetX + d2logdetX.T)
 
 
 def term_moments(objective, f):

@@ -68,6 +68,58 @@ def test_three_level_equal_in_memory(client, by_cluster, reml):
     ddf = by_cluster(df.sample(frac=1.0, random_state=1), "s", 2)
     r_dask = smf.mixed(text, data=ddf, reml=reml).fit()
     assert_same_fit(r_mem, r_dask)
+    # scalar terms: EM, then the log-scale Newton iteration with the exact Hessian
+    assert_same_steps(r_mem, r_dask, ["EM", "Newton (log scale, exact Hessian)"])
+
+
+def assert_same_steps(r_mem, r_dask, stages):
+    assert r_mem.optimization.stages == stages
+    assert r_dask.optimization.stages == stages
+    assert r_dask.optimization.iterations == r_mem.optimization.iterations
+    assert r_dask.optimization.evaluations == r_mem.optimization.evaluations
+
+
+def four_level_data(R=30, S=3, C=3, m=3, seed=5, sd_c=0.4):
+    rng = np.random.default_rng(seed)
+    r = np.repeat(np.arange(R), S * C * m)
+    s = np.repeat(np.arange(R * S), C * m)
+    c = np.repeat(np.arange(R * S * C), m)
+    x = rng.normal(size=len(r))
+    y = (1 + 0.5 * x + 0.6 * rng.normal(size=R)[r] + 0.5 * rng.normal(size=R * S)[s]
+         + sd_c * rng.normal(size=R * S * C)[c] + rng.normal(size=len(r)))
+    return pd.DataFrame({"y": y, "x": x, "r": r, "s": s, "c": c})
+
+
+@pytest.mark.parametrize("reml", [False, True])
+def test_four_level_newton_from_the_submodel_start_equal_in_memory(client, by_cluster, reml):
+    # without EM the log-scale Newton iteration starts from the better of the identity
+    # start and the sub-model fits' start (the lowest term alone, the others together),
+    # whose fits also run over the partitions
+    df = four_level_data()
+    text = "y x || r: || s: || c:"
+    r_mem = smf.mixed(text, data=df, reml=reml).fit(emiterate=0)
+    ddf = by_cluster(df.sample(frac=1.0, random_state=2), "r", 3)
+    r_dask = smf.mixed(text, data=ddf, reml=reml).fit(emiterate=0)
+    assert_same_fit(r_mem, r_dask)
+    assert_same_steps(r_mem, r_dask, ["Newton (log scale, exact Hessian)"])
+    np.testing.assert_allclose(r_dask.optimization.x_final, r_mem.optimization.x_final,
+                               rtol=1e-9)
+
+
+def test_zero_variance_falls_back_as_in_memory(client, by_cluster):
+    # no class effect in the data: the Newton iteration gives up at the boundary and
+    # L-BFGS-B takes over, on the partitions as in memory
+    df = four_level_data(R=40, S=1, C=3, m=4, seed=9, sd_c=0.0)
+    text = "y x || s: || c:"
+    with pytest.warns(UserWarning, match="boundary"):
+        r_mem = smf.mixed(text, data=df).fit()
+    with pytest.warns(UserWarning, match="boundary"):
+        r_dask = smf.mixed(text, data=by_cluster(df, "s", 2)).fit()
+    assert r_mem.params["/var(_cons[s>c])"] == 0.0
+    assert r_dask.params["/var(_cons[s>c])"] == 0.0
+    assert r_dask.llf == pytest.approx(r_mem.llf, rel=1e-8)
+    np.testing.assert_allclose(r_dask.params, r_mem.params, rtol=1e-6, atol=1e-8)
+    assert_same_steps(r_mem, r_dask, ["EM", "L-BFGS-B"])
 
 
 @pytest.mark.parametrize("options, name", [

@@ -85,6 +85,68 @@ def test_gram_gradient_matches_differences(text):
                                             rel=1e-6)
 
 
+SCALAR_TEXTS = ["y x || s: || c:", "y x z || s: || c:"]
+
+
+def hessian_of_parts(parts, theta, p):
+    """Summed dG, d2G and the reduced Hessians of r2 and log|S| at ``theta``."""
+    f = reduced(parts, theta, p)
+    dG = d2G = 0.0
+    for o in parts:
+        fo = lp.gram_pieces(o, theta)[0]
+        dG = dG + lp.gram_gradient(o, fo, theta)
+        d2G = d2G + lp.gram_hessian(o, fo, theta)
+    return d2G, lp.reduced_hessian(f, dG, d2G, p)
+
+
+@pytest.mark.parametrize("text", SCALAR_TEXTS)
+def test_gram_hessian_matches_differences_of_the_gram_gradient(text):
+    # reference: central differences (step 1e-6) of the summed analytic dG
+    df = school_data(seed=4)
+    df["z"] = np.cos(np.arange(len(df)))
+    parts, d, terms = parts_of(text, df, [0, 9, 24])
+    p = d.exog.shape[1]
+    theta = np.array([0.8, 0.55])
+    d2G, (hr2, hX) = hessian_of_parts(parts, theta, p)
+
+    def dG_at(t):
+        return sum(lp.gram_gradient(o, lp.gram_pieces(o, t)[0], t) for o in parts)
+
+    for i in range(2):
+        h = 1e-6
+        tp, tm = theta.copy(), theta.copy()
+        tp[i] += h
+        tm[i] -= h
+        fd = (dG_at(tp) - dG_at(tm)) / (2 * h)
+        np.testing.assert_allclose(d2G[:, i], fd, rtol=1e-6, atol=1e-6 * np.abs(fd).max())
+    # the Hessians of r2 and log|S| against differences of their analytic gradients
+    for i in range(2):
+        h = 1e-6
+        tp, tm = theta.copy(), theta.copy()
+        tp[i] += h
+        tm[i] -= h
+        gp = lp.reduced_gradient(reduced(parts, tp, p), dG_at(tp), p)
+        gm = lp.reduced_gradient(reduced(parts, tm, p), dG_at(tm), p)
+        np.testing.assert_allclose(hr2[:, i], (gp[0] - gm[0]) / (2 * h), rtol=1e-6)
+        np.testing.assert_allclose(hX[:, i], (gp[1] - gm[1]) / (2 * h), rtol=1e-6)
+
+
+@pytest.mark.parametrize("text", SCALAR_TEXTS)
+def test_reduced_hessians_equal_the_whole_data_exact_hessian(text):
+    # reference: the in-memory exact Hessian of the whole data (CrossedScalarLMM), whose
+    # REML logdet part is log|M| + log|C| and whose ML part is log|M|
+    df = school_data(seed=5)
+    df["z"] = np.cos(np.arange(len(df)))
+    parts, d, terms = parts_of(text, df, [0, 5, 13, 24])
+    p = d.exog.shape[1]
+    theta = np.array([0.9, 0.45])
+    _, (hr2, hX) = hessian_of_parts(parts, theta, p)
+    ml = lmm_objective(d.endog, d.exog, terms).hessian_parts(theta)
+    reml = lmm_objective(d.endog, d.exog, terms, reml=True).hessian_parts(theta)
+    np.testing.assert_allclose(hr2, ml[4], rtol=1e-10)
+    np.testing.assert_allclose(ml[3] + hX, reml[3], rtol=1e-10)
+
+
 def test_stencil_gradient_of_a_polynomial_is_exact():
     theta = np.array([0.5, 2.0])
     pts = lp.stencil_points(theta)
