@@ -23,7 +23,7 @@ from statsmodels_me.objectives.lmm_pieces import (
     reduced_gradient,
     reduced_hessian,
 )
-from statsmodels_me.objectives.lmm_profiled import deviance_hessian
+from statsmodels_me.objectives.lmm_profiled import deviance_grad_hess_from_parts
 
 
 class SummedScalarLMM(SummedLMM):
@@ -105,15 +105,7 @@ class SummedScalarLMM(SummedLMM):
             out = self.hessian_parts(theta)
         except np.linalg.LinAlgError:
             return None
-        if out is None:
-            return None
-        f, dld, dr2, hld, hr2 = out
-        dev = self.deviance_from_factor(f)
-        if not np.isfinite(dev):
-            return None
-        m, r2 = self.m, f["r2"]
-        H = deviance_hessian(hld, hr2, r2, dr2, m)
-        return dev, dld + (m / r2) * dr2, 0.5 * (H + H.T)
+        return deviance_grad_hess_from_parts(out, self.deviance_from_factor, self.m)
 
     # -- pieces of the log-scale Newton iteration -------------------------------------------
     def work_deviance(self, theta, need_factor=True):

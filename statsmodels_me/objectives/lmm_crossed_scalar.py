@@ -22,7 +22,7 @@ from statsmodels_me.objectives.lmm_crossed_factor import CrossedScalarFactor
 from statsmodels_me.objectives.lmm_crossed_hessian import CrossedScalarHessian
 from statsmodels_me.objectives.lmm_one_term import OneTermLMM
 from statsmodels_me.objectives.lmm_profiled import (
-    deviance_hessian,
+    deviance_grad_hess_from_parts,
     lambda_jacobian,
     loglike_s2_from_parts,
 )
@@ -262,16 +262,7 @@ class CrossedScalarLMM(BlockedLMM):
             out = self._cached_hessian_parts(theta, f)
         except np.linalg.LinAlgError:
             return None
-        if out is None:
-            return None
-        f, dld, dr2, hld, hr2 = out
-        m, r2 = self.m, f["r2"]
-        dev = self.deviance_from_factor(f)
-        if not np.isfinite(dev):
-            return None
-        grad = dld + (m / r2) * dr2
-        H = deviance_hessian(hld, hr2, r2, dr2, m)
-        return dev, grad, 0.5 * (H + H.T)
+        return deviance_grad_hess_from_parts(out, self.deviance_from_factor, self.m)
 
     def loglike_s2_hessian(self, theta, s2):
         """Exact Hessian of the (restricted) log likelihood in (theta, s2), beta profiled

@@ -114,6 +114,21 @@ def deviance_hessian(Hld, Hr2, r2, dr2, m):
     return Hld + (m / r2) * Hr2 - (m / r2 ** 2) * np.outer(dr2, dr2)
 
 
+def deviance_grad_hess_from_parts(parts, deviance_of, m):
+    """``(deviance, gradient, Hessian)`` from ``parts = (f, dlogdet, dr2, hlogdet, hr2)``
+    (the Hessian symmetrized), or ``None`` when ``parts`` is ``None`` or the deviance
+    ``deviance_of(f)`` is not finite."""
+    if parts is None:
+        return None
+    f, dld, dr2, hld, hr2 = parts
+    dev = deviance_of(f)
+    if not np.isfinite(dev):
+        return None
+    r2 = f["r2"]
+    H = deviance_hessian(hld, hr2, r2, dr2, m)
+    return dev, dld + (m / r2) * dr2, 0.5 * (H + H.T)
+
+
 def information_theta_s2(Hld, Hr2, r2, dr2, s2, m):
     """Observed information of (theta, s2), beta profiled, from the deviance's parts.
 
