@@ -18,7 +18,7 @@ from statsmodels_me.design import build_design
 from statsmodels_me.distributed.partitions import (
     current_client,
     factor_variables,
-    persist_pieces,
+    persist_partitions,
     refuse_crossed,
     refuse_stateful_transforms,
     response_values,
@@ -26,6 +26,7 @@ from statsmodels_me.distributed.partitions import (
     top_level,
     whole_clusters,
 )
+from statsmodels_me.distributed.pieces import build
 from statsmodels_me.distributed.predict import predict_dask, predict_frame
 from statsmodels_me.distributed.proxy import PartitionMap, SummedEngine, summed_objective
 from statsmodels_me.distributed.results import DataFreeResults
@@ -38,7 +39,7 @@ from statsmodels_me.results.meglm_results import MEGLMResults, MEGLMResultsWrapp
 from statsmodels_me.spec import parse
 from statsmodels_me.spec.errors import ConvergenceWarning, DataError
 
-_GLMM_COMMANDS = ("meglm", "melogit", "meprobit", "mecloglog", "mepoisson", "menbreg",
+GLMM_COMMANDS = ("meglm", "melogit", "meprobit", "mecloglog", "mepoisson", "menbreg",
                   "meologit", "meoprobit")
 
 
@@ -68,17 +69,19 @@ class DaskMEGLM(MEGLM):
         self.shuffled = False
         self.factors = []
 
+    #: the commands this class fits on a dask DataFrame
+    dask_commands = GLMM_COMMANDS
+    #: the command's encoding of the rows on the workers (None: the response as it is)
+    row_encoding = None
+
     @classmethod
     def from_dask(cls, command, text, data, **options):
-        """The model of ``command`` (a GLMM command) on the dask DataFrame ``data``."""
-        if command not in _GLMM_COMMANDS:
-            why = ""
-            if command in ("metobit", "meintreg", "mestreg"):
-                why = ("; its rows are encoded from the command's limits, bounds or "
-                       "survival spells, which the partitions do not carry")
+        """The model of ``command`` (one of :attr:`dask_commands`) on the dask DataFrame
+        ``data``."""
+        if command not in cls.dask_commands:
             raise NotImplementedError(f"{command} on a dask DataFrame is not implemented "
-                                      f"(available: {', '.join(_GLMM_COMMANDS)}){why}")
-        spec = parse(text, command=command, **options)
+                                      f"(available: {', '.join(cls.dask_commands)})")
+        spec, names = cls._parse_dask(command, text, options)
         top = top_level(spec, command)
         refuse_stateful_transforms(spec, command)
         factors = factor_variables(spec, data._meta)
@@ -89,11 +92,21 @@ class DaskMEGLM(MEGLM):
         if spec.options.get("constraints"):
             raise NotImplementedError(f"{command}: constraints() on a dask DataFrame is not "
                                       "implemented; fit the pandas DataFrame")
-        model = cls(design=template, data=data)
+        model = cls._template_model(template, sample, data, names)
         model.top = top
         model.template_sample = sample
         model.factors = factors
         return model
+
+    @classmethod
+    def _parse_dask(cls, command, text, options):
+        """The specification and the variables named by keywords outside it (none here)."""
+        return parse(text, command=command, **options), None
+
+    @classmethod
+    def _template_model(cls, template, sample, data, names):
+        """The model built on the template sample's design."""
+        return cls(design=template, data=data)
 
     def __reduce__(self):
         # the dask DataFrame, the client and the workers' partitions stay behind
@@ -129,8 +142,9 @@ class DaskMEGLM(MEGLM):
         # every partition codes its rows with the template's levels and columns: a level
         # missing from a partition, or a column constant within it, leaves the columns whole
         template = self.design
-        pieces = persist_pieces(client, ddf, self.spec, self.family_object, cats, self.intmethod,
-                                self.intpoints, kind, template)
+        pieces = persist_partitions(client, ddf, build, self.spec, self.family_object, cats,
+                                    self.intmethod, self.intpoints, kind, template,
+                                    self.row_encoding)
         self.parts = PartitionMap(client, pieces)
         self._check_whole_data(cats)
         engine = SummedEngine(self.parts, "main", self.intmethod, self.link, self.k_aux,
@@ -142,9 +156,11 @@ class DaskMEGLM(MEGLM):
         if self.shuffled:
             info.notes.append(f"The data were shuffled by '{self.top}' so that every "
                               "partition holds whole clusters.")
-        # results whose predict() works partition by partition
-        return MEGLMResultsWrapper(DaskMEGLMResults(self, np.asarray(res.params),
-                                                    np.asarray(res.cov_params()), info))
+        return self._dask_results(np.asarray(res.params), np.asarray(res.cov_params()), info)
+
+    def _dask_results(self, params, cov, info):
+        """Results whose predict() works partition by partition."""
+        return MEGLMResultsWrapper(DaskMEGLMResults(self, params, cov, info))
 
     def _robust(self, x, H, free):
         """``vce(robust)``/``vce(cluster var)``: the sandwich of the in-memory fit with its
@@ -182,7 +198,8 @@ class DaskMEGLM(MEGLM):
         self.nobs = n
         self._moments = {
             "n": n, "sd": np.sqrt(var), "rate": sum(f["sum_rate"] for f in facts) / n,
-            "cum": None if cats is None else sum(f["cum_counts"] for f in facts) / n}
+            "cum": None if cats is None else sum(f["cum_counts"] for f in facts) / n,
+            "rows": [f["rows"] for f in facts]}
 
     def _fit_fixed(self, lap, log):
         """The model without random effects from reduced sums: the family's starts from the
@@ -191,9 +208,7 @@ class DaskMEGLM(MEGLM):
         m = self._moments
         beta0 = np.zeros(self.k_fe)
         if "_cons" in self._xnames:
-            # the family's start from the whole data's mean response, reduced on the workers
-            beta0[self._xnames.index("_cons")] = self.family_object.constant_start(
-                np.array([m["rate"]]))
+            beta0[self._xnames.index("_cons")] = self._constant_start(m)
         z0 = np.concatenate([beta0, self._aux_start(m)])
 
         def summed_glm(beta):
@@ -209,6 +224,11 @@ class DaskMEGLM(MEGLM):
         return check_separation(lap, self.family_object, None, self._xnames, z_fixed,
                                 llf_fixed, self.spec.command, self.design.endog_names[0],
                                 moments=(m["n"], m["sd"]))
+
+    def _constant_start(self, m):
+        """The family's start of ``_cons`` from the whole data's mean response, reduced on
+        the workers."""
+        return self.family_object.constant_start(np.array([m["rate"]]))
 
     def _aux_start(self, m):
         """The family's ancillary start (``Family.ancillary_start``) from reduced sums:
