@@ -13,6 +13,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 
 from statsmodels_me.design import build_design
 from statsmodels_me.distributed.partitions import (
@@ -153,6 +154,7 @@ class DaskMEGLM(MEGLM):
         self.laplace_objective = self.objective.laplace()
         res = super().fit(start_params=start_params, maxiter=maxiter, disp=disp)
         info = res.info
+        info.groups = self.group_table
         if self.shuffled:
             info.notes.append(f"The data were shuffled by '{self.top}' so that every "
                               "partition holds whole clusters.")
@@ -196,6 +198,7 @@ class DaskMEGLM(MEGLM):
         mean = sum(f["x_sum"] for f in facts) / n
         var = np.maximum(sum(f["x_sumsq"] for f in facts) / n - mean ** 2, 0.0)
         self.nobs = n
+        self.group_table = summed_group_table(self.levels, [f["groups"] for f in facts])
         self._moments = {
             "n": n, "sd": np.sqrt(var), "rate": sum(f["sum_rate"] for f in facts) / n,
             "cum": None if cats is None else sum(f["cum_counts"] for f in facts) / n,
@@ -263,6 +266,18 @@ class DaskMEGLMResults(DataFreeResults, MEGLMResults):
                              self.cov_params(), self.info, internal, kwargs).iloc[:0]
         return predict_dask(data, spec, self.params, self.cov_params(), self.info, internal,
                             meta, kwargs)
+
+
+def summed_group_table(levels, counts):
+    """:meth:`Design.group_summary` of the whole data from the partitions'
+    :func:`~.pieces.group_counts` (one list per partition, one tuple per level)."""
+    rows = {}
+    for k, lev in enumerate(levels):
+        parts = [c[k] for c in counts if c[k][0]]
+        groups, n = sum(p[0] for p in parts), sum(p[3] for p in parts)
+        rows[lev.label] = {"groups": groups, "min": min(p[1] for p in parts),
+                           "avg": n / groups, "max": max(p[2] for p in parts)}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def _rebuilt_model(cls, design):

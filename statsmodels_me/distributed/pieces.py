@@ -50,6 +50,13 @@ def template_columns(design, template, pdf, names):
     return new_rows(template, pdf.loc[design.row_index]).exog(names)
 
 
+def group_counts(level):
+    """``(groups, smallest, largest, observations)`` of a grouping level: the pieces of
+    :meth:`Design.group_summary` that add up over partitions of whole clusters."""
+    counts = np.bincount(level.codes, minlength=level.n_groups)
+    return level.n_groups, int(counts.min()), int(counts.max()), int(counts.sum())
+
+
 def pd_unique(series):
     """Distinct values in order of appearance."""
     return series.drop_duplicates().to_numpy()
@@ -94,6 +101,7 @@ class PartitionFit:
         self.exog_names = names
         self.family = family
         self.n_obs = len(y)
+        self.group_counts = [group_counts(lev) for lev in d.levels]
         self.objectives = {}
         self.objectives["main"], _ = glmm_objective(d, family, family.link, y, X, intmethod,
                                                     intpoints, kind)
@@ -124,6 +132,7 @@ class PartitionFit:
             np.array([(y <= k).sum() for k in range(n_categories - 1)], float),
             "x_sum": X.sum(0), "x_sumsq": (X * X).sum(0),
             "max_cluster": int(np.diff(e.ptr).max()),
+            "groups": self.group_counts,
         }
 
     @staticmethod

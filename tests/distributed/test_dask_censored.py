@@ -27,6 +27,8 @@ def assert_same_fit(r_mem, r_dask):
     assert r_dask.info.extra_header == r_mem.info.extra_header
     assert r_dask.info.header_block == r_mem.info.header_block
     assert r_dask.info.title == r_mem.info.title
+    # the groups and observations per group of the whole data, not the template sample's
+    pd.testing.assert_frame_equal(r_dask.summary().tables[1], r_mem.summary().tables[1])
 
 
 def assert_same_predictions(r_mem, r_dask, statistics):
@@ -57,6 +59,7 @@ def test_metobit_numeric_limits_equal_in_memory(client, by_cluster):
     r_mem = smf.metobit(text, data=df, ll=0, ul=2.5).fit()
     r_dask = smf.metobit(text, data=by_cluster(df, "g", 2), ll=0, ul=2.5).fit()
     assert_same_fit(r_mem, r_dask)
+    assert str(r_dask.summary()) == str(r_mem.summary())
     counts = dict(r_dask.info.extra_header)
     # the counts of the whole data, not of the template sample
     assert int(counts["Left-censored"]) == int(np.sum(df.y <= 0)) > 0
@@ -112,6 +115,7 @@ def test_meintreg_equal_in_memory(client, by_cluster):
     r_mem = smf.meintreg(text, data=df).fit()
     r_dask = smf.meintreg(text, data=by_cluster(df, "g", 2)).fit()
     assert_same_fit(r_mem, r_dask)
+    assert str(r_dask.summary()) == str(r_mem.summary())
     counts = {k: int(v) for k, v in r_dask.info.extra_header if k != "Limits"}
     # every kind of row is present: the counts are the whole data's
     assert counts["Left-censored"] == int(df.ylo.isna().sum()) > 0
@@ -146,6 +150,7 @@ def test_mestreg_equal_in_memory(client, by_cluster, options):
     r_mem = smf.mestreg(text, data=df, **timed, **options).fit()
     r_dask = smf.mestreg(text, data=by_cluster(df, "g", 2), **timed, **options).fit()
     assert_same_fit(r_mem, r_dask)
+    assert str(r_dask.summary()) == str(r_mem.summary())
     header = dict(r_dask.info.extra_header)
     # the whole data's failures and time at risk, not the template sample's
     assert int(header["No. of failures"]) == int(df.d.sum())

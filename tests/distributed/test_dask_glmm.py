@@ -24,6 +24,9 @@ def assert_same_fit(r_mem, r_dask):
     assert list(r_dask.params.index) == list(r_mem.params.index)
     assert r_dask.optimization.iterations == r_mem.optimization.iterations
     assert r_dask.nobs == r_mem.nobs
+    # the groups and observations per group at every level: the whole data's, reduced over
+    # the partitions (the model's design is the template sample's)
+    pd.testing.assert_frame_equal(r_dask.summary().tables[1], r_mem.summary().tables[1])
 
 
 def logit_data(G=120, m=8, seed=3):
@@ -78,6 +81,7 @@ def test_three_level_ordinal_probit_equal_in_memory(client, by_cluster):
     r_mem = smf.meoprobit(text, data=df).fit()
     r_dask = smf.meoprobit(text, data=by_cluster(df, "region", 2)).fit()
     assert_same_fit(r_mem, r_dask)
+    assert str(r_dask.summary()) == str(r_mem.summary())
 
 
 def test_crossed_levels_refused_naming_them(client):
