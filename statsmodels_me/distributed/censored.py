@@ -10,13 +10,19 @@ reduced over the partitions.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from statsmodels_me.distributed.censored_results import (
     DaskCensoredResults,
     DaskSurvivalResults,
 )
-from statsmodels_me.distributed.encoded_rows import CensoredRows, SurvivalRows
+from statsmodels_me.distributed.encoded_rows import (
+    CensoredRows,
+    SurvivalRows,
+    response_range,
+)
 from statsmodels_me.distributed.glmm import DaskMEGLM
 from statsmodels_me.models.censored import MEIntreg, METobit
 from statsmodels_me.models.survival import MEStreg, survival_column_names
@@ -63,7 +69,7 @@ class _DaskCensoredGLMM(EncodedDaskModel):
     encoding_class = CensoredRows
 
     @classmethod
-    def _parse_dask(cls, command, text, options):
+    def _parse_dask(cls, command, text, data, options):
         spec = parse(text, command=command, **options)
         return spec, cls.option_variables(spec)
 
@@ -93,20 +99,20 @@ class _DaskCensoredGLMM(EncodedDaskModel):
 
 class DaskMETobit(_DaskCensoredGLMM, DaskMEGLM, METobit):
     """``metobit`` on a dask DataFrame: ``ll(#|varname)`` and ``ul(#|varname)`` read on the
-    workers; ``ll``/``ul`` without a value (the whole data's smallest / largest response)
-    are refused."""
+    workers; ``ll``/``ul`` without a value are the whole data's smallest / largest response,
+    reduced over the partitions before the template is built."""
 
     dask_commands = ("metobit",)
     in_memory_class = METobit
 
     @classmethod
-    def _parse_dask(cls, command, text, options):
-        spec, names = super()._parse_dask(command, text, options)
-        for key in ("ll", "ul"):
-            if spec.options.get(key) is True:
-                raise NotImplementedError(
-                    f"metobit: {key}() without a value on a dask DataFrame is not "
-                    f"implemented; give the limit: {key}(#) or {key}(varname)")
+    def _parse_dask(cls, command, text, data, options):
+        spec, names = super()._parse_dask(command, text, data, options)
+        bare = [k for k in ("ll", "ul") if spec.options.get(k) is True]
+        if bare:
+            lo, hi = whole_response_range(data, spec)
+            spec = dataclasses.replace(spec, options={
+                **spec.options, **{k: lo if k == "ll" else hi for k in bare}})
         return spec, names
 
 
@@ -127,7 +133,7 @@ class DaskMEStreg(EncodedDaskModel, DaskMEGLM, MEStreg):
     encoding_class = SurvivalRows
 
     @classmethod
-    def _parse_dask(cls, command, text, options):
+    def _parse_dask(cls, command, text, data, options):
         keys = ("time", "failure", "entry", "stset")
         names = survival_column_names(*(options.pop(k, None) for k in keys), options)
         return parse(text, command=command, **options), names
@@ -146,6 +152,15 @@ class DaskMEStreg(EncodedDaskModel, DaskMEGLM, MEStreg):
 
     def _dask_results(self, params, cov, info):
         return SurvivalResultsWrapper(DaskSurvivalResults(self, params, cov, info))
+
+
+def whole_response_range(ddf, spec):
+    """The smallest and the largest response of the estimation sample of ``spec`` on the
+    dask DataFrame ``ddf`` (:func:`~.encoded_rows.response_range` of every partition)."""
+    import dask
+    parts = [r for r in dask.compute(*[dask.delayed(response_range)(d, spec)
+                                       for d in ddf.to_delayed()]) if r is not None]
+    return min(r[0] for r in parts), max(r[1] for r in parts)
 
 
 #: command -> its model class on a dask DataFrame

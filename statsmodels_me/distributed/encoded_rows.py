@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from statsmodels_me.design import build_design
 from statsmodels_me.families.censored import censoring_counts
 from statsmodels_me.models.censored import censored_design, option_columns
 
@@ -66,3 +67,12 @@ class SurvivalRows(EncodedRows):
         """The number of failures and the time at risk."""
         y, t0 = np.asarray(y, float), np.asarray(t0, float)
         return {"failures": int(np.sum(y > 0)), "time_at_risk": float(np.sum(np.abs(y) - t0))}
+
+
+def response_range(pdf, spec):
+    """The smallest and the largest response of a partition's estimation sample (None
+    without rows): ``metobit``'s ``ll`` and ``ul`` without a value."""
+    if len(pdf) == 0:
+        return None
+    y = np.asarray(build_design(spec, pdf).endog, float)
+    return (float(y.min()), float(y.max())) if len(y) else None

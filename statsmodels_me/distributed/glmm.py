@@ -82,7 +82,11 @@ class DaskMEGLM(MEGLM):
         if command not in cls.dask_commands:
             raise NotImplementedError(f"{command} on a dask DataFrame is not implemented "
                                       f"(available: {', '.join(cls.dask_commands)})")
-        spec, names = cls._parse_dask(command, text, options)
+        spec, names = cls._parse_dask(command, text, data, options)
+        if spec.options.get("weight") or spec.options.get("level_weights"):
+            # the partition passes carry no weights: refused, not ignored
+            raise NotImplementedError(f"{command}: weights on a dask DataFrame are not "
+                                      "implemented; fit the pandas DataFrame")
         top = top_level(spec, command)
         refuse_stateful_transforms(spec, command)
         factors = factor_variables(spec, data._meta)
@@ -100,7 +104,7 @@ class DaskMEGLM(MEGLM):
         return model
 
     @classmethod
-    def _parse_dask(cls, command, text, options):
+    def _parse_dask(cls, command, text, data, options):
         """The specification and the variables named by keywords outside it (none here)."""
         return parse(text, command=command, **options), None
 

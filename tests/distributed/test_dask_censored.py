@@ -201,13 +201,29 @@ def test_results_pickle_without_the_data(client, by_cluster, command, text, opti
         back.predict("xb")
 
 
-def test_weights_and_limits_without_value_refused_by_name(client, by_cluster):
+def test_metobit_limits_without_value_equal_in_memory(client, by_cluster):
+    # ll and ul alone: the smallest and the largest response of the whole data (here 0 and
+    # 2.5, the clipping points), reduced over the partitions
+    df = tobit_data(seed=8)
+    text = "y x || g:"
+    r_mem = smf.metobit(text, data=df, ll=True, ul=True).fit()
+    r_dask = smf.metobit(text, data=by_cluster(df, "g", 3), ll=True, ul=True).fit()
+    assert_same_fit(r_mem, r_dask)
+    header = dict(r_dask.info.extra_header)
+    assert (header["Limits: Lower"], header["Limits: Upper"]) == ("0", "2.5")
+    assert int(header["Left-censored"]) == int(np.sum(df.y == 0)) > 0
+
+
+def test_weights_refused_by_name(client, by_cluster):
     df = tobit_data(G=20)
     df["w"] = 2.0
     ddf = by_cluster(df, "g", 2)
-    with pytest.raises(NotImplementedError, match=r"metobit: \[fweight=w\] weights are not "
-                       "implemented"):
+    with pytest.raises(NotImplementedError, match="metobit: weights on a dask DataFrame "
+                       "are not implemented"):
         smf.metobit("y x [fw=w] || g:", data=ddf, ll=0)
-    with pytest.raises(NotImplementedError, match=r"metobit: ll\(\) without a value on a "
-                       r"dask DataFrame is not implemented; give the limit: ll\(#\)"):
-        smf.metobit("y x || g:", data=ddf, ll=True)
+    with pytest.raises(NotImplementedError, match="mestreg: weights on a dask DataFrame "
+                       "are not implemented"):
+        smf.mestreg("x [pw=w] || g:", data=ddf, time="w", distribution="weibull")
+    with pytest.raises(NotImplementedError, match="meintreg: weights on a dask DataFrame "
+                       "are not implemented"):
+        smf.meintreg("y ylim x || g:, pweight(w)", data=ddf)
