@@ -58,10 +58,6 @@ class EncodedDaskModel:
         # the dask DataFrame, the client and the workers' partitions stay behind
         return _rebuilt_model, (type(self), self.template_design, self.template_columns)
 
-    def _row_facts(self):
-        """The partitions' sums over their encoded rows (:meth:`EncodedRows.facts`)."""
-        return self._moments["rows"]
-
 
 class _DaskCensoredGLMM(EncodedDaskModel):
     """``metobit``/``meintreg``: the censoring counts and the starts of the whole data."""
@@ -75,23 +71,24 @@ class _DaskCensoredGLMM(EncodedDaskModel):
 
     def _check_whole_data(self, cats):
         super()._check_whole_data(cats)
-        facts = self._row_facts()
+        facts = self.row_facts
         self.censoring = {k: sum(f["counts"][k] for f in facts) for k in facts[0]["counts"]}
         n = sum(f["n"] for f in facts)
         mean = sum(f["sum"] for f in facts) / n
         # the partitions' sums of squared deviations combined about the whole mean (Chan,
         # Golub & LeVeque 1983)
         m2 = sum(f["m2"] + f["n"] * (f["mean"] - mean) ** 2 for f in facts)
-        self._moments.update(mean=mean, var=m2 / n)
+        #: mean and variance of the whole data's encoded values (the family's starts)
+        self.encoded_moments = (mean, m2 / n)
 
     def _constant_start(self, m):
         """:meth:`CensoredNormal.constant_start`: the mean of the encoded values."""
-        return self.family_object.constant_start(np.array([m["mean"]]))
+        return self.family_object.constant_start(np.array([self.encoded_moments[0]]))
 
     def _aux_start(self, m):
         """:meth:`CensoredNormal.ancillary_start`: the log of the encoded values' variance
         (at least 1e-8)."""
-        return np.array([np.log(max(m["var"], 1e-8))])
+        return np.array([np.log(max(self.encoded_moments[1], 1e-8))])
 
     def _dask_results(self, params, cov, info):
         return CensoredResultsWrapper(DaskCensoredResults(self, params, cov, info))
@@ -140,7 +137,7 @@ class DaskMEStreg(EncodedDaskModel, DaskMEGLM, MEStreg):
 
     def _check_whole_data(self, cats):
         super()._check_whole_data(cats)
-        facts = self._row_facts()
+        facts = self.row_facts
         self.failures = sum(f["failures"] for f in facts)
         self.time_at_risk = float(sum(f["time_at_risk"] for f in facts))
 

@@ -69,6 +69,8 @@ class DaskMEGLM(MEGLM):
         self.template_sample = None
         self.shuffled = False
         self.factors = []
+        self.group_table = None
+        self.row_facts = []
 
     #: the commands this class fits on a dask DataFrame
     dask_commands = GLMM_COMMANDS
@@ -205,8 +207,9 @@ class DaskMEGLM(MEGLM):
         self.group_table = summed_group_table(self.levels, [f["groups"] for f in facts])
         self._moments = {
             "n": n, "sd": np.sqrt(var), "rate": sum(f["sum_rate"] for f in facts) / n,
-            "cum": None if cats is None else sum(f["cum_counts"] for f in facts) / n,
-            "rows": [f["rows"] for f in facts]}
+            "cum": None if cats is None else sum(f["cum_counts"] for f in facts) / n}
+        #: the partitions' sums over their encoded rows (``row_encoding.facts``), or Nones
+        self.row_facts = [f["rows"] for f in facts]
 
     def _fit_fixed(self, lap, log):
         """The model without random effects from reduced sums: the family's starts from the
