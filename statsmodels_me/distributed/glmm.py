@@ -41,7 +41,7 @@ from statsmodels_me.spec import parse
 from statsmodels_me.spec.errors import ConvergenceWarning, DataError
 
 GLMM_COMMANDS = ("meglm", "melogit", "meprobit", "mecloglog", "mepoisson", "menbreg",
-                  "meologit", "meoprobit")
+                 "meologit", "meoprobit")
 
 
 class DaskMEGLM(MEGLM):
@@ -60,6 +60,11 @@ class DaskMEGLM(MEGLM):
     weight_types = ()
     level_weight_types = ()
 
+    #: the commands this class fits on a dask DataFrame
+    dask_commands = GLMM_COMMANDS
+    #: the command's encoding of the rows on the workers (None: the response as it is)
+    row_encoding = None
+
     def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
                  data=None, **options):
         self.command = design.spec.command
@@ -71,11 +76,6 @@ class DaskMEGLM(MEGLM):
         self.factors = []
         self.group_table = None
         self.row_facts = []
-
-    #: the commands this class fits on a dask DataFrame
-    dask_commands = GLMM_COMMANDS
-    #: the command's encoding of the rows on the workers (None: the response as it is)
-    row_encoding = None
 
     @classmethod
     def from_dask(cls, command, text, data, **options):

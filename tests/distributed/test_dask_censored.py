@@ -31,12 +31,12 @@ def assert_same_fit(r_mem, r_dask):
     pd.testing.assert_frame_equal(r_dask.summary().tables[1], r_mem.summary().tables[1])
 
 
-def assert_same_predictions(r_mem, r_dask, statistics):
+def assert_same_predictions(r_mem, r_dask, statistics, conditional=True):
     for statistic in statistics:
-        lazy = r_dask.predict(statistic)
+        lazy = r_dask.predict(statistic, conditional=conditional)
         assert isinstance(lazy, dd.Series)
         got = lazy.compute().sort_index()
-        want = r_mem.predict(statistic).sort_index()
+        want = r_mem.predict(statistic, conditional=conditional).sort_index()
         assert got.name == want.name
         np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-6, atol=1e-10)
 
@@ -67,6 +67,9 @@ def test_metobit_numeric_limits_equal_in_memory(client, by_cluster):
     assert int(counts["Uncensored"]) == int(np.sum((df.y > 0) & (df.y < 2.5)))
     assert_same_predictions(r_mem, r_dask, ("mu", "xb", "eta", "pr(0,2.5)", "ystar(0,2.5)",
                                             "e(0,.)"))
+    # marginal: over the random-effects distribution; "ebmodes": at the posterior modes
+    assert_same_predictions(r_mem, r_dask, ("mu", "pr(0,2.5)"), conditional="marginal")
+    assert_same_predictions(r_mem, r_dask, ("mu",), conditional="ebmodes")
 
 
 def test_metobit_limit_variable_shuffled_partitions_equal_in_memory(client):
@@ -158,6 +161,7 @@ def test_mestreg_equal_in_memory(client, by_cluster, options):
     assert float(header["Time at risk"]) == pytest.approx(float(np.sum(df.t - entry)),
                                                           rel=1e-5)
     assert_same_predictions(r_mem, r_dask, ("mean", "median", "survival", "hazard", "xb"))
+    assert_same_predictions(r_mem, r_dask, ("mean", "survival"), conditional="marginal")
 
 
 def test_predict_reffects_and_refusals(client, by_cluster):
@@ -171,6 +175,10 @@ def test_predict_reffects_and_refusals(client, by_cluster):
     want = r_mem.predict("reffects")
     np.testing.assert_allclose(got.compute().sort_index().to_numpy(),
                                want.sort_index().to_numpy(), rtol=1e-6, atol=1e-10)
+    assert list(got.columns) == list(want.columns)
+    got = r_dask.predict("reses").compute().sort_index()
+    np.testing.assert_allclose(got.to_numpy(), r_mem.predict("reses").sort_index().to_numpy(),
+                               rtol=1e-5)
     with pytest.raises(NotImplementedError, match=r"mestreg: predict\(data=\.\.\.\) after "
                        "a fit on a dask DataFrame"):
         r_dask.predict("mean", data=df)
