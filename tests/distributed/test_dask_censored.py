@@ -86,6 +86,26 @@ def test_metobit_limit_variable_shuffled_partitions_equal_in_memory(client):
     assert_same_predictions(r_mem, r_dask, ("mu", "xb"))
 
 
+def test_metobit_three_levels_equal_in_memory(client, by_cluster):
+    # 48 regions in two partitions: the template sample (20 regions per partition) is not
+    # the whole data, so the group table must be reduced over the partitions
+    rng = np.random.default_rng(9)
+    R, S, m = 48, 3, 4
+    region = np.repeat(np.arange(R), S * m)
+    site = np.repeat(np.arange(R * S), m)
+    x = rng.normal(size=R * S * m)
+    ystar = (0.3 + 0.8 * x + 0.7 * rng.normal(size=R)[region]
+             + 0.5 * rng.normal(size=R * S)[site] + rng.normal(size=len(x)))
+    df = pd.DataFrame({"y": np.maximum(ystar, 0.0), "x": x, "region": region, "site": site})
+    text = "y x || region: || site:"
+    r_mem = smf.metobit(text, data=df, ll=0).fit()
+    r_dask = smf.metobit(text, data=by_cluster(df, "region", 2), ll=0).fit()
+    assert_same_fit(r_mem, r_dask)
+    assert list(r_dask.summary().tables[1]["groups"]) == [48, 144]
+    assert str(r_dask.summary()) == str(r_mem.summary())
+    assert_same_predictions(r_mem, r_dask, ("mu", "xb"))
+
+
 def test_metobit_robust_equal_in_memory(client, by_cluster):
     df = tobit_data(seed=6)
     text = "y x || g:"
