@@ -184,6 +184,19 @@ def test_mestreg_equal_in_memory(client, by_cluster, options):
     assert_same_predictions(r_mem, r_dask, ("mean", "survival"), conditional="marginal")
 
 
+def test_mestreg_cluster_robust_equal_in_memory(client, by_cluster):
+    # r: groups of 7 clusters of g; with three partitions of 20 clusters, some r groups hold
+    # clusters of two partitions
+    df = survival_data(seed=7).assign(r=lambda d: d.g // 7)
+    text = "x || g:"
+    options = {"time": "t", "failure": "d", "distribution": "weibull", "vce": "cluster r"}
+    r_mem = smf.mestreg(text, data=df, **options).fit()
+    r_dask = smf.mestreg(text, data=by_cluster(df, "g", 3), **options).fit()
+    assert_same_fit(r_mem, r_dask)
+    assert r_dask.info.vce_note == r_mem.info.vce_note
+    assert "adjusted for 9 clusters in r" in r_dask.info.vce_note
+
+
 def test_predict_reffects_and_refusals(client, by_cluster):
     df = survival_data(seed=5)
     text = "x || g:"
