@@ -168,4 +168,6 @@ DASK_ENCODED_MODELS = {"metobit": DaskMETobit, "meintreg": DaskMEIntreg,
 def _rebuilt_model(cls, design, columns):
     """A data-free model from its template design and columns (what a pickled model
     becomes)."""
-    return cls(design=design, columns=columns)
+    model = cls(design=design, columns=columns)
+    model.template_design, model.template_columns = design, columns
+    return model

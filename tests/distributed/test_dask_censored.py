@@ -240,6 +240,10 @@ def test_results_pickle_without_the_data(client, by_cluster, command, text, opti
     assert str(back.summary()) == str(r_dask.summary())
     with pytest.raises(ValueError, match="these results have no data"):
         back.predict("xb")
+    # and again: a rebuilt model pickles as the first did
+    again = pickle.loads(pickle.dumps(back))
+    assert again.llf == r_dask.llf
+    assert str(again.summary()) == str(r_dask.summary())
 
 
 def test_metobit_limits_without_value_equal_in_memory(client, by_cluster):
