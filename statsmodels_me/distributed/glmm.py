@@ -85,10 +85,7 @@ class DaskMEGLM(MEGLM):
             raise NotImplementedError(f"{command} on a dask DataFrame is not implemented "
                                       f"(available: {', '.join(cls.dask_commands)})")
         spec, names = cls._parse_dask(command, text, data, options)
-        if spec.options.get("weight") or spec.options.get("level_weights"):
-            # the partition passes carry no weights: refused, not ignored
-            raise NotImplementedError(f"{command}: weights on a dask DataFrame are not "
-                                      "implemented; fit the pandas DataFrame")
+        refuse_weights(spec, command)
         top = top_level(spec, command)
         refuse_stateful_transforms(spec, command)
         factors = factor_variables(spec, data._meta)
@@ -273,6 +270,20 @@ class DaskMEGLMResults(DataFreeResults, MEGLMResults):
                              self.cov_params(), self.info, internal, kwargs).iloc[:0]
         return predict_dask(data, spec, self.params, self.cov_params(), self.info, internal,
                             meta, kwargs)
+
+
+def refuse_weights(spec, command):
+    """Raise for weights, naming them: the partition passes carry none (refused, not
+    ignored)."""
+    given = []
+    if spec.options.get("weight"):
+        kind, var = spec.options["weight"]
+        given.append(f"[{kind}={var}] weights")
+    for level, (kind, var) in dict(spec.options.get("level_weights") or {}).items():
+        given.append(f"{kind}({var}) weights at level '{level}'")
+    if given:
+        raise NotImplementedError(f"{command}: {' and '.join(given)} on a dask DataFrame are "
+                                  "not implemented; fit the pandas DataFrame")
 
 
 def summed_group_table(levels, counts):
