@@ -13,12 +13,13 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 
 from statsmodels_me.design import build_design
 from statsmodels_me.distributed.partitions import (
     current_client,
     factor_variables,
-    persist_pieces,
+    persist_partitions,
     refuse_crossed,
     refuse_stateful_transforms,
     response_values,
@@ -26,6 +27,7 @@ from statsmodels_me.distributed.partitions import (
     top_level,
     whole_clusters,
 )
+from statsmodels_me.distributed.pieces import build
 from statsmodels_me.distributed.predict import predict_dask, predict_frame
 from statsmodels_me.distributed.proxy import PartitionMap, SummedEngine, summed_objective
 from statsmodels_me.distributed.results import DataFreeResults
@@ -38,8 +40,8 @@ from statsmodels_me.results.meglm_results import MEGLMResults, MEGLMResultsWrapp
 from statsmodels_me.spec import parse
 from statsmodels_me.spec.errors import ConvergenceWarning, DataError
 
-_GLMM_COMMANDS = ("meglm", "melogit", "meprobit", "mecloglog", "mepoisson", "menbreg",
-                  "meologit", "meoprobit")
+GLMM_COMMANDS = ("meglm", "melogit", "meprobit", "mecloglog", "mepoisson", "menbreg",
+                 "meologit", "meoprobit")
 
 
 class DaskMEGLM(MEGLM):
@@ -58,6 +60,11 @@ class DaskMEGLM(MEGLM):
     weight_types = ()
     level_weight_types = ()
 
+    #: the commands this class fits on a dask DataFrame
+    dask_commands = GLMM_COMMANDS
+    #: the command's encoding of the rows on the workers (None: the response as it is)
+    row_encoding = None
+
     def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
                  data=None, **options):
         self.command = design.spec.command
@@ -67,18 +74,18 @@ class DaskMEGLM(MEGLM):
         self.template_sample = None
         self.shuffled = False
         self.factors = []
+        self.group_table = None
+        self.row_facts = []
 
     @classmethod
     def from_dask(cls, command, text, data, **options):
-        """The model of ``command`` (a GLMM command) on the dask DataFrame ``data``."""
-        if command not in _GLMM_COMMANDS:
-            why = ""
-            if command in ("metobit", "meintreg", "mestreg"):
-                why = ("; its rows are encoded from the command's limits, bounds or "
-                       "survival spells, which the partitions do not carry")
+        """The model of ``command`` (one of :attr:`dask_commands`) on the dask DataFrame
+        ``data``."""
+        if command not in cls.dask_commands:
             raise NotImplementedError(f"{command} on a dask DataFrame is not implemented "
-                                      f"(available: {', '.join(_GLMM_COMMANDS)}){why}")
-        spec = parse(text, command=command, **options)
+                                      f"(available: {', '.join(cls.dask_commands)})")
+        spec, names = cls._parse_dask(command, text, data, options)
+        refuse_weights(spec, command)
         top = top_level(spec, command)
         refuse_stateful_transforms(spec, command)
         factors = factor_variables(spec, data._meta)
@@ -89,11 +96,21 @@ class DaskMEGLM(MEGLM):
         if spec.options.get("constraints"):
             raise NotImplementedError(f"{command}: constraints() on a dask DataFrame is not "
                                       "implemented; fit the pandas DataFrame")
-        model = cls(design=template, data=data)
+        model = cls._template_model(template, sample, data, names)
         model.top = top
         model.template_sample = sample
         model.factors = factors
         return model
+
+    @classmethod
+    def _parse_dask(cls, command, text, data, options):
+        """The specification and the variables named by keywords outside it (none here)."""
+        return parse(text, command=command, **options), None
+
+    @classmethod
+    def _template_model(cls, template, sample, data, names):
+        """The model built on the template sample's design."""
+        return cls(design=template, data=data)
 
     def __reduce__(self):
         # the dask DataFrame, the client and the workers' partitions stay behind
@@ -129,8 +146,9 @@ class DaskMEGLM(MEGLM):
         # every partition codes its rows with the template's levels and columns: a level
         # missing from a partition, or a column constant within it, leaves the columns whole
         template = self.design
-        pieces = persist_pieces(client, ddf, self.spec, self.family_object, cats, self.intmethod,
-                                self.intpoints, kind, template)
+        pieces = persist_partitions(client, ddf, build, self.spec, self.family_object, cats,
+                                    self.intmethod, self.intpoints, kind, template,
+                                    self.row_encoding)
         self.parts = PartitionMap(client, pieces)
         self._check_whole_data(cats)
         engine = SummedEngine(self.parts, "main", self.intmethod, self.link, self.k_aux,
@@ -139,12 +157,15 @@ class DaskMEGLM(MEGLM):
         self.laplace_objective = self.objective.laplace()
         res = super().fit(start_params=start_params, maxiter=maxiter, disp=disp)
         info = res.info
+        info.groups = self.group_table
         if self.shuffled:
             info.notes.append(f"The data were shuffled by '{self.top}' so that every "
                               "partition holds whole clusters.")
-        # results whose predict() works partition by partition
-        return MEGLMResultsWrapper(DaskMEGLMResults(self, np.asarray(res.params),
-                                                    np.asarray(res.cov_params()), info))
+        return self._dask_results(np.asarray(res.params), np.asarray(res.cov_params()), info)
+
+    def _dask_results(self, params, cov, info):
+        """Results whose predict() works partition by partition."""
+        return MEGLMResultsWrapper(DaskMEGLMResults(self, params, cov, info))
 
     def _robust(self, x, H, free):
         """``vce(robust)``/``vce(cluster var)``: the sandwich of the in-memory fit with its
@@ -180,9 +201,12 @@ class DaskMEGLM(MEGLM):
         mean = sum(f["x_sum"] for f in facts) / n
         var = np.maximum(sum(f["x_sumsq"] for f in facts) / n - mean ** 2, 0.0)
         self.nobs = n
+        self.group_table = summed_group_table(self.levels, [f["groups"] for f in facts])
         self._moments = {
             "n": n, "sd": np.sqrt(var), "rate": sum(f["sum_rate"] for f in facts) / n,
             "cum": None if cats is None else sum(f["cum_counts"] for f in facts) / n}
+        #: the partitions' sums over their encoded rows (``row_encoding.facts``), or Nones
+        self.row_facts = [f["rows"] for f in facts]
 
     def _fit_fixed(self, lap, log):
         """The model without random effects from reduced sums: the family's starts from the
@@ -191,9 +215,7 @@ class DaskMEGLM(MEGLM):
         m = self._moments
         beta0 = np.zeros(self.k_fe)
         if "_cons" in self._xnames:
-            # the family's start from the whole data's mean response, reduced on the workers
-            beta0[self._xnames.index("_cons")] = self.family_object.constant_start(
-                np.array([m["rate"]]))
+            beta0[self._xnames.index("_cons")] = self._constant_start(m)
         z0 = np.concatenate([beta0, self._aux_start(m)])
 
         def summed_glm(beta):
@@ -209,6 +231,11 @@ class DaskMEGLM(MEGLM):
         return check_separation(lap, self.family_object, None, self._xnames, z_fixed,
                                 llf_fixed, self.spec.command, self.design.endog_names[0],
                                 moments=(m["n"], m["sd"]))
+
+    def _constant_start(self, m):
+        """The family's start of ``_cons`` from the whole data's mean response, reduced on
+        the workers."""
+        return self.family_object.constant_start(np.array([m["rate"]]))
 
     def _aux_start(self, m):
         """The family's ancillary start (``Family.ancillary_start``) from reduced sums:
@@ -243,6 +270,32 @@ class DaskMEGLMResults(DataFreeResults, MEGLMResults):
                              self.cov_params(), self.info, internal, kwargs).iloc[:0]
         return predict_dask(data, spec, self.params, self.cov_params(), self.info, internal,
                             meta, kwargs)
+
+
+def refuse_weights(spec, command):
+    """Raise for weights, naming them: the partition passes carry none (refused, not
+    ignored)."""
+    given = []
+    if spec.options.get("weight"):
+        kind, var = spec.options["weight"]
+        given.append(f"[{kind}={var}] weights")
+    for level, (kind, var) in dict(spec.options.get("level_weights") or {}).items():
+        given.append(f"{kind}({var}) weights at level '{level}'")
+    if given:
+        raise NotImplementedError(f"{command}: {' and '.join(given)} on a dask DataFrame are "
+                                  "not implemented; fit the pandas DataFrame")
+
+
+def summed_group_table(levels, counts):
+    """:meth:`Design.group_summary` of the whole data from the partitions'
+    :func:`~.pieces.group_counts` (one list per partition, one tuple per level)."""
+    rows = {}
+    for k, lev in enumerate(levels):
+        parts = [c[k] for c in counts if c[k][0]]
+        groups, n = sum(p[0] for p in parts), sum(p[3] for p in parts)
+        rows[lev.label] = {"groups": groups, "min": min(p[1] for p in parts),
+                           "avg": n / groups, "max": max(p[2] for p in parts)}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def _rebuilt_model(cls, design):

@@ -50,6 +50,13 @@ def template_columns(design, template, pdf, names):
     return new_rows(template, pdf.loc[design.row_index]).exog(names)
 
 
+def group_counts(level):
+    """``(groups, smallest, largest, observations)`` of a grouping level: the pieces of
+    :meth:`Design.group_summary` that add up over partitions of whole clusters."""
+    counts = np.bincount(level.codes, minlength=level.n_groups)
+    return level.n_groups, int(counts.min()), int(counts.max()), int(counts.sum())
+
+
 def pd_unique(series):
     """Distinct values in order of appearance."""
     return series.drop_duplicates().to_numpy()
@@ -72,11 +79,19 @@ class PartitionFit:
     template : Design, optional
         The driver's template design: the partition takes its fixed-effects columns from
         it (:func:`template_columns`).
+    rows : optional
+        The command's encoding of the rows (``metobit``, ``meintreg``, ``mestreg``:
+        :class:`~statsmodels_me.distributed.encoded_rows.EncodedRows`): the partition's
+        design becomes ``rows.encode(design, pdf, family)`` and its facts carry
+        ``rows.facts(y, t)``.
     """
 
     def __init__(self, pdf, spec, family, categories, intmethod, intpoints, kind,
-                 template=None):
+                 template=None, rows=None):
         d = build_design(spec, pdf)
+        if rows is not None:
+            d = rows.encode(d, pdf, family)
+        self.rows = rows
         names = list(d.exog_names if template is None else template.exog_names)
         if not family.has_constant and "_cons" in names:
             names.remove("_cons")
@@ -86,6 +101,7 @@ class PartitionFit:
         self.exog_names = names
         self.family = family
         self.n_obs = len(y)
+        self.group_counts = [group_counts(lev) for lev in d.levels]
         self.objectives = {}
         self.objectives["main"], _ = glmm_objective(d, family, family.link, y, X, intmethod,
                                                     intpoints, kind)
@@ -103,15 +119,20 @@ class PartitionFit:
         (from the engine's arrays, as the in-memory fit reads them)."""
         e = self.objectives["main"].engine
         y, X, tt = e.endog, e.exog, e.trials
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # encoded rows (censored, survival) have no rate: their starts come from `rows`
+            sum_rate = float((y / tt).sum())
         return {
             "names": self.exog_names,
             "n": self.n_obs,
-            "sum_rate": float((y / tt).sum()),
+            "sum_rate": sum_rate,
+            "rows": None if self.rows is None else self.rows.facts(y, tt),
             "varying": self._varying_rows(y, tt),
             "cum_counts": None if n_categories is None else
             np.array([(y <= k).sum() for k in range(n_categories - 1)], float),
             "x_sum": X.sum(0), "x_sumsq": (X * X).sum(0),
             "max_cluster": int(np.diff(e.ptr).max()),
+            "groups": self.group_counts,
         }
 
     @staticmethod
@@ -162,9 +183,11 @@ class PartitionFit:
         return float(ll), const, g, info
 
 
-def build(pdf, spec, family, categories, intmethod, intpoints, kind, template=None):
+def build(pdf, spec, family, categories, intmethod, intpoints, kind, template=None,
+          rows=None):
     """A :class:`PartitionFit` of ``pdf`` (the task that persists it on its worker)."""
-    return PartitionFit(pdf, spec, family, categories, intmethod, intpoints, kind, template)
+    return PartitionFit(pdf, spec, family, categories, intmethod, intpoints, kind, template,
+                        rows)
 
 
 def call(piece, method, *args):

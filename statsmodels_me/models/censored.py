@@ -86,7 +86,7 @@ class _CensoredGLMM(MEGLM):
         self.censoring = censoring_counts(np.repeat(y, copies), np.repeat(t, copies))
 
     @classmethod
-    def _option_variables(cls, spec) -> dict[str, str]:
+    def option_variables(cls, spec) -> dict[str, str]:
         """Options that name a variable (read from the data by :meth:`from_text`)."""
         return {}
 
@@ -99,11 +99,17 @@ class _CensoredGLMM(MEGLM):
 
         spec = parse(text, command=cls.command, **options)
         design = build_design(spec, data)
-        columns = option_columns(design, data, cls._option_variables(spec))
+        columns = option_columns(design, data, cls.option_variables(spec))
         return cls(design=design, columns=columns)
 
-    def _encode(self, design, columns):
+    @classmethod
+    def encode_rows(cls, design, columns):
+        """The kernels' rows ``(y, t, depvar)`` of the design's response and the options'
+        ``columns`` (:func:`option_columns`)."""
         raise NotImplementedError
+
+    def _encode(self, design, columns):
+        return self.encode_rows(design, columns)
 
     def _header_rows(self):
         c = self.censoring
@@ -134,25 +140,41 @@ class METobit(_CensoredGLMM):
     command = "metobit"
 
     @classmethod
-    def _option_variables(cls, spec):
+    def option_variables(cls, spec):
         return {k: v for k, v in spec.options.items()
                 if k in ("ll", "ul") and isinstance(v, str)}
 
-    def _limit(self, y, key, columns):
-        value = self.spec_options.get(key)
-        if value is None:
-            return None
-        if value is True:
-            return np.full(y.shape, y.min() if key == "ll" else y.max())
-        if isinstance(value, str):
-            return columns[key]
-        return np.full(y.shape, float(value))
+    @staticmethod
+    def limit_values_of(options, y, columns):
+        """``ll()`` and ``ul()`` per row of the response ``y`` (None where the option is
+        not given): a number, a variable's ``columns``, or alone the smallest / largest
+        response."""
+        def limit(key):
+            value = options.get(key)
+            if value is None:
+                return None
+            if value is True:
+                return np.full(y.shape, y.min() if key == "ll" else y.max())
+            if isinstance(value, str):
+                return columns[key]
+            return np.full(y.shape, float(value))
+        return limit("ll"), limit("ul")
 
     def _encode(self, design, columns):
         self.spec_options = dict(design.spec.options)
+        ll, ul = self.limit_values_of(self.spec_options, np.asarray(design.endog, float),
+                                      columns)
+        #: ll() and ul() per estimation row (None where the option is not given)
+        self.limit_values = (ll, ul)
+        self.limits = tuple("" if v is None else (self.spec_options[k] if isinstance(
+            self.spec_options[k], str) else f"{v[0]:g}") for k, v in (("ll", ll), ("ul", ul)))
+        return self.encode_rows(design, columns)
+
+    @classmethod
+    def encode_rows(cls, design, columns):
         y = np.asarray(design.endog, float)
         depvar = design.endog_names[0]
-        ll, ul = self._limit(y, "ll", columns), self._limit(y, "ul", columns)
+        ll, ul = cls.limit_values_of(design.spec.options, y, columns)
         lower, upper = y.copy(), y.copy()
         if ll is not None and ul is not None and np.any(ll >= ul):
             raise DataError(f"metobit: ll() is not below ul() in {int(np.sum(ll >= ul))} "
@@ -163,10 +185,6 @@ class METobit(_CensoredGLMM):
         if ul is not None:
             right = y >= ul
             lower[right], upper[right] = ul[right], np.inf
-        #: ll() and ul() per estimation row (None where the option is not given)
-        self.limit_values = (ll, ul)
-        self.limits = tuple("" if v is None else (self.spec_options[k] if isinstance(
-            self.spec_options[k], str) else f"{v[0]:g}") for k, v in (("ll", ll), ("ul", ul)))
         y_enc, t = encode_bounds(lower, upper)
         return y_enc, t, depvar
 
@@ -191,7 +209,8 @@ class MEIntreg(_CensoredGLMM):
     command = "meintreg"
     _family_class = IntervalNormal
 
-    def _encode(self, design, columns):
+    @classmethod
+    def encode_rows(cls, design, columns):
         Y = np.asarray(design.endog, float)
         if Y.ndim != 2 or Y.shape[1] != 2:
             raise SpecificationError("meintreg needs two dependent variables: the lower and "

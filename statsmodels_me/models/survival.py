@@ -51,6 +51,28 @@ def parse_stset(text: str) -> dict[str, str]:
     return out
 
 
+def survival_column_names(time, failure, entry, stset, options):
+    """Option -> variable name of the survival columns from ``time=``, ``failure=``,
+    ``entry=`` or ``stset=``; ``time=True`` (the AFT option) goes into ``options``.
+
+    Raises
+    ------
+    SpecificationError
+        No time variable.
+    """
+    names = {} if stset is None else parse_stset(stset)
+    if isinstance(time, str):
+        names["time"] = time
+    elif time is not None:
+        options["time"] = time
+    names.update({k: v for k, v in (("failure", failure), ("entry", entry))
+                  if v is not None})
+    if "time" not in names:
+        raise SpecificationError("mestreg: give the survival time variable: time='t' or "
+                                 "stset='t, failure(d)'")
+    return names
+
+
 def survival_family(options):
     """The family of ``distribution()`` and the metric (``time``: AFT; lognormal,
     loglogistic and generalized gamma are AFT models, Gompertz a PH model, as in Stata)."""
@@ -80,8 +102,8 @@ class MEStreg(MEGLM):
                                      "columns, e.g. smf.mestreg(text, data, time='t', "
                                      "failure='d')")
         cls = survival_family(design.spec.options)
-        y, t0 = self._encode(columns)
-        super().__init__(design=censored_design(design, cls.name, y, t0, "_t"), kind=kind)
+        y, t0, depvar = self.encode_rows(design, columns)
+        super().__init__(design=censored_design(design, cls.name, y, t0, depvar), kind=kind)
         #: option -> variable name of the survival columns ("time", "failure", "entry")
         self.survival_variables = dict(columns[0])
         # frequency weights count every spell as its copies
@@ -97,22 +119,15 @@ class MEStreg(MEGLM):
         from statsmodels_me.design import build_design
         from statsmodels_me.spec import parse
 
-        names = {} if stset is None else parse_stset(stset)
-        if isinstance(time, str):
-            names["time"] = time
-        elif time is not None:
-            options["time"] = time
-        names.update({k: v for k, v in (("failure", failure), ("entry", entry))
-                      if v is not None})
-        if "time" not in names:
-            raise SpecificationError("mestreg: give the survival time variable: time='t' or "
-                                     "stset='t, failure(d)'")
+        names = survival_column_names(time, failure, entry, stset, options)
         spec = parse(text, command=cls.command, **options)
         design = build_design(spec, data)
         return cls(design=design, columns=(names, option_columns(design, data, names)))
 
-    @staticmethod
-    def _encode(columns):
+    @classmethod
+    def encode_rows(cls, design, columns):
+        """The kernels' rows ``(y, t0, "_t")`` of the survival ``columns`` (names and their
+        values on the estimation sample of ``design``)."""
         names, values = columns
         t = values["time"]
         bad = int(np.sum(t <= 0))
@@ -130,7 +145,7 @@ class MEStreg(MEGLM):
             if bad:
                 raise DataError(f"mestreg: {bad} row(s) have entry '{names['entry']}' "
                                 f"negative or not before the exit time '{names['time']}'")
-        return encode_spells(t, d, t0)
+        return (*encode_spells(t, d, t0), "_t")
 
     def _fit(self, start_params, maxiter, disp):
         from statsmodels_me.results.censored_results import rewrap

@@ -84,6 +84,10 @@ class FitInfo:
     params_internal : ndarray or None
         The estimates on the estimator's internal (optimization) scale, when it has one
         (meglm: fixed effects, ancillary parameters, Cholesky factor elements).
+    groups : pandas.DataFrame or None
+        The number of groups and observations per group at each level, in the form of
+        :meth:`Design.group_summary`, when the model's design holds only a sample of the
+        data (a fit on a dask DataFrame: reduced over the partitions).
     """
 
     title: str
@@ -111,3 +115,4 @@ class FitInfo:
     vce_note: str | None = None
     optimization: OptimizationRecord | None = None
     params_internal: np.ndarray | None = None
+    groups: object = None
