@@ -236,12 +236,12 @@ class DaskMEGLMResults(DataFreeResults, MEGLMResults):
                              "only the template sample)")
         kwargs = {"statistic": statistic, "conditional": conditional, "ebmodes": ebmodes,
                   "outcome": outcome, "nooffset": nooffset}
-        spec = self.model.spec
+        template = self.model.design
         internal = self.params_internal
         # the result's form (name, columns) from the template sample
-        meta = predict_frame(self.model.template_sample, spec, self.params,
+        meta = predict_frame(self.model.template_sample, template, self.params,
                              self.cov_params(), self.info, internal, kwargs).iloc[:0]
-        return predict_dask(data, spec, self.params, self.cov_params(), self.info, internal,
+        return predict_dask(data, template, self.params, self.cov_params(), self.info, internal,
                             meta, kwargs)
 
 

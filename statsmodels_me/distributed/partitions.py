@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from statsmodels_me.distributed.categories import partition_family
 from statsmodels_me.distributed.pieces import build, cluster_summary, template_rows
 from statsmodels_me.objectives.glmm_choose import design_kind
 from statsmodels_me.spec.errors import SpecificationError
@@ -137,10 +138,11 @@ def persist_pieces(client, ddf, spec, family, categories, intmethod, intpoints, 
     """Build every partition's design and objective on a worker and keep them there.
 
     Returns the futures of the :class:`~statsmodels_me.distributed.pieces.PartitionFit`
-    objects, in partition order.
+    objects, in partition order.  An ordinal outcome's partitions take the whole data's
+    categories and cutpoints (:func:`~.categories.partition_family`).
     """
-    return persist_partitions(client, ddf, build, spec, family, categories, intmethod,
-                              intpoints, kind, template)
+    return persist_partitions(client, ddf, build, spec, partition_family(family, categories),
+                              categories, intmethod, intpoints, kind, template)
 
 
 def persist_partitions(client, ddf, task, *args):
