@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 
 from statsmodels_me.design import build_design
+from statsmodels_me.distributed.moments import response_variance
 from statsmodels_me.distributed.partitions import (
     current_client,
     factor_variables,
@@ -212,12 +213,13 @@ class DaskMEGLM(MEGLM):
 
     def _aux_start(self, m):
         """The family's ancillary start (``Family.ancillary_start``) from reduced sums:
-        ordinal cutpoints at the link of the whole data's cumulative proportions."""
+        ordinal cutpoints at the link of the whole data's cumulative proportions, the
+        gaussian log variance from the partitions' moments."""
         if self.categories is not None:
             return self.family_object.link_obj(np.clip(m["cum"], 1e-3, 1 - 1e-3))
         if self.family_object.name == "gaussian":
-            raise NotImplementedError(f"{self.spec.command}: family(gaussian) on a dask "
-                                      "DataFrame is not implemented (use mixed)")
+            # Gaussian.ancillary_start: the log of the whole response's variance
+            return np.array([np.log(max(response_variance(self.parts), 1e-8))])
         return np.zeros(self.k_aux)
 
 

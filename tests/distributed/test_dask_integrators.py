@@ -4,7 +4,7 @@ for every integration method, family and link, by the same iterations.
 The reference numbers are the in-memory fits (``smf.<cmd>(text, data=pandas_frame)``) and
 predictions of the same rows, computed in each test.  What the in-memory model refuses (too
 many quadrature nodes) the dask model refuses with the same error; what the dask model does
-not implement (weights, constraints, ``family(gaussian)``) it refuses by name.
+not implement (weights, constraints) it refuses by name.
 """
 import warnings
 
@@ -158,6 +158,8 @@ def test_predictions_read_the_integrator(client, by_cluster, design, intmethod):
     ("menbreg", "ynb x || g:", {"dispersion": "constant"}),
     ("meologit", "yo x || g: x", {"intmethod": "laplace"}),
     ("meglm", "yg x || g:", {"family": "gamma"}),
+    ("meglm", "yn x || g: x, cov(unstructured)", {"family": "gaussian"}),
+    ("meglm", "yn x || g:", {"family": "gaussian", "intmethod": "ghermite"}),
     ("meglm", "yk x || g:", {"family": "binomial", "binomial": "tr"}),
     ("meglm", "yk x || g:", {"family": "binomial", "binomial": "tr", "link": "cloglog"}),
     ("meglm", "y4 x || g:", {"family": "binomial", "binomial": 4, "link": "probit"}),
@@ -238,8 +240,6 @@ def test_quadrature_refused_as_in_memory(client, by_cluster, text, options, mess
      "are not implemented"),
     ("melogit", "yb x || g:", {"constraints": ["_b[x] = 0.5"]},
      r"melogit: constraints\(\) on a dask DataFrame is not implemented"),
-    ("meglm", "yn x || g:", {"family": "gaussian"},
-     r"meglm: family\(gaussian\) on a dask DataFrame is not implemented"),
 ])
 def test_options_not_implemented_on_dask_refused_by_name(client, by_cluster, command, text, options,
                                                          message):
