@@ -137,6 +137,8 @@ def test_three_level_every_integrator(client, by_cluster, intmethod, intpoints):
 def test_shuffled_rows_every_integrator(client, by_cluster, design, intmethod):
     r_mem, r_dask = both_fits(by_cluster, design, intmethod, rows="shuffled")
     assert_same_fit(r_mem, r_dask)
+    # predict runs on the shuffled partitions; rows are matched by their index
+    assert_same_prediction(r_mem, r_dask, statistic="reses")
 
 
 @pytest.mark.parametrize("design, intmethod", [(TWO_LEVEL, m) for m in INTMETHODS[:4]] +
