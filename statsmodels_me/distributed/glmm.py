@@ -19,6 +19,7 @@ from statsmodels_me.distributed.moments import response_variance
 from statsmodels_me.distributed.partitions import (
     current_client,
     factor_variables,
+    group_summary,
     persist_pieces,
     refuse_crossed,
     refuse_stateful_transforms,
@@ -140,6 +141,7 @@ class DaskMEGLM(MEGLM):
         self.laplace_objective = self.objective.laplace()
         res = super().fit(start_params=start_params, maxiter=maxiter, disp=disp)
         info = res.info
+        info.group_table = group_summary(ddf, self.spec)
         if self.shuffled:
             info.notes.append(f"The data were shuffled by '{self.top}' so that every "
                               "partition holds whole clusters.")

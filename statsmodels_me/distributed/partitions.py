@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from statsmodels_me.design import build_design
 from statsmodels_me.distributed.categories import partition_family
 from statsmodels_me.distributed.pieces import build, cluster_summary, template_rows
 from statsmodels_me.objectives.glmm_choose import design_kind
@@ -161,3 +162,28 @@ def persist_partitions(client, ddf, task, *args):
         if p.status == "error":
             p.result()  # raises the partition's error
     return pieces
+
+
+def partition_groups(pdf, spec):
+    """The partition's estimation sample size and ``Design.group_summary`` (empty without
+    rows)."""
+    if len(pdf) == 0:
+        return 0, None
+    d = build_design(spec, pdf)
+    return d.nobs, d.group_summary()
+
+
+def group_summary(ddf, spec):
+    """``Design.group_summary`` of the whole data of ``ddf`` (partitions of whole
+    top-level clusters, so that every group of every level lies in one partition): groups
+    summed, the extremes of the observations per group, their average the observations
+    over the groups."""
+    import dask
+    parts = [t for t in dask.compute(*[dask.delayed(partition_groups)(d, spec)
+                                       for d in ddf.to_delayed()]) if t[1] is not None]
+    n = sum(nobs for nobs, _ in parts)
+    tables = [table for _, table in parts]
+    whole = pd.concat(tables).groupby(level=0, sort=False).agg(
+        {"groups": "sum", "min": "min", "max": "max"})
+    whole["avg"] = n / whole["groups"]
+    return whole.loc[tables[0].index, ["groups", "min", "avg", "max"]]

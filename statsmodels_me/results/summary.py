@@ -177,6 +177,8 @@ class MESummary:
                             columns=cols)
 
     def _group_table(self):
+        if getattr(self.info, "group_table", None) is not None:
+            return self.info.group_table
         design = getattr(self.results.model, "design", None)
         if design is None:
             return pd.DataFrame(columns=["groups", "min", "avg", "max"])

@@ -30,6 +30,8 @@ def assert_same_fit(r_mem, r_dask):
     assert r_dask.nobs == r_mem.nobs
     assert (r_dask.model.intmethod, r_dask.model.intpoints) == \
         (r_mem.model.intmethod, r_mem.model.intpoints)
+    # the summary's groups per level are the whole data's, not the template sample's
+    pd.testing.assert_frame_equal(r_dask.summary().tables[1], r_mem.summary().tables[1])
 
 
 def assert_same_prediction(r_mem, r_dask, **kwargs):
@@ -177,6 +179,40 @@ def test_families_and_links_equal_in_memory(client, by_cluster, command, text, o
     if "offset" in options or "offset(" in text:
         assert_same_prediction(r_mem, r_dask, statistic="xb")
         assert_same_prediction(r_mem, r_dask, statistic="mu", nooffset=True)
+
+
+@pytest.mark.parametrize("command, text, options", [
+    ("melogit", "yb2 x, noconstant || g:", {}),
+    ("mepoisson", "yc x o || g: x o, cov(exchangeable)", {}),
+    ("mepoisson", "yc x o || g: x o, cov(identity)", {"intmethod": "mcaghermite"}),
+    ("mepoisson", "yc x || g: x, nocons", {}),
+    ("mepoisson", "yc x || g: x", {"vce": "robust", "intmethod": "ghermite"}),
+    ("melogit", "yb2 x || g:", {"or": True, "ltolerance": 1e-3}),
+    ("melogit", "yb2 x || g:", {"tolerance": 1e-3, "nrtolerance": 1e-12}),
+])
+def test_fit_options_honoured(client, by_cluster, command, text, options):
+    # the last fit stops at tolerance(1e-3) short of nrtolerance(1e-12): unconverged in both
+    df = two_level_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        r_mem = getattr(smf, command)(text, data=df, **options).fit()
+        r_dask = getattr(smf, command)(text, data=by_cluster(df, "g", 2), **options).fit()
+    assert_same_fit(r_mem, r_dask)
+    assert r_dask.converged == r_mem.converged
+    assert r_dask.summary().as_text() == r_mem.summary().as_text()
+
+
+def test_group_table_of_the_whole_data(client, by_cluster):
+    # 90 regions of 1 to 3 sites of 1 to 4 rows: more top-level clusters than the template
+    # sample takes (20 per partition), and groups of every size
+    rng = np.random.default_rng(4)
+    df = three_level_data(R=90, S=3, m=4, seed=4)
+    df = df[rng.random(len(df)) < 0.7]
+    r_mem = smf.melogit(THREE_LEVEL[0], data=df, intmethod="laplace").fit()
+    r_dask = smf.melogit(THREE_LEVEL[0], data=by_cluster(df, "r", 2), intmethod="laplace").fit()
+    assert_same_fit(r_mem, r_dask)
+    groups = r_dask.summary().tables[1]
+    assert list(groups["groups"]) == [df.r.nunique(), df.groupby(["r", "s"]).ngroups]
 
 
 def test_ordinal_category_missing_from_a_partition(client, by_cluster):
