@@ -186,6 +186,8 @@ def test_families_and_links_equal_in_memory(client, by_cluster, command, text, o
     ("mepoisson", "yc x o || g: x o, cov(exchangeable)", {}),
     ("mepoisson", "yc x o || g: x o, cov(identity)", {"intmethod": "mcaghermite"}),
     ("mepoisson", "yc x || g: x, nocons", {}),
+    ("mepoisson", "yc x || g: x, cov(fixed(F))",
+     {"matrices": {"F": np.array([[0.3, 0.0], [0.0, 0.1]])}}),
     ("mepoisson", "yc x || g: x", {"vce": "robust", "intmethod": "ghermite"}),
     ("melogit", "yb2 x || g:", {"or": True, "ltolerance": 1e-3}),
     ("melogit", "yb2 x || g:", {"tolerance": 1e-3, "nrtolerance": 1e-12}),
