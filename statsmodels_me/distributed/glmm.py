@@ -13,9 +13,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 
 from statsmodels_me.design import build_design
+from statsmodels_me.distributed.categories import partition_family
+from statsmodels_me.distributed.group_counts import summed_group_table
+from statsmodels_me.distributed.moments import response_variance
 from statsmodels_me.distributed.partitions import (
     current_client,
     factor_variables,
@@ -146,7 +148,9 @@ class DaskMEGLM(MEGLM):
         # every partition codes its rows with the template's levels and columns: a level
         # missing from a partition, or a column constant within it, leaves the columns whole
         template = self.design
-        pieces = persist_partitions(client, ddf, build, self.spec, self.family_object, cats,
+        # an ordinal outcome's partitions take the whole data's categories and cutpoints
+        family = partition_family(self.family_object, cats)
+        pieces = persist_partitions(client, ddf, build, self.spec, family, cats,
                                     self.intmethod, self.intpoints, kind, template,
                                     self.row_encoding)
         self.parts = PartitionMap(client, pieces)
@@ -157,7 +161,7 @@ class DaskMEGLM(MEGLM):
         self.laplace_objective = self.objective.laplace()
         res = super().fit(start_params=start_params, maxiter=maxiter, disp=disp)
         info = res.info
-        info.groups = self.group_table
+        info.group_table = self.group_table
         if self.shuffled:
             info.notes.append(f"The data were shuffled by '{self.top}' so that every "
                               "partition holds whole clusters.")
@@ -201,7 +205,8 @@ class DaskMEGLM(MEGLM):
         mean = sum(f["x_sum"] for f in facts) / n
         var = np.maximum(sum(f["x_sumsq"] for f in facts) / n - mean ** 2, 0.0)
         self.nobs = n
-        self.group_table = summed_group_table(self.levels, [f["groups"] for f in facts])
+        self.group_table = summed_group_table([lev.label for lev in self.levels],
+                                              [f["groups"] for f in facts])
         self._moments = {
             "n": n, "sd": np.sqrt(var), "rate": sum(f["sum_rate"] for f in facts) / n,
             "cum": None if cats is None else sum(f["cum_counts"] for f in facts) / n}
@@ -239,12 +244,13 @@ class DaskMEGLM(MEGLM):
 
     def _aux_start(self, m):
         """The family's ancillary start (``Family.ancillary_start``) from reduced sums:
-        ordinal cutpoints at the link of the whole data's cumulative proportions."""
+        ordinal cutpoints at the link of the whole data's cumulative proportions, the
+        gaussian log variance from the partitions' moments."""
         if self.categories is not None:
             return self.family_object.link_obj(np.clip(m["cum"], 1e-3, 1 - 1e-3))
         if self.family_object.name == "gaussian":
-            raise NotImplementedError(f"{self.spec.command}: family(gaussian) on a dask "
-                                      "DataFrame is not implemented (use mixed)")
+            # Gaussian.ancillary_start: the log of the whole response's variance
+            return np.array([np.log(max(response_variance(self.parts), 1e-8))])
         return np.zeros(self.k_aux)
 
 
@@ -263,12 +269,12 @@ class DaskMEGLMResults(DataFreeResults, MEGLMResults):
                              "only the template sample)")
         kwargs = {"statistic": statistic, "conditional": conditional, "ebmodes": ebmodes,
                   "outcome": outcome, "nooffset": nooffset}
-        spec = self.model.spec
+        template = self.model.design
         internal = self.params_internal
         # the result's form (name, columns) from the template sample
-        meta = predict_frame(self.model.template_sample, spec, self.params,
+        meta = predict_frame(self.model.template_sample, template, self.params,
                              self.cov_params(), self.info, internal, kwargs).iloc[:0]
-        return predict_dask(data, spec, self.params, self.cov_params(), self.info, internal,
+        return predict_dask(data, template, self.params, self.cov_params(), self.info, internal,
                             meta, kwargs)
 
 
@@ -284,18 +290,6 @@ def refuse_weights(spec, command):
     if given:
         raise NotImplementedError(f"{command}: {' and '.join(given)} on a dask DataFrame are "
                                   "not implemented; fit the pandas DataFrame")
-
-
-def summed_group_table(levels, counts):
-    """:meth:`Design.group_summary` of the whole data from the partitions'
-    :func:`~.pieces.group_counts` (one list per partition, one tuple per level)."""
-    rows = {}
-    for k, lev in enumerate(levels):
-        parts = [c[k] for c in counts if c[k][0]]
-        groups, n = sum(p[0] for p in parts), sum(p[3] for p in parts)
-        rows[lev.label] = {"groups": groups, "min": min(p[1] for p in parts),
-                           "avg": n / groups, "max": max(p[2] for p in parts)}
-    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def _rebuilt_model(cls, design):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from statsmodels_me.design import build_design
+from statsmodels_me.distributed.group_counts import summed_group_table
 from statsmodels_me.distributed.lmm_objective import SummedLMM
 from statsmodels_me.distributed.lmm_partition import build_lmm
 from statsmodels_me.distributed.lmm_predict import (
@@ -79,6 +80,7 @@ class DaskMixed(Mixed):
         self.top = None
         self.factors = []
         self.shuffled = False
+        self.group_table = None
         self.nobs = None
         self._XtX = None
         self.parts = None
@@ -129,6 +131,7 @@ class DaskMixed(Mixed):
         self.objective = self._summed_objective(self.parts)
         res = super().fit(start_theta=start_theta, maxiter=maxiter, disp=disp, **kwargs)
         info = res.info
+        info.group_table = self.group_table
         if self.shuffled:
             info.notes.append(f"The data were shuffled by '{self.top}' so that every "
                               "partition holds whole clusters.")
@@ -159,6 +162,8 @@ class DaskMixed(Mixed):
                 f"function of the fixed effects ({' '.join(names)}); there is no residual "
                 "variation to model")
         self.nobs, self._XtX, self._ols = n, XtX, (b0, rss)
+        self.group_table = summed_group_table([lev.label for lev in self.design.levels],
+                                              [f["level_counts"] for f in facts])
         counts = [sum(f["groups"][k] for f in facts) for k in range(len(self.terms))]
         sizes = [g * t.q for g, t in zip(counts, self.terms)]
         first = sorted(range(len(sizes)), key=lambda k: -sizes[k])[0]

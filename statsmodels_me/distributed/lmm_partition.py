@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 
 from statsmodels_me.design import build_design
+from statsmodels_me.distributed.group_counts import group_counts
 from statsmodels_me.distributed.pieces import template_columns
 from statsmodels_me.distributed.scores import (
     distinct_values,
@@ -65,6 +66,7 @@ class LMMPartition:
         self.y = np.asarray(d.endog, float)
         self.X = np.asarray(template_columns(d, template, pdf, self.exog_names), float)
         self.terms, _ = build_terms(d)
+        self.level_counts = [group_counts(lev) for lev in d.levels]
         self.block_size = block_size
         self.blocks = partition_blocks(self.terms, block_size)
         self.cluster_values = None
@@ -80,7 +82,8 @@ class LMMPartition:
         return {"names": self.exog_names, "n": len(self.y),
                 "XtX": self.X.T @ self.X, "Xty": self.X.T @ self.y,
                 "yty": sum_of_squares(self.y),
-                "groups": [t.n_groups for t in self.terms]}
+                "groups": [t.n_groups for t in self.terms],
+                "level_counts": self.level_counts}
 
     def center(self, b0):
         """Keep the blocked objectives of ``y - X b0`` (``b0`` the whole data's least

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from statsmodels_me.distributed.pieces import build, cluster_summary, template_rows
+from statsmodels_me.distributed.pieces import cluster_summary, template_rows
 from statsmodels_me.objectives.glmm_choose import design_kind
 from statsmodels_me.spec.errors import SpecificationError
 
@@ -130,17 +130,6 @@ def response_values(ddf, column):
     """Sorted distinct values of ``column`` (the categories of an ordinal outcome)."""
     vals = ddf[column].dropna().unique().compute()
     return np.sort(np.asarray(vals, float))
-
-
-def persist_pieces(client, ddf, spec, family, categories, intmethod, intpoints, kind,
-                   template=None):
-    """Build every partition's design and objective on a worker and keep them there.
-
-    Returns the futures of the :class:`~statsmodels_me.distributed.pieces.PartitionFit`
-    objects, in partition order.
-    """
-    return persist_partitions(client, ddf, build, spec, family, categories, intmethod,
-                              intpoints, kind, template)
 
 
 def persist_partitions(client, ddf, task, *args):

@@ -10,6 +10,7 @@ import numpy as np
 from statsmodels_me._kernels.glmm_kernels import glm_score_info
 from statsmodels_me.design import build_design
 from statsmodels_me.design.new_rows import new_rows
+from statsmodels_me.distributed.group_counts import group_counts
 from statsmodels_me.distributed.scores import (
     distinct_values,
     partition_products,
@@ -48,13 +49,6 @@ def template_columns(design, template, pdf, names):
         keep = [list(design.exog_names).index(n) for n in names]
         return design.exog[:, keep]
     return new_rows(template, pdf.loc[design.row_index]).exog(names)
-
-
-def group_counts(level):
-    """``(groups, smallest, largest, observations)`` of a grouping level: the pieces of
-    :meth:`Design.group_summary` that add up over partitions of whole clusters."""
-    counts = np.bincount(level.codes, minlength=level.n_groups)
-    return level.n_groups, int(counts.min()), int(counts.max()), int(counts.sum())
 
 
 def pd_unique(series):

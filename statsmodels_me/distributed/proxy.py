@@ -41,7 +41,15 @@ class PartitionMap:
 
     def map(self, method, *args):
         """``piece.<method>(*args)`` on every partition, results in partition order."""
-        futs = [self.client.submit(call, p, method, *args, pure=False, workers=w,
+        return self._run(call, method, *args)
+
+    def apply(self, func, *args):
+        """``func(piece, *args)`` on every partition, results in partition order (``func``
+        importable on the workers)."""
+        return self._run(apply_to, func, *args)
+
+    def _run(self, task, *args):
+        futs = [self.client.submit(task, p, *args, pure=False, workers=w,
                                    allow_other_workers=False)
                 for p, w in zip(self.pieces, self.workers)]
         return self.client.gather(futs)
@@ -49,6 +57,11 @@ class PartitionMap:
     def new_key(self):
         """A fresh name for an objective kept on the workers."""
         return f"objective-{next(self._keys)}"
+
+
+def apply_to(piece, func, *args):
+    """``func(piece, *args)`` (the task of :meth:`PartitionMap.apply`)."""
+    return func(piece, *args)
 
 
 class SummedEngine:

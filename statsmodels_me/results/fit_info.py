@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from statsmodels_me.inference.lrtests import LRTest
 from statsmodels_me.optimization.record import OptimizationRecord
@@ -84,10 +85,10 @@ class FitInfo:
     params_internal : ndarray or None
         The estimates on the estimator's internal (optimization) scale, when it has one
         (meglm: fixed effects, ancillary parameters, Cholesky factor elements).
-    groups : pandas.DataFrame or None
-        The number of groups and observations per group at each level, in the form of
-        :meth:`Design.group_summary`, when the model's design holds only a sample of the
-        data (a fit on a dask DataFrame: reduced over the partitions).
+    group_table : pandas.DataFrame or None
+        The summary's table of groups per level (``Design.group_summary``'s form) when the
+        model's design does not hold the whole estimation sample (a fit on a dask
+        DataFrame); None: the design's.
     """
 
     title: str
@@ -115,4 +116,4 @@ class FitInfo:
     vce_note: str | None = None
     optimization: OptimizationRecord | None = None
     params_internal: np.ndarray | None = None
-    groups: object = None
+    group_table: pd.DataFrame | None = None

@@ -177,8 +177,8 @@ class MESummary:
                             columns=cols)
 
     def _group_table(self):
-        if self.info.groups is not None:
-            return self.info.groups
+        if self.info.group_table is not None:
+            return self.info.group_table
         design = getattr(self.results.model, "design", None)
         if design is None:
             return pd.DataFrame(columns=["groups", "min", "avg", "max"])

@@ -166,3 +166,18 @@ def test_stateful_formula_transform_refused(client, by_cluster):
     ddf = by_cluster(school_data(S=10), "s", 2)
     with pytest.raises(NotImplementedError, match=r"mixed: the formula transform center\(\)"):
         smf.mixed("y ~ center(x) + (1 | s)", data=ddf)
+
+
+def test_group_table_of_the_whole_data(client, by_cluster):
+    # 90 schools of 1 to 3 classes of 1 to 4 pupils: more schools than the template sample
+    # takes, and groups of every size; the summary counts the whole data's groups
+    rng = np.random.default_rng(3)
+    df = school_data(S=90, seed=3)
+    df = df[rng.random(len(df)) < 0.6]
+    text = "y x || s: || c:"
+    r_mem = smf.mixed(text, data=df).fit()
+    r_dask = smf.mixed(text, data=by_cluster(df, "s", 2)).fit()
+    assert_same_fit(r_mem, r_dask)
+    groups = r_dask.summary().tables[1]
+    assert list(groups["groups"]) == [df.s.nunique(), df.c.nunique()]
+    pd.testing.assert_frame_equal(groups, r_mem.summary().tables[1])
