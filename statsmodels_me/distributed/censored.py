@@ -24,6 +24,7 @@ from statsmodels_me.distributed.encoded_rows import (
     response_range,
 )
 from statsmodels_me.distributed.glmm import DaskMEGLM
+from statsmodels_me.distributed.moments import combine_moments
 from statsmodels_me.models.censored import MEIntreg, METobit
 from statsmodels_me.models.survival import MEStreg, survival_column_names
 from statsmodels_me.results.censored_results import (
@@ -73,11 +74,7 @@ class _DaskCensoredGLMM(EncodedDaskModel):
         super()._check_whole_data(cats)
         facts = self.row_facts
         self.censoring = {k: sum(f["counts"][k] for f in facts) for k in facts[0]["counts"]}
-        n = sum(f["n"] for f in facts)
-        mean = sum(f["sum"] for f in facts) / n
-        # the partitions' sums of squared deviations combined about the whole mean (Chan,
-        # Golub & LeVeque 1983)
-        m2 = sum(f["m2"] + f["n"] * (f["mean"] - mean) ** 2 for f in facts)
+        n, mean, m2 = combine_moments((f["n"], f["mean"], f["m2"]) for f in facts)
         #: mean and variance of the whole data's encoded values (the family's starts)
         self.encoded_moments = (mean, m2 / n)
 

@@ -49,11 +49,11 @@ class CensoredRows(EncodedRows):
     """``metobit`` and ``meintreg``: rows as bounds of a normal latent response."""
 
     def facts(self, y, t):
-        """The censoring counts, and the number, sum and sum of squared deviations from
+        """The censoring counts, and the number, mean and sum of squared deviations from
         their mean of the encoded values (the family's starting values)."""
         y = np.asarray(y, float)
         mean = float(y.mean()) if len(y) else 0.0
-        return {"counts": censoring_counts(y, t), "n": len(y), "sum": float(y.sum()),
+        return {"counts": censoring_counts(y, t), "n": len(y),
                 "m2": float(np.sum((y - mean) ** 2)), "mean": mean}
 
 
