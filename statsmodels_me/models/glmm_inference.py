@@ -114,15 +114,22 @@ def boundary_labels(display_map, x, at_bound, names):
     """Display names of the variances that internal coordinates ``at_bound`` (Cholesky
     elements at zero) hold at zero: the ``/var(...)`` rows whose value moves when the
     coordinate moves off its bound (internal and display orders differ: residual ancillary
-    parameters come last in the display, a Cholesky element feeds several rows)."""
+    parameters come last in the display, a Cholesky element feeds several rows).
+
+    A Cholesky diagonal at zero under a positive variance (the effect is a linear function
+    of the effects before it: a correlation of -1 or 1) makes the covariance matrix
+    singular, and is labelled so rather than as a variance at zero."""
+    values = display_map.display(np.asarray(x, float))
     out = []
     for i in at_bound:
         xp = np.array(x, float)
         xp[i] += 1e-3
         col = display_map.jacobian(xp)[:, i]
         rows = [r for r in np.flatnonzero(col != 0) if r < len(names)]
-        out += [names[r] for r in rows if names[r].startswith("/var(")] or \
-            [names[r] for r in rows]
+        var_rows = [r for r in rows if names[r].startswith("/var(")]
+        out += [names[r] if values[r] <= 1e-12 else
+                f"singular covariance matrix at {names[r]} (a correlation of -1 or 1)"
+                for r in var_rows] or [names[r] for r in rows]
     return list(dict.fromkeys(out))
 
 

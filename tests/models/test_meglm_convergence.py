@@ -236,3 +236,25 @@ def test_variance_constrained_negative_names_the_constraint():
     with pytest.raises(SpecificationError, match=r"/var\(_cons\[district\]\) at -1"):
         smf.melogit("c_use urban age || district:", data=d,
                     constraints=["_b[/var(_cons[district])] = -1"]).fit()
+
+
+def test_singular_covariance_named_as_such():
+    """A random slope whose correlation with the intercept goes to -1 puts a Cholesky
+    diagonal at zero while both variances stay positive: the warning says the covariance
+    matrix is singular, not that /var(_cons[g]) is zero."""
+    rng = np.random.default_rng(3)
+    G, m = 80, 8
+    g = np.repeat(np.arange(G), m)
+    x, z = rng.normal(size=G * m), rng.normal(size=G * m)
+    u = rng.normal(size=(G, 2)) * [0.8, 0.4]
+    eta = -0.3 + 0.6 * x + 0.2 * z + u[g, 0] + u[g, 1] * x
+    y = (rng.random(G * m) < 1 / (1 + np.exp(-eta))).astype(float)
+    d = pd.DataFrame({"y": y, "x": x, "z": z, "g": g})
+    res, warned = fit(smf.melogit, "y x z || g: x, cov(unstructured)", d)
+    assert [w.category for w in warned] == [BoundaryWarning]
+    assert ("singular covariance matrix at /var(_cons[g]) (a correlation of -1 or 1)"
+            in str(warned[0].message))
+    assert res.params["/var(_cons[g])"] > 0.2
+    corr = res.params["/cov(x[g],_cons[g])"] / np.sqrt(
+        res.params["/var(x[g])"] * res.params["/var(_cons[g])"])
+    assert corr == pytest.approx(-1.0, abs=1e-4)
