@@ -26,6 +26,3 @@ class DataFreeResults:
 
     def bootstrap(self, nboot, statistic=None, seed=None, **fit_kwargs):
         self._not_on_dask("bootstrap")
-
-    def estat_group(self):
-        self._not_on_dask("estat group")

@@ -14,8 +14,11 @@ from statsmodels_me.spec.errors import SpecificationError
 
 
 def estat_group(results):
-    """Number of groups and observations per group at each level (Stata's ``estat group``)."""
-    return results.model.design.group_summary()
+    """Number of groups and observations per group at each level (Stata's ``estat group``):
+    the fit's table (``results.info.group_table``, a fit on a dask DataFrame) or the
+    design's."""
+    table = results.info.group_table
+    return table.copy() if table is not None else results.model.design.group_summary()
 
 
 def estat_recovariance(results):

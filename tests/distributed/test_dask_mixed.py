@@ -49,7 +49,6 @@ def test_two_level_random_slope_equal_in_memory(client, by_cluster, reml):
     # what would read the template sample instead of the data is refused by name
     for call, name in ((lambda: r_dask.predict(data=df), r"predict\(data=\.\.\.\)"),
                        (lambda: r_dask.margins(), "margins"),
-                       (lambda: r_dask.estat_group(), "estat group"),
                        (lambda: r_dask.random_effects, "random-effects predictions")):
         with pytest.raises(NotImplementedError, match=name):
             call()
@@ -181,3 +180,21 @@ def test_group_table_of_the_whole_data(client, by_cluster):
     groups = r_dask.summary().tables[1]
     assert list(groups["groups"]) == [df.s.nunique(), df.c.nunique()]
     pd.testing.assert_frame_equal(groups, r_mem.summary().tables[1])
+    # estat group: the whole data's table too, also after unpickling
+    pd.testing.assert_frame_equal(r_dask.estat_group(), r_mem.estat_group())
+    back = pickle.loads(pickle.dumps(r_dask))
+    pd.testing.assert_frame_equal(back.estat_group(), r_mem.estat_group())
+
+
+@pytest.mark.parametrize("cov, options", [
+    ("independent", {}), ("exchangeable", {}), ("identity", {}),
+    ("pattern(P)", {"matrices": {"P": np.array([[1.0, np.nan], [2.0, 1.0]])}}),
+])
+def test_covariance_structures_equal_in_memory(client, by_cluster, cov, options):
+    # a random slope under each structure, two levels: the same steps as in memory
+    df = school_data(S=24, seed=4)
+    text = f"y x || s: x, cov({cov}) || c:"
+    r_mem = smf.mixed(text, data=df, **options).fit()
+    r_dask = smf.mixed(text, data=by_cluster(df, "s", 2), **options).fit()
+    assert_same_fit(r_mem, r_dask)
+    assert r_dask.optimization.iterations == r_mem.optimization.iterations
