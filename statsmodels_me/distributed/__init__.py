@@ -18,7 +18,10 @@ __all__ = ["is_dask_frame", "dask_model"]
 
 def is_dask_frame(data):
     """Whether ``data`` is a dask DataFrame (checked without importing dask)."""
-    return type(data).__module__.split(".")[0] == "dask" and hasattr(data, "npartitions")
+    # dask >= 2025.1 defines its DataFrame in dask.dataframe, the 2024 releases in the
+    # separate dask_expr package
+    root = type(data).__module__.split(".")[0]
+    return root in ("dask", "dask_expr") and hasattr(data, "npartitions")
 
 
 def dask_model(command, text, data, **options):
