@@ -159,7 +159,7 @@ class DaskMEGLM(MEGLM):
                               self.cov.q)
         self.objective = summed_objective(kind, engine, self.cov, self.k_fe)
         self.laplace_objective = self.objective.laplace()
-        res = super().fit(start_params=start_params, maxiter=maxiter, disp=disp)
+        res = super().fit(start_params=start_params, maxiter=maxiter, disp=disp, **kwargs)
         info = res.info
         info.group_table = self.group_table
         if self.shuffled:

@@ -252,6 +252,21 @@ def test_iteration_controls_are_honoured(client, by_cluster):
     assert_same_fit(r_mem, r_dask)
 
 
+def test_fit_time_controls_are_honoured(client, by_cluster):
+    # the same controls given to fit() instead of the model, and an unknown one refused
+    df = three_level_data()
+    text = "y x || r: || s:"
+    with pytest.warns(ConvergenceWarning, match=r"iterate\(3\)"):
+        r_mem = smf.melogit(text, data=df, intmethod="ghermite").fit(iterate=3)
+    with pytest.warns(ConvergenceWarning, match=r"iterate\(3\)"):
+        r_dask = smf.melogit(text, data=by_cluster(df, "r", 2), intmethod="ghermite").fit(
+            iterate=3)
+    assert not r_dask.converged and not r_mem.converged
+    assert_same_fit(r_mem, r_dask)
+    with pytest.raises(TypeError, match="iterations"):
+        smf.melogit(text, data=by_cluster(df, "r", 2)).fit(iterations=3)
+
+
 @pytest.mark.parametrize("text, options, message", [
     ("yb x || g:", {"intpoints": 501}, r"intpoints\(501\): at most 500 points"),
     ("yb x || g: x, cov(unstructured)", {"intpoints": 150},
