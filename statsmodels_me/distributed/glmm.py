@@ -259,10 +259,12 @@ class DaskMEGLMResults(DataFreeResults, MEGLMResults):
     else reads the data is refused by name."""
 
     def predict(self, statistic="mu", conditional=True, ebmodes=False, outcome=None,
-                nooffset=False):
+                nooffset=False, data=None, new_groups="zero"):
         """Stata's ``predict`` on the fitted dask DataFrame: a dask Series (or DataFrame
         for ``reffects``/``reses``) computed partition by partition; see
-        :meth:`MEGLMResults.predict`."""
+        :meth:`MEGLMResults.predict`. New data (``data=``) are refused."""
+        if data is not None:
+            self._not_on_dask("predict(data=...)")
         data = self.model.fitted_data
         if data is None or self.model.template_sample is None:
             raise ValueError("predict: these results have no data (unpickled results keep "

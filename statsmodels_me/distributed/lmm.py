@@ -209,8 +209,10 @@ class DaskMixedResults(DataFreeResults, MixedResults):
         (a DataFrame for ``reffects``/``reses``) computed partition by partition
         (:mod:`~statsmodels_me.distributed.lmm_predict`); see :meth:`MixedResults.predict`.
         New data (``data=``) are refused."""
-        if data is not None or kwargs:
+        if data is not None:
             self._not_on_dask("predict(data=...)")
+        if kwargs:
+            self._not_on_dask(f"predict({', '.join(f'{k}=...' for k in kwargs)})")
         check_statistic(statistic)
         model = self.model
         if model.fitted_data is None:

@@ -97,6 +97,8 @@ def test_predict_and_pickle(client, by_cluster):
     # postestimation that would read the template sample, not the data, is refused
     with pytest.raises(NotImplementedError, match="melogit: margins after a fit on a dask"):
         r_dask.margins()
+    with pytest.raises(NotImplementedError, match=r"melogit: predict\(data=\.\.\.\) after"):
+        r_dask.predict(data=df)
     # results pickle without the data: the template sample's design only
     back = pickle.loads(pickle.dumps(r_dask))
     np.testing.assert_array_equal(back.params, r_dask.params)

@@ -48,6 +48,7 @@ def test_two_level_random_slope_equal_in_memory(client, by_cluster, reml):
     assert r_dask.optimization.iterations == r_mem.optimization.iterations
     # what would read the template sample instead of the data is refused by name
     for call, name in ((lambda: r_dask.predict(data=df), r"predict\(data=\.\.\.\)"),
+                       (lambda: r_dask.predict(relevel="s"), r"predict\(relevel=\.\.\.\)"),
                        (lambda: r_dask.margins(), "margins"),
                        (lambda: r_dask.random_effects, "random-effects predictions")):
         with pytest.raises(NotImplementedError, match=name):
