@@ -17,17 +17,12 @@ Usage::
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.dask_w3 import peak_mb
+from benchmarks import dask_runner
 
 TEXT = "y x || school: || class:"
 CLASSES, PUPILS = 10, 10
@@ -61,64 +56,16 @@ def write_parquet(outdir, schools, per_file):
     return path
 
 
-def _summary(res, seconds):
-    return {"rows": int(res.nobs), "seconds": seconds, "llf": float(res.llf),
-            "iterations": int(res.optimization.iterations),
-            "stages": list(res.optimization.stages),
-            "params": [float(v) for v in np.asarray(res.params)]}
-
-
-def fit_dask(path, workers):
-    import dask.dataframe as dd
-    from distributed import Client, LocalCluster
-
+def fit(data):
+    """The W11 model on ``data`` (pandas or dask)."""
     import statsmodels_me.formula.api as smf
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        t0 = time.perf_counter()
-        ddf = dd.read_parquet(path)
-        res = smf.mixed(TEXT, data=ddf).fit()
-        out = _summary(res, time.perf_counter() - t0)
-        out["driver_mb"] = peak_mb()
-        out["worker_mb"] = sorted(client.run(peak_mb).values())
-    return out
-
-
-def fit_in_memory(path):
-    import statsmodels_me.formula.api as smf
-    df = pd.read_parquet(path)
-    t0 = time.perf_counter()
-    res = smf.mixed(TEXT, data=df).fit()
-    out = _summary(res, time.perf_counter() - t0)
-    out["peak_mb"] = peak_mb()
-    return out
+    return smf.mixed(TEXT, data=data).fit()
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("outdir")
-    ap.add_argument("--schools", type=int, default=50_000)
-    ap.add_argument("--schools-per-file", type=int, default=5_000)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--in-memory", default="", help="school counts, comma separated")
-    ap.add_argument("--child-in-memory", help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.child_in_memory:
-        print(json.dumps(fit_in_memory(args.child_in_memory)))
-        return
-    t0 = time.perf_counter()
-    path = write_parquet(args.outdir, args.schools, args.schools_per_file)
-    print(f"data: {path} ({time.perf_counter() - t0:.0f} s to write)", flush=True)
-    print(json.dumps({"dask": fit_dask(path, args.workers)}), flush=True)
-    for s in [int(v) for v in args.in_memory.split(",") if v]:
-        p = write_parquet(args.outdir, s, args.schools_per_file)
-        child = subprocess.run([sys.executable, "-m", "benchmarks.dask_w11", args.outdir,
-                                "--child-in-memory", p], capture_output=True, text=True)
-        if child.returncode != 0:
-            print(json.dumps({"in_memory": {"schools": s, "error": child.stderr[-500:]}}))
-            continue
-        print(json.dumps({"in_memory": json.loads(child.stdout.strip().splitlines()[-1])}),
-              flush=True)
+    dask_runner.main(argv, description=__doc__.splitlines()[0], module="benchmarks.dask_w11",
+                     unit="schools", size=50_000, per_file=5_000,
+                     write_parquet=write_parquet, fit=fit)
 
 
 if __name__ == "__main__":

@@ -31,3 +31,21 @@ def test_parquet_files_hold_whole_schools(tmp_path):
     assert sum(len(s) for s in ids) == len(set().union(*ids)) == 25
     classes = np.concatenate([p["class"].unique() for p in parts])
     assert len(classes) == len(np.unique(classes)) == 25 * CLASSES
+
+
+def test_runner_reports_the_dask_and_the_in_memory_fit(tmp_path, capsys, monkeypatch):
+    # the command line end to end on 10 schools: one JSON line per fit, the same numbers
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("distributed")
+    import json
+
+    from benchmarks import dask_w11
+    monkeypatch.chdir(os.path.join(os.path.dirname(__file__), ".."))
+    dask_w11.main([str(tmp_path), "--schools", "10", "--schools-per-file", "5",
+                   "--in-memory", "10"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()[1:]]
+    dask, memory = lines[0]["dask"], lines[1]["in_memory"]
+    assert dask["rows"] == memory["rows"] == 10 * CLASSES * PUPILS
+    assert dask["llf"] == pytest.approx(memory["llf"], rel=1e-10)
+    assert dask["iterations"] == memory["iterations"]
+    assert len(dask["worker_mb"]) == 2 and dask["driver_mb"] > 0 and memory["peak_mb"] > 0
