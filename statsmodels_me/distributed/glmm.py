@@ -23,6 +23,7 @@ from statsmodels_me.distributed.partitions import (
     factor_variables,
     persist_partitions,
     refuse_crossed,
+    refuse_row_order,
     refuse_stateful_transforms,
     response_values,
     template_frame,
@@ -90,6 +91,7 @@ class DaskMEGLM(MEGLM):
         refuse_weights(spec, command)
         top = top_level(spec, command)
         refuse_stateful_transforms(spec, command)
+        refuse_row_order(spec, command)
         factors = factor_variables(spec, data._meta)
         response = [spec.response[0]] if spec.options.get("family") == "ordinal" else []
         sample = template_frame(data, top, response + factors)

@@ -29,6 +29,7 @@ from statsmodels_me.distributed.partitions import (
     factor_variables,
     persist_partitions,
     refuse_crossed,
+    refuse_row_order,
     refuse_stateful_transforms,
     template_frame,
     top_level,
@@ -92,6 +93,7 @@ class DaskMixed(Mixed):
         _refuse_options(spec)
         top = top_level(spec, "mixed")
         refuse_stateful_transforms(spec, "mixed")
+        refuse_row_order(spec, "mixed")
         factors = factor_variables(spec, data._meta)
         template = build_design(spec, template_frame(data, top, factors))
         refuse_crossed(template, "mixed")

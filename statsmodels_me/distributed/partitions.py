@@ -11,6 +11,7 @@ import pandas as pd
 from statsmodels_me.distributed.pieces import cluster_summary, template_rows
 from statsmodels_me.objectives.glmm_choose import design_kind
 from statsmodels_me.spec.errors import SpecificationError
+from statsmodels_me.spec.expressions import expression_builtins, parse_expression
 
 #: top-level clusters per partition in the driver's template sample
 TEMPLATE_CLUSTERS = 20
@@ -124,6 +125,27 @@ def refuse_stateful_transforms(spec, command):
             f"{command}: the formula transform {hit.group(1)}() on a dask DataFrame is not "
             "implemented (its constants would be fitted on a sample, not the data); "
             "compute the column first")
+
+
+def refuse_row_order(spec, command):
+    """Raise for what reads the rows' order or number across the whole data: ``in`` ranges,
+    ``_n``/``_N`` in ``if``, time-series operators (``time=``, ``panel=``). Evaluated
+    partition by partition they would select or lag other rows than in memory."""
+    given = []
+    if spec.obs_range is not None:
+        given.append(f"the range 'in {spec.obs_range.text}'")
+    cond = spec.condition
+    if cond is not None and cond.syntax == "stata":
+        builtins = expression_builtins(parse_expression(cond.text))
+        if builtins:
+            given.append(f"{'/'.join(builtins)} in 'if {cond.text}'")
+    if spec.tsset is not None:
+        given.append("time-series operators (time=, panel=)")
+    if given:
+        raise NotImplementedError(
+            f"{command}: {' and '.join(given)} on a dask DataFrame "
+            f"{'is' if len(given) == 1 else 'are'} not implemented (observation numbers and "
+            "time order are not defined across partitions); select or compute the rows first")
 
 
 def response_values(ddf, column):

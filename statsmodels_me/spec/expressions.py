@@ -310,12 +310,22 @@ def parse_expression(text: str):
 def expression_variables(node) -> tuple[str, ...]:
     """Variable names used in a parsed expression, in first-use order (``_n``/``_N`` left out).
     """
+    return tuple(name for name in _names(node) if name not in BUILTINS)
+
+
+def expression_builtins(node) -> tuple[str, ...]:
+    """The built-in variables (``_n``, ``_N``) a parsed expression reads."""
+    return tuple(name for name in _names(node) if name in BUILTINS)
+
+
+def _names(node) -> tuple[str, ...]:
+    """Every name a parsed expression reads, in first-use order."""
     out: list[str] = []
     stack = [node]
     while stack:
         cur = stack.pop()
         if isinstance(cur, Var):
-            if cur.name not in BUILTINS and cur.name not in out:
+            if cur.name not in out:
                 out.append(cur.name)
         elif isinstance(cur, Unary):
             stack.append(cur.operand)

@@ -11,6 +11,7 @@ from statsmodels_me.spec.expressions import (
     Str,
     Unary,
     Var,
+    expression_builtins,
     expression_variables,
     parse_expression,
 )
@@ -38,6 +39,8 @@ def test_literals_and_functions():
     assert expression_variables(tree) == ("g", "x", "z", "w")
     assert isinstance(tree.left.left, Call) and tree.left.left.name == "inlist"
     assert expression_variables(parse_expression("_n <= _N / 2 & y")) == ("y",)
+    assert expression_builtins(parse_expression("y & _N > 2 * _n | _N")) == ("_N", "_n")
+    assert expression_builtins(parse_expression('y > 0 & s == "_n"')) == ()
 
 
 @pytest.mark.parametrize("text, fragment", [
