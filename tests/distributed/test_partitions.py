@@ -15,8 +15,10 @@ def panel_data(G=20, m=5, seed=2):
     rng = np.random.default_rng(seed)
     g = np.repeat(np.arange(G), m)
     x = rng.normal(size=G * m)
-    y = (rng.random(G * m) < 1 / (1 + np.exp(-x - rng.normal(size=G)[g]))).astype(float)
-    return pd.DataFrame({"y": y, "x": x, "g": g, "t": np.tile(np.arange(m), G)})
+    u = rng.normal(size=G)[g]
+    y = (rng.random(G * m) < 1 / (1 + np.exp(-x - u))).astype(float)
+    return pd.DataFrame({"y": y, "yc": x + u + rng.normal(size=G * m), "x": x, "g": g,
+                         "t": np.tile(np.arange(m), G)})
 
 
 @pytest.mark.parametrize("command", ["mixed", "melogit"])
@@ -35,7 +37,7 @@ def test_row_order_refused_by_name(client, by_cluster, command, text, options, m
 
 def test_if_without_row_numbers_equals_in_memory(client, by_cluster):
     df = panel_data()
-    text = "y x if x > -1 & t != 2 || g:"
+    text = "yc x if x > -1 & t != 2 || g:"
     r_mem = smf.mixed(text, data=df).fit()
     r_dask = smf.mixed(text, data=by_cluster(df, "g", 2)).fit()
     assert r_dask.nobs == r_mem.nobs < len(df)
