@@ -91,6 +91,10 @@ class MEModel(LikelihoodModel):
 
     def __init__(self, endog=None, exog=None, groups=None, exog_re=None, *, design=None,
                  **options):
+        if design is not None and options:
+            raise TypeError(f"{self.command}: {', '.join(sorted(options))} given with design=: "
+                            "a design carries its options; build it with them (or use "
+                            "from_text(text, data, **options))")
         if design is None:
             from statsmodels_me.design import build_design
             df, fixed, has_cons, random, yname = _array_design_frame(endog, exog, groups, exog_re)

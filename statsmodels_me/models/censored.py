@@ -78,7 +78,7 @@ class _CensoredGLMM(MEGLM):
                                      f"smf.{self.command}(text, data)")
         y, t, depvar = self._encode(design, columns or {})
         super().__init__(design=censored_design(design, self._family_class.name, y, t,
-                                                depvar), kind=kind)
+                                                depvar), kind=kind, **options)
         self.family_object = self._family_class(self.link)
         # frequency weights count every row as its copies (Stata's counts of the
         # replicated sample)

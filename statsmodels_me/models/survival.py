@@ -103,7 +103,8 @@ class MEStreg(MEGLM):
                                      "failure='d')")
         cls = survival_family(design.spec.options)
         y, t0, depvar = self.encode_rows(design, columns)
-        super().__init__(design=censored_design(design, cls.name, y, t0, depvar), kind=kind)
+        super().__init__(design=censored_design(design, cls.name, y, t0, depvar), kind=kind,
+                         **options)
         #: option -> variable name of the survival columns ("time", "failure", "entry")
         self.survival_variables = dict(columns[0])
         # frequency weights count every spell as its copies

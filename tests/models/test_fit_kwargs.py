@@ -35,3 +35,22 @@ def test_estimators_refuse_model_options_in_fit(model):
     glmm = MELogit.from_text("b week || id:", d.assign(b=(d.weight > 40).astype(int)))
     with pytest.raises(TypeError, match="bogus_option"):
         glmm.fit(bogus_option=1)
+
+
+@pytest.mark.parametrize("cls_path, text, options", [
+    ("statsmodels_me.models.mixed.Mixed", "weight week || id:", {"reml": True}),
+    ("statsmodels_me.models.meglm.MELogit", "y week || id:", {"intmethod": "laplace"}),
+    ("statsmodels_me.models.censored.METobit", "weight week || id:", {"ll": 30}),
+])
+def test_options_next_to_a_design_are_refused(cls_path, text, options):
+    # a design carries its options: keywords beside design= would be ignored, so they raise
+    import importlib
+
+    from statsmodels_me.design import build_design
+    from statsmodels_me.spec import parse
+    module, name = cls_path.rsplit(".", 1)
+    cls = getattr(importlib.import_module(module), name)
+    pig = load("pig").head(45).assign(y=lambda d: (d.weight > d.weight.median()) * 1.0)
+    design = build_design(parse(text, command=cls.command), pig)
+    with pytest.raises(TypeError, match=f"{next(iter(options))} given with design="):
+        cls(design=design, **options)
