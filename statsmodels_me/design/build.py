@@ -65,6 +65,8 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
     """
     if not isinstance(data, pd.DataFrame):
         data = pd.DataFrame(data)
+    if len(data) == 0:
+        raise DataError("the data have no rows")
     data = with_ts_columns(spec, data)
     extra = _extra_variables(spec)
     _check_columns(spec, data, extra)
@@ -73,13 +75,7 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
     if weight_values is not None:
         select = select & ~np.isnan(weight_values)
     sample, n_missing, used_rows, infinite = _listwise_delete(spec, data, extra, select)
-    notes = []
-    if n_missing:
-        noun = "observation" if n_missing == 1 else "observations"
-        notes.append(f"({n_missing} {noun} dropped because of missing values)")
-    for var, k in infinite.items():
-        noun = "value" if k == 1 else "values"
-        notes.append(f"note: {k} infinite {noun} of {var} treated as missing")
+    notes = missing_value_notes(n_missing, infinite)
     if len(sample) == 0:
         if not select.any():
             raise DataError("no observations: no row satisfies the if/in qualifiers")
@@ -134,6 +130,38 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
 
 # -- variables and sample ------------------------------------------------------------------
 
+def estimation_sample(spec: ModelSpec, data: pd.DataFrame):
+    """The rows of ``data`` that :func:`build_design` would use, without building the
+    design: ``(mask, n_missing, infinite)`` -- the boolean mask over ``data``'s rows (if
+    qualifier, a weight expression's missing values, listwise deletion), the number of
+    selected rows dropped for missing values and ``{variable: infinite values}``. No row
+    selected is an all-False mask, not an error (a part of the data may have none)."""
+    if len(data) == 0:
+        return np.zeros(0, dtype=bool), 0, {}
+    data = with_ts_columns(spec, data)
+    extra = _extra_variables(spec)
+    _check_columns(spec, data, extra)
+    select = _qualifier_rows(spec, data, allow_empty=True)
+    weight_values = _weight_expression(spec, data)
+    if weight_values is not None:
+        select = select & ~np.isnan(weight_values)
+    _, n_missing, keep, infinite = _listwise_delete(spec, data, extra, select)
+    return keep, n_missing, infinite
+
+
+def missing_value_notes(n_missing: int, infinite: dict) -> list[str]:
+    """The design's notes on rows dropped for missing values and infinite values treated as
+    missing (Stata's wording)."""
+    notes = []
+    if n_missing:
+        noun = "observation" if n_missing == 1 else "observations"
+        notes.append(f"({n_missing} {noun} dropped because of missing values)")
+    for var, k in infinite.items():
+        noun = "value" if k == 1 else "values"
+        notes.append(f"note: {k} infinite {noun} of {var} treated as missing")
+    return notes
+
+
 #: commands fitted by quadrature over the random effects (they need at least one level)
 _QUADRATURE_COMMANDS = ("meglm", "melogit", "meprobit", "mecloglog", "meologit", "meoprobit",
                         "mepoisson", "menbreg", "metobit", "meintreg", "mestreg")
@@ -181,10 +209,14 @@ def _extra_variables(spec: ModelSpec) -> dict[str, str]:
     return out
 
 
+def check_variables(spec: ModelSpec, data: pd.DataFrame) -> None:
+    """Raise :class:`DataError` naming a variable of ``spec`` that is not a column of
+    ``data`` (with the closest names); ``data`` may have no rows (a frame's empty form)."""
+    _check_columns(spec, data, _extra_variables(spec))
+
+
 def _check_columns(spec: ModelSpec, data: pd.DataFrame, extra: dict[str, str]) -> None:
     columns = [str(c) for c in data.columns]
-    if len(data) == 0:
-        raise DataError("the data have no rows")
     named = list(spec.response) + [f.var for t in spec.fixed for f in t.factors]
     named += [f.var for eq in spec.random for t in eq.terms for f in t.factors]
     if "_all" in named and "_all" not in data.columns:
@@ -222,8 +254,9 @@ def _missing(col: pd.Series) -> np.ndarray:
     return miss
 
 
-def _qualifier_rows(spec: ModelSpec, data: pd.DataFrame) -> np.ndarray:
-    """Rows selected by Stata's ``in range`` and ``if exp`` (all rows without them)."""
+def _qualifier_rows(spec: ModelSpec, data: pd.DataFrame, allow_empty=False) -> np.ndarray:
+    """Rows selected by Stata's ``in range`` and ``if exp`` (all rows without them); an
+    ``if`` selecting no row is an error unless ``allow_empty``."""
     n = len(data)
     select = np.ones(n, dtype=bool)
     rng = spec.obs_range
@@ -237,7 +270,7 @@ def _qualifier_rows(spec: ModelSpec, data: pd.DataFrame) -> np.ndarray:
         select[first - 1:last] = True
     if spec.condition is not None:
         select &= stata_truth(spec.condition.text, data)
-        if not select.any():
+        if not select.any() and not allow_empty:
             where = f" in {rng.text}" if rng is not None else ""
             raise DataError(f"no observations: 'if {spec.condition.text}'{where} selects no "
                             "row of the data")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from statsmodels_me.design import build_design
+from statsmodels_me.design.build import estimation_sample
 from statsmodels_me.families.censored import censoring_counts
 from statsmodels_me.models.censored import censored_design, option_columns
 
@@ -72,7 +73,7 @@ class SurvivalRows(EncodedRows):
 def response_range(pdf, spec):
     """The smallest and the largest response of a partition's estimation sample (None
     without rows): ``metobit``'s ``ll`` and ``ul`` without a value."""
-    if len(pdf) == 0:
+    if len(pdf) == 0 or not estimation_sample(spec, pdf)[0].any():
         return None
     y = np.asarray(build_design(spec, pdf).endog, float)
     return (float(y.min()), float(y.max())) if len(y) else None

@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 
 from statsmodels_me.design import build_design
+from statsmodels_me.design.build import check_variables
 from statsmodels_me.distributed.categories import partition_family
 from statsmodels_me.distributed.group_counts import summed_group_table
 from statsmodels_me.distributed.moments import response_variance
@@ -26,6 +27,7 @@ from statsmodels_me.distributed.partitions import (
     refuse_row_order,
     refuse_stateful_transforms,
     response_values,
+    sample_partitions,
     template_frame,
     top_level,
     whole_clusters,
@@ -92,9 +94,10 @@ class DaskMEGLM(MEGLM):
         top = top_level(spec, command)
         refuse_stateful_transforms(spec, command)
         refuse_row_order(spec, command)
+        check_variables(spec, data._meta)
         factors = factor_variables(spec, data._meta)
         response = [spec.response[0]] if spec.options.get("family") == "ordinal" else []
-        sample = template_frame(data, top, response + factors)
+        sample = template_frame(data, spec, top, response + factors)
         template = build_design(spec, sample)
         refuse_crossed(template, command)
         if spec.options.get("constraints"):
@@ -141,11 +144,13 @@ class DaskMEGLM(MEGLM):
             raise DataError(f"{self.spec.command}: this model has no data to fit (rebuilt "
                             "from results)")
         client = current_client(client)
-        ddf, self.shuffled = whole_clusters(self.data_frame, self.top, self.spec.command)
+        ddf, self.shuffled, samples = whole_clusters(self.data_frame, self.spec, self.top,
+                                                     self.spec.command)
+        ddf, sample_notes = sample_partitions(ddf, samples, self.spec, self.spec.command)
         self.fitted_data = ddf
         cats = None
         if self.categories is not None:
-            cats = response_values(ddf, self.design.endog_names[0])
+            cats = response_values(ddf, self.spec, self.design.endog_names[0])
         kind = design_kind(self.design)
         # every partition codes its rows with the template's levels and columns: a level
         # missing from a partition, or a column constant within it, leaves the columns whole
@@ -164,6 +169,8 @@ class DaskMEGLM(MEGLM):
         res = super().fit(start_params=start_params, maxiter=maxiter, disp=disp, **kwargs)
         info = res.info
         info.group_table = self.group_table
+        # the template sample has no dropped rows: the whole data's counts come first
+        info.design_notes = sample_notes + list(self.design.notes)
         if self.shuffled:
             info.notes.append(f"The data were shuffled by '{self.top}' so that every "
                               "partition holds whole clusters.")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from statsmodels_me.design import build_design
+from statsmodels_me.design.build import check_variables
 from statsmodels_me.distributed.group_counts import summed_group_table
 from statsmodels_me.distributed.lmm_objective import SummedLMM
 from statsmodels_me.distributed.lmm_partition import build_lmm
@@ -31,6 +32,7 @@ from statsmodels_me.distributed.partitions import (
     refuse_crossed,
     refuse_row_order,
     refuse_stateful_transforms,
+    sample_partitions,
     template_frame,
     top_level,
     whole_clusters,
@@ -94,8 +96,9 @@ class DaskMixed(Mixed):
         top = top_level(spec, "mixed")
         refuse_stateful_transforms(spec, "mixed")
         refuse_row_order(spec, "mixed")
+        check_variables(spec, data._meta)
         factors = factor_variables(spec, data._meta)
-        template = build_design(spec, template_frame(data, top, factors))
+        template = build_design(spec, template_frame(data, spec, top, factors))
         refuse_crossed(template, "mixed")
         model = cls(design=template, data=data)
         model.top = top
@@ -123,7 +126,9 @@ class DaskMixed(Mixed):
         if self.data_frame is None:
             raise DataError("mixed: this model has no data to fit (rebuilt from results)")
         client = current_client(client)
-        ddf, self.shuffled = whole_clusters(self.data_frame, self.top, "mixed")
+        ddf, self.shuffled, samples = whole_clusters(self.data_frame, self.spec, self.top,
+                                                     "mixed")
+        ddf, sample_notes = sample_partitions(ddf, samples, self.spec, "mixed")
         self.fitted_data = ddf
         # every partition codes its rows with the template's levels and columns: a level
         # missing from a partition, or a column constant within it, leaves the columns whole
@@ -134,6 +139,8 @@ class DaskMixed(Mixed):
         res = super().fit(start_theta=start_theta, maxiter=maxiter, disp=disp, **kwargs)
         info = res.info
         info.group_table = self.group_table
+        # the template sample has no dropped rows: the whole data's counts come first
+        info.design_notes = sample_notes + list(self.design.notes)
         if self.shuffled:
             info.notes.append(f"The data were shuffled by '{self.top}' so that every "
                               "partition holds whole clusters.")

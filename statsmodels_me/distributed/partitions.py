@@ -8,9 +8,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from statsmodels_me.distributed.pieces import cluster_summary, template_rows
+from statsmodels_me.design.build import missing_value_notes
+from statsmodels_me.distributed.pieces import partition_summary, sample_values, template_rows
 from statsmodels_me.objectives.glmm_choose import design_kind
-from statsmodels_me.spec.errors import SpecificationError
+from statsmodels_me.spec.errors import DataError, SpecificationError
 from statsmodels_me.spec.expressions import expression_builtins, parse_expression
 
 #: top-level clusters per partition in the driver's template sample
@@ -59,40 +60,77 @@ def refuse_crossed(template, command):
             "can only be split by top-level cluster of nested levels")
 
 
-def whole_clusters(ddf, top, command):
+def whole_clusters(ddf, spec, top, command):
     """``ddf`` with every top-level cluster in one partition: as it is when its partitions
     already hold whole clusters, else shuffled by ``top`` with a warning saying so.
 
     Whole clusters: the partitions' ranges of ids do not overlap (one small reduction), or,
     where they do, the distinct ids per partition add up to the distinct ids of the whole
     data.
+
+    Returns
+    -------
+    ddf, shuffled, samples
+        The frame, whether it was shuffled, and each of its partitions'
+        :func:`~.pieces.sample_summary`.
     """
-    parts = _partition_summaries(ddf, top)
-    ranges = sorted((lo, hi) for n, lo, hi in parts if n)
-    if all(a[1] < b[0] for a, b in zip(ranges, ranges[1:])):
-        return ddf, False
-    if sum(n for n, _, _ in parts) == int(ddf[top].nunique().compute()):
-        return ddf, False
+    parts = _partition_summaries(ddf, top, spec)
+    clusters = [c for c, _ in parts]
+    ranges = sorted((lo, hi) for n, lo, hi in clusters if n)
+    if all(a[1] < b[0] for a, b in zip(ranges, ranges[1:])) or \
+            sum(n for n, _, _ in clusters) == int(ddf[top].nunique().compute()):
+        return ddf, False, [s for _, s in parts]
     warnings.warn(f"{command}: clusters of '{top}' span several partitions; the data are "
                   f"shuffled by '{top}' so that each partition holds whole clusters",
                   UserWarning, stacklevel=4)
-    return ddf.shuffle(on=top), True
+    shuffled = ddf.shuffle(on=top)
+    return shuffled, True, [s for _, s in _partition_summaries(shuffled, top, spec)]
 
 
-def _partition_summaries(ddf, top):
-    """Per partition, :func:`cluster_summary` computed on its worker."""
+def _partition_summaries(ddf, top, spec):
+    """Per partition, :func:`~.pieces.partition_summary` computed on its worker."""
     import dask
-    return dask.compute(*[dask.delayed(cluster_summary)(d, top) for d in ddf.to_delayed()])
+    return dask.compute(*[dask.delayed(partition_summary)(d, top, spec)
+                          for d in ddf.to_delayed()])
 
 
-def template_frame(ddf, top, columns):
-    """A small pandas sample of whole clusters (the first clusters of every partition and
-    one cluster per distinct value of each of ``columns``) for the driver's model
-    template: every partition contributes the clusters holding its values, so the sample
-    holds the whole data's set of values of each column."""
+def sample_partitions(ddf, samples, spec, command):
+    """The partitions of ``ddf`` holding rows of the estimation sample (an ``if`` condition
+    or missing values can leave a partition of whole clusters without any), and the
+    design's notes on dropped rows counted over all of them (Stata's wording,
+    :func:`~statsmodels_me.design.build.missing_value_notes`)."""
+    keep = [i for i, s in enumerate(samples) if s[0]]
+    if not keep:
+        raise _no_observations(command)
+    n_missing = sum(s[1] for s in samples)
+    counts = {}
+    for s in samples:
+        for var, k in s[2].items():
+            counts[var] = counts.get(var, 0) + k
+    # in the order of the model's variables, as build_design lists them
+    order = [v for v in spec.variables() if v in counts]
+    infinite = {v: counts[v] for v in order + [v for v in counts if v not in order]}
+    if len(keep) < ddf.npartitions:
+        ddf = ddf.partitions[keep]
+    return ddf, missing_value_notes(n_missing, infinite)
+
+
+def template_frame(ddf, spec, top, columns):
+    """A small pandas sample of whole clusters of the estimation sample (the first clusters
+    of every partition and one cluster per distinct value of each of ``columns``) for the
+    driver's model template: every partition contributes the clusters holding its values,
+    so the sample holds the estimation sample's set of values of each column."""
     meta = ddf._meta if hasattr(ddf, "_meta") else ddf.head(0)
-    return ddf.map_partitions(template_rows, top, TEMPLATE_CLUSTERS, tuple(columns),
-                              meta=meta).compute()
+    sample = ddf.map_partitions(template_rows, top, TEMPLATE_CLUSTERS, tuple(columns), spec,
+                                meta=meta).compute()
+    if len(sample) == 0:
+        raise _no_observations(spec.command)
+    return sample
+
+
+def _no_observations(command):
+    return DataError(f"{command}: no observations: no row of the data is in the estimation "
+                     "sample (the if condition and the missing values leave none)")
 
 
 def factor_variables(spec, meta):
@@ -148,10 +186,13 @@ def refuse_row_order(spec, command):
             "time order are not defined across partitions); select or compute the rows first")
 
 
-def response_values(ddf, column):
-    """Sorted distinct values of ``column`` (the categories of an ordinal outcome)."""
-    vals = ddf[column].dropna().unique().compute()
-    return np.sort(np.asarray(vals, float))
+def response_values(ddf, spec, column):
+    """Sorted distinct values of ``column`` in the estimation sample (the categories of an
+    ordinal outcome)."""
+    import dask
+    parts = dask.compute(*[dask.delayed(sample_values)(d, spec, column)
+                           for d in ddf.to_delayed()])
+    return np.unique(np.concatenate([np.asarray(p, float) for p in parts]))
 
 
 def persist_partitions(client, ddf, task, *args):

@@ -9,6 +9,7 @@ import numpy as np
 
 from statsmodels_me._kernels.glmm_kernels import glm_score_info
 from statsmodels_me.design import build_design
+from statsmodels_me.design.build import estimation_sample
 from statsmodels_me.design.new_rows import new_rows
 from statsmodels_me.distributed.group_counts import group_counts
 from statsmodels_me.distributed.scores import (
@@ -28,11 +29,34 @@ def cluster_summary(pdf, top):
     return int(ids.nunique()), ids.min(), ids.max()
 
 
-def template_rows(pdf, top, k_clusters, columns):
-    """Rows of the first ``k_clusters`` top-level clusters of a partition plus one cluster
-    holding each distinct value of every column in ``columns`` (the ordinal response,
-    the factor variables): a small sample from which the driver builds a template model
-    with every category and every factor level."""
+def sample_summary(pdf, spec):
+    """``(rows, n_missing, infinite)`` of a partition's estimation sample
+    (:func:`~statsmodels_me.design.build.estimation_sample`): the rows it keeps, the
+    selected rows dropped for missing values, the infinite values per variable."""
+    mask, n_missing, infinite = estimation_sample(spec, pdf)
+    return int(mask.sum()), n_missing, infinite
+
+
+def sample_values(pdf, spec, column):
+    """Distinct values of ``column`` in a partition's estimation sample."""
+    if len(pdf) == 0:
+        return np.zeros(0)
+    return pd_unique(pdf[column][estimation_sample(spec, pdf)[0]])
+
+
+def partition_summary(pdf, top, spec):
+    """:func:`cluster_summary` and :func:`sample_summary` of a partition (one pass)."""
+    return cluster_summary(pdf, top), sample_summary(pdf, spec)
+
+
+def template_rows(pdf, top, k_clusters, columns, spec):
+    """Rows of the first ``k_clusters`` top-level clusters of a partition's estimation
+    sample plus one cluster holding each distinct value of every column in ``columns``
+    (the ordinal response, the factor variables) there: a small sample from which the
+    driver builds a template model with every category and every factor level of the
+    estimation sample."""
+    if len(pdf):
+        pdf = pdf[estimation_sample(spec, pdf)[0]]
     ids = list(pd_unique(pdf[top])[:k_clusters])
     for col in columns:
         if col in pdf.columns:

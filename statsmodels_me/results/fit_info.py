@@ -89,6 +89,10 @@ class FitInfo:
         The summary's table of groups per level (``Design.group_summary``'s form) when the
         model's design does not hold the whole estimation sample (a fit on a dask
         DataFrame); None: the design's.
+    design_notes : list of str or None
+        The summary's design notes when the model's design does not hold the whole
+        estimation sample (a fit on a dask DataFrame: the dropped rows counted over the
+        partitions); None: the design's.
     """
 
     title: str
@@ -117,3 +121,4 @@ class FitInfo:
     optimization: OptimizationRecord | None = None
     params_internal: np.ndarray | None = None
     group_table: pd.DataFrame | None = None
+    design_notes: list | None = None

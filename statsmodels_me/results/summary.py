@@ -492,7 +492,10 @@ class MESummary:
         return self.info.intmethod is None
 
     def design_notes(self):
-        """The design's notes (omitted collinear terms, ...), printed first as Stata does."""
+        """The design's notes (omitted collinear terms, ...), printed first as Stata does:
+        the fit's (``info.design_notes``, a fit on a dask DataFrame) or the design's."""
+        if self.info.design_notes is not None:
+            return list(self.info.design_notes)
         design = getattr(self.results.model, "design", None)
         return list(getattr(design, "notes", None) or [])
 

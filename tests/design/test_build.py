@@ -458,3 +458,22 @@ def test_R_within_level_exchangeable(tvsfpors):
     blk = d.levels[0].blocks[0]
     assert blk.names == ["R.class"] and blk.covariance == "exchangeable" and blk.q == 135
     assert d.crossed and d.levels[0].n_groups == 28
+
+
+def test_estimation_sample_is_the_designs_rows():
+    # the mask, the dropped count and the infinite values build_design reports, without
+    # building it; an if that selects nothing is an all-False mask, not an error
+    from statsmodels_me.design.build import estimation_sample, missing_value_notes
+    from statsmodels_me.spec import parse
+    pig = load("pig").copy()
+    pig.loc[[3, 10], "week"] = np.nan
+    pig.loc[20, "weight"] = np.inf
+    spec = parse("weight week if id <= 30 || id:", command="mixed")
+    d = build_design(spec, pig)
+    mask, n_missing, infinite = estimation_sample(spec, pig)
+    np.testing.assert_array_equal(mask, d.sample.to_numpy())
+    assert missing_value_notes(n_missing, infinite) == d.notes[:2]
+    assert (n_missing, infinite) == (3, {"weight": 1})
+    none, k, _ = estimation_sample(parse("weight week if id > 1000 || id:",
+                                         command="mixed"), pig)
+    assert not none.any() and k == 0
