@@ -74,3 +74,26 @@ def check_nested_quadrature(level_sizes, intpoints, n_rows) -> None:
         f"{n_rows} observations) and {slots_bytes / 2 ** 30:.3g} GiB of adaptive grids; at "
         f"most {MAX_NESTED_NODES:,} nodes and {MAX_GRID_BYTES / 2 ** 30:g} GiB: lower "
         "intpoints() or use intmethod(laplace)")
+
+
+#: bytes of one dense n x n block of ``mixed``'s blocked Cholesky factor beyond which the
+#: in-memory fit is refused (the factor, its kept copy and the Hessian's products hold about
+#: 3.5 such blocks at once)
+MAX_DENSE_BLOCK_BYTES = 4 * 2 ** 30
+
+
+def check_dense_block(size, labels, nested) -> None:
+    """``SpecificationError`` before ``mixed``'s blocked Cholesky factor is allocated, when
+    its dense block (every random effect but those of the largest term, ``size`` of them,
+    of the terms at ``labels``) would exceed :data:`MAX_DENSE_BLOCK_BYTES`; a nested design
+    is pointed to the fit on a dask DataFrame, which factors it by top-level cluster."""
+    need = 8.0 * float(size) ** 2
+    if need <= MAX_DENSE_BLOCK_BYTES:
+        return
+    where = ("the design is nested: a fit on a dask DataFrame (smf.mixed(text, "
+             "data=dask_frame)) factors it by top-level cluster, in time and memory linear "
+             "in clusters" if nested else "the random effects are crossed")
+    raise SpecificationError(
+        f"mixed: the random effects at {', '.join(labels)} form a dense block of {size:,} "
+        f"effects in the blocked Cholesky factor ({need / 2 ** 30:.3g} GiB, at most "
+        f"{MAX_DENSE_BLOCK_BYTES / 2 ** 30:g} GiB in memory); {where}")

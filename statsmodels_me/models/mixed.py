@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 from scipy import optimize, stats
 
+from statsmodels_me.design.work_size import check_dense_block
 from statsmodels_me.inference.lrtests import lr_test_vs_fixed
 from statsmodels_me.inference.sandwich import cluster_groups, parse_vce
 from statsmodels_me.models.base import MEModel
@@ -133,6 +134,10 @@ class Mixed(MEModel):
         else:
             self.objective = lmm_objective(self.design.endog, self.design.exog, obj_terms,
                                            reml=self.reml, bounds=self.theta_bounds())
+            if self.objective.dense_block_size:
+                check_dense_block(self.objective.dense_block_size,
+                                  [self.terms[k].label for k in self.objective.rest],
+                                  self.design.nested)
         if one_term and self.residual is not None:
             check_random_design(self.design)
         elif one_term:

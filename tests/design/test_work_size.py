@@ -48,3 +48,23 @@ def test_nested_cap_arithmetic():
 def test_intpoints_beyond_the_rule_limit():
     with pytest.raises(SpecificationError, match=rf"at most {MAX_INTPOINTS} points"):
         smf.mepoisson("y x || g:", data=_counts(), intpoints=MAX_INTPOINTS + 1)
+
+
+def test_dense_block_beyond_the_cap_refused_before_allocation():
+    # 30,000 schools of 2 classes of 2 pupils: the schools' 30,000 effects form the dense
+    # block (6.7 GiB); refused naming the level and pointing a nested design to dask
+    rng = np.random.default_rng(0)
+    S = 30_000
+    df = pd.DataFrame({"y": rng.normal(size=4 * S), "school": np.repeat(np.arange(S), 4),
+                       "klass": np.repeat(np.arange(2 * S), 2)})
+    with pytest.raises(SpecificationError, match=r"mixed: the random effects at school form "
+                       r"a dense block of 30,000 effects .*dask DataFrame"):
+        smf.mixed("y || school: || klass:", data=df)
+
+
+def test_dense_block_cap():
+    from statsmodels_me.design.work_size import MAX_DENSE_BLOCK_BYTES, check_dense_block
+    largest = int((MAX_DENSE_BLOCK_BYTES / 8) ** 0.5)
+    check_dense_block(largest, ["a"], True)
+    with pytest.raises(SpecificationError, match="the random effects are crossed"):
+        check_dense_block(largest + 1, ["a", "b"], False)
