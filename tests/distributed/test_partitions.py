@@ -70,6 +70,11 @@ def test_partitions_without_estimation_rows_equal_in_memory(client, command, tex
     pd.testing.assert_frame_equal(s_dask.tables[1], s_mem.tables[1])
     if "if" not in text:
         assert s_dask.design_notes()[0] == "(3 observations dropped because of missing values)"
+    # predictions on the estimation sample's rows only, as in memory
+    want = r_mem.predict().sort_index()
+    got = r_dask.predict().compute().sort_index()
+    assert list(got.index) == list(want.index)
+    np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-7, atol=1e-10)
 
 
 def test_ordinal_categories_of_the_estimation_sample(client, by_cluster):
