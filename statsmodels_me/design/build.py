@@ -67,14 +67,8 @@ def build_design(spec: ModelSpec, data: pd.DataFrame) -> Design:
         data = pd.DataFrame(data)
     if len(data) == 0:
         raise DataError("the data have no rows")
-    data = with_ts_columns(spec, data)
-    extra = _extra_variables(spec)
-    _check_columns(spec, data, extra)
-    select = _qualifier_rows(spec, data)
-    weight_values = _weight_expression(spec, data)
-    if weight_values is not None:
-        select = select & ~np.isnan(weight_values)
-    sample, n_missing, used_rows, infinite = _listwise_delete(spec, data, extra, select)
+    data, extra, select, weight_values, deleted = _selected(spec, data)
+    sample, n_missing, used_rows, infinite = deleted
     notes = missing_value_notes(n_missing, infinite)
     if len(sample) == 0:
         if not select.any():
@@ -138,15 +132,23 @@ def estimation_sample(spec: ModelSpec, data: pd.DataFrame):
     selected is an all-False mask, not an error (a part of the data may have none)."""
     if len(data) == 0:
         return np.zeros(0, dtype=bool), 0, {}
+    _, n_missing, keep, infinite = _selected(spec, data, allow_empty=True)[-1]
+    return keep, n_missing, infinite
+
+
+def _selected(spec: ModelSpec, data: pd.DataFrame, allow_empty=False):
+    """``(data, extra, select, weight_values, deleted)``: the data with the operated
+    columns (``L.x``), the variables options name, the rows the qualifiers and a weight
+    expression select, that expression's values (or None) and
+    :func:`_listwise_delete`'s results."""
     data = with_ts_columns(spec, data)
     extra = _extra_variables(spec)
     _check_columns(spec, data, extra)
-    select = _qualifier_rows(spec, data, allow_empty=True)
+    select = _qualifier_rows(spec, data, allow_empty)
     weight_values = _weight_expression(spec, data)
     if weight_values is not None:
         select = select & ~np.isnan(weight_values)
-    _, n_missing, keep, infinite = _listwise_delete(spec, data, extra, select)
-    return keep, n_missing, infinite
+    return data, extra, select, weight_values, _listwise_delete(spec, data, extra, select)
 
 
 def missing_value_notes(n_missing: int, infinite: dict) -> list[str]:
