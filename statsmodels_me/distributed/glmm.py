@@ -26,6 +26,7 @@ from statsmodels_me.distributed.partitions import (
     refuse_crossed,
     refuse_row_order,
     refuse_stateful_transforms,
+    refuse_weights,
     response_values,
     sample_partitions,
     template_frame,
@@ -287,20 +288,6 @@ class DaskMEGLMResults(DataFreeResults, MEGLMResults):
                              self.cov_params(), self.info, internal, kwargs).iloc[:0]
         return predict_dask(data, template, self.params, self.cov_params(), self.info, internal,
                             meta, kwargs)
-
-
-def refuse_weights(spec, command):
-    """Raise for weights, naming them: the partition passes carry none (refused, not
-    ignored)."""
-    given = []
-    if spec.options.get("weight"):
-        kind, var = spec.options["weight"]
-        given.append(f"[{kind}={var}] weights")
-    for level, (kind, var) in dict(spec.options.get("level_weights") or {}).items():
-        given.append(f"{kind}({var}) weights at level '{level}'")
-    if given:
-        raise NotImplementedError(f"{command}: {' and '.join(given)} on a dask DataFrame are "
-                                  "not implemented; fit the pandas DataFrame")
 
 
 def _rebuilt_model(cls, design):

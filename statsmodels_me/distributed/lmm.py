@@ -32,6 +32,7 @@ from statsmodels_me.distributed.partitions import (
     refuse_crossed,
     refuse_row_order,
     refuse_stateful_transforms,
+    refuse_weights,
     sample_partitions,
     template_frame,
     top_level,
@@ -50,8 +51,8 @@ from statsmodels_me.spec.errors import DataError
 
 def _refuse_options(spec):
     """Options of ``mixed`` not implemented on a dask DataFrame, refused by name."""
+    refuse_weights(spec, "mixed")
     named = [("residuals()", spec.options.get("residuals")),
-             ("weights", spec.options.get("weight") or spec.options.get("level_weights")),
              ("dfmethod()", spec.options.get("dfmethod")),
              ("constraints()", spec.options.get("constraints"))]
     for name, given in named:

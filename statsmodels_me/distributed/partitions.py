@@ -165,6 +165,20 @@ def refuse_stateful_transforms(spec, command):
             "compute the column first")
 
 
+def refuse_weights(spec, command):
+    """Raise for weights, naming them: the partition passes carry none (refused, not
+    ignored)."""
+    given = []
+    if spec.options.get("weight"):
+        kind, var = spec.options["weight"]
+        given.append(f"[{kind}={var}] weights")
+    for level, (kind, var) in dict(spec.options.get("level_weights") or {}).items():
+        given.append(f"{kind}({var}) weights at level '{level}'")
+    if given:
+        raise NotImplementedError(f"{command}: {' and '.join(given)} on a dask DataFrame are "
+                                  "not implemented; fit the pandas DataFrame")
+
+
 def refuse_row_order(spec, command):
     """Raise for what reads the rows' order or number across the whole data: ``in`` ranges,
     ``_n``/``_N`` in ``if``, time-series operators (``time=``, ``panel=``). Evaluated

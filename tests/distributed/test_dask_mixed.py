@@ -135,8 +135,12 @@ def test_options_not_implemented_named(client, by_cluster, options, name):
 def test_weights_not_implemented(client, by_cluster):
     df = school_data(S=10)
     df["w"] = 1.0
-    with pytest.raises(NotImplementedError, match="mixed: weights on a dask DataFrame"):
+    with pytest.raises(NotImplementedError, match=r"mixed: \[pweight=w\] weights on a dask "
+                       "DataFrame are not implemented"):
         smf.mixed("y x [pw=w] || s:", data=by_cluster(df, "s", 2))
+    with pytest.raises(NotImplementedError, match=r"mixed: pweight\(w\) weights at level "
+                       "'s' on a dask DataFrame"):
+        smf.mixed("y x || s:, pweight(w)", data=by_cluster(df, "s", 2))
 
 
 def test_crossed_refused_naming_the_levels(client, by_cluster):
