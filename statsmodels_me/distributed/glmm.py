@@ -27,7 +27,7 @@ from statsmodels_me.distributed.partitions import (
     refuse_row_order,
     refuse_stateful_transforms,
     refuse_weights,
-    response_values,
+    sample_categories,
     sample_partitions,
     template_frame,
     top_level,
@@ -145,13 +145,13 @@ class DaskMEGLM(MEGLM):
             raise DataError(f"{self.spec.command}: this model has no data to fit (rebuilt "
                             "from results)")
         client = current_client(client)
-        ddf, self.shuffled, samples = whole_clusters(self.data_frame, self.spec, self.top,
-                                                     self.spec.command)
+        ordinal = self.categories is not None
+        ddf, self.shuffled, samples = whole_clusters(
+            self.data_frame, self.spec, self.top, self.spec.command,
+            self.design.endog_names[0] if ordinal else None)
+        cats = sample_categories(samples) if ordinal else None
         ddf, sample_notes = sample_partitions(ddf, samples, self.spec, self.spec.command)
         self.fitted_data = ddf
-        cats = None
-        if self.categories is not None:
-            cats = response_values(ddf, self.spec, self.design.endog_names[0])
         kind = design_kind(self.design)
         # every partition codes its rows with the template's levels and columns: a level
         # missing from a partition, or a column constant within it, leaves the columns whole

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from statsmodels_me.design.build import missing_value_notes
-from statsmodels_me.distributed.pieces import partition_summary, sample_values, template_rows
+from statsmodels_me.distributed.pieces import partition_summary, template_rows
 from statsmodels_me.objectives.glmm_choose import design_kind
 from statsmodels_me.spec.errors import DataError, SpecificationError
 from statsmodels_me.spec.expressions import expression_builtins, parse_expression
@@ -60,7 +60,7 @@ def refuse_crossed(template, command):
             "can only be split by top-level cluster of nested levels")
 
 
-def whole_clusters(ddf, spec, top, command):
+def whole_clusters(ddf, spec, top, command, column=None):
     """``ddf`` with every top-level cluster in one partition: as it is when its partitions
     already hold whole clusters, else shuffled by ``top`` with a warning saying so.
 
@@ -72,9 +72,9 @@ def whole_clusters(ddf, spec, top, command):
     -------
     ddf, shuffled, samples
         The frame, whether it was shuffled, and each of its partitions'
-        :func:`~.pieces.sample_summary`.
+        :func:`~.pieces.sample_summary` (with the distinct values of ``column``).
     """
-    parts = _partition_summaries(ddf, top, spec)
+    parts = _partition_summaries(ddf, top, spec, column)
     clusters = [c for c, _ in parts]
     ranges = sorted((lo, hi) for n, lo, hi in clusters if n)
     if all(a[1] < b[0] for a, b in zip(ranges, ranges[1:])) or \
@@ -84,14 +84,20 @@ def whole_clusters(ddf, spec, top, command):
                   f"shuffled by '{top}' so that each partition holds whole clusters",
                   UserWarning, stacklevel=4)
     shuffled = ddf.shuffle(on=top)
-    return shuffled, True, [s for _, s in _partition_summaries(shuffled, top, spec)]
+    return shuffled, True, [s for _, s in _partition_summaries(shuffled, top, spec, column)]
 
 
-def _partition_summaries(ddf, top, spec):
+def _partition_summaries(ddf, top, spec, column):
     """Per partition, :func:`~.pieces.partition_summary` computed on its worker."""
     import dask
-    return dask.compute(*[dask.delayed(partition_summary)(d, top, spec)
+    return dask.compute(*[dask.delayed(partition_summary)(d, top, spec, column)
                           for d in ddf.to_delayed()])
+
+
+def sample_categories(samples):
+    """Sorted distinct values of the column the partitions' summaries were asked for (the
+    categories of an ordinal outcome in the estimation sample)."""
+    return np.unique(np.concatenate([np.asarray(s[3], float) for s in samples]))
 
 
 def sample_partitions(ddf, samples, spec, command):
@@ -198,15 +204,6 @@ def refuse_row_order(spec, command):
             f"{command}: {' and '.join(given)} on a dask DataFrame "
             f"{'is' if len(given) == 1 else 'are'} not implemented (observation numbers and "
             "time order are not defined across partitions); select or compute the rows first")
-
-
-def response_values(ddf, spec, column):
-    """Sorted distinct values of ``column`` in the estimation sample (the categories of an
-    ordinal outcome)."""
-    import dask
-    parts = dask.compute(*[dask.delayed(sample_values)(d, spec, column)
-                           for d in ddf.to_delayed()])
-    return np.unique(np.concatenate([np.asarray(p, float) for p in parts]))
 
 
 def persist_partitions(client, ddf, task, *args):

@@ -29,24 +29,19 @@ def cluster_summary(pdf, top):
     return int(ids.nunique()), ids.min(), ids.max()
 
 
-def sample_summary(pdf, spec):
-    """``(rows, n_missing, infinite)`` of a partition's estimation sample
+def sample_summary(pdf, spec, column=None):
+    """``(rows, n_missing, infinite, values)`` of a partition's estimation sample
     (:func:`~statsmodels_me.design.build.estimation_sample`): the rows it keeps, the
-    selected rows dropped for missing values, the infinite values per variable."""
+    selected rows dropped for missing values, the infinite values per variable, and the
+    distinct values of ``column`` there (None without ``column``)."""
     mask, n_missing, infinite = estimation_sample(spec, pdf)
-    return int(mask.sum()), n_missing, infinite
+    values = None if column is None else pd_unique(pdf[column][mask])
+    return int(mask.sum()), n_missing, infinite, values
 
 
-def sample_values(pdf, spec, column):
-    """Distinct values of ``column`` in a partition's estimation sample."""
-    if len(pdf) == 0:
-        return np.zeros(0)
-    return pd_unique(pdf[column][estimation_sample(spec, pdf)[0]])
-
-
-def partition_summary(pdf, top, spec):
+def partition_summary(pdf, top, spec, column=None):
     """:func:`cluster_summary` and :func:`sample_summary` of a partition (one pass)."""
-    return cluster_summary(pdf, top), sample_summary(pdf, spec)
+    return cluster_summary(pdf, top), sample_summary(pdf, spec, column)
 
 
 def template_rows(pdf, top, k_clusters, columns, spec):
