@@ -162,16 +162,20 @@ class METobit(_CensoredGLMM):
 
     def _encode(self, design, columns):
         self.spec_options = dict(design.spec.options)
-        ll, ul = self.limit_values_of(self.spec_options, np.asarray(design.endog, float),
-                                      columns)
+        y_enc, t, depvar, (ll, ul) = self._encoded(design, columns)
         #: ll() and ul() per estimation row (None where the option is not given)
         self.limit_values = (ll, ul)
         self.limits = tuple("" if v is None else (self.spec_options[k] if isinstance(
             self.spec_options[k], str) else f"{v[0]:g}") for k, v in (("ll", ll), ("ul", ul)))
-        return self.encode_rows(design, columns)
+        return y_enc, t, depvar
 
     @classmethod
     def encode_rows(cls, design, columns):
+        return cls._encoded(design, columns)[:3]
+
+    @classmethod
+    def _encoded(cls, design, columns):
+        """:meth:`encode_rows` and the ``(ll, ul)`` values per row it encoded with."""
         y = np.asarray(design.endog, float)
         depvar = design.endog_names[0]
         ll, ul = cls.limit_values_of(design.spec.options, y, columns)
@@ -186,7 +190,7 @@ class METobit(_CensoredGLMM):
             right = y >= ul
             lower[right], upper[right] = ul[right], np.inf
         y_enc, t = encode_bounds(lower, upper)
-        return y_enc, t, depvar
+        return y_enc, t, depvar, (ll, ul)
 
     def _header_rows(self):
         lo, hi = self.limits
