@@ -45,6 +45,11 @@ def _family(options):
     return get_family(name, options.get("link"), **extra)
 
 
+#: scaled gradient ``g'(-H)^-1 g`` beyond which a fit is not converged when no
+#: ``nrtolerance()`` is given: about twice the log likelihood still to gain by a Newton step,
+#: far above where the fitter's own criteria stop on the test suite's fits
+FALSE_STOP_GRADIENT = 1e-2
+
 class MEGLM(MEModel):
     """Generalized linear mixed model (Stata's ``meglm`` and its shortcuts).
 
@@ -380,13 +385,17 @@ class MEGLM(MEModel):
 
     def _check_nrtolerance(self, fitter, controls, record):
         """``nrtolerance(#)``: a fit whose scaled gradient ``g'(-H)^-1 g`` at the estimate
-        exceeds it is not converged."""
-        tol = controls.nrtolerance
-        if tol is None or not record.converged or not record.scaled_gradient > tol:
+        exceeds it is not converged. Without the option, a scaled gradient beyond
+        :data:`FALSE_STOP_GRADIENT` is: the optimizer stopped away from the maximum (e.g.
+        L-BFGS-B on a relative-reduction criterion after steps through non-finite values)."""
+        tol = controls.nrtolerance if controls.nrtolerance is not None else FALSE_STOP_GRADIENT
+        if not record.converged or not record.scaled_gradient > tol:
             return
         record.converged = False
+        limit = (f"nrtolerance({tol:g})" if controls.nrtolerance is not None else
+                 f"{tol:g}: the optimizer stopped away from the maximum")
         message = (f"{self.spec.command}: convergence not achieved: the scaled gradient "
-                   f"{record.scaled_gradient:.3g} exceeds nrtolerance({tol:g})")
+                   f"{record.scaled_gradient:.3g} exceeds {limit}")
         record.warnings.append(message)
         warnings.warn(message, ConvergenceWarning, stacklevel=4)
 

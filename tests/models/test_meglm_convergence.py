@@ -258,3 +258,18 @@ def test_singular_covariance_named_as_such():
     corr = res.params["/cov(x[g],_cons[g])"] / np.sqrt(
         res.params["/var(x[g])"] * res.params["/var(_cons[g])"])
     assert corr == pytest.approx(-1.0, abs=1e-4)
+
+
+def test_optimizer_stopping_away_from_the_maximum_is_not_converged():
+    """Gamma with the identity link: L-BFGS-B stops on its relative-reduction criterion with
+    the scaled gradient g'(-H)^-1 g at 9.2 (the log likelihood about 4.6 below a Newton step
+    from there); the fit is reported unconverged, saying so, not converged=True."""
+    rng = np.random.default_rng(6)
+    g = np.repeat(np.arange(50), 6)
+    x = rng.normal(size=300)
+    eta = 0.3 + 0.5 * x + 0.6 * rng.normal(size=50)[g]
+    d = pd.DataFrame({"y": rng.gamma(2.0, np.exp(eta) / 2.0), "x": x, "g": g})
+    res, warned = fit(smf.meglm, "y x || g:", d, family="gamma", link="identity")
+    assert not res.converged
+    assert res.optimization.scaled_gradient > 1.0
+    assert any("stopped away from the maximum" in str(w.message) for w in warned)
