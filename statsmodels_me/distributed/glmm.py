@@ -145,6 +145,12 @@ class DaskMEGLM(MEGLM):
             raise DataError(f"{self.spec.command}: this model has no data to fit (rebuilt "
                             "from results)")
         client = current_client(client)
+        with client.as_current():
+            # every dask computation of the fit runs on this client, the default or not
+            return self._fit_partitions(client, start_params, maxiter, disp, kwargs)
+
+    def _fit_partitions(self, client, start_params, maxiter, disp, kwargs):
+        """:meth:`fit` with ``client`` the current client."""
         ordinal = self.categories is not None
         ddf, self.shuffled, samples = whole_clusters(
             self.data_frame, self.spec, self.top, self.spec.command,

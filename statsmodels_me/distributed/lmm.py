@@ -127,6 +127,12 @@ class DaskMixed(Mixed):
         if self.data_frame is None:
             raise DataError("mixed: this model has no data to fit (rebuilt from results)")
         client = current_client(client)
+        with client.as_current():
+            # every dask computation of the fit runs on this client, the default or not
+            return self._fit_partitions(client, start_theta, maxiter, disp, kwargs)
+
+    def _fit_partitions(self, client, start_theta, maxiter, disp, kwargs):
+        """:meth:`fit` with ``client`` the current client."""
         ddf, self.shuffled, samples = whole_clusters(self.data_frame, self.spec, self.top,
                                                      "mixed")
         ddf, sample_notes = sample_partitions(ddf, samples, self.spec, "mixed")
